@@ -1,0 +1,14 @@
+# The two commands of README.md: `make demo` and `make test`.
+.PHONY: setup test demo crds build
+
+setup:
+	scripts/setup.sh
+
+build:
+	cargo build --workspace --all-targets
+
+test: setup
+	cargo test --workspace --no-fail-fast
+
+crds:
+	cargo run -q --bin elb-operator -- crdgen > crds/elb.operator.dev.yaml

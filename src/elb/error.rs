@@ -1,0 +1,133 @@
+//! ELB errors, classified so that callers decide on retries and reporting without looking
+//! at wire details.
+
+/// How an error should be treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The load balancer (or another named thing) does not exist: `LoadBalancerNotFound`.
+    NotFound,
+    /// The thing already exists: `DuplicateLoadBalancerName`, `DuplicateListener`, ...
+    Duplicate,
+    /// AWS asked us to slow down: `Throttling`, `ThrottlingException`, `RequestLimitExceeded`, ...
+    Throttled,
+    /// Worth another try: 5xx, timeouts, connection errors.
+    Retryable,
+    /// Credentials or signature problems: `SignatureDoesNotMatch`, `ExpiredToken`, ...
+    Auth,
+    /// Anything else: validation and configuration errors that only a change can fix.
+    Terminal,
+}
+
+impl ErrorKind {
+    /// A short, stable label for metrics and event reasons.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Duplicate => "duplicate",
+            ErrorKind::Throttled => "throttled",
+            ErrorKind::Retryable => "retryable",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Terminal => "terminal",
+        }
+    }
+}
+
+/// An error from the ELB client.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The API answered with an ELB error document.
+    #[error("{action}: {code}: {message} (HTTP {status}{})", request_id.as_deref().map(|r| format!(", request id {r}")).unwrap_or_default())]
+    Api {
+        action: &'static str,
+        code: String,
+        message: String,
+        request_id: Option<String>,
+        status: u16,
+    },
+
+    /// The API answered with something that is not an ELB document (an HTML error page,
+    /// truncated XML, ...).
+    #[error("{action}: unexpected HTTP {status} response: {snippet}")]
+    UnexpectedResponse {
+        action: &'static str,
+        status: u16,
+        snippet: String,
+    },
+
+    /// No answer within the request timeout.
+    #[error("{action}: request timed out after {timeout:?}")]
+    Timeout {
+        action: &'static str,
+        timeout: std::time::Duration,
+    },
+
+    /// The connection failed before an answer arrived.
+    #[error("{action}: connection error: {message}")]
+    Transport { action: &'static str, message: String },
+
+    /// No usable credentials, or the credential source failed.
+    #[error("credentials: {0}")]
+    Credentials(String),
+
+    /// The client is misconfigured (bad endpoint URL, unknown region, ...).
+    #[error("configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// How this error should be treated.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Api { code, status, .. } => classify(code, *status),
+            Error::UnexpectedResponse { status, .. } if *status >= 500 => ErrorKind::Retryable,
+            Error::UnexpectedResponse { status, .. } if *status == 429 => ErrorKind::Throttled,
+            Error::UnexpectedResponse { status, .. } if *status == 401 || *status == 403 => ErrorKind::Auth,
+            Error::UnexpectedResponse { .. } => ErrorKind::Terminal,
+            Error::Timeout { .. } | Error::Transport { .. } => ErrorKind::Retryable,
+            Error::Credentials(_) => ErrorKind::Auth,
+            Error::Config(_) => ErrorKind::Terminal,
+        }
+    }
+
+    /// The ELB error code, when the API sent one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind() == ErrorKind::NotFound
+    }
+
+    /// Whether the retry loop should try again.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind(), ErrorKind::Throttled | ErrorKind::Retryable)
+    }
+}
+
+/// Classifies an ELB error code (and the HTTP status it came with).
+pub fn classify(code: &str, status: u16) -> ErrorKind {
+    match code {
+        // Other *NotFound codes (ListenerNotFound, PolicyNotFound, ...) name a wrong input
+        // and fall through to Terminal.
+        "LoadBalancerNotFound" | "AccessPointNotFound" => ErrorKind::NotFound,
+        "DuplicateLoadBalancerName" | "DuplicateAccessPointName" | "DuplicateListener"
+        | "DuplicatePolicyName" | "DuplicateTagKeys" => ErrorKind::Duplicate,
+        "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestThrottledException"
+        | "TooManyRequestsException" | "ProvisionedThroughputExceededException"
+        | "TransactionInProgressException" | "RequestLimitExceeded" | "BandwidthLimitExceeded"
+        | "LimitExceededException" | "RequestThrottled" | "SlowDown" | "PriorRequestNotComplete"
+        | "EC2ThrottledException" => ErrorKind::Throttled,
+        "InternalFailure" | "InternalError" | "ServiceUnavailable" | "ServiceUnavailableException"
+        | "RequestTimeout" | "RequestTimeoutException" => ErrorKind::Retryable,
+        "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidClientTokenId" | "ExpiredToken"
+        | "ExpiredTokenException" | "InvalidAccessKeyId" | "AuthFailure" | "UnrecognizedClientException"
+        | "MissingAuthenticationToken" | "AccessDenied" | "AccessDeniedException" | "InvalidToken"
+        | "RequestExpired" | "OptInRequired" => ErrorKind::Auth,
+        _ if status >= 500 => ErrorKind::Retryable,
+        _ if status == 429 => ErrorKind::Throttled,
+        _ => ErrorKind::Terminal,
+    }
+}

@@ -1,0 +1,224 @@
+//! Typed requests and responses of the Classic ELB API, and the [`ElbApi`] trait that the
+//! controller programs against. These types carry no wire detail (no `member.N`, no XML).
+
+use std::collections::BTreeMap;
+
+use super::Error;
+
+/// One listener: a front-end port and protocol forwarded to an instance port and protocol.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Listener {
+    pub load_balancer_port: u16,
+    /// `HTTP`, `HTTPS`, `TCP` or `SSL` (upper case).
+    pub protocol: String,
+    pub instance_port: u16,
+    /// `HTTP`, `HTTPS`, `TCP` or `SSL` (upper case).
+    pub instance_protocol: String,
+    /// ARN of the server certificate, for HTTPS and SSL listeners.
+    pub ssl_certificate_id: Option<String>,
+}
+
+/// A listener as described, with the names of the policies attached to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerDescription {
+    pub listener: Listener,
+    pub policy_names: Vec<String>,
+}
+
+/// The ELB health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// `TCP:port`, `SSL:port`, `HTTP:port/path` or `HTTPS:port/path`.
+    pub target: String,
+    pub interval: i32,
+    pub timeout: i32,
+    pub healthy_threshold: i32,
+    pub unhealthy_threshold: i32,
+}
+
+/// A tag on a load balancer. ELB tag values are optional.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Tag {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// A policy attached to a back-end (instance) port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendServerDescription {
+    pub instance_port: u16,
+    pub policy_names: Vec<String>,
+}
+
+/// The policies defined on a load balancer, as listed in DescribeLoadBalancers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Policies {
+    pub app_cookie_stickiness: Vec<AppCookieStickinessPolicy>,
+    pub lb_cookie_stickiness: Vec<LbCookieStickinessPolicy>,
+    pub other_policies: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppCookieStickinessPolicy {
+    pub policy_name: String,
+    pub cookie_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LbCookieStickinessPolicy {
+    pub policy_name: String,
+    pub cookie_expiration_period: Option<i64>,
+}
+
+/// One load balancer as DescribeLoadBalancers reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadBalancerDescription {
+    pub name: String,
+    pub dns_name: String,
+    pub canonical_hosted_zone_name: Option<String>,
+    pub canonical_hosted_zone_name_id: Option<String>,
+    /// `internet-facing` or `internal`.
+    pub scheme: String,
+    pub listeners: Vec<ListenerDescription>,
+    pub availability_zones: Vec<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub vpc_id: Option<String>,
+    pub health_check: Option<HealthCheck>,
+    /// Registered instance ids.
+    pub instances: Vec<String>,
+    pub backend_server_descriptions: Vec<BackendServerDescription>,
+    pub policies: Policies,
+    /// RFC 3339, as sent by the API.
+    pub created_time: Option<String>,
+}
+
+/// Input of CreateLoadBalancer. Exactly one of `availability_zones` and `subnets` is
+/// normally set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateLoadBalancerInput {
+    pub name: String,
+    pub listeners: Vec<Listener>,
+    pub availability_zones: Vec<String>,
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    /// `internal` or `internet-facing`; `None` lets AWS choose (internet-facing).
+    pub scheme: Option<String>,
+    pub tags: Vec<Tag>,
+}
+
+/// Connection draining settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionDraining {
+    pub enabled: bool,
+    pub timeout: Option<i32>,
+}
+
+/// Access log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLog {
+    pub enabled: bool,
+    pub s3_bucket_name: Option<String>,
+    pub s3_bucket_prefix: Option<String>,
+    /// 5 or 60 minutes.
+    pub emit_interval: Option<i32>,
+}
+
+/// Load balancer attributes. In a Modify call, `None` means "leave unchanged".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadBalancerAttributes {
+    pub cross_zone_load_balancing: Option<bool>,
+    pub connection_draining: Option<ConnectionDraining>,
+    pub idle_timeout: Option<i32>,
+    pub access_log: Option<AccessLog>,
+}
+
+/// The health of one registered instance, from DescribeInstanceHealth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceState {
+    pub instance_id: String,
+    /// `InService`, `OutOfService` or `Unknown`.
+    pub state: String,
+    /// `ELB` or `Instance` or `N/A`, when given.
+    pub reason_code: Option<String>,
+    pub description: Option<String>,
+}
+
+/// One attribute of a load balancer policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyAttribute {
+    pub name: String,
+    pub value: String,
+}
+
+/// A policy as DescribeLoadBalancerPolicies reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyDescription {
+    pub policy_name: String,
+    pub policy_type_name: String,
+    pub attributes: Vec<PolicyAttribute>,
+}
+
+/// Every Classic ELB action the operator uses. The real implementation is `elb::Client`;
+/// anything else implementing it (a test double) never sees HTTP.
+///
+/// Every method takes the load balancer name first where the API has one. List arguments
+/// are sent as given; the client splits them where the API has limits (20 names per
+/// DescribeTags, one port per DeleteLoadBalancerListeners).
+#[async_trait::async_trait]
+pub trait ElbApi: Send + Sync {
+    /// The region this client talks to.
+    fn region(&self) -> &str;
+
+    /// Returns the DNS name of the new load balancer.
+    async fn create_load_balancer(&self, input: &CreateLoadBalancerInput) -> Result<String, Error>;
+    async fn delete_load_balancer(&self, name: &str) -> Result<(), Error>;
+    /// Describes the named load balancers (all of them when `names` is empty), following
+    /// Marker pagination to the end. A missing name is an error of kind `NotFound`.
+    async fn describe_load_balancers(&self, names: &[String]) -> Result<Vec<LoadBalancerDescription>, Error>;
+
+    async fn create_load_balancer_listeners(&self, name: &str, listeners: &[Listener]) -> Result<(), Error>;
+    async fn delete_load_balancer_listeners(&self, name: &str, ports: &[u16]) -> Result<(), Error>;
+    async fn set_load_balancer_listener_ssl_certificate(&self, name: &str, port: u16, certificate_id: &str) -> Result<(), Error>;
+
+    async fn configure_health_check(&self, name: &str, health_check: &HealthCheck) -> Result<HealthCheck, Error>;
+
+    /// Returns the instances registered after the call.
+    async fn register_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error>;
+    /// Returns the instances still registered after the call.
+    async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error>;
+    /// Health of the given instances (all registered ones when empty).
+    async fn describe_instance_health(&self, name: &str, instance_ids: &[String]) -> Result<Vec<InstanceState>, Error>;
+
+    /// Returns the zones enabled after the call.
+    async fn enable_availability_zones(&self, name: &str, zones: &[String]) -> Result<Vec<String>, Error>;
+    /// Returns the zones still enabled after the call.
+    async fn disable_availability_zones(&self, name: &str, zones: &[String]) -> Result<Vec<String>, Error>;
+    /// Returns the subnets attached after the call.
+    async fn attach_subnets(&self, name: &str, subnets: &[String]) -> Result<Vec<String>, Error>;
+    /// Returns the subnets still attached after the call.
+    async fn detach_subnets(&self, name: &str, subnets: &[String]) -> Result<Vec<String>, Error>;
+    /// Returns the security groups in effect after the call.
+    async fn apply_security_groups(&self, name: &str, groups: &[String]) -> Result<Vec<String>, Error>;
+
+    async fn describe_load_balancer_attributes(&self, name: &str) -> Result<LoadBalancerAttributes, Error>;
+    async fn modify_load_balancer_attributes(&self, name: &str, attributes: &LoadBalancerAttributes) -> Result<LoadBalancerAttributes, Error>;
+
+    async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error>;
+    async fn remove_tags(&self, names: &[String], keys: &[String]) -> Result<(), Error>;
+    /// Tags per load balancer name; batched 20 names per call.
+    async fn describe_tags(&self, names: &[String]) -> Result<BTreeMap<String, Vec<Tag>>, Error>;
+
+    async fn create_load_balancer_policy(&self, name: &str, policy_name: &str, policy_type_name: &str, attributes: &[PolicyAttribute]) -> Result<(), Error>;
+    async fn delete_load_balancer_policy(&self, name: &str, policy_name: &str) -> Result<(), Error>;
+    async fn describe_load_balancer_policies(&self, name: &str, policy_names: &[String]) -> Result<Vec<PolicyDescription>, Error>;
+    async fn create_lb_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_expiration_period: Option<i64>) -> Result<(), Error>;
+    async fn create_app_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_name: &str) -> Result<(), Error>;
+    async fn set_load_balancer_policies_of_listener(&self, name: &str, port: u16, policy_names: &[String]) -> Result<(), Error>;
+    async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error>;
+}
+
+/// Whether an action name changes ELB state (used by call counting in tests and metrics).
+pub fn is_mutating(action: &str) -> bool {
+    !action.starts_with("Describe")
+}

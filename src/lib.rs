@@ -1,0 +1,65 @@
+//! elb-operator: makes AWS Classic Elastic Load Balancers declarative.
+//!
+//! Module map (one module per concept):
+//! - [`crd`]: the `LoadBalancer` and `HealthCheck` custom resource types (their doc comments
+//!   are the `kubectl explain` text).
+//! - [`elb`]: the operator's own client for the Classic ELB Query API (signing, credentials,
+//!   XML, errors, retries, rate limiting). No AWS wire type leaves this module.
+//! - [`naming`]: the deterministic ELB name derived from namespace/name.
+//! - [`plan`]: pure planning, desired vs observed ELB state -> ordered ELB actions.
+//! - [`controller`]: the reconcile loops, backend discovery, status and events.
+//! - [`telemetry`], [`http`], [`leader`]: logs/metrics, the metrics and health endpoints,
+//!   and leader election.
+//! - [`cli`]: the command line.
+
+pub mod cli;
+pub mod controller;
+pub mod crd;
+pub mod elb;
+pub mod http;
+pub mod leader;
+pub mod naming;
+pub mod plan;
+pub mod telemetry;
+
+/// The operator's error type. Each variant knows a short label used for metrics and event
+/// reasons.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Elb(#[from] elb::Error),
+
+    #[error("Kubernetes API error: {0}")]
+    Kube(#[from] kube::Error),
+
+    /// The object is invalid in a way the CRD schema could not catch; waiting for the user
+    /// to change it is the only fix, so it is not retried on a timer.
+    #[error("invalid spec: {0}")]
+    InvalidSpec(String),
+
+    /// An ELB with the wanted name exists but is not owned by this resource.
+    #[error("conflict: {0}")]
+    Conflict(String),
+
+    #[error("finalizer error: {0}")]
+    Finalizer(String),
+
+    #[error("serialization error: {0}")]
+    Serialization(#[from] serde_json::Error),
+}
+
+impl Error {
+    /// A short, stable label for metrics and event reasons.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Elb(e) => e.kind().label(),
+            Error::Kube(_) => "kube",
+            Error::InvalidSpec(_) => "invalid_spec",
+            Error::Conflict(_) => "conflict",
+            Error::Finalizer(_) => "finalizer",
+            Error::Serialization(_) => "serialization",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
