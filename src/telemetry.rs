@@ -1,1 +1,155 @@
-//! TODO
+//! Logs and metrics. All metric families are defined here, in one registry, so `/metrics`
+//! shows everything the operator measures and names stay consistent.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResourceLabels {
+    /// `loadbalancer` or `healthcheck`.
+    pub resource: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub resource: String,
+    /// `Error::metric_label()`.
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    /// The ELB action, e.g. `CreateLoadBalancer`.
+    pub action: String,
+    /// `success`, or the error kind label (`throttled`, `retryable`, `not_found`, ...).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// `InService`, `OutOfService` or `Unknown`.
+    pub state: String,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Reconcile metrics: runs, failures by error label, duration, per resource kind.
+#[derive(Clone)]
+pub struct ReconcileMetrics {
+    pub runs: Family<ResourceLabels, Counter>,
+    pub failures: Family<FailureLabels, Counter>,
+    pub duration: Family<ResourceLabels, Histogram, fn() -> Histogram>,
+}
+
+impl ReconcileMetrics {
+    /// Counts a run and returns a timer that records its duration when dropped.
+    pub fn start(&self, resource: &str) -> ReconcileTimer {
+        let labels = ResourceLabels { resource: resource.to_string() };
+        self.runs.get_or_create(&labels).inc();
+        ReconcileTimer { start: Instant::now(), labels, duration: self.duration.clone() }
+    }
+
+    pub fn failure(&self, resource: &str, error_label: &str) {
+        self.failures
+            .get_or_create(&FailureLabels { resource: resource.to_string(), error: error_label.to_string() })
+            .inc();
+    }
+}
+
+/// Records a reconcile's duration on drop.
+pub struct ReconcileTimer {
+    start: Instant,
+    labels: ResourceLabels,
+    duration: Family<ResourceLabels, Histogram, fn() -> Histogram>,
+}
+
+impl Drop for ReconcileTimer {
+    fn drop(&mut self) {
+        self.duration.get_or_create(&self.labels).observe(self.start.elapsed().as_secs_f64());
+    }
+}
+
+/// ELB client metrics: calls by action and outcome (throttles included), latency, and time
+/// spent waiting for the client-side rate limiter.
+#[derive(Clone)]
+pub struct ElbMetrics {
+    pub calls: Family<CallLabels, Counter>,
+    pub latency: Family<ActionLabels, Histogram, fn() -> Histogram>,
+    pub rate_limiter_wait: Histogram,
+}
+
+impl ElbMetrics {
+    pub fn observe_call(&self, action: &str, outcome: &str, seconds: f64) {
+        self.calls
+            .get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() })
+            .inc();
+        self.latency.get_or_create(&ActionLabels { action: action.to_string() }).observe(seconds);
+    }
+}
+
+/// Every metric the operator exports, and the registry that encodes them.
+#[derive(Clone)]
+pub struct Metrics {
+    pub registry: Arc<Mutex<Registry>>,
+    pub reconcile: ReconcileMetrics,
+    pub elb: ElbMetrics,
+    /// Registered instances by ELB health state, over all managed load balancers.
+    pub instances: Family<StateLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("elb_operator");
+        let reconcile = ReconcileMetrics {
+            runs: Family::default(),
+            failures: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
+        };
+        registry.register("reconcile_runs", "Reconcile runs", reconcile.runs.clone());
+        registry.register("reconcile_failures", "Failed reconciles by error", reconcile.failures.clone());
+        registry.register("reconcile_duration_seconds", "Reconcile duration", reconcile.duration.clone());
+        let elb = ElbMetrics {
+            calls: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            rate_limiter_wait: latency_histogram(),
+        };
+        registry.register("elb_calls", "ELB API calls by action and outcome", elb.calls.clone());
+        registry.register("elb_call_duration_seconds", "ELB API call latency", elb.latency.clone());
+        registry.register(
+            "elb_rate_limiter_wait_seconds",
+            "Time spent waiting for the client-side rate limiter",
+            elb.rate_limiter_wait.clone(),
+        );
+        let instances = Family::<StateLabels, Gauge>::default();
+        registry.register("instances", "Registered instances by ELB health state", instances.clone());
+        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().expect("metrics registry poisoned");
+        prometheus_client::encoding::text::encode(&mut out, &registry).expect("encoding metrics to a String");
+        out
+    }
+}
