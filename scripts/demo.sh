@@ -58,7 +58,8 @@ done
 
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_ENDPOINT_URL="$moto"
 "$target_dir/debug/elb-operator" run --region us-east-1 --cluster-name demo \
-  --health-poll-interval 2s --log-format text > "$work/operator.log" 2>&1 &
+  --health-poll-interval 2s --log-format text --http-bind "127.0.0.1:$(free_port)" \
+  > "$work/operator.log" 2>&1 &
 pids+=($!)
 
 k apply -f examples/tutorial.yaml
