@@ -2,5 +2,6 @@
 //! and faults from a small local server of our own. One binary so moto starts once.
 
 mod common;
+mod fault_server;
 mod faults;
 mod moto_actions;
