@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::credentials::{self, SharedCredentials};
-use super::rate_limit::RateLimitConfig;
+use super::rate_limit::{Bucket, RateLimitConfig};
 use super::retry::RetryConfig;
 use super::Error;
 use crate::telemetry::ElbMetrics;
@@ -93,6 +93,10 @@ impl ClientConfig {
             .unwrap_or_else(|| default_endpoint("sts", &region));
         let credentials = credentials::default_chain(env, &region, &sts_endpoint)?;
         let mut c = Self::with_credentials(&region, endpoint, credentials);
+        if let Some(n) = env("AWS_MAX_ATTEMPTS") {
+            let n: u32 = n.parse().map_err(|_| Error::Config(format!("AWS_MAX_ATTEMPTS={n:?} is not a number")))?;
+            c = c.with_max_attempts(n);
+        }
         if let Some(e) = &c.endpoint {
             validate_endpoint(e)?;
         }
@@ -132,6 +136,51 @@ impl ClientConfig {
     /// The endpoint URL requests go to.
     pub fn endpoint_url(&self) -> String {
         self.endpoint.clone().unwrap_or_else(|| default_endpoint("elasticloadbalancing", &self.region))
+    }
+}
+
+/// Command-line flags (each also read from an environment variable) for the client's knobs.
+/// The operator's `run` command flattens this into its arguments.
+#[derive(Debug, Clone, PartialEq, clap::Args)]
+pub struct ElbArgs {
+    /// Timeout of one ELB HTTP attempt, in seconds.
+    #[arg(long = "elb-timeout-seconds", env = "ELB_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    pub timeout_seconds: f64,
+    /// Attempts per ELB call, the first included (AWS standard retry mode: 3).
+    #[arg(long = "elb-max-attempts", env = "ELB_MAX_ATTEMPTS", default_value_t = 3)]
+    pub max_attempts: u32,
+    /// Sustained Describe* calls per second, per credentials and region.
+    #[arg(long = "elb-describe-rate", env = "ELB_DESCRIBE_RATE", default_value_t = 10.0)]
+    pub describe_rate: f64,
+    /// Describe* calls allowed in a burst.
+    #[arg(long = "elb-describe-burst", env = "ELB_DESCRIBE_BURST", default_value_t = 20)]
+    pub describe_burst: u32,
+    /// Sustained mutating calls per second, per credentials and region.
+    #[arg(long = "elb-mutate-rate", env = "ELB_MUTATE_RATE", default_value_t = 4.0)]
+    pub mutate_rate: f64,
+    /// Mutating calls allowed in a burst.
+    #[arg(long = "elb-mutate-burst", env = "ELB_MUTATE_BURST", default_value_t = 8)]
+    pub mutate_burst: u32,
+}
+
+impl ElbArgs {
+    /// Applies the flags to a configuration.
+    pub fn apply(&self, config: ClientConfig) -> Result<ClientConfig, Error> {
+        if !(self.timeout_seconds > 0.0 && self.timeout_seconds.is_finite()) {
+            return Err(Error::Config(format!("--elb-timeout-seconds must be positive, got {}", self.timeout_seconds)));
+        }
+        for (flag, rate) in [("--elb-describe-rate", self.describe_rate), ("--elb-mutate-rate", self.mutate_rate)] {
+            if rate.is_nan() || rate <= 0.0 {
+                return Err(Error::Config(format!("{flag} must be positive, got {rate}")));
+            }
+        }
+        Ok(config
+            .with_timeout(Duration::from_secs_f64(self.timeout_seconds))
+            .with_max_attempts(self.max_attempts)
+            .with_rate_limit(RateLimitConfig {
+                describe: Bucket { per_second: self.describe_rate, burst: self.describe_burst.max(1) },
+                mutate: Bucket { per_second: self.mutate_rate, burst: self.mutate_burst.max(1) },
+            }))
     }
 }
 
@@ -176,6 +225,35 @@ mod tests {
         assert_eq!(ClientConfig::from_vars("us-east-1", &vars(&both)).unwrap().endpoint_url(), "http://127.0.0.1:2");
         let bad = [keys[0], keys[1], (ENV_ENDPOINT_ELB, "not a url")];
         assert!(matches!(ClientConfig::from_vars("us-east-1", &vars(&bad)), Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn flags_defaults_match_the_client_defaults() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            elb: ElbArgs,
+        }
+        let base = ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:1", "AK", "SK");
+        let applied = Cli::parse_from(["x"]).elb.apply(base.clone()).unwrap();
+        assert_eq!(applied.timeout, base.timeout);
+        assert_eq!(applied.retry, base.retry);
+        assert_eq!(applied.rate_limit, base.rate_limit);
+        let cli = Cli::parse_from(["x", "--elb-max-attempts", "5", "--elb-mutate-rate", "0.5", "--elb-timeout-seconds", "2.5"]);
+        let applied = cli.elb.apply(base.clone()).unwrap();
+        assert_eq!(applied.retry.max_attempts, 5);
+        assert_eq!(applied.rate_limit.mutate.per_second, 0.5);
+        assert_eq!(applied.timeout, Duration::from_millis(2500));
+        assert!(Cli::parse_from(["x", "--elb-describe-rate", "0"]).elb.apply(base).is_err());
+    }
+
+    #[test]
+    fn max_attempts_from_environment() {
+        let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK"), ("AWS_MAX_ATTEMPTS", "5")];
+        assert_eq!(ClientConfig::from_vars("us-east-1", &vars(&keys)).unwrap().retry.max_attempts, 5);
+        let bad = [keys[0], keys[1], ("AWS_MAX_ATTEMPTS", "many")];
+        assert!(ClientConfig::from_vars("us-east-1", &vars(&bad)).is_err());
     }
 
     #[test]

@@ -20,7 +20,7 @@ mod wire;
 mod xml;
 
 pub use client::{install_crypto_provider, Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
-pub use config::ClientConfig;
+pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{Error, ErrorKind};
 pub use model::*;

@@ -127,7 +127,7 @@ fn local(name: &str) -> String {
     name.to_string()
 }
 
-fn close(stack: &mut Vec<Element>, root: &mut Option<Element>, e: Element) -> Result<(), String> {
+fn close(stack: &mut [Element], root: &mut Option<Element>, e: Element) -> Result<(), String> {
     match stack.last_mut() {
         Some(parent) => parent.children.push(e),
         None if root.is_none() => *root = Some(e),
