@@ -98,6 +98,15 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
     let lb = describe_one(&c, "rt-listeners").await;
     let l443 = lb.listeners.iter().find(|l| l.listener.load_balancer_port == 443).expect("443");
     assert_eq!(l443.listener.ssl_certificate_id.as_deref(), Some(cert2));
+
+    // HTTPS in front, plain HTTP to the instances (TLS offload). moto ignores
+    // InstanceProtocol and reports the front-end protocol; AWS reports what was sent.
+    let offload = Listener { load_balancer_port: 8443, protocol: "HTTPS".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: Some(cert.into()) };
+    c.create_load_balancer_listeners("rt-listeners", std::slice::from_ref(&offload)).await.unwrap();
+    let lb = describe_one(&c, "rt-listeners").await;
+    let got = &lb.listeners.iter().find(|l| l.listener.load_balancer_port == 8443).expect("8443").listener;
+    assert_eq!((got.protocol.as_str(), got.instance_port), ("HTTPS", 8080));
+    assert_eq!(got.instance_protocol, "HTTPS", "moto echoes the front-end protocol");
     c.delete_load_balancer("rt-listeners").await.unwrap();
 }
 
@@ -188,7 +197,7 @@ async fn subnets_and_security_groups_of_a_vpc_load_balancer() {
     assert_eq!(left, vec![subnets[1].clone()]);
 
     let sg2 = MOTO.create_security_group(region, "rt-vpc-sg2");
-    let groups = c.apply_security_groups("rt-vpc", &[sg2.clone()]).await.unwrap();
+    let groups = c.apply_security_groups("rt-vpc", std::slice::from_ref(&sg2)).await.unwrap();
     assert_eq!(groups, vec![sg2.clone()]);
     let lb = describe_one(&c, "rt-vpc").await;
     assert_eq!(lb.subnets, vec![subnets[1].clone()]);
@@ -328,7 +337,51 @@ async fn moto_error_codes_map_to_typed_errors() {
     let clash = c.create_load_balancer_listeners("rt-errors", &[http_listener(80, 9999)]).await.unwrap_err();
     assert_eq!(clash.kind(), ErrorKind::Duplicate, "{clash}");
 
+    // Terminal: validation errors only a change of input can fix.
+    let no_listeners = CreateLoadBalancerInput { listeners: vec![], ..input("rt-errors-empty", &["us-east-1a"]) };
+    let err = c.create_load_balancer(&no_listeners).await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Terminal, Some("ValidationError")), "{err}");
+    let bad_hc = HealthCheck { target: "bogus".into(), interval: 30, timeout: 5, healthy_threshold: 2, unhealthy_threshold: 2 };
+    let err = c.configure_health_check("rt-errors", &bad_hc).await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Terminal, Some("ValidationError")), "{err}");
+    let err = c.describe_load_balancer_policies("rt-errors", &strings(&["no-such-policy"])).await.unwrap_err();
+    assert_eq!((err.kind(), err.code()), (ErrorKind::Terminal, Some("PolicyNotFound")), "{err}");
+
     // Errors are not retried: one attempt each.
     assert_eq!(c.attempt_counts()["DescribeLoadBalancers"], 1);
+    assert_eq!(c.attempt_counts()["CreateLoadBalancer"], 3, "two creates and the duplicate: no retries");
     c.delete_load_balancer("rt-errors").await.unwrap();
+}
+
+#[tokio::test]
+async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
+    // AWS answers `LoadBalancerNotFound` for these. moto crashes on the missing load
+    // balancer and answers an HTML 500 page, which the client reports as a retryable
+    // unexpected response naming the status (after its three attempts).
+    let c = Client::new(config("us-east-1").with_retry(RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() })).unwrap();
+    let err = c.describe_load_balancer_attributes("rt-no-such-lb").await.unwrap_err();
+    assert!(matches!(&err, Error::UnexpectedResponse { status: 500, .. }), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Retryable);
+    assert!(err.to_string().contains("HTTP 500"), "{err}");
+    assert_eq!(c.attempt_counts()["DescribeLoadBalancerAttributes"], 3);
+    // Calls that moto does check answer LoadBalancerNotFound, as AWS does.
+    let err = c.describe_instance_health("rt-no-such-lb", &[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
+}
+
+#[tokio::test]
+async fn clients_keep_one_client_per_region() {
+    let clients = Clients::new(config("us-east-1"));
+    let east = clients.get("us-east-1").unwrap();
+    assert!(std::sync::Arc::ptr_eq(&east, &clients.get("us-east-1").unwrap()));
+    assert!(std::sync::Arc::ptr_eq(&east, &clients.get("").unwrap()), "empty means the base region");
+    let west = clients.get("us-west-2").unwrap();
+    assert_eq!(west.region(), "us-west-2");
+    west.create_load_balancer(&input("rt-regions", &["us-west-2a"])).await.unwrap();
+    assert_eq!(west.describe_load_balancers(&strings(&["rt-regions"])).await.unwrap().len(), 1);
+    // The same name does not exist in the other region: requests are scoped by region.
+    let err = east.describe_load_balancers(&strings(&["rt-regions"])).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+    assert_eq!(clients.call_counts()["DescribeLoadBalancers"], 2);
+    west.delete_load_balancer("rt-regions").await.unwrap();
 }
