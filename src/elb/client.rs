@@ -218,6 +218,10 @@ impl Client {
                     if let Error::Api { request_id: Some(r), .. } = &e {
                         span.record("request_id", r.as_str());
                     }
+                    if matches!(e.code(), Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) {
+                        // Rotated or revoked early: fetch fresh credentials next time.
+                        cfg.credentials.invalidate().await;
+                    }
                     if !retry::is_retryable(&e) || attempt >= cfg.retry.max_attempts {
                         tracing::debug!(attempt, error = %e, "ELB call failed");
                         return Err(e);
@@ -423,23 +427,23 @@ impl ElbApi for Client {
     }
 
     async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error> {
-        // AddTags also takes at most 20 names... in practice one; batch anyway.
-        for chunk in names.chunks(DESCRIBE_TAGS_BATCH) {
+        // AddTags and RemoveTags accept one load balancer name per call.
+        for name in names {
             let mut p = Params::new("AddTags");
-            p.list("LoadBalancerNames", chunk).tags(tags);
-            self.call("AddTags", chunk.first().map(String::as_str), p).await?;
+            p.list("LoadBalancerNames", std::slice::from_ref(name)).tags(tags);
+            self.call("AddTags", Some(name), p).await?;
         }
         Ok(())
     }
 
     async fn remove_tags(&self, names: &[String], keys: &[String]) -> Result<(), Error> {
-        for chunk in names.chunks(DESCRIBE_TAGS_BATCH) {
+        for name in names {
             let mut p = Params::new("RemoveTags");
-            p.list("LoadBalancerNames", chunk);
+            p.list("LoadBalancerNames", std::slice::from_ref(name));
             for (i, k) in keys.iter().enumerate() {
                 p.put(format!("Tags.member.{}.Key", i + 1), k);
             }
-            self.call("RemoveTags", chunk.first().map(String::as_str), p).await?;
+            self.call("RemoveTags", Some(name), p).await?;
         }
         Ok(())
     }

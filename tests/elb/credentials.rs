@@ -192,6 +192,28 @@ async fn container_credentials_are_cached_until_near_expiry() {
 }
 
 #[tokio::test]
+async fn an_expired_token_error_drops_the_cached_credentials() {
+    let long = chrono::Duration::hours(6);
+    let server = FaultServer::start(vec![
+        Reply::json(200, creds_json("AKOLD", long)),
+        Reply::elb_error(403, "ExpiredToken"),
+        Reply::json(200, creds_json("AKNEW", long)),
+        Reply::describe_ok(),
+    ])
+    .await;
+    let env = vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/creds", server.url)), ("AWS_ENDPOINT_URL", server.url.clone())]);
+    let c = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap())).unwrap();
+    let err = c.describe_load_balancers(&[]).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    // Credentials that still looked valid for hours are fetched again.
+    c.describe_load_balancers(&[]).await.unwrap();
+    let r = server.received();
+    assert_eq!(r.len(), 4);
+    assert_eq!(r[2].method, "GET");
+    assert!(r[3].header("authorization").unwrap().contains("Credential=AKNEW/"));
+}
+
+#[tokio::test]
 async fn container_credentials_failure_is_an_auth_error() {
     let server = FaultServer::start(vec![Reply::json(403, r#"{"Code":"AccessDenied","Message":"bad token"}"#)]).await;
     let env = vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/creds", server.url)), ("AWS_ENDPOINT_URL", server.url.clone())]);
