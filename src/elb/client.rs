@@ -573,3 +573,32 @@ impl Clients {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn builds_tls_clients_for_public_endpoints() {
+        // reqwest is built without a default crypto provider; the client installs ring.
+        let c = Client::new(ClientConfig::for_endpoint("eu-west-1", "https://elasticloadbalancing.eu-west-1.amazonaws.com", "AK", "SK")).unwrap();
+        assert_eq!(c.inner.url, "https://elasticloadbalancing.eu-west-1.amazonaws.com/");
+        install_crypto_provider();
+        let cfg = ClientConfig::for_endpoint("cn-north-1", "x", "AK", "SK");
+        let cfg = ClientConfig { endpoint: None, ..cfg };
+        assert_eq!(Client::new(cfg).unwrap().inner.url, "https://elasticloadbalancing.cn-north-1.amazonaws.com.cn/");
+    }
+
+    #[test]
+    fn decode_classifies_bodies() {
+        let ok = decode("DeleteLoadBalancer", 200, "<DeleteLoadBalancerResponse><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DeleteLoadBalancerResponse>");
+        assert_eq!(ok.unwrap().1.as_deref(), Some("r1"));
+        let err = decode("DeleteLoadBalancer", 400, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r2</RequestId></ErrorResponse>").unwrap_err();
+        assert_eq!(err.kind(), crate::elb::ErrorKind::Throttled);
+        let long = format!("<html>{}</html>", "x".repeat(1000));
+        match decode("DeleteLoadBalancer", 502, &long).unwrap_err() {
+            Error::UnexpectedResponse { status: 502, snippet, .. } => assert!(snippet.chars().count() <= 161, "{snippet}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -157,7 +157,10 @@ impl SharedCredentials {
                 return Ok(c.clone());
             }
         }
-        let c = self.source.provide().await?;
+        let c = self.source.provide().await.inspect_err(|e| {
+            tracing::warn!(source = %self.source.identity(), error = %e, "fetching AWS credentials failed");
+        })?;
+        tracing::debug!(source = %self.source.identity(), access_key_id = %c.access_key_id, expires = ?c.expires, "fetched AWS credentials");
         *cache = Some(c.clone());
         Ok(c)
     }
