@@ -27,13 +27,11 @@ fn unlimited(c: ClientConfig) -> ClientConfig {
     c.with_rate_limit(RateLimitConfig::unlimited()).with_retry(retry)
 }
 
-fn temp_file(name: &str, contents: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("elb-cred-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let mut f = std::fs::File::create(&p).unwrap();
+/// A file removed when the returned path is dropped.
+fn temp_file(contents: &str) -> tempfile::TempPath {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(contents.as_bytes()).unwrap();
-    p
+    f.into_temp_path()
 }
 
 /// A moto that checks signatures after the first three actions, which create an IAM user,
@@ -83,7 +81,7 @@ async fn moto_checks_signatures_correct_passes_wrong_secret_is_auth() {
 
 #[tokio::test]
 async fn irsa_through_moto_sts() {
-    let token_file = temp_file("irsa-token", "eyJhbGciOiJSUzI1NiJ9.irsa-test-token.sig");
+    let token_file = temp_file("eyJhbGciOiJSUzI1NiJ9.irsa-test-token.sig");
     let env = vars(&[
         ("AWS_REGION", "us-east-1".into()),
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/elb-operator".into()),
@@ -151,7 +149,7 @@ async fn container_credentials_with_token_file_refresh_before_expiry() {
         Reply::describe_ok(),
     ])
     .await;
-    let token_file = temp_file("pod-identity-token", "token-one\n");
+    let token_file = temp_file("token-one\n");
     let env = vars(&[
         ("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/v1/credentials", server.url)),
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.display().to_string()),
@@ -244,7 +242,7 @@ async fn web_identity_rereads_the_token_file_on_refresh() {
         Reply::describe_ok(),
     ])
     .await;
-    let token_file = temp_file("web-identity-token", "jwt-one");
+    let token_file = temp_file("jwt-one");
     let env = vars(&[
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r".into()),
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.display().to_string()),
@@ -300,7 +298,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         Reply::elb_error(400, "ValidationError"),
     ])
     .await;
-    let token_file = temp_file("secret-web-token", WEB_TOKEN);
+    let token_file = temp_file(WEB_TOKEN);
     let env = vars(&[
         ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/r".into()),
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.display().to_string()),
