@@ -3,6 +3,7 @@
 
 pub mod healthcheck;
 pub mod loadbalancer;
+pub mod tags;
 
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 pub use loadbalancer::*;
@@ -23,4 +24,27 @@ pub mod condition {
     pub const SYNCED: &str = "Synced";
     /// An ELB with the wanted name exists and is not owned by this resource.
     pub const CONFLICT: &str = "Conflict";
+}
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Both CRDs, HealthCheck first (LoadBalancers reference it), as `crds/` holds them.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![HealthCheck::crd(), LoadBalancer::crd()]
+}
+
+/// The YAML of one CRD, exactly as checked in under `crds/<name>.yaml`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
+    // Serialising a derived CRD cannot fail: it is plain data without maps keyed by
+    // non-strings.
+    serde_yaml::to_string(crd).expect("a CRD serialises to YAML")
+}
+
+/// Both CRDs as one multi-document YAML stream, for `elb-operator crdgen | kubectl apply -f -`.
+pub fn crdgen_yaml() -> String {
+    crds()
+        .iter()
+        .map(|crd| format!("---\n{}", crd_yaml(crd)))
+        .collect()
 }
