@@ -221,6 +221,32 @@ fn printer_columns_show_the_elb_and_its_health() {
     }
 }
 
+/// kubectl expands categories before short names: a category spelled like a short name
+/// would turn `kubectl get elb my-lb` into a lookup of every kind in the category.
+#[test]
+fn categories_do_not_shadow_short_names() {
+    let crds = crd::crds();
+    let short: Vec<String> = crds
+        .iter()
+        .flat_map(|c| c.spec.names.short_names.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(short, ["elbhc", "elb"]);
+    for crd in &crds {
+        let categories = crd.spec.names.categories.clone().unwrap_or_default();
+        assert_eq!(categories, ["elb-operator"]);
+        for category in categories {
+            assert!(
+                !short.contains(&category),
+                "category {category} shadows a short name"
+            );
+            assert!(crds
+                .iter()
+                .all(|c| c.spec.names.plural != category
+                    && c.spec.names.kind.to_lowercase() != category));
+        }
+    }
+}
+
 trait CrdForTest {
     fn crd_for_test(
     ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

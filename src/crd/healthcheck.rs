@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "HealthCheckStatus",
     shortname = "elbhc",
-    category = "elb",
+    category = "elb-operator",
     cel,
     doc = "An ELB health check, referenced by LoadBalancers in the same namespace through spec.healthCheckRef.",
     printcolumn = r#"{"name":"Target","type":"string","jsonPath":".spec.target"}"#,

@@ -22,7 +22,7 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     namespaced,
     status = "LoadBalancerStatus",
     shortname = "elb",
-    category = "elb",
+    category = "elb-operator",
     cel,
     doc = "A Classic Elastic Load Balancer managed by the operator: listeners, placement, health check, attributes, tags and the instances behind it.",
     printcolumn = r#"{"name":"ELB","type":"string","jsonPath":".status.loadBalancerName"}"#,
@@ -335,6 +335,7 @@ pub struct Attributes {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionDrainingSpec {
+    /// Whether deregistered or unhealthy instances keep their in-flight requests.
     pub enabled: bool,
     /// Seconds to wait for in-flight requests (1-3600). Default 300.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,6 +351,7 @@ pub struct ConnectionDrainingSpec {
     .field_path(".s3BucketName"))]
 #[serde(rename_all = "camelCase")]
 pub struct AccessLogSpec {
+    /// Whether access logs are written; needs s3BucketName.
     pub enabled: bool,
     /// The S3 bucket that receives the logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
