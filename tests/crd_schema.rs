@@ -9,10 +9,13 @@
 //! (unsupported enum value, missing field, too long, too many, wrong type) stopped them.
 
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use elb_operator::crd::{self, HealthCheck, LoadBalancer};
 use jsonschema::error::{TypeKind, ValidationErrorKind};
-use kube::core::cel::{analyze_rule, compile_schema, ScopeContext, Validator, WarningKind};
+use kube::core::cel::{
+    analyze_rule, compile_schema, CompiledSchema, ScopeContext, Validator, WarningKind,
+};
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
@@ -451,31 +454,51 @@ fn schema_of(
     serde_json::to_value(schema).unwrap()
 }
 
-fn schema_for_kind(kind: &str) -> Value {
-    let crd = crd::crds()
-        .into_iter()
-        .find(|c| c.spec.names.kind == kind)
-        .unwrap_or_else(|| panic!("no CRD for kind {kind}"));
-    schema_of(&crd)
+/// One kind's schema, compiled once per test thread.
+struct Kind {
+    schema: Value,
+    openapi: jsonschema::Validator,
+    cel: CompiledSchema,
+}
+
+thread_local! {
+    static KINDS: Vec<(String, Rc<Kind>)> = crd::crds()
+        .iter()
+        .map(|crd| {
+            let schema = schema_of(crd);
+            let openapi = jsonschema::validator_for(&as_json_schema(&schema)).expect("the CRD schema is a JSON schema");
+            let cel = compile_schema(&schema);
+            (crd.spec.names.kind.clone(), Rc::new(Kind { schema, openapi, cel }))
+        })
+        .collect();
+    static CEL: Validator = Validator::new();
+}
+
+fn kind(name: &str) -> Rc<Kind> {
+    KINDS.with(|kinds| {
+        kinds
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, kind)| kind.clone())
+            .unwrap_or_else(|| panic!("no CRD for kind {name}"))
+    })
 }
 
 /// The messages the API server would answer for `obj` (created, or updated from `old`);
 /// empty when it would accept it.
 fn refusals(obj: &Value, old: Option<&Value>) -> Vec<String> {
-    let kind = obj["kind"].as_str().expect("manifest has a kind");
     assert_eq!(obj["apiVersion"], "elb.operator.dev/v1alpha1");
-    let schema = schema_for_kind(kind);
+    let kind = kind(obj["kind"].as_str().expect("manifest has a kind"));
+    let schema = &kind.schema;
 
     let mut messages = Vec::new();
     let mut blocking = false;
-    let openapi = jsonschema::validator_for(&as_json_schema(&schema))
-        .expect("the CRD schema is a JSON schema");
-    for error in openapi.iter_errors(obj) {
+    for error in kind.openapi.iter_errors(obj) {
         let (message, blocks) = apiserver_message(&error);
         blocking |= blocks;
         messages.push(message);
     }
-    messages.extend(duplicates(&schema, obj, String::new()));
+    messages.extend(duplicates(schema, obj, String::new()));
     if blocking {
         // As the API server: CEL rules are not run on an object of the wrong shape.
         messages.push(
@@ -483,7 +506,7 @@ fn refusals(obj: &Value, old: Option<&Value>) -> Vec<String> {
              correct the existing errors to complete validation"
                 .into(),
         );
-    } else if let Err(errors) = Validator::new().validate(&schema, obj, old) {
+    } else if let Err(errors) = CEL.with(|cel| cel.validate_compiled(&kind.cel, obj, old)) {
         for error in errors {
             messages.push(format!(
                 "{}: Invalid value: {}",
