@@ -233,8 +233,11 @@ impl Protocol {
     }
 }
 
-/// Session stickiness on a listener.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// Session stickiness on a listener: either the application's cookie (`cookieName`) or
+/// the ELB's own cookie (`expirationSeconds`, or neither field for a session cookie).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("!(has(self.cookieName) && has(self.expirationSeconds))")
+    .message("stickiness takes either cookieName (the application's cookie) or expirationSeconds (the ELB's cookie), not both"))]
 #[serde(rename_all = "camelCase")]
 pub struct Stickiness {
     /// Follow the application's own cookie with this name (app-cookie stickiness). When
