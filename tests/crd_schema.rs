@@ -224,6 +224,82 @@ fn printer_columns_show_the_elb_and_its_health() {
     }
 }
 
+/// What the API server checks when the CRD itself is created: a structural schema (every
+/// node typed, no references or type alternatives), defaults that pass their own schema,
+/// rule fieldPaths naming an existing property, and one-line messages.
+#[test]
+fn crds_pass_the_api_servers_crd_checks() {
+    fn walk(node: &Value, path: &str) {
+        let map = node
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: not an object"));
+        for forbidden in [
+            "$ref",
+            "anyOf",
+            "oneOf",
+            "allOf",
+            "not",
+            "definitions",
+            "$defs",
+        ] {
+            assert!(
+                !map.contains_key(forbidden),
+                "{path}: {forbidden} is not structural"
+            );
+        }
+        let typed = map.contains_key("type")
+            || map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
+            || map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        assert!(typed, "{path}: no type");
+        assert!(
+            !(map.contains_key("properties") && map.contains_key("additionalProperties")),
+            "{path}: properties and additionalProperties together"
+        );
+        if let Some(default) = map.get("default") {
+            let validator = jsonschema::validator_for(&as_json_schema(node)).unwrap();
+            assert!(
+                validator.is_valid(default),
+                "{path}: default {default} fails its own schema"
+            );
+        }
+        if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
+            for rule in rules {
+                let message = rule["message"].as_str().unwrap_or_default();
+                assert!(
+                    !message.contains('\n'),
+                    "{path}: multi-line message {message:?}"
+                );
+                if let Some(field) = rule["fieldPath"].as_str() {
+                    let field = field
+                        .strip_prefix('.')
+                        .expect("fieldPath starts with a dot");
+                    assert!(
+                        !field.contains('.'),
+                        "{path}: keep fieldPaths one level deep: {field}"
+                    );
+                    assert!(
+                        node["properties"].get(field).is_some(),
+                        "{path}: fieldPath .{field} names no property"
+                    );
+                }
+            }
+        }
+        if let Some(Value::Object(props)) = map.get("properties") {
+            for (name, prop) in props {
+                walk(prop, &format!("{path}.{name}"));
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child @ Value::Object(_)) = map.get(key) {
+                walk(child, &format!("{path}[]"));
+            }
+        }
+    }
+    for crd in crd::crds() {
+        walk(&schema_of(&crd), &crd.spec.names.kind);
+    }
+}
+
 /// kubectl expands categories before short names: a category spelled like a short name
 /// would turn `kubectl get elb my-lb` into a lookup of every kind in the category.
 #[test]
