@@ -821,23 +821,3 @@ fn expectation(file: &Path, text: &str) -> String {
         .trim()
         .to_string()
 }
-
-/// Prints what each invalid example gets, for reading (`--ignored --nocapture`).
-#[test]
-#[ignore]
-fn show_refusals() {
-    for file in yaml_files(&repo_root().join("examples/invalid")) {
-        let docs = documents(&std::fs::read_to_string(&file).unwrap());
-        println!("{}:", file.file_name().unwrap().to_string_lossy());
-        for m in refusals(&docs[0], None) {
-            println!("    {m}");
-        }
-    }
-    for file in yaml_files(&repo_root().join("examples/invalid/immutable")) {
-        let docs = documents(&std::fs::read_to_string(&file).unwrap());
-        println!("immutable/{}:", file.file_name().unwrap().to_string_lossy());
-        for m in refusals(&docs[1], Some(&docs[0])) {
-            println!("    {m}");
-        }
-    }
-}
