@@ -766,6 +766,9 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
         return Err(ApiError::bad_request("invalid object type: /, Kind="));
     }
     let applied = if rt.group == "events.k8s.io" { events::from_events_v1(&applied) } else { applied };
+    if current.is_none() && sub == "status" {
+        return Err(not_found(rt, &name));
+    }
     if let Some(n) = meta_str(&applied, "name") {
         if n != name {
             return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
