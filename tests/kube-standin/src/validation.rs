@@ -58,7 +58,8 @@ pub struct Options {
 /// non-nullable fields without a default are dropped), OpenAPI schema validation,
 /// list-type invariants, then CEL rules — which are skipped, with one `<nil>` cause saying so,
 /// when a blocking error (unsupported enum value, missing required field, too long, too many,
-/// wrong type) was found.
+/// wrong type) was found. On updates, schema errors in values unchanged from `old` are not
+/// reported (the server's validation ratcheting).
 pub fn validate(schema: &Value, obj: &mut Value, old: Option<&Value>, options: &Options) -> Result<Vec<String>, Vec<Cause>> {
     let unknown = prune::prune(schema, obj, options.strict);
     if options.strict && !unknown.is_empty() {
@@ -69,19 +70,19 @@ pub fn validate(schema: &Value, obj: &mut Value, old: Option<&Value>, options: &
     }
     defaults::apply(schema, obj);
 
+    let old = old.map(|o| {
+        // The stored object was defaulted when written; default again in case the schema
+        // gained defaults since, as the server does when it decodes the old object.
+        let mut o = o.clone();
+        defaults::apply(schema, &mut o);
+        o
+    });
     let mut errs = Vec::new();
-    structural::validate(schema, obj, &mut errs);
+    structural::validate(schema, obj, old.as_ref(), &mut errs);
     structural::validate_list_types(schema, obj, &mut errs);
     if errs.iter().any(errors::FieldError::blocks_cel) {
         errs.push(errors::FieldError::cel_skipped());
     } else {
-        let old = old.map(|o| {
-            // The stored object was defaulted when written; default again in case the schema
-            // gained defaults since, as the server does when it decodes the old object.
-            let mut o = o.clone();
-            defaults::apply(schema, &mut o);
-            o
-        });
         rules::validate(schema, obj, old.as_ref(), &mut errs);
     }
     if errs.is_empty() {

@@ -11,8 +11,11 @@ use super::prune::{child, index};
 
 /// Validates `value` against the root `schema`, appending errors in the server's order:
 /// per node type, string, format, number, list, enum, then object checks, then children.
-pub(crate) fn validate(schema: &Value, value: &Value, errs: &mut Vec<FieldError>) {
-    node(schema, value, "", true, errs);
+/// `old` is the stored object on updates: as with the server's validation ratcheting, a node
+/// whose value equals its correlated old value (same property; same key in a map list) is not
+/// checked, so objects stored under an older schema stay updatable.
+pub(crate) fn validate(schema: &Value, value: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
+    node(schema, value, old, "", true, errs);
 }
 
 fn bool_of(schema: &Value, key: &str) -> bool {
@@ -68,8 +71,11 @@ fn bound(b: f64, data: &Value) -> String {
     }
 }
 
-fn node(schema: &Value, value: &Value, path: &str, root: bool, errs: &mut Vec<FieldError>) {
+fn node(schema: &Value, value: &Value, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
     if value.is_null() && bool_of(schema, "nullable") {
+        return;
+    }
+    if old == Some(value) {
         return;
     }
     let int_or_string = bool_of(schema, "x-kubernetes-int-or-string");
@@ -105,7 +111,7 @@ fn node(schema: &Value, value: &Value, path: &str, root: bool, errs: &mut Vec<Fi
         match value {
             Value::String(s) => string_checks(schema, s, value, path, errs),
             Value::Number(_) => number_checks(schema, value, path, errs),
-            Value::Array(items) => list_checks(schema, items, value, path, errs),
+            Value::Array(items) => list_checks(schema, items, old, path, errs),
             _ => {}
         }
     }
@@ -125,7 +131,7 @@ fn node(schema: &Value, value: &Value, path: &str, root: bool, errs: &mut Vec<Fi
 
     if type_ok {
         if let Value::Object(map) = value {
-            object_checks(schema, map, value, path, root, errs);
+            object_checks(schema, map, old, path, root, errs);
         }
     }
 }
@@ -144,12 +150,12 @@ fn json_eq(a: &Value, b: &Value) -> bool {
 fn composition(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldError>) {
     if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
         for sub in all {
-            node(sub, value, path, false, errs);
+            node(sub, value, None, path, false, errs);
         }
     }
     let passes = |sub: &Value| {
         let mut e = Vec::new();
-        node(sub, value, path, false, &mut e);
+        node(sub, value, None, path, false, &mut e);
         e
     };
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
@@ -274,7 +280,7 @@ fn number_checks(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
     }
 }
 
-fn list_checks(schema: &Value, items: &[Value], _value: &Value, path: &str, errs: &mut Vec<FieldError>) {
+fn list_checks(schema: &Value, items: &[Value], old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     let n = items.len() as i64;
     if let Some(min) = schema.get("minItems").and_then(Value::as_i64) {
         if n < min {
@@ -294,12 +300,22 @@ fn list_checks(schema: &Value, items: &[Value], _value: &Value, path: &str, errs
     }
     if let Some(sub) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
-            node(sub, item, &index(path, i), false, errs);
+            node(sub, item, correlate(schema, item, old), &index(path, i), false, errs);
         }
     }
 }
 
-fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, value: &Value, path: &str, root: bool, errs: &mut Vec<FieldError>) {
+/// The old item a new list item corresponds to: the item with the same keys in a
+/// `x-kubernetes-list-type: map` list; none in other lists, whose items have no identity.
+fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option<&'a Value> {
+    if schema.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
+        return None;
+    }
+    let keys: Vec<&str> = schema.get("x-kubernetes-list-map-keys")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
+}
+
+fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
     let n = map.len() as i64;
     if let Some(max) = schema.get("maxProperties").and_then(Value::as_i64) {
         if n > max {
@@ -311,7 +327,6 @@ fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, value: &V
             errs.push(invalid(path, &Value::from(n), format!("should have at least {min} properties")));
         }
     }
-    let _ = value;
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         for name in required.iter().filter_map(Value::as_str) {
             if !map.contains_key(name) {
@@ -327,7 +342,7 @@ fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, value: &V
                 continue;
             }
             if let Some(v) = map.get(name) {
-                node(sub, v, &child(path, name), false, errs);
+                node(sub, v, old.and_then(|o| o.get(name)), &child(path, name), false, errs);
             }
         }
     }
@@ -336,7 +351,7 @@ fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, value: &V
             if props.is_some_and(|p| p.contains_key(k)) {
                 continue;
             }
-            node(sub, v, &child(path, k), false, errs);
+            node(sub, v, old.and_then(|o| o.get(k)), &child(path, k), false, errs);
         }
     }
 }
@@ -411,7 +426,7 @@ mod tests {
     fn check(schema: Value, value: Value) -> Vec<String> {
         let root = json!({"type": "object", "properties": {"spec": schema}});
         let mut errs = Vec::new();
-        validate(&root, &json!({"spec": value}), &mut errs);
+        validate(&root, &json!({"spec": value}), None, &mut errs);
         validate_list_types(&root, &json!({"spec": value}), &mut errs);
         errs.into_iter().map(|e| format!("{} [{}]", e.clone().into_cause(), e.into_cause().reason)).collect()
     }
@@ -524,6 +539,20 @@ mod tests {
             [r#"spec[1]: Duplicate value: map[string]interface {}{"port":80} [FieldValueDuplicate]"#]
         );
         assert!(check(m, json!([{"port": 80}, {"port": 443}])).is_empty());
+    }
+
+    #[test]
+    fn unchanged_invalid_values_are_ratcheted_on_update() {
+        let root = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "a": {"type": "integer", "minimum": 5}, "b": {"type": "integer", "minimum": 5},
+            "l": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["k"],
+                  "items": {"type": "object", "properties": {"k": {"type": "string"}, "v": {"type": "integer", "minimum": 5}}}}}}}});
+        let old = json!({"spec": {"a": 1, "b": 9, "l": [{"k": "x", "v": 1}]}});
+        let new = json!({"spec": {"a": 1, "b": 2, "l": [{"k": "y", "v": 2}, {"k": "x", "v": 1}]}});
+        let mut errs = Vec::new();
+        validate(&root, &new, Some(&old), &mut errs);
+        let fields: Vec<String> = errs.into_iter().map(|e| e.field_str()).collect();
+        assert_eq!(fields, ["spec.b", "spec.l[0].v"], "unchanged spec.a and the moved item x pass");
     }
 
     #[test]
