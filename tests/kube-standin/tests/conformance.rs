@@ -1063,11 +1063,10 @@ fn random_ns() -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the stand-in server (StandIn::start) is not merged yet; set CONFORMANCE_URL to run against a server"]
 async fn transcript_matches_real_kube_apiserver() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let url = std::env::var("CONFORMANCE_URL").unwrap_or_default();
-    let lines = run_sequence(&url, random_ns()).await;
+    let standin = kube_standin::StandIn::start().await.expect("the stand-in starts");
+    let lines = run_sequence(&standin.url(), random_ns()).await;
     // For investigating differences: CONFORMANCE_TRANSCRIPT=/tmp/standin.txt, then diff it
     // with the golden fixture.
     if let Ok(path) = std::env::var("CONFORMANCE_TRANSCRIPT") {
