@@ -28,6 +28,10 @@ pub(crate) fn validate(schema: &Value, obj: &Value, old: Option<&Value>, errs: &
 }
 
 fn walk(schema: &Value, value: &Value, old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>, warnings: &mut Vec<String>) {
+    // Rules are not evaluated on null (nullable) values.
+    if value.is_null() {
+        return;
+    }
     if schema.get("x-kubernetes-validations").and_then(Value::as_array).is_some_and(|r| !r.is_empty()) {
         node_rules(schema, value, old, path, errs, warnings);
     }
@@ -317,6 +321,14 @@ mod tests {
             run(s, json!({"spec": {"tags": {"bad": "x", "e": ""}}}), None),
             ["spec.tags[bad]: Invalid value: no bad tag [FieldValueInvalid]", r#"spec.tags[e]: Invalid value: "": empty [FieldValueInvalid]"#]
         );
+    }
+
+    #[test]
+    fn rules_skip_null_values() {
+        let s = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "opt": {"type": "string", "nullable": true, "x-kubernetes-validations": [{"rule": "self.size() > 2", "message": "short"}]}}}}});
+        assert!(run(s.clone(), json!({"spec": {"opt": null}}), None).is_empty());
+        assert_eq!(run(s, json!({"spec": {"opt": "a"}}), None).len(), 1);
     }
 
     #[test]
