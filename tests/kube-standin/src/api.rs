@@ -404,6 +404,11 @@ fn create_object(
         meta_mut(&mut obj).insert("name".into(), json!(name));
     }
     let name = meta_str(&obj, "name").unwrap_or("").to_string();
+    // Events are named `<object>.<hex>` and some built-ins allow more; check the common rule.
+    let label_rule = rt.group.is_empty() && rt.plural == "namespaces";
+    if let Some(problem) = meta::name_problem(&name, label_rule) {
+        return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &[("FieldValueInvalid".into(), "metadata.name".into(), problem)]));
+    }
     if rt.namespaced {
         match state.namespace(&ns) {
             None => return Err(ApiError::not_found("", "namespaces", &ns)),
@@ -474,6 +479,13 @@ fn prepare_create(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
                 spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
                 spec.entry("schedulerName").or_insert(json!("default-scheduler"));
                 spec.entry("terminationGracePeriodSeconds").or_insert(json!(30));
+                for c in spec.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
+                    for p in c.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
+                        if let Some(p) = p.as_object_mut() {
+                            p.entry("protocol").or_insert(json!("TCP"));
+                        }
+                    }
+                }
             }
         }
         ("apiextensions.k8s.io", _) => prepare_crd(obj)?,
