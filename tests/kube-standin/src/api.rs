@@ -183,8 +183,18 @@ fn store_key(rt: &ResourceType) -> StoreKey {
     rt.store_key()
 }
 
-/// Turns validation causes into the apiserver's 422.
-fn invalid_from_causes(rt: &ResourceType, name: &str, causes: Vec<validation::Cause>) -> ApiError {
+/// Turns validation causes into the apiserver's answer: unknown fields under
+/// `fieldValidation=Strict` are a 400 strict-decoding error (causes with reason
+/// `FieldValueUnknown`), everything else a 422 Invalid naming the fields.
+fn invalid_from_causes(rt: &ResourceType, version: &str, name: &str, causes: Vec<validation::Cause>) -> ApiError {
+    let unknown: Vec<&validation::Cause> = causes.iter().filter(|c| c.reason == "FieldValueUnknown").collect();
+    if !unknown.is_empty() && unknown.len() == causes.len() {
+        let list = unknown.iter().map(|c| format!("unknown field \"{}\"", c.field)).collect::<Vec<_>>().join(", ");
+        return ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {list}",
+            kind = rt.kind
+        ));
+    }
     let causes: Vec<(String, String, String)> = causes
         .into_iter()
         .map(|c| {
@@ -203,7 +213,7 @@ fn validate_custom(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, req:
     let Some(schema) = rt.schemas.get(rt.storage_version()) else { return Ok(Vec::new()) };
     let opts = validation::Options { strict: req.q("fieldValidation") == Some("Strict") };
     let name = meta_str(obj, "name").unwrap_or("").to_string();
-    validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &name, c))
+    validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
 }
 
 /// Everything outside metadata and status, for generation and no-op decisions.

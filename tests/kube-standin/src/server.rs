@@ -327,6 +327,9 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
         loop {
             let (lines, expired) = {
                 let st = shared.lock();
+                // A CRD that is gone ends its watches (after its last events), as the real
+                // server does.
+                let gone = st.type_of(&view.rt.group, &view.rt.plural).is_none();
                 if cursor < st.log_start {
                     (vec![expired_event(&cursor.to_string(), st.rv)], true)
                 } else {
@@ -339,7 +342,7 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
                         }
                     }
                     cursor = cursor.max(st.rv);
-                    (out, false)
+                    (out, gone)
                 }
             };
             for b in lines {

@@ -67,6 +67,13 @@ async fn create_sets_server_metadata_and_normalises() {
     let mut with_rv = gadget("b", 1);
     with_rv.metadata.resource_version = Some("5".into());
     assert_eq!(code(api.create(&PostParams::default(), &with_rv).await), 400);
+    let dry = PostParams { dry_run: true, ..Default::default() };
+    let answered = api.create(&dry, &gadget("dry", 1)).await.unwrap();
+    assert_eq!(answered.metadata.name.as_deref(), Some("dry"));
+    assert_eq!(code(api.get("dry").await), 404, "a dry run stores nothing");
+    let mut bad_name = gadget("Bad_Name", 1);
+    bad_name.metadata.namespace = None;
+    assert_eq!(code(api.create(&PostParams::default(), &bad_name).await), 422);
     let rv2 = rv_of(&made);
     assert!(rv2 > rv_of(&created), "one global increasing counter");
     // Default namespaces exist.

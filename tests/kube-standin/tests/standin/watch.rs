@@ -108,3 +108,17 @@ async fn metadata_only_watch() {
     let one = api.get_metadata("m").await.unwrap();
     assert_eq!(one.metadata.generation, Some(1));
 }
+
+#[tokio::test]
+async fn deleting_the_crd_deletes_objects_and_ends_watches() {
+    let (_s, c) = setup().await;
+    let api: Api<Gadget> = Api::namespaced(c.clone(), "default");
+    api.create(&PostParams::default(), &gadget("z", 1)).await.unwrap();
+    let rv = api.list(&ListParams::default()).await.unwrap().metadata.resource_version.unwrap();
+    let stream = api.watch(&WatchParams::default().timeout(30), &rv).await.unwrap();
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(c.clone());
+    crds.delete("gadgets.test.standin.dev", &DeleteParams::default()).await.unwrap();
+    let events: Vec<WatchEvent<Gadget>> = tokio::time::timeout(Duration::from_secs(10), stream.try_collect()).await.expect("the watch ends").unwrap();
+    let got: Vec<(String, String)> = events.iter().map(summary).filter(|(t, _)| t != "BOOKMARK").collect();
+    assert_eq!(got, vec![("DELETED".to_string(), "z".to_string())]);
+}
