@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::apply;
+use crate::builtin;
 use crate::error::{qualified, ApiError, ApiResult};
 use crate::events;
 use crate::meta::{self, meta_mut, meta_str, normalise};
@@ -173,6 +174,42 @@ fn parse_object(body: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
     Ok(v)
+}
+
+/// Typed decoding of a built-in kind's body (in the request's view): wrongly typed fields are
+/// a 400; unknown fields are a 400 under `fieldValidation=Strict`, dropped silently under
+/// `Ignore`, and dropped with warnings otherwise (the server's default, Warn).
+fn decode_builtin(rt: &ResourceType, req: &Req, body: Value) -> ApiResult<(Value, Vec<String>)> {
+    if rt.custom {
+        return Ok((body, Vec::new()));
+    }
+    // An apply configuration is partial (required fields may be absent): only look for unknown
+    // fields there, do not insist that it decodes.
+    if req.content_type == "application/apply-patch+yaml" {
+        if let builtin::Decoded::Invalid(_) = builtin::decode(&rt.group, &rt.plural, &body) {
+            return Ok((body, Vec::new()));
+        }
+    }
+    let cannot = |why: String| ApiError::bad_request(format!("{k} in version \"{v}\" cannot be handled as a {k}: {why}", k = rt.kind, v = req.version));
+    match builtin::decode(&rt.group, &rt.plural, &body) {
+        builtin::Decoded::Invalid(e) => Err(cannot(e)),
+        builtin::Decoded::Ok(v, unknown) if unknown.is_empty() => Ok((v, Vec::new())),
+        builtin::Decoded::Ok(v, unknown) => {
+            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            match req.q("fieldValidation") {
+                Some("Strict") => Err(cannot(format!("strict decoding error: {}", list.join(", ")))),
+                Some("Ignore") => Ok((v, Vec::new())),
+                _ => Ok((v, list)),
+            }
+        }
+    }
+}
+
+fn with_warnings(answer: ApiResult<Answer>, warnings: Vec<String>) -> ApiResult<Answer> {
+    answer.map(|mut a| {
+        a.warnings.extend(warnings);
+        a
+    })
 }
 
 fn manager_of(req: &Req, default: &str) -> String {
@@ -362,9 +399,10 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
 
 /// POST.
 pub fn create(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
-    let body = ingest(rt, parse_object(&req.body)?);
+    let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
+    let body = ingest(rt, body);
     let manager = manager_of(req, "unknown");
-    create_object(state, rt, req, body, Some(&manager), None)
+    with_warnings(create_object(state, rt, req, body, Some(&manager), None), warnings)
 }
 
 /// Creates `obj` (storage form). `manager` records field ownership as an update; `managers`
@@ -557,7 +595,8 @@ fn establish_crd(state: &mut State, crd: &Value) {
 
 /// PUT.
 pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
-    let body = ingest(rt, parse_object(&req.body)?);
+    let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
+    let body = ingest(rt, body);
     let name = req.name.clone().unwrap_or_default();
     let current = state.get(&store_key(rt), req.ns(), &name).cloned().ok_or_else(|| not_found(rt, &name))?;
     if let Some(bn) = meta_str(&body, "name") {
@@ -582,7 +621,7 @@ pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     }
     let sub = req.sub.clone().unwrap_or_default();
     let manager = manager_of(req, "unknown");
-    finish_write(state, rt, req, &current, body, &sub, WriteOwner::Update(&manager))
+    with_warnings(finish_write(state, rt, req, &current, body, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
 /// Who a write is recorded for.
@@ -768,9 +807,10 @@ pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answe
         }
         view["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     }
+    let (view, warnings) = decode_builtin(rt, req, view)?;
     let new = ingest(rt, view);
     let manager = manager_of(req, "unknown");
-    finish_write(state, rt, req, &current, new, &sub, WriteOwner::Update(&manager))
+    with_warnings(finish_write(state, rt, req, &current, new, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
 fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<Value>) -> ApiResult<Answer> {
@@ -787,6 +827,7 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
     if applied.get("apiVersion").and_then(Value::as_str).unwrap_or("").is_empty() || applied.get("kind").and_then(Value::as_str).unwrap_or("").is_empty() {
         return Err(ApiError::bad_request("invalid object type: /, Kind="));
     }
+    let (applied, warnings) = decode_builtin(rt, req, applied)?;
     let applied = if rt.group == "events.k8s.io" { events::from_events_v1(&applied) } else { applied };
     if current.is_none() && sub == "status" {
         return Err(not_found(rt, &name));
@@ -808,7 +849,7 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
                 .map_err(|c| conflict_error(&c))?;
             meta_mut(&mut created).insert("name".into(), json!(name));
             let created = ingest(rt, created);
-            create_object(state, rt, req, created, None, Some(managers))
+            with_warnings(create_object(state, rt, req, created, None, Some(managers)), warnings)
         }
         Some(cur) => {
             if let Some(rv) = meta_str(&applied, "resourceVersion") {
@@ -821,7 +862,7 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
             let merged = apply::apply(rt, &version, Some(&cur), &applied, &manager, &sub, force, &mut managers)
                 .map_err(|c| conflict_error(&c))?;
             let merged = ingest(rt, merged);
-            finish_write(state, rt, req, &cur, merged, &sub, WriteOwner::Applied(managers))
+            with_warnings(finish_write(state, rt, req, &cur, merged, &sub, WriteOwner::Applied(managers)), warnings)
         }
     }
 }

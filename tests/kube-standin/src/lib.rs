@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod builtin;
 pub mod discovery;
 pub mod error;
 pub mod events;

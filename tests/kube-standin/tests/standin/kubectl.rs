@@ -110,6 +110,14 @@ fn apply_and_get_with_printer_columns() {
     let changed = k.ok(&["apply", "-f", path(&fixture("gadgets-v2.yaml"))]);
     assert!(changed.contains("g1 configured"), "{changed}");
     assert_eq!(k.ok(&["get", "gadget", "g1", "-o", "jsonpath={.metadata.generation}/{.spec.size}"]), "2/4");
+    // Built-in kinds decode strictly under kubectl's default validation, like the real server.
+    let typo = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"},"data":{"a":"b"},"dta":{}}"#;
+    let refused = k.run_input(&["apply", "-f", "-"], typo);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains(r#"strict decoding error: unknown field "dta""#), "{}", String::from_utf8_lossy(&refused.stderr));
+    let warned = k.run_input(&["apply", "--validate=warn", "-f", "-"], typo);
+    assert!(warned.status.success());
+    assert!(String::from_utf8_lossy(&warned.stderr).contains(r#"unknown field "dta""#));
     let ns = rows(&k.ok(&["get", "namespaces"]));
     assert!(ns.iter().any(|r| r[..2] == ["other", "Active"]));
 }
