@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::apply;
+use crate::builtin;
 use crate::error::{qualified, ApiError, ApiResult};
 use crate::events;
 use crate::meta::{self, meta_mut, meta_str, normalise};
@@ -175,6 +176,42 @@ fn parse_object(body: &[u8]) -> ApiResult<Value> {
     Ok(v)
 }
 
+/// Typed decoding of a built-in kind's body (in the request's view): wrongly typed fields are
+/// a 400; unknown fields are a 400 under `fieldValidation=Strict`, dropped silently under
+/// `Ignore`, and dropped with warnings otherwise (the server's default, Warn).
+fn decode_builtin(rt: &ResourceType, req: &Req, body: Value) -> ApiResult<(Value, Vec<String>)> {
+    if rt.custom {
+        return Ok((body, Vec::new()));
+    }
+    // An apply configuration is partial (required fields may be absent): only look for unknown
+    // fields there, do not insist that it decodes.
+    if req.content_type == "application/apply-patch+yaml" {
+        if let builtin::Decoded::Invalid(_) = builtin::decode(&rt.group, &rt.plural, &body) {
+            return Ok((body, Vec::new()));
+        }
+    }
+    let cannot = |why: String| ApiError::bad_request(format!("{k} in version \"{v}\" cannot be handled as a {k}: {why}", k = rt.kind, v = req.version));
+    match builtin::decode(&rt.group, &rt.plural, &body) {
+        builtin::Decoded::Invalid(e) => Err(cannot(e)),
+        builtin::Decoded::Ok(v, unknown) if unknown.is_empty() => Ok((v, Vec::new())),
+        builtin::Decoded::Ok(v, unknown) => {
+            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+            match req.q("fieldValidation") {
+                Some("Strict") => Err(cannot(format!("strict decoding error: {}", list.join(", ")))),
+                Some("Ignore") => Ok((v, Vec::new())),
+                _ => Ok((v, list)),
+            }
+        }
+    }
+}
+
+fn with_warnings(answer: ApiResult<Answer>, warnings: Vec<String>) -> ApiResult<Answer> {
+    answer.map(|mut a| {
+        a.warnings.extend(warnings);
+        a
+    })
+}
+
 fn manager_of(req: &Req, default: &str) -> String {
     req.q("fieldManager").unwrap_or(default).to_string()
 }
@@ -183,8 +220,18 @@ fn store_key(rt: &ResourceType) -> StoreKey {
     rt.store_key()
 }
 
-/// Turns validation causes into the apiserver's 422.
-fn invalid_from_causes(rt: &ResourceType, name: &str, causes: Vec<validation::Cause>) -> ApiError {
+/// Turns validation causes into the apiserver's answer: unknown fields under
+/// `fieldValidation=Strict` are a 400 strict-decoding error (causes with reason
+/// `FieldValueUnknown`), everything else a 422 Invalid naming the fields.
+fn invalid_from_causes(rt: &ResourceType, version: &str, name: &str, causes: Vec<validation::Cause>) -> ApiError {
+    let unknown: Vec<&validation::Cause> = causes.iter().filter(|c| c.reason == "FieldValueUnknown").collect();
+    if !unknown.is_empty() && unknown.len() == causes.len() {
+        let list = unknown.iter().map(|c| format!("unknown field \"{}\"", c.field)).collect::<Vec<_>>().join(", ");
+        return ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {list}",
+            kind = rt.kind
+        ));
+    }
     let causes: Vec<(String, String, String)> = causes
         .into_iter()
         .map(|c| {
@@ -203,7 +250,7 @@ fn validate_custom(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, req:
     let Some(schema) = rt.schemas.get(rt.storage_version()) else { return Ok(Vec::new()) };
     let opts = validation::Options { strict: req.q("fieldValidation") == Some("Strict") };
     let name = meta_str(obj, "name").unwrap_or("").to_string();
-    validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &name, c))
+    validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
 }
 
 /// Everything outside metadata and status, for generation and no-op decisions.
@@ -352,9 +399,10 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
 
 /// POST.
 pub fn create(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
-    let body = ingest(rt, parse_object(&req.body)?);
+    let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
+    let body = ingest(rt, body);
     let manager = manager_of(req, "unknown");
-    create_object(state, rt, req, body, Some(&manager), None)
+    with_warnings(create_object(state, rt, req, body, Some(&manager), None), warnings)
 }
 
 /// Creates `obj` (storage form). `manager` records field ownership as an update; `managers`
@@ -404,6 +452,11 @@ fn create_object(
         meta_mut(&mut obj).insert("name".into(), json!(name));
     }
     let name = meta_str(&obj, "name").unwrap_or("").to_string();
+    // Events are named `<object>.<hex>` and some built-ins allow more; check the common rule.
+    let label_rule = rt.group.is_empty() && rt.plural == "namespaces";
+    if let Some(problem) = meta::name_problem(&name, label_rule) {
+        return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &[("FieldValueInvalid".into(), "metadata.name".into(), problem)]));
+    }
     if rt.namespaced {
         match state.namespace(&ns) {
             None => return Err(ApiError::not_found("", "namespaces", &ns)),
@@ -474,6 +527,13 @@ fn prepare_create(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
                 spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
                 spec.entry("schedulerName").or_insert(json!("default-scheduler"));
                 spec.entry("terminationGracePeriodSeconds").or_insert(json!(30));
+                for c in spec.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
+                    for p in c.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
+                        if let Some(p) = p.as_object_mut() {
+                            p.entry("protocol").or_insert(json!("TCP"));
+                        }
+                    }
+                }
             }
         }
         ("apiextensions.k8s.io", _) => prepare_crd(obj)?,
@@ -535,7 +595,8 @@ fn establish_crd(state: &mut State, crd: &Value) {
 
 /// PUT.
 pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
-    let body = ingest(rt, parse_object(&req.body)?);
+    let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
+    let body = ingest(rt, body);
     let name = req.name.clone().unwrap_or_default();
     let current = state.get(&store_key(rt), req.ns(), &name).cloned().ok_or_else(|| not_found(rt, &name))?;
     if let Some(bn) = meta_str(&body, "name") {
@@ -560,7 +621,7 @@ pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     }
     let sub = req.sub.clone().unwrap_or_default();
     let manager = manager_of(req, "unknown");
-    finish_write(state, rt, req, &current, body, &sub, WriteOwner::Update(&manager))
+    with_warnings(finish_write(state, rt, req, &current, body, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
 /// Who a write is recorded for.
@@ -746,9 +807,10 @@ pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answe
         }
         view["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"].clone();
     }
+    let (view, warnings) = decode_builtin(rt, req, view)?;
     let new = ingest(rt, view);
     let manager = manager_of(req, "unknown");
-    finish_write(state, rt, req, &current, new, &sub, WriteOwner::Update(&manager))
+    with_warnings(finish_write(state, rt, req, &current, new, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
 fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<Value>) -> ApiResult<Answer> {
@@ -765,7 +827,11 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
     if applied.get("apiVersion").and_then(Value::as_str).unwrap_or("").is_empty() || applied.get("kind").and_then(Value::as_str).unwrap_or("").is_empty() {
         return Err(ApiError::bad_request("invalid object type: /, Kind="));
     }
+    let (applied, warnings) = decode_builtin(rt, req, applied)?;
     let applied = if rt.group == "events.k8s.io" { events::from_events_v1(&applied) } else { applied };
+    if current.is_none() && sub == "status" {
+        return Err(not_found(rt, &name));
+    }
     if let Some(n) = meta_str(&applied, "name") {
         if n != name {
             return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
@@ -783,7 +849,7 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
                 .map_err(|c| conflict_error(&c))?;
             meta_mut(&mut created).insert("name".into(), json!(name));
             let created = ingest(rt, created);
-            create_object(state, rt, req, created, None, Some(managers))
+            with_warnings(create_object(state, rt, req, created, None, Some(managers)), warnings)
         }
         Some(cur) => {
             if let Some(rv) = meta_str(&applied, "resourceVersion") {
@@ -796,7 +862,7 @@ fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<
             let merged = apply::apply(rt, &version, Some(&cur), &applied, &manager, &sub, force, &mut managers)
                 .map_err(|c| conflict_error(&c))?;
             let merged = ingest(rt, merged);
-            finish_write(state, rt, req, &cur, merged, &sub, WriteOwner::Applied(managers))
+            with_warnings(finish_write(state, rt, req, &cur, merged, &sub, WriteOwner::Applied(managers)), warnings)
         }
     }
 }

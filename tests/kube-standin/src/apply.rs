@@ -345,3 +345,78 @@ pub fn record_update(rt: &ResourceType, version: &str, old: Option<&Value>, new:
     }
     managers.retain(|_, o| !o.fields.is_empty());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn widget_type() -> ResourceType {
+        let crd = json!({"spec": {"group": "acc.dev", "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
+                                  "items": {"type": "object"}},
+                        "tags": {"type": "array", "items": {"type": "string"}}}}}}}}]}});
+        crate::resources::from_crd(&crd).unwrap()
+    }
+
+    #[test]
+    fn apply_removes_dropped_fields_and_keeps_shared_ones() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 1, "color": "red"}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"color": "red"}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let a2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 1}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"], json!({"size": 1, "color": "red"}), "b still owns color");
+        let a3 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 2}});
+        let b2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"other": true}});
+        let live = apply(&rt, "v1", Some(&live), &a3, "a", "", false, &mut m).unwrap();
+        let live = apply(&rt, "v1", Some(&live), &b2, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"], json!({"size": 2, "other": true}));
+    }
+
+    #[test]
+    fn conflicts_unless_forced_and_list_maps_merge_by_key() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a = json!({"spec": {"ports": [{"port": 80, "name": "http"}], "tags": ["x"]}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 443, "name": "https"}]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"]["ports"], json!([{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]));
+        let c = json!({"spec": {"tags": ["y"]}});
+        let err = apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap_err();
+        assert_eq!(err, vec![Conflict { field: ".spec.tags".into(), manager: "a".into() }]);
+        let live = apply(&rt, "v1", Some(&live), &c, "c", "", true, &mut m).unwrap();
+        assert_eq!(live["spec"]["tags"], json!(["y"]));
+        assert!(!m[&("a".to_string(), String::new())].fields.iter().any(|p| render(p) == ".spec.tags"));
+    }
+
+    #[test]
+    fn status_apply_touches_only_status() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let live = json!({"spec": {"size": 1}});
+        let s = json!({"spec": {"size": 9}, "status": {"ok": true}});
+        let out = apply(&rt, "v1", Some(&live), &s, "ctl", "status", true, &mut m).unwrap();
+        assert_eq!(out, json!({"spec": {"size": 1}, "status": {"ok": true}}));
+    }
+
+    #[test]
+    fn updates_take_ownership_from_appliers() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let live = apply(&rt, "v1", None, &json!({"spec": {"size": 1}}), "a", "", false, &mut m).unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["size"] = json!(5);
+        record_update(&rt, "v1", Some(&live), &edited, "kubectl-edit", "", &mut m);
+        let err = apply(&rt, "v1", Some(&edited), &json!({"spec": {"size": 1}}), "a", "", false, &mut m).unwrap_err();
+        assert_eq!(err[0].manager, "kubectl-edit");
+    }
+}

@@ -116,11 +116,12 @@ pub fn openapi_gv(state: &State, group: &str, version: &str) -> Option<Value> {
             {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
             {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}
         ]);
+        // kubectl reads the parameters of the PATCH operation itself.
         let op = |verb: &str| {
             json!({"operationId": format!("{verb}{}", t.kind), "x-kubernetes-action": verb, "x-kubernetes-group-version-kind": gvk,
-                   "responses": {"200": {"description": "OK"}}})
+                   "parameters": params, "responses": {"200": {"description": "OK"}}})
         };
-        paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete"), "parameters": params}));
+        paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
     }
     if paths.is_empty() {
         return None;

@@ -48,7 +48,9 @@ impl ApiError {
 
     /// 404 for a path that names no resource.
     pub fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        let mut e = Self::new(404, "NotFound", "the server could not find the requested resource");
+        e.details = Some(serde_json::json!({}));
+        e
     }
 
     /// 409 AlreadyExists.

@@ -70,6 +70,33 @@ pub fn normalise(obj: &mut Value) {
     }
 }
 
+/// Why `name` is not a valid object name, in apimachinery's words: an RFC 1123 label for
+/// namespaces, an RFC 1123 subdomain otherwise.
+pub fn name_problem(name: &str, label: bool) -> Option<String> {
+    let part_ok = |p: &str| {
+        !p.is_empty()
+            && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !p.starts_with('-')
+            && !p.ends_with('-')
+    };
+    if label {
+        if name.len() > 63 {
+            return Some(format!("Invalid value: \"{name}\": must be no more than 63 characters"));
+        }
+        if !part_ok(name) {
+            return Some(format!("Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"));
+        }
+        return None;
+    }
+    if name.len() > 253 {
+        return Some(format!("Invalid value: \"{name}\": must be no more than 253 characters"));
+    }
+    if !name.split('.').all(part_ok) {
+        return Some(format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"));
+    }
+    None
+}
+
 /// Kubernetes's `duration.HumanDuration`, used for ages in tables.
 pub fn human_duration(secs: i64) -> String {
     if secs < -1 {
@@ -139,6 +166,14 @@ mod tests {
         let mut o = json!({"metadata": {"name": "a", "finalizers": [], "labels": {}, "annotations": null}});
         normalise(&mut o);
         assert_eq!(o, json!({"metadata": {"name": "a"}}));
+    }
+
+    #[test]
+    fn names_follow_rfc1123() {
+        assert_eq!(name_problem("web-1.example", false), None);
+        assert!(name_problem("Bad_Name", false).unwrap().contains("RFC 1123 subdomain"));
+        assert!(name_problem("a.b", true).unwrap().contains("RFC 1123 label"));
+        assert!(name_problem("-a", false).is_some());
     }
 
     #[test]

@@ -88,6 +88,15 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
         Err(e) => return error_response(&ApiError::bad_request(format!("reading body: {e}"))),
     };
     tracing::debug!(%method, %path, "request");
+    // Only JSON bodies: typed kubectl generators (`kubectl create namespace`, `kubectl run`)
+    // send protobuf, which the stand-in does not decode.
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return error_response(&ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the stand-in accepts JSON bodies only, not {content_type}; use kubectl apply/create -f"),
+        ));
+    }
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
 
     // Non-resource paths.
@@ -159,7 +168,7 @@ fn mutate(shared: &Shared, f: impl FnOnce(&mut State) -> ApiResult<Answer>) -> R
 
 /// Resolves the resource part of a path into the request, returning the type.
 fn route(st: &State, r: &mut Req, rest: &[&str]) -> ApiResult<ResourceType> {
-    let lookup = |plural: &str| st.type_of(&r.group, plural).filter(|t| t.versions.iter().any(|v| *v == r.version)).cloned();
+    let lookup = |plural: &str| st.type_of(&r.group, plural).filter(|t| t.versions.contains(&r.version)).cloned();
     let (rt, tail) = match rest {
         ["namespaces", ns, plural, tail @ ..] if lookup(plural).is_some_and(|t| t.namespaced) => {
             r.namespace = Some(ns.to_string());
@@ -318,6 +327,9 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
         loop {
             let (lines, expired) = {
                 let st = shared.lock();
+                // A CRD that is gone ends its watches (after its last events), as the real
+                // server does.
+                let gone = st.type_of(&view.rt.group, &view.rt.plural).is_none();
                 if cursor < st.log_start {
                     (vec![expired_event(&cursor.to_string(), st.rv)], true)
                 } else {
@@ -330,7 +342,7 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
                         }
                     }
                     cursor = cursor.max(st.rv);
-                    (out, false)
+                    (out, gone)
                 }
             };
             for b in lines {

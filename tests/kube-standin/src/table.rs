@@ -131,8 +131,12 @@ fn builtin_columns(rt: &ResourceType) -> Vec<(Value, Cell)> {
         ],
         ("", "events") | ("events.k8s.io", "events") => vec![
             (col("Last Seen", "string", "", "Time since the event was last seen", 0), Cell::Builtin(|o| {
-                let t = o.pointer("/series/lastObservedTime").or_else(|| o.get("lastTimestamp")).or_else(|| o.get("deprecatedLastTimestamp")).or_else(|| o.get("eventTime")).and_then(Value::as_str)
-                    .or_else(|| o.pointer("/metadata/creationTimestamp").and_then(Value::as_str));
+                let s = |p: &str| o.pointer(p).and_then(Value::as_str);
+                let t = s("/series/lastObservedTime")
+                    .or_else(|| s("/lastTimestamp"))
+                    .or_else(|| s("/deprecatedLastTimestamp"))
+                    .or_else(|| s("/eventTime"))
+                    .or_else(|| s("/metadata/creationTimestamp"));
                 t.and_then(age).map(Value::String).unwrap_or(Value::Null)
             })),
             (col("Type", "string", "", "Type of this event", 0), Cell::Builtin(|o| text(o.get("type")))),
