@@ -324,6 +324,44 @@ mod tests {
     }
 
     #[test]
+    fn rule_forms_an_operator_crd_uses() {
+        let listener = json!({"type": "object", "properties": {"port": {"type": "integer"}, "protocol": {"type": "string"},
+            "instanceProtocol": {"type": "string", "nullable": true}, "sslCertificateId": {"type": "string", "nullable": true}}});
+        let s = spec_schema(
+            json!([
+                {"rule": "!(has(self.availabilityZones) && has(self.subnets))", "message": "zones and subnets are exclusive"},
+                {"rule": "self.listeners.all(l, self.listeners.exists_one(m, m.port == l.port))", "message": "duplicate listener port"},
+                {"rule": "self.listeners.all(l, !(l.protocol in ['HTTPS', 'SSL']) || has(l.sslCertificateId))", "message": "certificate required"},
+                {"rule": "self.listeners.filter(l, l.port > 65535).size() == 0", "message": "port range"},
+                {"rule": "!has(self.healthCheck) || self.healthCheck.timeout < self.healthCheck.interval", "message": "timeout below interval"},
+                {"rule": "!has(oldSelf.name) || self.name == oldSelf.name", "message": "name is immutable"},
+                {"rule": "self.name.startsWith('a') && self.name.matches('^[a-z0-9-]{1,32}$')", "message": "bad name"}
+            ]),
+            json!({"availabilityZones": {"type": "array", "items": {"type": "string"}}, "subnets": {"type": "array", "items": {"type": "string"}},
+                   "listeners": {"type": "array", "items": listener}, "name": {"type": "string"},
+                   "healthCheck": {"type": "object", "properties": {"timeout": {"type": "integer"}, "interval": {"type": "integer"}}}}),
+        );
+        let good = json!({"spec": {"availabilityZones": ["a"], "name": "abc", "healthCheck": {"timeout": 5, "interval": 30},
+            "listeners": [{"port": 80, "protocol": "HTTP"}, {"port": 443, "protocol": "HTTPS", "sslCertificateId": "arn"}]}});
+        assert_eq!(run(s.clone(), good.clone(), Some(good.clone())), Vec::<String>::new());
+        let bad = json!({"spec": {"availabilityZones": ["a"], "subnets": ["s"], "name": "bcd", "healthCheck": {"timeout": 30, "interval": 5},
+            "listeners": [{"port": 80, "protocol": "HTTP"}, {"port": 80, "protocol": "SSL"}, {"port": 70000, "protocol": "TCP"}]}});
+        let messages: Vec<String> = run(s, bad, Some(good)).into_iter().map(|e| e.trim_end_matches(" [FieldValueInvalid]").to_string()).collect();
+        assert_eq!(
+            messages,
+            [
+                "spec: Invalid value: zones and subnets are exclusive",
+                "spec: Invalid value: duplicate listener port",
+                "spec: Invalid value: certificate required",
+                "spec: Invalid value: port range",
+                "spec: Invalid value: timeout below interval",
+                "spec: Invalid value: name is immutable",
+                "spec: Invalid value: bad name"
+            ]
+        );
+    }
+
+    #[test]
     fn rules_skip_null_values() {
         let s = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
             "opt": {"type": "string", "nullable": true, "x-kubernetes-validations": [{"rule": "self.size() > 2", "message": "short"}]}}}}});
