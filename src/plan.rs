@@ -301,8 +301,8 @@ pub fn plan_placement(desired: &Placement, desc: &LoadBalancerDescription) -> Ve
             let have: BTreeSet<String> = desc.subnets.iter().cloned().collect();
             let add: Vec<String> = want.difference(&have).cloned().collect();
             let remove: Vec<String> = have.difference(want).cloned().collect();
-            let attach = (!add.is_empty()).then(|| Action::AttachSubnets(add));
-            let detach = (!remove.is_empty()).then(|| Action::DetachSubnets(remove));
+            let attach = (!add.is_empty()).then_some(Action::AttachSubnets(add));
+            let detach = (!remove.is_empty()).then_some(Action::DetachSubnets(remove));
             if want.intersection(&have).next().is_some() {
                 actions.extend(detach);
                 actions.extend(attach);

@@ -22,7 +22,7 @@ pub struct Converged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The ELB matches the desired state.
-    Converged(Converged),
+    Converged(Box<Converged>),
     /// An ELB with the wanted name is not ours; nothing was changed.
     Conflict { claimed_by: Option<String> },
 }
@@ -91,7 +91,7 @@ async fn converge_into(
     } else {
         elb.describe_instance_health(name, &[]).await?
     };
-    Ok(Outcome::Converged(Converged { description, health }))
+    Ok(Outcome::Converged(Box::new(Converged { description, health })))
 }
 
 fn not_found(name: &str) -> elb::Error {

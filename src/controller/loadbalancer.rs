@@ -443,7 +443,6 @@ async fn converged_status(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, c: 
             ],
             lb.metadata.generation,
         ),
-        ..previous.clone()
     };
     warn_unresolved(lb, ctx, &previous, &backends).await;
     ctx.record_instance_states(&ObjectRef::from_obj(lb), c.health.iter().map(|h| h.state.as_str()));
