@@ -95,6 +95,10 @@ pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action
 }
 
 async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {
+    // usedBy is read from the LoadBalancer cache: wait (bounded) until it holds a full list.
+    if tokio::time::timeout(std::time::Duration::from_secs(30), ctx.stores.loadbalancers.wait_until_ready()).await.is_err() {
+        return Ok(Action::requeue(std::time::Duration::from_secs(5)));
+    }
     let verdict = match validate(&hc.spec) {
         Ok(_) => Verdict::new(crate::crd::condition::READY, true, "Valid", "the health check is valid"),
         Err(message) => Verdict::new(crate::crd::condition::READY, false, "Invalid", message),
