@@ -8,8 +8,9 @@
 //! 3. security groups;
 //! 4. listeners, per port: a changed listener is deleted and re-created on its own port,
 //!    the others are left alone; a certificate-only change uses SetLoadBalancerListenerSSLCertificate;
-//! 5. health check; 6. attributes (only the fields the spec sets);
-//! 7. instances: registrations before deregistrations (capacity never dips), in batches.
+//! 5. policies (stickiness, PROXY protocol): create, attach, then delete unused ones;
+//! 6. health check; 7. attributes (only the fields the spec sets);
+//! 8. instances: registrations before deregistrations (capacity never dips), in batches.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -60,6 +61,40 @@ pub struct Desired {
     /// User tags plus the ownership tags.
     pub tags: BTreeMap<String, String>,
     pub instances: BTreeSet<String>,
+    /// Cookie stickiness per front-end port.
+    pub stickiness: BTreeMap<u16, Stickiness>,
+    /// Instance ports that receive the PROXY protocol header.
+    pub proxy_protocol_ports: BTreeSet<u16>,
+}
+
+/// Session stickiness of one listener.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Stickiness {
+    /// The ELB's own cookie; `None` = for the browser session.
+    LbCookie { expiration_seconds: Option<i64> },
+    /// Follow the application's cookie.
+    AppCookie { cookie_name: String },
+}
+
+/// Prefix of every policy the operator creates; policies without it are left alone.
+pub const POLICY_PREFIX: &str = "elb-operator-";
+/// The operator's PROXY protocol policy.
+pub const PROXY_PROTOCOL_POLICY: &str = "elb-operator-proxy-protocol";
+
+impl Stickiness {
+    /// A deterministic policy name that encodes the settings: ELB policies cannot be
+    /// modified, so a change of settings is a new policy.
+    pub fn policy_name(&self, port: u16) -> String {
+        match self {
+            Stickiness::LbCookie { expiration_seconds: Some(s) } => format!("{POLICY_PREFIX}lb-cookie-{port}-{s}"),
+            Stickiness::LbCookie { expiration_seconds: None } => format!("{POLICY_PREFIX}lb-cookie-{port}-session"),
+            Stickiness::AppCookie { cookie_name } => {
+                use sha2::Digest;
+                let digest = sha2::Sha256::digest(cookie_name.as_bytes());
+                format!("{POLICY_PREFIX}app-cookie-{port}-{}", hex::encode(&digest[..4]))
+            }
+        }
+    }
 }
 
 /// The ELB as AWS describes it.
@@ -96,6 +131,14 @@ pub enum Action {
     ModifyAttributes(LoadBalancerAttributes),
     RegisterInstances(Vec<String>),
     DeregisterInstances(Vec<String>),
+    CreateLbCookiePolicy { policy_name: String, expiration_seconds: Option<i64> },
+    CreateAppCookiePolicy { policy_name: String, cookie_name: String },
+    CreateProxyProtocolPolicy { policy_name: String },
+    /// Sets the complete policy list of a listener.
+    SetListenerPolicies { port: u16, policy_names: Vec<String> },
+    /// Sets the complete policy list of an instance port.
+    SetBackendPolicies { instance_port: u16, policy_names: Vec<String> },
+    DeletePolicy { policy_name: String },
 }
 
 /// What kind of change an action is, for events.
@@ -126,6 +169,12 @@ impl Action {
             Action::ModifyAttributes(_) => "ModifyLoadBalancerAttributes",
             Action::RegisterInstances(_) => "RegisterInstancesWithLoadBalancer",
             Action::DeregisterInstances(_) => "DeregisterInstancesFromLoadBalancer",
+            Action::CreateLbCookiePolicy { .. } => "CreateLBCookieStickinessPolicy",
+            Action::CreateAppCookiePolicy { .. } => "CreateAppCookieStickinessPolicy",
+            Action::CreateProxyProtocolPolicy { .. } => "CreateLoadBalancerPolicy",
+            Action::SetListenerPolicies { .. } => "SetLoadBalancerPoliciesOfListener",
+            Action::SetBackendPolicies { .. } => "SetLoadBalancerPoliciesForBackendServer",
+            Action::DeletePolicy { .. } => "DeleteLoadBalancerPolicy",
         }
     }
 
@@ -171,6 +220,16 @@ impl fmt::Display for Action {
             Action::ModifyAttributes(_) => write!(f, "modified attributes"),
             Action::RegisterInstances(i) => write!(f, "registered instances {}", i.join(",")),
             Action::DeregisterInstances(i) => write!(f, "deregistered instances {}", i.join(",")),
+            Action::CreateLbCookiePolicy { policy_name, .. }
+            | Action::CreateAppCookiePolicy { policy_name, .. }
+            | Action::CreateProxyProtocolPolicy { policy_name } => write!(f, "created policy {policy_name}"),
+            Action::SetListenerPolicies { port, policy_names } => {
+                write!(f, "set policies of port {port} to [{}]", policy_names.join(","))
+            }
+            Action::SetBackendPolicies { instance_port, policy_names } => {
+                write!(f, "set policies of instance port {instance_port} to [{}]", policy_names.join(","))
+            }
+            Action::DeletePolicy { policy_name } => write!(f, "deleted policy {policy_name}"),
         }
     }
 }
@@ -218,6 +277,7 @@ fn plan_create(d: &Desired) -> Result<Vec<Action>, PlanError> {
     if let Some(hc) = &d.health_check {
         actions.push(Action::ConfigureHealthCheck(hc.clone()));
     }
+    actions.extend(plan_policies(d, &LoadBalancerDescription::default(), &BTreeSet::new()));
     if d.attributes != LoadBalancerAttributes::default() {
         actions.push(Action::ModifyAttributes(d.attributes.clone()));
     }
@@ -242,7 +302,18 @@ fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
             actions.push(Action::ApplySecurityGroups(groups.iter().cloned().collect()));
         }
     }
-    actions.extend(plan_listeners(&d.listeners, &desc.listeners.iter().map(|l| l.listener.clone()).collect::<Vec<_>>()));
+    let listener_actions = plan_listeners(&d.listeners, &desc.listeners.iter().map(|l| l.listener.clone()).collect::<Vec<_>>());
+    // Listeners deleted or created now carry no policy afterwards.
+    let fresh_ports: BTreeSet<u16> = listener_actions
+        .iter()
+        .flat_map(|a| match a {
+            Action::DeleteListener(p) => vec![*p],
+            Action::CreateListeners(l) => l.iter().map(|l| l.load_balancer_port).collect(),
+            _ => vec![],
+        })
+        .collect();
+    actions.extend(listener_actions);
+    actions.extend(plan_policies(d, desc, &fresh_ports));
     if let Some(hc) = &d.health_check {
         if desc.health_check.as_ref().is_none_or(|o| !same_health_check(hc, o)) {
             actions.push(Action::ConfigureHealthCheck(hc.clone()));
@@ -253,6 +324,91 @@ fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
     }
     actions.extend(plan_instances(&d.instances, &desc.instances));
     Ok(actions)
+}
+
+/// Stickiness and PROXY protocol. Only the operator's own policies (named with
+/// [`POLICY_PREFIX`]) are created, attached, detached and deleted; other policies on a
+/// listener or instance port (an SSL negotiation policy AWS attached, say) stay attached.
+/// Order: create missing policies, set listener and back-end policy lists, then delete the
+/// operator's policies nothing uses any more.
+pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &BTreeSet<u16>) -> Vec<Action> {
+    let own = |p: &String| p.starts_with(POLICY_PREFIX);
+    let existing: BTreeSet<String> = desc
+        .policies
+        .app_cookie_stickiness
+        .iter()
+        .map(|p| p.policy_name.clone())
+        .chain(desc.policies.lb_cookie_stickiness.iter().map(|p| p.policy_name.clone()))
+        .chain(desc.policies.other_policies.iter().cloned())
+        .collect();
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    let mut creates = Vec::new();
+    let mut sets = Vec::new();
+
+    for (port, sticky) in &d.stickiness {
+        let name = sticky.policy_name(*port);
+        if !existing.contains(&name) && wanted.insert(name.clone()) {
+            creates.push(match sticky {
+                Stickiness::LbCookie { expiration_seconds } => {
+                    Action::CreateLbCookiePolicy { policy_name: name.clone(), expiration_seconds: *expiration_seconds }
+                }
+                Stickiness::AppCookie { cookie_name } => {
+                    Action::CreateAppCookiePolicy { policy_name: name.clone(), cookie_name: cookie_name.clone() }
+                }
+            });
+        }
+        wanted.insert(name);
+    }
+    if !d.proxy_protocol_ports.is_empty() {
+        if !existing.contains(PROXY_PROTOCOL_POLICY) {
+            creates.push(Action::CreateProxyProtocolPolicy { policy_name: PROXY_PROTOCOL_POLICY.to_string() });
+        }
+        wanted.insert(PROXY_PROTOCOL_POLICY.to_string());
+    }
+
+    // Listeners: the complete list = others' policies + ours.
+    let observed_listener: BTreeMap<u16, Vec<String>> = desc
+        .listeners
+        .iter()
+        .map(|l| (l.listener.load_balancer_port, l.policy_names.clone()))
+        .collect();
+    for l in &d.listeners {
+        let port = l.load_balancer_port;
+        let have: Vec<String> =
+            if fresh_ports.contains(&port) { vec![] } else { observed_listener.get(&port).cloned().unwrap_or_default() };
+        let mut want: Vec<String> = have.iter().filter(|p| !own(p)).cloned().collect();
+        want.extend(d.stickiness.get(&port).map(|s| s.policy_name(port)));
+        if sorted_strings(&want) != sorted_strings(&have) {
+            sets.push(Action::SetListenerPolicies { port, policy_names: want });
+        }
+    }
+
+    // Back-end ports: the ones described plus the ones that want PROXY protocol.
+    let observed_backend: BTreeMap<u16, Vec<String>> =
+        desc.backend_server_descriptions.iter().map(|b| (b.instance_port, b.policy_names.clone())).collect();
+    let ports: BTreeSet<u16> = observed_backend.keys().copied().chain(d.proxy_protocol_ports.iter().copied()).collect();
+    for instance_port in ports {
+        let have = observed_backend.get(&instance_port).cloned().unwrap_or_default();
+        let mut want: Vec<String> = have.iter().filter(|p| !own(p)).cloned().collect();
+        if d.proxy_protocol_ports.contains(&instance_port) {
+            want.push(PROXY_PROTOCOL_POLICY.to_string());
+        }
+        if sorted_strings(&want) != sorted_strings(&have) {
+            sets.push(Action::SetBackendPolicies { instance_port, policy_names: want });
+        }
+    }
+
+    let deletes = existing
+        .iter()
+        .filter(|p| own(p) && !wanted.contains(*p))
+        .map(|p| Action::DeletePolicy { policy_name: p.clone() });
+    creates.into_iter().chain(sets).chain(deletes).collect()
+}
+
+fn sorted_strings(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
 }
 
 /// AddTags for missing or different values, RemoveTags for keys not wanted (AWS's own
@@ -485,6 +641,8 @@ mod tests {
             attributes: LoadBalancerAttributes::default(),
             tags: [("team".to_string(), "web".to_string())].into(),
             instances: set(&["i-1", "i-2"]),
+            stickiness: BTreeMap::new(),
+            proxy_protocol_ports: BTreeSet::new(),
         }
     }
     /// The observed state that exactly matches [`desired`].
@@ -871,6 +1029,168 @@ mod tests {
                 "ModifyLoadBalancerAttributes",
                 "RegisterInstancesWithLoadBalancer",
                 "DeregisterInstancesFromLoadBalancer",
+            ]
+        );
+    }
+
+    #[test]
+    fn policies_table() {
+        use crate::elb::{BackendServerDescription, LbCookieStickinessPolicy, Policies};
+        let lb = |exp: Option<i64>| Stickiness::LbCookie { expiration_seconds: exp };
+        let lb300 = lb(Some(300)).policy_name(80);
+        let lb600 = lb(Some(600)).policy_name(80);
+        assert_eq!(lb300, "elb-operator-lb-cookie-80-300");
+        let observed = |listener_policies: &[(u16, &[&str])], backend: &[(u16, &[&str])], defined: &[&str]| {
+            let mut desc = converged().description;
+            for (port, names) in listener_policies {
+                let l = desc.listeners.iter_mut().find(|l| l.listener.load_balancer_port == *port).unwrap();
+                l.policy_names = strings(names);
+            }
+            desc.backend_server_descriptions = backend
+                .iter()
+                .map(|(p, n)| BackendServerDescription { instance_port: *p, policy_names: strings(n) })
+                .collect();
+            desc.policies = Policies {
+                lb_cookie_stickiness: defined
+                    .iter()
+                    .filter(|n| n.contains("lb-cookie"))
+                    .map(|n| LbCookieStickinessPolicy { policy_name: n.to_string(), cookie_expiration_period: None })
+                    .collect(),
+                other_policies: defined.iter().filter(|n| !n.contains("lb-cookie")).map(|n| n.to_string()).collect(),
+                ..Default::default()
+            };
+            desc
+        };
+        let sticky = |s: Option<Stickiness>| -> BTreeMap<u16, Stickiness> { s.map(|s| (80, s)).into_iter().collect() };
+        let proxy_policy = PROXY_PROTOCOL_POLICY.to_string();
+        struct Case {
+            name: &'static str,
+            stickiness: BTreeMap<u16, Stickiness>,
+            proxy: BTreeSet<u16>,
+            observed: LoadBalancerDescription,
+            fresh: BTreeSet<u16>,
+            want: Vec<Action>,
+        }
+        let cases = vec![
+            Case { name: "nothing", stickiness: sticky(None), proxy: BTreeSet::new(), observed: observed(&[], &[], &[]), fresh: BTreeSet::new(), want: vec![] },
+            Case {
+                name: "add lb-cookie stickiness",
+                stickiness: sticky(Some(lb(Some(300)))),
+                proxy: BTreeSet::new(),
+                observed: observed(&[], &[], &[]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::CreateLbCookiePolicy { policy_name: lb300.clone(), expiration_seconds: Some(300) },
+                    Action::SetListenerPolicies { port: 80, policy_names: vec![lb300.clone()] },
+                ],
+            },
+            Case {
+                name: "converged",
+                stickiness: sticky(Some(lb(Some(300)))),
+                proxy: BTreeSet::new(),
+                observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
+                fresh: BTreeSet::new(),
+                want: vec![],
+            },
+            Case {
+                name: "changed settings: new policy, swap, delete the old one",
+                stickiness: sticky(Some(lb(Some(600)))),
+                proxy: BTreeSet::new(),
+                observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::CreateLbCookiePolicy { policy_name: lb600.clone(), expiration_seconds: Some(600) },
+                    Action::SetListenerPolicies { port: 80, policy_names: vec![lb600.clone()] },
+                    Action::DeletePolicy { policy_name: lb300.clone() },
+                ],
+            },
+            Case {
+                name: "removed",
+                stickiness: sticky(None),
+                proxy: BTreeSet::new(),
+                observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::SetListenerPolicies { port: 80, policy_names: vec![] },
+                    Action::DeletePolicy { policy_name: lb300.clone() },
+                ],
+            },
+            Case {
+                name: "others' policies stay attached and defined",
+                stickiness: sticky(Some(lb(Some(300)))),
+                proxy: BTreeSet::new(),
+                observed: observed(&[(80, &["ELBSecurityPolicy-2016-08"])], &[], &["ELBSecurityPolicy-2016-08"]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::CreateLbCookiePolicy { policy_name: lb300.clone(), expiration_seconds: Some(300) },
+                    Action::SetListenerPolicies { port: 80, policy_names: strings(&["ELBSecurityPolicy-2016-08", &lb300]) },
+                ],
+            },
+            Case {
+                name: "re-created listener gets its policy again",
+                stickiness: sticky(Some(lb(Some(300)))),
+                proxy: BTreeSet::new(),
+                observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
+                fresh: [80].into(),
+                want: vec![Action::SetListenerPolicies { port: 80, policy_names: vec![lb300.clone()] }],
+            },
+            Case {
+                name: "proxy protocol on",
+                stickiness: sticky(None),
+                proxy: [8443].into(),
+                observed: observed(&[], &[], &[]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::CreateProxyProtocolPolicy { policy_name: proxy_policy.clone() },
+                    Action::SetBackendPolicies { instance_port: 8443, policy_names: vec![proxy_policy.clone()] },
+                ],
+            },
+            Case {
+                name: "proxy protocol off",
+                stickiness: sticky(None),
+                proxy: BTreeSet::new(),
+                observed: observed(&[], &[(8443, &[&proxy_policy])], &[&proxy_policy]),
+                fresh: BTreeSet::new(),
+                want: vec![
+                    Action::SetBackendPolicies { instance_port: 8443, policy_names: vec![] },
+                    Action::DeletePolicy { policy_name: proxy_policy.clone() },
+                ],
+            },
+        ];
+        for c in cases {
+            let mut d = desired();
+            d.stickiness = c.stickiness;
+            d.proxy_protocol_ports = c.proxy;
+            assert_eq!(plan_policies(&d, &c.observed, &c.fresh), c.want, "case {}", c.name);
+        }
+    }
+
+    #[test]
+    fn app_cookie_policy_names_are_stable_and_distinct() {
+        let a = Stickiness::AppCookie { cookie_name: "SESSIONID".into() };
+        let b = Stickiness::AppCookie { cookie_name: "JSESSIONID".into() };
+        assert_eq!(a.policy_name(80), a.policy_name(80));
+        assert_ne!(a.policy_name(80), b.policy_name(80));
+        assert_ne!(a.policy_name(80), a.policy_name(81));
+        assert!(a.policy_name(80).starts_with(POLICY_PREFIX));
+    }
+
+    #[test]
+    fn create_sets_up_policies() {
+        let mut d = desired();
+        d.stickiness.insert(80, Stickiness::LbCookie { expiration_seconds: None });
+        d.proxy_protocol_ports.insert(8443);
+        let names: Vec<_> = plan(&d, None).unwrap().iter().map(Action::api_action).collect();
+        assert_eq!(
+            names,
+            [
+                "CreateLoadBalancer",
+                "ConfigureHealthCheck",
+                "CreateLBCookieStickinessPolicy",
+                "CreateLoadBalancerPolicy",
+                "SetLoadBalancerPoliciesOfListener",
+                "SetLoadBalancerPoliciesForBackendServer",
+                "RegisterInstancesWithLoadBalancer",
             ]
         );
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use tracing::{debug, info};
 
 use super::ownership::{Owner, Ownership};
-use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription};
+use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
 use crate::plan::{self, Action, Desired, Observed, PlanError};
 
 /// The ELB after a successful convergence.
@@ -140,6 +140,23 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
         Action::ModifyAttributes(a) => elb.modify_load_balancer_attributes(name, a).await.map(drop),
         Action::RegisterInstances(ids) => elb.register_instances(name, ids).await.map(drop),
         Action::DeregisterInstances(ids) => elb.deregister_instances(name, ids).await.map(drop),
+        Action::CreateLbCookiePolicy { policy_name, expiration_seconds } => {
+            elb.create_lb_cookie_stickiness_policy(name, policy_name, *expiration_seconds).await
+        }
+        Action::CreateAppCookiePolicy { policy_name, cookie_name } => {
+            elb.create_app_cookie_stickiness_policy(name, policy_name, cookie_name).await
+        }
+        Action::CreateProxyProtocolPolicy { policy_name } => {
+            let attributes = [PolicyAttribute { name: "ProxyProtocol".into(), value: "true".into() }];
+            elb.create_load_balancer_policy(name, policy_name, "ProxyProtocolPolicyType", &attributes).await
+        }
+        Action::SetListenerPolicies { port, policy_names } => {
+            elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await
+        }
+        Action::SetBackendPolicies { instance_port, policy_names } => {
+            elb.set_load_balancer_policies_for_backend_server(name, *instance_port, policy_names).await
+        }
+        Action::DeletePolicy { policy_name } => elb.delete_load_balancer_policy(name, policy_name).await,
     }
 }
 

@@ -28,7 +28,7 @@ use super::status::{self, Verdict, BACKENDS_RESOLVED};
 use crate::crd::condition::{CONFLICT, READY, SYNCED};
 use crate::crd::{self, DeletionPolicy, LoadBalancer, LoadBalancerSpec, LoadBalancerStatus, Protocol};
 use crate::elb::{self, AccessLog, ConnectionDraining, InstanceState, Listener, LoadBalancerAttributes};
-use crate::plan::{Change, Desired, PlanError, Placement};
+use crate::plan::{Change, Desired, PlanError, Placement, Stickiness};
 use crate::{naming, Error, Result};
 
 /// The metrics label of this controller.
@@ -70,6 +70,8 @@ pub fn desired_state(
     }
     let mut listeners = Vec::new();
     let mut ports = BTreeSet::new();
+    let mut stickiness = BTreeMap::new();
+    let mut proxy_protocol_ports = BTreeSet::new();
     for (i, l) in spec.listeners.iter().enumerate() {
         let port = |v: i32, field: &str| {
             u16::try_from(v)
@@ -92,10 +94,26 @@ pub fn desired_state(
         if matches!(l.protocol, Protocol::HTTPS | Protocol::SSL) && l.ssl_certificate_id.is_none() {
             return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: {} needs sslCertificateId", l.protocol.as_str())));
         }
+        let instance_port = port(l.instance_port, "instancePort")?;
+        if let Some(s) = &l.stickiness {
+            if !l.protocol.is_http_family() {
+                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: stickiness needs an HTTP or HTTPS listener")));
+            }
+            stickiness.insert(
+                load_balancer_port,
+                match &s.cookie_name {
+                    Some(cookie_name) => Stickiness::AppCookie { cookie_name: cookie_name.clone() },
+                    None => Stickiness::LbCookie { expiration_seconds: s.expiration_seconds },
+                },
+            );
+        }
+        if l.proxy_protocol {
+            proxy_protocol_ports.insert(instance_port);
+        }
         listeners.push(Listener {
             load_balancer_port,
             protocol: l.protocol.as_str().to_string(),
-            instance_port: port(l.instance_port, "instancePort")?,
+            instance_port,
             instance_protocol: instance_protocol.as_str().to_string(),
             ssl_certificate_id: l.ssl_certificate_id.clone(),
         });
@@ -123,6 +141,8 @@ pub fn desired_state(
         attributes,
         tags,
         instances: resolved.instance_ids(),
+        stickiness,
+        proxy_protocol_ports,
     })
 }
 
