@@ -108,17 +108,25 @@ pub struct Stores {
     pub healthchecks: Store<HealthCheck>,
     pub pods: Store<Pod>,
     pub nodes: Store<Node>,
+    /// One flag per cache, set when its first full list is in.
+    pub synced: Vec<watch::Receiver<bool>>,
 }
 
 impl Stores {
     /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
     /// pod cache would deregister every instance.
+    ///
+    /// Uses the operator's own flags rather than `Store::wait_until_ready`: that future keeps
+    /// only the waker of its last poller, so a second waiter could starve kube's Controller,
+    /// which waits on it for its main store.
     pub async fn wait_ready(&self, limit: Duration) -> bool {
         let all = async {
-            self.loadbalancers.wait_until_ready().await.is_ok()
-                && self.healthchecks.wait_until_ready().await.is_ok()
-                && self.pods.wait_until_ready().await.is_ok()
-                && self.nodes.wait_until_ready().await.is_ok()
+            for flag in &self.synced {
+                if flag.clone().wait_for(|synced| *synced).await.is_err() {
+                    return false;
+                }
+            }
+            true
         };
         tokio::time::timeout(limit, all).await.unwrap_or(false)
     }

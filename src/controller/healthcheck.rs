@@ -96,7 +96,7 @@ pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action
 
 async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {
     // usedBy is read from the LoadBalancer cache: wait (bounded) until it holds a full list.
-    if tokio::time::timeout(std::time::Duration::from_secs(30), ctx.stores.loadbalancers.wait_until_ready()).await.is_err() {
+    if !ctx.stores.wait_ready(std::time::Duration::from_secs(30)).await {
         return Ok(Action::requeue(std::time::Duration::from_secs(5)));
     }
     let verdict = match validate(&hc.spec) {

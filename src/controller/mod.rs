@@ -33,6 +33,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{controller, watcher, Controller, WatchStreamExt};
 use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 pub use context::{Config, Context, ElbClients, Readiness};
@@ -75,10 +76,10 @@ pub async fn run(
     };
     let node_api: Api<Node> = Api::all(client.clone());
 
-    let (lb_store, lb_driver, mut lb_rx) = reflect(lb_api, wc.clone(), 2, |_| {});
-    let (hc_store, hc_driver, mut hc_rx) = reflect(hc_api, wc.clone(), 2, |_| {});
-    let (pod_store, pod_driver, mut pod_rx) = reflect(pod_api, wc.clone(), 1, |_| {});
-    let (node_store, node_driver, mut node_rx) = reflect(node_api, wc, 1, |n: &mut Node| {
+    let (lb_store, lb_synced, lb_driver, mut lb_rx) = reflect(lb_api, wc.clone(), 2, |_| {});
+    let (hc_store, hc_synced, hc_driver, mut hc_rx) = reflect(hc_api, wc.clone(), 2, |_| {});
+    let (pod_store, pod_synced, pod_driver, mut pod_rx) = reflect(pod_api, wc.clone(), 1, |_| {});
+    let (node_store, node_synced, node_driver, mut node_rx) = reflect(node_api, wc, 1, |n: &mut Node| {
         // The controllers never read node images; they are most of a node's size.
         if let Some(s) = n.status.as_mut() {
             s.images = None;
@@ -89,6 +90,7 @@ pub async fn run(
         healthchecks: hc_store.clone(),
         pods: pod_store.clone(),
         nodes: node_store.clone(),
+        synced: vec![lb_synced, hc_synced, pod_synced, node_synced],
     };
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let controller_config = controller::Config::default().concurrency(config.concurrency);
@@ -171,15 +173,16 @@ pub async fn run(
     Ok(())
 }
 
-/// One watch of `api` into a store, with its events (deletions included) fanned out to
-/// `outputs` receivers. The returned future drives the watch; it runs until aborted (watch
-/// errors are retried with kube's default backoff).
+/// One watch of `api` into a store, with its objects (deleted ones included) fanned out to
+/// `outputs` receivers, and a flag set once the first full list is in the store. The
+/// returned future drives the watch; it runs until aborted (watch errors are retried with
+/// kube's default backoff).
 fn reflect<K>(
     api: Api<K>,
     wc: watcher::Config,
     outputs: usize,
     trim: fn(&mut K),
-) -> (Store<K>, BoxFuture<'static, ()>, Vec<mpsc::UnboundedReceiver<K>>)
+) -> (Store<K>, watch::Receiver<bool>, BoxFuture<'static, ()>, Vec<mpsc::UnboundedReceiver<K>>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
@@ -191,23 +194,28 @@ where
             obj.meta_mut().managed_fields = None;
             trim(obj);
         })
-        .reflect(writer)
-        .touched_objects();
+        .reflect(writer);
+    let (synced_tx, synced) = watch::channel(false);
     let driver = async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
+            // The reflector has applied the event to the store before yielding it.
             match item {
-                Ok(obj) => {
+                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) | watcher::Event::Delete(obj)) => {
                     for tx in &senders {
                         let _ = tx.unbounded_send(obj.clone());
                     }
                 }
+                Ok(watcher::Event::InitDone) => {
+                    synced_tx.send_replace(true);
+                }
+                Ok(watcher::Event::Init) => {}
                 Err(e) => warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying"),
             }
         }
     }
     .boxed();
-    (reader, driver, receivers)
+    (reader, synced, driver, receivers)
 }
 
 /// The LoadBalancers whose podSelector matches a pod.

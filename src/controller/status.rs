@@ -1,5 +1,5 @@
-//! Status: conditions, the instance table, and the write (server-side apply on `/status`
-//! with a fixed field manager, only when something changed).
+//! Status: conditions, the instance table, and the write (a merge patch on `/status` with a
+//! fixed field manager, only when something changed).
 //!
 //! Conditions of a LoadBalancer (all always present):
 //! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
@@ -107,8 +107,12 @@ pub fn instances(
     (out, summary)
 }
 
-/// Writes `status` with server-side apply (force: the operator owns status) when it differs
-/// from `current`. Returns whether a write happened.
+/// Writes `status` when it differs from `current`, as a JSON merge patch on `/status` with
+/// field manager [`FIELD_MANAGER`]. The patch replaces the whole status: lists are replaced
+/// by merge patches anyway, and a field `current` has but `status` lacks is sent as `null`
+/// so that it is removed. (A merge patch rather than server-side apply: it needs no schema
+/// knowledge on the server side to remove list entries, so it behaves the same everywhere.)
+/// Returns whether a write happened.
 pub async fn write<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, status: &S) -> Result<bool, kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
@@ -118,13 +122,23 @@ where
         return Ok(false);
     }
     let name = obj.meta().name.clone().unwrap_or_default();
-    let body = serde_json::json!({
-        "apiVersion": K::api_version(&()),
-        "kind": K::kind(&()),
-        "status": status,
-    });
-    api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await?;
+    let body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+    api.patch_status(&name, &params, &Patch::Merge(&body)).await?;
     Ok(true)
+}
+
+/// `status` as JSON, with `null` for every top-level field of `current` it does not have.
+pub fn replacement<S: Serialize>(current: Option<&S>, status: &S) -> Result<serde_json::Value, serde_json::Error> {
+    let mut new = serde_json::to_value(status)?;
+    if let (Some(serde_json::Value::Object(old)), serde_json::Value::Object(fields)) =
+        (current.map(serde_json::to_value).transpose()?, &mut new)
+    {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    Ok(new)
 }
 
 #[cfg(test)]
@@ -172,6 +186,21 @@ mod tests {
         assert_eq!(list[1].reason_code, None, "N/A is dropped");
         assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
         assert_eq!(instances(&[], &known).1, "0/0");
+    }
+
+    #[test]
+    fn replacement_removes_fields_that_went_away() {
+        use crate::crd::LoadBalancerStatus;
+        let old = LoadBalancerStatus {
+            dns_name: Some("x".into()),
+            instances: vec![InstanceStatus { instance_id: "i-1".into(), state: "InService".into(), ..Default::default() }],
+            healthy: Some("1/1".into()),
+            ..Default::default()
+        };
+        let new = LoadBalancerStatus { dns_name: Some("x".into()), healthy: Some("0/0".into()), ..Default::default() };
+        let v = replacement(Some(&old), &new).unwrap();
+        assert_eq!(v, serde_json::json!({"dnsName": "x", "healthy": "0/0", "instances": null}));
+        assert_eq!(replacement(None, &new).unwrap(), serde_json::json!({"dnsName": "x", "healthy": "0/0"}));
     }
 
     #[test]
