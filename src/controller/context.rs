@@ -91,6 +91,12 @@ pub trait ElbClients: Send + Sync + 'static {
     fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error>;
 }
 
+impl ElbClients for elb::Clients {
+    fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        Ok(self.get(region)?)
+    }
+}
+
 impl ElbClients for Arc<dyn ElbApi> {
     fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error> {
         if self.region() == region {

@@ -4,10 +4,7 @@
 
 use std::collections::BTreeMap;
 
-/// Tag key holding the cluster name (`--cluster-name`).
-pub const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
-/// Tag key holding `namespace/name` of the LoadBalancer resource.
-pub const RESOURCE_TAG: &str = "elb.operator.dev/resource";
+pub use crate::crd::tags::{CLUSTER_TAG, RESOURCE_TAG};
 
 /// The resource an ELB should belong to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +62,8 @@ mod tests {
     fn exactly_two_tags() {
         let o = Owner::new("prod", "web", "my-lb");
         assert_eq!(o.tags(), tags(&[(CLUSTER_TAG, "prod"), (RESOURCE_TAG, "web/my-lb")]));
+        // The CRD caps user tags on this count.
+        assert_eq!(o.tags().len(), crate::crd::tags::OWNERSHIP_TAG_COUNT);
     }
 
     #[test]
