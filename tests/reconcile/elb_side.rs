@@ -1,13 +1,11 @@
 //! The ELB side of the LoadBalancer reconcile, against moto: the desired state the controller
 //! computes from a LoadBalancer spec (`desired_state`) is converged with `converge`, and the
-//! result is read back from moto. Kubernetes is not involved here; the end-to-end suite
-//! covers the whole loop.
+//! result is read back from moto. Kubernetes is not involved here.
 //!
-//! One moto serves the binary; every test uses its own load balancer names and its own
-//! client (so call counts are per test).
+//! Every test uses its own load balancer names and its own client (so call counts are per
+//! test).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::LazyLock;
 
 use elb_operator::controller::backends;
 use elb_operator::controller::converge::{self, Converged, Deleted, Outcome, Report};
@@ -18,16 +16,8 @@ use elb_operator::controller::status;
 use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
 use elb_operator::plan::{Action, Desired};
-use test_support::moto::Moto;
 
-static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
-
-const REGION: &str = "us-east-1";
-
-fn client() -> Client {
-    Client::new(ClientConfig::for_endpoint(REGION, &MOTO.endpoint, "test", "test").with_rate_limit(RateLimitConfig::unlimited()))
-        .expect("client")
-}
+use crate::{client, MOTO, REGION};
 
 fn owner(name: &str) -> Owner {
     Owner::new("test-cluster", "default", name)
