@@ -605,6 +605,7 @@ fn batches(ids: &[String], make: fn(Vec<String>) -> Action) -> Vec<Action> {
 }
 
 #[cfg(test)]
+#[allow(clippy::type_complexity)] // table rows are tuples
 mod tests {
     use super::*;
     use crate::elb::ListenerDescription;

@@ -248,6 +248,7 @@ async fn create_foreign(c: &Client, name: &str, tags: &[(&str, &str)], instance:
 }
 
 #[tokio::test]
+#[allow(clippy::type_complexity)] // table rows are tuples
 async fn foreign_load_balancer_is_never_changed() {
     let c = client();
     let ids = MOTO.run_instances(2, "us-east-1c");
