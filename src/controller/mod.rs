@@ -201,7 +201,18 @@ where
         while let Some(item) = stream.next().await {
             // The reflector has applied the event to the store before yielding it.
             match item {
-                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) | watcher::Event::Delete(obj)) => {
+                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                    for tx in &senders {
+                        let _ = tx.unbounded_send(obj.clone());
+                    }
+                }
+                Ok(watcher::Event::Delete(mut obj)) => {
+                    // Marked as deleted so that a predicate filter downstream (nodes) sees a
+                    // change even when the object's last state carried no deletionTimestamp.
+                    if obj.meta().deletion_timestamp.is_none() {
+                        obj.meta_mut().deletion_timestamp =
+                            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+                    }
                     for tx in &senders {
                         let _ = tx.unbounded_send(obj.clone());
                     }

@@ -346,3 +346,44 @@ async fn conflict_missing_health_check_and_retain() {
     }
     c.delete_load_balancer("loop-foreign").await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_selected_directly_follow_labels_and_deletion() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-nodes";
+    namespace(&kube, ns).await;
+    let ids = MOTO.run_instances(2, "us-east-1c");
+    for (name, id) in [("loop-nodes-a", &ids[0]), ("loop-nodes-b", &ids[1])] {
+        node(&kube, name, Some(("us-east-1c", id))).await;
+    }
+    let nodes: Api<Node> = Api::all(kube.clone());
+    let label = |role: &str| json!({"metadata": {"labels": {"role": role}}});
+    nodes.patch("loop-nodes-a", &PatchParams::default(), &Patch::Merge(label("edge"))).await.unwrap();
+
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "edge"},
+               "spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                        "backends": {"nodeSelector": {"matchLabels": {"role": "edge"}}}}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+    let lb = eventually("Ready", || async { lbs.get("edge").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    let elb_name = lb.status.unwrap().load_balancer_name.unwrap();
+    assert_eq!(registered(&elb_name).await, [ids[0].clone()]);
+
+    // A node gains the label: registered.
+    nodes.patch("loop-nodes-b", &PatchParams::default(), &Patch::Merge(label("edge"))).await.unwrap();
+    let mut both = ids.clone();
+    both.sort();
+    eventually("second node registered", || async { (registered(&elb_name).await == both).then_some(()) }).await;
+
+    // A node is deleted: deregistered.
+    nodes.delete("loop-nodes-a", &DeleteParams::default()).await.unwrap();
+    eventually("deleted node deregistered", || async { (registered(&elb_name).await == [ids[1].clone()]).then_some(()) }).await;
+
+    lbs.delete("edge", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("edge").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}
