@@ -1,1 +1,22 @@
-fn main() {}
+//! The `elb-operator` binary: parses the command line and hands over to the library.
+
+use clap::Parser;
+use elb_operator::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match Cli::parse().command {
+        Command::Crdgen => print!("{}", elb_operator::operator::crdgen_yaml()),
+        Command::RbacRequirements => {
+            let calls = elb_operator::operator::kube_api_calls();
+            println!("{}", serde_json::to_string_pretty(&calls).expect("API calls serialize"));
+        }
+        Command::Run(args) => {
+            if let Err(e) = elb_operator::operator::run(*args).await {
+                eprintln!("elb-operator: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
