@@ -199,6 +199,8 @@ where
     let (state_tx, mut state_rx) = watch::channel(Election::Starting);
     health.set_election(Election::Starting);
     let elector_stop = CancellationToken::new();
+    // If this future is dropped, the elector stops too instead of leading on its own.
+    let _elector_guard = elector_stop.clone().drop_guard();
     let elector_task = tokio::spawn(elector.run(state_tx, elector_stop.clone().cancelled_owned()));
     let mirror = {
         let mut rx = state_rx.clone();

@@ -1,0 +1,56 @@
+//! Files kept in step with the code: the IAM policy and the RBAC requirements the chart
+//! tests read.
+
+use std::collections::BTreeSet;
+
+fn repo_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+// TODO(merge): replace with `elb_operator::elb::ACTIONS` once the ELB client lands; this
+// stand-in lists one action per `ElbApi` method.
+const ELB_ACTIONS: &[&str] = &[
+    "CreateLoadBalancer", "DeleteLoadBalancer", "DescribeLoadBalancers", "CreateLoadBalancerListeners",
+    "DeleteLoadBalancerListeners", "SetLoadBalancerListenerSSLCertificate", "ConfigureHealthCheck",
+    "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "DescribeInstanceHealth",
+    "EnableAvailabilityZonesForLoadBalancer", "DisableAvailabilityZonesForLoadBalancer",
+    "AttachLoadBalancerToSubnets", "DetachLoadBalancerFromSubnets", "ApplySecurityGroupsToLoadBalancer",
+    "DescribeLoadBalancerAttributes", "ModifyLoadBalancerAttributes", "AddTags", "RemoveTags", "DescribeTags",
+    "CreateLoadBalancerPolicy", "DeleteLoadBalancerPolicy", "DescribeLoadBalancerPolicies",
+    "CreateLBCookieStickinessPolicy", "CreateAppCookieStickinessPolicy", "SetLoadBalancerPoliciesOfListener",
+    "SetLoadBalancerPoliciesForBackendServer",
+];
+
+#[test]
+fn iam_policy_allows_exactly_the_elb_actions_the_client_can_call() {
+    let policy: serde_json::Value = serde_json::from_str(&repo_file("docs/iam-policy.json")).expect("valid JSON");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let mut allowed = BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(statement["Effect"], "Allow");
+        for action in statement["Action"].as_array().expect("Action list") {
+            let action = action.as_str().unwrap();
+            let name = action
+                .strip_prefix("elasticloadbalancing:")
+                .unwrap_or_else(|| panic!("{action}: only elasticloadbalancing actions are needed"));
+            assert!(allowed.insert(name.to_string()), "{action} listed twice");
+        }
+    }
+    let wanted: BTreeSet<String> = ELB_ACTIONS.iter().map(|a| a.to_string()).collect();
+    let missing: Vec<_> = wanted.difference(&allowed).collect();
+    let extra: Vec<_> = allowed.difference(&wanted).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "docs/iam-policy.json: missing {missing:?}, not needed {extra:?}");
+}
+
+#[test]
+fn chart_tests_see_every_kube_api_call_the_operator_makes() {
+    let checked_in: serde_json::Value =
+        serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
+    let current = serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap();
+    assert_eq!(
+        checked_in, current,
+        "tests/chart/kube_api_calls.json is stale: regenerate it with \
+         `cargo run -q -- rbac-requirements > tests/chart/kube_api_calls.json`, then make the chart's RBAC allow it"
+    );
+}
