@@ -54,3 +54,28 @@ fn chart_tests_see_every_kube_api_call_the_operator_makes() {
          `cargo run -q -- rbac-requirements > tests/chart/kube_api_calls.json`, then make the chart's RBAC allow it"
     );
 }
+
+#[test]
+fn the_chart_sets_every_run_flag() {
+    use clap::CommandFactory;
+    let deployment = repo_file("charts/elb-operator/templates/deployment.yaml");
+    let cli = elb_operator::cli::Cli::command();
+    let run = cli.find_subcommand("run").expect("run subcommand");
+    // The identity comes from POD_NAME (the downward API), which the Deployment sets.
+    let via_env = [("leader-identity", "POD_NAME")];
+    let mut missing = Vec::new();
+    for arg in run.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        let set = match via_env.iter().find(|(flag, _)| *flag == long) {
+            Some((_, env)) => deployment.contains(&format!("name: {env}")),
+            None => deployment.contains(&format!("--{long}=")),
+        };
+        if !set {
+            missing.push(long.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "flags the Helm chart cannot set: {missing:?}");
+}
