@@ -2,7 +2,7 @@
 # Multi-stage build: compile in the Rust image, ship only the binary on distroless (glibc,
 # CA certificates, no shell, non-root user 65532).
 
-FROM rust:1.90-bookworm AS build
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
 # The whole workspace is needed to resolve it (tests/ members included); .dockerignore keeps
 # build outputs and the Python venv out of the context.
