@@ -13,3 +13,9 @@ test: setup
 
 crds:
 	cargo run -q --bin elb-operator -- crdgen > crds/elb.operator.dev.yaml
+
+demo:
+	scripts/demo.sh
+
+demo-once:
+	scripts/demo.sh --once

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Creates the demo's "cluster": EC2 instances in moto (one per zone) and the Kubernetes
+Nodes and Pods that stand for them, printed as YAML for `kubectl apply -f -`.
+
+Pods get their Ready status in a second step (`--pod-status`), because the API server
+ignores the status of a Pod on create, as a real one does.
+"""
+import argparse
+import json
+import sys
+
+import boto3
+
+
+def ec2_instances(endpoint, region, zones):
+    ec2 = boto3.client(
+        "ec2",
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",
+    )
+    image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ids = []
+    for zone in zones:
+        r = ec2.run_instances(
+            ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
+            Placement={"AvailabilityZone": zone},
+        )
+        ids.append((zone, r["Instances"][0]["InstanceId"]))
+    return ids
+
+
+def manifests(instances, namespace, app):
+    docs = []
+    for i, (zone, iid) in enumerate(instances):
+        node = f"node-{zone}"
+        docs.append({
+            "apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": node, "labels": {
+                "topology.kubernetes.io/zone": zone, "kubernetes.io/hostname": node}},
+            "spec": {"providerID": f"aws:///{zone}/{iid}"},
+            "status": {"conditions": [{"type": "Ready", "status": "True",
+                                        "reason": "KubeletReady", "message": "demo node"}]},
+        })
+        docs.append({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": f"web-{i}", "namespace": namespace, "labels": {"app": app}},
+            "spec": {"nodeName": node, "containers": [{"name": "web", "image": "nginx"}]},
+        })
+    return docs
+
+
+POD_STATUS = {"status": {
+    "phase": "Running",
+    "conditions": [{"type": "Ready", "status": "True"}, {"type": "ContainersReady", "status": "True"}],
+    "containerStatuses": [{"name": "web", "ready": True, "restartCount": 0, "image": "nginx",
+                           "imageID": "", "started": True, "state": {"running": {}}}],
+}}
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--endpoint")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--zones", default="us-east-1a,us-east-1b")
+    p.add_argument("--namespace", default="default")
+    p.add_argument("--app", default="web")
+    p.add_argument("--pod-status", action="store_true", help="print the Ready pod status patch")
+    a = p.parse_args()
+    if a.pod_status:
+        print(json.dumps(POD_STATUS))
+        return
+    instances = ec2_instances(a.endpoint, a.region, a.zones.split(","))
+    json.dump({"apiVersion": "v1", "kind": "List", "items": manifests(instances, a.namespace, a.app)}, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    main()
