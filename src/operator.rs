@@ -83,24 +83,32 @@ pub struct ApiCall {
 }
 
 // TODO(merge): replace with `crate::controller::KUBE_API_CALLS` once the controller lands;
-// this stand-in lists what issue 3 says the controllers call.
+// this stand-in is a copy of that list on the controller branch.
 const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
-    ("elb.operator.dev", "loadbalancers", &["get", "list", "watch", "patch", "update"]),
-    ("elb.operator.dev", "loadbalancers/status", &["get", "patch", "update"]),
-    ("elb.operator.dev", "loadbalancers/finalizers", &["update"]),
-    ("elb.operator.dev", "healthchecks", &["get", "list", "watch", "patch", "update"]),
-    ("elb.operator.dev", "healthchecks/status", &["get", "patch", "update"]),
-    ("elb.operator.dev", "healthchecks/finalizers", &["update"]),
-    ("", "pods", &["get", "list", "watch"]),
-    ("", "nodes", &["get", "list", "watch"]),
+    ("elb.operator.dev", "loadbalancers", &["list", "watch", "patch"]),
+    ("elb.operator.dev", "loadbalancers/status", &["patch"]),
+    ("elb.operator.dev", "healthchecks", &["list", "watch"]),
+    ("elb.operator.dev", "healthchecks/status", &["patch"]),
+    ("", "pods", &["list", "watch"]),
+    ("", "nodes", &["list", "watch"]),
     ("events.k8s.io", "events", &["create", "patch"]),
+];
+
+/// `update` on the `finalizers` subresource of both resources. No request goes there; the
+/// permission is what admission checks (OwnerReferencesPermissionEnforcement, on by default
+/// on OpenShift) ask of a controller that manages finalizers and owner references of its
+/// resources, so the chart grants it as kubebuilder-generated operators do.
+pub const FINALIZER_PERMISSIONS: &[(&str, &str, &[&str])] = &[
+    ("elb.operator.dev", "loadbalancers/finalizers", &["update"]),
+    ("elb.operator.dev", "healthchecks/finalizers", &["update"]),
 ];
 
 /// The API calls of the leader elector ([`crate::leader`]).
 pub const LEADER_ELECTION_API_CALLS: &[(&str, &str, &[&str])] =
     &[("coordination.k8s.io", "leases", &["get", "create", "update"])];
 
-/// Every Kubernetes API call the operator makes: the controllers' and the leader elector's.
+/// Every Kubernetes API call the operator makes (the controllers' and the leader
+/// elector's), plus [`FINALIZER_PERMISSIONS`]: what the chart's RBAC must grant.
 /// The CRD check uses discovery (`/apis/elb.operator.dev/v1alpha1`), which every
 /// authenticated client may read, so it needs no rule.
 pub fn kube_api_calls() -> Vec<ApiCall> {
@@ -115,6 +123,7 @@ pub fn kube_api_calls() -> Vec<ApiCall> {
             .collect::<Vec<_>>()
     };
     let mut calls = to_calls(CONTROLLER_API_CALLS, Scope::Watched);
+    calls.extend(to_calls(FINALIZER_PERMISSIONS, Scope::Watched));
     calls.extend(to_calls(LEADER_ELECTION_API_CALLS, Scope::Own));
     calls
 }
