@@ -12,8 +12,13 @@ async fn main() -> std::process::ExitCode {
             println!("{}", serde_json::to_string_pretty(&calls).expect("API calls serialize"));
         }
         Command::Run(args) => {
-            if let Err(e) = elb_operator::operator::run(*args).await {
+            // Logs first, so that even a failed start is reported in the chosen format.
+            if let Err(e) = elb_operator::telemetry::init_tracing(args.log_format, &args.log_level) {
                 eprintln!("elb-operator: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+            if let Err(e) = elb_operator::operator::run(*args).await {
+                tracing::error!(error = %e, "elb-operator stopped");
                 return std::process::ExitCode::FAILURE;
             }
         }

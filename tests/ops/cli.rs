@@ -67,9 +67,12 @@ async fn run_refuses_to_start_without_the_crds_and_says_how_to_install_them() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = ep.write_kubeconfig(dir.path());
     let port = test_support::free_port().to_string();
-    let mut child = operator(&kubeconfig, &["run", "--http-bind", &format!("127.0.0.1:{port}")]).spawn().unwrap();
+    let mut child =
+        operator(&kubeconfig, &["run", "--log-format=json", "--http-bind", &format!("127.0.0.1:{port}")]).spawn().unwrap();
     let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(!status.success());
+    let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or_default()).expect("the error is logged as JSON");
+    assert_eq!(last["level"], "ERROR", "{last}");
     assert!(stderr.contains("kubectl apply -f crds/"), "install hint in: {stderr}");
     assert!(stderr.contains("loadbalancers") && stderr.contains("healthchecks"), "{stderr}");
     assert!(fake.writes().is_empty(), "nothing was written");
