@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
-use kube::CustomResource;
+use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
 
 /// A Classic Elastic Load Balancer managed by the operator. The operator creates the ELB,
 /// keeps its listeners, zones or subnets, security groups, health check, attributes, tags
 /// and registered instances equal to this spec, and reports its DNS name and the health of
 /// each instance in status.
-#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(CustomResource, KubeSchema, Deserialize, Serialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "elb.operator.dev",
     version = "v1alpha1",
@@ -20,7 +22,9 @@ use serde::{Deserialize, Serialize};
     namespaced,
     status = "LoadBalancerStatus",
     shortname = "elb",
-    category = "elb",
+    category = "elb-operator",
+    cel,
+    doc = "A Classic Elastic Load Balancer managed by the operator: listeners, placement, health check, attributes, tags and the instances behind it.",
     printcolumn = r#"{"name":"ELB","type":"string","jsonPath":".status.loadBalancerName"}"#,
     printcolumn = r#"{"name":"DNS","type":"string","jsonPath":".status.dnsName"}"#,
     printcolumn = r#"{"name":"Healthy","type":"string","jsonPath":".status.healthy"}"#,
@@ -29,28 +33,74 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name":"Reason","type":"string","priority":1,"jsonPath":".status.conditions[?(@.type==\"Ready\")].reason"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
+// Rules that span fields sit on the spec. The immutability rules are transition rules
+// (they use oldSelf) at this level rather than on the fields themselves: a rule on an
+// optional field only runs when the field exists in both the old and the new object, so
+// setting or removing the field would slip through.
+#[x_kube(validation = Rule::new(ZONES_XOR_SUBNETS_RULE)
+    .message("set either availabilityZones or subnets, not both")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".subnets"))]
+#[x_kube(validation = Rule::new(NAME_IMMUTABLE_RULE)
+    .message("loadBalancerName is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".loadBalancerName"))]
+#[x_kube(validation = Rule::new(SCHEME_IMMUTABLE_RULE)
+    .message("scheme is immutable: an ELB cannot switch between internet-facing and internal (create a new LoadBalancer instead)")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".scheme"))]
+#[x_kube(validation = Rule::new(REGION_IMMUTABLE_RULE)
+    .message("region is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".region"))]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
     /// The ELB name: 1-32 letters, digits and hyphens, not starting or ending with a hyphen.
-    /// Immutable. Default: derived from namespace and name plus a short hash.
+    /// Immutable, including setting or removing it later. Default: derived from namespace
+    /// and name plus a short hash (see status.loadBalancerName).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // The CEL rule enforces the length so that the user reads its message; maxLength only
+    // bounds the rule's cost estimate.
+    #[schemars(length(max = 255))]
+    #[x_kube(validation = Rule::new(ELB_NAME_RULE).message(
+        "loadBalancerName must be 1-32 letters, digits and hyphens, and must not start or end with a hyphen"
+    ))]
     pub load_balancer_name: Option<String>,
 
-    /// The AWS region of the ELB. Default: the operator's region (`--region`).
+    /// The AWS region of the ELB, such as `us-east-1`. Immutable. Default: the operator's
+    /// region (`--region`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    #[x_kube(validation = Rule::new("self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')")
+        .message("region must be an AWS region name such as us-east-1"))]
     pub region: Option<String>,
 
-    /// Availability zones to place the ELB in (EC2-Classic style). Exclusive with subnets.
-    /// When neither is set, the zones of the current backend instances are used.
+    /// Availability zones to place the ELB in, such as `us-east-1a`. Exclusive with
+    /// subnets. When neither is set, the zones of the current backend instances are used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 64)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
     pub availability_zones: Option<Vec<String>>,
 
-    /// VPC subnets to attach the ELB to, at most one per zone. Exclusive with
-    /// availabilityZones.
+    /// VPC subnet ids (`subnet-…`) to attach the ELB to, at most one per zone. Exclusive
+    /// with availabilityZones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 64)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new("self.all(s, s.startsWith('subnet-'))")
+        .message("subnets must be subnet ids such as subnet-0abc1234"))]
     pub subnets: Option<Vec<String>>,
 
-    /// The ports the ELB listens on and where it forwards them. At least one.
+    /// The ports the ELB listens on and where it forwards them: at least one, one per
+    /// front-end port.
+    #[schemars(length(max = 100))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["port".into()]))]
+    #[x_kube(validation = Rule::new("size(self) >= 1")
+        .message("at least one listener is required")
+        .reason(Reason::FieldValueRequired))]
+    #[x_kube(validation = Rule::new("self.all(l, self.exists_one(m, m.port == l.port))")
+        .message("listener ports must be unique: each front-end port can have only one listener")
+        .reason(Reason::FieldValueDuplicate))]
     pub listeners: Vec<ListenerSpec>,
 
     /// The HealthCheck resource (same namespace) the ELB uses. Without it the ELB keeps
@@ -66,16 +116,35 @@ pub struct LoadBalancerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
 
-    /// Security group ids applied to the ELB (VPC only).
+    /// Security group ids (`sg-…`) applied to the ELB, at most 5.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 5), inner(length(min = 1, max = 64)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new("self.all(g, g.startsWith('sg-'))")
+        .message("securityGroups must be security group ids such as sg-0abc1234"))]
     pub security_groups: Vec<String>,
 
     /// ELB attributes. Unset fields are left as AWS has them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Attributes>,
 
-    /// Tags put on the ELB, besides the operator's ownership tags.
+    /// Tags put on the ELB, besides the operator's two ownership tags: at most 48 (ELB
+    /// allows 50 per load balancer), keys of 1-128 characters not starting with `aws:` or
+    /// `elb.operator.dev/`, values of at most 256 characters.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    // maxProperties is the hard ELB limit and bounds the cost of the per-key rules; the
+    // CEL count rule below says why the usable limit is lower.
+    #[schemars(extend("maxProperties" = MAX_ELB_TAGS))]
+    #[x_kube(validation = Rule::new(format!("size(self) <= {MAX_USER_TAGS}"))
+        .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator adds 2 ownership tags"))))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)")
+        .message("tag keys must be 1-128 characters long"))]
+    #[x_kube(validation = Rule::new("self.all(k, size(self[k]) <= 256)")
+        .message("tag values must be at most 256 characters long"))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:'))")
+        .message("tag keys starting with aws: are reserved by AWS"))]
+    #[x_kube(validation = Rule::new(format!("self.all(k, !k.startsWith('{RESERVED_TAG_PREFIX}'))"))
+        .message(Message::Message(format!("tag keys starting with {RESERVED_TAG_PREFIX} are reserved for the operator's ownership tags"))))]
     pub tags: BTreeMap<String, String>,
 
     /// What happens to the ELB when this resource is deleted: `Delete` (default) removes it,
@@ -91,16 +160,31 @@ pub struct LoadBalancerSpec {
 }
 
 /// One listener: traffic on `port` with `protocol` goes to `instancePort` on every instance.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new(LISTENER_CERT_RULE)
+    .message("HTTPS and SSL listeners need sslCertificateId (the ARN of an ACM or IAM server certificate)")
+    .reason(Reason::FieldValueRequired)
+    .field_path(".sslCertificateId"))]
+#[x_kube(validation = Rule::new(LISTENER_PAIR_RULE)
+    .message("instanceProtocol does not fit protocol: HTTP and HTTPS forward to HTTP or HTTPS, TCP and SSL forward to TCP or SSL")
+    .field_path(".instanceProtocol"))]
+#[x_kube(validation = Rule::new("!has(self.stickiness) || self.protocol in ['HTTP', 'HTTPS']")
+    .message("stickiness needs an HTTP or HTTPS listener")
+    .field_path(".stickiness"))]
+#[x_kube(validation = Rule::new(LISTENER_PROXY_RULE)
+    .message("proxyProtocol needs a TCP or SSL instance protocol")
+    .field_path(".proxyProtocol"))]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerSpec {
-    /// The front-end port the ELB listens on (1-65535).
+    /// The front-end port the ELB listens on (1-65535). Unique among the listeners.
+    #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
 
     /// The front-end protocol: HTTP, HTTPS, TCP or SSL.
     pub protocol: Protocol,
 
     /// The port on the instances traffic is sent to (1-65535).
+    #[schemars(range(min = 1, max = 65535))]
     pub instance_port: i32,
 
     /// The protocol to the instances. Default: HTTP for HTTP/HTTPS listeners, TCP for
@@ -110,6 +194,7 @@ pub struct ListenerSpec {
 
     /// ARN of the server certificate (ACM or IAM). Required for HTTPS and SSL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
     pub ssl_certificate_id: Option<String>,
 
     /// Cookie stickiness for HTTP/HTTPS listeners.
@@ -122,7 +207,9 @@ pub struct ListenerSpec {
 }
 
 /// A listener protocol.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
+#[derive(
+    Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
+)]
 pub enum Protocol {
     HTTP,
     HTTPS,
@@ -146,8 +233,11 @@ impl Protocol {
     }
 }
 
-/// Session stickiness on a listener.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+/// Session stickiness on a listener: either the application's cookie (`cookieName`) or
+/// the ELB's own cookie (`expirationSeconds`, or neither field for a session cookie).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("!(has(self.cookieName) && has(self.expirationSeconds))")
+    .message("stickiness takes either cookieName (the application's cookie) or expirationSeconds (the ELB's cookie), not both"))]
 #[serde(rename_all = "camelCase")]
 pub struct Stickiness {
     /// Follow the application's own cookie with this name (app-cookie stickiness). When
@@ -155,9 +245,10 @@ pub struct Stickiness {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cookie_name: Option<String>,
 
-    /// Lifetime of the ELB's cookie in seconds (lb-cookie stickiness). Unset: the browser
-    /// session.
+    /// Lifetime of the ELB's cookie in seconds (lb-cookie stickiness), at least 1. Unset:
+    /// the browser session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub expiration_seconds: Option<i64>,
 }
 
@@ -165,11 +256,12 @@ pub struct Stickiness {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 pub struct HealthCheckRef {
     /// The HealthCheck's name.
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
 
 /// The sources of instances registered with the ELB. The union of all three is registered.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Backends {
     /// Pods in this namespace whose nodes are registered. A pod counts while it is
@@ -183,8 +275,12 @@ pub struct Backends {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_selector: Option<LabelSelector>,
 
-    /// EC2 instance ids registered as they are, as in `register_instances`.
+    /// EC2 instance ids (`i-…`) registered as they are, as in `register_instances`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1000), inner(length(max = 19)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new("self.all(i, i.matches('^i-[0-9a-f]{8,17}$'))")
+        .message("instanceIds must be EC2 instance ids such as i-0abc12345678def90"))]
     pub instance_ids: Vec<String>,
 }
 
@@ -230,6 +326,7 @@ pub struct Attributes {
 
     /// Seconds a connection may stay idle (1-4000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4000))]
     pub idle_timeout_seconds: Option<i32>,
 
     /// Write access logs to S3.
@@ -241,16 +338,23 @@ pub struct Attributes {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionDrainingSpec {
+    /// Whether deregistered or unhealthy instances keep their in-flight requests.
     pub enabled: bool,
     /// Seconds to wait for in-flight requests (1-3600). Default 300.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3600))]
     pub timeout_seconds: Option<i32>,
 }
 
 /// Access logs.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[x_kube(validation = Rule::new("!self.enabled || (has(self.s3BucketName) && size(self.s3BucketName) > 0)")
+    .message("s3BucketName is required when access logs are enabled")
+    .reason(Reason::FieldValueRequired)
+    .field_path(".s3BucketName"))]
 #[serde(rename_all = "camelCase")]
 pub struct AccessLogSpec {
+    /// Whether access logs are written; needs s3BucketName.
     pub enabled: bool,
     /// The S3 bucket that receives the logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,11 +364,13 @@ pub struct AccessLogSpec {
     pub s3_bucket_prefix: Option<String>,
     /// Minutes between log files: 5 or 60.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == 5 || self == 60")
+        .message("emitIntervalMinutes must be 5 or 60"))]
     pub emit_interval_minutes: Option<i32>,
 }
 
 /// What the operator observed and did.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerStatus {
     /// The ELB's name in AWS.
@@ -293,6 +399,7 @@ pub struct LoadBalancerStatus {
 
     /// One entry per registered instance.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["instanceId".into()]))]
     pub instances: Vec<InstanceStatus>,
 
     /// InService instances over registered instances, such as `2/3`.
@@ -305,6 +412,7 @@ pub struct LoadBalancerStatus {
 
     /// `Ready`, `Synced` and `Conflict`; see the README for when each is True.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
 }
 
@@ -329,3 +437,30 @@ pub struct InstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
+
+/// CEL: a valid ELB name.
+pub const ELB_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$')";
+/// CEL: zones and subnets exclusive.
+pub const ZONES_XOR_SUBNETS_RULE: &str = "!(has(self.availabilityZones) && has(self.subnets))";
+/// CEL (transition): loadBalancerName may not be set, changed or removed.
+pub const NAME_IMMUTABLE_RULE: &str =
+    "has(self.loadBalancerName) == has(oldSelf.loadBalancerName) \
+&& (!has(self.loadBalancerName) || self.loadBalancerName == oldSelf.loadBalancerName)";
+/// CEL (transition): the effective scheme may not change; an unset scheme means
+/// internet-facing, so spelling out the default later is allowed.
+pub const SCHEME_IMMUTABLE_RULE: &str = "(has(self.scheme) ? self.scheme : 'internet-facing') \
+== (has(oldSelf.scheme) ? oldSelf.scheme : 'internet-facing')";
+/// CEL (transition): region may not be set, changed or removed (an unset region is the
+/// operator's, which the schema cannot know).
+pub const REGION_IMMUTABLE_RULE: &str = "has(self.region) == has(oldSelf.region) \
+&& (!has(self.region) || self.region == oldSelf.region)";
+/// CEL: HTTPS and SSL listeners carry a certificate.
+pub const LISTENER_CERT_RULE: &str = "!(self.protocol in ['HTTPS', 'SSL']) \
+|| (has(self.sslCertificateId) && size(self.sslCertificateId) > 0)";
+/// CEL: front-end and back-end protocols are of the same layer.
+pub const LISTENER_PAIR_RULE: &str = "!has(self.instanceProtocol) \
+|| ((self.protocol in ['HTTP', 'HTTPS']) == (self.instanceProtocol in ['HTTP', 'HTTPS']))";
+/// CEL: the PROXY protocol header only goes to TCP/SSL back ends (the default back-end
+/// protocol follows the front-end one).
+pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyProtocol \
+|| !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";

@@ -3,6 +3,7 @@
 
 pub mod healthcheck;
 pub mod loadbalancer;
+pub mod tags;
 
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 pub use loadbalancer::*;
@@ -23,4 +24,142 @@ pub mod condition {
     pub const SYNCED: &str = "Synced";
     /// An ELB with the wanted name exists and is not owned by this resource.
     pub const CONFLICT: &str = "Conflict";
+}
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+/// Both CRDs, HealthCheck first (LoadBalancers reference it), as `crds/` holds them.
+pub fn crds() -> Vec<CustomResourceDefinition> {
+    vec![HealthCheck::crd(), LoadBalancer::crd()]
+}
+
+/// The YAML of one CRD, exactly as checked in under `crds/<name>.yaml`.
+pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
+    // Serialising a derived CRD cannot fail: it is plain data without maps keyed by
+    // non-strings.
+    serde_yaml::to_string(crd).expect("a CRD serialises to YAML")
+}
+
+/// Both CRDs as one multi-document YAML stream, for `elb-operator crdgen | kubectl apply -f -`.
+pub fn crdgen_yaml() -> String {
+    crds()
+        .iter()
+        .map(|crd| format!("---\n{}", crd_yaml(crd)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tutorial_lb() -> LoadBalancer {
+        let spec: LoadBalancerSpec = serde_json::from_value(serde_json::json!({
+            "availabilityZones": ["us-east-1a", "us-east-1b"],
+            "listeners": [
+                {"port": 80, "instancePort": 8080, "protocol": "HTTP"},
+                {"port": 443, "instancePort": 8443, "protocol": "TCP"},
+            ],
+            "healthCheckRef": {"name": "instance-health"},
+        }))
+        .unwrap();
+        LoadBalancer::new("my-lb", spec)
+    }
+
+    fn messages(result: Result<(), kube::core::cel::ValidationErrors>) -> Vec<String> {
+        result
+            .err()
+            .map(|e| e.iter().map(|e| e.message.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn typed_tutorial_objects_pass_the_cel_rules() {
+        assert_eq!(messages(tutorial_lb().validate_cel()), Vec::<String>::new());
+        let hc = HealthCheck::new(
+            "instance-health",
+            serde_json::from_value(
+                serde_json::json!({"target": "HTTP:8080/health", "intervalSeconds": 20}),
+            )
+            .unwrap(),
+        );
+        assert_eq!(messages(hc.validate_cel()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn defaults_take_part_in_the_timeout_rule() {
+        // timeoutSeconds defaults to 5, which is not less than an interval of 5.
+        let spec: HealthCheckSpec =
+            serde_json::from_value(serde_json::json!({"target": "TCP:80", "intervalSeconds": 5}))
+                .unwrap();
+        assert_eq!(spec.timeout_seconds, 5);
+        let got = messages(HealthCheck::new("hc", spec).validate_cel());
+        assert_eq!(got, ["timeoutSeconds must be less than intervalSeconds"]);
+    }
+
+    #[test]
+    fn listener_rules_on_typed_objects() {
+        let mut lb = tutorial_lb();
+        lb.spec.listeners[1].protocol = Protocol::SSL;
+        lb.spec.listeners[0].instance_protocol = Some(Protocol::TCP);
+        let got = messages(lb.validate_cel());
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("HTTPS and SSL listeners need sslCertificateId")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("instanceProtocol does not fit protocol")),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn immutable_fields_on_typed_updates() {
+        let old = tutorial_lb();
+        let mut new = old.clone();
+        new.spec.listeners.pop();
+        new.spec.scheme = Some(Scheme::InternetFacing);
+        assert_eq!(
+            messages(new.validate_cel_update(&old)),
+            Vec::<String>::new()
+        );
+
+        new.spec.scheme = Some(Scheme::Internal);
+        new.spec.load_balancer_name = Some("my-lb".into());
+        let got = messages(new.validate_cel_update(&old));
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got.iter().any(|m| m.starts_with("scheme is immutable")),
+            "{got:?}"
+        );
+        assert!(
+            got.iter()
+                .any(|m| m.starts_with("loadBalancerName is immutable")),
+            "{got:?}"
+        );
+        // The same object is valid on creation: only the change is refused.
+        assert_eq!(messages(new.validate_cel()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn crdgen_yaml_is_two_documents() {
+        let yaml = crdgen_yaml();
+        assert_eq!(yaml.matches("---\n").count(), 2);
+        assert!(yaml.contains("name: healthchecks.elb.operator.dev"));
+        assert!(yaml.contains("name: loadbalancers.elb.operator.dev"));
+    }
+
+    #[test]
+    fn user_tag_limit_leaves_room_for_ownership_tags() {
+        assert_eq!(
+            tags::MAX_USER_TAGS + tags::OWNERSHIP_TAG_COUNT,
+            tags::MAX_ELB_TAGS
+        );
+        for key in [tags::CLUSTER_TAG, tags::RESOURCE_TAG] {
+            assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));
+        }
+    }
 }

@@ -3,9 +3,26 @@
 //! [`ElbApi`] is the seam between the domain and AWS: the controller only sees the typed
 //! requests and responses of [`model`] and the classified [`Error`]; the wire format
 //! (form-encoded requests, XML responses, SigV4) stays inside this module.
+//!
+//! Submodules: [`config`] (region, endpoint, knobs), [`credentials`] (the default chain and
+//! its cache), [`signing`] (SigV4), [`retry`] (standard mode), [`rate_limit`] (token
+//! buckets), `wire`/`xml` (the Query protocol), [`client`] (it all together).
 
+pub mod client;
+pub mod config;
+pub mod credentials;
 pub mod error;
 pub mod model;
+pub mod rate_limit;
+pub mod retry;
+pub mod signing;
+mod wire;
+mod xml;
 
+pub use client::{install_crypto_provider, Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
+pub use config::{ClientConfig, ElbArgs};
+pub use credentials::{Credentials, SharedCredentials};
 pub use error::{Error, ErrorKind};
 pub use model::*;
+pub use rate_limit::{Bucket, RateLimitConfig};
+pub use retry::RetryConfig;

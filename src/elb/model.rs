@@ -164,7 +164,7 @@ pub struct PolicyDescription {
 ///
 /// Every method takes the load balancer name first where the API has one. List arguments
 /// are sent as given; the client splits them where the API has limits (20 names per
-/// DescribeTags, one port per DeleteLoadBalancerListeners).
+/// DescribeTags, one name per AddTags/RemoveTags, one port per DeleteLoadBalancerListeners).
 #[async_trait::async_trait]
 pub trait ElbApi: Send + Sync {
     /// The region this client talks to.

@@ -1,6 +1,7 @@
 //! Test harness shared by the integration and end-to-end tests: it starts real local
 //! servers (moto for ELB/EC2/STS) on free loopback ports and stops them on drop.
 
+pub mod ec2;
 pub mod moto;
 
 use std::path::PathBuf;

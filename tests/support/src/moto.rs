@@ -23,6 +23,36 @@ pub fn moto_server_path() -> PathBuf {
     crate::repo_root().join(".venv/bin/moto_server")
 }
 
+/// The Python next to `moto_server` runs moto in-process with a watchdog thread that exits
+/// when the test process dies, so servers held in `static`s (never dropped) do not outlive
+/// the test binary. Without that Python, `moto_server` itself is run.
+fn command(exe: &std::path::Path, port: u16) -> Command {
+    // Python needs its indentation: a raw string, flush left.
+    const WATCHDOG: &str = r#"
+import os, sys, threading, time
+parent = os.getppid()
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+threading.Thread(target=watch, daemon=True).start()
+from moto.server import main
+main(sys.argv[1:])
+"#;
+    let python = exe.with_file_name("python3");
+    let mut cmd = if python.exists() {
+        let mut c = Command::new(python);
+        c.args(["-c", WATCHDOG, "-H", "127.0.0.1", "-p", &port.to_string()]);
+        c
+    } else {
+        let mut c = Command::new(exe);
+        c.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        c
+    };
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
 impl Moto {
     /// Starts moto with default settings.
     pub fn start() -> Moto {
@@ -36,8 +66,8 @@ impl Moto {
         // A port picked by bind-and-release can be taken in between; try a few.
         for _ in 0..5 {
             let port = crate::free_port();
-            let mut cmd = Command::new(&exe);
-            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            let mut cmd = command(&exe, port);
+            cmd
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());
@@ -78,11 +108,16 @@ impl Moto {
 
     /// A raw HTTP/1.0 exchange with moto; returns the whole response (status line first).
     pub fn http(&self, method: &str, path: &str, body: &str) -> std::io::Result<String> {
+        self.raw(method, path, "Content-Type: application/json\r\n", body)
+    }
+
+    /// A raw HTTP/1.0 exchange with extra header lines (each ending in CRLF).
+    pub fn raw(&self, method: &str, path: &str, headers: &str, body: &str) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
         write!(
             s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\nContent-Type: application/json\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{headers}\r\n{body}",
             self.port,
             body.len()
         )?;

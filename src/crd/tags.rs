@@ -1,0 +1,20 @@
+//! The ownership tags the operator puts on every ELB it creates, and the tag limits the
+//! CRD schema enforces because of them.
+
+/// Tag keys with this prefix belong to the operator; the CRD refuses them in `spec.tags`.
+pub const RESERVED_TAG_PREFIX: &str = "elb.operator.dev/";
+
+/// Ownership tag: the cluster name (`--cluster-name`) of the operator that owns the ELB.
+pub const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
+
+/// Ownership tag: `<namespace>/<name>` of the LoadBalancer resource that owns the ELB.
+pub const RESOURCE_TAG: &str = "elb.operator.dev/resource";
+
+/// How many ownership tags the operator adds to each ELB.
+pub const OWNERSHIP_TAG_COUNT: usize = 2;
+
+/// The ELB limit of tags per load balancer.
+pub const MAX_ELB_TAGS: usize = 50;
+
+/// The most tags a user may put in `spec.tags`: the ELB limit minus the ownership tags.
+pub const MAX_USER_TAGS: usize = MAX_ELB_TAGS - OWNERSHIP_TAG_COUNT;

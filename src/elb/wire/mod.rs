@@ -1,0 +1,349 @@
+//! The Query-protocol wire format of the Classic ELB API: typed inputs → form parameters,
+//! XML documents → typed outputs, and error documents → [`ApiError`]. Nothing here does
+//! I/O, so every decoder is unit-tested from documentation-shaped fixtures.
+
+use std::collections::BTreeMap;
+
+use super::model::*;
+use super::xml::{self, Element};
+
+/// The API version every request names.
+pub const API_VERSION: &str = "2012-06-01";
+
+/// Form parameters of one request, in insertion order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn new(action: &str) -> Params {
+        let mut p = Params(Vec::new());
+        p.put("Action", action);
+        p.put("Version", API_VERSION);
+        p
+    }
+
+    pub fn put(&mut self, key: impl Into<String>, value: impl ToString) -> &mut Self {
+        self.0.push((key.into(), value.to_string()));
+        self
+    }
+
+    pub fn put_opt(&mut self, key: &str, value: Option<impl ToString>) -> &mut Self {
+        if let Some(v) = value {
+            self.put(key, v);
+        }
+        self
+    }
+
+    /// `Name.member.N` for a list of strings (1-based).
+    pub fn list(&mut self, name: &str, values: &[impl AsRef<str>]) -> &mut Self {
+        for (i, v) in values.iter().enumerate() {
+            self.put(format!("{name}.member.{}", i + 1), v.as_ref());
+        }
+        self
+    }
+
+    pub fn listeners(&mut self, listeners: &[Listener]) -> &mut Self {
+        for (i, l) in listeners.iter().enumerate() {
+            let p = format!("Listeners.member.{}", i + 1);
+            self.put(format!("{p}.Protocol"), &l.protocol);
+            self.put(format!("{p}.LoadBalancerPort"), l.load_balancer_port);
+            self.put(format!("{p}.InstanceProtocol"), &l.instance_protocol);
+            self.put(format!("{p}.InstancePort"), l.instance_port);
+            if let Some(cert) = &l.ssl_certificate_id {
+                self.put(format!("{p}.SSLCertificateId"), cert);
+            }
+        }
+        self
+    }
+
+    pub fn tags(&mut self, tags: &[Tag]) -> &mut Self {
+        for (i, t) in tags.iter().enumerate() {
+            let p = format!("Tags.member.{}", i + 1);
+            self.put(format!("{p}.Key"), &t.key);
+            if let Some(v) = &t.value {
+                self.put(format!("{p}.Value"), v);
+            }
+        }
+        self
+    }
+
+    pub fn instances(&mut self, ids: &[String]) -> &mut Self {
+        for (i, id) in ids.iter().enumerate() {
+            self.put(format!("Instances.member.{}.InstanceId", i + 1), id);
+        }
+        self
+    }
+
+    #[cfg(test)]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The `application/x-www-form-urlencoded` body (RFC 3986 unreserved characters kept).
+    pub fn encode(&self) -> String {
+        self.0.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join("&")
+    }
+}
+
+const QUERY: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn escape(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
+}
+
+pub fn create_load_balancer(input: &CreateLoadBalancerInput) -> Params {
+    let mut p = Params::new("CreateLoadBalancer");
+    p.put("LoadBalancerName", &input.name)
+        .listeners(&input.listeners)
+        .list("AvailabilityZones", &input.availability_zones)
+        .list("Subnets", &input.subnets)
+        .list("SecurityGroups", &input.security_groups)
+        .put_opt("Scheme", input.scheme.as_ref())
+        .tags(&input.tags);
+    p
+}
+
+pub fn health_check(p: &mut Params, hc: &HealthCheck) {
+    p.put("HealthCheck.Target", &hc.target)
+        .put("HealthCheck.Interval", hc.interval)
+        .put("HealthCheck.Timeout", hc.timeout)
+        .put("HealthCheck.HealthyThreshold", hc.healthy_threshold)
+        .put("HealthCheck.UnhealthyThreshold", hc.unhealthy_threshold);
+}
+
+pub fn attributes(p: &mut Params, a: &LoadBalancerAttributes) {
+    let pre = "LoadBalancerAttributes";
+    if let Some(c) = a.cross_zone_load_balancing {
+        p.put(format!("{pre}.CrossZoneLoadBalancing.Enabled"), c);
+    }
+    if let Some(d) = &a.connection_draining {
+        p.put(format!("{pre}.ConnectionDraining.Enabled"), d.enabled);
+        if let Some(t) = d.timeout {
+            p.put(format!("{pre}.ConnectionDraining.Timeout"), t);
+        }
+    }
+    if let Some(t) = a.idle_timeout {
+        p.put(format!("{pre}.ConnectionSettings.IdleTimeout"), t);
+    }
+    if let Some(l) = &a.access_log {
+        p.put(format!("{pre}.AccessLog.Enabled"), l.enabled);
+        if let Some(b) = &l.s3_bucket_name {
+            p.put(format!("{pre}.AccessLog.S3BucketName"), b);
+        }
+        if let Some(b) = &l.s3_bucket_prefix {
+            p.put(format!("{pre}.AccessLog.S3BucketPrefix"), b);
+        }
+        if let Some(i) = l.emit_interval {
+            p.put(format!("{pre}.AccessLog.EmitInterval"), i);
+        }
+    }
+}
+
+/// An error document from the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    pub request_id: Option<String>,
+}
+
+/// Parses `ErrorResponse/Error` (ELB, STS) or `.../Errors/Error` (EC2-style), matched by
+/// local name. `None` when the body is not such a document.
+pub fn parse_error(body: &str) -> Option<ApiError> {
+    let root = xml::parse(body).ok()?;
+    let error = find_error(&root)?;
+    let code = error.text_of("Code")?;
+    Some(ApiError {
+        code,
+        message: error.string("Message"),
+        request_id: request_id(&root),
+    })
+}
+
+fn find_error(e: &Element) -> Option<&Element> {
+    if e.name == "Error" && e.child("Code").is_some() {
+        return Some(e);
+    }
+    e.children.iter().find_map(find_error)
+}
+
+/// The request id of a response or error document (`RequestId` or `RequestID`).
+pub fn request_id(root: &Element) -> Option<String> {
+    root.find("RequestId").or_else(|| root.find("RequestID")).map(|e| e.text.trim().to_string())
+}
+
+/// Parses a success document and returns its `<Action>Result` element (or the root when a
+/// result element is absent, which the API does for actions without output).
+pub fn parse_result(action: &str, body: &str) -> Result<(Element, Option<String>), String> {
+    let root = xml::parse(body)?;
+    let expected = format!("{action}Response");
+    if root.name != expected {
+        return Err(format!("expected <{expected}>, got <{}>", root.name));
+    }
+    let rid = request_id(&root);
+    let result = root.child(&format!("{action}Result")).cloned().unwrap_or_default();
+    Ok((result, rid))
+}
+
+fn u16_of(e: &Element, name: &str) -> u16 {
+    e.parse(name).unwrap_or_default()
+}
+
+pub fn listener(e: &Element) -> Listener {
+    Listener {
+        load_balancer_port: u16_of(e, "LoadBalancerPort"),
+        protocol: e.string("Protocol").to_ascii_uppercase(),
+        instance_port: u16_of(e, "InstancePort"),
+        instance_protocol: e.string("InstanceProtocol").to_ascii_uppercase(),
+        ssl_certificate_id: e.text_of("SSLCertificateId").filter(|s| !s.is_empty()),
+    }
+}
+
+pub fn health_check_of(e: &Element) -> HealthCheck {
+    HealthCheck {
+        target: e.string("Target"),
+        interval: e.parse("Interval").unwrap_or_default(),
+        timeout: e.parse("Timeout").unwrap_or_default(),
+        healthy_threshold: e.parse("HealthyThreshold").unwrap_or_default(),
+        unhealthy_threshold: e.parse("UnhealthyThreshold").unwrap_or_default(),
+    }
+}
+
+pub fn load_balancer_description(e: &Element) -> LoadBalancerDescription {
+    let policies = e.child("Policies");
+    LoadBalancerDescription {
+        name: e.string("LoadBalancerName"),
+        dns_name: e.string("DNSName"),
+        canonical_hosted_zone_name: e.text_of("CanonicalHostedZoneName"),
+        canonical_hosted_zone_name_id: e.text_of("CanonicalHostedZoneNameID"),
+        scheme: e.string("Scheme"),
+        listeners: e
+            .members("ListenerDescriptions")
+            .into_iter()
+            .map(|m| ListenerDescription {
+                listener: m.child("Listener").map(listener).unwrap_or_else(|| listener(m)),
+                policy_names: m.member_strings("PolicyNames"),
+            })
+            .collect(),
+        availability_zones: e.member_strings("AvailabilityZones"),
+        subnets: e.member_strings("Subnets"),
+        security_groups: e.member_strings("SecurityGroups"),
+        vpc_id: e.text_of("VPCId").filter(|s| !s.is_empty()),
+        health_check: e.child("HealthCheck").filter(|h| h.child("Target").is_some()).map(health_check_of),
+        instances: instance_ids(e),
+        backend_server_descriptions: e
+            .members("BackendServerDescriptions")
+            .into_iter()
+            .map(|m| BackendServerDescription {
+                instance_port: u16_of(m, "InstancePort"),
+                policy_names: m.member_strings("PolicyNames"),
+            })
+            .collect(),
+        policies: policies
+            .map(|p| Policies {
+                app_cookie_stickiness: p
+                    .members("AppCookieStickinessPolicies")
+                    .into_iter()
+                    .map(|m| AppCookieStickinessPolicy {
+                        policy_name: m.string("PolicyName"),
+                        cookie_name: m.string("CookieName"),
+                    })
+                    .collect(),
+                lb_cookie_stickiness: p
+                    .members("LBCookieStickinessPolicies")
+                    .into_iter()
+                    .map(|m| LbCookieStickinessPolicy {
+                        policy_name: m.string("PolicyName"),
+                        cookie_expiration_period: m.parse("CookieExpirationPeriod"),
+                    })
+                    .collect(),
+                other_policies: p.member_strings("OtherPolicies"),
+            })
+            .unwrap_or_default(),
+        created_time: e.text_of("CreatedTime"),
+    }
+}
+
+/// `Instances/member/InstanceId` of a result.
+pub fn instance_ids(e: &Element) -> Vec<String> {
+    e.members("Instances").into_iter().map(|m| m.string("InstanceId")).collect()
+}
+
+/// DescribeLoadBalancers: one page and its `NextMarker`.
+pub fn describe_load_balancers(result: &Element) -> (Vec<LoadBalancerDescription>, Option<String>) {
+    let lbs = result.members("LoadBalancerDescriptions").into_iter().map(load_balancer_description).collect();
+    let marker = result.text_of("NextMarker").filter(|m| !m.is_empty());
+    (lbs, marker)
+}
+
+pub fn instance_states(result: &Element) -> Vec<InstanceState> {
+    result
+        .members("InstanceStates")
+        .into_iter()
+        .map(|m| InstanceState {
+            instance_id: m.string("InstanceId"),
+            state: m.string("State"),
+            reason_code: m.text_of("ReasonCode").filter(|s| !s.is_empty()),
+            description: m.text_of("Description").filter(|s| !s.is_empty()),
+        })
+        .collect()
+}
+
+fn bool_of(e: &Element, name: &str) -> Option<bool> {
+    e.text_of(name).map(|t| t.eq_ignore_ascii_case("true"))
+}
+
+pub fn load_balancer_attributes(result: &Element) -> LoadBalancerAttributes {
+    let Some(a) = result.child("LoadBalancerAttributes") else {
+        return LoadBalancerAttributes::default();
+    };
+    LoadBalancerAttributes {
+        cross_zone_load_balancing: a.child("CrossZoneLoadBalancing").and_then(|c| bool_of(c, "Enabled")),
+        connection_draining: a.child("ConnectionDraining").map(|c| ConnectionDraining {
+            enabled: bool_of(c, "Enabled").unwrap_or(false),
+            timeout: c.parse("Timeout"),
+        }),
+        idle_timeout: a.child("ConnectionSettings").and_then(|c| c.parse("IdleTimeout")),
+        access_log: a.child("AccessLog").map(|c| AccessLog {
+            enabled: bool_of(c, "Enabled").unwrap_or(false),
+            s3_bucket_name: c.text_of("S3BucketName").filter(|s| !s.is_empty()),
+            s3_bucket_prefix: c.text_of("S3BucketPrefix").filter(|s| !s.is_empty()),
+            emit_interval: c.parse("EmitInterval"),
+        }),
+    }
+}
+
+pub fn tag_descriptions(result: &Element) -> BTreeMap<String, Vec<Tag>> {
+    result
+        .members("TagDescriptions")
+        .into_iter()
+        .map(|m| {
+            let tags = m
+                .members("Tags")
+                .into_iter()
+                .map(|t| Tag { key: t.string("Key"), value: t.text_of("Value") })
+                .collect();
+            (m.string("LoadBalancerName"), tags)
+        })
+        .collect()
+}
+
+pub fn policy_descriptions(result: &Element) -> Vec<PolicyDescription> {
+    result
+        .members("PolicyDescriptions")
+        .into_iter()
+        .map(|m| PolicyDescription {
+            policy_name: m.string("PolicyName"),
+            policy_type_name: m.string("PolicyTypeName"),
+            attributes: m
+                .members("PolicyAttributeDescriptions")
+                .into_iter()
+                .map(|a| PolicyAttribute { name: a.string("AttributeName"), value: a.string("AttributeValue") })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,823 @@
+//! The CRD schema: the checked-in `crds/` match the Rust types, and every manifest under
+//! `examples/` is accepted while every one under `examples/invalid/` is refused with the
+//! message its `# expect:` line names.
+//!
+//! Refusal follows the API server's order: the OpenAPI schema (checked here with the
+//! `jsonschema` crate, its errors phrased as the API server phrases them), the list-map and
+//! list-set uniqueness of `x-kubernetes-list-type`, then the CEL rules (kube-cel, with
+//! schema defaults applied and `oldSelf` on updates) unless a blocking schema error
+//! (unsupported enum value, missing field, too long, too many, wrong type) stopped them.
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use elb_operator::crd::{self, HealthCheck, LoadBalancer};
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use kube::core::cel::{
+    analyze_rule, compile_schema, CompiledSchema, ScopeContext, Validator, WarningKind,
+};
+use serde_json::Value;
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Checked-in CRDs
+
+/// Regenerates `crds/` and fails when the checked-in files differ.
+#[test]
+fn checked_in_crds_match_the_rust_types() {
+    let update = std::env::var_os("UPDATE_CRDS").is_some_and(|v| v != "0");
+    let mut stale = Vec::new();
+    for crd in crd::crds() {
+        let name = crd.metadata.name.clone().expect("derived CRDs are named");
+        let path = repo_root().join("crds").join(format!("{name}.yaml"));
+        let want = crd::crd_yaml(&crd);
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &want).unwrap();
+            continue;
+        }
+        let have = std::fs::read_to_string(&path).unwrap_or_default();
+        if have != want {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "the checked-in CRDs differ from the Rust types: {stale:?}\n\
+         run `UPDATE_CRDS=1 cargo test --test crd_schema` and commit crds/"
+    );
+}
+
+#[test]
+fn crdgen_yaml_holds_both_crds_in_order() {
+    let docs: Vec<Value> = documents(&crd::crdgen_yaml());
+    let names: Vec<&str> = docs
+        .iter()
+        .map(|d| d["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "healthchecks.elb.operator.dev",
+            "loadbalancers.elb.operator.dev"
+        ]
+    );
+    for (doc, crd) in docs.iter().zip(crd::crds()) {
+        assert_eq!(doc, &serde_json::to_value(crd).unwrap());
+    }
+}
+
+#[test]
+fn every_cel_rule_compiles_and_has_a_message() {
+    for crd in crd::crds() {
+        let schema = schema_of(&crd);
+        let compiled = compile_schema(&schema);
+        assert!(
+            !compiled.has_errors(),
+            "{}: {:?}",
+            crd.spec.names.kind,
+            compiled.compilation_errors()
+        );
+        let rules = rules_of(&schema);
+        assert!(!rules.is_empty());
+        for (rule, message) in rules {
+            assert!(!message.is_empty(), "rule without a message: {rule}");
+        }
+    }
+}
+
+/// The API server refuses a CRD whose rules' estimated cost is unbounded: every list or map
+/// a rule iterates has maxItems/maxProperties, and every string a rule runs a regular
+/// expression on has maxLength. kube-cel's own static analysis must find nothing either.
+#[test]
+fn every_cel_rule_has_a_bounded_cost() {
+    fn walk(node: &Value, path: &str, found: &mut usize) {
+        let Some(map) = node.as_object() else { return };
+        if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
+            let compiled = compile_schema(node);
+            for rule in rules {
+                let rule = rule["rule"].as_str().unwrap();
+                *found += 1;
+                let warnings: Vec<_> = analyze_rule(rule, &compiled, ScopeContext::CrdValidation)
+                    .into_iter()
+                    // kube-cel's scope check counts a macro's bound variable (`l` in
+                    // `self.all(l, ...)`) as a free one; those are fine.
+                    .filter(|w| {
+                        w.kind != WarningKind::WrongScope
+                            || !w
+                                .message
+                                .split('\'')
+                                .nth(1)
+                                .is_some_and(|var| rule.contains(&format!("({var}, ")))
+                    })
+                    .collect();
+                assert!(warnings.is_empty(), "{path}: {rule}: {warnings:?}");
+                let iterates = [".all(", ".exists(", ".exists_one(", ".map(", ".filter("]
+                    .iter()
+                    .any(|m| rule.contains(m));
+                match map.get("type").and_then(Value::as_str) {
+                    Some("array") if iterates => {
+                        assert!(
+                            map.contains_key("maxItems"),
+                            "{path}: {rule} iterates an unbounded list"
+                        );
+                        if rule.contains("matches(") {
+                            assert!(
+                                node["items"].get("maxLength").is_some(),
+                                "{path}: {rule}: unbounded items"
+                            );
+                        }
+                    }
+                    Some("object") if iterates && map.contains_key("additionalProperties") => {
+                        assert!(
+                            map.contains_key("maxProperties"),
+                            "{path}: {rule} iterates an unbounded map"
+                        );
+                    }
+                    Some("string") if rule.contains("matches(") || rule.contains("split(") => {
+                        assert!(
+                            map.contains_key("maxLength"),
+                            "{path}: {rule} scans an unbounded string"
+                        );
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for (key, child) in map {
+            match key.as_str() {
+                "properties" => {
+                    for (name, prop) in child.as_object().unwrap() {
+                        walk(prop, &format!("{path}.{name}"), found);
+                    }
+                }
+                "items" | "additionalProperties" => walk(child, &format!("{path}[]"), found),
+                _ => {}
+            }
+        }
+    }
+    let mut found = 0;
+    for crd in crd::crds() {
+        walk(&schema_of(&crd), &crd.spec.names.kind, &mut found);
+    }
+    assert!(found >= 20, "only {found} rules found");
+}
+
+#[test]
+fn lists_merge_by_key_for_server_side_apply() {
+    let lb = schema_of(&LoadBalancer::crd_for_test());
+    let listeners = &lb["properties"]["spec"]["properties"]["listeners"];
+    assert_eq!(listeners["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        listeners["x-kubernetes-list-map-keys"],
+        serde_json::json!(["port"])
+    );
+    let status = &lb["properties"]["status"]["properties"];
+    assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
+    assert_eq!(
+        status["conditions"]["x-kubernetes-list-map-keys"],
+        serde_json::json!(["type"])
+    );
+    assert_eq!(
+        status["instances"]["x-kubernetes-list-map-keys"],
+        serde_json::json!(["instanceId"])
+    );
+    let hc = schema_of(&HealthCheck::crd_for_test());
+    let conditions = &hc["properties"]["status"]["properties"]["conditions"];
+    assert_eq!(
+        conditions["x-kubernetes-list-map-keys"],
+        serde_json::json!(["type"])
+    );
+}
+
+#[test]
+fn printer_columns_show_the_elb_and_its_health() {
+    let crd = LoadBalancer::crd_for_test();
+    let columns = crd.spec.versions[0]
+        .additional_printer_columns
+        .clone()
+        .unwrap();
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    for want in ["ELB", "DNS", "Healthy", "Ready", "Age"] {
+        assert!(names.contains(&want), "{names:?}");
+    }
+    // Every column points at a field that exists in the schema (or metadata).
+    let schema = schema_of(&crd);
+    for column in &columns {
+        let path = column.json_path.trim_start_matches('.');
+        let path = path.split('[').next().unwrap();
+        let mut node = &schema;
+        for part in path.split('.') {
+            if part == "metadata" {
+                break;
+            }
+            node = &node["properties"][part];
+            assert!(
+                !node.is_null(),
+                "printer column {} names a missing field",
+                column.json_path
+            );
+        }
+    }
+}
+
+/// What the API server checks when the CRD itself is created: a structural schema (every
+/// node typed, no references or type alternatives), defaults that pass their own schema,
+/// rule fieldPaths naming an existing property, and one-line messages.
+#[test]
+fn crds_pass_the_api_servers_crd_checks() {
+    fn walk(node: &Value, path: &str) {
+        let map = node
+            .as_object()
+            .unwrap_or_else(|| panic!("{path}: not an object"));
+        for forbidden in [
+            "$ref",
+            "anyOf",
+            "oneOf",
+            "allOf",
+            "not",
+            "definitions",
+            "$defs",
+        ] {
+            assert!(
+                !map.contains_key(forbidden),
+                "{path}: {forbidden} is not structural"
+            );
+        }
+        let typed = map.contains_key("type")
+            || map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
+            || map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
+        assert!(typed, "{path}: no type");
+        assert!(
+            !(map.contains_key("properties") && map.contains_key("additionalProperties")),
+            "{path}: properties and additionalProperties together"
+        );
+        if let Some(default) = map.get("default") {
+            let validator = jsonschema::validator_for(&as_json_schema(node)).unwrap();
+            assert!(
+                validator.is_valid(default),
+                "{path}: default {default} fails its own schema"
+            );
+        }
+        if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
+            for rule in rules {
+                let message = rule["message"].as_str().unwrap_or_default();
+                assert!(
+                    !message.contains('\n'),
+                    "{path}: multi-line message {message:?}"
+                );
+                if let Some(field) = rule["fieldPath"].as_str() {
+                    let field = field
+                        .strip_prefix('.')
+                        .expect("fieldPath starts with a dot");
+                    assert!(
+                        !field.contains('.'),
+                        "{path}: keep fieldPaths one level deep: {field}"
+                    );
+                    assert!(
+                        node["properties"].get(field).is_some(),
+                        "{path}: fieldPath .{field} names no property"
+                    );
+                }
+            }
+        }
+        if let Some(Value::Object(props)) = map.get("properties") {
+            for (name, prop) in props {
+                walk(prop, &format!("{path}.{name}"));
+            }
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child @ Value::Object(_)) = map.get(key) {
+                walk(child, &format!("{path}[]"));
+            }
+        }
+    }
+    for crd in crd::crds() {
+        walk(&schema_of(&crd), &crd.spec.names.kind);
+    }
+}
+
+/// kubectl expands categories before short names: a category spelled like a short name
+/// would turn `kubectl get elb my-lb` into a lookup of every kind in the category.
+#[test]
+fn categories_do_not_shadow_short_names() {
+    let crds = crd::crds();
+    let short: Vec<String> = crds
+        .iter()
+        .flat_map(|c| c.spec.names.short_names.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(short, ["elbhc", "elb"]);
+    for crd in &crds {
+        let categories = crd.spec.names.categories.clone().unwrap_or_default();
+        assert_eq!(categories, ["elb-operator"]);
+        for category in categories {
+            assert!(
+                !short.contains(&category),
+                "category {category} shadows a short name"
+            );
+            assert!(crds
+                .iter()
+                .all(|c| c.spec.names.plural != category
+                    && c.spec.names.kind.to_lowercase() != category));
+        }
+    }
+}
+
+trait CrdForTest {
+    fn crd_for_test(
+    ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+}
+impl<K: kube::CustomResourceExt> CrdForTest for K {
+    fn crd_for_test(
+    ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
+    {
+        K::crd()
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Examples
+
+#[test]
+fn valid_examples_are_accepted_and_deserialise() {
+    let files = yaml_files(&repo_root().join("examples"));
+    assert!(files.len() >= 3, "{files:?}");
+    let mut kinds = Vec::new();
+    for file in files {
+        for doc in documents(&std::fs::read_to_string(&file).unwrap()) {
+            let refused = refusals(&doc, None);
+            assert!(
+                refused.is_empty(),
+                "{} is refused: {refused:#?}",
+                file.display()
+            );
+            match doc["kind"].as_str().unwrap() {
+                "HealthCheck" => drop(serde_json::from_value::<HealthCheck>(doc.clone()).unwrap()),
+                "LoadBalancer" => {
+                    drop(serde_json::from_value::<LoadBalancer>(doc.clone()).unwrap())
+                }
+                other => panic!("unexpected kind {other} in {}", file.display()),
+            }
+            kinds.push(doc["kind"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(kinds.iter().any(|k| k == "HealthCheck") && kinds.iter().any(|k| k == "LoadBalancer"));
+}
+
+#[test]
+fn tutorial_example_is_the_boto_tutorial() {
+    let docs =
+        documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
+    let hc: HealthCheck = serde_json::from_value(docs[0].clone()).unwrap();
+    assert_eq!(hc.metadata.name.as_deref(), Some("instance-health"));
+    assert_eq!(hc.spec.target, "HTTP:8080/health");
+    assert_eq!(
+        (
+            hc.spec.interval_seconds,
+            hc.spec.healthy_threshold,
+            hc.spec.unhealthy_threshold
+        ),
+        (20, 3, 5)
+    );
+    let lb: LoadBalancer = serde_json::from_value(docs[1].clone()).unwrap();
+    assert_eq!(lb.metadata.name.as_deref(), Some("my-lb"));
+    assert_eq!(
+        lb.spec.availability_zones,
+        Some(vec!["us-east-1a".into(), "us-east-1b".into()])
+    );
+    let listeners: Vec<(i32, i32, &str)> = lb
+        .spec
+        .listeners
+        .iter()
+        .map(|l| (l.port, l.instance_port, l.protocol.as_str()))
+        .collect();
+    assert_eq!(listeners, [(80, 8080, "HTTP"), (443, 8443, "TCP")]);
+    assert_eq!(lb.spec.health_check_ref.unwrap().name, "instance-health");
+    let selector = lb.spec.backends.unwrap().pod_selector.unwrap();
+    assert_eq!(
+        selector
+            .match_labels
+            .unwrap()
+            .get("app")
+            .map(String::as_str),
+        Some("web")
+    );
+}
+
+#[test]
+fn each_invalid_example_is_refused_with_its_message() {
+    let files = yaml_files(&repo_root().join("examples/invalid"));
+    assert!(files.len() >= 15, "only {} invalid examples", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expect = expectation(&file, &text);
+        let docs = documents(&text);
+        assert_eq!(
+            docs.len(),
+            1,
+            "{}: one document per invalid example",
+            file.display()
+        );
+        let refused = refusals(&docs[0], None);
+        assert!(
+            refused.iter().any(|m| m.contains(&expect)),
+            "{}: expected a refusal containing {expect:?}, got {refused:#?}",
+            file.display()
+        );
+        // One problem each: every other message is the API server's note that CEL was
+        // skipped, or its list-map echo of the same duplicate.
+        for message in &refused {
+            assert!(
+                message.contains(&expect)
+                    || message.contains("some validation rules were not checked")
+                    || message.contains("Duplicate value"),
+                "{}: a second problem: {message}",
+                file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn each_immutable_field_change_is_refused_on_update_only() {
+    let files = yaml_files(&repo_root().join("examples/invalid/immutable"));
+    assert!(files.len() >= 3, "{files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let expect = expectation(&file, &text);
+        let docs = documents(&text);
+        assert_eq!(
+            docs.len(),
+            2,
+            "{}: the original, then the change",
+            file.display()
+        );
+        let (old, new) = (&docs[0], &docs[1]);
+        // Each document alone is a valid object; only the transition is refused.
+        for doc in [old, new] {
+            let refused = refusals(doc, None);
+            assert!(refused.is_empty(), "{}: {refused:#?}", file.display());
+        }
+        assert!(
+            refusals(old, Some(old)).is_empty(),
+            "{}: re-applying the original",
+            file.display()
+        );
+        let refused = refusals(new, Some(old));
+        assert!(
+            refused.iter().any(|m| m.contains(&expect)),
+            "{}: expected a refusal containing {expect:?}, got {refused:#?}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn ordinary_updates_are_allowed() {
+    let tutorial =
+        documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
+    let old = &tutorial[1];
+    let mut new = old.clone();
+    // The tutorial's later steps: a zone disabled, another enabled, a listener changed.
+    new["spec"]["availabilityZones"] = serde_json::json!(["us-east-1b", "us-east-1c"]);
+    new["spec"]["listeners"][1]["instancePort"] = serde_json::json!(9443);
+    // Spelling out the default scheme changes nothing, so it is allowed.
+    new["spec"]["scheme"] = serde_json::json!("internet-facing");
+    assert_eq!(refusals(&new, Some(old)), Vec::<String>::new());
+    // ... and so is dropping it again.
+    assert_eq!(refusals(old, Some(&new)), Vec::<String>::new());
+}
+
+/// Every CEL message in the CRDs is produced by at least one invalid example, so no rule
+/// goes untested.
+#[test]
+fn every_cel_rule_is_exercised_by_an_invalid_example() {
+    let mut produced = Vec::new();
+    for file in yaml_files(&repo_root().join("examples/invalid")) {
+        let docs = documents(&std::fs::read_to_string(&file).unwrap());
+        produced.extend(refusals(&docs[0], None));
+    }
+    for file in yaml_files(&repo_root().join("examples/invalid/immutable")) {
+        let docs = documents(&std::fs::read_to_string(&file).unwrap());
+        produced.extend(refusals(&docs[1], Some(&docs[0])));
+    }
+    for crd in crd::crds() {
+        for (rule, message) in rules_of(&schema_of(&crd)) {
+            assert!(
+                produced.iter().any(|m| m.contains(&message)),
+                "no invalid example triggers the rule {rule:?} ({message:?})"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The validation pipeline
+
+fn schema_of(
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+) -> Value {
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .unwrap()
+        .open_api_v3_schema
+        .as_ref()
+        .unwrap();
+    serde_json::to_value(schema).unwrap()
+}
+
+/// One kind's schema, compiled once per test thread.
+struct Kind {
+    schema: Value,
+    openapi: jsonschema::Validator,
+    cel: CompiledSchema,
+}
+
+thread_local! {
+    static KINDS: Vec<(String, Rc<Kind>)> = crd::crds()
+        .iter()
+        .map(|crd| {
+            let schema = schema_of(crd);
+            let openapi = jsonschema::validator_for(&as_json_schema(&schema)).expect("the CRD schema is a JSON schema");
+            let cel = compile_schema(&schema);
+            (crd.spec.names.kind.clone(), Rc::new(Kind { schema, openapi, cel }))
+        })
+        .collect();
+    static CEL: Validator = Validator::new();
+}
+
+fn kind(name: &str) -> Rc<Kind> {
+    KINDS.with(|kinds| {
+        kinds
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, kind)| kind.clone())
+            .unwrap_or_else(|| panic!("no CRD for kind {name}"))
+    })
+}
+
+/// The messages the API server would answer for `obj` (created, or updated from `old`);
+/// empty when it would accept it.
+fn refusals(obj: &Value, old: Option<&Value>) -> Vec<String> {
+    assert_eq!(obj["apiVersion"], "elb.operator.dev/v1alpha1");
+    let kind = kind(obj["kind"].as_str().expect("manifest has a kind"));
+    let schema = &kind.schema;
+
+    let mut messages = Vec::new();
+    let mut blocking = false;
+    for error in kind.openapi.iter_errors(obj) {
+        let (message, blocks) = apiserver_message(&error);
+        blocking |= blocks;
+        messages.push(message);
+    }
+    messages.extend(duplicates(schema, obj, String::new()));
+    if blocking {
+        // As the API server: CEL rules are not run on an object of the wrong shape.
+        messages.push(
+            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; \
+             correct the existing errors to complete validation"
+                .into(),
+        );
+    } else if let Err(errors) = CEL.with(|cel| cel.validate_compiled(&kind.cel, obj, old)) {
+        for error in errors {
+            messages.push(format!(
+                "{}: Invalid value: {}",
+                error.field_path, error.message
+            ));
+        }
+    }
+    messages
+}
+
+/// The OpenAPI v3 schema of a CRD as a JSON schema: `nullable: true` becomes a `null`
+/// type alternative; the `x-kubernetes-*` extensions are unknown keywords and ignored.
+fn as_json_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out: serde_json::Map<String, Value> = map
+                .iter()
+                .map(|(k, v)| (k.clone(), as_json_schema(v)))
+                .collect();
+            if out.get("nullable") == Some(&Value::Bool(true)) {
+                if let Some(Value::String(t)) = out.get("type").cloned() {
+                    out.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+            }
+            // The API server's OpenAPI dialect does not know JSON schema formats such as
+            // int32 as assertions.
+            out.remove("format");
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(as_json_schema).collect()),
+        other => other.clone(),
+    }
+}
+
+/// A JSON-schema error phrased as the API server phrases it, and whether the API server
+/// counts it as blocking (skipping the CEL rules).
+fn apiserver_message(error: &jsonschema::ValidationError<'_>) -> (String, bool) {
+    let path = field_path(error.instance_path().as_str());
+    let value = error.instance().as_ref();
+    match error.kind() {
+        ValidationErrorKind::Minimum { limit } => (
+            format!("{path}: Invalid value: {value}: {path} in body should be greater than or equal to {}", number(limit)),
+            false,
+        ),
+        ValidationErrorKind::Maximum { limit } => (
+            format!("{path}: Invalid value: {value}: {path} in body should be less than or equal to {}", number(limit)),
+            false,
+        ),
+        ValidationErrorKind::Enum { options } => {
+            let supported: Vec<String> =
+                options.as_array().unwrap().iter().filter(|o| !o.is_null()).map(|o| o.to_string()).collect();
+            (format!("{path}: Unsupported value: {value}: supported values: {}", supported.join(", ")), true)
+        }
+        ValidationErrorKind::Required { property } => {
+            let property = property.as_str().unwrap();
+            let field = if path.is_empty() { property.to_string() } else { format!("{path}.{property}") };
+            (format!("{field}: Required value"), true)
+        }
+        ValidationErrorKind::MinItems { limit } => (
+            format!(
+                "{path}: Invalid value: {}: {path} in body should have at least {limit} items",
+                value.as_array().map_or(0, Vec::len)
+            ),
+            false,
+        ),
+        ValidationErrorKind::MaxItems { limit } => (
+            format!("{path}: Too many: {}: must have at most {limit} items", value.as_array().map_or(0, Vec::len)),
+            true,
+        ),
+        ValidationErrorKind::MaxProperties { limit } => (
+            format!("{path}: Too many: {}: must have at most {limit} items", value.as_object().map_or(0, |o| o.len())),
+            true,
+        ),
+        ValidationErrorKind::MaxLength { limit } => {
+            (format!("{path}: Too long: may not be more than {limit} bytes"), true)
+        }
+        ValidationErrorKind::MinLength { limit } => (
+            format!("{path}: Invalid value: {value}: {path} in body should be at least {limit} chars long"),
+            false,
+        ),
+        ValidationErrorKind::Pattern { pattern } => {
+            (format!("{path}: Invalid value: {value}: {path} in body should match '{pattern}'"), false)
+        }
+        ValidationErrorKind::Type { kind } => {
+            let wanted = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(ts) => format!("{ts:?}"),
+            };
+            (format!("{path}: Invalid value: {value}: {path} in body must be of type {wanted}"), true)
+        }
+        _ => (format!("{path}: Invalid value: {error}"), false),
+    }
+}
+
+/// `/spec/listeners/0/port` -> `spec.listeners[0].port`.
+fn field_path(pointer: &str) -> String {
+    let mut out = String::new();
+    for part in pointer.split('/').skip(1) {
+        if part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
+            out.push_str(&format!("[{part}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
+        }
+    }
+    out
+}
+
+/// `5.0` -> `5`, as Go prints a float64 limit.
+fn number(limit: &Value) -> String {
+    match limit.as_f64() {
+        Some(f) if f.fract() == 0.0 => format!("{}", f as i64),
+        _ => limit.to_string(),
+    }
+}
+
+/// The API server's uniqueness check of `x-kubernetes-list-type: map` keys and `set` items.
+fn duplicates(schema: &Value, value: &Value, path: String) -> Vec<String> {
+    let mut out = Vec::new();
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let child_schema = schema["properties"]
+                    .get(key)
+                    .or_else(|| schema.get("additionalProperties"));
+                if let Some(child_schema) = child_schema {
+                    let child_path = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    out.extend(duplicates(child_schema, child, child_path));
+                }
+            }
+        }
+        Value::Array(items) => {
+            let keys: Vec<Value> = match schema["x-kubernetes-list-type"].as_str() {
+                Some("map") => {
+                    let names = schema["x-kubernetes-list-map-keys"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    items
+                        .iter()
+                        .map(|item| {
+                            Value::Object(
+                                names
+                                    .iter()
+                                    .map(|n| {
+                                        (
+                                            n.as_str().unwrap().to_string(),
+                                            item[n.as_str().unwrap()].clone(),
+                                        )
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .collect()
+                }
+                Some("set") => items.clone(),
+                _ => Vec::new(),
+            };
+            for (i, key) in keys.iter().enumerate() {
+                if keys[..i].contains(key) {
+                    out.push(format!("{path}[{i}]: Duplicate value: {key}"));
+                }
+            }
+            for (i, item) in items.iter().enumerate() {
+                out.extend(duplicates(&schema["items"], item, format!("{path}[{i}]")));
+            }
+        }
+        _ => {}
+    }
+    out
+}
+
+/// Every `(rule, message)` of `x-kubernetes-validations` in a schema.
+fn rules_of(schema: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
+                for rule in rules {
+                    out.push((
+                        rule["rule"].as_str().unwrap_or_default().to_string(),
+                        rule["message"].as_str().unwrap_or_default().to_string(),
+                    ));
+                }
+            }
+            for (key, child) in map {
+                if key != "x-kubernetes-validations" {
+                    out.extend(rules_of(child));
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| out.extend(rules_of(i))),
+        _ => {}
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+
+fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn documents(text: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The first line's `# expect: <substring>`.
+fn expectation(file: &Path, text: &str) -> String {
+    text.lines()
+        .next()
+        .and_then(|l| l.strip_prefix("# expect: "))
+        .unwrap_or_else(|| {
+            panic!(
+                "{}: the first line must be `# expect: <message substring>`",
+                file.display()
+            )
+        })
+        .trim()
+        .to_string()
+}

@@ -1,0 +1,23 @@
+//! Shared fixtures: one moto server for the binary, and client constructors.
+
+use std::sync::LazyLock;
+
+use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use test_support::moto::Moto;
+
+/// One moto for every test in this binary; tests use unique load balancer names (and
+/// regions where they list everything), so they do not interfere.
+pub static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
+
+/// A client for `region` against the shared moto, without rate limiting.
+pub fn client(region: &str) -> Client {
+    Client::new(config(region)).expect("client")
+}
+
+pub fn config(region: &str) -> ClientConfig {
+    ClientConfig::for_endpoint(region, &MOTO.endpoint, "test", "test").with_rate_limit(RateLimitConfig::unlimited())
+}
+
+pub fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the ELB client (`elb::Client`): round trips against moto's server,
+//! and faults from a small local server of our own. One binary so moto starts once.
+
+mod common;
+mod credentials;
+mod fault_server;
+mod faults;
+mod moto_actions;
