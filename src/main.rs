@@ -6,7 +6,7 @@ use elb_operator::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
-        Command::Crdgen => print!("{}", elb_operator::operator::crdgen_yaml()),
+        Command::Crdgen => print!("{}", elb_operator::crd::crdgen_yaml()),
         Command::RbacRequirements => {
             let calls = elb_operator::operator::kube_api_calls();
             println!("{}", serde_json::to_string_pretty(&calls).expect("API calls serialize"));

@@ -128,18 +128,6 @@ pub fn kube_api_calls() -> Vec<ApiCall> {
     calls
 }
 
-/// The CRDs as YAML documents, as `crdgen` prints them.
-pub fn crdgen_yaml() -> String {
-    // TODO(merge): replace with `crate::crd::crdgen_yaml()` once the crd helper lands.
-    use kube::CustomResourceExt;
-    let mut out = String::new();
-    for crd in [HealthCheck::crd(), LoadBalancer::crd()] {
-        out.push_str("---\n");
-        out.push_str(&serde_yaml::to_string(&crd).expect("CRD serializes to YAML"));
-    }
-    out
-}
-
 /// Checks through discovery that both custom resources are served.
 pub async fn check_crds(client: &kube::Client) -> Result<(), Error> {
     let group = crate::crd::GROUP;
@@ -344,7 +332,18 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     }
 }
 
-/// Starts the controllers with the settings of `args`; they stop when `stop` is cancelled.
+/// The ELB client configuration: the AWS default credential chain and endpoint overrides
+/// from the environment, `--elb-endpoint` over them, and the operator's metrics.
+pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
+    let mut config = crate::elb::ClientConfig::from_env(&args.region)?.with_metrics(metrics.elb.clone());
+    if let Some(endpoint) = args.elb_endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        config.endpoint = Some(endpoint.trim_end_matches('/').to_string());
+    }
+    Ok(config)
+}
+
+/// Starts the controllers with the settings of `args`; they stop when `stop` is cancelled
+/// and mark `health` synced once their caches are.
 fn start_controllers(
     args: RunArgs,
     client: kube::Client,
@@ -352,16 +351,18 @@ fn start_controllers(
     health: Health,
     stop: CancellationToken,
 ) -> impl Future<Output = crate::Result<()>> {
-    // TODO(merge): wire the real controllers once `controller::run` and `elb::Clients` land:
-    //   let config = controller::Config { cluster_name: args.cluster_name, namespace: args.watch_namespace(),
-    //       default_region: args.region, health_poll_interval: args.health_poll_interval,
-    //       resync_interval: args.resync_interval, concurrency: args.concurrency as usize, ..Default::default() };
-    //   let mut elb_config = elb::ClientConfig::from_env(&args.region)?;  (+ args.elb_endpoint)
-    //   let clients = elb::Clients::new(elb_config, metrics.elb.clone());
-    //   controller::run(config, client, clients, metrics, stop.cancelled_owned()) with its
-    //   readiness signal forwarded to `health.set_caches_synced(true)`.
-    let _ = (args, client, metrics);
     async move {
+        let elb_config = elb_client_config(&args, &metrics)?;
+        let _clients = crate::elb::Clients::new(elb_config);
+        // TODO(merge): run the real controllers once `controller::run` lands:
+        //   let readiness = controller::Readiness::default();
+        //   let config = controller::Config { cluster_name: args.cluster_name, namespace: args.watch_namespace(),
+        //       default_region: args.region, health_poll_interval: args.health_poll_interval,
+        //       resync_interval: args.resync_interval, concurrency: args.concurrency,
+        //       instance: args.leader_identity, readiness: readiness.clone(), ..Default::default() };
+        //   spawn { readiness.wait().await; health.set_caches_synced(true) };
+        //   controller::run(config, client, RegionalElbClients(clients), metrics, stop.cancelled_owned()).await
+        let _ = client;
         tracing::error!("controllers are not wired into this build yet (TODO(merge))");
         health.set_caches_synced(true);
         stop.cancelled().await;

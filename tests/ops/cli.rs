@@ -158,3 +158,21 @@ async fn two_processes_elect_one_leader_a_killed_leader_is_replaced_and_sigterm_
     assert_eq!(holder(), None, "the lease was released");
     assert!(stderr_b.contains("released the lease"), "{stderr_b}");
 }
+
+#[test]
+fn the_elb_endpoint_flag_and_region_reach_the_elb_client() {
+    use clap::Parser;
+    let cli = elb_operator::cli::Cli::try_parse_from([
+        "elb-operator",
+        "run",
+        "--cluster-name=c",
+        "--region=eu-west-1",
+        "--elb-endpoint=http://127.0.0.1:4566/",
+    ])
+    .unwrap();
+    let elb_operator::cli::Command::Run(args) = cli.command else { panic!("run") };
+    let config = elb_operator::operator::elb_client_config(&args, &elb_operator::telemetry::Metrics::new()).unwrap();
+    assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:4566"));
+    assert_eq!(config.region, "eu-west-1");
+    assert!(config.metrics.is_some(), "ELB calls are counted in the operator's metrics");
+}

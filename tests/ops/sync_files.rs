@@ -8,19 +8,7 @@ fn repo_file(path: &str) -> String {
     std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
 }
 
-// TODO(merge): replace with `elb_operator::elb::ACTIONS` once the ELB client lands; this
-// stand-in lists one action per `ElbApi` method.
-const ELB_ACTIONS: &[&str] = &[
-    "CreateLoadBalancer", "DeleteLoadBalancer", "DescribeLoadBalancers", "CreateLoadBalancerListeners",
-    "DeleteLoadBalancerListeners", "SetLoadBalancerListenerSSLCertificate", "ConfigureHealthCheck",
-    "RegisterInstancesWithLoadBalancer", "DeregisterInstancesFromLoadBalancer", "DescribeInstanceHealth",
-    "EnableAvailabilityZonesForLoadBalancer", "DisableAvailabilityZonesForLoadBalancer",
-    "AttachLoadBalancerToSubnets", "DetachLoadBalancerFromSubnets", "ApplySecurityGroupsToLoadBalancer",
-    "DescribeLoadBalancerAttributes", "ModifyLoadBalancerAttributes", "AddTags", "RemoveTags", "DescribeTags",
-    "CreateLoadBalancerPolicy", "DeleteLoadBalancerPolicy", "DescribeLoadBalancerPolicies",
-    "CreateLBCookieStickinessPolicy", "CreateAppCookieStickinessPolicy", "SetLoadBalancerPoliciesOfListener",
-    "SetLoadBalancerPoliciesForBackendServer",
-];
+use elb_operator::elb::ACTIONS as ELB_ACTIONS;
 
 #[test]
 fn iam_policy_allows_exactly_the_elb_actions_the_client_can_call() {
