@@ -1,0 +1,347 @@
+//! Server-side apply and field ownership: which manager owns which fields, conflicts, and
+//! removal of fields a manager stops applying. Field paths are lists of segments: `f:name`
+//! for object fields and `k:{"name":"a"}` for entries of lists with map keys; other lists
+//! are atomic (owned as a whole).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Map, Value};
+
+use crate::resources::ResourceType;
+
+/// One field path.
+pub type FieldPath = Vec<String>;
+
+/// Ownership of one manager.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Owned {
+    /// Fields owned.
+    pub fields: BTreeSet<FieldPath>,
+    /// Whether the fields came from an apply (else from an update).
+    pub applied: bool,
+}
+
+/// Managers of one object: (manager, subresource) → fields.
+pub type Managers = BTreeMap<(String, String), Owned>;
+
+/// Which part of an object a request touches.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Part {
+    /// The main resource (status excluded when the status subresource is on).
+    Main { status_separate: bool },
+    /// The status subresource.
+    Status,
+}
+
+fn include_top(key: &str, part: Part) -> bool {
+    match part {
+        Part::Status => key == "status",
+        Part::Main { status_separate } => !(key == "apiVersion" || key == "kind" || (status_separate && key == "status")),
+    }
+}
+
+/// The leaf field paths set in `obj` (the part a request touches).
+pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> BTreeSet<FieldPath> {
+    let mut out = BTreeSet::new();
+    if let Value::Object(m) = obj {
+        for (k, v) in m {
+            if !include_top(k, part) {
+                continue;
+            }
+            if k == "metadata" {
+                if let Value::Object(md) = v {
+                    for mk in ["labels", "annotations"] {
+                        if let Some(Value::Object(l)) = md.get(mk) {
+                            for lk in l.keys() {
+                                out.insert(vec!["f:metadata".into(), format!("f:{mk}"), format!("f:{lk}")]);
+                            }
+                        }
+                    }
+                    for mk in ["finalizers", "ownerReferences"] {
+                        if md.get(mk).is_some_and(|x| !x.is_null()) {
+                            out.insert(vec!["f:metadata".into(), format!("f:{mk}")]);
+                        }
+                    }
+                }
+                continue;
+            }
+            walk(rt, version, v, &mut vec![format!("f:{k}")], &mut vec![k.clone()], &mut out);
+        }
+    }
+    out
+}
+
+fn walk(rt: &ResourceType, version: &str, v: &Value, path: &mut FieldPath, schema_path: &mut Vec<String>, out: &mut BTreeSet<FieldPath>) {
+    match v {
+        Value::Object(m) if !m.is_empty() => {
+            for (k, x) in m {
+                path.push(format!("f:{k}"));
+                schema_path.push(k.clone());
+                walk(rt, version, x, path, schema_path, out);
+                path.pop();
+                schema_path.pop();
+            }
+        }
+        Value::Array(a) => match rt.list_map_keys(version, schema_path) {
+            Some(keys) if a.iter().all(Value::is_object) => {
+                for item in a {
+                    path.push(key_segment(&keys, item));
+                    schema_path.push("[]".into());
+                    walk(rt, version, item, path, schema_path, out);
+                    schema_path.pop();
+                    path.pop();
+                }
+                if a.is_empty() {
+                    out.insert(path.clone());
+                }
+            }
+            _ => {
+                out.insert(path.clone());
+            }
+        },
+        _ => {
+            out.insert(path.clone());
+        }
+    }
+}
+
+fn key_segment(keys: &[String], item: &Value) -> String {
+    let mut m = Map::new();
+    for k in keys {
+        m.insert(k.clone(), item.get(k).cloned().unwrap_or(Value::Null));
+    }
+    format!("k:{}", Value::Object(m))
+}
+
+fn matches_key(seg: &str, item: &Value) -> bool {
+    let Some(js) = seg.strip_prefix("k:") else { return false };
+    let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(js) else { return false };
+    keys.iter().all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v)
+}
+
+/// The value at a field path.
+pub fn get_path<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
+    let mut cur = obj;
+    for seg in path {
+        cur = if let Some(f) = seg.strip_prefix("f:") {
+            cur.get(f)?
+        } else {
+            cur.as_array()?.iter().find(|i| matches_key(seg, i))?
+        };
+    }
+    Some(cur)
+}
+
+/// Removes the value at a field path; prunes objects left empty by the removal.
+pub fn remove_path(obj: &mut Value, path: &[String]) {
+    fn rec(cur: &mut Value, path: &[String]) -> bool {
+        let Some((seg, rest)) = path.split_first() else { return false };
+        if rest.is_empty() {
+            if let Some(f) = seg.strip_prefix("f:") {
+                if let Some(m) = cur.as_object_mut() {
+                    m.remove(f);
+                }
+            } else if let Some(a) = cur.as_array_mut() {
+                a.retain(|i| !matches_key(seg, i));
+            }
+        } else {
+            let child = if let Some(f) = seg.strip_prefix("f:") {
+                cur.get_mut(f)
+            } else {
+                cur.as_array_mut().and_then(|a| a.iter_mut().find(|i| matches_key(seg, i)))
+            };
+            if let Some(c) = child {
+                if rec(c, rest) {
+                    if let Some(f) = seg.strip_prefix("f:") {
+                        if let Some(m) = cur.as_object_mut() {
+                            m.remove(f);
+                        }
+                    } else if let Some(a) = cur.as_array_mut() {
+                        a.retain(|i| !matches_key(seg, i));
+                    }
+                }
+            }
+        }
+        // Tell the parent to drop this node if the removal emptied it (metadata excepted).
+        matches!(cur, Value::Object(m) if m.is_empty())
+    }
+    if path.first().map(String::as_str) == Some("f:metadata") && path.len() == 2 {
+        if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+            m.remove(path[1].trim_start_matches("f:"));
+        }
+        return;
+    }
+    rec(obj, path);
+}
+
+/// Merges an applied configuration into the live object: objects recursively, lists with
+/// map keys by key, anything else replaced.
+pub fn merge_applied(rt: &ResourceType, version: &str, live: &mut Value, applied: &Value, schema_path: &mut Vec<String>) {
+    match (live, applied) {
+        (Value::Object(l), Value::Object(a)) => {
+            for (k, v) in a {
+                schema_path.push(k.clone());
+                match l.get_mut(k) {
+                    Some(existing) if !v.is_null() => merge_applied(rt, version, existing, v, schema_path),
+                    _ => {
+                        l.insert(k.clone(), v.clone());
+                    }
+                }
+                schema_path.pop();
+            }
+        }
+        (Value::Array(l), Value::Array(a)) => match rt.list_map_keys(version, schema_path) {
+            Some(keys) if a.iter().all(Value::is_object) && l.iter().all(Value::is_object) => {
+                for item in a {
+                    let seg = key_segment(&keys, item);
+                    schema_path.push("[]".into());
+                    match l.iter_mut().find(|i| matches_key(&seg, i)) {
+                        Some(existing) => merge_applied(rt, version, existing, item, schema_path),
+                        None => l.push(item.clone()),
+                    }
+                    schema_path.pop();
+                }
+            }
+            _ => *l = a.clone(),
+        },
+        (l, a) => *l = a.clone(),
+    }
+}
+
+/// Whether two field paths overlap (one is a prefix of the other).
+fn overlaps(a: &[String], b: &[String]) -> bool {
+    let n = a.len().min(b.len());
+    a[..n] == b[..n]
+}
+
+/// One conflict: the path (as `.spec.size`) and the manager owning it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conflict {
+    /// Dotted field path.
+    pub field: String,
+    /// The other manager.
+    pub manager: String,
+}
+
+/// Renders a field path as the apiserver does in conflict messages.
+pub fn render(path: &[String]) -> String {
+    path.iter()
+        .map(|s| if let Some(f) = s.strip_prefix("f:") { format!(".{f}") } else { format!("[{}]", s.trim_start_matches("k:")) })
+        .collect()
+}
+
+/// Applies `applied` for `manager` onto `live` (None: create). Returns the new object or
+/// the conflicts (when not forced). Updates `managers`.
+#[allow(clippy::too_many_arguments)]
+pub fn apply(
+    rt: &ResourceType,
+    version: &str,
+    live: Option<&Value>,
+    applied: &Value,
+    manager: &str,
+    subresource: &str,
+    force: bool,
+    managers: &mut Managers,
+) -> Result<Value, Vec<Conflict>> {
+    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
+    let new_fields = fields_of(rt, version, applied, part);
+    let base = live.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let me = (manager.to_string(), subresource.to_string());
+
+    let mut conflicts = Vec::new();
+    for (who, owned) in managers.iter() {
+        if *who == me {
+            continue;
+        }
+        for p in &owned.fields {
+            for n in &new_fields {
+                if overlaps(p, n) && get_path(&base, p) != get_path(applied, p) {
+                    conflicts.push((who.clone(), p.clone()));
+                }
+            }
+        }
+    }
+    if !conflicts.is_empty() && !force {
+        let mut out: Vec<Conflict> = conflicts.iter().map(|(w, p)| Conflict { field: render(p), manager: w.0.clone() }).collect();
+        out.dedup();
+        return Err(out);
+    }
+    for (who, p) in &conflicts {
+        if let Some(o) = managers.get_mut(who) {
+            o.fields.remove(p);
+        }
+    }
+
+    // Merge the applied part into the live object.
+    let mut merged = base;
+    if let Value::Object(a) = applied {
+        let mut filtered = Map::new();
+        for (k, v) in a {
+            if k == "metadata" {
+                let mut md = Map::new();
+                if let Value::Object(m) = v {
+                    for mk in ["labels", "annotations", "finalizers", "ownerReferences", "name", "namespace", "generateName"] {
+                        if let Some(x) = m.get(mk) {
+                            md.insert(mk.into(), x.clone());
+                        }
+                    }
+                }
+                if part != Part::Status {
+                    filtered.insert(k.clone(), Value::Object(md));
+                }
+            } else if include_top(k, part) || k == "apiVersion" || k == "kind" {
+                filtered.insert(k.clone(), v.clone());
+            }
+        }
+        merge_applied(rt, version, &mut merged, &Value::Object(filtered), &mut Vec::new());
+    }
+
+    // Remove what this manager applied before and no longer does, unless others own it.
+    let previous = managers.get(&me).map(|o| o.fields.clone()).unwrap_or_default();
+    for p in previous.difference(&new_fields) {
+        let shared = managers.iter().any(|(who, o)| *who != me && o.fields.iter().any(|q| overlaps(p, q)));
+        if !shared {
+            remove_path(&mut merged, p);
+        }
+    }
+    managers.insert(me, Owned { fields: new_fields, applied: true });
+    managers.retain(|_, o| !o.fields.is_empty());
+    Ok(merged)
+}
+
+/// Records an update (PUT/PATCH/POST) by `manager`: fields whose value it changed become
+/// its own and leave other managers.
+pub fn record_update(rt: &ResourceType, version: &str, old: Option<&Value>, new: &Value, manager: &str, subresource: &str, managers: &mut Managers) {
+    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
+    let new_fields = fields_of(rt, version, new, part);
+    let changed: BTreeSet<FieldPath> = match old {
+        None => new_fields,
+        Some(o) => {
+            let old_fields = fields_of(rt, version, o, part);
+            new_fields
+                .iter()
+                .filter(|p| get_path(o, p) != get_path(new, p))
+                .chain(old_fields.iter().filter(|p| get_path(new, p).is_none()))
+                .cloned()
+                .collect()
+        }
+    };
+    if changed.is_empty() {
+        return;
+    }
+    let me = (manager.to_string(), subresource.to_string());
+    for (who, o) in managers.iter_mut() {
+        if *who != me {
+            o.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c)));
+        }
+    }
+    let entry = managers.entry(me).or_default();
+    for c in changed {
+        if get_path(new, &c).is_some() {
+            entry.fields.insert(c);
+        } else {
+            entry.fields.remove(&c);
+        }
+    }
+    managers.retain(|_, o| !o.fields.is_empty());
+}

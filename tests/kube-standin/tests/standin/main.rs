@@ -1,0 +1,10 @@
+//! Tests of the Kubernetes API stand-in: its semantics through the kube-rs client, the
+//! kube-rs runtime (watcher, Controller, finalizer helper, Recorder), the real kubectl, and
+//! the binary. One test binary; each test starts its own server (cheap: one thread).
+
+mod binary;
+mod client;
+mod common;
+mod kubectl;
+mod runtime;
+mod watch;
