@@ -18,15 +18,18 @@ fn config(identity: &str, lease: Duration) -> LeaseConfig {
     LeaseConfig::new(LEASE, NS, identity, lease)
 }
 
+/// One thing a stand-in controller did: (writer, what, when).
+type Entry = (String, &'static str, Instant);
+
 /// What the stand-in controllers did: one entry per "write", tagged with the writer.
 #[derive(Clone, Default)]
-struct WriteLog(Arc<Mutex<Vec<(String, &'static str, Instant)>>>);
+struct WriteLog(Arc<Mutex<Vec<Entry>>>);
 
 impl WriteLog {
     fn push(&self, who: &str, what: &'static str) {
         self.0.lock().unwrap().push((who.to_string(), what, Instant::now()));
     }
-    fn entries(&self) -> Vec<(String, &'static str, Instant)> {
+    fn entries(&self) -> Vec<Entry> {
         self.0.lock().unwrap().clone()
     }
     fn writers(&self) -> Vec<String> {
