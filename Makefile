@@ -9,6 +9,7 @@ build:
 
 test: setup
 	cargo test --workspace --no-fail-fast
+	.venv/bin/pytest -q tests/chart
 
 crds:
 	cargo run -q --bin elb-operator -- crdgen > crds/elb.operator.dev.yaml

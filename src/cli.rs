@@ -1,6 +1,13 @@
-//! The command line: `elb-operator run` and `elb-operator crdgen`.
+//! The command line: `elb-operator run`, `elb-operator crdgen` and the hidden
+//! `elb-operator rbac-requirements`.
+//!
+//! Every flag of `run` can also be set through the environment variable named in its help,
+//! so a Deployment can configure the operator with `args` or `env` alike.
 
-use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "elb-operator", version, about = "Declarative AWS Classic Elastic Load Balancers for Kubernetes")]
@@ -12,9 +19,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
     Crdgen,
+    /// Print, as JSON, every Kubernetes API call the operator makes (what the Helm chart's
+    /// RBAC rules must allow). Used by the chart tests.
+    #[command(hide = true)]
+    RbacRequirements,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
 }
 
 /// Flags of `elb-operator run`; every flag can also be set through its environment variable.
@@ -23,4 +43,165 @@ pub struct RunArgs {
     /// Default AWS region for LoadBalancers without spec.region.
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
+
+    /// Override the ELB endpoint URL (e.g. a local moto server). Without it the endpoint comes
+    /// from AWS_ENDPOINT_URL or the region's public endpoint.
+    #[arg(long, env = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING")]
+    pub elb_endpoint: Option<String>,
+
+    /// Watch only this namespace. Without it (or with an empty value) every namespace is
+    /// watched.
+    #[arg(long, env = "ELB_OPERATOR_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+
+    /// Name of this Kubernetes cluster, written into the ownership tags of every ELB the
+    /// operator creates. Must be unique among the clusters sharing an AWS account.
+    #[arg(long, env = "ELB_OPERATOR_CLUSTER_NAME")]
+    pub cluster_name: String,
+
+    /// How often registered instances' health is polled (DescribeInstanceHealth).
+    #[arg(long, env = "ELB_OPERATOR_HEALTH_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub health_poll_interval: Duration,
+
+    /// How often every LoadBalancer is fully re-read from ELB to correct drift.
+    #[arg(long, env = "ELB_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
+    pub resync_interval: Duration,
+
+    /// How many objects are reconciled at the same time.
+    #[arg(long, env = "ELB_OPERATOR_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Log format.
+    #[arg(long, env = "ELB_OPERATOR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log level or filter, in tracing's EnvFilter syntax (e.g. `info` or
+    /// `info,elb_operator=debug`).
+    #[arg(long, env = "ELB_OPERATOR_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Address of the HTTP server for /metrics, /healthz and /readyz.
+    #[arg(long, env = "ELB_OPERATOR_HTTP_BIND", default_value = "0.0.0.0:8080")]
+    pub http_bind: SocketAddr,
+
+    /// Elect a leader through a coordination.k8s.io Lease, so that only one replica
+    /// reconciles and writes. `--leader-election=false` for a single replica.
+    #[arg(long, env = "ELB_OPERATOR_LEADER_ELECTION", default_value_t = true, action = ArgAction::Set)]
+    pub leader_election: bool,
+
+    /// Name of the Lease used for leader election.
+    #[arg(long, env = "ELB_OPERATOR_LEASE_NAME", default_value = "elb-operator")]
+    pub lease_name: String,
+
+    /// Namespace of the Lease. Default: the namespace the operator runs in (in-cluster), or
+    /// the kubeconfig context's namespace.
+    #[arg(long, env = "ELB_OPERATOR_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+
+    /// How long a lease is valid without renewal; a standby takes over this long after the
+    /// leader stops renewing. The leader gives up after 2/3 of it without a successful renewal.
+    #[arg(long, env = "ELB_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_lease_duration)]
+    pub lease_duration: Duration,
+
+    /// Identity written into the Lease. Default: the pod name (POD_NAME) or the host name,
+    /// plus a random suffix.
+    #[arg(long, env = "POD_NAME")]
+    pub leader_identity: Option<String>,
+
+    /// Upper bound on graceful shutdown (finishing in-flight reconciles, releasing the lease).
+    /// Keep it below the pod's terminationGracePeriodSeconds.
+    #[arg(long, env = "ELB_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+}
+
+impl RunArgs {
+    /// The namespace to watch, `None` for all.
+    pub fn watch_namespace(&self) -> Option<String> {
+        self.watch_namespace.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    }
+}
+
+/// Parses `500ms`, `30s`, `10m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 10m, 1h, 500ms"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        "h" => Duration::from_secs(n * 3600),
+        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
+    };
+    if d.is_zero() {
+        return Err("duration must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+fn parse_lease_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(300) {
+        return Err("lease duration must be between 1s and 5m".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["elb-operator", "run", "--cluster-name", "c1"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Run(args) => *args,
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("3d").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_lease_duration("500ms").is_err());
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let a = run_args(&[]);
+        assert!(a.leader_election);
+        assert_eq!(a.watch_namespace(), None);
+        assert_eq!(a.log_format, LogFormat::Text);
+        let a = run_args(&[
+            "--leader-election=false",
+            "--watch-namespace",
+            "team-a",
+            "--log-format",
+            "json",
+            "--concurrency",
+            "9",
+            "--lease-duration",
+            "20s",
+        ]);
+        assert!(!a.leader_election);
+        assert_eq!(a.watch_namespace().as_deref(), Some("team-a"));
+        assert_eq!(a.log_format, LogFormat::Json);
+        assert_eq!(a.concurrency, 9);
+        assert_eq!(a.lease_duration, Duration::from_secs(20));
+        assert_eq!(run_args(&["--watch-namespace", ""]).watch_namespace(), None);
+    }
+
+    #[test]
+    fn cluster_name_is_required_and_concurrency_bounded() {
+        assert!(Cli::try_parse_from(["elb-operator", "run"]).is_err());
+        assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--concurrency", "0"]).is_err());
+    }
 }

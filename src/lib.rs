@@ -19,6 +19,7 @@ pub mod elb;
 pub mod http;
 pub mod leader;
 pub mod naming;
+pub mod operator;
 pub mod plan;
 pub mod telemetry;
 

@@ -1,5 +1,6 @@
 //! Logs and metrics. All metric families are defined here, in one registry, so `/metrics`
-//! shows everything the operator measures and names stay consistent.
+//! shows everything the operator measures and names stay consistent. [`init_tracing`] sets
+//! up the log output (JSON or text, with an EnvFilter-style level).
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -152,4 +153,33 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &registry).expect("encoding metrics to a String");
         out
     }
+}
+
+/// The log filter given on the command line is not a valid `EnvFilter` directive.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid log level/filter {filter:?}: {source}")]
+pub struct LogFilterError {
+    filter: String,
+    #[source]
+    source: tracing_subscriber::filter::ParseError,
+}
+
+/// Installs the global tracing subscriber: `format` JSON (one object per line, with the
+/// current span's fields such as the object key) or text, filtered by `filter` in
+/// `EnvFilter` syntax (`info`, `warn,elb_operator=debug`). Logs go to stderr. Installing
+/// twice (as tests may) keeps the first subscriber.
+pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), LogFilterError> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{fmt, EnvFilter, Registry};
+
+    let env_filter = EnvFilter::try_new(filter).map_err(|source| LogFilterError { filter: filter.to_string(), source })?;
+    let registry = Registry::default().with(env_filter);
+    let _already_set = match format {
+        crate::cli::LogFormat::Json => registry
+            .with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr))
+            .try_init(),
+        crate::cli::LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+    };
+    Ok(())
 }

@@ -36,7 +36,9 @@ pub enum Part {
 fn include_top(key: &str, part: Part) -> bool {
     match part {
         Part::Status => key == "status",
-        Part::Main { status_separate } => !(key == "apiVersion" || key == "kind" || (status_separate && key == "status")),
+        Part::Main { status_separate } => {
+            !(key == "apiVersion" || key == "kind" || (status_separate && key == "status"))
+        }
     }
 }
 
@@ -53,7 +55,11 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                     for mk in ["labels", "annotations"] {
                         if let Some(Value::Object(l)) = md.get(mk) {
                             for lk in l.keys() {
-                                out.insert(vec!["f:metadata".into(), format!("f:{mk}"), format!("f:{lk}")]);
+                                out.insert(vec![
+                                    "f:metadata".into(),
+                                    format!("f:{mk}"),
+                                    format!("f:{lk}"),
+                                ]);
                             }
                         }
                     }
@@ -65,13 +71,27 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                 }
                 continue;
             }
-            walk(rt, version, v, &mut vec![format!("f:{k}")], &mut vec![k.clone()], &mut out);
+            walk(
+                rt,
+                version,
+                v,
+                &mut vec![format!("f:{k}")],
+                &mut vec![k.clone()],
+                &mut out,
+            );
         }
     }
     out
 }
 
-fn walk(rt: &ResourceType, version: &str, v: &Value, path: &mut FieldPath, schema_path: &mut Vec<String>, out: &mut BTreeSet<FieldPath>) {
+fn walk(
+    rt: &ResourceType,
+    version: &str,
+    v: &Value,
+    path: &mut FieldPath,
+    schema_path: &mut Vec<String>,
+    out: &mut BTreeSet<FieldPath>,
+) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
@@ -114,9 +134,14 @@ fn key_segment(keys: &[String], item: &Value) -> String {
 }
 
 fn matches_key(seg: &str, item: &Value) -> bool {
-    let Some(js) = seg.strip_prefix("k:") else { return false };
-    let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(js) else { return false };
-    keys.iter().all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v)
+    let Some(js) = seg.strip_prefix("k:") else {
+        return false;
+    };
+    let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(js) else {
+        return false;
+    };
+    keys.iter()
+        .all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v)
 }
 
 /// The value at a field path.
@@ -135,7 +160,9 @@ pub fn get_path<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
 /// Removes the value at a field path; prunes objects left empty by the removal.
 pub fn remove_path(obj: &mut Value, path: &[String]) {
     fn rec(cur: &mut Value, path: &[String]) -> bool {
-        let Some((seg, rest)) = path.split_first() else { return false };
+        let Some((seg, rest)) = path.split_first() else {
+            return false;
+        };
         if rest.is_empty() {
             if let Some(f) = seg.strip_prefix("f:") {
                 if let Some(m) = cur.as_object_mut() {
@@ -148,7 +175,8 @@ pub fn remove_path(obj: &mut Value, path: &[String]) {
             let child = if let Some(f) = seg.strip_prefix("f:") {
                 cur.get_mut(f)
             } else {
-                cur.as_array_mut().and_then(|a| a.iter_mut().find(|i| matches_key(seg, i)))
+                cur.as_array_mut()
+                    .and_then(|a| a.iter_mut().find(|i| matches_key(seg, i)))
             };
             if let Some(c) = child {
                 if rec(c, rest) {
@@ -176,13 +204,21 @@ pub fn remove_path(obj: &mut Value, path: &[String]) {
 
 /// Merges an applied configuration into the live object: objects recursively, lists with
 /// map keys by key, anything else replaced.
-pub fn merge_applied(rt: &ResourceType, version: &str, live: &mut Value, applied: &Value, schema_path: &mut Vec<String>) {
+pub fn merge_applied(
+    rt: &ResourceType,
+    version: &str,
+    live: &mut Value,
+    applied: &Value,
+    schema_path: &mut Vec<String>,
+) {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) => {
             for (k, v) in a {
                 schema_path.push(k.clone());
                 match l.get_mut(k) {
-                    Some(existing) if !v.is_null() => merge_applied(rt, version, existing, v, schema_path),
+                    Some(existing) if !v.is_null() => {
+                        merge_applied(rt, version, existing, v, schema_path)
+                    }
                     _ => {
                         l.insert(k.clone(), v.clone());
                     }
@@ -226,7 +262,13 @@ pub struct Conflict {
 /// Renders a field path as the apiserver does in conflict messages.
 pub fn render(path: &[String]) -> String {
     path.iter()
-        .map(|s| if let Some(f) = s.strip_prefix("f:") { format!(".{f}") } else { format!("[{}]", s.trim_start_matches("k:")) })
+        .map(|s| {
+            if let Some(f) = s.strip_prefix("f:") {
+                format!(".{f}")
+            } else {
+                format!("[{}]", s.trim_start_matches("k:"))
+            }
+        })
         .collect()
 }
 
@@ -243,7 +285,13 @@ pub fn apply(
     force: bool,
     managers: &mut Managers,
 ) -> Result<Value, Vec<Conflict>> {
-    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
+    let part = if subresource == "status" {
+        Part::Status
+    } else {
+        Part::Main {
+            status_separate: rt.status,
+        }
+    };
     let new_fields = fields_of(rt, version, applied, part);
     let base = live.cloned().unwrap_or_else(|| Value::Object(Map::new()));
     let me = (manager.to_string(), subresource.to_string());
@@ -262,7 +310,13 @@ pub fn apply(
         }
     }
     if !conflicts.is_empty() && !force {
-        let mut out: Vec<Conflict> = conflicts.iter().map(|(w, p)| Conflict { field: render(p), manager: w.0.clone() }).collect();
+        let mut out: Vec<Conflict> = conflicts
+            .iter()
+            .map(|(w, p)| Conflict {
+                field: render(p),
+                manager: w.0.clone(),
+            })
+            .collect();
         out.dedup();
         return Err(out);
     }
@@ -280,7 +334,15 @@ pub fn apply(
             if k == "metadata" {
                 let mut md = Map::new();
                 if let Value::Object(m) = v {
-                    for mk in ["labels", "annotations", "finalizers", "ownerReferences", "name", "namespace", "generateName"] {
+                    for mk in [
+                        "labels",
+                        "annotations",
+                        "finalizers",
+                        "ownerReferences",
+                        "name",
+                        "namespace",
+                        "generateName",
+                    ] {
                         if let Some(x) = m.get(mk) {
                             md.insert(mk.into(), x.clone());
                         }
@@ -293,26 +355,57 @@ pub fn apply(
                 filtered.insert(k.clone(), v.clone());
             }
         }
-        merge_applied(rt, version, &mut merged, &Value::Object(filtered), &mut Vec::new());
+        merge_applied(
+            rt,
+            version,
+            &mut merged,
+            &Value::Object(filtered),
+            &mut Vec::new(),
+        );
     }
 
     // Remove what this manager applied before and no longer does, unless others own it.
-    let previous = managers.get(&me).map(|o| o.fields.clone()).unwrap_or_default();
+    let previous = managers
+        .get(&me)
+        .map(|o| o.fields.clone())
+        .unwrap_or_default();
     for p in previous.difference(&new_fields) {
-        let shared = managers.iter().any(|(who, o)| *who != me && o.fields.iter().any(|q| overlaps(p, q)));
+        let shared = managers
+            .iter()
+            .any(|(who, o)| *who != me && o.fields.iter().any(|q| overlaps(p, q)));
         if !shared {
             remove_path(&mut merged, p);
         }
     }
-    managers.insert(me, Owned { fields: new_fields, applied: true });
+    managers.insert(
+        me,
+        Owned {
+            fields: new_fields,
+            applied: true,
+        },
+    );
     managers.retain(|_, o| !o.fields.is_empty());
     Ok(merged)
 }
 
 /// Records an update (PUT/PATCH/POST) by `manager`: fields whose value it changed become
 /// its own and leave other managers.
-pub fn record_update(rt: &ResourceType, version: &str, old: Option<&Value>, new: &Value, manager: &str, subresource: &str, managers: &mut Managers) {
-    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
+pub fn record_update(
+    rt: &ResourceType,
+    version: &str,
+    old: Option<&Value>,
+    new: &Value,
+    manager: &str,
+    subresource: &str,
+    managers: &mut Managers,
+) {
+    let part = if subresource == "status" {
+        Part::Status
+    } else {
+        Part::Main {
+            status_separate: rt.status,
+        }
+    };
     let new_fields = fields_of(rt, version, new, part);
     let changed: BTreeSet<FieldPath> = match old {
         None => new_fields,
@@ -344,4 +437,115 @@ pub fn record_update(rt: &ResourceType, version: &str, old: Option<&Value>, new:
         }
     }
     managers.retain(|_, o| !o.fields.is_empty());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn widget_type() -> ResourceType {
+        let crd = json!({"spec": {"group": "acc.dev", "scope": "Namespaced",
+            "names": {"plural": "widgets", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "subresources": {"status": {}},
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                    "spec": {"type": "object", "properties": {
+                        "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
+                                  "items": {"type": "object"}},
+                        "tags": {"type": "array", "items": {"type": "string"}}}}}}}}]}});
+        crate::resources::from_crd(&crd).unwrap()
+    }
+
+    #[test]
+    fn apply_removes_dropped_fields_and_keeps_shared_ones() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 1, "color": "red"}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"color": "red"}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let a2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 1}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"],
+            json!({"size": 1, "color": "red"}),
+            "b still owns color"
+        );
+        let a3 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 2}});
+        let b2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"other": true}});
+        let live = apply(&rt, "v1", Some(&live), &a3, "a", "", false, &mut m).unwrap();
+        let live = apply(&rt, "v1", Some(&live), &b2, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"], json!({"size": 2, "other": true}));
+    }
+
+    #[test]
+    fn conflicts_unless_forced_and_list_maps_merge_by_key() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a = json!({"spec": {"ports": [{"port": 80, "name": "http"}], "tags": ["x"]}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 443, "name": "https"}]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"]["ports"],
+            json!([{"port": 80, "name": "http"}, {"port": 443, "name": "https"}])
+        );
+        let c = json!({"spec": {"tags": ["y"]}});
+        let err = apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap_err();
+        assert_eq!(
+            err,
+            vec![Conflict {
+                field: ".spec.tags".into(),
+                manager: "a".into()
+            }]
+        );
+        let live = apply(&rt, "v1", Some(&live), &c, "c", "", true, &mut m).unwrap();
+        assert_eq!(live["spec"]["tags"], json!(["y"]));
+        assert!(!m[&("a".to_string(), String::new())]
+            .fields
+            .iter()
+            .any(|p| render(p) == ".spec.tags"));
+    }
+
+    #[test]
+    fn status_apply_touches_only_status() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let live = json!({"spec": {"size": 1}});
+        let s = json!({"spec": {"size": 9}, "status": {"ok": true}});
+        let out = apply(&rt, "v1", Some(&live), &s, "ctl", "status", true, &mut m).unwrap();
+        assert_eq!(out, json!({"spec": {"size": 1}, "status": {"ok": true}}));
+    }
+
+    #[test]
+    fn updates_take_ownership_from_appliers() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let live = apply(
+            &rt,
+            "v1",
+            None,
+            &json!({"spec": {"size": 1}}),
+            "a",
+            "",
+            false,
+            &mut m,
+        )
+        .unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["size"] = json!(5);
+        record_update(&rt, "v1", Some(&live), &edited, "kubectl-edit", "", &mut m);
+        let err = apply(
+            &rt,
+            "v1",
+            Some(&edited),
+            &json!({"spec": {"size": 1}}),
+            "a",
+            "",
+            false,
+            &mut m,
+        )
+        .unwrap_err();
+        assert_eq!(err[0].manager, "kubectl-edit");
+    }
 }

@@ -51,13 +51,19 @@ fn groups(state: &State) -> BTreeMap<String, Vec<String>> {
 }
 
 fn group_doc(name: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+    let vs: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
+        .collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
 /// `/apis`.
 pub fn group_list(state: &State) -> Value {
-    let groups: Vec<Value> = groups(state).iter().map(|(n, vs)| group_doc(n, vs)).collect();
+    let groups: Vec<Value> = groups(state)
+        .iter()
+        .map(|(n, vs)| group_doc(n, vs))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -82,8 +88,14 @@ pub fn resource_list(state: &State, group: &str, version: &str) -> Option<Value>
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 fn gv_path(group: &str, version: &str) -> String {
@@ -126,7 +138,9 @@ pub fn openapi_gv(state: &State, group: &str, version: &str) -> Option<Value> {
     if paths.is_empty() {
         return None;
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": {}}}))
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": {}}}),
+    )
 }
 
 /// `/openapi/v3`: the list of group-version documents with content hashes.
@@ -143,9 +157,16 @@ pub fn openapi_root(state: &State) -> Value {
     let mut paths = serde_json::Map::new();
     for (g, v) in gvs {
         let doc = openapi_gv(state, &g, &v).unwrap_or(Value::Null);
-        let hash: String = sha2::Sha512::digest(doc.to_string().as_bytes()).iter().take(32).map(|b| format!("{b:02X}")).collect();
+        let hash: String = sha2::Sha512::digest(doc.to_string().as_bytes())
+            .iter()
+            .take(32)
+            .map(|b| format!("{b:02X}"))
+            .collect();
         let p = gv_path(&g, &v);
-        paths.insert(p.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}));
+        paths.insert(
+            p.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }

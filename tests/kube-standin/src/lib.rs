@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod apply;
+pub mod builtin;
 pub mod discovery;
 pub mod error;
 pub mod events;
@@ -136,15 +137,23 @@ impl Drop for StandIn {
 }
 
 /// Serves the stand-in on `listener` until `stop` completes.
+/// With `KUBE_STANDIN_LOG` set, every request is logged to stderr (method, path, status).
 pub async fn serve(listener: tokio::net::TcpListener, addr: SocketAddr, stop: impl std::future::Future<Output = ()> + Send + 'static) {
     let shared = server::Shared::new(addr.to_string());
     let closing = shared.closing.clone();
+    let log = std::env::var_os("KUBE_STANDIN_LOG").is_some();
     let app = axum::Router::new().fallback({
         let shared = Arc::clone(&shared);
         move |req: axum::extract::Request| {
             let shared = Arc::clone(&shared);
-            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> =
-                Box::pin(async move { server::handle(shared, req).await });
+            let line = log.then(|| format!("{} {}", req.method(), req.uri()));
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> = Box::pin(async move {
+                let resp = server::handle(shared, req).await;
+                if let Some(line) = line {
+                    eprintln!("kube-standin: {line} -> {}", resp.status().as_u16());
+                }
+                resp
+            });
             fut
         }
     });

@@ -39,7 +39,10 @@ fn split_top(s: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
+    out.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 fn set_values(rest: &str) -> ApiResult<Vec<String>> {
@@ -47,8 +50,16 @@ fn set_values(rest: &str) -> ApiResult<Vec<String>> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{rest}', expected: '('")))?;
-    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unable to parse requirement: found '{rest}', expected: '('"
+            ))
+        })?;
+    Ok(inner
+        .split(',')
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .collect())
 }
 
 impl LabelSelector {
@@ -69,7 +80,9 @@ impl LabelSelector {
             } else if let Some(idx) = part.find(" in ") {
                 LabelReq::In(part[..idx].trim().into(), set_values(&part[idx + 4..])?)
             } else if part.contains(' ') || part.contains('(') {
-                return Err(ApiError::bad_request(format!("unable to parse requirement: {part}")));
+                return Err(ApiError::bad_request(format!(
+                    "unable to parse requirement: {part}"
+                )));
             } else {
                 LabelReq::Exists(part)
             };
@@ -154,11 +167,18 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, v, true)
             } else {
-                return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
+                return Err(ApiError::bad_request(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                )));
             };
             let k = k.trim();
-            if k != "metadata.name" && k != "metadata.namespace" && !supported_fields(group, plural).contains(&k) {
-                return Err(ApiError::bad_request(format!("field label not supported: {k}")));
+            if k != "metadata.name"
+                && k != "metadata.namespace"
+                && !supported_fields(group, plural).contains(&k)
+            {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {k}"
+                )));
             }
             reqs.push((k.to_string(), v.trim().to_string(), eq));
         }
@@ -173,7 +193,9 @@ impl FieldSelector {
                 .replace("regarding.", "involvedObject.")
                 .replace("reportingController", "reportingComponent");
             let actual = if f == "source" {
-                obj.pointer("/source/component").or_else(|| obj.get("reportingComponent")).cloned()
+                obj.pointer("/source/component")
+                    .or_else(|| obj.get("reportingComponent"))
+                    .cloned()
             } else {
                 let ptr = format!("/{}", f.replace('.', "/"));
                 obj.pointer(&ptr).cloned()
@@ -217,7 +239,12 @@ mod tests {
 
     #[test]
     fn field_selector_checks_supported_fields() {
-        assert_eq!(FieldSelector::parse("spec.size=3", "acc.dev", "widgets").unwrap_err().code, 400);
+        assert_eq!(
+            FieldSelector::parse("spec.size=3", "acc.dev", "widgets")
+                .unwrap_err()
+                .code,
+            400
+        );
         let f = FieldSelector::parse("spec.nodeName=n1", "", "pods").unwrap();
         assert!(f.matches(&json!({"spec": {"nodeName": "n1"}})));
         assert!(!f.matches(&json!({"spec": {}})));

@@ -51,8 +51,9 @@ pub struct Options {
 /// Prunes, defaults and validates `obj` (a whole custom object, `apiVersion`/`kind`/
 /// `metadata` included) against `schema` (the version's `openAPIV3Schema`). `old` is the
 /// stored object on updates, for transition rules. On success `obj` is the object to store;
-/// the returned strings are warnings (`unknown field "spec.x"` for each field dropped, as the
-/// server's default `fieldValidation=Warn` reports them).
+/// the returned strings are warnings: `unknown field "spec.x"` for each field dropped (as the
+/// server's default `fieldValidation=Warn` reports them), and the failures of CEL rules that
+/// were ratcheted because their value did not change (`spec: Invalid value: <message>`).
 ///
 /// The order is the API server's: strict decoding, pruning, defaulting (nulls of
 /// non-nullable fields without a default are dropped), OpenAPI schema validation,
@@ -78,15 +79,16 @@ pub fn validate(schema: &Value, obj: &mut Value, old: Option<&Value>, options: &
         o
     });
     let mut errs = Vec::new();
+    let mut warnings: Vec<String> = unknown.into_iter().map(|p| format!("unknown field {p:?}")).collect();
     structural::validate(schema, obj, old.as_ref(), &mut errs);
     structural::validate_list_types(schema, obj, &mut errs);
     if errs.iter().any(errors::FieldError::blocks_cel) {
         errs.push(errors::FieldError::cel_skipped());
     } else {
-        rules::validate(schema, obj, old.as_ref(), &mut errs);
+        rules::validate(schema, obj, old.as_ref(), &mut errs, &mut warnings);
     }
     if errs.is_empty() {
-        Ok(unknown.into_iter().map(|p| format!("unknown field {p:?}")).collect())
+        Ok(warnings)
     } else {
         Err(errs.into_iter().map(errors::FieldError::into_cause).collect())
     }
@@ -221,7 +223,7 @@ mod tests {
         let mut updated = json!({"spec": {"name": "b"}});
         let causes = validate(&schema, &mut updated, Some(&created), &Options::default()).unwrap_err();
         assert_eq!(causes[0].field, "spec.name");
-        assert_eq!(causes[0].message, "Invalid value: name is immutable");
+        assert_eq!(causes[0].message, r#"Invalid value: "b": name is immutable"#);
         let mut same = json!({"spec": {"name": "a"}});
         validate(&schema, &mut same, Some(&created), &Options::default()).expect("unchanged name passes");
     }

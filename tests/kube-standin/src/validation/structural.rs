@@ -281,6 +281,12 @@ fn number_checks(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
 }
 
 fn list_checks(schema: &Value, items: &[Value], old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
+    // kube-openapi checks the items first, then the list's own constraints.
+    if let Some(sub) = schema.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            node(sub, item, correlate(schema, item, old), &index(path, i), false, errs);
+        }
+    }
     let n = items.len() as i64;
     if let Some(min) = schema.get("minItems").and_then(Value::as_i64) {
         if n < min {
@@ -295,12 +301,8 @@ fn list_checks(schema: &Value, items: &[Value], old: Option<&Value>, path: &str,
     if bool_of(schema, "uniqueItems") {
         let dup = items.iter().enumerate().any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)));
         if dup {
-            errs.push(invalid(path, &Value::Array(items.to_vec()), "shouldn't contain duplicates".into()));
-        }
-    }
-    if let Some(sub) = schema.get("items") {
-        for (i, item) in items.iter().enumerate() {
-            node(sub, item, correlate(schema, item, old), &index(path, i), false, errs);
+            // kube-openapi's DuplicateItems carries no value, which the server prints as "".
+            errs.push(invalid(path, &Value::from(""), "shouldn't contain duplicates".into()));
         }
     }
 }
@@ -316,25 +318,30 @@ fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option
 }
 
 fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
+    // kube-openapi's order: property counts (which end the object's checks when they fail),
+    // additionalProperties, properties, then required.
     let n = map.len() as i64;
-    if let Some(max) = schema.get("maxProperties").and_then(Value::as_i64) {
-        if n > max {
-            errs.push(FieldError::too_many(path, n, max));
-        }
-    }
     if let Some(min) = schema.get("minProperties").and_then(Value::as_i64) {
         if n < min {
             errs.push(invalid(path, &Value::from(n), format!("should have at least {min} properties")));
+            return;
         }
     }
-    if let Some(required) = schema.get("required").and_then(Value::as_array) {
-        for name in required.iter().filter_map(Value::as_str) {
-            if !map.contains_key(name) {
-                errs.push(FieldError::required(&child(path, name)));
-            }
+    if let Some(max) = schema.get("maxProperties").and_then(Value::as_i64) {
+        if n > max {
+            errs.push(FieldError::too_many(path, n, max));
+            return;
         }
     }
     let props = schema.get("properties").and_then(Value::as_object);
+    if let Some(sub) = schema.get("additionalProperties").filter(|a| a.is_object()) {
+        for (k, v) in map {
+            if props.is_some_and(|p| p.contains_key(k)) {
+                continue;
+            }
+            node(sub, v, old.and_then(|o| o.get(k)), &child(path, k), false, errs);
+        }
+    }
     if let Some(props) = props {
         for (name, sub) in props {
             // The root's metadata is ObjectMeta, validated by the server itself.
@@ -346,12 +353,11 @@ fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, old: Opti
             }
         }
     }
-    if let Some(sub) = schema.get("additionalProperties").filter(|a| a.is_object()) {
-        for (k, v) in map {
-            if props.is_some_and(|p| p.contains_key(k)) {
-                continue;
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        for name in required.iter().filter_map(Value::as_str) {
+            if !map.contains_key(name) {
+                errs.push(FieldError::required(&child(path, name)));
             }
-            node(sub, v, old.and_then(|o| o.get(k)), &child(path, k), false, errs);
         }
     }
 }
@@ -514,7 +520,7 @@ mod tests {
         assert_eq!(check(json!({"type": "array", "maxItems": 1}), json!([1, 2])), ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]);
         assert_eq!(
             check(json!({"type": "array", "uniqueItems": true}), json!([1, 1])),
-            ["spec: Invalid value: []interface {}{1, 1}: spec in body shouldn't contain duplicates [FieldValueInvalid]"]
+            [r#"spec: Invalid value: "": spec in body shouldn't contain duplicates [FieldValueInvalid]"#]
         );
         assert_eq!(
             check(json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}), json!({"k": -1})),
@@ -523,6 +529,22 @@ mod tests {
         assert_eq!(
             check(json!({"type": "object", "maxProperties": 1}), json!({"a": 1, "b": 2})),
             ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]
+        );
+    }
+
+    #[test]
+    fn object_order_and_property_counts() {
+        let s = json!({"type": "object", "required": ["a"], "properties": {"b": {"type": "integer", "minimum": 1}}});
+        assert_eq!(
+            check(s, json!({"b": 0})),
+            ["spec.b: Invalid value: 0: spec.b in body should be greater than or equal to 1 [FieldValueInvalid]", "spec.a: Required value [FieldValueRequired]"],
+            "property errors come before required errors"
+        );
+        let s = json!({"type": "object", "minProperties": 2, "required": ["a"]});
+        assert_eq!(
+            check(s, json!({"b": 1})),
+            ["spec: Invalid value: 1: spec in body should have at least 2 properties [FieldValueInvalid]"],
+            "a property count failure ends the object's checks"
         );
     }
 

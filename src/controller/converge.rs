@@ -1,0 +1,195 @@
+//! The ELB side of a reconcile, without Kubernetes: observe the ELB, check ownership, plan,
+//! apply each action as one ELB call, and read back what status needs. It takes any
+//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile.rs`).
+
+use std::collections::BTreeMap;
+
+use tracing::{debug, info};
+
+use super::ownership::{Owner, Ownership};
+use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
+use crate::plan::{self, Action, Desired, Observed, PlanError};
+
+/// The ELB after a successful convergence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Converged {
+    pub description: LoadBalancerDescription,
+    /// Health of every registered instance (DescribeInstanceHealth).
+    pub health: Vec<InstanceState>,
+}
+
+/// How a convergence ended, when no call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The ELB matches the desired state.
+    Converged(Box<Converged>),
+    /// An ELB with the wanted name is not ours; nothing was changed.
+    Conflict { claimed_by: Option<String> },
+}
+
+/// Why a convergence stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// An ELB call failed; its message names the action, code and AWS message.
+    #[error(transparent)]
+    Elb(#[from] elb::Error),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// What a convergence did: the actions that succeeded (in order), and how it ended.
+#[derive(Debug)]
+pub struct Report {
+    pub applied: Vec<Action>,
+    pub result: Result<Outcome, Failure>,
+}
+
+/// Brings the ELB `desired.name` to `desired`. A foreign ELB (see [`Owner::ownership`]) is
+/// never changed; with `adopt`, an ELB that carries no ownership tag at all is taken over
+/// (it gets the ownership tags). An ELB claimed by another resource or cluster is never
+/// adopted: two resources would otherwise fight over it.
+pub async fn converge(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool) -> Report {
+    let mut applied = Vec::new();
+    let result = converge_into(elb, desired, owner, adopt, &mut applied).await;
+    Report { applied, result }
+}
+
+async fn converge_into(
+    elb: &dyn ElbApi,
+    desired: &Desired,
+    owner: &Owner,
+    adopt: bool,
+    applied: &mut Vec<Action>,
+) -> Result<Outcome, Failure> {
+    let name = desired.name.as_str();
+    let observed = match describe(elb, name).await? {
+        None => None,
+        Some(description) => {
+            let tags = tags_of(elb, name).await?;
+            match owner.ownership(&tags) {
+                Ownership::Owned => {}
+                Ownership::Foreign { claimed_by: None } if adopt => info!(elb = name, "adopting load balancer"),
+                Ownership::Foreign { claimed_by } => return Ok(Outcome::Conflict { claimed_by }),
+            }
+            let attributes = elb.describe_load_balancer_attributes(name).await?;
+            Some(Observed { description, tags, attributes })
+        }
+    };
+    let actions = plan::plan(desired, observed.as_ref())?;
+    debug!(elb = name, actions = actions.len(), "planned");
+    for action in actions {
+        apply(elb, name, &action).await?;
+        applied.push(action);
+    }
+    let description = match (applied.is_empty(), observed) {
+        (true, Some(observed)) => observed.description,
+        // Read back what the changes produced (DNS name, effective zones, ...).
+        _ => describe(elb, name).await?.ok_or_else(|| not_found(name))?,
+    };
+    let health = if description.instances.is_empty() {
+        Vec::new()
+    } else {
+        elb.describe_instance_health(name, &[]).await?
+    };
+    Ok(Outcome::Converged(Box::new(Converged { description, health })))
+}
+
+fn not_found(name: &str) -> elb::Error {
+    elb::Error::Api {
+        action: "DescribeLoadBalancers",
+        code: "LoadBalancerNotFound".into(),
+        message: format!("load balancer {name} disappeared while being reconciled"),
+        request_id: None,
+        status: 400,
+    }
+}
+
+/// The description of one ELB, `None` when it does not exist.
+pub async fn describe(elb: &dyn ElbApi, name: &str) -> Result<Option<LoadBalancerDescription>, elb::Error> {
+    match elb.describe_load_balancers(&[name.to_string()]).await {
+        Ok(found) => Ok(found.into_iter().find(|d| d.name.eq_ignore_ascii_case(name))),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, String>, elb::Error> {
+    let all = elb.describe_tags(&[name.to_string()]).await?;
+    let tags = all.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, t)| t.as_slice()).unwrap_or(&[]);
+    Ok(Observed::tags_from(tags))
+}
+
+/// Performs one action: exactly one ELB call.
+pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), elb::Error> {
+    let n = [name.to_string()];
+    match action {
+        Action::Create(input) => elb.create_load_balancer(input).await.map(drop),
+        Action::AddTags(tags) => elb.add_tags(&n, tags).await,
+        Action::RemoveTags(keys) => elb.remove_tags(&n, keys).await,
+        Action::EnableZones(z) => elb.enable_availability_zones(name, z).await.map(drop),
+        Action::DisableZones(z) => elb.disable_availability_zones(name, z).await.map(drop),
+        Action::AttachSubnets(s) => elb.attach_subnets(name, s).await.map(drop),
+        Action::DetachSubnets(s) => elb.detach_subnets(name, s).await.map(drop),
+        Action::ApplySecurityGroups(g) => elb.apply_security_groups(name, g).await.map(drop),
+        Action::DeleteListener(port) => elb.delete_load_balancer_listeners(name, &[*port]).await,
+        Action::CreateListeners(l) => elb.create_load_balancer_listeners(name, l).await,
+        Action::SetListenerCertificate { port, certificate_id } => {
+            elb.set_load_balancer_listener_ssl_certificate(name, *port, certificate_id).await
+        }
+        Action::ConfigureHealthCheck(hc) => elb.configure_health_check(name, hc).await.map(drop),
+        Action::ModifyAttributes(a) => elb.modify_load_balancer_attributes(name, a).await.map(drop),
+        Action::RegisterInstances(ids) => elb.register_instances(name, ids).await.map(drop),
+        Action::DeregisterInstances(ids) => elb.deregister_instances(name, ids).await.map(drop),
+        Action::CreateLbCookiePolicy { policy_name, expiration_seconds } => {
+            elb.create_lb_cookie_stickiness_policy(name, policy_name, *expiration_seconds).await
+        }
+        Action::CreateAppCookiePolicy { policy_name, cookie_name } => {
+            elb.create_app_cookie_stickiness_policy(name, policy_name, cookie_name).await
+        }
+        Action::CreateProxyProtocolPolicy { policy_name } => {
+            let attributes = [PolicyAttribute { name: "ProxyProtocol".into(), value: "true".into() }];
+            elb.create_load_balancer_policy(name, policy_name, "ProxyProtocolPolicyType", &attributes).await
+        }
+        Action::SetListenerPolicies { port, policy_names } => {
+            elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await
+        }
+        Action::SetBackendPolicies { instance_port, policy_names } => {
+            elb.set_load_balancer_policies_for_backend_server(name, *instance_port, policy_names).await
+        }
+        Action::DeletePolicy { policy_name } => elb.delete_load_balancer_policy(name, policy_name).await,
+    }
+}
+
+/// The health of the registered instances, `None` when the ELB does not exist (any more).
+pub async fn poll_health(elb: &dyn ElbApi, name: &str) -> Result<Option<Vec<InstanceState>>, elb::Error> {
+    match elb.describe_instance_health(name, &[]).await {
+        Ok(h) => Ok(Some(h)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What deleting did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    /// There was nothing to delete.
+    AlreadyGone,
+    /// The ELB is not this resource's; it was left in place.
+    Foreign { claimed_by: Option<String> },
+}
+
+/// Deletes the ELB if, and only if, this resource owns it. Already gone is success.
+pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Deleted, elb::Error> {
+    if describe(elb, name).await?.is_none() {
+        return Ok(Deleted::AlreadyGone);
+    }
+    if let Ownership::Foreign { claimed_by } = owner.ownership(&tags_of(elb, name).await?) {
+        return Ok(Deleted::Foreign { claimed_by });
+    }
+    match elb.delete_load_balancer(name).await {
+        Ok(()) => Ok(Deleted::Deleted),
+        Err(e) if e.is_not_found() => Ok(Deleted::AlreadyGone),
+        Err(e) => Err(e),
+    }
+}

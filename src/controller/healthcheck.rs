@@ -1,0 +1,189 @@
+//! The HealthCheck controller: validates the spec (the same rules as the CRD, so an object
+//! that predates a rule is still reported) and writes status: `Ready` and `usedBy`.
+
+use std::sync::Arc;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::ResourceExt;
+use tracing::{info_span, warn, Instrument};
+
+use super::context::Context;
+use super::status::{self, Verdict};
+use crate::crd::{HealthCheck, HealthCheckSpec, HealthCheckStatus, LoadBalancer};
+use crate::elb;
+use crate::{Error, Result};
+
+/// Checks a HealthCheck spec and converts it to the ELB's form.
+pub fn validate(spec: &HealthCheckSpec) -> Result<elb::HealthCheck, String> {
+    validate_target(&spec.target)?;
+    let range = |field: &str, v: i32, lo: i32, hi: i32| {
+        if (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(format!("{field} must be between {lo} and {hi}, got {v}"))
+        }
+    };
+    range("intervalSeconds", spec.interval_seconds, 5, 300)?;
+    range("timeoutSeconds", spec.timeout_seconds, 2, 60)?;
+    range("healthyThreshold", spec.healthy_threshold, 2, 10)?;
+    range("unhealthyThreshold", spec.unhealthy_threshold, 2, 10)?;
+    if spec.timeout_seconds >= spec.interval_seconds {
+        return Err(format!(
+            "timeoutSeconds ({}) must be less than intervalSeconds ({})",
+            spec.timeout_seconds, spec.interval_seconds
+        ));
+    }
+    Ok(elb::HealthCheck {
+        target: spec.target.clone(),
+        interval: spec.interval_seconds,
+        timeout: spec.timeout_seconds,
+        healthy_threshold: spec.healthy_threshold,
+        unhealthy_threshold: spec.unhealthy_threshold,
+    })
+}
+
+/// `TCP:port`, `SSL:port`, `HTTP:port/path`, `HTTPS:port/path` (path up to 1024 characters).
+fn validate_target(target: &str) -> Result<(), String> {
+    let bad = || format!("target {target:?} must be TCP:<port>, SSL:<port>, HTTP:<port>/<path> or HTTPS:<port>/<path>");
+    let (protocol, rest) = target.split_once(':').ok_or_else(bad)?;
+    let (port, path) = match protocol {
+        "TCP" | "SSL" => (rest, None),
+        "HTTP" | "HTTPS" => {
+            let slash = rest.find('/').ok_or_else(bad)?;
+            (&rest[..slash], Some(&rest[slash..]))
+        }
+        _ => return Err(bad()),
+    };
+    match port.parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) && !port.starts_with('+') => {}
+        _ => return Err(format!("target {target:?}: the port must be 1-65535")),
+    }
+    if path.is_some_and(|p| p.len() > 1024) {
+        return Err(format!("target {target:?}: the path is longer than 1024 characters"));
+    }
+    Ok(())
+}
+
+/// The names of the LoadBalancers in `namespace` whose healthCheckRef names `name`, sorted.
+pub fn used_by(loadbalancers: &[Arc<LoadBalancer>], namespace: &str, name: &str) -> Vec<String> {
+    let mut names: Vec<String> = loadbalancers
+        .iter()
+        .filter(|lb| lb.namespace().as_deref() == Some(namespace))
+        .filter(|lb| lb.spec.health_check_ref.as_ref().is_some_and(|r| r.name == name))
+        .map(|lb| lb.name_any())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Reconciles one HealthCheck: pure validation, then a status write when it changed.
+pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = hc.namespace().unwrap_or_default();
+    let name = hc.name_any();
+    let span = info_span!("reconcile", kind = "HealthCheck", object = %format!("{ns}/{name}"));
+    async move {
+        let _timer = ctx.metrics.reconcile.start("healthcheck");
+        let result = reconcile_inner(&hc, &ctx, &ns, &name).await;
+        if let Err(e) = &result {
+            ctx.metrics.reconcile.failure("healthcheck", e.metric_label());
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {
+    // usedBy is read from the LoadBalancer cache: wait (bounded) until it holds a full list.
+    if !ctx.stores.wait_ready(std::time::Duration::from_secs(30)).await {
+        return Ok(Action::requeue(std::time::Duration::from_secs(5)));
+    }
+    let verdict = match validate(&hc.spec) {
+        Ok(_) => Verdict::new(crate::crd::condition::READY, true, "Valid", "the health check is valid"),
+        Err(message) => Verdict::new(crate::crd::condition::READY, false, "Invalid", message),
+    };
+    let previous = hc.status.clone().unwrap_or_default();
+    let status = HealthCheckStatus {
+        observed_generation: hc.metadata.generation,
+        used_by: used_by(&ctx.stores.loadbalancers.state(), ns, name),
+        conditions: status::conditions(&previous.conditions, &[verdict], hc.metadata.generation),
+    };
+    let api: Api<HealthCheck> = Api::namespaced(ctx.client.clone(), ns);
+    status::write(&api, hc, hc.status.as_ref(), &status).await.map_err(Error::Kube)?;
+    Ok(Action::await_change())
+}
+
+/// Kubernetes errors are retried with backoff; nothing else can fail here.
+pub fn error_policy(hc: Arc<HealthCheck>, error: &Error, _ctx: Arc<Context>) -> Action {
+    warn!(object = %format!("{}/{}", hc.namespace().unwrap_or_default(), hc.name_any()), %error, "HealthCheck reconcile failed");
+    Action::requeue(super::context::backoff(1, std::time::Duration::from_secs(5), std::time::Duration::from_secs(60)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crd::LoadBalancerSpec;
+
+    fn spec(target: &str, interval: i32, timeout: i32, healthy: i32, unhealthy: i32) -> HealthCheckSpec {
+        HealthCheckSpec {
+            target: target.into(),
+            interval_seconds: interval,
+            timeout_seconds: timeout,
+            healthy_threshold: healthy,
+            unhealthy_threshold: unhealthy,
+        }
+    }
+
+    #[test]
+    fn tutorial_health_check_is_valid() {
+        let hc = validate(&spec("HTTP:8080/health", 20, 5, 3, 5)).unwrap();
+        assert_eq!(
+            hc,
+            elb::HealthCheck { target: "HTTP:8080/health".into(), interval: 20, timeout: 5, healthy_threshold: 3, unhealthy_threshold: 5 }
+        );
+    }
+
+    #[test]
+    fn validation_table() {
+        let cases = [
+            (spec("TCP:80", 30, 5, 2, 2), true),
+            (spec("SSL:443", 30, 5, 2, 2), true),
+            (spec("HTTPS:443/", 30, 5, 2, 2), true),
+            (spec("HTTP:8080", 30, 5, 2, 2), false),   // HTTP needs a path
+            (spec("TCP:80/x", 30, 5, 2, 2), false),    // TCP takes no path
+            (spec("UDP:53", 30, 5, 2, 2), false),
+            (spec("http:80/", 30, 5, 2, 2), false),    // protocol in upper case
+            (spec("TCP:0", 30, 5, 2, 2), false),
+            (spec("TCP:65536", 30, 5, 2, 2), false),
+            (spec("TCP:+80", 30, 5, 2, 2), false),
+            (spec("TCP:80", 4, 2, 2, 2), false),       // interval range
+            (spec("TCP:80", 301, 5, 2, 2), false),
+            (spec("TCP:80", 30, 1, 2, 2), false),      // timeout range
+            (spec("TCP:80", 30, 30, 2, 2), false),     // timeout < interval
+            (spec("TCP:80", 30, 5, 1, 2), false),      // thresholds
+            (spec("TCP:80", 30, 5, 2, 11), false),
+        ];
+        for (s, ok) in cases {
+            assert_eq!(validate(&s).is_ok(), ok, "{s:?}: {:?}", validate(&s));
+        }
+        assert!(validate(&spec("TCP:80", 30, 30, 2, 2)).unwrap_err().contains("less than intervalSeconds"));
+    }
+
+    #[test]
+    fn used_by_lists_referencing_loadbalancers_in_the_namespace() {
+        let lb = |ns: &str, name: &str, hc: Option<&str>| {
+            let spec: LoadBalancerSpec = serde_json::from_value(serde_json::json!({
+                "listeners": [{"port": 80, "protocol": "HTTP", "instancePort": 8080}],
+                "healthCheckRef": hc.map(|n| serde_json::json!({"name": n})),
+            }))
+            .unwrap();
+            let mut lb = LoadBalancer::new(name, spec);
+            lb.metadata.namespace = Some(ns.into());
+            Arc::new(lb)
+        };
+        let lbs = vec![lb("a", "z-lb", Some("hc")), lb("a", "b-lb", Some("hc")), lb("a", "c", Some("other")), lb("b", "d", Some("hc")), lb("a", "e", None)];
+        assert_eq!(used_by(&lbs, "a", "hc"), ["b-lb", "z-lb"]);
+        assert!(used_by(&lbs, "c", "hc").is_empty());
+    }
+}

@@ -1,0 +1,212 @@
+//! Status: conditions, the instance table, and the write (a merge patch on `/status` with a
+//! fixed field manager, only when something changed).
+//!
+//! Conditions of a LoadBalancer (all always present):
+//! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
+//!   error; False otherwise, with the ELB error code as reason (`ValidationError`,
+//!   `Throttling`, ...) or one of `Conflict`, `InvalidSpec`, `HealthCheckNotFound`,
+//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`, `KubernetesError`.
+//! - `Ready` is True when `Synced` is True (so the ELB exists, is ours and matches the spec)
+//!   and either at least one registered instance is `InService` (reason `InstancesInService`)
+//!   or the spec selects no backends at all (no selector that can match, no instance ids;
+//!   reason `NoBackendsSelected`). False reasons: `NotSynced`, `Conflict`, `NoBackends`
+//!   (selectors match no instance), `NoInstancesInService`.
+//! - `Conflict` is True when an ELB with the wanted name exists without this resource's
+//!   ownership tags (reason `NotOwned`), else False (`NoConflict`).
+//! - `BackendsResolved` is False when a selected node has no AWS providerID
+//!   (`NodeWithoutProviderID`) or a selected pod's node is unknown (`NodeNotFound`).
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::api::{Api, Patch, PatchParams};
+use kube::Resource;
+use serde::Serialize;
+
+use crate::crd::InstanceStatus;
+use crate::elb::InstanceState;
+
+/// The field manager of every status write.
+pub const FIELD_MANAGER: &str = "elb-operator";
+
+/// Condition type reporting nodes whose instance cannot be found.
+pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
+
+/// A condition before timestamps: what the controller concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Verdict {
+    pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Verdict { type_, status, reason: reason.into(), message: message.into() }
+    }
+}
+
+/// The conditions for `verdicts`, keeping `lastTransitionTime` of a condition whose status
+/// did not change (so an unchanged verdict yields an identical condition and no write).
+pub fn conditions(previous: &[Condition], verdicts: &[Verdict], generation: Option<i64>) -> Vec<Condition> {
+    verdicts
+        .iter()
+        .map(|v| {
+            let status = if v.status { "True" } else { "False" }.to_string();
+            let last_transition_time = previous
+                .iter()
+                .find(|c| c.type_ == v.type_ && c.status == status)
+                .map(|c| c.last_transition_time.clone())
+                .unwrap_or_else(|| Time(k8s_openapi::jiff::Timestamp::now()));
+            Condition {
+                type_: v.type_.to_string(),
+                status,
+                reason: v.reason.clone(),
+                message: truncate(&v.message, 1024),
+                observed_generation: generation,
+                last_transition_time,
+            }
+        })
+        .collect()
+}
+
+/// Truncates on a character boundary (condition messages and event notes have size limits).
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// One status entry per instance ELB reports, sorted by id, with zone and node from the
+/// resolved backends; and the `InService/registered` summary.
+pub fn instances(
+    health: &[InstanceState],
+    known: &std::collections::BTreeMap<String, super::backends::Backend>,
+) -> (Vec<InstanceStatus>, String) {
+    let mut out: Vec<InstanceStatus> = health
+        .iter()
+        .map(|h| {
+            let backend = known.get(&h.instance_id);
+            InstanceStatus {
+                instance_id: h.instance_id.clone(),
+                availability_zone: backend.and_then(|b| b.zone.clone()),
+                node: backend.and_then(|b| b.node.clone()),
+                state: h.state.clone(),
+                reason_code: h.reason_code.clone().filter(|r| !r.is_empty() && r != "N/A"),
+                description: h.description.clone().filter(|d| !d.is_empty() && d != "N/A"),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    let in_service = out.iter().filter(|i| i.state == "InService").count();
+    let summary = format!("{in_service}/{}", out.len());
+    (out, summary)
+}
+
+/// Writes `status` when it differs from `current`, as a JSON merge patch on `/status` with
+/// field manager [`FIELD_MANAGER`]. The patch replaces the whole status: lists are replaced
+/// by merge patches anyway, and a field `current` has but `status` lacks is sent as `null`
+/// so that it is removed. (A merge patch rather than server-side apply: it needs no schema
+/// knowledge on the server side to remove list entries, so it behaves the same everywhere.)
+/// Returns whether a write happened.
+pub async fn write<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, status: &S) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if current == Some(status) {
+        return Ok(false);
+    }
+    let name = obj.meta().name.clone().unwrap_or_default();
+    let body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
+    api.patch_status(&name, &params, &Patch::Merge(&body)).await?;
+    Ok(true)
+}
+
+/// `status` as JSON, with `null` for every top-level field of `current` it does not have.
+pub fn replacement<S: Serialize>(current: Option<&S>, status: &S) -> Result<serde_json::Value, serde_json::Error> {
+    let mut new = serde_json::to_value(status)?;
+    if let (Some(serde_json::Value::Object(old)), serde_json::Value::Object(fields)) =
+        (current.map(serde_json::to_value).transpose()?, &mut new)
+    {
+        for key in old.keys() {
+            fields.entry(key.clone()).or_insert(serde_json::Value::Null);
+        }
+    }
+    Ok(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::backends::Backend;
+
+    #[test]
+    fn transition_time_kept_while_status_unchanged() {
+        let old_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let previous = vec![Condition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: "InstancesInService".into(),
+            message: "1/1".into(),
+            observed_generation: Some(1),
+            last_transition_time: old_time.clone(),
+        }];
+        let same = conditions(&previous, &[Verdict::new("Ready", true, "InstancesInService", "2/2")], Some(2));
+        assert_eq!(same[0].last_transition_time, old_time);
+        assert_eq!(same[0].message, "2/2");
+        assert_eq!(same[0].observed_generation, Some(2));
+        let flipped = conditions(&previous, &[Verdict::new("Ready", false, "NoInstancesInService", "0/2")], Some(2));
+        assert_ne!(flipped[0].last_transition_time, old_time);
+        assert_eq!(flipped[0].status, "False");
+    }
+
+    #[test]
+    fn instance_table_and_summary() {
+        let h = |id: &str, state: &str, reason: Option<&str>| InstanceState {
+            instance_id: id.into(),
+            state: state.into(),
+            reason_code: reason.map(String::from),
+            description: Some("N/A".into()),
+        };
+        let known = [("i-2".to_string(), Backend { zone: Some("us-east-1b".into()), node: Some("n2".into()) })].into();
+        let (list, summary) = instances(
+            &[h("i-3", "OutOfService", Some("Instance")), h("i-2", "InService", Some("N/A")), h("i-1", "InService", None)],
+            &known,
+        );
+        assert_eq!(summary, "2/3");
+        assert_eq!(list.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
+        assert_eq!(list[1].node.as_deref(), Some("n2"));
+        assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"));
+        assert_eq!(list[1].reason_code, None, "N/A is dropped");
+        assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
+        assert_eq!(instances(&[], &known).1, "0/0");
+    }
+
+    #[test]
+    fn replacement_removes_fields_that_went_away() {
+        use crate::crd::LoadBalancerStatus;
+        let old = LoadBalancerStatus {
+            dns_name: Some("x".into()),
+            instances: vec![InstanceStatus { instance_id: "i-1".into(), state: "InService".into(), ..Default::default() }],
+            healthy: Some("1/1".into()),
+            ..Default::default()
+        };
+        let new = LoadBalancerStatus { dns_name: Some("x".into()), healthy: Some("0/0".into()), ..Default::default() };
+        let v = replacement(Some(&old), &new).unwrap();
+        assert_eq!(v, serde_json::json!({"dnsName": "x", "healthy": "0/0", "instances": null}));
+        assert_eq!(replacement(None, &new).unwrap(), serde_json::json!({"dnsName": "x", "healthy": "0/0"}));
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 10), "abc");
+        let t = truncate(&"é".repeat(10), 8);
+        assert!(t.len() <= 8 && t.ends_with("..."), "{t}");
+    }
+}

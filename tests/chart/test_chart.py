@@ -1,0 +1,424 @@
+"""Tests of the Helm chart with the real Helm engine (PyPI helm-python-sdk).
+
+Run with `.venv/bin/pytest -q tests/chart` (part of `make test`).
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import helm_python as helm
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "elb-operator"
+RELEASE = "elb"
+NAMESPACE = "elb-system"
+SA_NAME = "elb-elb-operator"
+# Every Kubernetes API call the operator makes, as printed by `elb-operator rbac-requirements`
+# (a Rust test in tests/ops keeps this file in step with the binary).
+API_CALLS = json.loads((Path(__file__).parent / "kube_api_calls.json").read_text())
+# Resources that are not namespaced, so they always need a ClusterRole.
+CLUSTER_SCOPED = {("", "nodes")}
+
+NON_DEFAULT = {
+    "clusterName": "prod-eu-1",
+    "region": "eu-west-1",
+    "elbEndpoint": "https://elasticloadbalancing.eu-west-1.amazonaws.com",
+    "watchNamespace": "shop",
+    "healthPollInterval": "45s",
+    "resyncInterval": "5m",
+    "concurrency": 8,
+    "logging": {"format": "text", "level": "debug,kube=info"},
+    "leaderElection": {"enabled": True, "leaseName": "elb-lock", "leaseDuration": "20s"},
+    "shutdownTimeout": "25s",
+    "terminationGracePeriodSeconds": 40,
+    "httpPort": 9100,
+    "replicaCount": 2,
+    "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
+    "image": {"repository": "registry.example.com/elb-operator", "tag": "9.9.9", "pullPolicy": "Always"},
+    "imagePullSecrets": [{"name": "regcred"}],
+    "serviceAccount": {"create": True, "name": "elb-sa", "irsaRoleArn": "arn:aws:iam::123456789012:role/elb-operator",
+                       "annotations": {"team": "platform"}},
+    "podAnnotations": {"prometheus.io/scrape": "true"},
+    "podLabels": {"tier": "control"},
+    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "nodeSelector": {"kubernetes.io/os": "linux"},
+    "tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoSchedule"}],
+    "affinity": {"nodeAffinity": {}},
+    "priorityClassName": "system-cluster-critical",
+    "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prom"}},
+    "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+}
+
+
+def render(values: dict | None = None) -> list[dict]:
+    with helm.Chart.load(CHART) as chart:
+        out = chart.render(values=values or {}, name=RELEASE, namespace=NAMESPACE)
+    docs = []
+    for path, text in out.items():
+        if path.endswith("NOTES.txt"):
+            continue
+        docs.extend(d for d in yaml.safe_load_all(text) if d)
+    return docs
+
+
+def notes(values: dict | None = None) -> str:
+    with helm.Chart.load(CHART) as chart:
+        out = chart.render(values=values or {}, name=RELEASE, namespace=NAMESPACE)
+    return next(v for k, v in out.items() if k.endswith("NOTES.txt"))
+
+
+def one(docs: list[dict], kind: str, name: str | None = None) -> dict:
+    found = [d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name)]
+    assert len(found) == 1, f"expected one {kind} {name or ''}, got {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def container(docs: list[dict]) -> dict:
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert len(pod["containers"]) == 1
+    return pod["containers"][0]
+
+
+def args(docs: list[dict]) -> list[str]:
+    return container(docs)["args"]
+
+
+# --- lint, schema, metadata -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT, {"leaderElection": {"enabled": False}}], ids=["default", "custom", "no-le"])
+def test_lint_is_strict_clean(values):
+    report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE)
+    assert report["errors"] == []
+    problems = [m for m in report["messages"] if m["severity"] >= 2]
+    assert problems == [], problems
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"logging": {"format": "xml"}},
+        {"clusterNmae": "typo"},
+        {"concurrency": 0},
+        {"healthPollInterval": "soon"},
+        {"serviceAccount": {"irsaRoleArn": "not-an-arn"}},
+        {"clusterName": ""},
+    ],
+)
+def test_schema_refuses_invalid_values(bad):
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmError):
+            chart.validate_schema(chart.merge_values(bad))
+        chart.validate_schema(chart.merge_values({}))
+
+
+def test_app_version_follows_cargo():
+    cargo = tomllib.loads((REPO / "Cargo.toml").read_text())["package"]["version"]
+    with helm.Chart.load(CHART) as chart:
+        assert chart.metadata["appVersion"] == cargo
+        assert chart.metadata["version"] == cargo
+
+
+def test_chart_crds_are_the_top_level_crds():
+    top = REPO / "crds"
+    chart_files = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    with helm.Chart.load(CHART) as chart:
+        names = sorted(yaml.safe_load(c["data"])["metadata"]["name"] for c in chart.crds)
+    assert names == ["healthchecks.elb.operator.dev", "loadbalancers.elb.operator.dev"]
+    top_files = {p.name: p.read_bytes() for p in top.glob("*.yaml")}
+    assert chart_files.keys() == top_files.keys(), "copy crds/*.yaml into charts/elb-operator/crds/"
+    for name in top_files:
+        assert chart_files[name] == top_files[name], f"charts/elb-operator/crds/{name} differs from crds/{name}; copy it"
+
+
+# --- Deployment -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "custom"])
+def test_deployment_is_hardened(values):
+    docs = render(values)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    c = container(docs)
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] != 0
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    sc = c["securityContext"]
+    assert sc["readOnlyRootFilesystem"] is True
+    assert sc["allowPrivilegeEscalation"] is False
+    assert sc["capabilities"]["drop"] == ["ALL"]
+    assert "add" not in sc["capabilities"]
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+    assert c["resources"]["limits"]["memory"]
+    assert not pod.get("hostNetwork") and not pod.get("hostPID")
+    assert pod["serviceAccountName"] == (SA_NAME if values is None else "elb-sa")
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "custom"])
+def test_probes_hit_the_operator_http_port(values):
+    docs = render(values)
+    c = container(docs)
+    port = c["ports"][0]
+    assert port["name"] == "http"
+    bind = next(a for a in args(docs) if a.startswith("--http-bind="))
+    assert bind == f"--http-bind=0.0.0.0:{port['containerPort']}"
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert c[probe]["periodSeconds"] > 0 and c[probe]["failureThreshold"] > 0
+
+
+def test_defaults_log_json_and_elect_a_leader():
+    a = args(render())
+    assert a[0] == "run"
+    assert "--log-format=json" in a
+    assert "--leader-election=true" in a
+    assert f"--lease-namespace={NAMESPACE}" in a
+    assert "--lease-name=elb-elb-operator" in a
+    assert not any(x.startswith(("--watch-namespace", "--elb-endpoint")) for x in a)
+    env = {e["name"]: e for e in container(render())["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+
+# Each values key and what it must change in the rendered manifests. A new key in values.yaml
+# without a row here fails test_every_values_key_is_covered.
+def _dep(docs):
+    return one(docs, "Deployment")
+
+
+VALUE_EFFECTS = {
+    "clusterName": lambda d: "--cluster-name=prod-eu-1" in args(d),
+    "region": lambda d: "--region=eu-west-1" in args(d),
+    "elbEndpoint": lambda d: "--elb-endpoint=https://elasticloadbalancing.eu-west-1.amazonaws.com" in args(d),
+    "watchNamespace": lambda d: "--watch-namespace=shop" in args(d),
+    "healthPollInterval": lambda d: "--health-poll-interval=45s" in args(d),
+    "resyncInterval": lambda d: "--resync-interval=5m" in args(d),
+    "concurrency": lambda d: "--concurrency=8" in args(d),
+    "logging": lambda d: "--log-format=text" in args(d) and "--log-level=debug,kube=info" in args(d),
+    "leaderElection": lambda d: "--lease-name=elb-lock" in args(d) and "--lease-duration=20s" in args(d),
+    "shutdownTimeout": lambda d: "--shutdown-timeout=25s" in args(d),
+    "terminationGracePeriodSeconds": lambda d: _dep(d)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 40,
+    "httpPort": lambda d: "--http-bind=0.0.0.0:9100" in args(d) and container(d)["ports"][0]["containerPort"] == 9100,
+    "replicaCount": lambda d: _dep(d)["spec"]["replicas"] == 2,
+    "extraEnv": lambda d: {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"} in container(d)["env"],
+    "image": lambda d: container(d)["image"] == "registry.example.com/elb-operator:9.9.9"
+    and container(d)["imagePullPolicy"] == "Always",
+    "imagePullSecrets": lambda d: _dep(d)["spec"]["template"]["spec"]["imagePullSecrets"] == [{"name": "regcred"}],
+    "serviceAccount": lambda d: one(d, "ServiceAccount", "elb-sa")["metadata"]["annotations"]
+    == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/elb-operator", "team": "platform"},
+    "podAnnotations": lambda d: _dep(d)["spec"]["template"]["metadata"]["annotations"] == {"prometheus.io/scrape": "true"},
+    "podLabels": lambda d: _dep(d)["spec"]["template"]["metadata"]["labels"]["tier"] == "control",
+    "resources": lambda d: container(d)["resources"]["limits"]["memory"] == "512Mi",
+    "nodeSelector": lambda d: _dep(d)["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/os": "linux"},
+    "tolerations": lambda d: _dep(d)["spec"]["template"]["spec"]["tolerations"][0]["key"] == "dedicated",
+    "affinity": lambda d: "nodeAffinity" in _dep(d)["spec"]["template"]["spec"]["affinity"],
+    "priorityClassName": lambda d: _dep(d)["spec"]["template"]["spec"]["priorityClassName"] == "system-cluster-critical",
+    "serviceMonitor": lambda d: one(d, "ServiceMonitor")["spec"]["endpoints"][0]["interval"] == "15s"
+    and one(d, "ServiceMonitor")["metadata"]["labels"]["release"] == "prom",
+    "podDisruptionBudget": lambda d: one(d, "PodDisruptionBudget")["spec"]["minAvailable"] == 1,
+}
+# Keys checked by other tests, with the test that checks them.
+COVERED_ELSEWHERE = {
+    "nameOverride": "test_name_overrides",
+    "fullnameOverride": "test_name_overrides",
+    "rbac": "test_rbac_can_be_left_to_the_user",
+    "service": "test_service_monitor_needs_the_service",
+    "podSecurityContext": "test_deployment_is_hardened",
+    "securityContext": "test_deployment_is_hardened",
+    "livenessProbe": "test_probes_hit_the_operator_http_port",
+    "readinessProbe": "test_probes_hit_the_operator_http_port",
+}
+
+
+def test_every_values_key_is_covered():
+    with helm.Chart.load(CHART) as chart:
+        keys = set(chart.values)
+    assert keys == set(VALUE_EFFECTS) | set(COVERED_ELSEWHERE)
+
+
+def holds(check, docs) -> bool:
+    """Whether a VALUE_EFFECTS check holds; a missing object or key counts as not holding."""
+    try:
+        return bool(check(docs))
+    except (AssertionError, KeyError, StopIteration, IndexError, TypeError):
+        return False
+
+
+@pytest.mark.parametrize("key", sorted(VALUE_EFFECTS))
+def test_each_value_reaches_the_manifests(key):
+    assert holds(VALUE_EFFECTS[key], render({key: NON_DEFAULT[key]})), f"{key}={NON_DEFAULT[key]!r} did not reach the manifests"
+    assert not holds(VALUE_EFFECTS[key], render()), f"{key}: the check also passes with the default values"
+
+
+def test_leader_election_can_be_turned_off():
+    docs = render({"leaderElection": {"enabled": False}})
+    a = args(docs)
+    assert "--leader-election=false" in a
+    assert not any(x.startswith("--lease-") for x in a)
+    assert not [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("leader-election")]
+
+
+def test_name_overrides():
+    docs = render({"fullnameOverride": "elbop"})
+    assert one(docs, "Deployment")["metadata"]["name"] == "elbop"
+    docs = render({"nameOverride": "lbop"})
+    dep = one(docs, "Deployment")
+    assert dep["metadata"]["name"] == "elb-lbop"
+    assert dep["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"] == "lbop"
+
+
+# --- ServiceAccount and IRSA ------------------------------------------------------------
+
+
+def test_irsa_annotation_only_when_asked():
+    sa = one(render(), "ServiceAccount")
+    assert "eks.amazonaws.com/role-arn" not in (sa["metadata"].get("annotations") or {})
+    arn = "arn:aws:iam::123456789012:role/elb-operator"
+    sa = one(render({"serviceAccount": {"irsaRoleArn": arn}}), "ServiceAccount")
+    assert sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == arn
+    assert sa["metadata"]["name"] == SA_NAME
+
+
+def test_existing_service_account():
+    docs = render({"serviceAccount": {"create": False, "name": "preexisting"}})
+    assert not [d for d in docs if d["kind"] == "ServiceAccount"]
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "preexisting"
+    binding = one(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "preexisting", "namespace": NAMESPACE}]
+
+
+# --- RBAC -------------------------------------------------------------------------------
+
+
+def grants(docs: list[dict], sa: str = SA_NAME) -> list[dict]:
+    """Every permission bound to the operator's ServiceAccount: one entry per
+    (role kind, namespace, group, resource, verb, resourceNames)."""
+    roles = {(d["kind"], d["metadata"].get("namespace"), d["metadata"]["name"]): d for d in docs if d["kind"] in ("Role", "ClusterRole")}
+    out = []
+    for b in docs:
+        if b["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if {"kind": "ServiceAccount", "name": sa, "namespace": NAMESPACE} not in b["subjects"]:
+            continue
+        ref = b["roleRef"]
+        role_ns = b["metadata"].get("namespace") if ref["kind"] == "Role" else None
+        role = roles[(ref["kind"], role_ns, ref["name"])]
+        # A ClusterRole bound by a RoleBinding grants only in that namespace.
+        where = None if b["kind"] == "ClusterRoleBinding" else b["metadata"]["namespace"]
+        for rule in role["rules"]:
+            for g in rule["apiGroups"]:
+                for r in rule["resources"]:
+                    for v in rule["verbs"]:
+                        out.append({"namespace": where, "group": g, "resource": r, "verb": v,
+                                    "names": rule.get("resourceNames", [])})
+    return out
+
+
+def allowed(gs: list[dict], group: str, resource: str, verb: str, namespace: str | None, name: str | None = None) -> bool:
+    for g in gs:
+        if (g["group"], g["resource"], g["verb"]) != (group, resource, verb):
+            continue
+        if g["namespace"] is not None and g["namespace"] != namespace:
+            continue
+        if g["names"] and (name is None or name not in g["names"]):
+            continue
+        return True
+    return False
+
+
+RBAC_CASES = {
+    "cluster-wide": ({}, None),
+    "one-namespace": ({"watchNamespace": "shop"}, "shop"),
+    "no-leader-election": ({"leaderElection": {"enabled": False}}, None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RBAC_CASES))
+def test_rbac_allows_every_api_call_and_nothing_else(case):
+    values, watched = RBAC_CASES[case]
+    docs = render(values)
+    gs = grants(docs)
+    leader = values.get("leaderElection", {}).get("enabled", True)
+    lease_name = "elb-elb-operator"
+    needed = set()
+    for call in API_CALLS:
+        group, resource = call["group"], call["resource"]
+        if call["scope"] == "own" and not leader:
+            continue
+        for verb in call["verbs"]:
+            needed.add((group, resource, verb))
+            if (group, resource) in CLUSTER_SCOPED:
+                ok = allowed(gs, group, resource, verb, None) and all(
+                    g["namespace"] is None for g in gs if (g["group"], g["resource"]) == (group, resource))
+            elif call["scope"] == "own":
+                # The lease lives in the release namespace; create cannot be limited by name.
+                name = None if verb == "create" else lease_name
+                ok = allowed(gs, group, resource, verb, NAMESPACE, name)
+            elif watched is None:
+                ok = allowed(gs, group, resource, verb, "any-namespace")
+            else:
+                ok = allowed(gs, group, resource, verb, watched) and not allowed(gs, group, resource, verb, "elsewhere")
+            assert ok, f"{case}: {verb} {group or 'core'}/{resource} is not allowed (or allowed too widely)"
+    granted = {(g["group"], g["resource"], g["verb"]) for g in gs}
+    assert granted - needed == set(), f"{case}: rules grant calls the operator never makes"
+    assert not any("*" in (g["group"], g["resource"], g["verb"]) for g in gs)
+    if watched:
+        # The one-namespace install needs no cluster-wide rights beyond the nodes.
+        cluster_wide = {(g["group"], g["resource"]) for g in gs if g["namespace"] is None}
+        assert cluster_wide == CLUSTER_SCOPED
+
+
+def test_rbac_can_be_left_to_the_user():
+    docs = render({"rbac": {"create": False}})
+    assert not [d for d in docs if d["kind"] in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")]
+
+
+def test_rbac_follows_a_renamed_service_account():
+    docs = render({"serviceAccount": {"name": "elb-sa"}})
+    assert grants(docs, "elb-sa") and not grants(docs, SA_NAME)
+
+
+# --- extras -----------------------------------------------------------------------------
+
+
+def test_service_monitor_and_pdb_are_optional_and_select_the_operator_pods():
+    docs = render()
+    assert not [d for d in docs if d["kind"] in ("ServiceMonitor", "PodDisruptionBudget")]
+    docs = render({"serviceMonitor": {"enabled": True}, "podDisruptionBudget": {"enabled": True}, "replicaCount": 2})
+    pod_labels = one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"]
+    svc = one(docs, "Service")
+    sm = one(docs, "ServiceMonitor")
+    pdb = one(docs, "PodDisruptionBudget")
+    assert svc["spec"]["selector"].items() <= pod_labels.items()
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"] == "http"
+    assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+
+
+def test_service_monitor_needs_the_service():
+    assert not [d for d in render({"service": {"enabled": False}}) if d["kind"] == "Service"]
+    with pytest.raises(helm.HelmError):
+        render({"service": {"enabled": False}, "serviceMonitor": {"enabled": True}})
+
+
+def test_notes_say_what_to_apply_next():
+    text = notes()
+    assert "kubectl apply" in text and "kind: LoadBalancer" in text and "kind: HealthCheck" in text
+    assert "clusterName is still the default" in text
+    custom = notes({"clusterName": "prod", "serviceAccount": {"irsaRoleArn": "arn:aws:iam::123456789012:role/x"}})
+    assert "clusterName is still the default" not in custom and "irsaRoleArn is empty" not in custom
+
+
+@pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "custom"])
+def test_manifests_are_well_formed(values):
+    for d in render(values):
+        assert d["apiVersion"] and d["kind"] and d["metadata"]["name"]
+        if d["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+            assert d["metadata"]["namespace"] in (NAMESPACE, "shop"), d["metadata"]
+        assert d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"

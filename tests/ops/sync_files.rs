@@ -1,0 +1,69 @@
+//! Files kept in step with the code: the IAM policy and the RBAC requirements the chart
+//! tests read.
+
+use std::collections::BTreeSet;
+
+fn repo_file(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+use elb_operator::elb::ACTIONS as ELB_ACTIONS;
+
+#[test]
+fn iam_policy_allows_exactly_the_elb_actions_the_client_can_call() {
+    let policy: serde_json::Value = serde_json::from_str(&repo_file("docs/iam-policy.json")).expect("valid JSON");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let mut allowed = BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("Statement list") {
+        assert_eq!(statement["Effect"], "Allow");
+        for action in statement["Action"].as_array().expect("Action list") {
+            let action = action.as_str().unwrap();
+            let name = action
+                .strip_prefix("elasticloadbalancing:")
+                .unwrap_or_else(|| panic!("{action}: only elasticloadbalancing actions are needed"));
+            assert!(allowed.insert(name.to_string()), "{action} listed twice");
+        }
+    }
+    let wanted: BTreeSet<String> = ELB_ACTIONS.iter().map(|a| a.to_string()).collect();
+    let missing: Vec<_> = wanted.difference(&allowed).collect();
+    let extra: Vec<_> = allowed.difference(&wanted).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "docs/iam-policy.json: missing {missing:?}, not needed {extra:?}");
+}
+
+#[test]
+fn chart_tests_see_every_kube_api_call_the_operator_makes() {
+    let checked_in: serde_json::Value =
+        serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
+    let current = serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap();
+    assert_eq!(
+        checked_in, current,
+        "tests/chart/kube_api_calls.json is stale: regenerate it with \
+         `cargo run -q -- rbac-requirements > tests/chart/kube_api_calls.json`, then make the chart's RBAC allow it"
+    );
+}
+
+#[test]
+fn the_chart_sets_every_run_flag() {
+    use clap::CommandFactory;
+    let deployment = repo_file("charts/elb-operator/templates/deployment.yaml");
+    let cli = elb_operator::cli::Cli::command();
+    let run = cli.find_subcommand("run").expect("run subcommand");
+    // The identity comes from POD_NAME (the downward API), which the Deployment sets.
+    let via_env = [("leader-identity", "POD_NAME")];
+    let mut missing = Vec::new();
+    for arg in run.get_arguments() {
+        let Some(long) = arg.get_long() else { continue };
+        if matches!(long, "help" | "version") {
+            continue;
+        }
+        let set = match via_env.iter().find(|(flag, _)| *flag == long) {
+            Some((_, env)) => deployment.contains(&format!("name: {env}")),
+            None => deployment.contains(&format!("--{long}=")),
+        };
+        if !set {
+            missing.push(long.to_string());
+        }
+    }
+    assert!(missing.is_empty(), "flags the Helm chart cannot set: {missing:?}");
+}

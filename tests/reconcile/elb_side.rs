@@ -1,0 +1,434 @@
+//! The ELB side of the LoadBalancer reconcile, against moto: the desired state the controller
+//! computes from a LoadBalancer spec (`desired_state`) is converged with `converge`, and the
+//! result is read back from moto. Kubernetes is not involved here.
+//!
+//! Every test uses its own load balancer names and its own client (so call counts are per
+//! test).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use elb_operator::controller::backends;
+use elb_operator::controller::converge::{self, Converged, Deleted, Outcome, Report};
+use elb_operator::controller::healthcheck;
+use elb_operator::controller::loadbalancer::desired_state;
+use elb_operator::controller::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
+use elb_operator::controller::status;
+use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
+use elb_operator::elb::*;
+use elb_operator::plan::{Action, Desired};
+
+use crate::{client, MOTO, REGION};
+
+fn owner(name: &str) -> Owner {
+    Owner::new("test-cluster", "default", name)
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The tutorial's HealthCheck resource, validated as the controller does.
+fn tutorial_health_check(interval: i32) -> HealthCheck {
+    healthcheck::validate(&HealthCheckSpec {
+        target: "HTTP:8080/health".into(),
+        interval_seconds: interval,
+        timeout_seconds: 5,
+        healthy_threshold: 3,
+        unhealthy_threshold: 5,
+    })
+    .expect("valid health check")
+}
+
+/// The tutorial's LoadBalancer spec with the given zones and static instance ids.
+fn tutorial_spec(zones: &[&str], instances: &[String]) -> LoadBalancerSpec {
+    serde_yaml::from_str(&format!(
+        r#"
+availabilityZones: {zones:?}
+listeners:
+- {{port: 80, instancePort: 8080, protocol: HTTP}}
+- {{port: 443, instancePort: 8443, protocol: TCP}}
+healthCheckRef: {{name: instance-health}}
+backends:
+  instanceIds: {instances:?}
+attributes: {{crossZone: false, connectionDraining: {{enabled: true, timeoutSeconds: 300}}, idleTimeoutSeconds: 60}}
+tags: {{team: web}}
+"#
+    ))
+    .expect("tutorial spec")
+}
+
+/// What the controller computes from a spec (backends resolved without any pod or node).
+fn desired(name: &str, spec: &LoadBalancerSpec, hc: Option<HealthCheck>) -> Desired {
+    let resolved = backends::resolve(spec.backends.as_ref(), "default", &[], &[]).expect("backends");
+    desired_state(spec, name, hc, &resolved, &owner(name)).expect("desired state")
+}
+
+fn converged(report: Report) -> (Vec<Action>, Converged) {
+    match report.result {
+        Ok(Outcome::Converged(c)) => (report.applied, *c),
+        other => panic!("expected convergence, got {other:?} after {:?}", report.applied),
+    }
+}
+
+fn api_actions(actions: &[Action]) -> Vec<&'static str> {
+    actions.iter().map(Action::api_action).collect()
+}
+
+/// Everything moto reports about one ELB.
+#[derive(Debug, PartialEq)]
+struct Snapshot {
+    description: LoadBalancerDescription,
+    tags: Vec<Tag>,
+    attributes: LoadBalancerAttributes,
+    health: Vec<InstanceState>,
+}
+
+async fn snapshot(c: &Client, name: &str) -> Snapshot {
+    let description = converge::describe(c, name).await.expect("describe").expect("exists");
+    let mut tags = c.describe_tags(&[name.to_string()]).await.expect("tags").remove(name).unwrap_or_default();
+    tags.sort();
+    let attributes = c.describe_load_balancer_attributes(name).await.expect("attributes");
+    let mut health = c.describe_instance_health(name, &[]).await.expect("health");
+    health.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    Snapshot { description, tags, attributes, health }
+}
+
+fn sorted(v: &[String]) -> Vec<String> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+fn listeners_of(d: &LoadBalancerDescription) -> Vec<Listener> {
+    let mut l: Vec<Listener> = d.listeners.iter().map(|l| l.listener.clone()).collect();
+    l.sort();
+    l
+}
+
+/// Asserts that moto's ELB is what `want` describes.
+async fn assert_matches(c: &Client, want: &Desired) {
+    let s = snapshot(c, &want.name).await;
+    let mut listeners = want.listeners.clone();
+    listeners.sort();
+    assert_eq!(listeners_of(&s.description), listeners, "listeners");
+    match &want.placement {
+        elb_operator::plan::Placement::Zones(z) => {
+            assert_eq!(sorted(&s.description.availability_zones), z.iter().cloned().collect::<Vec<_>>(), "zones")
+        }
+        elb_operator::plan::Placement::Subnets(sn) => {
+            assert_eq!(sorted(&s.description.subnets), sn.iter().cloned().collect::<Vec<_>>(), "subnets")
+        }
+    }
+    assert_eq!(s.description.health_check, want.health_check, "health check");
+    assert_eq!(
+        s.description.instances.iter().cloned().collect::<BTreeSet<_>>(),
+        want.instances,
+        "registered instances"
+    );
+    let tags: BTreeMap<String, String> = s.tags.iter().map(|t| (t.key.clone(), t.value.clone().unwrap_or_default())).collect();
+    assert_eq!(tags, want.tags, "tags");
+    if let Some(v) = want.attributes.cross_zone_load_balancing {
+        assert_eq!(s.attributes.cross_zone_load_balancing, Some(v), "cross zone");
+    }
+    if let Some(v) = &want.attributes.connection_draining {
+        let got = s.attributes.connection_draining.clone().expect("draining reported");
+        assert_eq!(got.enabled, v.enabled, "draining");
+        if let Some(t) = v.timeout {
+            assert_eq!(got.timeout, Some(t), "draining timeout");
+        }
+    }
+    if let Some(v) = want.attributes.idle_timeout {
+        assert_eq!(s.attributes.idle_timeout, Some(v), "idle timeout");
+    }
+}
+
+#[tokio::test]
+async fn tutorial_scenario_converges_and_follows_changes() {
+    let c = client();
+    let name = "rc-tutorial";
+    let ids = MOTO.run_instances(2, "us-east-1a");
+
+    // Create: two zones, 80->8080 HTTP and 443->8443 TCP, the health check, two instances.
+    let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
+    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(
+        api_actions(&applied),
+        ["CreateLoadBalancer", "ConfigureHealthCheck", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]
+    );
+    assert!(state.description.dns_name.starts_with(name), "DNS name: {}", state.description.dns_name);
+    assert_eq!(state.health.len(), 2);
+    assert_matches(&c, &want).await;
+    let tags = snapshot(&c, name).await.tags;
+    assert_eq!(
+        tags.iter().filter(|t| t.key == CLUSTER_TAG || t.key == RESOURCE_TAG).count(),
+        2,
+        "exactly two ownership tags: {tags:?}"
+    );
+
+    // Health is reported per instance; a stopped instance goes OutOfService.
+    MOTO.stop_instances(&ids[1..2]);
+    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert!(applied.is_empty(), "{applied:?}");
+    let (table, summary) = status::instances(&state.health, &BTreeMap::new());
+    assert_eq!(summary, "1/2");
+    assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
+
+    // Disable a zone, enable another, deregister an instance, change the health check.
+    let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1c"], &ids[..1]), Some(tutorial_health_check(30)));
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(
+        applied,
+        vec![
+            Action::EnableZones(strings(&["us-east-1c"])),
+            Action::DisableZones(strings(&["us-east-1b"])),
+            Action::ConfigureHealthCheck(tutorial_health_check(30)),
+            Action::DeregisterInstances(ids[1..2].to_vec()),
+        ]
+    );
+    assert_matches(&c, &want).await;
+
+    // Delete: gone, and deleting again is success.
+    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+    assert_eq!(converge::describe(&c, name).await.unwrap(), None);
+    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::AlreadyGone);
+}
+
+#[tokio::test]
+async fn converged_state_makes_no_mutating_call() {
+    let c = client();
+    let name = "rc-idempotent";
+    let ids = MOTO.run_instances(2, "us-east-1b");
+    let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
+    converged(converge::converge(&c, &want, &owner(name), false).await);
+    let first = c.call_counts();
+    assert!(first.get("CreateLoadBalancer") == Some(&1), "{first:?}");
+
+    c.reset_call_counts();
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert!(applied.is_empty(), "{applied:?}");
+    let counts = c.call_counts();
+    for action in ACTIONS.iter().filter(|a| is_mutating(a)) {
+        assert_eq!(counts.get(*action).copied().unwrap_or(0), 0, "{action} called on converged state: {counts:?}");
+    }
+    assert_eq!(c.mutating_calls(), 0);
+    // The observation itself: one describe of each kind.
+    for read in ["DescribeLoadBalancers", "DescribeTags", "DescribeLoadBalancerAttributes", "DescribeInstanceHealth"] {
+        assert_eq!(counts.get(read), Some(&1), "{read}: {counts:?}");
+    }
+    converge::delete(&c, name, &owner(name)).await.unwrap();
+}
+
+/// A pre-existing ELB under the wanted name, with its own config and tags.
+async fn create_foreign(c: &Client, name: &str, tags: &[(&str, &str)], instance: &str) {
+    c.create_load_balancer(&CreateLoadBalancerInput {
+        name: name.into(),
+        listeners: vec![Listener {
+            load_balancer_port: 8000,
+            protocol: "TCP".into(),
+            instance_port: 8000,
+            instance_protocol: "TCP".into(),
+            ssl_certificate_id: None,
+        }],
+        availability_zones: strings(&["us-east-1c"]),
+        tags: tags.iter().map(|(k, v)| Tag { key: k.to_string(), value: Some(v.to_string()) }).collect(),
+        ..Default::default()
+    })
+    .await
+    .expect("create foreign");
+    c.configure_health_check(
+        name,
+        &HealthCheck { target: "TCP:8000".into(), interval: 10, timeout: 3, healthy_threshold: 2, unhealthy_threshold: 2 },
+    )
+    .await
+    .expect("foreign health check");
+    c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(120), ..Default::default() })
+        .await
+        .expect("foreign attributes");
+    c.register_instances(name, &[instance.to_string()]).await.expect("foreign instance");
+}
+
+#[tokio::test]
+#[allow(clippy::type_complexity)] // table rows are tuples
+async fn foreign_load_balancer_is_never_changed() {
+    let c = client();
+    let ids = MOTO.run_instances(2, "us-east-1c");
+    let cases: [(&str, Vec<(&str, &str)>, bool); 3] = [
+        ("rc-foreign-untagged", vec![("owner", "someone-else")], false),
+        // adopt never takes an ELB that another resource or cluster claims.
+        ("rc-foreign-claimed", vec![(CLUSTER_TAG, "other-cluster"), (RESOURCE_TAG, "default/rc-foreign-claimed")], true),
+        ("rc-foreign-sibling", vec![(CLUSTER_TAG, "test-cluster"), (RESOURCE_TAG, "other-ns/x")], true),
+    ];
+    for (name, tags, adopt) in cases {
+        create_foreign(&c, name, &tags, &ids[0]).await;
+        let before = snapshot(&c, name).await;
+        c.reset_call_counts();
+
+        let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
+        let report = converge::converge(&c, &want, &owner(name), adopt).await;
+        assert!(report.applied.is_empty(), "{name}: {:?}", report.applied);
+        match report.result {
+            Ok(Outcome::Conflict { claimed_by }) => assert_eq!(claimed_by.is_some(), adopt, "{name}: {claimed_by:?}"),
+            other => panic!("{name}: expected a conflict, got {other:?}"),
+        }
+        // Deletion leaves it in place too.
+        assert!(matches!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Foreign { .. }));
+        assert_eq!(c.mutating_calls(), 0, "{name}: {:?}", c.call_counts());
+        assert_eq!(snapshot(&c, name).await, before, "{name} changed");
+        c.delete_load_balancer(name).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn adopt_takes_over_an_untagged_load_balancer() {
+    let c = client();
+    let name = "rc-adopt";
+    let ids = MOTO.run_instances(2, "us-east-1a");
+    create_foreign(&c, name, &[("legacy", "yes")], &ids[0]).await;
+    let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), true).await);
+    // Ownership tags go on first, then the spec replaces the rest.
+    assert_eq!(applied[0].api_action(), "AddTags", "{applied:?}");
+    assert_matches(&c, &want).await;
+    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+}
+
+#[tokio::test]
+async fn drift_is_corrected() {
+    let c = client();
+    let name = "rc-drift";
+    let ids = MOTO.run_instances(2, "us-east-1b");
+    let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
+    converged(converge::converge(&c, &want, &owner(name), false).await);
+
+    // Out of band: a listener removed, an instance deregistered, a tag added, an attribute changed.
+    c.delete_load_balancer_listeners(name, &[443]).await.unwrap();
+    c.deregister_instances(name, &ids[1..]).await.unwrap();
+    c.add_tags(&[name.to_string()], &[Tag { key: "rogue".into(), value: Some("x".into()) }]).await.unwrap();
+    c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(300), ..Default::default() })
+        .await
+        .unwrap();
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(
+        api_actions(&applied),
+        ["RemoveTags", "CreateLoadBalancerListeners", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]
+    );
+    assert_matches(&c, &want).await;
+
+    // Out of band: the ELB deleted. It is created again, complete.
+    c.delete_load_balancer(name).await.unwrap();
+    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(applied[0].api_action(), "CreateLoadBalancer");
+    assert_eq!(state.health.len(), 2);
+    assert_matches(&c, &want).await;
+    converge::delete(&c, name, &owner(name)).await.unwrap();
+}
+
+#[tokio::test]
+async fn vpc_placement_and_security_groups() {
+    let c = client();
+    let name = "rc-vpc";
+    let subnets = MOTO.default_subnets(REGION);
+    assert!(subnets.len() >= 2, "{subnets:?}");
+    let sg = MOTO.create_security_group(REGION, "rc-vpc-sg");
+    let spec = |subnets: &[String]| -> LoadBalancerSpec {
+        serde_yaml::from_str(&format!(
+            "{{listeners: [{{port: 80, instancePort: 8080, protocol: HTTP}}], subnets: {subnets:?}, securityGroups: [{sg}]}}"
+        ))
+        .unwrap()
+    };
+    let want = desired(name, &spec(&subnets[..1]), None);
+    converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_matches(&c, &want).await;
+    assert_eq!(snapshot(&c, name).await.description.security_groups, vec![sg.clone()]);
+
+    let want = desired(name, &spec(&subnets[..2]), None);
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(applied, vec![Action::AttachSubnets(vec![subnets[1].clone()])]);
+    assert_matches(&c, &want).await;
+
+    let want = desired(name, &spec(&subnets[1..2]), None);
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(applied, vec![Action::DetachSubnets(vec![subnets[0].clone()])]);
+    assert_matches(&c, &want).await;
+    converge::delete(&c, name, &owner(name)).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_error_stops_the_sync_and_names_its_action() {
+    let c = client();
+    let name = "rc-error";
+    let port80 = "{port: 80, instancePort: 8080, protocol: HTTP}";
+    let spec = |listeners: &str, extra: &str| -> LoadBalancerSpec {
+        serde_yaml::from_str(&format!("{{listeners: [{listeners}], availabilityZones: [us-east-1a]{extra}}}")).unwrap()
+    };
+    converged(converge::converge(&c, &desired(name, &spec(port80, ""), None), &owner(name), false).await);
+
+    // A new tag (applied first), a security group that does not exist (refused), and a new
+    // listener (planned after the security groups, so never sent).
+    let bad = spec(
+        &format!("{port80}, {{port: 81, instancePort: 8081, protocol: HTTP}}"),
+        ", tags: {team: web}, securityGroups: [sg-does-not-exist]",
+    );
+    let report = converge::converge(&c, &desired(name, &bad, None), &owner(name), false).await;
+    assert_eq!(api_actions(&report.applied), ["AddTags"]);
+    match &report.result {
+        Err(converge::Failure::Elb(e)) => {
+            assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
+            let text = e.to_string();
+            assert!(text.starts_with("ApplySecurityGroupsToLoadBalancer: ValidationError: "), "{text}");
+            assert_eq!(elb_operator::controller::loadbalancer::error_reason(e), "ValidationError");
+        }
+        other => panic!("expected an ELB error, got {other:?}"),
+    }
+    let ports: Vec<u16> = listeners_of(&snapshot(&c, name).await.description).iter().map(|l| l.load_balancer_port).collect();
+    assert_eq!(ports, [80], "nothing after the failed call ran");
+    converge::delete(&c, name, &owner(name)).await.unwrap();
+}
+
+#[tokio::test]
+async fn stickiness_and_proxy_protocol_policies() {
+    let c = client();
+    let name = "rc-policies";
+    let spec = |sticky: &str, proxy: bool| -> LoadBalancerSpec {
+        serde_yaml::from_str(&format!(
+            "{{availabilityZones: [us-east-1a], listeners: [\
+             {{port: 80, instancePort: 8080, protocol: HTTP{sticky}}}, \
+             {{port: 443, instancePort: 8443, protocol: TCP, proxyProtocol: {proxy}}}]}}"
+        ))
+        .unwrap()
+    };
+    let want = desired(name, &spec(", stickiness: {expirationSeconds: 300}", true), None);
+    converged(converge::converge(&c, &want, &owner(name), false).await);
+    let d = snapshot(&c, name).await.description;
+    let port80 = d.listeners.iter().find(|l| l.listener.load_balancer_port == 80).unwrap();
+    assert_eq!(port80.policy_names, strings(&["elb-operator-lb-cookie-80-300"]));
+    assert_eq!(
+        d.backend_server_descriptions,
+        vec![BackendServerDescription { instance_port: 8443, policy_names: strings(&["elb-operator-proxy-protocol"]) }]
+    );
+
+    c.reset_call_counts();
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert!(applied.is_empty(), "{applied:?}");
+    assert_eq!(c.mutating_calls(), 0, "{:?}", c.call_counts());
+
+    // Switch to the application's cookie and drop PROXY protocol.
+    let want = desired(name, &spec(", stickiness: {cookieName: SESSIONID}", false), None);
+    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(
+        api_actions(&applied),
+        [
+            "CreateAppCookieStickinessPolicy",
+            "SetLoadBalancerPoliciesOfListener",
+            "SetLoadBalancerPoliciesForBackendServer",
+            "DeleteLoadBalancerPolicy",
+            "DeleteLoadBalancerPolicy",
+        ]
+    );
+    let d = snapshot(&c, name).await.description;
+    assert_eq!(d.policies.app_cookie_stickiness.len(), 1);
+    assert_eq!(d.policies.app_cookie_stickiness[0].cookie_name, "SESSIONID");
+    assert!(d.policies.lb_cookie_stickiness.is_empty(), "{:?}", d.policies);
+    assert!(!d.policies.other_policies.iter().any(|p| p.starts_with("elb-operator-")), "{:?}", d.policies);
+    converge::delete(&c, name, &owner(name)).await.unwrap();
+}

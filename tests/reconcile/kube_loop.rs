@@ -1,0 +1,389 @@
+//! `controller::run` against the API stand-in (the same calls a real API server answers) and
+//! moto. Each test runs its own stand-in and controllers; load balancer and node names are
+//! unique per test because moto is shared.
+
+use std::future::Future;
+use std::time::Duration;
+
+use elb_operator::controller::{self, converge, ownership::Owner, Config};
+use elb_operator::crd::{HealthCheck, LoadBalancer};
+use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
+use elb_operator::telemetry::Metrics;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube_standin::StandIn;
+use serde_json::json;
+
+use crate::{client, MOTO};
+
+/// A stand-in of the test's own (stopped on drop) with the CRDs installed, and a client.
+async fn kube_client() -> (StandIn, kube::Client) {
+    let standin = StandIn::start().await.expect("stand-in");
+    let client = connect(&standin).await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml"] {
+        let path = test_support::repo_root().join("crds").join(file);
+        let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        crds.create(&PostParams::default(), &crd).await.expect("install CRD");
+    }
+    (standin, client)
+}
+
+async fn connect(standin: &StandIn) -> kube::Client {
+    let kubeconfig = Kubeconfig::read_from(standin.kubeconfig_path()).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+/// The controllers of one test, stopped (gracefully) on [`Operator::stop`].
+struct Operator {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
+    readiness: controller::Readiness,
+}
+
+impl Operator {
+    async fn start(client: &kube::Client, namespace: &str) -> Operator {
+        elb::install_crypto_provider();
+        let config = Config {
+            cluster_name: "loop-test".into(),
+            namespace: Some(namespace.into()),
+            default_region: crate::REGION.into(),
+            health_poll_interval: Duration::from_millis(500),
+            ..Config::default()
+        };
+        let readiness = config.readiness.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(controller::run(config, client.clone(), Clients::new(crate::config()), Metrics::new(), async {
+            let _ = stopped.await;
+        }));
+        tokio::time::timeout(Duration::from_secs(30), readiness.wait()).await.expect("controllers ready");
+        Operator { stop, task, readiness }
+    }
+
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("graceful shutdown").unwrap().unwrap();
+        assert!(!self.readiness.is_ready());
+    }
+}
+
+/// Polls `check` until it returns `Some` (at most 30 s).
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    for _ in 0..300 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn namespace(client: &kube::Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    api.create(&PostParams::default(), &ns).await.expect("namespace");
+}
+
+async fn create<K>(api: &Api<K>, value: serde_json::Value) -> K
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
+{
+    let obj: K = serde_json::from_value(value).expect("object");
+    api.create(&PostParams::default(), &obj).await.expect("create")
+}
+
+/// A Ready node backed by `instance` (or without providerID when `None`).
+async fn node(client: &kube::Client, name: &str, instance: Option<(&str, &str)>) {
+    let api: Api<Node> = Api::all(client.clone());
+    let provider = instance.map(|(zone, id)| format!("aws:///{zone}/{id}"));
+    create(&api, json!({"metadata": {"name": name}, "spec": {"providerID": provider}})).await;
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True"}]}});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.expect("node status");
+}
+
+/// A pod labelled `app=web` on `node`, ready or not (the kubelet's part, through /status).
+async fn pod(client: &kube::Client, ns: &str, name: &str, node: &str, ready: bool) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    create(
+        &api,
+        json!({"metadata": {"name": name, "labels": {"app": "web"}},
+               "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx"}]}}),
+    )
+    .await;
+    set_pod_ready(client, ns, name, ready).await;
+}
+
+async fn set_pod_ready(client: &kube::Client, ns: &str, name: &str, ready: bool) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let flag = if ready { "True" } else { "False" };
+    let status = json!({"status": {
+        "phase": "Running",
+        "conditions": [{"type": "Ready", "status": flag}],
+        "containerStatuses": [{"name": "c", "ready": ready, "restartCount": 0, "image": "nginx", "imageID": "", "started": true}],
+    }});
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.expect("pod status");
+}
+
+fn health_check(name: &str, interval: i32) -> serde_json::Value {
+    json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "HealthCheck", "metadata": {"name": name},
+           "spec": {"target": "HTTP:8080/health", "intervalSeconds": interval, "timeoutSeconds": 5,
+                    "healthyThreshold": 3, "unhealthyThreshold": 5}})
+}
+
+fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    lb.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
+}
+
+fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
+    condition(lb, type_).is_some_and(|c| c.status == "True")
+}
+
+async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)> {
+    let api: Api<Event> = Api::namespaced(client.clone(), ns);
+    api.list(&ListParams::default())
+        .await
+        .expect("events")
+        .items
+        .into_iter()
+        .map(|e| (e.type_.unwrap_or_default(), e.reason.unwrap_or_default(), e.note.unwrap_or_default()))
+        .collect()
+}
+
+async fn registered(elb_name: &str) -> Vec<String> {
+    let mut ids = converge::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_behind_a_load_balancer_from_apply_to_delete() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-pods";
+    namespace(&kube, ns).await;
+    let ids = MOTO.run_instances(2, "us-east-1a");
+    let lone = MOTO.run_instances(1, "us-east-1b");
+    node(&kube, "loop-pods-n1", Some(("us-east-1a", &ids[0]))).await;
+    node(&kube, "loop-pods-n2", Some(("us-east-1a", &ids[1]))).await;
+    node(&kube, "loop-pods-n3", Some(("us-east-1b", &lone[0]))).await;
+    node(&kube, "loop-pods-bare", None).await;
+    pod(&kube, ns, "web-1", "loop-pods-n1", true).await;
+    pod(&kube, ns, "web-2", "loop-pods-n2", true).await;
+
+    let hcs: Api<HealthCheck> = Api::namespaced(kube.clone(), ns);
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(&hcs, health_check("instance-health", 20)).await;
+    // No zones in the spec: they follow the backends.
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "my-lb"},
+               "spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"},
+                                      {"port": 443, "instancePort": 8443, "protocol": "TCP"}],
+                        "healthCheckRef": {"name": "instance-health"},
+                        "backends": {"podSelector": {"matchLabels": {"app": "web"}}},
+                        "tags": {"team": "web"}}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+
+    let lb = eventually("Ready", || async { lbs.get("my-lb").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    let status = lb.status.clone().unwrap();
+    let elb_name = status.load_balancer_name.clone().expect("ELB name in status");
+    assert!(status.dns_name.as_deref().is_some_and(|d| d.starts_with(&elb_name)), "{status:?}");
+    assert_eq!(status.healthy.as_deref(), Some("2/2"));
+    assert_eq!(status.availability_zones, ["us-east-1a"]);
+    assert_eq!(status.observed_generation, lb.metadata.generation);
+    let mut nodes: Vec<_> = status.instances.iter().map(|i| (i.instance_id.clone(), i.node.clone().unwrap_or_default())).collect();
+    nodes.sort();
+    let mut want = vec![(ids[0].clone(), "loop-pods-n1".to_string()), (ids[1].clone(), "loop-pods-n2".to_string())];
+    want.sort();
+    assert_eq!(nodes, want);
+    assert!(is_true(&lb, "Synced") && !is_true(&lb, "Conflict") && is_true(&lb, "BackendsResolved"), "{status:?}");
+    assert!(lb.metadata.finalizers.iter().flatten().any(|f| f == elb_operator::crd::FINALIZER));
+    let mut want_ids = ids.clone();
+    want_ids.sort();
+    assert_eq!(registered(&elb_name).await, want_ids);
+    let tags = client_tags(&elb_name).await;
+    assert_eq!(tags.get("elb.operator.dev/resource").map(String::as_str), Some("loop-pods/my-lb"));
+    assert_eq!(tags.get("elb.operator.dev/cluster").map(String::as_str), Some("loop-test"));
+
+    let hc = eventually("usedBy", || async {
+        hcs.get("instance-health").await.ok().filter(|hc| hc.status.as_ref().is_some_and(|s| s.used_by == ["my-lb"]))
+    })
+    .await;
+    assert!(hc.status.unwrap().conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let seen = events(&kube, ns).await;
+    for reason in ["Created", "Registered"] {
+        assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == reason), "no {reason} event in {seen:?}");
+    }
+
+    // A pod turns unready: its instance is deregistered.
+    set_pod_ready(&kube, ns, "web-2", false).await;
+    eventually("deregistration", || async { (registered(&elb_name).await == [ids[0].clone()]).then_some(()) }).await;
+    eventually("status with one instance", || async {
+        lbs.get("my-lb").await.ok().filter(|lb| lb.status.as_ref().is_some_and(|s| s.instances.len() == 1))
+    })
+    .await;
+
+    // A pod on a node in another zone: the zone is enabled. A pod on a node without an AWS
+    // providerID: reported, nothing guessed.
+    pod(&kube, ns, "web-3", "loop-pods-n3", true).await;
+    pod(&kube, ns, "web-4", "loop-pods-bare", true).await;
+    let lb = eventually("zone b and the unresolved node", || async {
+        lbs.get("my-lb").await.ok().filter(|lb| {
+            let s = lb.status.as_ref().unwrap();
+            s.availability_zones == ["us-east-1a", "us-east-1b"]
+                && condition(lb, "BackendsResolved").is_some_and(|c| c.reason == "NodeWithoutProviderID")
+        })
+    })
+    .await;
+    assert!(condition(&lb, "BackendsResolved").unwrap().message.contains("loop-pods-bare"));
+    let mut want_ids = vec![ids[0].clone(), lone[0].clone()];
+    want_ids.sort();
+    assert_eq!(registered(&elb_name).await, want_ids);
+    let seen = events(&kube, ns).await;
+    assert!(seen.iter().any(|(t, r, _)| t == "Warning" && r == "NodeWithoutProviderID"), "{seen:?}");
+
+    // The HealthCheck changes: the ELB follows.
+    hcs.patch("instance-health", &PatchParams::default(), &Patch::Merge(json!({"spec": {"intervalSeconds": 30}})))
+        .await
+        .unwrap();
+    eventually("health check interval 30", || async {
+        let d = converge::describe(&client(), &elb_name).await.unwrap()?;
+        (d.health_check?.interval == 30).then_some(())
+    })
+    .await;
+
+    // Delete: the finalizer deletes the ELB, then the resource goes.
+    lbs.delete("my-lb", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("my-lb").await.unwrap().is_none().then_some(()) }).await;
+    assert_eq!(converge::describe(&client(), &elb_name).await.unwrap(), None);
+    let seen = events(&kube, ns).await;
+    assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == "Deleted"), "{seen:?}");
+    operator.stop().await;
+}
+
+async fn client_tags(name: &str) -> std::collections::BTreeMap<String, String> {
+    let tags = client().describe_tags(&[name.to_string()]).await.unwrap().remove(name).unwrap_or_default();
+    tags.into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conflict_missing_health_check_and_retain() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-conflict";
+    namespace(&kube, ns).await;
+    let c = client();
+    // A foreign ELB under the name the first resource asks for.
+    c.create_load_balancer(&CreateLoadBalancerInput {
+        name: "loop-foreign".into(),
+        listeners: vec![Listener {
+            load_balancer_port: 8000,
+            protocol: "TCP".into(),
+            instance_port: 8000,
+            instance_protocol: "TCP".into(),
+            ssl_certificate_id: None,
+        }],
+        availability_zones: vec!["us-east-1c".into()],
+        tags: vec![Tag { key: "owner".into(), value: Some("someone-else".into()) }],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let before = converge::describe(&c, "loop-foreign").await.unwrap();
+
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let lb = |name: &str, spec: serde_json::Value| {
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec})
+    };
+    let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
+    create(&lbs, lb("taken", json!({"loadBalancerName": "loop-foreign", "availabilityZones": ["us-east-1a"], "listeners": listeners}))).await;
+    create(&lbs, lb("no-hc", json!({"availabilityZones": ["us-east-1a"], "listeners": listeners, "healthCheckRef": {"name": "later"}}))).await;
+    create(&lbs, lb("kept", json!({"availabilityZones": ["us-east-1a"], "listeners": listeners, "deletionPolicy": "Retain"}))).await;
+    let operator = Operator::start(&kube, ns).await;
+
+    // Conflict: reported, and the foreign ELB is untouched.
+    let taken = eventually("Conflict", || async { lbs.get("taken").await.ok().filter(|lb| is_true(lb, "Conflict")) }).await;
+    assert_eq!(condition(&taken, "Synced").unwrap().reason, "Conflict");
+    assert_eq!(condition(&taken, "Ready").unwrap().status, "False");
+    let seen = events(&kube, ns).await;
+    assert!(seen.iter().any(|(t, r, n)| t == "Warning" && r == "Conflict" && n.contains("loop-foreign")), "{seen:?}");
+
+    // A missing HealthCheck: reported; creating it lets the resource converge.
+    let no_hc = eventually("HealthCheckNotFound", || async {
+        lbs.get("no-hc").await.ok().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.reason == "HealthCheckNotFound"))
+    })
+    .await;
+    assert!(!is_true(&no_hc, "Ready"));
+    let hcs: Api<HealthCheck> = Api::namespaced(kube.clone(), ns);
+    create(&hcs, health_check("later", 15)).await;
+    // No backends selected: Ready once synced.
+    let no_hc = eventually("no-hc Ready", || async { lbs.get("no-hc").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    assert_eq!(condition(&no_hc, "Ready").unwrap().reason, "NoBackendsSelected");
+    let kept = eventually("kept Ready", || async { lbs.get("kept").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    let kept_elb = kept.status.unwrap().load_balancer_name.unwrap();
+
+    // Deletion: the foreign ELB stays and does not block; Retain leaves the ELB.
+    for name in ["taken", "kept", "no-hc"] {
+        lbs.delete(name, &DeleteParams::default()).await.unwrap();
+        eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
+    }
+    assert_eq!(converge::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
+    assert!(converge::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
+    operator.stop().await;
+
+    // Clean up what the test left in moto on purpose.
+    for (name, cluster, resource) in [(kept_elb.as_str(), "loop-test", "loop-conflict/kept")] {
+        let owner = Owner { cluster: cluster.into(), resource: resource.into() };
+        assert_eq!(converge::delete(&c, name, &owner).await.unwrap(), converge::Deleted::Deleted);
+    }
+    c.delete_load_balancer("loop-foreign").await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_selected_directly_follow_labels_and_deletion() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-nodes";
+    namespace(&kube, ns).await;
+    let ids = MOTO.run_instances(2, "us-east-1c");
+    for (name, id) in [("loop-nodes-a", &ids[0]), ("loop-nodes-b", &ids[1])] {
+        node(&kube, name, Some(("us-east-1c", id))).await;
+    }
+    let nodes: Api<Node> = Api::all(kube.clone());
+    let label = |role: &str| json!({"metadata": {"labels": {"role": role}}});
+    nodes.patch("loop-nodes-a", &PatchParams::default(), &Patch::Merge(label("edge"))).await.unwrap();
+
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "edge"},
+               "spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                        "backends": {"nodeSelector": {"matchLabels": {"role": "edge"}}}}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+    let lb = eventually("Ready", || async { lbs.get("edge").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    let elb_name = lb.status.unwrap().load_balancer_name.unwrap();
+    assert_eq!(registered(&elb_name).await, [ids[0].clone()]);
+
+    // A node gains the label: registered.
+    nodes.patch("loop-nodes-b", &PatchParams::default(), &Patch::Merge(label("edge"))).await.unwrap();
+    let mut both = ids.clone();
+    both.sort();
+    eventually("second node registered", || async { (registered(&elb_name).await == both).then_some(()) }).await;
+
+    // A node is deleted: deregistered.
+    nodes.delete("loop-nodes-a", &DeleteParams::default()).await.unwrap();
+    eventually("deleted node deregistered", || async { (registered(&elb_name).await == [ids[1].clone()]).then_some(()) }).await;
+
+    lbs.delete("edge", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("edge").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}

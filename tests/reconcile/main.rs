@@ -1,0 +1,28 @@
+//! The LoadBalancer and HealthCheck reconcile loops.
+//! - [`elb_side`]: convergence of the ELB from the desired state, against moto (no Kubernetes).
+//! - [`kube_loop`]: `controller::run` against the in-memory API stand-in and moto: resources
+//!   in, ELB state, status, events and finalizers out.
+//!
+//! One moto serves the binary; tests use distinct load balancer names (and, for the loop,
+//! distinct namespaces), so they run in parallel without interfering.
+
+mod elb_side;
+mod kube_loop;
+
+use std::sync::LazyLock;
+
+use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use test_support::moto::Moto;
+
+pub static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
+
+pub const REGION: &str = "us-east-1";
+
+/// A client of its own (call counts are per client) against the shared moto.
+pub fn client() -> Client {
+    Client::new(config()).expect("client")
+}
+
+pub fn config() -> ClientConfig {
+    ClientConfig::for_endpoint(REGION, &MOTO.endpoint, "test", "test").with_rate_limit(RateLimitConfig::unlimited())
+}
