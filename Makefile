@@ -1,5 +1,5 @@
 # The two commands of README.md: `make demo` and `make test`.
-.PHONY: setup test demo crds build
+.PHONY: setup test demo demo-once crds build
 
 setup:
 	scripts/setup.sh
@@ -10,9 +10,11 @@ build:
 test: setup
 	cargo test --workspace --no-fail-fast
 	.venv/bin/pytest -q tests/chart
+	scripts/demo.sh --once
 
+# Regenerate crds/ (and check the chart's copy) from the Rust types.
 crds:
-	cargo run -q --bin elb-operator -- crdgen > crds/elb.operator.dev.yaml
+	UPDATE_CRDS=1 cargo test -q --test crd_schema
 
 demo:
 	scripts/demo.sh

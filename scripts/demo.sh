@@ -49,8 +49,8 @@ k apply -f crds/ >/dev/null
 k wait --for=condition=Established crd/loadbalancers.elb.operator.dev crd/healthchecks.elb.operator.dev --timeout=30s >/dev/null
 
 # Nodes backed by EC2 instances in moto, with a Ready web pod on each.
-.venv/bin/python scripts/demo_cluster.py --endpoint "$moto" > "$work/cluster.json"
-k apply -f "$work/cluster.json" >/dev/null
+.venv/bin/python scripts/demo_cluster.py --endpoint "$moto" > "$work/cluster.yaml"
+k apply -f "$work/cluster.yaml" >/dev/null
 status=$(.venv/bin/python scripts/demo_cluster.py --pod-status)
 for pod in $(k get pods -l app=web -o name); do
   k patch "$pod" --subresource=status --type=merge -p "$status" >/dev/null

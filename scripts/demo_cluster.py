@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Creates the demo's "cluster": EC2 instances in moto (one per zone) and the Kubernetes
-Nodes and Pods that stand for them, printed as YAML for `kubectl apply -f -`.
+Nodes and Pods that stand for them, printed as YAML documents for `kubectl apply -f -`.
 
 Pods get their Ready status in a second step (`--pod-status`), because the API server
 ignores the status of a Pod on create, as a real one does.
@@ -72,7 +72,10 @@ def main():
         print(json.dumps(POD_STATUS))
         return
     instances = ec2_instances(a.endpoint, a.region, a.zones.split(","))
-    json.dump({"apiVersion": "v1", "kind": "List", "items": manifests(instances, a.namespace, a.app)}, sys.stdout, indent=1)
+    # One document per object (JSON is YAML): kubectl validates a `List` only through the
+    # OpenAPI v2 document, which the API stand-in does not serve.
+    for doc in manifests(instances, a.namespace, a.app):
+        sys.stdout.write("---\n" + json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -82,17 +82,8 @@ pub struct ApiCall {
     pub scope: Scope,
 }
 
-// TODO(merge): replace with `crate::controller::KUBE_API_CALLS` once the controller lands;
-// this stand-in is a copy of that list on the controller branch.
-const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
-    ("elb.operator.dev", "loadbalancers", &["list", "watch", "patch"]),
-    ("elb.operator.dev", "loadbalancers/status", &["patch"]),
-    ("elb.operator.dev", "healthchecks", &["list", "watch"]),
-    ("elb.operator.dev", "healthchecks/status", &["patch"]),
-    ("", "pods", &["list", "watch"]),
-    ("", "nodes", &["list", "watch"]),
-    ("events.k8s.io", "events", &["create", "patch"]),
-];
+/// The controllers' API calls (see [`crate::controller::KUBE_API_CALLS`]).
+use crate::controller::KUBE_API_CALLS as CONTROLLER_API_CALLS;
 
 /// `update` on the `finalizers` subresource of both resources. No request goes there; the
 /// permission is what admission checks (OwnerReferencesPermissionEnforcement, on by default
@@ -342,30 +333,44 @@ pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb
     Ok(config)
 }
 
+/// ELB clients per region for the controllers, built on demand from one base configuration.
+struct RegionalElbClients(crate::elb::Clients);
+
+impl crate::controller::ElbClients for RegionalElbClients {
+    fn for_region(&self, region: &str) -> Result<std::sync::Arc<dyn crate::elb::ElbApi>, crate::elb::Error> {
+        let client: std::sync::Arc<dyn crate::elb::ElbApi> = self.0.get(region)?;
+        Ok(client)
+    }
+}
+
 /// Starts the controllers with the settings of `args`; they stop when `stop` is cancelled
 /// and mark `health` synced once their caches are.
-fn start_controllers(
+async fn start_controllers(
     args: RunArgs,
     client: kube::Client,
     metrics: Metrics,
     health: Health,
     stop: CancellationToken,
-) -> impl Future<Output = crate::Result<()>> {
-    async move {
-        let elb_config = elb_client_config(&args, &metrics)?;
-        let _clients = crate::elb::Clients::new(elb_config);
-        // TODO(merge): run the real controllers once `controller::run` lands:
-        //   let readiness = controller::Readiness::default();
-        //   let config = controller::Config { cluster_name: args.cluster_name, namespace: args.watch_namespace(),
-        //       default_region: args.region, health_poll_interval: args.health_poll_interval,
-        //       resync_interval: args.resync_interval, concurrency: args.concurrency,
-        //       instance: args.leader_identity, readiness: readiness.clone(), ..Default::default() };
-        //   spawn { readiness.wait().await; health.set_caches_synced(true) };
-        //   controller::run(config, client, RegionalElbClients(clients), metrics, stop.cancelled_owned()).await
-        let _ = client;
-        tracing::error!("controllers are not wired into this build yet (TODO(merge))");
+) -> crate::Result<()> {
+    let clients = RegionalElbClients(crate::elb::Clients::new(elb_client_config(&args, &metrics)?));
+    let readiness = crate::controller::Readiness::default();
+    let config = crate::controller::Config {
+        cluster_name: args.cluster_name.clone(),
+        namespace: args.watch_namespace(),
+        default_region: args.region.clone(),
+        health_poll_interval: args.health_poll_interval,
+        resync_interval: args.resync_interval,
+        concurrency: args.concurrency,
+        // Events name the process that wrote them (the pod name in a cluster).
+        instance: args.leader_identity.clone(),
+        readiness: readiness.clone(),
+        ..crate::controller::Config::default()
+    };
+    let synced = tokio::spawn(async move {
+        readiness.wait().await;
         health.set_caches_synced(true);
-        stop.cancelled().await;
-        Ok(())
-    }
+    });
+    let out = crate::controller::run(config, client, clients, metrics, stop.cancelled_owned()).await;
+    synced.abort();
+    out
 }

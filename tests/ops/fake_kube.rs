@@ -3,9 +3,9 @@
 //! coordination.k8s.io/v1 Leases with get/create/replace and resourceVersion conflicts,
 //! as the real API server answers them.
 //!
-// TODO(merge): once the kube API stand-in (tests/kube-standin) lands in main, run the
-// two-process test against it too; this fake stays for fault injection (an endpoint that
-// goes down while the other keeps working).
+//! The whole-system two-process test runs against the API stand-in (`standin.rs`); this
+//! fake stays for what the stand-in cannot do: cut one client off while the other keeps
+//! working, and record every Lease write in order.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

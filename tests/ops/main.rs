@@ -6,6 +6,7 @@ mod cli;
 mod fake_kube;
 mod http;
 mod leader;
+mod standin;
 mod sync_files;
 
 use std::time::{Duration, Instant};

@@ -1,0 +1,184 @@
+//! Two operator processes against the Kubernetes API stand-in and moto: only the lease
+//! holder reconciles and writes (to ELB and to Kubernetes); when it is killed the other
+//! takes over; SIGTERM releases the lease.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ListParams, PostParams};
+use tokio::process::{Child, Command};
+
+use crate::http_get;
+
+const BIN: &str = env!("CARGO_BIN_EXE_elb-operator");
+
+const MANIFESTS: &str = r#"
+apiVersion: elb.operator.dev/v1alpha1
+kind: HealthCheck
+metadata: {name: instance-health, namespace: default}
+spec: {target: "HTTP:8080/health", intervalSeconds: 20, timeoutSeconds: 5, healthyThreshold: 3, unhealthyThreshold: 5}
+---
+apiVersion: elb.operator.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: ha-lb, namespace: default}
+spec:
+  availabilityZones: [us-east-1a]
+  listeners:
+  - {port: 80, instancePort: 8080, protocol: HTTP}
+  healthCheckRef: {name: instance-health}
+  backends:
+    instanceIds: []
+"#;
+
+/// Prints the operators' logs when the test fails.
+struct LogsOnFailure(tempfile::TempDir);
+
+impl Drop for LogsOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            for entry in std::fs::read_dir(self.0.path()).into_iter().flatten().flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                eprintln!("==== {} ====\n{text}", entry.path().display());
+            }
+        }
+    }
+}
+
+fn start(kubeconfig: &std::path::Path, moto: &str, pod: &str, port: u16, logs: &LogsOnFailure) -> Child {
+    Command::new(BIN)
+        .args([
+            "run",
+            "--cluster-name=ha-test",
+            "--region=us-east-1",
+            "--lease-duration=2s",
+            "--shutdown-timeout=5s",
+            "--health-poll-interval=1s",
+            &format!("--elb-endpoint={moto}"),
+            &format!("--http-bind=127.0.0.1:{port}"),
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", kubeconfig.parent().unwrap())
+        .env("POD_NAME", pod)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(logs.0.path().join(format!("{pod}.log"))).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the operator")
+}
+
+/// Polls `check` every 100 ms for at most `limit`.
+async fn eventually<T, F: std::future::Future<Output = Option<T>>>(limit: Duration, mut check: impl FnMut() -> F) -> Option<T> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn holder(leases: &Api<Lease>) -> Option<String> {
+    leases.get_opt("elb-operator").await.ok().flatten()?.spec?.holder_identity.filter(|h| !h.is_empty())
+}
+
+async fn metrics(port: u16) -> String {
+    http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/metrics").await.map(|r| r.1).unwrap_or_default()
+}
+
+async fn ready(port: u16) -> bool {
+    matches!(http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/readyz").await, Ok((200, _)))
+}
+
+/// `reportingInstance`s of the events about `ha-lb`.
+async fn event_writers(events: &Api<Event>) -> Vec<String> {
+    let list = events.list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+    let mut w: Vec<String> = list
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("ha-lb"))
+        .filter_map(|e| e.reporting_instance)
+        .collect();
+    w.sort();
+    w.dedup();
+    w
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_replaced() {
+    let moto = test_support::moto::Moto::start();
+    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
+    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in elb_operator::crd::crds() {
+        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    }
+    for doc in serde_yaml::Deserializer::from_str(MANIFESTS) {
+        let obj: kube::api::DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
+        let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
+        let resource = kube::api::ApiResource::from_gvk(&gvk);
+        let api: Api<kube::api::DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+        api.create(&PostParams::default(), &obj).await.expect("create object");
+    }
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "default");
+    let events: Api<Event> = Api::namespaced(client.clone(), "default");
+    let lbs: Api<elb_operator::crd::LoadBalancer> = Api::namespaced(client.clone(), "default");
+
+    let logs = LogsOnFailure(tempfile::tempdir().unwrap());
+    let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
+    let mut a = start(standin.kubeconfig_path(), &moto.endpoint, "proc-a", port_a, &logs);
+    eventually(Duration::from_secs(30), || async { holder(&leases).await.filter(|h| h.starts_with("proc-a_")) })
+        .await
+        .expect("the first process takes the lease");
+    let mut b = start(standin.kubeconfig_path(), &moto.endpoint, "proc-b", port_b, &logs);
+
+    // The leader creates the ELB and writes status; both processes are ready (b as standby).
+    let dns = eventually(Duration::from_secs(60), || async {
+        lbs.get("ha-lb").await.ok()?.status?.dns_name.filter(|d| !d.is_empty())
+    })
+    .await
+    .expect("the leader reconciles the LoadBalancer");
+    println!("ha-lb: {dns}");
+    assert!(eventually(Duration::from_secs(30), || async { (ready(port_a).await && ready(port_b).await).then_some(()) }).await.is_some());
+    let metrics_a = metrics(port_a).await;
+    let metrics_b = metrics(port_b).await;
+    assert!(metrics_a.contains(r#"elb_operator_elb_calls_total{action="CreateLoadBalancer",outcome="success"} 1"#), "{metrics_a}");
+    assert!(!metrics_b.contains("elb_operator_elb_calls_total"), "the standby made ELB calls:\n{metrics_b}");
+    assert!(!metrics_b.contains("elb_operator_reconcile_runs_total"), "the standby reconciled:\n{metrics_b}");
+    let writers = eventually(Duration::from_secs(20), || async { Some(event_writers(&events).await).filter(|w| !w.is_empty()) })
+        .await
+        .expect("the leader records events");
+    assert_eq!(writers, vec!["proc-a".to_string()], "only the leader writes events");
+
+    // SIGKILL the leader: b takes over once the lease expires and reconciles the same ELB
+    // without creating another one.
+    a.start_kill().unwrap();
+    let _ = a.wait().await;
+    let killed = Instant::now();
+    eventually(Duration::from_secs(15), || async { holder(&leases).await.filter(|h| h.starts_with("proc-b_")) })
+        .await
+        .expect("the standby takes over");
+    println!("takeover {:?} after SIGKILL (lease duration 2s)", killed.elapsed());
+    let runs = eventually(Duration::from_secs(30), || async {
+        let m = metrics(port_b).await;
+        m.contains(r#"elb_operator_reconcile_runs_total{resource="loadbalancer"}"#).then_some(m)
+    })
+    .await
+    .expect("the new leader reconciles");
+    assert!(!runs.contains(r#"action="CreateLoadBalancer""#), "the new leader adopted nothing new:\n{runs}");
+    assert!(eventually(Duration::from_secs(30), || async { ready(port_b).await.then_some(()) }).await.is_some());
+
+    // SIGTERM: graceful shutdown releases the lease.
+    let pid = b.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status = tokio::time::timeout(Duration::from_secs(20), b.wait()).await.expect("exits in time").unwrap();
+    assert!(status.success());
+    assert_eq!(holder(&leases).await, None, "the lease was released");
+}
