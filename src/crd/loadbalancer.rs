@@ -99,8 +99,9 @@ pub struct LoadBalancerSpec {
         .message("at least one listener is required")
         .reason(Reason::FieldValueRequired))]
     #[x_kube(validation = Rule::new("self.all(l, self.exists_one(m, m.port == l.port))")
-        .message("listener ports must be unique: each front-end port can have only one listener")
-        .reason(Reason::FieldValueDuplicate))]
+        // No FieldValueDuplicate reason: the API server prints a Duplicate error without
+        // the rule's message, and the message is what tells the user why.
+        .message("listener ports must be unique: each front-end port can have only one listener"))]
     pub listeners: Vec<ListenerSpec>,
 
     /// The HealthCheck resource (same namespace) the ELB uses. Without it the ELB keeps
