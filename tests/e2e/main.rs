@@ -188,9 +188,10 @@ async fn foreign_elb_is_a_conflict_and_untouched() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     w.kubectl_ok(&["wait", "--for=condition=Conflict", "loadbalancer/taken", "--timeout=90s"]);
     let lb = w.get_json("loadbalancer/taken");
-    let (status, _reason, message) = yaml_status_condition(&lb, "Ready").expect("Ready condition");
-    assert_eq!(status, "False");
-    assert!(message.contains(&foreign), "Ready explains the conflict: {message}");
+    let (status, reason, _) = yaml_status_condition(&lb, "Ready").expect("Ready condition");
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Conflict"));
+    let (_, _, message) = yaml_status_condition(&lb, "Conflict").expect("Conflict condition");
+    assert!(message.contains(&foreign), "the Conflict condition names the ELB: {message}");
     let described = w.kubectl_ok(&["describe", "loadbalancer/taken"]);
     assert!(described.contains("Warning"), "a Warning event:\n{described}");
 
