@@ -135,7 +135,8 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    for _ in 0..100 {
+    // At most 30 s: generous for loaded CI machines, still bounded.
+    for _ in 0..300 {
         if f().await {
             return;
         }

@@ -191,7 +191,7 @@ async fn watchers_with_both_list_strategies_and_metadata() {
             .boxed();
         let mut seen = Vec::new();
         while seen.len() < 3 {
-            let g = tokio::time::timeout(Duration::from_secs(5), s.next())
+            let g = tokio::time::timeout(Duration::from_secs(15), s.next())
                 .await
                 .expect("watcher event")
                 .unwrap()
@@ -205,7 +205,7 @@ async fn watchers_with_both_list_strategies_and_metadata() {
     let mut m = watcher(meta, watcher::Config::default())
         .applied_objects()
         .boxed();
-    let first = tokio::time::timeout(Duration::from_secs(5), m.next())
+    let first = tokio::time::timeout(Duration::from_secs(15), m.next())
         .await
         .unwrap()
         .unwrap()

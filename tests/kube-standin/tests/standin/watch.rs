@@ -125,7 +125,7 @@ async fn watch_without_version_starts_with_current_state_then_follows() {
         .await
         .unwrap()
         .boxed();
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+    let first = tokio::time::timeout(Duration::from_secs(15), stream.try_next())
         .await
         .unwrap()
         .unwrap()
@@ -135,7 +135,7 @@ async fn watch_without_version_starts_with_current_state_then_follows() {
     api.create(&PostParams::default(), &gadget("y", 1))
         .await
         .unwrap();
-    let next = tokio::time::timeout(Duration::from_secs(5), stream.try_next())
+    let next = tokio::time::timeout(Duration::from_secs(15), stream.try_next())
         .await
         .unwrap()
         .unwrap()
