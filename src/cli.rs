@@ -112,6 +112,10 @@ pub struct RunArgs {
     /// Keep it below the pod's terminationGracePeriodSeconds.
     #[arg(long, env = "ELB_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
+    #[command(flatten, next_help_heading = "ELB client")]
+    pub elb: crate::elb::ElbArgs,
 }
 
 impl RunArgs {
@@ -197,6 +201,16 @@ mod tests {
         assert_eq!(a.concurrency, 9);
         assert_eq!(a.lease_duration, Duration::from_secs(20));
         assert_eq!(run_args(&["--watch-namespace", ""]).watch_namespace(), None);
+    }
+
+    #[test]
+    fn elb_client_flags_are_run_flags() {
+        let a = run_args(&["--elb-timeout-seconds=2.5", "--elb-max-attempts=7", "--elb-describe-burst=3", "--elb-mutate-rate=0.5"]);
+        assert_eq!(a.elb.timeout_seconds, 2.5);
+        assert_eq!(a.elb.max_attempts, 7);
+        assert_eq!(a.elb.describe_burst, 3);
+        assert_eq!(a.elb.mutate_rate, 0.5);
+        assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--elb-max-attempts", "many"]).is_err());
     }
 
     #[test]

@@ -32,6 +32,8 @@ NON_DEFAULT = {
     "healthPollInterval": "45s",
     "resyncInterval": "5m",
     "concurrency": 8,
+    "elbClient": {"timeoutSeconds": 2.5, "maxAttempts": 5, "describeRate": 2, "describeBurst": 4, "mutateRate": 0.5,
+                  "mutateBurst": 2},
     "logging": {"format": "text", "level": "debug,kube=info"},
     "leaderElection": {"enabled": True, "leaseName": "elb-lock", "leaseDuration": "20s"},
     "shutdownTimeout": "25s",
@@ -108,6 +110,14 @@ def test_lint_is_strict_clean(values):
         {"healthPollInterval": "soon"},
         {"serviceAccount": {"irsaRoleArn": "not-an-arn"}},
         {"clusterName": ""},
+        {"elbClient": {"timeoutSeconds": 0}},
+        {"elbClient": {"timeoutSeconds": "10s"}},
+        {"elbClient": {"maxAttempts": 0}},
+        {"elbClient": {"describeRate": -1}},
+        {"elbClient": {"describeBurst": 1.5}},
+        {"elbClient": {"mutateRate": "0"}},
+        {"elbClient": {"mutateBurst": 0}},
+        {"elbClient": {"retries": 3}},
     ],
 )
 def test_schema_refuses_invalid_values(bad):
@@ -199,6 +209,8 @@ VALUE_EFFECTS = {
     "healthPollInterval": lambda d: "--health-poll-interval=45s" in args(d),
     "resyncInterval": lambda d: "--resync-interval=5m" in args(d),
     "concurrency": lambda d: "--concurrency=8" in args(d),
+    "elbClient": lambda d: {"--elb-timeout-seconds=2.5", "--elb-max-attempts=5", "--elb-describe-rate=2",
+                            "--elb-describe-burst=4", "--elb-mutate-rate=0.5", "--elb-mutate-burst=2"} <= set(args(d)),
     "logging": lambda d: "--log-format=text" in args(d) and "--log-level=debug,kube=info" in args(d),
     "leaderElection": lambda d: "--lease-name=elb-lock" in args(d) and "--lease-duration=20s" in args(d),
     "shutdownTimeout": lambda d: "--shutdown-timeout=25s" in args(d),
@@ -253,6 +265,44 @@ def holds(check, docs) -> bool:
 def test_each_value_reaches_the_manifests(key):
     assert holds(VALUE_EFFECTS[key], render({key: NON_DEFAULT[key]})), f"{key}={NON_DEFAULT[key]!r} did not reach the manifests"
     assert not holds(VALUE_EFFECTS[key], render()), f"{key}: the check also passes with the default values"
+
+
+# Each elbClient key, alone, sets its own flag (VALUE_EFFECTS checks them only together).
+ELB_CLIENT_FLAGS = {
+    "timeoutSeconds": "--elb-timeout-seconds",
+    "maxAttempts": "--elb-max-attempts",
+    "describeRate": "--elb-describe-rate",
+    "describeBurst": "--elb-describe-burst",
+    "mutateRate": "--elb-mutate-rate",
+    "mutateBurst": "--elb-mutate-burst",
+}
+
+
+def test_elb_client_flags_are_all_covered():
+    with helm.Chart.load(CHART) as chart:
+        assert set(chart.values["elbClient"]) == set(ELB_CLIENT_FLAGS)
+
+
+@pytest.mark.parametrize("key", sorted(ELB_CLIENT_FLAGS))
+def test_each_elb_client_value_sets_its_flag(key):
+    flag = ELB_CLIENT_FLAGS[key]
+    value = NON_DEFAULT["elbClient"][key]
+    default = [a for a in args(render()) if a.startswith(f"{flag}=")]
+    assert len(default) == 1 and default != [f"{flag}={value}"], default
+    a = args(render({"elbClient": {key: value}}))
+    assert f"{flag}={value}" in a
+    # The other flags keep their defaults.
+    others = {x for x in args(render()) if x.startswith("--elb-") and not x.startswith(f"{flag}=")}
+    assert others <= set(a)
+
+
+def test_elb_client_numbers_given_as_strings_render_unchanged():
+    # `helm --set elbClient.mutateRate=0.5` passes a string; the schema accepts a positive decimal.
+    values = {"elbClient": {"mutateRate": "0.5", "timeoutSeconds": "30"}}
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(chart.merge_values(values))
+    a = args(render(values))
+    assert "--elb-mutate-rate=0.5" in a and "--elb-timeout-seconds=30" in a
 
 
 def test_leader_election_can_be_turned_off():

@@ -176,3 +176,54 @@ fn the_elb_endpoint_flag_and_region_reach_the_elb_client() {
     assert_eq!(config.region, "eu-west-1");
     assert!(config.metrics.is_some(), "ELB calls are counted in the operator's metrics");
 }
+
+#[test]
+fn the_elb_client_flags_reach_the_elb_client() {
+    use clap::Parser;
+    let cli = elb_operator::cli::Cli::try_parse_from([
+        "elb-operator",
+        "run",
+        "--cluster-name=c",
+        "--elb-timeout-seconds=4",
+        "--elb-max-attempts=2",
+        "--elb-describe-rate=1.5",
+        "--elb-describe-burst=6",
+        "--elb-mutate-rate=0.5",
+        "--elb-mutate-burst=3",
+    ])
+    .unwrap();
+    let elb_operator::cli::Command::Run(args) = cli.command else { panic!("run") };
+    let config = elb_operator::operator::elb_client_config(&args, &elb_operator::telemetry::Metrics::new()).unwrap();
+    assert_eq!(config.timeout, Duration::from_secs(4));
+    assert_eq!(config.retry.max_attempts, 2);
+    assert_eq!((config.rate_limit.describe.per_second, config.rate_limit.describe.burst), (1.5, 6));
+    assert_eq!((config.rate_limit.mutate.per_second, config.rate_limit.mutate.burst), (0.5, 3));
+}
+
+#[test]
+fn run_help_lists_the_elb_client_flags_and_their_variables() {
+    let out = std::process::Command::new(BIN).args(["run", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, env) in [
+        ("--elb-timeout-seconds", "ELB_TIMEOUT_SECONDS"),
+        ("--elb-max-attempts", "ELB_MAX_ATTEMPTS"),
+        ("--elb-describe-rate", "ELB_DESCRIBE_RATE"),
+        ("--elb-describe-burst", "ELB_DESCRIBE_BURST"),
+        ("--elb-mutate-rate", "ELB_MUTATE_RATE"),
+        ("--elb-mutate-burst", "ELB_MUTATE_BURST"),
+    ] {
+        assert!(help.contains(flag) && help.contains(&format!("env: {env}")), "{flag} / {env} missing from:\n{help}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_rejects_an_invalid_elb_flag_from_the_environment_before_contacting_kubernetes() {
+    let dir = tempfile::tempdir().unwrap();
+    // No kubeconfig: the process must stop on the ELB setting before it needs one.
+    let mut child = operator(&dir.path().join("missing"), &["run"]).env("ELB_MUTATE_RATE", "0").spawn().unwrap();
+    let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert!(!status.success());
+    assert!(stderr.contains("--elb-mutate-rate must be positive"), "{stderr}");
+    assert!(!stderr.contains("kubeconfig"), "stopped before the Kubernetes client: {stderr}");
+}

@@ -67,3 +67,28 @@ fn the_chart_sets_every_run_flag() {
     }
     assert!(missing.is_empty(), "flags the Helm chart cannot set: {missing:?}");
 }
+
+#[test]
+fn the_chart_defaults_of_the_elb_client_flags_are_the_binary_defaults() {
+    use clap::CommandFactory;
+    let values: serde_yaml::Value = serde_yaml::from_str(&repo_file("charts/elb-operator/values.yaml")).expect("valid YAML");
+    let cli = elb_operator::cli::Cli::command();
+    let run = cli.find_subcommand("run").expect("run subcommand");
+    let keys = [
+        ("elb-timeout-seconds", "timeoutSeconds"),
+        ("elb-max-attempts", "maxAttempts"),
+        ("elb-describe-rate", "describeRate"),
+        ("elb-describe-burst", "describeBurst"),
+        ("elb-mutate-rate", "mutateRate"),
+        ("elb-mutate-burst", "mutateBurst"),
+    ];
+    let flags: BTreeSet<&str> =
+        run.get_arguments().filter_map(|a| a.get_long()).filter(|l| l.starts_with("elb-") && *l != "elb-endpoint").collect();
+    assert_eq!(flags, keys.iter().map(|(flag, _)| *flag).collect(), "every ELB client flag has an elbClient key");
+    for (flag, key) in keys {
+        let arg = run.get_arguments().find(|a| a.get_long() == Some(flag)).unwrap();
+        let binary: f64 = arg.get_default_values()[0].to_str().unwrap().parse().unwrap();
+        let chart = values["elbClient"][key].as_f64().unwrap_or_else(|| panic!("values.yaml elbClient.{key} is a number"));
+        assert_eq!(chart, binary, "values.yaml elbClient.{key} differs from the default of --{flag}");
+    }
+}
