@@ -104,15 +104,16 @@ fn walk(
         }
         Value::Array(a) => match rt.list_map_keys(version, schema_path) {
             Some(keys) if a.iter().all(Value::is_object) => {
+                // Each element is a member of the set by itself (besides its fields, keys
+                // included), as in structured-merge-diff's ToFieldSet: removing that member
+                // path removes the whole element. An empty list owns nothing.
                 for item in a {
                     path.push(key_segment(&keys, item));
+                    out.insert(path.clone());
                     schema_path.push("[]".into());
                     walk(rt, version, item, path, schema_path, out);
                     schema_path.pop();
                     path.pop();
-                }
-                if a.is_empty() {
-                    out.insert(path.clone());
                 }
             }
             _ => {
@@ -250,6 +251,63 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
     a[..n] == b[..n]
 }
 
+/// Whether a path names a list element itself (`k:…`) rather than a field. Such member
+/// paths never conflict and are not taken over by changes inside the element: conflicts
+/// are about values, and an element that exists in both objects is neither added nor
+/// modified (structured-merge-diff compares leaves).
+fn is_element(p: &[String]) -> bool {
+    p.last().is_some_and(|s| s.starts_with("k:"))
+}
+
+/// A set plus the named fields above its paths (structured-merge-diff's
+/// `EnsureNamedFieldsAreMembers`): owning `.spec.a.b` also keeps `.spec.a` and `.spec`.
+/// Metadata is left out: its maps are never removed as a whole by an apply.
+fn with_named_ancestors(set: &BTreeSet<FieldPath>) -> BTreeSet<FieldPath> {
+    let mut out = set.clone();
+    for p in set {
+        if p.first().map(String::as_str) == Some("f:metadata") {
+            continue;
+        }
+        for i in 1..p.len() {
+            if p[i - 1].starts_with("f:") {
+                out.insert(p[..i].to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `p` is a key field of a list element (`[…, k:{"port":80}, f:port]`).
+fn is_key_field(p: &[String]) -> bool {
+    let [.., parent, last] = p else {
+        return false;
+    };
+    let (Some(k), Some(f)) = (parent.strip_prefix("k:"), last.strip_prefix("f:")) else {
+        return false;
+    };
+    matches!(serde_json::from_str::<Value>(k), Ok(Value::Object(m)) if m.contains_key(f))
+}
+
+/// What an apply prunes, as structured-merge-diff's `Updater.prune` does: the paths the
+/// manager applied last time (with their named ancestors) that no manager owns now
+/// (with theirs; the applier's new set included). A pruned element path takes the whole
+/// element, keys and all; a surviving element keeps its keys.
+fn to_prune(last: &BTreeSet<FieldPath>, managers: &Managers) -> Vec<FieldPath> {
+    let mut owned = BTreeSet::new();
+    for o in managers.values() {
+        owned.extend(o.fields.iter().cloned());
+    }
+    let owned = with_named_ancestors(&owned);
+    let gone: BTreeSet<FieldPath> = with_named_ancestors(last)
+        .difference(&owned)
+        .cloned()
+        .collect();
+    gone.iter()
+        .filter(|p| !(is_key_field(p) && !gone.contains(&p[..p.len() - 1])))
+        .cloned()
+        .collect()
+}
+
 /// One conflict: the path (as `.spec.size`) and the manager owning it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
@@ -301,8 +359,8 @@ pub fn apply(
         if *who == me {
             continue;
         }
-        for p in &owned.fields {
-            for n in &new_fields {
+        for p in owned.fields.iter().filter(|p| !is_element(p)) {
+            for n in new_fields.iter().filter(|n| !is_element(n)) {
                 if overlaps(p, n) && get_path(&base, p) != get_path(applied, p) {
                     conflicts.push((who.clone(), p.clone()));
                 }
@@ -369,14 +427,6 @@ pub fn apply(
         .get(&me)
         .map(|o| o.fields.clone())
         .unwrap_or_default();
-    for p in previous.difference(&new_fields) {
-        let shared = managers
-            .iter()
-            .any(|(who, o)| *who != me && o.fields.iter().any(|q| overlaps(p, q)));
-        if !shared {
-            remove_path(&mut merged, p);
-        }
-    }
     managers.insert(
         me,
         Owned {
@@ -384,6 +434,12 @@ pub fn apply(
             applied: true,
         },
     );
+    // Shortest first: once an element or object goes, the paths inside it are moot.
+    let mut gone = to_prune(&previous, managers);
+    gone.sort_by_key(Vec::len);
+    for p in &gone {
+        remove_path(&mut merged, p);
+    }
     managers.retain(|_, o| !o.fields.is_empty());
     Ok(merged)
 }
@@ -413,7 +469,14 @@ pub fn record_update(
             let old_fields = fields_of(rt, version, o, part);
             new_fields
                 .iter()
-                .filter(|p| get_path(o, p) != get_path(new, p))
+                // An element present before is not changed by edits of its fields.
+                .filter(|p| {
+                    if is_element(p) {
+                        get_path(o, p).is_none()
+                    } else {
+                        get_path(o, p) != get_path(new, p)
+                    }
+                })
                 .chain(old_fields.iter().filter(|p| get_path(new, p).is_none()))
                 .cloned()
                 .collect()
@@ -425,7 +488,13 @@ pub fn record_update(
     let me = (manager.to_string(), subresource.to_string());
     for (who, o) in managers.iter_mut() {
         if *who != me {
-            o.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c)));
+            // A change inside an element does not take the element itself (only its
+            // addition or removal does, and then the paths are equal).
+            o.fields.retain(|p| {
+                !changed
+                    .iter()
+                    .any(|c| overlaps(p, c) && !(is_element(p) && p.len() < c.len()))
+            });
         }
     }
     let entry = managers.entry(me).or_default();
