@@ -617,4 +617,60 @@ mod tests {
         .unwrap_err();
         assert_eq!(err[0].manager, "kubectl-edit");
     }
+
+    #[test]
+    fn a_dropped_list_map_element_goes_whole_unless_co_owned() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt", "x": {"y": 1}}]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let a2 = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "name": "http"}]));
+
+        // Co-owned by an applier: the element keeps its keys and that manager's fields.
+        let live = apply(&rt, "v1", Some(&out), &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 81, "extra": true}]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 80, "name": "http"}, {"port": 81, "extra": true}])
+        );
+    }
+
+    #[test]
+    fn an_edit_inside_an_element_does_not_take_the_element() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 =
+            json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt"}]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["ports"][1]["name"] = json!("other");
+        record_update(&rt, "v1", Some(&live), &edited, "editor", "", &mut m);
+        let a = &m[&("a".to_string(), String::new())].fields;
+        assert!(a.iter().any(|p| render(p) == r#".spec.ports[{"port":81}]"#));
+        assert!(!a
+            .iter()
+            .any(|p| render(p) == r#".spec.ports[{"port":81}].name"#));
+        // Dropping the element: "a" still owns it, the editor owns only a field inside;
+        // structured-merge-diff then removes the element whole (its path is pruned).
+        let a2 = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let out = apply(&rt, "v1", Some(&edited), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "name": "http"}]));
+    }
+
+    #[test]
+    fn a_dropped_nested_object_goes_with_its_parent_fields() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"size": 1, "opts": {"deep": {"x": 1, "y": 2}}}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"opts": {"other": true}}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let a2 = json!({"spec": {"size": 1}});
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"], json!({"size": 1, "opts": {"other": true}}));
+    }
 }
