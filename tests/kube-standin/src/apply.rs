@@ -1,7 +1,8 @@
 //! Server-side apply and field ownership: which manager owns which fields, conflicts, and
 //! removal of fields a manager stops applying. Field paths are lists of segments: `f:name`
-//! for object fields and `k:{"name":"a"}` for entries of lists with map keys; other lists
-//! are atomic (owned as a whole).
+//! for object fields, `k:{"name":"a"}` for entries of lists with map keys and `v:"a"` for
+//! entries of `x-kubernetes-list-type: set` lists; other lists are atomic (owned as a whole).
+//! The pruning follows structured-merge-diff (merge/update.go `prune`, typed/remove.go).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -116,6 +117,14 @@ fn walk(
                     path.pop();
                 }
             }
+            _ if rt.is_set_list(version, schema_path) && a.iter().all(is_scalar) => {
+                // Set elements are owned one by one (`v:` paths), like list-map elements.
+                for item in a {
+                    path.push(format!("v:{item}"));
+                    out.insert(path.clone());
+                    path.pop();
+                }
+            }
             _ => {
                 out.insert(path.clone());
             }
@@ -134,7 +143,14 @@ fn key_segment(keys: &[String], item: &Value) -> String {
     format!("k:{}", Value::Object(m))
 }
 
+fn is_scalar(v: &Value) -> bool {
+    !(v.is_object() || v.is_array())
+}
+
 fn matches_key(seg: &str, item: &Value) -> bool {
+    if let Some(js) = seg.strip_prefix("v:") {
+        return serde_json::from_str::<Value>(js).is_ok_and(|v| v == *item);
+    }
     let Some(js) = seg.strip_prefix("k:") else {
         return false;
     };
@@ -239,6 +255,16 @@ pub fn merge_applied(
                     schema_path.pop();
                 }
             }
+            _ if rt.is_set_list(version, schema_path)
+                && a.iter().all(is_scalar)
+                && l.iter().all(is_scalar) =>
+            {
+                for item in a {
+                    if !l.contains(item) {
+                        l.push(item.clone());
+                    }
+                }
+            }
             _ => *l = a.clone(),
         },
         (l, a) => *l = a.clone(),
@@ -256,7 +282,8 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 /// are about values, and an element that exists in both objects is neither added nor
 /// modified (structured-merge-diff compares leaves).
 fn is_element(p: &[String]) -> bool {
-    p.last().is_some_and(|s| s.starts_with("k:"))
+    p.last()
+        .is_some_and(|s| s.starts_with("k:") || s.starts_with("v:"))
 }
 
 /// A set plus the named fields above its paths (structured-merge-diff's
@@ -303,7 +330,8 @@ fn to_prune(last: &BTreeSet<FieldPath>, managers: &Managers) -> Vec<FieldPath> {
         .cloned()
         .collect();
     gone.iter()
-        .filter(|p| !(is_key_field(p) && !gone.contains(&p[..p.len() - 1])))
+        // A key field goes only with its element.
+        .filter(|p| !is_key_field(p) || gone.contains(&p[..p.len() - 1]))
         .cloned()
         .collect()
 }
@@ -323,6 +351,8 @@ pub fn render(path: &[String]) -> String {
         .map(|s| {
             if let Some(f) = s.strip_prefix("f:") {
                 format!(".{f}")
+            } else if let Some(v) = s.strip_prefix("v:") {
+                format!("[={v}]")
             } else {
                 format!("[{}]", s.trim_start_matches("k:"))
             }
@@ -521,7 +551,8 @@ mod tests {
                     "spec": {"type": "object", "properties": {
                         "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
                                   "items": {"type": "object"}},
-                        "tags": {"type": "array", "items": {"type": "string"}}}}}}}}]}});
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "zones": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}}}}}}}]}});
         crate::resources::from_crd(&crd).unwrap()
     }
 
@@ -672,5 +703,33 @@ mod tests {
         let a2 = json!({"spec": {"size": 1}});
         let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
         assert_eq!(out["spec"], json!({"size": 1, "opts": {"other": true}}));
+    }
+
+    #[test]
+    fn set_elements_are_owned_one_by_one() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"zones": ["a", "b"]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"zones": ["b", "c"]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"]["zones"],
+            json!(["a", "b", "c"]),
+            "a union, no conflict"
+        );
+        let a2 = json!({"spec": {"zones": ["a"]}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"]["zones"],
+            json!(["a", "b", "c"]),
+            "b still owns b"
+        );
+        let b2 = json!({"spec": {"zones": ["c"]}});
+        let live = apply(&rt, "v1", Some(&live), &b2, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"]["zones"], json!(["a", "c"]));
+        let b3 = json!({"spec": {"tags": ["t"]}});
+        let live = apply(&rt, "v1", Some(&live), &b3, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"]["zones"], json!(["a"]));
     }
 }

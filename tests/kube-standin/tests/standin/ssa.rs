@@ -183,3 +183,30 @@ async fn an_element_shared_with_another_manager_keeps_its_keys_and_their_fields(
         "the annotator's fields and the key stay; reasonCode (the controller's only) goes"
     );
 }
+
+#[tokio::test]
+async fn set_lists_merge_and_prune_element_by_element() {
+    let (_s, api) = setup_lb().await;
+    let l80 = listener(80, json!({}));
+    let zones = |z: &[&str]| json!({"listeners": [l80.clone()], "availabilityZones": z});
+    apply(&api, "user", lb(zones(&["us-east-1a", "us-east-1b"]))).await;
+    // Another manager adds a zone: `x-kubernetes-list-type: set` merges, no conflict.
+    let got = apply(
+        &api,
+        "ops",
+        lb(json!({"availabilityZones": ["us-east-1c"]})),
+    )
+    .await;
+    assert_eq!(
+        got["spec"]["availabilityZones"],
+        json!(["us-east-1a", "us-east-1b", "us-east-1c"])
+    );
+    let got = apply(&api, "user", lb(zones(&["us-east-1a"]))).await;
+    assert_eq!(
+        got["spec"]["availabilityZones"],
+        json!(["us-east-1a", "us-east-1c"]),
+        "user's dropped zone goes, ops's stays"
+    );
+    let got = apply(&api, "ops", lb(json!({"adopt": true}))).await;
+    assert_eq!(got["spec"]["availabilityZones"], json!(["us-east-1a"]));
+}
