@@ -732,4 +732,24 @@ mod tests {
         let live = apply(&rt, "v1", Some(&live), &b3, "b", "", false, &mut m).unwrap();
         assert_eq!(live["spec"]["zones"], json!(["a"]));
     }
+
+    #[test]
+    fn fields_inside_a_shared_element_still_conflict() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 80, "name": "web"}]}});
+        let err = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap_err();
+        assert_eq!(
+            err,
+            vec![Conflict {
+                field: r#".spec.ports[{"port":80}].name"#.into(),
+                manager: "a".into()
+            }]
+        );
+        // Same values elsewhere in the element: shared, no conflict.
+        let c = json!({"spec": {"ports": [{"port": 80, "extra": 1}]}});
+        apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap();
+    }
 }

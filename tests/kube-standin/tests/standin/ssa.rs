@@ -123,6 +123,29 @@ async fn apply_removes_a_dropped_listener_whole() {
     let got = apply(&api, "user", lb(json!({"listeners": [l80.clone()]}))).await;
     assert_eq!(got["spec"]["listeners"], json!([l80]));
     assert_eq!(got["metadata"]["generation"], json!(2));
+
+    // A nested object dropped from a kept element goes whole (no empty `stickiness: {}`).
+    let http = |extra: Value| {
+        let mut l = json!({"port": 8080, "protocol": "HTTP", "instancePort": 80});
+        if let (Value::Object(m), Value::Object(e)) = (&mut l, extra) {
+            m.extend(e);
+        }
+        l
+    };
+    let sticky = http(json!({"stickiness": {"expirationSeconds": 60}}));
+    apply(
+        &api,
+        "user",
+        lb(json!({"listeners": [l80.clone(), sticky.clone()]})),
+    )
+    .await;
+    let got = apply(
+        &api,
+        "user",
+        lb(json!({"listeners": [l80.clone(), http(json!({}))]})),
+    )
+    .await;
+    assert_eq!(got["spec"]["listeners"], json!([l80, http(json!({}))]));
 }
 
 #[tokio::test]
