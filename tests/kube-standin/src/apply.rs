@@ -64,9 +64,17 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                             }
                         }
                     }
+                    // finalizers: a set; ownerReferences: a list-map keyed by uid.
                     for mk in ["finalizers", "ownerReferences"] {
-                        if md.get(mk).is_some_and(|x| !x.is_null()) {
-                            out.insert(vec!["f:metadata".into(), format!("f:{mk}")]);
+                        if let Some(x) = md.get(mk).filter(|x| !x.is_null()) {
+                            walk(
+                                rt,
+                                version,
+                                x,
+                                &mut vec!["f:metadata".into(), format!("f:{mk}")],
+                                &mut vec!["metadata".into(), mk.into()],
+                                &mut out,
+                            );
                         }
                     }
                 }
@@ -751,5 +759,29 @@ mod tests {
         // Same values elsewhere in the element: shared, no conflict.
         let c = json!({"spec": {"ports": [{"port": 80, "extra": 1}]}});
         apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap();
+    }
+
+    #[test]
+    fn finalizers_merge_as_a_set_and_owner_references_by_uid() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let owner =
+            |uid: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": uid, "uid": uid});
+        let a = json!({"metadata": {"finalizers": ["a.dev/x"], "ownerReferences": [owner("u1")]}, "spec": {}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"metadata": {"finalizers": ["b.dev/y"], "ownerReferences": [owner("u2")]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["metadata"]["finalizers"],
+            json!(["a.dev/x", "b.dev/y"])
+        );
+        assert_eq!(
+            live["metadata"]["ownerReferences"],
+            json!([owner("u1"), owner("u2")])
+        );
+        let a2 = json!({"metadata": {}, "spec": {}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(live["metadata"]["finalizers"], json!(["b.dev/y"]));
+        assert_eq!(live["metadata"]["ownerReferences"], json!([owner("u2")]));
     }
 }

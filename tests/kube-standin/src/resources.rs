@@ -67,6 +67,10 @@ impl ResourceType {
     /// root), if it is `x-kubernetes-list-type: map`; built-in kinds use the strategic-merge
     /// keys.
     pub fn list_map_keys(&self, version: &str, path: &[String]) -> Option<Vec<String>> {
+        // ObjectMeta's `+listType=map +listMapKey=uid`, for every kind.
+        if path == ["metadata", "ownerReferences"] {
+            return Some(vec!["uid".to_string()]);
+        }
         if self.custom {
             let s = self.schema_at(version, path)?;
             if s.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
@@ -90,9 +94,13 @@ impl ResourceType {
         }
     }
 
-    /// Whether the list at `path` is `x-kubernetes-list-type: set` (custom resources; the
-    /// sets of built-in kinds are treated as atomic lists).
+    /// Whether the list at `path` is `x-kubernetes-list-type: set`: `metadata.finalizers`
+    /// (ObjectMeta's `+listType=set`) and what custom schemas declare; the other sets of
+    /// built-in kinds are treated as atomic lists.
     pub fn is_set_list(&self, version: &str, path: &[String]) -> bool {
+        if path == ["metadata", "finalizers"] {
+            return true;
+        }
         self.custom
             && self
                 .schema_at(version, path)

@@ -233,3 +233,48 @@ async fn set_lists_merge_and_prune_element_by_element() {
     let got = apply(&api, "ops", lb(json!({"adopt": true}))).await;
     assert_eq!(got["spec"]["availabilityZones"], json!(["us-east-1a"]));
 }
+
+#[tokio::test]
+async fn finalizers_are_a_set_across_managers() {
+    let (_s, api) = setup_lb().await;
+    let l80 = listener(80, json!({}));
+    let with_finalizers = |f: &[&str]| {
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer",
+               "metadata": {"name": "web", "finalizers": f}})
+    };
+    apply(&api, "user", lb(json!({"listeners": [l80.clone()]}))).await;
+    let got = apply(
+        &api,
+        "elb-operator",
+        with_finalizers(&["elb.operator.dev/cleanup"]),
+    )
+    .await;
+    assert_eq!(
+        got["metadata"]["finalizers"],
+        json!(["elb.operator.dev/cleanup"])
+    );
+    // The user's own finalizer joins it: no conflict, no replacement.
+    let mut mine = lb(json!({"listeners": [l80.clone()]}));
+    mine["metadata"]["finalizers"] = json!(["example.com/audit"]);
+    let got = apply(&api, "user", mine).await;
+    assert_eq!(
+        got["metadata"]["finalizers"],
+        json!(["elb.operator.dev/cleanup", "example.com/audit"])
+    );
+    let got = apply(&api, "user", lb(json!({"listeners": [l80.clone()]}))).await;
+    assert_eq!(
+        got["metadata"]["finalizers"],
+        json!(["elb.operator.dev/cleanup"])
+    );
+    // Deleting waits for the operator's finalizer; dropping it by apply ends the deletion.
+    api.delete("web", &Default::default())
+        .await
+        .expect("delete");
+    assert!(stored(&api).await["metadata"]["deletionTimestamp"].is_string());
+    apply(&api, "elb-operator", with_finalizers(&[])).await;
+    let gone = api.get_opt("web").await.expect("get");
+    assert!(
+        gone.is_none(),
+        "the object goes with its last finalizer: {gone:?}"
+    );
+}
