@@ -362,7 +362,14 @@ pub fn render(path: &[String]) -> String {
             } else if let Some(v) = s.strip_prefix("v:") {
                 format!("[={v}]")
             } else {
-                format!("[{}]", s.trim_start_matches("k:"))
+                // structured-merge-diff's PathElement.String(): `[name="a",port=80]`.
+                let mut keys: Vec<String> =
+                    match serde_json::from_str::<Value>(s.trim_start_matches("k:")) {
+                        Ok(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                        _ => vec![s.trim_start_matches("k:").to_string()],
+                    };
+                keys.sort();
+                format!("[{}]", keys.join(","))
             }
         })
         .collect()
@@ -689,10 +696,8 @@ mod tests {
         edited["spec"]["ports"][1]["name"] = json!("other");
         record_update(&rt, "v1", Some(&live), &edited, "editor", "", &mut m);
         let a = &m[&("a".to_string(), String::new())].fields;
-        assert!(a.iter().any(|p| render(p) == r#".spec.ports[{"port":81}]"#));
-        assert!(!a
-            .iter()
-            .any(|p| render(p) == r#".spec.ports[{"port":81}].name"#));
+        assert!(a.iter().any(|p| render(p) == ".spec.ports[port=81]"));
+        assert!(!a.iter().any(|p| render(p) == ".spec.ports[port=81].name"));
         // Dropping the element: "a" still owns it, the editor owns only a field inside;
         // structured-merge-diff then removes the element whole (its path is pruned).
         let a2 = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
@@ -752,7 +757,7 @@ mod tests {
         assert_eq!(
             err,
             vec![Conflict {
-                field: r#".spec.ports[{"port":80}].name"#.into(),
+                field: ".spec.ports[port=80].name".into(),
                 manager: "a".into()
             }]
         );

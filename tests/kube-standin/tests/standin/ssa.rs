@@ -278,3 +278,29 @@ async fn finalizers_are_a_set_across_managers() {
         "the object goes with its last finalizer: {gone:?}"
     );
 }
+
+#[tokio::test]
+async fn a_conflict_inside_an_element_names_it_by_key() {
+    let (_s, api) = setup_lb().await;
+    apply(
+        &api,
+        "user",
+        lb(json!({"listeners": [listener(80, json!({}))]})),
+    )
+    .await;
+    let other = lb(json!({"listeners": [listener(80, json!({"instancePort": 9090}))]}));
+    match api
+        .patch("web", &PatchParams::apply("other"), &Patch::Apply(other))
+        .await
+    {
+        Err(kube::Error::Api(s)) => {
+            assert_eq!((s.code, s.reason.as_str()), (409, "Conflict"));
+            assert!(
+                s.message.contains(".spec.listeners[port=80].instancePort"),
+                "{}",
+                s.message
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
