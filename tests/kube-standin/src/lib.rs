@@ -49,9 +49,7 @@ pub fn kubeconfig_yaml(url: &str) -> String {
 impl StandIn {
     /// Starts on a free port with a kubeconfig in a fresh temporary directory.
     pub async fn start() -> std::io::Result<StandIn> {
-        tokio::task::spawn_blocking(StandIn::start_blocking)
-            .await
-            .map_err(std::io::Error::other)?
+        tokio::task::spawn_blocking(StandIn::start_blocking).await.map_err(std::io::Error::other)?
     }
 
     /// Same as [`StandIn::start`], from synchronous code.
@@ -72,48 +70,34 @@ impl StandIn {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
-        std::thread::Builder::new()
-            .name(format!("kube-standin-{}", addr.port()))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt,
+        std::thread::Builder::new().name(format!("kube-standin-{}", addr.port())).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let listener = match tokio::net::TcpListener::from_std(listener) {
+                    Ok(l) => l,
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
                         return;
                     }
                 };
-                rt.block_on(async move {
-                    let listener = match tokio::net::TcpListener::from_std(listener) {
-                        Ok(l) => l,
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    let _ = ready_tx.send(Ok(()));
-                    serve(listener, addr, async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await;
-                });
-                // Watches hold no resources beyond the runtime; do not wait for slow clients.
-                rt.shutdown_timeout(Duration::from_secs(1));
-                let _ = stopped_tx.send(());
-            })?;
-        ready_rx
-            .recv_timeout(Duration::from_secs(10))
-            .map_err(std::io::Error::other)??;
-        Ok(StandIn {
-            addr,
-            kubeconfig: kubeconfig.to_path_buf(),
-            _dir: None,
-            stop: Some(stop_tx),
-            stopped: Some(stopped_rx),
-        })
+                let _ = ready_tx.send(Ok(()));
+                serve(listener, addr, async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            });
+            // Watches hold no resources beyond the runtime; do not wait for slow clients.
+            rt.shutdown_timeout(Duration::from_secs(1));
+            let _ = stopped_tx.send(());
+        })?;
+        ready_rx.recv_timeout(Duration::from_secs(10)).map_err(std::io::Error::other)??;
+        Ok(StandIn { addr, kubeconfig: kubeconfig.to_path_buf(), _dir: None, stop: Some(stop_tx), stopped: Some(stopped_rx) })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -154,11 +138,7 @@ impl Drop for StandIn {
 
 /// Serves the stand-in on `listener` until `stop` completes.
 /// With `KUBE_STANDIN_LOG` set, every request is logged to stderr (method, path, status).
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    addr: SocketAddr,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) {
+pub async fn serve(listener: tokio::net::TcpListener, addr: SocketAddr, stop: impl std::future::Future<Output = ()> + Send + 'static) {
     let shared = server::Shared::new(addr.to_string());
     let closing = shared.closing.clone();
     let log = std::env::var_os("KUBE_STANDIN_LOG").is_some();
@@ -167,9 +147,7 @@ pub async fn serve(
         move |req: axum::extract::Request| {
             let shared = Arc::clone(&shared);
             let line = log.then(|| format!("{} {}", req.method(), req.uri()));
-            let fut: std::pin::Pin<
-                Box<dyn std::future::Future<Output = axum::response::Response> + Send>,
-            > = Box::pin(async move {
+            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> = Box::pin(async move {
                 let resp = server::handle(shared, req).await;
                 if let Some(line) = line {
                     eprintln!("kube-standin: {line} -> {}", resp.status().as_u16());
@@ -184,10 +162,7 @@ pub async fn serve(
         // End open watches so the graceful shutdown does not wait for their timeouts.
         closing.send_replace(true);
     };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
+    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
         tracing::error!(error = %e, "kube-standin server failed");
     }
 }

@@ -5,8 +5,8 @@
 //! `k8s.io/apimachinery/pkg/util/validation/field`) so a 422 built from the causes reads like
 //! the real one.
 
-mod defaults;
 mod errors;
+mod defaults;
 mod prune;
 mod rules;
 mod structural;
@@ -61,21 +61,12 @@ pub struct Options {
 /// when a blocking error (unsupported enum value, missing required field, too long, too many,
 /// wrong type) was found. On updates, schema errors in values unchanged from `old` are not
 /// reported (the server's validation ratcheting).
-pub fn validate(
-    schema: &Value,
-    obj: &mut Value,
-    old: Option<&Value>,
-    options: &Options,
-) -> Result<Vec<String>, Vec<Cause>> {
+pub fn validate(schema: &Value, obj: &mut Value, old: Option<&Value>, options: &Options) -> Result<Vec<String>, Vec<Cause>> {
     let unknown = prune::prune(schema, obj, options.strict);
     if options.strict && !unknown.is_empty() {
         return Err(unknown
             .into_iter()
-            .map(|path| Cause {
-                reason: REASON_UNKNOWN_FIELD.into(),
-                field: path.clone(),
-                message: format!("unknown field {path:?}"),
-            })
+            .map(|path| Cause { reason: REASON_UNKNOWN_FIELD.into(), field: path.clone(), message: format!("unknown field {path:?}") })
             .collect());
     }
     defaults::apply(schema, obj);
@@ -88,10 +79,7 @@ pub fn validate(
         o
     });
     let mut errs = Vec::new();
-    let mut warnings: Vec<String> = unknown
-        .into_iter()
-        .map(|p| format!("unknown field {p:?}"))
-        .collect();
+    let mut warnings: Vec<String> = unknown.into_iter().map(|p| format!("unknown field {p:?}")).collect();
     structural::validate(schema, obj, old.as_ref(), &mut errs);
     structural::validate_list_types(schema, obj, &mut errs);
     if errs.iter().any(errors::FieldError::blocks_cel) {
@@ -102,10 +90,7 @@ pub fn validate(
     if errs.is_empty() {
         Ok(warnings)
     } else {
-        Err(errs
-            .into_iter()
-            .map(errors::FieldError::into_cause)
-            .collect())
+        Err(errs.into_iter().map(errors::FieldError::into_cause).collect())
     }
 }
 
@@ -148,28 +133,17 @@ mod tests {
         let mut obj = widget(json!({"size": 3, "unknownField": 1}));
         let warnings = run(&mut obj).expect("valid");
         assert_eq!(obj["spec"], json!({"size": 3, "max": 10}));
-        assert_eq!(
-            obj["metadata"]["labels"],
-            json!({"a": "b"}),
-            "metadata is not pruned"
-        );
-        assert_eq!(
-            warnings,
-            vec![r#"unknown field "spec.unknownField""#.to_string()]
-        );
+        assert_eq!(obj["metadata"]["labels"], json!({"a": "b"}), "metadata is not pruned");
+        assert_eq!(warnings, vec![r#"unknown field "spec.unknownField""#.to_string()]);
     }
 
     #[test]
     fn strict_mode_refuses_unknown_fields_before_validating() {
         let mut obj = widget(json!({"size": 0, "unknownField": 1, "tags": [1]}));
-        let causes =
-            validate(&widget_schema(), &mut obj, None, &Options { strict: true }).unwrap_err();
+        let causes = validate(&widget_schema(), &mut obj, None, &Options { strict: true }).unwrap_err();
         assert_eq!(causes.len(), 1);
         assert_eq!(causes[0].reason, REASON_UNKNOWN_FIELD);
-        assert_eq!(
-            strict_decoding_message(&causes),
-            r#"strict decoding error: unknown field "spec.unknownField""#
-        );
+        assert_eq!(strict_decoding_message(&causes), r#"strict decoding error: unknown field "spec.unknownField""#);
     }
 
     #[test]
@@ -180,8 +154,7 @@ mod tests {
             vec![Cause {
                 reason: "FieldValueInvalid".into(),
                 field: "spec.size".into(),
-                message: "Invalid value: 0: spec.size in body should be greater than or equal to 1"
-                    .into()
+                message: "Invalid value: 0: spec.size in body should be greater than or equal to 1".into()
             }]
         );
         assert_eq!(
@@ -195,11 +168,7 @@ mod tests {
         let causes = run(&mut widget(json!({"size": 5, "max": 4}))).unwrap_err();
         assert_eq!(
             causes,
-            vec![Cause {
-                reason: "FieldValueInvalid".into(),
-                field: "spec".into(),
-                message: "Invalid value: size must not exceed max".into()
-            }]
+            vec![Cause { reason: "FieldValueInvalid".into(), field: "spec".into(), message: "Invalid value: size must not exceed max".into() }]
         );
     }
 
@@ -210,10 +179,7 @@ mod tests {
         assert_eq!(causes.len(), 2, "{causes:?}");
         assert_eq!(causes[0].reason, "FieldValueNotSupported");
         assert_eq!(causes[0].field, "spec.color");
-        assert_eq!(
-            causes[0].message,
-            r#"Unsupported value: "green": supported values: "red", "blue""#
-        );
+        assert_eq!(causes[0].message, r#"Unsupported value: "green": supported values: "red", "blue""#);
         assert_eq!(causes[1].field, "<nil>");
         assert_eq!(
             causes[1].message,
@@ -228,36 +194,22 @@ mod tests {
     #[test]
     fn missing_required_field() {
         let causes = run(&mut widget(json!({"max": 3}))).unwrap_err();
-        assert_eq!(
-            causes[0],
-            Cause {
-                reason: "FieldValueRequired".into(),
-                field: "spec.size".into(),
-                message: "Required value".into()
-            }
-        );
+        assert_eq!(causes[0], Cause { reason: "FieldValueRequired".into(), field: "spec.size".into(), message: "Required value".into() });
     }
 
     #[test]
     fn wrong_type() {
         let causes = run(&mut widget(json!({"size": "3"}))).unwrap_err();
         assert_eq!(causes[0].reason, "FieldValueTypeInvalid");
-        assert_eq!(
-            causes[0].message,
-            r#"Invalid value: "string": spec.size in body must be of type integer: "string""#
-        );
+        assert_eq!(causes[0].message, r#"Invalid value: "string": spec.size in body must be of type integer: "string""#);
     }
 
     #[test]
     fn status_conditions_keep_unknown_fields() {
         let mut obj = widget(json!({"size": 1}));
-        obj["status"] =
-            json!({"conditions": [{"type": "Ready", "status": "True", "x": 1}], "junk": 1});
+        obj["status"] = json!({"conditions": [{"type": "Ready", "status": "True", "x": 1}], "junk": 1});
         let warnings = run(&mut obj).expect("valid");
-        assert_eq!(
-            obj["status"],
-            json!({"conditions": [{"type": "Ready", "status": "True", "x": 1}]})
-        );
+        assert_eq!(obj["status"], json!({"conditions": [{"type": "Ready", "status": "True", "x": 1}]}));
         assert_eq!(warnings, vec![r#"unknown field "status.junk""#.to_string()]);
     }
 
@@ -269,15 +221,10 @@ mod tests {
         let mut created = json!({"spec": {"name": "a"}});
         validate(&schema, &mut created, None, &Options::default()).expect("no oldSelf on create");
         let mut updated = json!({"spec": {"name": "b"}});
-        let causes =
-            validate(&schema, &mut updated, Some(&created), &Options::default()).unwrap_err();
+        let causes = validate(&schema, &mut updated, Some(&created), &Options::default()).unwrap_err();
         assert_eq!(causes[0].field, "spec.name");
-        assert_eq!(
-            causes[0].message,
-            r#"Invalid value: "b": name is immutable"#
-        );
+        assert_eq!(causes[0].message, r#"Invalid value: "b": name is immutable"#);
         let mut same = json!({"spec": {"name": "a"}});
-        validate(&schema, &mut same, Some(&created), &Options::default())
-            .expect("unchanged name passes");
+        validate(&schema, &mut same, Some(&created), &Options::default()).expect("unchanged name passes");
     }
 }

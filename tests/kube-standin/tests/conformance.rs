@@ -47,17 +47,10 @@ impl Py {
         match v {
             None | Some(Value::Null) => Py::None,
             Some(Value::Bool(b)) => Py::Bool(*b),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Py::Int)
-                .unwrap_or_else(|| Py::Float(n.as_f64().unwrap_or(f64::NAN))),
+            Some(Value::Number(n)) => n.as_i64().map(Py::Int).unwrap_or_else(|| Py::Float(n.as_f64().unwrap_or(f64::NAN))),
             Some(Value::String(s)) => Py::Str(s.clone()),
             Some(Value::Array(a)) => Py::List(a.iter().map(|x| Py::from_json(Some(x))).collect()),
-            Some(Value::Object(m)) => Py::Dict(
-                m.iter()
-                    .map(|(k, x)| (k.clone(), Py::from_json(Some(x))))
-                    .collect(),
-            ),
+            Some(Value::Object(m)) => Py::Dict(m.iter().map(|(k, x)| (k.clone(), Py::from_json(Some(x)))).collect()),
         }
     }
 
@@ -74,24 +67,11 @@ impl Py {
             Py::Int(i) => i.to_string(),
             Py::Float(f) => py_float(*f),
             Py::Str(s) => py_str_repr(s),
-            Py::List(items) => format!(
-                "[{}]",
-                items.iter().map(Py::repr).collect::<Vec<_>>().join(", ")
-            ),
+            Py::List(items) => format!("[{}]", items.iter().map(Py::repr).collect::<Vec<_>>().join(", ")),
             Py::Tuple(items) if items.len() == 1 => format!("({},)", items[0].repr()),
-            Py::Tuple(items) => format!(
-                "({})",
-                items.iter().map(Py::repr).collect::<Vec<_>>().join(", ")
-            ),
+            Py::Tuple(items) => format!("({})", items.iter().map(Py::repr).collect::<Vec<_>>().join(", ")),
             Py::Dict(items) => {
-                format!(
-                    "{{{}}}",
-                    items
-                        .iter()
-                        .map(|(k, v)| format!("{}: {}", py_str_repr(k), v.repr()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
+                format!("{{{}}}", items.iter().map(|(k, v)| format!("{}: {}", py_str_repr(k), v.repr())).collect::<Vec<_>>().join(", "))
             }
         }
     }
@@ -178,17 +158,9 @@ fn py_float(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        };
+        return if f > 0.0 { "Infinity".into() } else { "-Infinity".into() };
     }
-    let exp = if f == 0.0 {
-        0
-    } else {
-        f.abs().log10().floor() as i32
-    };
+    let exp = if f == 0.0 { 0 } else { f.abs().log10().floor() as i32 };
     if (-4..16).contains(&exp) {
         let s = format!("{f}");
         if s.contains('.') {
@@ -206,11 +178,7 @@ fn py_float(f: f64) -> String {
 
 /// Python's `repr(str)`.
 fn py_str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') {
-        '"'
-    } else {
-        '\''
-    };
+    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
     let mut out = String::new();
     out.push(quote);
     for c in s.chars() {
@@ -223,9 +191,7 @@ fn py_str_repr(s: &str) -> String {
                 out.push('\\');
                 out.push(c);
             }
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
             c => out.push(c),
         }
     }
@@ -244,11 +210,7 @@ fn write_py_json(v: &Value, out: &mut String) {
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => match n
-            .as_i64()
-            .map(|i| i.to_string())
-            .or_else(|| n.as_u64().map(|u| u.to_string()))
-        {
+        Value::Number(n) => match n.as_i64().map(|i| i.to_string()).or_else(|| n.as_u64().map(|u| u.to_string())) {
             Some(s) => out.push_str(&s),
             None => out.push_str(&py_float(n.as_f64().unwrap_or(f64::NAN))),
         },
@@ -399,17 +361,8 @@ impl Transcript {
         self.out(format!("{key}: {}", value.str()));
     }
 
-    fn request_line(
-        &mut self,
-        method: &str,
-        path: &str,
-        params: &[(&str, &str)],
-        body: Option<(&Value, &str)>,
-    ) {
-        let q: Vec<String> = params
-            .iter()
-            .map(|(k, v)| format!("{k}={}", self.norm_str(v, Some(k))))
-            .collect();
+    fn request_line(&mut self, method: &str, path: &str, params: &[(&str, &str)], body: Option<(&Value, &str)>) {
+        let q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={}", self.norm_str(v, Some(k)))).collect();
         let mut line = format!("> {method} {path}");
         if !q.is_empty() {
             line.push('?');
@@ -462,12 +415,7 @@ fn names(list: &Value) -> Py {
     Py::List(
         list.get("items")
             .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .map(|x| Py::from_json(dig(x, &["metadata", "name"])))
-                    .collect()
-            })
+            .map(|items| items.iter().map(|x| Py::from_json(dig(x, &["metadata", "name"]))).collect())
             .unwrap_or_default(),
     )
 }
@@ -485,20 +433,9 @@ const STRATEGIC: &str = "application/strategic-merge-patch+json";
 const APPLY: &str = "application/apply-patch+yaml";
 
 impl Runner {
-    fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<(&Value, &str)>,
-        accept: &str,
-        params: &[(&str, &str)],
-    ) -> reqwest::RequestBuilder {
+    fn request(&self, method: &str, path: &str, body: Option<(&Value, &str)>, accept: &str, params: &[(&str, &str)]) -> reqwest::RequestBuilder {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut r = self
-            .http
-            .request(m, format!("{}{path}", self.base))
-            .header("Accept", accept)
-            .timeout(Duration::from_secs(30));
+        let mut r = self.http.request(m, format!("{}{path}", self.base)).header("Accept", accept).timeout(Duration::from_secs(30));
         if !params.is_empty() {
             r = r.query(params);
         }
@@ -509,20 +446,8 @@ impl Runner {
     }
 
     /// Sends one request and writes it and its normalised response to the transcript.
-    async fn req(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<(&Value, &str)>,
-        accept: &str,
-        params: &[(&str, &str)],
-        mode: Mode,
-    ) -> Resp {
-        let r = self
-            .request(method, path, body, accept, params)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    async fn req(&mut self, method: &str, path: &str, body: Option<(&Value, &str)>, accept: &str, params: &[(&str, &str)], mode: Mode) -> Resp {
+        let r = self.request(method, path, body, accept, params).send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
         self.t.request_line(method, path, params, body);
@@ -541,11 +466,7 @@ impl Runner {
             self.t.out(format!("< {status} {shown}"));
         }
         let py = serde_json::from_str(&text).unwrap_or(Py::Dict(Vec::new()));
-        Resp {
-            status,
-            body: parsed.unwrap_or(json!({})),
-            py,
-        }
+        Resp { status, body: parsed.unwrap_or(json!({})), py }
     }
 
     async fn get(&mut self, path: &str) -> Resp {
@@ -557,29 +478,16 @@ impl Runner {
     }
 
     async fn send(&mut self, method: &str, path: &str, body: &Value, ctype: &str) -> Resp {
-        self.req(method, path, Some((body, ctype)), JSON, &[], Mode::Full)
-            .await
+        self.req(method, path, Some((body, ctype)), JSON, &[], Mode::Full).await
     }
 
-    async fn send_q(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &Value,
-        ctype: &str,
-        params: &[(&str, &str)],
-    ) -> Resp {
-        self.req(method, path, Some((body, ctype)), JSON, params, Mode::Full)
-            .await
+    async fn send_q(&mut self, method: &str, path: &str, body: &Value, ctype: &str, params: &[(&str, &str)]) -> Resp {
+        self.req(method, path, Some((body, ctype)), JSON, params, Mode::Full).await
     }
 
     /// A request outside the transcript (polling whose length depends on timing).
     async fn quiet(&self, method: &str, path: &str) -> Option<(u16, Value)> {
-        let r = self
-            .request(method, path, None, JSON, &[])
-            .send()
-            .await
-            .ok()?;
+        let r = self.request(method, path, None, JSON, &[]).send().await.ok()?;
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
         Some((status, serde_json::from_str(&text).unwrap_or(json!({}))))
@@ -597,11 +505,7 @@ fn age_cells(b: &mut Value) {
                 for c in cells {
                     if let Some(s) = c.as_str() {
                         let (num, unit) = s.split_at(s.len().saturating_sub(1));
-                        if "smhd".contains(unit)
-                            && !unit.is_empty()
-                            && !num.is_empty()
-                            && num.chars().all(|ch| ch.is_ascii_digit())
-                        {
+                        if "smhd".contains(unit) && !unit.is_empty() && !num.is_empty() && num.chars().all(|ch| ch.is_ascii_digit()) {
                             *c = json!("<age>");
                         }
                     }
@@ -652,24 +556,13 @@ fn with(base: &Value, over: Value) -> Value {
 /// Replays the recorded sequence against `base` and returns the normalised transcript.
 async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     let http = reqwest::Client::builder().build().expect("http client");
-    let mut r = Runner {
-        http,
-        base: base.trim_end_matches('/').to_string(),
-        t: Transcript::new(ns.clone()),
-    };
+    let mut r = Runner { http, base: base.trim_end_matches('/').to_string(), t: Transcript::new(ns.clone()) };
     let p = format!("/apis/{G}/{V}/namespaces/{ns}/{PL}");
     let crdp = format!("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{PL}.{G}");
     let poll = Duration::from_millis(100);
 
     // namespace + CRD
-    let x = r
-        .send(
-            "POST",
-            "/api/v1/namespaces",
-            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
-            JSON,
-        )
-        .await;
+    let x = r.send("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}), JSON).await;
     r.t.obs("create namespace", Py::Int(x.status.into()));
     r.quiet("DELETE", &crdp).await;
     for _ in 0..50 {
@@ -678,32 +571,16 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         }
         tokio::time::sleep(poll).await;
     }
-    let x = r
-        .send(
-            "POST",
-            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
-            &crd(),
-            JSON,
-        )
-        .await;
+    let x = r.send("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &crd(), JSON).await;
     r.t.obs("create crd", Py::Int(x.status.into()));
     let (mut est, mut conds) = (false, Vec::<(String, String)>::new());
     for _ in 0..50 {
-        let c = r
-            .quiet("GET", &crdp)
-            .await
-            .map(|x| x.1)
-            .unwrap_or(json!({}));
+        let c = r.quiet("GET", &crdp).await.map(|x| x.1).unwrap_or(json!({}));
         conds = dig(&c, &["status", "conditions"])
             .and_then(Value::as_array)
             .map(|a| {
                 a.iter()
-                    .map(|x| {
-                        (
-                            x["type"].as_str().unwrap_or("").to_string(),
-                            x["status"].as_str().unwrap_or("").to_string(),
-                        )
-                    })
+                    .map(|x| (x["type"].as_str().unwrap_or("").to_string(), x["status"].as_str().unwrap_or("").to_string()))
                     .collect()
             })
             .unwrap_or_default();
@@ -723,14 +600,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         cmap.push((t, s));
     }
     cmap.sort();
-    r.t.obs(
-        "crd conditions",
-        Py::List(
-            cmap.into_iter()
-                .map(|(t, s)| Py::Tuple(vec![Py::Str(t), Py::Str(s)]))
-                .collect(),
-        ),
-    );
+    r.t.obs("crd conditions", Py::List(cmap.into_iter().map(|(t, s)| Py::Tuple(vec![Py::Str(t), Py::Str(s)])).collect()));
     let disc = r.get(&format!("/apis/{G}/{V}")).await;
     let mut res: Vec<Py> = disc
         .get(&["resources"])
@@ -738,11 +608,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         .map(|a| {
             a.iter()
                 .map(|x| {
-                    let short = x
-                        .get("shortNames")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
+                    let short = x.get("shortNames").and_then(Value::as_array).cloned().unwrap_or_default();
                     Py::Tuple(vec![
                         Py::from_json(x.get("name")),
                         Py::from_json(x.get("namespaced")),
@@ -771,142 +637,36 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         ]),
     );
     r.t.obs("generation on create", Py::from_json(m.get("generation")));
-    r.t.obs(
-        "empty finalizers normalised away",
-        Py::Bool(m.get("finalizers").is_none()),
-    );
-    r.t.obs(
-        "unknown field pruned",
-        Py::Bool(x.get(&["spec", "unknownField"]).is_none()),
-    );
-    r.t.obs(
-        "default applied",
-        x.py.get("spec")
-            .and_then(|s| s.get("max"))
-            .cloned()
-            .unwrap_or(Py::None),
-    );
-    r.t.obs(
-        "status dropped on create",
-        x.py.get("status").cloned().unwrap_or(Py::None),
-    );
-    let rv1 = m
-        .get("resourceVersion")
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    r.t.obs("empty finalizers normalised away", Py::Bool(m.get("finalizers").is_none()));
+    r.t.obs("unknown field pruned", Py::Bool(x.get(&["spec", "unknownField"]).is_none()));
+    r.t.obs("default applied", x.py.get("spec").and_then(|s| s.get("max")).cloned().unwrap_or(Py::None));
+    r.t.obs("status dropped on create", x.py.get("status").cloned().unwrap_or(Py::None));
+    let rv1 = m.get("resourceVersion").and_then(Value::as_str).map(str::to_string);
     let x = r.send("POST", &p, &w, JSON).await;
-    r.t.obs(
-        "create duplicate",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
-    let x = r
-        .send(
-            "POST",
-            &p,
-            &with(
-                &w,
-                json!({"metadata": {"name": "bad"}, "spec": {"size": 0}}),
-            ),
-            JSON,
-        )
-        .await;
+    r.t.obs("create duplicate", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
+    let x = r.send("POST", &p, &with(&w, json!({"metadata": {"name": "bad"}, "spec": {"size": 0}})), JSON).await;
     let mut fields: Vec<String> = x
         .get(&["details", "causes"])
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .map(|c| {
-                    c.get("field")
-                        .and_then(Value::as_str)
-                        .unwrap_or("")
-                        .to_string()
-                })
-                .collect()
-        })
+        .map(|a| a.iter().map(|c| c.get("field").and_then(Value::as_str).unwrap_or("").to_string()).collect())
         .unwrap_or_default();
     fields.sort();
-    r.t.obs(
-        "schema violation",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            x.reason(),
-            Py::List(fields.into_iter().map(Py::Str).collect()),
-        ]),
-    );
-    let x = r
-        .send(
-            "POST",
-            &p,
-            &with(
-                &w,
-                json!({"metadata": {"name": "bad2"}, "spec": {"size": 5, "max": 4}}),
-            ),
-            JSON,
-        )
-        .await;
-    let has_msg = x
-        .get(&["message"])
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .contains("size must not exceed max");
-    r.t.obs(
-        "CEL violation",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            x.reason(),
-            Py::Bool(has_msg),
-        ]),
-    );
-    let x = r
-        .send(
-            "POST",
-            &p,
-            &with(
-                &w,
-                json!({"metadata": {"name": "bad3"}, "spec": {"size": 2, "color": "green"}}),
-            ),
-            JSON,
-        )
-        .await;
-    r.t.obs(
-        "enum violation",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
-    let x = r
-        .send(
-            "POST",
-            &p,
-            &with(
-                &w,
-                json!({"metadata": {"generateName": "gen-"}, "spec": {"size": 1}}),
-            ),
-            JSON,
-        )
-        .await;
-    let gname = x
-        .get(&["metadata", "name"])
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    r.t.obs("schema violation", Py::Tuple(vec![Py::Int(x.status.into()), x.reason(), Py::List(fields.into_iter().map(Py::Str).collect())]));
+    let x = r.send("POST", &p, &with(&w, json!({"metadata": {"name": "bad2"}, "spec": {"size": 5, "max": 4}})), JSON).await;
+    let has_msg = x.get(&["message"]).and_then(Value::as_str).unwrap_or("").contains("size must not exceed max");
+    r.t.obs("CEL violation", Py::Tuple(vec![Py::Int(x.status.into()), x.reason(), Py::Bool(has_msg)]));
+    let x = r.send("POST", &p, &with(&w, json!({"metadata": {"name": "bad3"}, "spec": {"size": 2, "color": "green"}})), JSON).await;
+    r.t.obs("enum violation", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
+    let x = r.send("POST", &p, &with(&w, json!({"metadata": {"generateName": "gen-"}, "spec": {"size": 1}})), JSON).await;
+    let gname = x.get(&["metadata", "name"]).and_then(Value::as_str).unwrap_or("").to_string();
     r.t.obs(
         "generateName",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::Bool(gname.starts_with("gen-")),
-            Py::Int(gname.chars().count() as i64),
-        ]),
+        Py::Tuple(vec![Py::Int(x.status.into()), Py::Bool(gname.starts_with("gen-")), Py::Int(gname.chars().count() as i64)]),
     );
 
     // list / selectors
     let l = r.get_q(&p, &[("labelSelector", "tier=a")]).await;
-    r.t.obs(
-        "list by label",
-        Py::Tuple(vec![
-            l.kind(),
-            names(&l.body),
-            Py::Bool(truthy(l.get(&["metadata", "resourceVersion"]))),
-        ]),
-    );
+    r.t.obs("list by label", Py::Tuple(vec![l.kind(), names(&l.body), Py::Bool(truthy(l.get(&["metadata", "resourceVersion"])))]));
     let l = r.get_q(&p, &[("labelSelector", "tier notin (a)")]).await;
     r.t.obs("list by notin", names(&l.body));
     let l = r.get_q(&p, &[("fieldSelector", "metadata.name=w1")]).await;
@@ -915,37 +675,18 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     r.t.obs("unsupported field selector", Py::Int(x.status.into()));
     let l = r.get_q(&p, &[("limit", "1")]).await;
     let n_items = |v: &Value| v.get("items").and_then(Value::as_array).map_or(0, Vec::len) as i64;
-    r.t.obs(
-        "paginate limit 1",
-        Py::Tuple(vec![
-            Py::Int(n_items(&l.body)),
-            Py::Bool(truthy(l.get(&["metadata", "continue"]))),
-        ]),
-    );
+    r.t.obs("paginate limit 1", Py::Tuple(vec![Py::Int(n_items(&l.body)), Py::Bool(truthy(l.get(&["metadata", "continue"])))]));
     if truthy(l.get(&["metadata", "continue"])) {
-        let cont = l
-            .get(&["metadata", "continue"])
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let cont = l.get(&["metadata", "continue"]).and_then(Value::as_str).unwrap_or("").to_string();
         let l2 = r.get_q(&p, &[("limit", "1"), ("continue", &cont)]).await;
-        let same_rv =
-            l2.get(&["metadata", "resourceVersion"]) == l.get(&["metadata", "resourceVersion"]);
-        r.t.obs(
-            "paginate page 2",
-            Py::Tuple(vec![Py::Int(n_items(&l2.body)), Py::Bool(same_rv)]),
-        );
+        let same_rv = l2.get(&["metadata", "resourceVersion"]) == l.get(&["metadata", "resourceVersion"]);
+        r.t.obs("paginate page 2", Py::Tuple(vec![Py::Int(n_items(&l2.body)), Py::Bool(same_rv)]));
     }
 
     // watch from rv1 in a task; its request line is written when its headers arrive, which
     // the recorder's one-second pause made happen before the next request.
     let rv1_s = rv1.clone().unwrap_or_default();
-    let watch_params = [
-        ("watch", "true"),
-        ("resourceVersion", rv1_s.as_str()),
-        ("timeoutSeconds", "20"),
-        ("allowWatchBookmarks", "true"),
-    ];
+    let watch_params = [("watch", "true"), ("resourceVersion", rv1_s.as_str()), ("timeoutSeconds", "20"), ("allowWatchBookmarks", "true")];
     let watch_req = r.request("GET", &p, None, JSON, &watch_params);
     let (headers_tx, headers_rx) = tokio::sync::oneshot::channel::<u16>();
     let watcher = tokio::spawn(async move {
@@ -966,9 +707,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
             buf.extend_from_slice(&chunk);
             while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
                 let line: Vec<u8> = buf.drain(..=nl).collect();
-                let Ok(e) = serde_json::from_slice::<Value>(&line) else {
-                    continue;
-                };
+                let Ok(e) = serde_json::from_slice::<Value>(&line) else { continue };
                 let ty = e["type"].as_str().unwrap_or("").to_string();
                 if ty != "BOOKMARK" {
                     // The recorder's watch thread ended on an event object without metadata.
@@ -976,9 +715,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
                         events.push(("EXC".into(), Some("'metadata'".into())));
                         return events;
                     }
-                    let name = dig(&e, &["object", "metadata", "name"])
-                        .and_then(Value::as_str)
-                        .map(str::to_string);
+                    let name = dig(&e, &["object", "metadata", "name"]).and_then(Value::as_str).map(str::to_string);
                     let done = ty == "DELETED" && name.as_deref() == Some("w1");
                     events.push((ty, name));
                     if done {
@@ -989,26 +726,14 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         }
         events
     });
-    let watch_status = tokio::time::timeout(Duration::from_secs(10), headers_rx)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(0);
+    let watch_status = tokio::time::timeout(Duration::from_secs(10), headers_rx).await.ok().and_then(Result::ok).unwrap_or(0);
     r.t.request_line("GET", &p, &watch_params, None);
     r.t.out(format!("< {watch_status} <stream>"));
 
     // spec patch -> generation 2; status patch -> generation unchanged; no-op -> rv unchanged
     let w1 = format!("{p}/w1");
-    let x = r
-        .send("PATCH", &w1, &json!({"spec": {"size": 4}}), MERGE)
-        .await;
-    r.t.obs(
-        "merge patch spec",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::from_json(x.get(&["metadata", "generation"])),
-        ]),
-    );
+    let x = r.send("PATCH", &w1, &json!({"spec": {"size": 4}}), MERGE).await;
+    r.t.obs("merge patch spec", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["metadata", "generation"]))]));
     let rv2 = x.get(&["metadata", "resourceVersion"]).cloned();
     let x = r
         .send(
@@ -1028,67 +753,26 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         ]),
     );
     let rv3 = x.get(&["metadata", "resourceVersion"]).cloned();
-    let x = r
-        .send(
-            "PATCH",
-            &w1,
-            &json!({"status": {"observedGeneration": 7}}),
-            MERGE,
-        )
-        .await;
-    r.t.obs(
-        "status ignored on main resource",
-        Py::from_json(x.get(&["status", "observedGeneration"])),
-    );
+    let x = r.send("PATCH", &w1, &json!({"status": {"observedGeneration": 7}}), MERGE).await;
+    r.t.obs("status ignored on main resource", Py::from_json(x.get(&["status", "observedGeneration"])));
     let rv4 = x.get(&["metadata", "resourceVersion"]).cloned();
-    let x = r
-        .send("PATCH", &w1, &json!({"spec": {"size": 4}}), MERGE)
-        .await;
-    r.t.obs(
-        "no-op patch keeps rv",
-        Py::Bool(x.get(&["metadata", "resourceVersion"]).cloned() == rv4),
-    );
-    let int = |v: &Option<Value>| {
-        v.as_ref()
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<i64>().ok())
-    };
+    let x = r.send("PATCH", &w1, &json!({"spec": {"size": 4}}), MERGE).await;
+    r.t.obs("no-op patch keeps rv", Py::Bool(x.get(&["metadata", "resourceVersion"]).cloned() == rv4));
+    let int = |v: &Option<Value>| v.as_ref().and_then(Value::as_str).and_then(|s| s.parse::<i64>().ok());
     let rv1_v = rv1.clone().map(Value::String);
-    r.t.obs(
-        "rv increases",
-        Py::Tuple(vec![
-            Py::Bool(int(&rv2) > int(&rv1_v)),
-            Py::Bool(int(&rv3) > int(&rv2)),
-        ]),
-    );
+    r.t.obs("rv increases", Py::Tuple(vec![Py::Bool(int(&rv2) > int(&rv1_v)), Py::Bool(int(&rv3) > int(&rv2))]));
     let mut stale = r.get(&w1).await.body;
     stale["metadata"]["resourceVersion"] = rv1_v.clone().unwrap_or(Value::Null);
     let x = r.send("PUT", &w1, &stale, JSON).await;
-    r.t.obs(
-        "stale PUT",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
+    r.t.obs("stale PUT", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
     let mut cur = r.get(&w1).await.body;
     if let Some(m) = cur.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("resourceVersion");
     }
     let x = r.send("PUT", &w1, &cur, JSON).await;
-    r.t.obs(
-        "PUT without rv",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
-    let x = r
-        .send(
-            "PATCH",
-            &w1,
-            &json!({"metadata": {"resourceVersion": rv1_v}, "spec": {"size": 5}}),
-            MERGE,
-        )
-        .await;
-    r.t.obs(
-        "patch with stale rv precondition",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
+    r.t.obs("PUT without rv", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
+    let x = r.send("PATCH", &w1, &json!({"metadata": {"resourceVersion": rv1_v}, "spec": {"size": 5}}), MERGE).await;
+    r.t.obs("patch with stale rv precondition", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
 
     // json patch finalizer dance (kube-rs finalizer helper)
     let x = r
@@ -1100,75 +784,25 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
             JSON_PATCH,
         )
         .await;
-    r.t.obs(
-        "json patch test-null then add finalizer",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::from_json(x.get(&["metadata", "finalizers"])),
-        ]),
-    );
-    let x = r
-        .send(
-            "PATCH",
-            &w1,
-            &json!([{"op": "test", "path": "/spec/size", "value": 99}]),
-            JSON_PATCH,
-        )
-        .await;
-    r.t.obs(
-        "json patch failed test",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
-    let x = r
-        .send("PATCH", &w1, &json!({"spec": {"size": 4}}), STRATEGIC)
-        .await;
+    r.t.obs("json patch test-null then add finalizer", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["metadata", "finalizers"]))]));
+    let x = r.send("PATCH", &w1, &json!([{"op": "test", "path": "/spec/size", "value": 99}]), JSON_PATCH).await;
+    r.t.obs("json patch failed test", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
+    let x = r.send("PATCH", &w1, &json!({"spec": {"size": 4}}), STRATEGIC).await;
     r.t.obs("strategic merge on CR", Py::Int(x.status.into()));
 
     // server-side apply
     let w2 = format!("{p}/w2");
     let mut ap = json!({"apiVersion": format!("{G}/{V}"), "kind": "Widget", "metadata": {"name": "w2"}, "spec": {"size": 2, "color": "red", "tags": ["x"]}});
-    let x = r
-        .send_q("PATCH", &w2, &ap, APPLY, &[("fieldManager", "acc")])
-        .await;
-    r.t.obs(
-        "SSA create",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::from_json(x.get(&["spec", "color"])),
-        ]),
-    );
+    let x = r.send_q("PATCH", &w2, &ap, APPLY, &[("fieldManager", "acc")]).await;
+    r.t.obs("SSA create", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["spec", "color"]))]));
     ap["spec"].as_object_mut().expect("spec").remove("color");
-    let x = r
-        .send_q("PATCH", &w2, &ap, APPLY, &[("fieldManager", "acc")])
-        .await;
-    r.t.obs(
-        "SSA removes dropped field",
-        Py::Bool(x.get(&["spec", "color"]).is_none()),
-    );
+    let x = r.send_q("PATCH", &w2, &ap, APPLY, &[("fieldManager", "acc")]).await;
+    r.t.obs("SSA removes dropped field", Py::Bool(x.get(&["spec", "color"]).is_none()));
     let other = with(&ap, json!({"spec": {"size": 3}}));
-    let x = r
-        .send_q("PATCH", &w2, &other, APPLY, &[("fieldManager", "other")])
-        .await;
-    r.t.obs(
-        "SSA conflict without force",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
-    let x = r
-        .send_q(
-            "PATCH",
-            &w2,
-            &other,
-            APPLY,
-            &[("fieldManager", "other"), ("force", "true")],
-        )
-        .await;
-    r.t.obs(
-        "SSA force",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::from_json(x.get(&["spec", "size"])),
-        ]),
-    );
+    let x = r.send_q("PATCH", &w2, &other, APPLY, &[("fieldManager", "other")]).await;
+    r.t.obs("SSA conflict without force", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
+    let x = r.send_q("PATCH", &w2, &other, APPLY, &[("fieldManager", "other"), ("force", "true")]).await;
+    r.t.obs("SSA force", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["spec", "size"]))]));
     let x = r
         .send_q(
             "PATCH",
@@ -1181,29 +815,14 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     r.t.obs("SSA status on missing object", Py::Int(x.status.into()));
 
     // table
-    let tb = r
-        .req(
-            "GET",
-            &p,
-            None,
-            "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-            &[],
-            Mode::Full,
-        )
-        .await;
+    let tb = r.req("GET", &p, None, "application/json;as=Table;v=v1;g=meta.k8s.io,application/json", &[], Mode::Full).await;
     r.t.obs("table kind", Py::from_json(tb.get(&["kind"])));
     let cols: Vec<Py> = tb
         .get(&["columnDefinitions"])
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|c| {
-                    Py::Tuple(vec![
-                        Py::from_json(c.get("name")),
-                        Py::from_json(c.get("type")),
-                        Py::from_json(Some(c.get("priority").unwrap_or(&json!(0)))),
-                    ])
-                })
+                .map(|c| Py::Tuple(vec![Py::from_json(c.get("name")), Py::from_json(c.get("type")), Py::from_json(Some(c.get("priority").unwrap_or(&json!(0))))]))
                 .collect()
         })
         .unwrap_or_default();
@@ -1211,79 +830,30 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     let cells: Vec<Value> = tb
         .get(&["rows"])
         .and_then(Value::as_array)
-        .and_then(|rows| {
-            rows.iter().find(|x| {
-                dig(x, &["object", "metadata", "name"]).and_then(Value::as_str) == Some("w1")
-            })
-        })
+        .and_then(|rows| rows.iter().find(|x| dig(x, &["object", "metadata", "name"]).and_then(Value::as_str) == Some("w1")))
         .and_then(|row| row.get("cells"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    r.t.obs(
-        "table row w1 (name,size,ready)",
-        Py::List(
-            cells
-                .iter()
-                .take(3)
-                .map(|c| Py::from_json(Some(c)))
-                .collect(),
-        ),
-    );
+    r.t.obs("table row w1 (name,size,ready)", Py::List(cells.iter().take(3).map(|c| Py::from_json(Some(c))).collect()));
     // Python's `c[-1:] in "smhd"` also holds for an empty string.
-    let age = cells
-        .last()
-        .and_then(Value::as_str)
-        .is_some_and(|s| s.is_empty() || s.ends_with(['s', 'm', 'h', 'd']));
-    r.t.obs(
-        "table age cell is a duration",
-        Py::Bool(!cells.is_empty() && age),
-    );
+    let age = cells.last().and_then(Value::as_str).is_some_and(|s| s.is_empty() || s.ends_with(['s', 'm', 'h', 'd']));
+    r.t.obs("table age cell is a duration", Py::Bool(!cells.is_empty() && age));
 
     // deletion with finalizer
     let x = r.req("DELETE", &w1, None, JSON, &[], Mode::Full).await;
-    r.t.obs(
-        "delete with finalizer",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::Bool(truthy(x.get(&["metadata", "deletionTimestamp"]))),
-        ]),
-    );
+    r.t.obs("delete with finalizer", Py::Tuple(vec![Py::Int(x.status.into()), Py::Bool(truthy(x.get(&["metadata", "deletionTimestamp"])))]));
     let x = r.get(&w1).await;
-    r.t.obs(
-        "generation bumped by deletion",
-        Py::from_json(x.get(&["metadata", "generation"])),
-    );
-    let x = r
-        .send(
-            "PATCH",
-            &w1,
-            &json!({"metadata": {"finalizers": ["acc.dev/cleanup", "acc.dev/other"]}}),
-            MERGE,
-        )
-        .await;
-    r.t.obs(
-        "add finalizer while deleting",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
+    r.t.obs("generation bumped by deletion", Py::from_json(x.get(&["metadata", "generation"])));
+    let x = r.send("PATCH", &w1, &json!({"metadata": {"finalizers": ["acc.dev/cleanup", "acc.dev/other"]}}), MERGE).await;
+    r.t.obs("add finalizer while deleting", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
     let x = r.req("DELETE", &w1, None, JSON, &[], Mode::Full).await;
     r.t.obs("second delete", Py::Int(x.status.into()));
-    let x = r
-        .send(
-            "PATCH",
-            &w1,
-            &json!({"metadata": {"finalizers": null}}),
-            MERGE,
-        )
-        .await;
+    let x = r.send("PATCH", &w1, &json!({"metadata": {"finalizers": null}}), MERGE).await;
     r.t.obs("remove last finalizer", Py::Int(x.status.into()));
     let x = r.get(&w1).await;
     r.t.obs("object gone", Py::Int(x.status.into()));
-    let events = tokio::time::timeout(Duration::from_secs(25), watcher)
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let events = tokio::time::timeout(Duration::from_secs(25), watcher).await.ok().and_then(Result::ok).unwrap_or_default();
     let w1_events: Vec<Py> = events
         .into_iter()
         .filter(|(_, n)| n.as_deref() == Some("w1"))
@@ -1292,11 +862,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     r.t.obs("watch events from rv1 (w1 only)", Py::List(w1_events));
 
     // too-old resource version
-    let old_params = [
-        ("watch", "true"),
-        ("resourceVersion", "1"),
-        ("timeoutSeconds", "3"),
-    ];
+    let old_params = [("watch", "true"), ("resourceVersion", "1"), ("timeoutSeconds", "3")];
     let mut ev: Vec<Py> = Vec::new();
     let status = match r.request("GET", &p, None, JSON, &old_params).send().await {
         Ok(mut resp) => {
@@ -1307,15 +873,9 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
                 buf.extend_from_slice(&chunk);
                 while let Some(nl) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=nl).collect();
-                    let Ok(e) = serde_json::from_slice::<Value>(&line) else {
-                        continue;
-                    };
+                    let Ok(e) = serde_json::from_slice::<Value>(&line) else { continue };
                     let ty = e["type"].as_str().unwrap_or("").to_string();
-                    ev.push(Py::Tuple(vec![
-                        Py::s(&ty),
-                        Py::from_json(dig(&e, &["object", "code"])),
-                        Py::from_json(dig(&e, &["object", "reason"])),
-                    ]));
+                    ev.push(Py::Tuple(vec![Py::s(&ty), Py::from_json(dig(&e, &["object", "code"])), Py::from_json(dig(&e, &["object", "reason"]))]));
                     if ty == "ERROR" {
                         break 'read;
                     }
@@ -1328,46 +888,22 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     r.t.request_line("GET", &p, &old_params, None);
     r.t.out(format!("< {status} <stream>"));
     ev.truncate(1);
-    r.t.obs(
-        "watch too-old rv",
-        Py::Tuple(vec![Py::Int(status.into()), Py::List(ev)]),
-    );
+    r.t.obs("watch too-old rv", Py::Tuple(vec![Py::Int(status.into()), Py::List(ev)]));
 
     // events: events.k8s.io v1 POST, read back through core v1 with involvedObject selector
     let evt = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "w2.acc1", "namespace": ns},
         "eventTime": "2026-01-01T00:00:00.000000Z", "action": "Sync", "reason": "Synced", "note": "all good", "type": "Normal",
         "reportingController": "acc", "reportingInstance": "acc-1",
         "regarding": {"apiVersion": format!("{G}/{V}"), "kind": "Widget", "name": "w2", "namespace": ns}});
-    let x = r
-        .send(
-            "POST",
-            &format!("/apis/events.k8s.io/v1/namespaces/{ns}/events"),
-            &evt,
-            JSON,
-        )
-        .await;
+    let x = r.send("POST", &format!("/apis/events.k8s.io/v1/namespaces/{ns}/events"), &evt, JSON).await;
     r.t.obs("post events.k8s.io event", Py::Int(x.status.into()));
-    let l = r
-        .get_q(
-            &format!("/api/v1/namespaces/{ns}/events"),
-            &[(
-                "fieldSelector",
-                "involvedObject.name=w2,involvedObject.kind=Widget",
-            )],
-        )
-        .await;
+    let l = r.get_q(&format!("/api/v1/namespaces/{ns}/events"), &[("fieldSelector", "involvedObject.name=w2,involvedObject.kind=Widget")]).await;
     let seen: Vec<Py> = l
         .get(&["items"])
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|x| {
-                    Py::Tuple(vec![
-                        Py::from_json(x.get("reason")),
-                        Py::from_json(x.get("message")),
-                        Py::from_json(dig(x, &["involvedObject", "name"])),
-                    ])
-                })
+                .map(|x| Py::Tuple(vec![Py::from_json(x.get("reason")), Py::from_json(x.get("message")), Py::from_json(dig(x, &["involvedObject", "name"]))]))
                 .collect()
         })
         .unwrap_or_default();
@@ -1380,92 +916,37 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     let x = r.send("POST", &lp, &lease, JSON).await;
     r.t.obs("create lease", Py::Int(x.status.into()));
     let x = r.send("POST", &lp, &lease, JSON).await;
-    r.t.obs(
-        "create lease again",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
+    r.t.obs("create lease again", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
     let mut cur = r.get(&format!("{lp}/acc-lease")).await.body;
     if let Some(spec) = cur.get_mut("spec").and_then(Value::as_object_mut) {
         spec.insert("holderIdentity".into(), json!("b"));
     }
     let x = r.send("PUT", &format!("{lp}/acc-lease"), &cur, JSON).await;
-    r.t.obs(
-        "update lease",
-        Py::Tuple(vec![
-            Py::Int(x.status.into()),
-            Py::from_json(x.get(&["spec", "holderIdentity"])),
-        ]),
-    );
+    r.t.obs("update lease", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["spec", "holderIdentity"]))]));
     let x = r.send("PUT", &format!("{lp}/acc-lease"), &cur, JSON).await;
-    r.t.obs(
-        "update lease with old rv",
-        Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]),
-    );
+    r.t.obs("update lease with old rv", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
 
     // pods and the namespace's default service account (which a real server needs)
-    r.send(
-        "POST",
-        &format!("/api/v1/namespaces/{ns}/serviceaccounts"),
-        &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
-        JSON,
-    )
-    .await;
+    r.send("POST", &format!("/api/v1/namespaces/{ns}/serviceaccounts"), &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), JSON)
+        .await;
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "web"}},
                      "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}});
-    let x = r
-        .req(
-            "POST",
-            &format!("/api/v1/namespaces/{ns}/pods"),
-            Some((&pod, JSON)),
-            JSON,
-            &[],
-            Mode::Brief,
-        )
-        .await;
-    r.t.obs(
-        "create pod",
-        if x.status == 403 {
-            Py::s("403 (serviceaccount)")
-        } else {
-            Py::Int(x.status.into())
-        },
-    );
-    let l = r
-        .req(
-            "GET",
-            "/api/v1/pods",
-            None,
-            JSON,
-            &[
-                ("fieldSelector", "spec.nodeName=n1"),
-                ("labelSelector", "app=web"),
-            ],
-            Mode::Brief,
-        )
-        .await;
+    let x = r.req("POST", &format!("/api/v1/namespaces/{ns}/pods"), Some((&pod, JSON)), JSON, &[], Mode::Brief).await;
+    r.t.obs("create pod", if x.status == 403 { Py::s("403 (serviceaccount)") } else { Py::Int(x.status.into()) });
+    let l = r.req("GET", "/api/v1/pods", None, JSON, &[("fieldSelector", "spec.nodeName=n1"), ("labelSelector", "app=web")], Mode::Brief).await;
     let pods: Vec<Py> = l
         .get(&["items"])
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .filter(|x| {
-                    dig(x, &["metadata", "namespace"]).and_then(Value::as_str) == Some(ns.as_str())
-                })
+                .filter(|x| dig(x, &["metadata", "namespace"]).and_then(Value::as_str) == Some(ns.as_str()))
                 .map(|x| Py::from_json(dig(x, &["metadata", "name"])))
                 .collect()
         })
         .unwrap_or_default();
     r.t.obs("pods by node across namespaces", Py::List(pods));
 
-    r.req(
-        "DELETE",
-        &format!("/api/v1/namespaces/{ns}"),
-        None,
-        JSON,
-        &[],
-        Mode::Full,
-    )
-    .await;
+    r.req("DELETE", &format!("/api/v1/namespaces/{ns}"), None, JSON, &[], Mode::Full).await;
     r.req("DELETE", &crdp, None, JSON, &[], Mode::Full).await;
     let n = r.t.observations;
     r.t.lines.push(format!("fidelity: {n} observations"));
@@ -1497,14 +978,8 @@ fn parse_allowed(text: &str) -> Vec<Allowed> {
     let mut lines = Vec::new();
     let flush = |reason: &mut String, lines: &mut Vec<String>, out: &mut Vec<Allowed>| {
         if !lines.is_empty() {
-            assert!(
-                !reason.trim().is_empty(),
-                "allowed difference without a reason: {lines:?}"
-            );
-            out.push(Allowed {
-                reason: reason.trim().to_string(),
-                lines: std::mem::take(lines),
-            });
+            assert!(!reason.trim().is_empty(), "allowed difference without a reason: {lines:?}");
+            out.push(Allowed { reason: reason.trim().to_string(), lines: std::mem::take(lines) });
         }
         reason.clear();
     };
@@ -1534,11 +1009,7 @@ fn diff(golden: &[&str], actual: &[String]) -> Vec<String> {
     let mut lcs = vec![vec![0u32; m + 1]; n + 1];
     for i in (0..n).rev() {
         for j in (0..m).rev() {
-            lcs[i][j] = if golden[i] == actual[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
+            lcs[i][j] = if golden[i] == actual[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
         }
     }
     let (mut i, mut j, mut out) = (0, 0, Vec::new());
@@ -1564,32 +1035,21 @@ fn check(differences: &[String], allowed: &[Allowed]) -> Result<(), String> {
     let unexpected: Vec<&String> = differences.iter().filter(|d| !listed.contains(d)).collect();
     let stale: Vec<String> = allowed
         .iter()
-        .flat_map(|a| {
-            a.lines
-                .iter()
-                .filter(|l| !differences.contains(l))
-                .map(move |l| format!("{l}\n    (listed because: {})", a.reason))
-        })
+        .flat_map(|a| a.lines.iter().filter(|l| !differences.contains(l)).map(move |l| format!("{l}\n    (listed because: {})", a.reason)))
         .collect();
     if unexpected.is_empty() && stale.is_empty() {
         return Ok(());
     }
     let mut msg = String::new();
     if !unexpected.is_empty() {
-        msg.push_str(&format!(
-            "{} difference(s) from the real kube-apiserver not in the allow-list:\n",
-            unexpected.len()
-        ));
+        msg.push_str(&format!("{} difference(s) from the real kube-apiserver not in the allow-list:\n", unexpected.len()));
         for d in &unexpected {
             msg.push_str(d);
             msg.push('\n');
         }
     }
     if !stale.is_empty() {
-        msg.push_str(&format!(
-            "{} allow-listed difference(s) no longer occur; remove them:\n",
-            stale.len()
-        ));
+        msg.push_str(&format!("{} allow-listed difference(s) no longer occur; remove them:\n", stale.len()));
         for d in &stale {
             msg.push_str(d);
             msg.push('\n');
@@ -1601,21 +1061,14 @@ fn check(differences: &[String], allowed: &[Allowed]) -> Result<(), String> {
 fn random_ns() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
     format!("conformance-{:06x}", h.finish() & 0xff_ffff)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transcript_matches_real_kube_apiserver() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let standin = kube_standin::StandIn::start()
-        .await
-        .expect("the stand-in starts");
+    let standin = kube_standin::StandIn::start().await.expect("the stand-in starts");
     let lines = run_sequence(&standin.url(), random_ns()).await;
     // For investigating differences: CONFORMANCE_TRANSCRIPT=/tmp/standin.txt, then diff it
     // with the golden fixture.
@@ -1634,22 +1087,13 @@ async fn transcript_matches_real_kube_apiserver() {
 
 #[test]
 fn python_renderings() {
-    assert_eq!(
-        py_json(&json!({"b": [1, "é\n"], "a": {"x": null, "y": true}})),
-        r#"{"a": {"x": null, "y": true}, "b": [1, "\u00e9\n"]}"#
-    );
+    assert_eq!(py_json(&json!({"b": [1, "é\n"], "a": {"x": null, "y": true}})), r#"{"a": {"x": null, "y": true}, "b": [1, "\u00e9\n"]}"#);
     assert_eq!(Py::Tuple(vec![Py::s("wdg")]).repr(), "('wdg',)");
     assert_eq!(Py::Tuple(vec![]).repr(), "()");
-    assert_eq!(
-        Py::Tuple(vec![Py::Int(409), Py::None, Py::Bool(true)]).str(),
-        "(409, None, True)"
-    );
+    assert_eq!(Py::Tuple(vec![Py::Int(409), Py::None, Py::Bool(true)]).str(), "(409, None, True)");
     assert_eq!(Py::s("Table").str(), "Table");
     assert_eq!(Py::List(vec![Py::s("it's")]).repr(), r#"["it's"]"#);
-    assert_eq!(
-        Py::from_json(Some(&json!({"observedGeneration": 99}))).repr(),
-        "{'observedGeneration': 99}"
-    );
+    assert_eq!(Py::from_json(Some(&json!({"observedGeneration": 99}))).repr(), "{'observedGeneration': 99}");
     assert_eq!(py_float(10.0), "10.0");
     assert_eq!(py_float(1e20), "1e+20");
 }
@@ -1667,12 +1111,7 @@ fn normalisation_numbers_ids_in_order_of_first_appearance() {
         json!({"metadata": {"uid": "uid-2", "resourceVersion": "rv-1", "creationTimestamp": "<time>", "name": "gen-<rand>"},
                "items": [{"metadata": {"uid": "uid-1", "resourceVersion": "rv-1"}}], "list": {"resourceVersion": "0", "continue": "<continue>"}})
     );
-    t.request_line(
-        "GET",
-        "/api/v1/namespaces/conformance-abc123/x",
-        &[("resourceVersion", "99"), ("labelSelector", "a in (b)")],
-        None,
-    );
+    t.request_line("GET", "/api/v1/namespaces/conformance-abc123/x", &[("resourceVersion", "99"), ("labelSelector", "a in (b)")], None);
     assert_eq!(t.lines, ["> GET /api/v1/namespaces/conformance-<ns>/x?resourceVersion=rv-2&labelSelector=a in (b)"]);
 }
 
@@ -1685,15 +1124,9 @@ fn diff_and_allow_list() {
     let allowed = parse_allowed("# b is x here\n- b\n+ x\n\n# d is extra\n+ d\n");
     assert_eq!(allowed.len(), 2);
     assert!(check(&d, &allowed).is_ok());
-    assert!(
-        check(&d, &allowed[..1]).unwrap_err().contains("+ d"),
-        "an unlisted difference fails"
-    );
+    assert!(check(&d, &allowed[..1]).unwrap_err().contains("+ d"), "an unlisted difference fails");
     let stale = parse_allowed("# gone\n+ y\n# b\n- b\n+ x\n+ d\n");
-    assert!(
-        check(&d, &stale).unwrap_err().contains("no longer occur"),
-        "a stale entry fails"
-    );
+    assert!(check(&d, &stale).unwrap_err().contains("no longer occur"), "a stale entry fails");
 }
 
 #[test]

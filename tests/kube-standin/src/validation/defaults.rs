@@ -47,8 +47,7 @@ pub(crate) fn apply(schema: &Value, value: &mut Value) {
         Value::Array(items) => {
             if let Some(sub) = schema.get("items") {
                 for item in items.iter_mut() {
-                    if item.is_null() && sub.get("nullable").and_then(Value::as_bool) != Some(true)
-                    {
+                    if item.is_null() && sub.get("nullable").and_then(Value::as_bool) != Some(true) {
                         if let Some(d) = sub.get("default") {
                             *item = d.clone();
                         }
@@ -75,14 +74,10 @@ mod tests {
             "keep": {"type": "string", "nullable": true},
             "nested": {"type": "object", "default": {}, "properties": {"inner": {"type": "boolean", "default": true}}},
             "list": {"type": "array", "items": {"type": "object", "properties": {"w": {"type": "integer", "default": 1}}}}}}}});
-        let mut obj =
-            json!({"spec": {"mode": null, "gone": null, "keep": null, "list": [{}, {"w": 5}]}});
+        let mut obj = json!({"spec": {"mode": null, "gone": null, "keep": null, "list": [{}, {"w": 5}]}});
         apply(&schema, &mut obj);
-        assert_eq!(
-            obj,
-            json!({"spec": {"port": 80, "mode": "a", "keep": null,
-            "nested": {"inner": true}, "list": [{"w": 1}, {"w": 5}]}})
-        );
+        assert_eq!(obj, json!({"spec": {"port": 80, "mode": "a", "keep": null,
+            "nested": {"inner": true}, "list": [{"w": 1}, {"w": 5}]}}));
     }
 
     #[test]

@@ -66,21 +66,11 @@ pub(crate) struct FieldError {
 
 impl FieldError {
     pub fn new(kind: ErrType, field: &str, value: BadValue, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            field: Some(field.to_string()),
-            value,
-            detail: detail.into(),
-        }
+        Self { kind, field: Some(field.to_string()), value, detail: detail.into() }
     }
 
     pub fn invalid(field: &str, value: &Value, detail: impl Into<String>) -> Self {
-        Self::new(
-            ErrType::Invalid,
-            field,
-            BadValue::Json(value.clone()),
-            detail,
-        )
+        Self::new(ErrType::Invalid, field, BadValue::Json(value.clone()), detail)
     }
 
     pub fn required(field: &str) -> Self {
@@ -95,21 +85,13 @@ impl FieldError {
             let quoted: Vec<String> = valid.iter().map(|v| go_quote(v)).collect();
             format!("supported values: {}", quoted.join(", "))
         };
-        Self::new(
-            ErrType::NotSupported,
-            field,
-            BadValue::Json(value.clone()),
-            detail,
-        )
+        Self::new(ErrType::NotSupported, field, BadValue::Json(value.clone()), detail)
     }
 
     /// `field.TooLong` (the value is never printed).
     pub fn too_long(field: &str, max: i64) -> Self {
         let detail = if max >= 0 {
-            format!(
-                "may not be more than {max} {}",
-                if max == 1 { "byte" } else { "bytes" }
-            )
+            format!("may not be more than {max} {}", if max == 1 { "byte" } else { "bytes" })
         } else {
             "value is too long".to_string()
         };
@@ -118,16 +100,8 @@ impl FieldError {
 
     /// `field.TooMany`.
     pub fn too_many(field: &str, actual: i64, max: i64) -> Self {
-        let detail = if max >= 0 {
-            format!("must have at most {max} items")
-        } else {
-            "has too many items".to_string()
-        };
-        let value = if actual >= 0 {
-            BadValue::Json(Value::from(actual))
-        } else {
-            BadValue::Omit
-        };
+        let detail = if max >= 0 { format!("must have at most {max} items") } else { "has too many items".to_string() };
+        let value = if actual >= 0 { BadValue::Json(Value::from(actual)) } else { BadValue::Omit };
         Self::new(ErrType::TooMany, field, value, detail)
     }
 
@@ -144,21 +118,13 @@ impl FieldError {
 
     /// apiextensions-apiserver's `hasBlockingErr`: these error types stop CEL evaluation.
     pub fn blocks_cel(&self) -> bool {
-        matches!(
-            self.kind,
-            ErrType::NotSupported
-                | ErrType::Required
-                | ErrType::TooLong
-                | ErrType::TooMany
-                | ErrType::TypeInvalid
-        )
+        matches!(self.kind, ErrType::NotSupported | ErrType::Required | ErrType::TooLong | ErrType::TooMany | ErrType::TypeInvalid)
     }
 
     /// `(*field.Error).ErrorBody()`.
     pub fn body(&self) -> String {
         let mut s = match (self.kind, &self.value) {
-            (ErrType::Required | ErrType::Forbidden | ErrType::TooLong, _)
-            | (_, BadValue::Omit) => self.kind.text().to_string(),
+            (ErrType::Required | ErrType::Forbidden | ErrType::TooLong, _) | (_, BadValue::Omit) => self.kind.text().to_string(),
             (_, BadValue::Json(v)) => format!("{}: {}", self.kind.text(), go_value(v)),
         };
         if !self.detail.is_empty() {
@@ -173,11 +139,7 @@ impl FieldError {
     }
 
     pub fn into_cause(self) -> Cause {
-        Cause {
-            reason: self.kind.reason().to_string(),
-            field: self.field_str(),
-            message: self.body(),
-        }
+        Cause { reason: self.kind.reason().to_string(), field: self.field_str(), message: self.body() }
     }
 }
 
@@ -225,10 +187,7 @@ pub(crate) fn go_sharp_v(v: &Value) -> String {
         }
         Value::Object(m) => {
             // fmt sorts map keys; serde_json's map is already sorted.
-            let items: Vec<String> = m
-                .iter()
-                .map(|(k, v)| format!("{}:{}", go_quote(k), go_sharp_v(v)))
-                .collect();
+            let items: Vec<String> = m.iter().map(|(k, v)| format!("{}:{}", go_quote(k), go_sharp_v(v))).collect();
             format!("map[string]interface {{}}{{{}}}", items.join(", "))
         }
     }
@@ -249,20 +208,10 @@ pub(crate) fn go_number(n: &serde_json::Number) -> String {
 /// form when the exponent is below -4 or at least max(6, digit count) as `%g` decides.
 pub(crate) fn go_float(f: f64) -> String {
     if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     if !f.is_finite() {
-        return if f.is_nan() {
-            "NaN".into()
-        } else if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
+        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
     }
     // Rust's `{:e}` gives the shortest round-trip digits, like Go's shortest formatting.
     let e = format!("{:e}", f);
@@ -276,11 +225,7 @@ pub(crate) fn go_float(f: f64) -> String {
     let eprec = 6;
     let sign = if neg { "-" } else { "" };
     if exp < -4 || exp >= eprec {
-        let frac = if digits.len() > 1 {
-            format!(".{}", &digits[1..])
-        } else {
-            String::new()
-        };
+        let frac = if digits.len() > 1 { format!(".{}", &digits[1..]) } else { String::new() };
         let esign = if exp < 0 { '-' } else { '+' };
         format!("{sign}{}{frac}e{esign}{:02}", &digits[..1], exp.abs())
     } else if dp <= 0 {
@@ -288,11 +233,7 @@ pub(crate) fn go_float(f: f64) -> String {
     } else if dp >= nd {
         format!("{sign}{digits}{}", "0".repeat((dp - nd) as usize))
     } else {
-        format!(
-            "{sign}{}.{}",
-            &digits[..dp as usize],
-            &digits[dp as usize..]
-        )
+        format!("{sign}{}.{}", &digits[..dp as usize], &digits[dp as usize..])
     }
 }
 
@@ -311,9 +252,7 @@ pub(crate) fn go_quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\x{:02x}", c as u32))
-            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
             c if c.is_control() => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32))
@@ -349,55 +288,24 @@ mod tests {
         assert_eq!(go_value(&json!("a\"b\n")), r#""a\"b\n""#);
         assert_eq!(go_value(&json!(null)), "null");
         assert_eq!(go_value(&json!(true)), "true");
-        assert_eq!(
-            go_value(&json!({"port": 80, "name": "x"})),
-            r#"map[string]interface {}{"name":"x", "port":80}"#
-        );
+        assert_eq!(go_value(&json!({"port": 80, "name": "x"})), r#"map[string]interface {}{"name":"x", "port":80}"#);
         assert_eq!(go_value(&json!([1, "a"])), r#"[]interface {}{1, "a"}"#);
     }
 
     #[test]
     fn bodies_follow_the_error_type() {
-        assert_eq!(
-            FieldError::too_long("spec.n", 3).body(),
-            "Too long: may not be more than 3 bytes"
-        );
-        assert_eq!(
-            FieldError::too_long("spec.n", 1).body(),
-            "Too long: may not be more than 1 byte"
-        );
-        assert_eq!(
-            FieldError::too_many("spec.l", 4, 3).body(),
-            "Too many: 4: must have at most 3 items"
-        );
+        assert_eq!(FieldError::too_long("spec.n", 3).body(), "Too long: may not be more than 3 bytes");
+        assert_eq!(FieldError::too_long("spec.n", 1).body(), "Too long: may not be more than 1 byte");
+        assert_eq!(FieldError::too_many("spec.l", 4, 3).body(), "Too many: 4: must have at most 3 items");
         assert_eq!(FieldError::required("spec.x").body(), "Required value");
-        assert_eq!(
-            FieldError::new(ErrType::Forbidden, "spec.x", BadValue::Omit, "nope").body(),
-            "Forbidden: nope"
-        );
-        assert_eq!(
-            FieldError::new(
-                ErrType::Duplicate,
-                "spec.l[1]",
-                BadValue::Json(json!("a")),
-                ""
-            )
-            .body(),
-            r#"Duplicate value: "a""#
-        );
+        assert_eq!(FieldError::new(ErrType::Forbidden, "spec.x", BadValue::Omit, "nope").body(), "Forbidden: nope");
+        assert_eq!(FieldError::new(ErrType::Duplicate, "spec.l[1]", BadValue::Json(json!("a")), "").body(), r#"Duplicate value: "a""#);
         assert_eq!(FieldError::cel_skipped().field_str(), "<nil>");
     }
 
     #[test]
     fn invalid_message_dedups_identical_errors() {
-        let c = Cause {
-            reason: "FieldValueForbidden".into(),
-            field: "metadata.finalizers".into(),
-            message: "Forbidden: x".into(),
-        };
-        assert_eq!(
-            invalid_message("Widget.acc.dev", "w1", &[c.clone(), c]),
-            r#"Widget.acc.dev "w1" is invalid: metadata.finalizers: Forbidden: x"#
-        );
+        let c = Cause { reason: "FieldValueForbidden".into(), field: "metadata.finalizers".into(), message: "Forbidden: x".into() };
+        assert_eq!(invalid_message("Widget.acc.dev", "w1", &[c.clone(), c]), r#"Widget.acc.dev "w1" is invalid: metadata.finalizers: Forbidden: x"#);
     }
 }

@@ -45,22 +45,10 @@ fn walk(schema: &Value, value: &mut Value, path: &str, embedded: bool, dropped: 
                 }
                 if let Some(sub) = props.and_then(|p| p.get(&key)) {
                     let emb = flag(sub, "x-kubernetes-embedded-resource");
-                    walk(
-                        sub,
-                        map.get_mut(&key).expect("key listed"),
-                        &field_path,
-                        emb,
-                        dropped,
-                    );
+                    walk(sub, map.get_mut(&key).expect("key listed"), &field_path, emb, dropped);
                 } else if let Some(sub) = additional.filter(|a| a.is_object()) {
                     let emb = flag(sub, "x-kubernetes-embedded-resource");
-                    walk(
-                        sub,
-                        map.get_mut(&key).expect("key listed"),
-                        &field_path,
-                        emb,
-                        dropped,
-                    );
+                    walk(sub, map.get_mut(&key).expect("key listed"), &field_path, emb, dropped);
                 } else if preserve || additional.and_then(Value::as_bool) == Some(true) {
                     // Kept as is; nothing below it is known to the schema.
                 } else {
@@ -94,10 +82,7 @@ mod tests {
         let mut obj = json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "odd": 1},
             "spec": {"a": 1, "b": 2, "l": [{"p": 1, "q": 2}]}, "extra": {}});
         let dropped = prune(&schema, &mut obj, false);
-        assert_eq!(
-            obj,
-            json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "odd": 1}, "spec": {"a": 1, "l": [{"p": 1}]}})
-        );
+        assert_eq!(obj, json!({"apiVersion": "v", "kind": "K", "metadata": {"name": "n", "odd": 1}, "spec": {"a": 1, "l": [{"p": 1}]}}));
         assert_eq!(dropped, vec!["extra", "spec.b", "spec.l[0].q"]);
     }
 
@@ -108,10 +93,7 @@ mod tests {
             "properties": {"known": {"type": "object", "properties": {"k": {"type": "string"}}}}}}});
         let mut obj = json!({"spec": {"anything": {"deep": 1}, "known": {"k": "v", "junk": 1}}});
         let dropped = prune(&schema, &mut obj, false);
-        assert_eq!(
-            obj,
-            json!({"spec": {"anything": {"deep": 1}, "known": {"k": "v"}}})
-        );
+        assert_eq!(obj, json!({"spec": {"anything": {"deep": 1}, "known": {"k": "v"}}}));
         assert_eq!(dropped, vec!["spec.known.junk"]);
     }
 
@@ -123,18 +105,8 @@ mod tests {
         let mut obj = json!({"spec": {"labels": {"x": {"v": "1", "w": 2}},
             "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"gone": 1}, "other": 1}}});
         let dropped = prune(&schema, &mut obj, false);
-        assert_eq!(
-            obj,
-            json!({"spec": {"labels": {"x": {"v": "1"}},
-            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}}})
-        );
-        assert_eq!(
-            dropped,
-            vec![
-                "spec.labels.x.w",
-                "spec.template.other",
-                "spec.template.spec.gone"
-            ]
-        );
+        assert_eq!(obj, json!({"spec": {"labels": {"x": {"v": "1"}},
+            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}}}));
+        assert_eq!(dropped, vec!["spec.labels.x.w", "spec.template.other", "spec.template.spec.gone"]);
     }
 }

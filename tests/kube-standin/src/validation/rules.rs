@@ -23,33 +23,16 @@ thread_local! {
 
 /// Evaluates every rule of `schema` against `obj`; errors go to `errs`, ratcheted failures
 /// (as `field: message` texts) to `warnings`.
-pub(crate) fn validate(
-    schema: &Value,
-    obj: &Value,
-    old: Option<&Value>,
-    errs: &mut Vec<FieldError>,
-    warnings: &mut Vec<String>,
-) {
+pub(crate) fn validate(schema: &Value, obj: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>, warnings: &mut Vec<String>) {
     walk(schema, obj, old, "", errs, warnings);
 }
 
-fn walk(
-    schema: &Value,
-    value: &Value,
-    old: Option<&Value>,
-    path: &str,
-    errs: &mut Vec<FieldError>,
-    warnings: &mut Vec<String>,
-) {
+fn walk(schema: &Value, value: &Value, old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>, warnings: &mut Vec<String>) {
     // Rules are not evaluated on null (nullable) values.
     if value.is_null() {
         return;
     }
-    if schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .is_some_and(|r| !r.is_empty())
-    {
+    if schema.get("x-kubernetes-validations").and_then(Value::as_array).is_some_and(|r| !r.is_empty()) {
         node_rules(schema, value, old, path, errs, warnings);
     }
     match value {
@@ -68,14 +51,7 @@ fn walk(
         Value::Array(items) => {
             if let Some(sub) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    walk(
-                        sub,
-                        item,
-                        correlate(schema, item, old),
-                        &index(path, i),
-                        errs,
-                        warnings,
-                    );
+                    walk(sub, item, correlate(schema, item, old), &index(path, i), errs, warnings);
                 }
             }
         }
@@ -89,15 +65,8 @@ fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option
     if schema.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
         return None;
     }
-    let keys: Vec<&str> = schema
-        .get("x-kubernetes-list-map-keys")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    old?.as_array()?
-        .iter()
-        .find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
+    let keys: Vec<&str> = schema.get("x-kubernetes-list-map-keys")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
 }
 
 /// `schema` with the rules of every descendant removed, so kube-cel evaluates only this
@@ -126,19 +95,8 @@ fn only_own_rules(schema: &Value) -> Value {
     s
 }
 
-fn node_rules(
-    schema: &Value,
-    value: &Value,
-    old: Option<&Value>,
-    path: &str,
-    errs: &mut Vec<FieldError>,
-    warnings: &mut Vec<String>,
-) {
-    let rules: Vec<&Value> = schema
-        .get("x-kubernetes-validations")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().collect())
-        .unwrap_or_default();
+fn node_rules(schema: &Value, value: &Value, old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>, warnings: &mut Vec<String>) {
+    let rules: Vec<&Value> = schema.get("x-kubernetes-validations").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let own = only_own_rules(schema);
     let result = VALIDATOR.with(|v| v.validate(&own, value, old));
     let Err(failures) = result else { return };
@@ -147,9 +105,7 @@ fn node_rules(
     // kube-cel reports failures in rule order; pair each with its rule by the rule text.
     let mut next = 0;
     for f in failures.into_vec() {
-        let pos = rules[next.min(rules.len())..]
-            .iter()
-            .position(|r| r.get("rule").and_then(Value::as_str) == Some(f.rule.as_str()));
+        let pos = rules[next.min(rules.len())..].iter().position(|r| r.get("rule").and_then(Value::as_str) == Some(f.rule.as_str()));
         let rule = match pos {
             Some(p) => {
                 next += p + 1;
@@ -157,17 +113,10 @@ fn node_rules(
             }
             None => None,
         };
-        let text = |k: &str| {
-            rule.and_then(|r| r.get(k))
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-        };
+        let text = |k: &str| rule.and_then(|r| r.get(k)).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         let rule_src = f.rule.trim().to_string();
         let static_message = text("message").map(str::to_string);
-        let default_detail = static_message
-            .clone()
-            .unwrap_or_else(|| format!("failed rule: {rule_src}"));
+        let default_detail = static_message.clone().unwrap_or_else(|| format!("failed rule: {rule_src}"));
         let error_string = static_message.clone().unwrap_or_else(|| rule_src.clone());
         let field = match text("fieldPath") {
             Some(fp) => join_field_path(path, fp, schema),
@@ -192,35 +141,18 @@ fn node_rules(
                     Some("FieldValueDuplicate") => ErrType::Duplicate,
                     _ => ErrType::Invalid,
                 };
-                let value = if matches!(ty, "object" | "array") {
-                    BadValue::Omit
-                } else {
-                    BadValue::Json(value.clone())
-                };
-                let detail = if kind == ErrType::Duplicate {
-                    String::new()
-                } else {
-                    detail
-                };
-                FieldError {
-                    kind,
-                    field,
-                    value,
-                    detail,
-                }
+                let value = if matches!(ty, "object" | "array") { BadValue::Omit } else { BadValue::Json(value.clone()) };
+                let detail = if kind == ErrType::Duplicate { String::new() } else { detail };
+                FieldError { kind, field, value, detail }
             }
-            kube_cel::ErrorKind::CompilationFailure | kube_cel::ErrorKind::InvalidRule => {
-                FieldError {
-                    kind: ErrType::Invalid,
-                    field: Some(path.to_string()).filter(|p| !p.is_empty()),
-                    value: BadValue::Json(Value::from(ty)),
-                    detail: format!("rule compile error: {}", f.message),
-                }
-            }
+            kube_cel::ErrorKind::CompilationFailure | kube_cel::ErrorKind::InvalidRule => FieldError {
+                kind: ErrType::Invalid,
+                field: Some(path.to_string()).filter(|p| !p.is_empty()),
+                value: BadValue::Json(Value::from(ty)),
+                detail: format!("rule compile error: {}", f.message),
+            },
             _ => {
-                let cause = std::error::Error::source(&f)
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| f.message.clone());
+                let cause = std::error::Error::source(&f).map(|s| s.to_string()).unwrap_or_else(|| f.message.clone());
                 FieldError {
                     kind: ErrType::Invalid,
                     field: Some(path.to_string()).filter(|p| !p.is_empty()),
@@ -280,20 +212,11 @@ mod tests {
         errs
     }
 
-    fn run_with_warnings(
-        schema: Value,
-        obj: Value,
-        old: Option<Value>,
-    ) -> (Vec<String>, Vec<String>) {
+    fn run_with_warnings(schema: Value, obj: Value, old: Option<Value>) -> (Vec<String>, Vec<String>) {
         let mut errs = Vec::new();
         let mut warnings = Vec::new();
         validate(&schema, &obj, old.as_ref(), &mut errs, &mut warnings);
-        (
-            errs.into_iter()
-                .map(|e| format!("{} [{}]", e.clone().into_cause(), e.into_cause().reason))
-                .collect(),
-            warnings,
-        )
+        (errs.into_iter().map(|e| format!("{} [{}]", e.clone().into_cause(), e.into_cause().reason)).collect(), warnings)
     }
 
     fn spec_schema(rules: Value, props: Value) -> Value {
@@ -314,15 +237,9 @@ mod tests {
         assert!(run(s.clone(), json!({"spec": {"a": 1, "b": 2}}), None).is_empty());
         assert_eq!(
             run(s.clone(), json!({"spec": {"a": 3, "b": 2}}), None),
-            [
-                "spec: Invalid value: a must be below b [FieldValueInvalid]",
-                "spec.a: Forbidden: no threes [FieldValueForbidden]"
-            ]
+            ["spec: Invalid value: a must be below b [FieldValueInvalid]", "spec.a: Forbidden: no threes [FieldValueForbidden]"]
         );
-        assert_eq!(
-            run(s, json!({"spec": {"a": 1, "b": 9}}), None),
-            ["spec: Invalid value: failed rule: self.b != 9 [FieldValueInvalid]"]
-        );
+        assert_eq!(run(s, json!({"spec": {"a": 1, "b": 9}}), None), ["spec: Invalid value: failed rule: self.b != 9 [FieldValueInvalid]"]);
     }
 
     #[test]
@@ -332,10 +249,7 @@ mod tests {
             "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self % 2 == 0", "message": "must be even"}]}}}}});
         assert_eq!(
             run(s, json!({"spec": {"name": "abcd", "n": 3}}), None),
-            [
-                r#"spec.n: Invalid value: 3: must be even [FieldValueInvalid]"#,
-                r#"spec.name: Invalid value: "abcd": too long [FieldValueInvalid]"#
-            ]
+            [r#"spec.n: Invalid value: 3: must be even [FieldValueInvalid]"#, r#"spec.name: Invalid value: "abcd": too long [FieldValueInvalid]"#]
         );
     }
 
@@ -348,10 +262,7 @@ mod tests {
         );
         assert_eq!(
             run(s, json!({"spec": {"n": 5}}), None),
-            [
-                "spec: Invalid value: n is 5, at most 3 [FieldValueInvalid]",
-                "spec: Invalid value: fallback when empty [FieldValueInvalid]"
-            ]
+            ["spec: Invalid value: n is 5, at most 3 [FieldValueInvalid]", "spec: Invalid value: fallback when empty [FieldValueInvalid]"]
         );
     }
 
@@ -362,33 +273,18 @@ mod tests {
                 "x-kubernetes-validations": [{"rule": "self.protocol != 'HTTPS' || has(self.certificate)", "message": "HTTPS needs a certificate"}],
                 "properties": {"protocol": {"type": "string"}, "certificate": {"type": "string"}}}}}}}});
         let obj = json!({"spec": {"listeners": [{"protocol": "HTTPS", "certificate": "arn"}, {"protocol": "HTTPS"}]}});
-        assert_eq!(
-            run(s, obj, None),
-            ["spec.listeners[1]: Invalid value: HTTPS needs a certificate [FieldValueInvalid]"]
-        );
+        assert_eq!(run(s, obj, None), ["spec.listeners[1]: Invalid value: HTTPS needs a certificate [FieldValueInvalid]"]);
     }
 
     #[test]
     fn transition_rules_need_an_old_value() {
-        let s = spec_schema(
-            json!([{"rule": "self.name == oldSelf.name", "message": "name is immutable"}]),
-            json!({"name": {"type": "string"}}),
-        );
+        let s = spec_schema(json!([{"rule": "self.name == oldSelf.name", "message": "name is immutable"}]), json!({"name": {"type": "string"}}));
         assert!(run(s.clone(), json!({"spec": {"name": "a"}}), None).is_empty());
         assert_eq!(
-            run(
-                s.clone(),
-                json!({"spec": {"name": "b"}}),
-                Some(json!({"spec": {"name": "a"}}))
-            ),
+            run(s.clone(), json!({"spec": {"name": "b"}}), Some(json!({"spec": {"name": "a"}}))),
             ["spec: Invalid value: name is immutable [FieldValueInvalid]"]
         );
-        assert!(run(
-            s,
-            json!({"spec": {"name": "a"}}),
-            Some(json!({"spec": {"name": "a"}}))
-        )
-        .is_empty());
+        assert!(run(s, json!({"spec": {"name": "a"}}), Some(json!({"spec": {"name": "a"}}))).is_empty());
     }
 
     #[test]
@@ -397,29 +293,18 @@ mod tests {
             "x-kubernetes-validations": [{"rule": "self >= oldSelf", "message": "may not decrease"}]}}});
         let map_list = json!({"type": "object", "properties": {"l": {"type": "array", "x-kubernetes-list-type": "map",
             "x-kubernetes-list-map-keys": ["k"], "items": item}}});
-        let atomic =
-            json!({"type": "object", "properties": {"l": {"type": "array", "items": item}}});
+        let atomic = json!({"type": "object", "properties": {"l": {"type": "array", "items": item}}});
         let old = json!({"l": [{"k": "a", "v": 5}, {"k": "b", "v": 1}]});
         let new = json!({"l": [{"k": "b", "v": 2}, {"k": "a", "v": 4}]});
-        assert_eq!(
-            run(map_list, new.clone(), Some(old.clone())),
-            ["l[1].v: Invalid value: 4: may not decrease [FieldValueInvalid]"]
-        );
-        assert!(
-            run(atomic, new, Some(old)).is_empty(),
-            "atomic list items have no old value"
-        );
+        assert_eq!(run(map_list, new.clone(), Some(old.clone())), ["l[1].v: Invalid value: 4: may not decrease [FieldValueInvalid]"]);
+        assert!(run(atomic, new, Some(old)).is_empty(), "atomic list items have no old value");
     }
 
     #[test]
     fn unchanged_values_are_ratcheted_to_warnings() {
-        let s = spec_schema(
-            json!([{"rule": "self.n <= 3", "message": "n at most 3"}]),
-            json!({"n": {"type": "integer"}, "m": {"type": "integer"}}),
-        );
+        let s = spec_schema(json!([{"rule": "self.n <= 3", "message": "n at most 3"}]), json!({"n": {"type": "integer"}, "m": {"type": "integer"}}));
         let old = json!({"spec": {"n": 5}});
-        let (errs, warnings) =
-            run_with_warnings(s.clone(), json!({"spec": {"n": 5}}), Some(old.clone()));
+        let (errs, warnings) = run_with_warnings(s.clone(), json!({"spec": {"n": 5}}), Some(old.clone()));
         assert!(errs.is_empty());
         assert_eq!(warnings, ["spec: Invalid value: n at most 3"]);
         let (errs, _) = run_with_warnings(s, json!({"spec": {"n": 5, "m": 1}}), Some(old));
@@ -434,10 +319,7 @@ mod tests {
                 "x-kubernetes-validations": [{"rule": "self != ''", "message": "empty"}]}}}}}});
         assert_eq!(
             run(s, json!({"spec": {"tags": {"bad": "x", "e": ""}}}), None),
-            [
-                "spec.tags[bad]: Invalid value: no bad tag [FieldValueInvalid]",
-                r#"spec.tags[e]: Invalid value: "": empty [FieldValueInvalid]"#
-            ]
+            ["spec.tags[bad]: Invalid value: no bad tag [FieldValueInvalid]", r#"spec.tags[e]: Invalid value: "": empty [FieldValueInvalid]"#]
         );
     }
 
@@ -461,16 +343,10 @@ mod tests {
         );
         let good = json!({"spec": {"availabilityZones": ["a"], "name": "abc", "healthCheck": {"timeout": 5, "interval": 30},
             "listeners": [{"port": 80, "protocol": "HTTP"}, {"port": 443, "protocol": "HTTPS", "sslCertificateId": "arn"}]}});
-        assert_eq!(
-            run(s.clone(), good.clone(), Some(good.clone())),
-            Vec::<String>::new()
-        );
+        assert_eq!(run(s.clone(), good.clone(), Some(good.clone())), Vec::<String>::new());
         let bad = json!({"spec": {"availabilityZones": ["a"], "subnets": ["s"], "name": "bcd", "healthCheck": {"timeout": 30, "interval": 5},
             "listeners": [{"port": 80, "protocol": "HTTP"}, {"port": 80, "protocol": "SSL"}, {"port": 70000, "protocol": "TCP"}]}});
-        let messages: Vec<String> = run(s, bad, Some(good))
-            .into_iter()
-            .map(|e| e.trim_end_matches(" [FieldValueInvalid]").to_string())
-            .collect();
+        let messages: Vec<String> = run(s, bad, Some(good)).into_iter().map(|e| e.trim_end_matches(" [FieldValueInvalid]").to_string()).collect();
         assert_eq!(
             messages,
             [
@@ -499,20 +375,7 @@ mod tests {
             json!([{"rule": "self.name.matches('^[a-z]+$') && self.ports.all(p, p > 0) && isURL(self.url)", "message": "bad"}]),
             json!({"name": {"type": "string"}, "ports": {"type": "array", "items": {"type": "integer"}}, "url": {"type": "string"}}),
         );
-        assert!(run(
-            s.clone(),
-            json!({"spec": {"name": "abc", "ports": [1, 2], "url": "https://x.dev/"}}),
-            None
-        )
-        .is_empty());
-        assert_eq!(
-            run(
-                s,
-                json!({"spec": {"name": "abc", "ports": [0], "url": "https://x.dev/"}}),
-                None
-            )
-            .len(),
-            1
-        );
+        assert!(run(s.clone(), json!({"spec": {"name": "abc", "ports": [1, 2], "url": "https://x.dev/"}}), None).is_empty());
+        assert_eq!(run(s, json!({"spec": {"name": "abc", "ports": [0], "url": "https://x.dev/"}}), None).len(), 1);
     }
 }

@@ -14,12 +14,7 @@ use super::prune::{child, index};
 /// `old` is the stored object on updates: as with the server's validation ratcheting, a node
 /// whose value equals its correlated old value (same property; same key in a map list) is not
 /// checked, so objects stored under an older schema stay updatable.
-pub(crate) fn validate(
-    schema: &Value,
-    value: &Value,
-    old: Option<&Value>,
-    errs: &mut Vec<FieldError>,
-) {
+pub(crate) fn validate(schema: &Value, value: &Value, old: Option<&Value>, errs: &mut Vec<FieldError>) {
     node(schema, value, old, "", true, errs);
 }
 
@@ -76,14 +71,7 @@ fn bound(b: f64, data: &Value) -> String {
     }
 }
 
-fn node(
-    schema: &Value,
-    value: &Value,
-    old: Option<&Value>,
-    path: &str,
-    root: bool,
-    errs: &mut Vec<FieldError>,
-) {
+fn node(schema: &Value, value: &Value, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
     if value.is_null() && bool_of(schema, "nullable") {
         return;
     }
@@ -101,11 +89,7 @@ fn node(
                 ErrType::TypeInvalid,
                 path,
                 BadValue::Json(Value::from(have)),
-                format!(
-                    "{} in body must be of type integer,string: {:?}",
-                    msg_path(path),
-                    have
-                ),
+                format!("{} in body must be of type integer,string: {:?}", msg_path(path), have),
             ));
         }
     } else if let Some(ty) = ty {
@@ -116,11 +100,7 @@ fn node(
                 ErrType::TypeInvalid,
                 path,
                 BadValue::Json(Value::from(have)),
-                format!(
-                    "{} in body must be of type {ty}: {:?}",
-                    msg_path(path),
-                    have
-                ),
+                format!("{} in body must be of type {ty}: {:?}", msg_path(path), have),
             ));
         }
     }
@@ -161,14 +141,8 @@ fn node(
 fn json_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q)),
+        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w))),
         _ => a == b,
     }
 }
@@ -187,11 +161,7 @@ fn composition(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldEr
     if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
         let results: Vec<Vec<FieldError>> = any.iter().map(passes).collect();
         if !results.iter().any(Vec::is_empty) {
-            errs.push(invalid(
-                path,
-                value,
-                "must validate at least one schema (anyOf)".into(),
-            ));
+            errs.push(invalid(path, value, "must validate at least one schema (anyOf)".into()));
             errs.extend(results.into_iter().flatten());
         }
     }
@@ -199,11 +169,7 @@ fn composition(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldEr
         let results: Vec<Vec<FieldError>> = one.iter().map(passes).collect();
         let ok = results.iter().filter(|r| r.is_empty()).count();
         if ok != 1 {
-            errs.push(invalid(
-                path,
-                value,
-                "must validate one and only one schema (oneOf)".into(),
-            ));
+            errs.push(invalid(path, value, "must validate one and only one schema (oneOf)".into()));
             if ok == 0 {
                 errs.extend(results.into_iter().flatten());
             }
@@ -211,11 +177,7 @@ fn composition(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldEr
     }
     if let Some(not) = schema.get("not") {
         if passes(not).is_empty() {
-            errs.push(invalid(
-                path,
-                value,
-                "must not validate the schema (not)".into(),
-            ));
+            errs.push(invalid(path, value, "must not validate the schema (not)".into()));
         }
     }
 }
@@ -229,11 +191,7 @@ fn string_checks(schema: &Value, s: &str, value: &Value, path: &str, errs: &mut 
     }
     if let Some(min) = schema.get("minLength").and_then(Value::as_i64) {
         if chars < min {
-            errs.push(invalid(
-                path,
-                value,
-                format!("should be at least {min} chars long"),
-            ));
+            errs.push(invalid(path, value, format!("should be at least {min} chars long")));
         }
     }
     if let Some(p) = schema.get("pattern").and_then(Value::as_str) {
@@ -250,11 +208,7 @@ fn string_checks(schema: &Value, s: &str, value: &Value, path: &str, errs: &mut 
                 ErrType::TypeInvalid,
                 path,
                 BadValue::Json(value.clone()),
-                format!(
-                    "{} in body must be of type {f}: {}",
-                    msg_path(path),
-                    go_value(value)
-                ),
+                format!("{} in body must be of type {f}: {}", msg_path(path), go_value(value)),
             ));
         }
     }
@@ -303,77 +257,40 @@ fn number_checks(schema: &Value, value: &Value, path: &str, errs: &mut Vec<Field
     let Some(x) = value.as_f64() else { return };
     if let Some(m) = schema.get("multipleOf").and_then(Value::as_f64) {
         if m > 0.0 && (x / m).fract() != 0.0 {
-            errs.push(invalid(
-                path,
-                value,
-                format!("should be a multiple of {}", bound(m, value)),
-            ));
+            errs.push(invalid(path, value, format!("should be a multiple of {}", bound(m, value))));
         }
     }
     if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
         if bool_of(schema, "exclusiveMaximum") {
             if x >= max {
-                errs.push(invalid(
-                    path,
-                    value,
-                    format!("should be less than {}", bound(max, value)),
-                ));
+                errs.push(invalid(path, value, format!("should be less than {}", bound(max, value))));
             }
         } else if x > max {
-            errs.push(invalid(
-                path,
-                value,
-                format!("should be less than or equal to {}", bound(max, value)),
-            ));
+            errs.push(invalid(path, value, format!("should be less than or equal to {}", bound(max, value))));
         }
     }
     if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
         if bool_of(schema, "exclusiveMinimum") {
             if x <= min {
-                errs.push(invalid(
-                    path,
-                    value,
-                    format!("should be greater than {}", bound(min, value)),
-                ));
+                errs.push(invalid(path, value, format!("should be greater than {}", bound(min, value))));
             }
         } else if x < min {
-            errs.push(invalid(
-                path,
-                value,
-                format!("should be greater than or equal to {}", bound(min, value)),
-            ));
+            errs.push(invalid(path, value, format!("should be greater than or equal to {}", bound(min, value))));
         }
     }
 }
 
-fn list_checks(
-    schema: &Value,
-    items: &[Value],
-    old: Option<&Value>,
-    path: &str,
-    errs: &mut Vec<FieldError>,
-) {
+fn list_checks(schema: &Value, items: &[Value], old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>) {
     // kube-openapi checks the items first, then the list's own constraints.
     if let Some(sub) = schema.get("items") {
         for (i, item) in items.iter().enumerate() {
-            node(
-                sub,
-                item,
-                correlate(schema, item, old),
-                &index(path, i),
-                false,
-                errs,
-            );
+            node(sub, item, correlate(schema, item, old), &index(path, i), false, errs);
         }
     }
     let n = items.len() as i64;
     if let Some(min) = schema.get("minItems").and_then(Value::as_i64) {
         if n < min {
-            errs.push(invalid(
-                path,
-                &Value::from(n),
-                format!("should have at least {min} items"),
-            ));
+            errs.push(invalid(path, &Value::from(n), format!("should have at least {min} items")));
         }
     }
     if let Some(max) = schema.get("maxItems").and_then(Value::as_i64) {
@@ -382,17 +299,10 @@ fn list_checks(
         }
     }
     if bool_of(schema, "uniqueItems") {
-        let dup = items
-            .iter()
-            .enumerate()
-            .any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)));
+        let dup = items.iter().enumerate().any(|(i, a)| items[..i].iter().any(|b| json_eq(a, b)));
         if dup {
             // kube-openapi's DuplicateItems carries no value, which the server prints as "".
-            errs.push(invalid(
-                path,
-                &Value::from(""),
-                "shouldn't contain duplicates".into(),
-            ));
+            errs.push(invalid(path, &Value::from(""), "shouldn't contain duplicates".into()));
         }
     }
 }
@@ -403,35 +313,17 @@ fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option
     if schema.get("x-kubernetes-list-type").and_then(Value::as_str) != Some("map") {
         return None;
     }
-    let keys: Vec<&str> = schema
-        .get("x-kubernetes-list-map-keys")?
-        .as_array()?
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    old?.as_array()?
-        .iter()
-        .find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
+    let keys: Vec<&str> = schema.get("x-kubernetes-list-map-keys")?.as_array()?.iter().filter_map(Value::as_str).collect();
+    old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
 }
 
-fn object_checks(
-    schema: &Value,
-    map: &serde_json::Map<String, Value>,
-    old: Option<&Value>,
-    path: &str,
-    root: bool,
-    errs: &mut Vec<FieldError>,
-) {
+fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
     // kube-openapi's order: property counts (which end the object's checks when they fail),
     // additionalProperties, properties, then required.
     let n = map.len() as i64;
     if let Some(min) = schema.get("minProperties").and_then(Value::as_i64) {
         if n < min {
-            errs.push(invalid(
-                path,
-                &Value::from(n),
-                format!("should have at least {min} properties"),
-            ));
+            errs.push(invalid(path, &Value::from(n), format!("should have at least {min} properties")));
             return;
         }
     }
@@ -447,14 +339,7 @@ fn object_checks(
             if props.is_some_and(|p| p.contains_key(k)) {
                 continue;
             }
-            node(
-                sub,
-                v,
-                old.and_then(|o| o.get(k)),
-                &child(path, k),
-                false,
-                errs,
-            );
+            node(sub, v, old.and_then(|o| o.get(k)), &child(path, k), false, errs);
         }
     }
     if let Some(props) = props {
@@ -464,14 +349,7 @@ fn object_checks(
                 continue;
             }
             if let Some(v) = map.get(name) {
-                node(
-                    sub,
-                    v,
-                    old.and_then(|o| o.get(name)),
-                    &child(path, name),
-                    false,
-                    errs,
-                );
+                node(sub, v, old.and_then(|o| o.get(name)), &child(path, name), false, errs);
             }
         }
     }
@@ -497,9 +375,7 @@ fn list_types(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldErr
             for (k, v) in map {
                 if let Some(sub) = props.and_then(|p| p.get(k)) {
                     list_types(sub, v, &child(path, k), errs);
-                } else if let Some(sub) =
-                    schema.get("additionalProperties").filter(|a| a.is_object())
-                {
+                } else if let Some(sub) = schema.get("additionalProperties").filter(|a| a.is_object()) {
                     list_types(sub, v, &child(path, k), errs);
                 }
             }
@@ -510,12 +386,7 @@ fn list_types(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldErr
                     let mut seen: Vec<&Value> = Vec::new();
                     for (i, item) in items.iter().enumerate() {
                         if seen.iter().any(|s| json_eq(s, item)) {
-                            errs.push(FieldError::new(
-                                ErrType::Duplicate,
-                                &index(path, i),
-                                BadValue::Json(item.clone()),
-                                "",
-                            ));
+                            errs.push(FieldError::new(ErrType::Duplicate, &index(path, i), BadValue::Json(item.clone()), ""));
                         } else {
                             seen.push(item);
                         }
@@ -537,12 +408,7 @@ fn list_types(schema: &Value, value: &Value, path: &str, errs: &mut Vec<FieldErr
                         }
                         // Items missing a key are refused by `required` in valid CRDs.
                         if !seen.insert(Value::Object(key.clone()).to_string()) {
-                            errs.push(FieldError::new(
-                                ErrType::Duplicate,
-                                &index(path, i),
-                                BadValue::Json(Value::Object(key)),
-                                "",
-                            ));
+                            errs.push(FieldError::new(ErrType::Duplicate, &index(path, i), BadValue::Json(Value::Object(key)), ""));
                         }
                     }
                 }
@@ -568,9 +434,7 @@ mod tests {
         let mut errs = Vec::new();
         validate(&root, &json!({"spec": value}), None, &mut errs);
         validate_list_types(&root, &json!({"spec": value}), &mut errs);
-        errs.into_iter()
-            .map(|e| format!("{} [{}]", e.clone().into_cause(), e.into_cause().reason))
-            .collect()
+        errs.into_iter().map(|e| format!("{} [{}]", e.clone().into_cause(), e.into_cause().reason)).collect()
     }
 
     #[test]
@@ -587,10 +451,7 @@ mod tests {
         );
         let ex = json!({"type": "number", "minimum": 0.5, "exclusiveMinimum": true, "maximum": 2, "exclusiveMaximum": true});
         assert_eq!(check(ex.clone(), json!(0.5)), ["spec: Invalid value: 0.5: spec in body should be greater than 0.5 [FieldValueInvalid]"]);
-        assert_eq!(
-            check(ex, json!(2)),
-            ["spec: Invalid value: 2: spec in body should be less than 2 [FieldValueInvalid]"]
-        );
+        assert_eq!(check(ex, json!(2)), ["spec: Invalid value: 2: spec in body should be less than 2 [FieldValueInvalid]"]);
         assert_eq!(
             check(json!({"type": "integer", "multipleOf": 5}), json!(7)),
             ["spec: Invalid value: 7: spec in body should be a multiple of 5 [FieldValueInvalid]"]
@@ -607,21 +468,12 @@ mod tests {
                 r#"spec.name: Invalid value: "A": spec.name in body should match '^[a-z]+$' [FieldValueInvalid]"#
             ]
         );
-        assert_eq!(
-            check(s, json!({"name": "abcdef"})),
-            ["spec.name: Too long: may not be more than 5 bytes [FieldValueTooLong]"]
-        );
+        assert_eq!(check(s, json!({"name": "abcdef"})), ["spec.name: Too long: may not be more than 5 bytes [FieldValueTooLong]"]);
         assert_eq!(
             check(json!({"type": "string", "format": "uuid"}), json!("nope")),
-            [
-                r#"spec: Invalid value: "nope": spec in body must be of type uuid: "nope" [FieldValueTypeInvalid]"#
-            ]
+            [r#"spec: Invalid value: "nope": spec in body must be of type uuid: "nope" [FieldValueTypeInvalid]"#]
         );
-        assert!(check(
-            json!({"type": "string", "format": "date-time"}),
-            json!("2026-01-01T00:00:00Z")
-        )
-        .is_empty());
+        assert!(check(json!({"type": "string", "format": "date-time"}), json!("2026-01-01T00:00:00Z")).is_empty());
     }
 
     #[test]
@@ -630,14 +482,9 @@ mod tests {
             "mode": {"type": "string", "enum": ["a", "b"]}, "n": {"type": "integer"}, "f": {"type": "boolean"}}});
         assert_eq!(
             check(s.clone(), json!({"mode": "x", "n": 1})),
-            [
-                r#"spec.mode: Unsupported value: "x": supported values: "a", "b" [FieldValueNotSupported]"#
-            ]
+            [r#"spec.mode: Unsupported value: "x": supported values: "a", "b" [FieldValueNotSupported]"#]
         );
-        assert_eq!(
-            check(s.clone(), json!({"mode": "a"})),
-            ["spec.n: Required value [FieldValueRequired]"]
-        );
+        assert_eq!(check(s.clone(), json!({"mode": "a"})), ["spec.n: Required value [FieldValueRequired]"]);
         assert_eq!(
             check(s.clone(), json!({"mode": "a", "n": 1.5, "f": "yes"})),
             [
@@ -645,10 +492,7 @@ mod tests {
                 r#"spec.n: Invalid value: "number": spec.n in body must be of type integer: "number" [FieldValueTypeInvalid]"#
             ]
         );
-        assert!(
-            check(s, json!({"mode": "b", "n": 2.0})).is_empty(),
-            "an integral float is an integer"
-        );
+        assert!(check(s, json!({"mode": "b", "n": 2.0})).is_empty(), "an integral float is an integer");
         assert_eq!(
             check(json!({"type": "integer", "enum": [1, 2]}), json!(3)),
             [r#"spec: Unsupported value: 3: supported values: "1", "2" [FieldValueNotSupported]"#]
@@ -662,13 +506,8 @@ mod tests {
         assert!(check(s.clone(), json!({"p": "http"})).is_empty());
         assert_eq!(check(s, json!({"p": true})).len(), 1);
         assert_eq!(
-            check(
-                json!({"type": "array", "items": {"type": "string"}}),
-                json!(["a", null])
-            ),
-            [
-                r#"spec[1]: Invalid value: "null": spec[1] in body must be of type string: "null" [FieldValueTypeInvalid]"#
-            ]
+            check(json!({"type": "array", "items": {"type": "string"}}), json!(["a", null])),
+            [r#"spec[1]: Invalid value: "null": spec[1] in body must be of type string: "null" [FieldValueTypeInvalid]"#]
         );
     }
 
@@ -678,25 +517,17 @@ mod tests {
             check(json!({"type": "array", "minItems": 1}), json!([])),
             ["spec: Invalid value: 0: spec in body should have at least 1 items [FieldValueInvalid]"]
         );
-        assert_eq!(
-            check(json!({"type": "array", "maxItems": 1}), json!([1, 2])),
-            ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]
-        );
+        assert_eq!(check(json!({"type": "array", "maxItems": 1}), json!([1, 2])), ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]);
         assert_eq!(
             check(json!({"type": "array", "uniqueItems": true}), json!([1, 1])),
-            [
-                r#"spec: Invalid value: "": spec in body shouldn't contain duplicates [FieldValueInvalid]"#
-            ]
+            [r#"spec: Invalid value: "": spec in body shouldn't contain duplicates [FieldValueInvalid]"#]
         );
         assert_eq!(
             check(json!({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}), json!({"k": -1})),
             ["spec.k: Invalid value: -1: spec.k in body should be greater than or equal to 0 [FieldValueInvalid]"]
         );
         assert_eq!(
-            check(
-                json!({"type": "object", "maxProperties": 1}),
-                json!({"a": 1, "b": 2})
-            ),
+            check(json!({"type": "object", "maxProperties": 1}), json!({"a": 1, "b": 2})),
             ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]
         );
     }
@@ -720,22 +551,14 @@ mod tests {
     #[test]
     fn list_type_set_and_map_uniqueness() {
         assert_eq!(
-            check(
-                json!({"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}),
-                json!(["a", "b", "a"])
-            ),
+            check(json!({"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}), json!(["a", "b", "a"])),
             [r#"spec[2]: Duplicate value: "a" [FieldValueDuplicate]"#]
         );
         let m = json!({"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
             "items": {"type": "object", "properties": {"port": {"type": "integer"}, "name": {"type": "string"}}}});
         assert_eq!(
-            check(
-                m.clone(),
-                json!([{"port": 80, "name": "a"}, {"port": 80, "name": "b"}])
-            ),
-            [
-                r#"spec[1]: Duplicate value: map[string]interface {}{"port":80} [FieldValueDuplicate]"#
-            ]
+            check(m.clone(), json!([{"port": 80, "name": "a"}, {"port": 80, "name": "b"}])),
+            [r#"spec[1]: Duplicate value: map[string]interface {}{"port":80} [FieldValueDuplicate]"#]
         );
         assert!(check(m, json!([{"port": 80}, {"port": 443}])).is_empty());
     }
@@ -751,11 +574,7 @@ mod tests {
         let mut errs = Vec::new();
         validate(&root, &new, Some(&old), &mut errs);
         let fields: Vec<String> = errs.into_iter().map(|e| e.field_str()).collect();
-        assert_eq!(
-            fields,
-            ["spec.b", "spec.l[0].v"],
-            "unchanged spec.a and the moved item x pass"
-        );
+        assert_eq!(fields, ["spec.b", "spec.l[0].v"], "unchanged spec.a and the moved item x pass");
     }
 
     #[test]
@@ -763,22 +582,9 @@ mod tests {
         let s = json!({"type": "string", "anyOf": [{"enum": ["a"]}, {"pattern": "^b"}]});
         assert!(check(s.clone(), json!("bcd")).is_empty());
         let errs = check(s, json!("c"));
-        assert_eq!(
-            errs[0],
-            r#"spec: Invalid value: "c": spec in body must validate at least one schema (anyOf) [FieldValueInvalid]"#
-        );
+        assert_eq!(errs[0], r#"spec: Invalid value: "c": spec in body must validate at least one schema (anyOf) [FieldValueInvalid]"#);
         assert_eq!(errs.len(), 3);
-        assert_eq!(
-            check(
-                json!({"type": "integer", "allOf": [{"minimum": 2}]}),
-                json!(1)
-            )
-            .len(),
-            1
-        );
-        assert_eq!(
-            check(json!({"type": "integer", "not": {"minimum": 2}}), json!(3)).len(),
-            1
-        );
+        assert_eq!(check(json!({"type": "integer", "allOf": [{"minimum": 2}]}), json!(1)).len(), 1);
+        assert_eq!(check(json!({"type": "integer", "not": {"minimum": 2}}), json!(3)).len(), 1);
     }
 }
