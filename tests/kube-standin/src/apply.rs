@@ -1,7 +1,8 @@
 //! Server-side apply and field ownership: which manager owns which fields, conflicts, and
 //! removal of fields a manager stops applying. Field paths are lists of segments: `f:name`
-//! for object fields and `k:{"name":"a"}` for entries of lists with map keys; other lists
-//! are atomic (owned as a whole).
+//! for object fields, `k:{"name":"a"}` for entries of lists with map keys and `v:"a"` for
+//! entries of `x-kubernetes-list-type: set` lists; other lists are atomic (owned as a whole).
+//! The pruning follows structured-merge-diff (merge/update.go `prune`, typed/remove.go).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,9 +64,17 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                             }
                         }
                     }
+                    // finalizers: a set; ownerReferences: a list-map keyed by uid.
                     for mk in ["finalizers", "ownerReferences"] {
-                        if md.get(mk).is_some_and(|x| !x.is_null()) {
-                            out.insert(vec!["f:metadata".into(), format!("f:{mk}")]);
+                        if let Some(x) = md.get(mk).filter(|x| !x.is_null()) {
+                            walk(
+                                rt,
+                                version,
+                                x,
+                                &mut vec!["f:metadata".into(), format!("f:{mk}")],
+                                &mut vec!["metadata".into(), mk.into()],
+                                &mut out,
+                            );
                         }
                     }
                 }
@@ -104,15 +113,24 @@ fn walk(
         }
         Value::Array(a) => match rt.list_map_keys(version, schema_path) {
             Some(keys) if a.iter().all(Value::is_object) => {
+                // Each element is a member of the set by itself (besides its fields, keys
+                // included), as in structured-merge-diff's ToFieldSet: removing that member
+                // path removes the whole element. An empty list owns nothing.
                 for item in a {
                     path.push(key_segment(&keys, item));
+                    out.insert(path.clone());
                     schema_path.push("[]".into());
                     walk(rt, version, item, path, schema_path, out);
                     schema_path.pop();
                     path.pop();
                 }
-                if a.is_empty() {
+            }
+            _ if rt.is_set_list(version, schema_path) && a.iter().all(is_scalar) => {
+                // Set elements are owned one by one (`v:` paths), like list-map elements.
+                for item in a {
+                    path.push(format!("v:{item}"));
                     out.insert(path.clone());
+                    path.pop();
                 }
             }
             _ => {
@@ -133,7 +151,14 @@ fn key_segment(keys: &[String], item: &Value) -> String {
     format!("k:{}", Value::Object(m))
 }
 
+fn is_scalar(v: &Value) -> bool {
+    !(v.is_object() || v.is_array())
+}
+
 fn matches_key(seg: &str, item: &Value) -> bool {
+    if let Some(js) = seg.strip_prefix("v:") {
+        return serde_json::from_str::<Value>(js).is_ok_and(|v| v == *item);
+    }
     let Some(js) = seg.strip_prefix("k:") else {
         return false;
     };
@@ -238,6 +263,16 @@ pub fn merge_applied(
                     schema_path.pop();
                 }
             }
+            _ if rt.is_set_list(version, schema_path)
+                && a.iter().all(is_scalar)
+                && l.iter().all(is_scalar) =>
+            {
+                for item in a {
+                    if !l.contains(item) {
+                        l.push(item.clone());
+                    }
+                }
+            }
             _ => *l = a.clone(),
         },
         (l, a) => *l = a.clone(),
@@ -248,6 +283,65 @@ pub fn merge_applied(
 fn overlaps(a: &[String], b: &[String]) -> bool {
     let n = a.len().min(b.len());
     a[..n] == b[..n]
+}
+
+/// Whether a path names a list element itself (`k:…`) rather than a field. Such member
+/// paths never conflict and are not taken over by changes inside the element: conflicts
+/// are about values, and an element that exists in both objects is neither added nor
+/// modified (structured-merge-diff compares leaves).
+fn is_element(p: &[String]) -> bool {
+    p.last()
+        .is_some_and(|s| s.starts_with("k:") || s.starts_with("v:"))
+}
+
+/// A set plus the named fields above its paths (structured-merge-diff's
+/// `EnsureNamedFieldsAreMembers`): owning `.spec.a.b` also keeps `.spec.a` and `.spec`.
+/// Metadata is left out: its maps are never removed as a whole by an apply.
+fn with_named_ancestors(set: &BTreeSet<FieldPath>) -> BTreeSet<FieldPath> {
+    let mut out = set.clone();
+    for p in set {
+        if p.first().map(String::as_str) == Some("f:metadata") {
+            continue;
+        }
+        for i in 1..p.len() {
+            if p[i - 1].starts_with("f:") {
+                out.insert(p[..i].to_vec());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `p` is a key field of a list element (`[…, k:{"port":80}, f:port]`).
+fn is_key_field(p: &[String]) -> bool {
+    let [.., parent, last] = p else {
+        return false;
+    };
+    let (Some(k), Some(f)) = (parent.strip_prefix("k:"), last.strip_prefix("f:")) else {
+        return false;
+    };
+    matches!(serde_json::from_str::<Value>(k), Ok(Value::Object(m)) if m.contains_key(f))
+}
+
+/// What an apply prunes, as structured-merge-diff's `Updater.prune` does: the paths the
+/// manager applied last time (with their named ancestors) that no manager owns now
+/// (with theirs; the applier's new set included). A pruned element path takes the whole
+/// element, keys and all; a surviving element keeps its keys.
+fn to_prune(last: &BTreeSet<FieldPath>, managers: &Managers) -> Vec<FieldPath> {
+    let mut owned = BTreeSet::new();
+    for o in managers.values() {
+        owned.extend(o.fields.iter().cloned());
+    }
+    let owned = with_named_ancestors(&owned);
+    let gone: BTreeSet<FieldPath> = with_named_ancestors(last)
+        .difference(&owned)
+        .cloned()
+        .collect();
+    gone.iter()
+        // A key field goes only with its element.
+        .filter(|p| !is_key_field(p) || gone.contains(&p[..p.len() - 1]))
+        .cloned()
+        .collect()
 }
 
 /// One conflict: the path (as `.spec.size`) and the manager owning it.
@@ -265,8 +359,17 @@ pub fn render(path: &[String]) -> String {
         .map(|s| {
             if let Some(f) = s.strip_prefix("f:") {
                 format!(".{f}")
+            } else if let Some(v) = s.strip_prefix("v:") {
+                format!("[={v}]")
             } else {
-                format!("[{}]", s.trim_start_matches("k:"))
+                // structured-merge-diff's PathElement.String(): `[name="a",port=80]`.
+                let mut keys: Vec<String> =
+                    match serde_json::from_str::<Value>(s.trim_start_matches("k:")) {
+                        Ok(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                        _ => vec![s.trim_start_matches("k:").to_string()],
+                    };
+                keys.sort();
+                format!("[{}]", keys.join(","))
             }
         })
         .collect()
@@ -301,8 +404,8 @@ pub fn apply(
         if *who == me {
             continue;
         }
-        for p in &owned.fields {
-            for n in &new_fields {
+        for p in owned.fields.iter().filter(|p| !is_element(p)) {
+            for n in new_fields.iter().filter(|n| !is_element(n)) {
                 if overlaps(p, n) && get_path(&base, p) != get_path(applied, p) {
                     conflicts.push((who.clone(), p.clone()));
                 }
@@ -369,14 +472,6 @@ pub fn apply(
         .get(&me)
         .map(|o| o.fields.clone())
         .unwrap_or_default();
-    for p in previous.difference(&new_fields) {
-        let shared = managers
-            .iter()
-            .any(|(who, o)| *who != me && o.fields.iter().any(|q| overlaps(p, q)));
-        if !shared {
-            remove_path(&mut merged, p);
-        }
-    }
     managers.insert(
         me,
         Owned {
@@ -384,6 +479,12 @@ pub fn apply(
             applied: true,
         },
     );
+    // Shortest first: once an element or object goes, the paths inside it are moot.
+    let mut gone = to_prune(&previous, managers);
+    gone.sort_by_key(Vec::len);
+    for p in &gone {
+        remove_path(&mut merged, p);
+    }
     managers.retain(|_, o| !o.fields.is_empty());
     Ok(merged)
 }
@@ -413,7 +514,14 @@ pub fn record_update(
             let old_fields = fields_of(rt, version, o, part);
             new_fields
                 .iter()
-                .filter(|p| get_path(o, p) != get_path(new, p))
+                // An element present before is not changed by edits of its fields.
+                .filter(|p| {
+                    if is_element(p) {
+                        get_path(o, p).is_none()
+                    } else {
+                        get_path(o, p) != get_path(new, p)
+                    }
+                })
                 .chain(old_fields.iter().filter(|p| get_path(new, p).is_none()))
                 .cloned()
                 .collect()
@@ -425,7 +533,13 @@ pub fn record_update(
     let me = (manager.to_string(), subresource.to_string());
     for (who, o) in managers.iter_mut() {
         if *who != me {
-            o.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c)));
+            // A change inside an element does not take the element itself (only its
+            // addition or removal does, and then the paths are equal).
+            o.fields.retain(|p| {
+                !changed
+                    .iter()
+                    .any(|c| overlaps(p, c) && !(is_element(p) && p.len() < c.len()))
+            });
         }
     }
     let entry = managers.entry(me).or_default();
@@ -452,7 +566,8 @@ mod tests {
                     "spec": {"type": "object", "properties": {
                         "ports": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["port"],
                                   "items": {"type": "object"}},
-                        "tags": {"type": "array", "items": {"type": "string"}}}}}}}}]}});
+                        "tags": {"type": "array", "items": {"type": "string"}},
+                        "zones": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}}}}}}}}]}});
         crate::resources::from_crd(&crd).unwrap()
     }
 
@@ -547,5 +662,131 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err[0].manager, "kubectl-edit");
+    }
+
+    #[test]
+    fn a_dropped_list_map_element_goes_whole_unless_co_owned() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt", "x": {"y": 1}}]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let a2 = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "name": "http"}]));
+
+        // Co-owned by an applier: the element keeps its keys and that manager's fields.
+        let live = apply(&rt, "v1", Some(&out), &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 81, "extra": true}]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(
+            out["spec"]["ports"],
+            json!([{"port": 80, "name": "http"}, {"port": 81, "extra": true}])
+        );
+    }
+
+    #[test]
+    fn an_edit_inside_an_element_does_not_take_the_element() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 =
+            json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt"}]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let mut edited = live.clone();
+        edited["spec"]["ports"][1]["name"] = json!("other");
+        record_update(&rt, "v1", Some(&live), &edited, "editor", "", &mut m);
+        let a = &m[&("a".to_string(), String::new())].fields;
+        assert!(a.iter().any(|p| render(p) == ".spec.ports[port=81]"));
+        assert!(!a.iter().any(|p| render(p) == ".spec.ports[port=81].name"));
+        // Dropping the element: "a" still owns it, the editor owns only a field inside;
+        // structured-merge-diff then removes the element whole (its path is pruned).
+        let a2 = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let out = apply(&rt, "v1", Some(&edited), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "name": "http"}]));
+    }
+
+    #[test]
+    fn a_dropped_nested_object_goes_with_its_parent_fields() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"size": 1, "opts": {"deep": {"x": 1, "y": 2}}}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"opts": {"other": true}}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        let a2 = json!({"spec": {"size": 1}});
+        let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(out["spec"], json!({"size": 1, "opts": {"other": true}}));
+    }
+
+    #[test]
+    fn set_elements_are_owned_one_by_one() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a1 = json!({"spec": {"zones": ["a", "b"]}});
+        let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"zones": ["b", "c"]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"]["zones"],
+            json!(["a", "b", "c"]),
+            "a union, no conflict"
+        );
+        let a2 = json!({"spec": {"zones": ["a"]}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["spec"]["zones"],
+            json!(["a", "b", "c"]),
+            "b still owns b"
+        );
+        let b2 = json!({"spec": {"zones": ["c"]}});
+        let live = apply(&rt, "v1", Some(&live), &b2, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"]["zones"], json!(["a", "c"]));
+        let b3 = json!({"spec": {"tags": ["t"]}});
+        let live = apply(&rt, "v1", Some(&live), &b3, "b", "", false, &mut m).unwrap();
+        assert_eq!(live["spec"]["zones"], json!(["a"]));
+    }
+
+    #[test]
+    fn fields_inside_a_shared_element_still_conflict() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let a = json!({"spec": {"ports": [{"port": 80, "name": "http"}]}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"spec": {"ports": [{"port": 80, "name": "web"}]}});
+        let err = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap_err();
+        assert_eq!(
+            err,
+            vec![Conflict {
+                field: ".spec.ports[port=80].name".into(),
+                manager: "a".into()
+            }]
+        );
+        // Same values elsewhere in the element: shared, no conflict.
+        let c = json!({"spec": {"ports": [{"port": 80, "extra": 1}]}});
+        apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap();
+    }
+
+    #[test]
+    fn finalizers_merge_as_a_set_and_owner_references_by_uid() {
+        let rt = widget_type();
+        let mut m = Managers::new();
+        let owner =
+            |uid: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": uid, "uid": uid});
+        let a = json!({"metadata": {"finalizers": ["a.dev/x"], "ownerReferences": [owner("u1")]}, "spec": {}});
+        let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
+        let b = json!({"metadata": {"finalizers": ["b.dev/y"], "ownerReferences": [owner("u2")]}});
+        let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
+        assert_eq!(
+            live["metadata"]["finalizers"],
+            json!(["a.dev/x", "b.dev/y"])
+        );
+        assert_eq!(
+            live["metadata"]["ownerReferences"],
+            json!([owner("u1"), owner("u2")])
+        );
+        let a2 = json!({"metadata": {}, "spec": {}});
+        let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
+        assert_eq!(live["metadata"]["finalizers"], json!(["b.dev/y"]));
+        assert_eq!(live["metadata"]["ownerReferences"], json!([owner("u2")]));
     }
 }

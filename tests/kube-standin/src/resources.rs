@@ -67,18 +67,12 @@ impl ResourceType {
     /// root), if it is `x-kubernetes-list-type: map`; built-in kinds use the strategic-merge
     /// keys.
     pub fn list_map_keys(&self, version: &str, path: &[String]) -> Option<Vec<String>> {
+        // ObjectMeta's `+listType=map +listMapKey=uid`, for every kind.
+        if path == ["metadata", "ownerReferences"] {
+            return Some(vec!["uid".to_string()]);
+        }
         if self.custom {
-            let mut s = self.schemas.get(version)?;
-            for seg in path {
-                if seg == "[]" {
-                    s = s.get("items")?;
-                } else {
-                    s = s
-                        .get("properties")?
-                        .get(seg)
-                        .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))?;
-                }
-            }
+            let s = self.schema_at(version, path)?;
             if s.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
                 let keys = s.get("x-kubernetes-list-map-keys")?.as_array()?;
                 return Some(
@@ -98,6 +92,37 @@ impl ResourceType {
             )
             .map(|k| vec![k.to_string()])
         }
+    }
+
+    /// Whether the list at `path` is `x-kubernetes-list-type: set`: `metadata.finalizers`
+    /// (ObjectMeta's `+listType=set`) and what custom schemas declare; the other sets of
+    /// built-in kinds are treated as atomic lists.
+    pub fn is_set_list(&self, version: &str, path: &[String]) -> bool {
+        if path == ["metadata", "finalizers"] {
+            return true;
+        }
+        self.custom
+            && self
+                .schema_at(version, path)
+                .and_then(|s| s.get("x-kubernetes-list-type"))
+                .and_then(Value::as_str)
+                == Some("set")
+    }
+
+    /// The schema node at `path` (field names, `[]` for list items) of a custom resource.
+    fn schema_at(&self, version: &str, path: &[String]) -> Option<&Value> {
+        let mut s = self.schemas.get(version)?;
+        for seg in path {
+            if seg == "[]" {
+                s = s.get("items")?;
+            } else {
+                s = s
+                    .get("properties")
+                    .and_then(|p| p.get(seg))
+                    .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))?;
+            }
+        }
+        Some(s)
     }
 
     /// The APIResource entries of discovery for this type at `version`.

@@ -7,4 +7,5 @@ mod client;
 mod common;
 mod kubectl;
 mod runtime;
+mod ssa;
 mod watch;
