@@ -37,21 +37,31 @@ fn temp_file(contents: &str) -> tempfile::TempPath {
 /// A moto that checks signatures after the first three actions, which create an IAM user,
 /// its access key and a policy allowing everything.
 static AUTH_MOTO: LazyLock<(Moto, String, String)> = LazyLock::new(|| {
-    let moto = Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
-    let iam = |params: &[(&str, &str)]| {
-        let mut all = params.to_vec();
-        all.push(("Version", "2010-05-08"));
-        let (status, body) = moto.signed_query("iam", "us-east-1", &all, "test", "test");
-        assert_eq!(status, 200, "IAM {params:?}: {body}");
-        body
-    };
-    iam(&[("Action", "CreateUser"), ("UserName", "operator")]);
-    let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "operator")]);
-    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    iam(&[("Action", "PutUserPolicy"), ("UserName", "operator"), ("PolicyName", "all"), ("PolicyDocument", policy)]);
-    let ak = xml_values(&key, "AccessKeyId").remove(0);
-    let sk = xml_values(&key, "SecretAccessKey").remove(0);
-    (moto, ak, sk)
+    // moto's first IAM request initialises its IAM backend; on a loaded CI machine that
+    // has been seen to answer an HTML 500. The free actions are counted per server, so a
+    // failed start is retried with a fresh server (bounded), never by resending.
+    let mut last = String::new();
+    for _ in 0..3 {
+        let moto = Moto::start_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]);
+        let iam = |params: &[(&str, &str)]| {
+            let mut all = params.to_vec();
+            all.push(("Version", "2010-05-08"));
+            let (status, body) = moto.signed_query("iam", "us-east-1", &all, "test", "test");
+            (status == 200).then_some(body.clone()).ok_or(format!("IAM {params:?}: HTTP {status}: {body}"))
+        };
+        let setup = || -> Result<(String, String), String> {
+            iam(&[("Action", "CreateUser"), ("UserName", "operator")])?;
+            let key = iam(&[("Action", "CreateAccessKey"), ("UserName", "operator")])?;
+            let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
+            iam(&[("Action", "PutUserPolicy"), ("UserName", "operator"), ("PolicyName", "all"), ("PolicyDocument", policy)])?;
+            Ok((xml_values(&key, "AccessKeyId").remove(0), xml_values(&key, "SecretAccessKey").remove(0)))
+        };
+        match setup() {
+            Ok((ak, sk)) => return (moto, ak, sk),
+            Err(e) => last = e,
+        }
+    }
+    panic!("could not set up the IAM user in moto: {last}");
 });
 
 #[tokio::test]
@@ -290,6 +300,9 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    // Tests on other threads may have registered the client's span callsite while no
+    // subscriber wanted it; re-evaluate so this thread's subscriber sees `elb_call`.
+    tracing::callsite::rebuild_interest_cache();
 
     let server = FaultServer::start(vec![
         sts_xml("ASIASECRETTEST", SECRET, SESSION, chrono::Duration::hours(1)),
