@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use elb_operator::elb::{self, ElbApi};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -279,19 +279,13 @@ pub fn repo_path(rel: &str) -> PathBuf {
 }
 
 /// Polls `f` until it returns Some, at most `WAIT`; panics naming `what` otherwise.
-pub async fn eventually<T, F, Fut>(what: &str, world: &World, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, world: &World, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        if start.elapsed() > WAIT {
-            panic!("timed out after {WAIT:?} waiting for {what}{}", world.operator_log_tail());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
+    match test_support::poll(WAIT, f).await {
+        Some(v) => v,
+        None => panic!("timed out after {WAIT:?} waiting for {what}{}", world.operator_log_tail()),
     }
 }

@@ -74,18 +74,6 @@ fn start(kubeconfig: &std::path::Path, moto: &str, pod: &str, port: u16, logs: &
         .expect("start the operator")
 }
 
-/// Polls `check` every 100 ms for at most `limit`.
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(limit: Duration, mut check: impl FnMut() -> F) -> Option<T> {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if let Some(v) = check().await {
-            return Some(v);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    None
-}
-
 async fn holder(leases: &Api<Lease>) -> Option<String> {
     leases.get_opt("elb-operator").await.ok().flatten()?.spec?.holder_identity.filter(|h| !h.is_empty())
 }
@@ -134,25 +122,25 @@ async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_repla
     let logs = LogsOnFailure(tempfile::tempdir().unwrap());
     let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
     let mut a = start(standin.kubeconfig_path(), &moto.endpoint, "proc-a", port_a, &logs);
-    eventually(Duration::from_secs(30), || async { holder(&leases).await.filter(|h| h.starts_with("proc-a_")) })
+    test_support::poll(Duration::from_secs(30), || async { holder(&leases).await.filter(|h| h.starts_with("proc-a_")) })
         .await
         .expect("the first process takes the lease");
     let mut b = start(standin.kubeconfig_path(), &moto.endpoint, "proc-b", port_b, &logs);
 
     // The leader creates the ELB and writes status; both processes are ready (b as standby).
-    let dns = eventually(Duration::from_secs(60), || async {
+    let dns = test_support::poll(Duration::from_secs(60), || async {
         lbs.get("ha-lb").await.ok()?.status?.dns_name.filter(|d| !d.is_empty())
     })
     .await
     .expect("the leader reconciles the LoadBalancer");
     println!("ha-lb: {dns}");
-    assert!(eventually(Duration::from_secs(30), || async { (ready(port_a).await && ready(port_b).await).then_some(()) }).await.is_some());
+    assert!(test_support::poll(Duration::from_secs(30), || async { (ready(port_a).await && ready(port_b).await).then_some(()) }).await.is_some());
     let metrics_a = metrics(port_a).await;
     let metrics_b = metrics(port_b).await;
     assert!(metrics_a.contains(r#"elb_operator_elb_calls_total{action="CreateLoadBalancer",outcome="success"} 1"#), "{metrics_a}");
     assert!(!metrics_b.contains("elb_operator_elb_calls_total"), "the standby made ELB calls:\n{metrics_b}");
     assert!(!metrics_b.contains("elb_operator_reconcile_runs_total"), "the standby reconciled:\n{metrics_b}");
-    let writers = eventually(Duration::from_secs(20), || async { Some(event_writers(&events).await).filter(|w| !w.is_empty()) })
+    let writers = test_support::poll(Duration::from_secs(20), || async { Some(event_writers(&events).await).filter(|w| !w.is_empty()) })
         .await
         .expect("the leader records events");
     assert_eq!(writers, vec!["proc-a".to_string()], "only the leader writes events");
@@ -162,18 +150,18 @@ async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_repla
     a.start_kill().unwrap();
     let _ = a.wait().await;
     let killed = Instant::now();
-    eventually(Duration::from_secs(15), || async { holder(&leases).await.filter(|h| h.starts_with("proc-b_")) })
+    test_support::poll(Duration::from_secs(15), || async { holder(&leases).await.filter(|h| h.starts_with("proc-b_")) })
         .await
         .expect("the standby takes over");
     println!("takeover {:?} after SIGKILL (lease duration 2s)", killed.elapsed());
-    let runs = eventually(Duration::from_secs(30), || async {
+    let runs = test_support::poll(Duration::from_secs(30), || async {
         let m = metrics(port_b).await;
         m.contains(r#"elb_operator_reconcile_runs_total{resource="loadbalancer"}"#).then_some(m)
     })
     .await
     .expect("the new leader reconciles");
     assert!(!runs.contains(r#"action="CreateLoadBalancer""#), "the new leader adopted nothing new:\n{runs}");
-    assert!(eventually(Duration::from_secs(30), || async { ready(port_b).await.then_some(()) }).await.is_some());
+    assert!(test_support::poll(Duration::from_secs(30), || async { ready(port_b).await.then_some(()) }).await.is_some());
 
     // SIGTERM: graceful shutdown releases the lease.
     let pid = b.id().unwrap().to_string();

@@ -72,18 +72,15 @@ impl Operator {
 }
 
 /// Polls `check` until it returns `Some` (at most 30 s).
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    for _ in 0..300 {
-        if let Some(v) = check().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    match test_support::poll(Duration::from_secs(30), check).await {
+        Some(v) => v,
+        None => panic!("timed out waiting for {what}"),
     }
-    panic!("timed out waiting for {what}");
 }
 
 async fn namespace(client: &kube::Client, name: &str) {

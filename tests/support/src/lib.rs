@@ -16,3 +16,20 @@ pub fn repo_root() -> PathBuf {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0").local_addr().unwrap().port()
 }
+
+/// Polls `check` every 100 ms until it returns `Some`, for at most `limit`; `None` when the
+/// limit passed. The one bounded wait the async tests build their own assertions on.
+pub async fn poll<T, F, Fut>(limit: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
