@@ -102,6 +102,42 @@ impl ElbMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RegionLabels {
+    pub region: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BudgetLabels {
+    pub region: String,
+    /// `describe` or `mutate`.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClassLabels {
+    /// Scheduler work class: `change`, `resync` or `health`.
+    pub class: String,
+}
+
+/// Fleet-scale metrics: what the scheduler has queued, how stale the oldest observation
+/// is, and how much of the ELB budget the (credentials, region) limiter currently allows.
+#[derive(Clone, Default)]
+pub struct FleetMetrics {
+    /// Work items waiting for the ELB budget, by class.
+    pub queued: Family<ClassLabels, Gauge>,
+    /// Age of the oldest change (spec, backends, health check, deletion) not yet acted on.
+    pub oldest_pending_change_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Age of the oldest instance-health observation among managed LoadBalancers.
+    pub oldest_health_observation_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// The rate (calls per second) the adaptive limiter allows now, by region and kind.
+    pub budget_rate: Family<BudgetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// The configured rate (calls per second), by region and kind.
+    pub budget_configured_rate: Family<BudgetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// ELBs tagged for this cluster that no LoadBalancer resource claims, after each inventory.
+    pub orphaned_load_balancers: Family<RegionLabels, Gauge>,
+}
+
 /// Every metric the operator exports, and the registry that encodes them.
 #[derive(Clone)]
 pub struct Metrics {
@@ -110,6 +146,9 @@ pub struct Metrics {
     pub elb: ElbMetrics,
     /// Registered instances by ELB health state, over all managed load balancers.
     pub instances: Family<StateLabels, Gauge>,
+    pub fleet: FleetMetrics,
+    /// 1 while this process leads (or runs without leader election), else 0.
+    pub leader: Gauge,
 }
 
 impl Default for Metrics {
@@ -143,7 +182,32 @@ impl Metrics {
         );
         let instances = Family::<StateLabels, Gauge>::default();
         registry.register("instances", "Registered instances by ELB health state", instances.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances }
+        let fleet = FleetMetrics::default();
+        registry.register("scheduler_queued", "Work items waiting for the ELB budget, by class", fleet.queued.clone());
+        registry.register(
+            "oldest_pending_change_seconds",
+            "Age of the oldest change not yet applied to its ELB",
+            fleet.oldest_pending_change_seconds.clone(),
+        );
+        registry.register(
+            "oldest_health_observation_seconds",
+            "Age of the oldest instance-health observation",
+            fleet.oldest_health_observation_seconds.clone(),
+        );
+        registry.register("elb_budget_rate", "ELB calls per second the adaptive limiter allows now", fleet.budget_rate.clone());
+        registry.register(
+            "elb_budget_configured_rate",
+            "ELB calls per second configured by the --elb-*-rate flags",
+            fleet.budget_configured_rate.clone(),
+        );
+        registry.register(
+            "orphaned_load_balancers",
+            "ELBs tagged for this cluster that no LoadBalancer resource claims",
+            fleet.orphaned_load_balancers.clone(),
+        );
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
+        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances, fleet, leader }
     }
 
     /// The Prometheus text exposition of every metric.
