@@ -1,19 +1,30 @@
-# syntax=docker/dockerfile:1
-# Multi-stage build: compile in the Rust image, ship only the binary on distroless (glibc,
-# CA certificates, no shell, non-root user 65532).
+# The operator's container image: one static binary FROM scratch, with a CA bundle for the
+# AWS endpoints, no shell, running as the non-root user 65532.
+#
+# The binary is built outside the image (the same static build the tests and the demo use:
+# glibc linked in with crt-static, see .cargo/config.toml), so this file needs no base image
+# to pull and builds the same way with podman here and with docker buildx in CI. The build
+# context is laid out by scripts/image.sh (`make image`) or by the release workflow:
+#   <context>/<TARGETARCH>/elb-operator    the binary for each platform (amd64, arm64)
+#   <context>/ca-certificates.crt          the CA bundle (Debian's ca-certificates)
+#   <context>/passwd, <context>/group      the nonroot user, for tools that look names up
+FROM scratch
 
-FROM rust:1.95-bookworm AS build
-WORKDIR /src
-# The whole workspace is needed to resolve it (tests/ members included); .dockerignore keeps
-# build outputs and the Python venv out of the context.
-COPY . .
-RUN --mount=type=cache,target=/usr/local/cargo/registry \
-    --mount=type=cache,target=/src/target \
-    cargo build --release --locked --bin elb-operator \
-    && cp target/release/elb-operator /elb-operator
+ARG TARGETARCH=amd64
+ARG VERSION=dev
 
-FROM gcr.io/distroless/cc-debian12:nonroot
-COPY --from=build /elb-operator /usr/local/bin/elb-operator
+LABEL org.opencontainers.image.title="elb-operator" \
+      org.opencontainers.image.description="Declarative AWS Classic Elastic Load Balancers for Kubernetes" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}"
+
+COPY passwd group /etc/
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY ${TARGETARCH}/elb-operator /usr/local/bin/elb-operator
+
+ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
+    HOME=/home/nonroot
+
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/elb-operator"]

@@ -1,5 +1,10 @@
 # The two commands of README.md: `make demo` and `make test`.
-.PHONY: setup test demo demo-once crds build
+# One build serves everything: .cargo/config.toml makes every cargo command build static
+# x86_64 binaries, so the tests, the demo and the container image share target/.
+.PHONY: setup test demo demo-once crds build image image-archive lint
+
+# `make demo IMAGE=1` runs the operator from the container image.
+IMAGE ?= 0
 
 setup:
 	scripts/setup.sh
@@ -8,16 +13,30 @@ build:
 	cargo build --workspace --all-targets
 
 test: setup
+	scripts/lint.sh
 	cargo test --workspace --no-fail-fast
 	.venv/bin/pytest -q tests/chart
 	scripts/demo.sh --once
+	IMAGE=1 scripts/demo.sh --once
 
 # Regenerate crds/ (and check the chart's copy) from the Rust types.
 crds:
 	UPDATE_CRDS=1 cargo test -q --test crd_schema
 
 demo:
-	scripts/demo.sh
+	IMAGE=$(IMAGE) scripts/demo.sh
 
 demo-once:
-	scripts/demo.sh --once
+	IMAGE=$(IMAGE) scripts/demo.sh --once
+
+# The container image (podman; CONTAINER_ENGINE=docker works too) from the shared build;
+# PROFILE=release for an optimised binary.
+image: setup
+	scripts/image.sh
+
+# The release artifact: the image as an OCI archive.
+image-archive: setup
+	PROFILE=release scripts/image.sh --save elb-operator-image.oci.tar
+
+lint: setup
+	scripts/lint.sh

@@ -3,24 +3,39 @@
 #   moto's server (ELB + EC2) and the in-memory Kubernetes API stand-in on loopback ports,
 #   the CRDs and the tutorial's resources applied with kubectl, Nodes and Pods backed by
 #   EC2 instances, the operator running, and the load balancer converging to Ready.
-# With --once (CI's smoke test) it exits after the first Ready; otherwise it keeps
-# everything running for your own kubectl edits until Ctrl-C.
+# It ends with a short tour (explain, describe, a zone edit, a stopped instance, deletion)
+# and keeps everything running for your own kubectl edits until Ctrl-C.
+#
+#   --once     CI's smoke test: walks the tour itself, checking what each step shows, then exits
+#   IMAGE=1    runs the operator from the container image (`make image`) instead of the host
+#              binary; with --once it also checks that the process runs as uid 65532
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 once=0
 [ "${1:-}" = "--once" ] && once=1
+image=${IMAGE:-0}
+[ "$image" = 0 ] || image=1
 
 scripts/setup.sh
 cargo build -q --bin elb-operator -p elb-operator
 cargo build -q --bin kube-standin -p kube-standin
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=$(bin_dir debug)
+if [ "$image" = 1 ]; then
+  scripts/image.sh
+fi
 
 work=$PWD/.work/demo
 rm -rf "$work" && mkdir -p "$work"
 pids=()
+container=elb-operator-demo-$$
 cleanup() {
+  if [ "$image" = 1 ]; then
+    "$ENGINE" rm -f -t 5 "$container" >/dev/null 2>&1 || true
+  fi
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  rm -f "$work/env"
 }
 trap cleanup EXIT
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
@@ -31,6 +46,11 @@ wait_for() { # wait_for <seconds> <description> <command...>
   for _ in $(seq 1 $((limit * 5))); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
   echo "demo: timed out waiting for $what" >&2; return 1
 }
+fail() {
+  echo "demo: $*" >&2
+  tail -n 30 "$work/operator.log" >&2 || true
+  exit 1
+}
 
 moto_port=$(free_port)
 .venv/bin/moto_server -H 127.0.0.1 -p "$moto_port" > "$work/moto.log" 2>&1 &
@@ -39,7 +59,7 @@ moto="http://127.0.0.1:$moto_port"
 wait_for 30 "moto" python3 -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/')"
 
 kube_port=$(free_port)
-"$target_dir/debug/kube-standin" --port "$kube_port" --kubeconfig "$work/kubeconfig" > "$work/standin.log" 2>&1 &
+"$bin/kube-standin" --port "$kube_port" --kubeconfig "$work/kubeconfig" > "$work/standin.log" 2>&1 &
 pids+=($!)
 export KUBECONFIG=$work/kubeconfig
 k() { kubectl --cache-dir "$work/kube-cache" "$@"; }
@@ -57,30 +77,110 @@ for pod in $(k get pods -l app=web -o name); do
 done
 
 export AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_ENDPOINT_URL="$moto"
-"$target_dir/debug/elb-operator" run --region us-east-1 --cluster-name demo \
-  --health-poll-interval 2s --log-format text --http-bind "127.0.0.1:$(free_port)" \
-  > "$work/operator.log" 2>&1 &
-pids+=($!)
+cat > "$work/env" <<ENV
+export KUBECONFIG=$KUBECONFIG
+export AWS_ENDPOINT_URL=$moto
+ENV
+http_port=$(free_port)
+operator_args=(run --region us-east-1 --cluster-name demo --health-poll-interval 2s
+  --log-format text --http-bind "127.0.0.1:$http_port")
+if [ "$image" = 1 ]; then
+  # The image as a cluster would run it: read-only root, no capabilities, its own user.
+  # The ELB endpoint is reached by a host name (resolved from /etc/hosts inside the
+  # scratch image by the static glibc), the Kubernetes API through the mounted kubeconfig.
+  "$ENGINE" run --rm --name "$container" --network host --read-only --cap-drop ALL \
+    --security-opt no-new-privileges --add-host "moto.demo.internal:127.0.0.1" \
+    -v "$work/kubeconfig:/etc/elb-operator/kubeconfig:ro" \
+    -e KUBECONFIG=/etc/elb-operator/kubeconfig -e AWS_ACCESS_KEY_ID=demo -e AWS_SECRET_ACCESS_KEY=demo \
+    -e AWS_ENDPOINT_URL="http://moto.demo.internal:$moto_port" \
+    "$IMAGE_NAME" "${operator_args[@]}" > "$work/operator.log" 2>&1 &
+  pids+=($!)
+  echo "demo: the operator runs from the image $IMAGE_NAME (container $container)"
+else
+  "$bin/elb-operator" "${operator_args[@]}" > "$work/operator.log" 2>&1 &
+  pids+=($!)
+fi
+wait_for 60 "the operator's /healthz" python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$http_port/healthz')" \
+  || fail "the operator did not start"
+
+if [ "$image" = 1 ]; then
+  pid=$("$ENGINE" inspect --format '{{.State.Pid}}' "$container")
+  uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+  echo "demo: the containerised operator (host pid $pid) runs as uid $uid"
+  [ "$uid" = 65532 ] || fail "expected uid 65532"
+fi
 
 k apply -f examples/tutorial.yaml
 echo "demo: waiting for the load balancer to be Ready (operator log: $work/operator.log)"
-if ! k wait --for=condition=Ready loadbalancer/my-lb --timeout=120s; then
-  tail -n 30 "$work/operator.log" >&2
-  exit 1
-fi
+k wait --for=condition=Ready loadbalancer/my-lb --timeout=120s || fail "my-lb did not become Ready"
 echo
 k get loadbalancers,healthchecks -o wide
 echo
 echo "Per-instance health:"
 k get loadbalancer my-lb -o jsonpath='{range .status.instances[*]}  {.instanceId}  {.availabilityZone}  {.node}  {.state}{"\n"}{end}'
 echo
+
+instance_b=$(k get loadbalancer my-lb -o jsonpath='{.status.instances[?(@.availabilityZone=="us-east-1b")].instanceId}')
+
 if [ "$once" = 1 ]; then
+  # The tour, walked and checked.
+  step() { echo; echo "tour: \$ $*"; }
+  step kubectl explain loadbalancer.spec.listeners
+  out=$(k explain loadbalancer.spec.listeners)
+  echo "$out" | head -n 12
+  grep -q 'FIELD: listeners <\[\]Object>' <<<"$out" && grep -q 'instancePort' <<<"$out" || fail "explain did not describe the listeners"
+
+  step kubectl describe loadbalancer my-lb
+  out=$(k describe loadbalancer my-lb)
+  grep -E '^(Name:|Events:)|Type: +Ready|Reason: +InstancesInService' <<<"$out" || true
+  grep -q 'InstancesInService' <<<"$out" || fail "describe shows no InstancesInService"
+
+  step kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
+  k patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
+  wait_for 30 "the third zone" bash -c "scripts/demo-aws elbs | grep -q 'zones=.*us-east-1c'" || fail "the zone edit did not reach the ELB"
+  scripts/demo-aws elbs
+
+  step scripts/demo-aws stop "$instance_b"
+  scripts/demo-aws stop "$instance_b"
+  wait_for 30 "the stopped instance's health" bash -c \
+    "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='{.status.healthy}' | grep -qx 1/2" \
+    || fail "the stopped instance did not show OutOfService"
+  k get loadbalancer my-lb -o jsonpath='{range .status.instances[*]}  {.instanceId}  {.state}  {.reasonCode}{"\n"}{end}'
+  k get loadbalancer my-lb
+
+  step kubectl delete loadbalancer my-lb
+  k delete loadbalancer my-lb --timeout=60s
+  scripts/demo-aws elbs | tee "$work/elbs-after-delete.txt"
+  grep -q 'no load balancers' "$work/elbs-after-delete.txt" || fail "the ELB was not deleted"
+  echo
+  echo "demo: the tour checks passed"
   exit 0
 fi
+
 cat <<MSG
-Everything keeps running. In another shell:
+Everything keeps running. In another shell, try the tour:
+
   export KUBECONFIG=$KUBECONFIG
-  kubectl get loadbalancers -o wide     # then edit examples/tutorial.yaml and kubectl apply it
-Press Ctrl-C to stop.
+
+  kubectl explain loadbalancer.spec.listeners
+      every field of a listener, from the CRD's schema (the stand-in serves OpenAPI v3)
+  kubectl describe loadbalancer my-lb
+      conditions (Synced, Ready, BackendsResolved), the DNS name, instances and events
+  kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
+  scripts/demo-aws elbs
+      the ELB gains the zone (EnableAvailabilityZonesForLoadBalancer); ZONES in -o wide too
+  scripts/demo-aws stop $instance_b
+  kubectl get loadbalancer my-lb -w
+      within a health poll (2s) HEALTHY drops to 1/2, the instance shows OutOfService;
+      Ready stays True while one instance is InService (scripts/demo-aws start brings it back)
+  kubectl get events --field-selector involvedObject.name=my-lb
+      what the operator did, as Kubernetes events
+  curl -s http://127.0.0.1:$http_port/metrics | grep '^elb_operator_elb_calls_total'
+      the ELB calls it made, by action and outcome
+  kubectl delete loadbalancer my-lb
+  scripts/demo-aws elbs
+      the finalizer deletes the ELB first (deletionPolicy: Delete), then the resource goes
+
+Logs: $work/operator.log. Press Ctrl-C to stop.
 MSG
 while true; do sleep 3600; done

@@ -1,10 +1,9 @@
-//! Discovery documents (/version, /api, /apis, group-version resource lists) and the
-//! minimal OpenAPI v3 that lets `kubectl apply` leave validation to the server.
+//! Discovery documents (/version, /api, /apis, group-version resource lists). OpenAPI is in
+//! `openapi.rs`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
-use sha2::Digest as _;
 
 use crate::store::State;
 
@@ -96,77 +95,4 @@ pub fn resource_list(state: &State, group: &str, version: &str) -> Option<Value>
     Some(
         json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
     )
-}
-
-fn gv_path(group: &str, version: &str) -> String {
-    if group.is_empty() {
-        format!("api/{version}")
-    } else {
-        format!("apis/{group}/{version}")
-    }
-}
-
-/// The OpenAPI v3 document of one group-version: for each kind, PATCH operations carrying
-/// `x-kubernetes-group-version-kind` and a `fieldValidation` parameter, which is all
-/// kubectl's query-parameter verifier reads.
-pub fn openapi_gv(state: &State, group: &str, version: &str) -> Option<Value> {
-    let mut paths = serde_json::Map::new();
-    for t in state.types.values() {
-        if t.group != group || !t.versions.iter().any(|v| v == version) {
-            continue;
-        }
-        let prefix = format!("/{}", gv_path(group, version));
-        let item = if t.namespaced {
-            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
-        } else {
-            format!("{prefix}/{}/{{name}}", t.plural)
-        };
-        let gvk = json!({"group": group, "version": version, "kind": t.kind});
-        let params = json!([
-            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-            {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-            {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
-            {"name": "force", "in": "query", "schema": {"type": "boolean", "uniqueItems": true}}
-        ]);
-        // kubectl reads the parameters of the PATCH operation itself.
-        let op = |verb: &str| {
-            json!({"operationId": format!("{verb}{}", t.kind), "x-kubernetes-action": verb, "x-kubernetes-group-version-kind": gvk,
-                   "parameters": params, "responses": {"200": {"description": "OK"}}})
-        };
-        paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
-    }
-    if paths.is_empty() {
-        return None;
-    }
-    Some(
-        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths, "components": {"schemas": {}}}),
-    )
-}
-
-/// `/openapi/v3`: the list of group-version documents with content hashes.
-pub fn openapi_root(state: &State) -> Value {
-    let mut gvs: Vec<(String, String)> = Vec::new();
-    for t in state.types.values() {
-        for v in &t.versions {
-            let k = (t.group.clone(), v.clone());
-            if !gvs.contains(&k) {
-                gvs.push(k);
-            }
-        }
-    }
-    let mut paths = serde_json::Map::new();
-    for (g, v) in gvs {
-        let doc = openapi_gv(state, &g, &v).unwrap_or(Value::Null);
-        let hash: String = sha2::Sha512::digest(doc.to_string().as_bytes())
-            .iter()
-            .take(32)
-            .map(|b| format!("{b:02X}"))
-            .collect();
-        let p = gv_path(&g, &v);
-        paths.insert(
-            p.clone(),
-            json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash={hash}")}),
-        );
-    }
-    json!({"paths": paths})
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod jsonpath;
 pub mod meta;
+pub mod openapi;
 pub mod patch;
 pub mod resources;
 pub mod selectors;

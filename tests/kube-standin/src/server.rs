@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, Answer, Render, Req, Selectors};
 use crate::discovery;
+use crate::openapi;
 use crate::error::{ApiError, ApiResult};
 use crate::meta::meta_str;
 use crate::resources::ResourceType;
@@ -130,10 +131,10 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
             ["api", v] => discovery::resource_list(&st, "", v).or(Some(Value::Null)),
             ["apis", g] => discovery::group(&st, g).or(Some(Value::Null)),
             ["apis", g, v] => discovery::resource_list(&st, g, v).or(Some(Value::Null)),
-            ["openapi", "v3"] => Some(discovery::openapi_root(&st)),
-            ["openapi", "v3", "api", v] => discovery::openapi_gv(&st, "", v).or(Some(Value::Null)),
+            ["openapi", "v3"] => Some(openapi::root(&st)),
+            ["openapi", "v3", "api", v] => openapi::group_version(&st, "", v).or(Some(Value::Null)),
             ["openapi", "v3", "apis", g, v] => {
-                discovery::openapi_gv(&st, g, v).or(Some(Value::Null))
+                openapi::group_version(&st, g, v).or(Some(Value::Null))
             }
             ["openapi", ..] => Some(Value::Null),
             ["healthz"] | ["readyz"] | ["livez"] => {

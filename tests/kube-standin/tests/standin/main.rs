@@ -6,6 +6,7 @@ mod binary;
 mod client;
 mod common;
 mod kubectl;
+mod openapi;
 mod runtime;
 mod ssa;
 mod watch;
