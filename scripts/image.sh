@@ -18,20 +18,8 @@ case "$profile" in
   *) cargo build -q --profile "$profile" --bin elb-operator -p elb-operator ;;
 esac
 bin="$(bin_dir "$profile")/elb-operator"
-if readelf -l "$bin" | grep -q 'INTERP'; then
-  echo "image: $bin is dynamically linked; build it through .cargo/config.toml (crt-static)" >&2
-  exit 1
-fi
-
-# The build context: binary (stripped), CA bundle, passwd/group for the nonroot user.
 ctx=.work/image
-rm -rf "$ctx" && mkdir -p "$ctx/amd64"
-strip -o "$ctx/amd64/elb-operator" "$bin"
-chmod 0555 "$ctx/amd64/elb-operator"
-cp /etc/ssl/certs/ca-certificates.crt "$ctx/ca-certificates.crt"
-printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > "$ctx/passwd"
-printf 'root:x:0:\nnonroot:x:65532:\n' > "$ctx/group"
-chmod 0444 "$ctx/ca-certificates.crt" "$ctx/passwd" "$ctx/group"
+scripts/image-context.sh "$ctx" "$bin:amd64"
 
 version=$(crate_version)
 "$ENGINE" build --quiet --build-arg TARGETARCH=amd64 --build-arg VERSION="$version" \

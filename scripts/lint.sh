@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/hadolint Dockerfile
-.venv/bin/actionlint -color=never .github/workflows/*.yml
+.venv/bin/actionlint -no-color .github/workflows/*.yml
 echo "lint: Dockerfile and workflows are clean"

@@ -3,13 +3,14 @@
 # idempotently:
 #  - a Python virtualenv at .venv: moto's server, the Helm engine, pytest, and the linters
 #    (hadolint for the Dockerfile, actionlint for the workflows), from scripts/requirements.txt;
-#  - podman with runc and uidmap (Debian packages) to build and run the container image,
+#  - podman with runc and uidmap (Debian packages) to build and run the container image, and
+#    shellcheck (actionlint checks the workflows' shell steps with it),
 #    when missing (as root, or through passwordless sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for pair in podman:podman runc:runc newuidmap:uidmap; do
+for pair in podman:podman runc:runc newuidmap:uidmap shellcheck:shellcheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
 done
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)

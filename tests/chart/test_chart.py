@@ -244,6 +244,8 @@ COVERED_ELSEWHERE = {
     "securityContext": "test_deployment_is_hardened",
     "livenessProbe": "test_probes_hit_the_operator_http_port",
     "readinessProbe": "test_probes_hit_the_operator_http_port",
+    "prometheusRule": "test_monitoring.py",
+    "grafanaDashboard": "test_monitoring.py",
 }
 
 
