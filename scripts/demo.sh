@@ -104,10 +104,17 @@ wait_for 60 "the operator's /healthz" python3 -c "import urllib.request; urllib.
   || fail "the operator did not start"
 
 if [ "$image" = 1 ]; then
-  pid=$("$ENGINE" inspect --format '{{.State.Pid}}' "$container")
-  uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
-  echo "demo: the containerised operator (host pid $pid) runs as uid $uid"
-  [ "$uid" = 65532 ] || fail "expected uid 65532"
+  if [ "$ENGINE" = podman ] && [ "$(podman info --format '{{.Host.Security.Rootless}}')" = true ]; then
+    # Rootless: host uids are shifted; ask for the user inside the container's namespace.
+    user=$(podman top "$container" user | awk 'NR == 2 {print $1}')
+    echo "demo: the containerised operator runs as $user"
+    [ "$user" = nonroot ] || [ "$user" = 65532 ] || fail "expected uid 65532 (nonroot)"
+  else
+    pid=$("$ENGINE" inspect --format '{{.State.Pid}}' "$container")
+    uid=$(awk '/^Uid:/ {print $2}' "/proc/$pid/status")
+    echo "demo: the containerised operator (host pid $pid) runs as uid $uid"
+    [ "$uid" = 65532 ] || fail "expected uid 65532"
+  fi
 fi
 
 k apply -f examples/tutorial.yaml

@@ -22,8 +22,15 @@ ctx=.work/image
 scripts/image-context.sh "$ctx" "$bin:amd64"
 
 version=$(crate_version)
-"$ENGINE" build --quiet --build-arg TARGETARCH=amd64 --build-arg VERSION="$version" \
+old=$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE_NAME" 2>/dev/null || true)
+layers=()
+[ "$ENGINE" = podman ] && layers=(--layers=false)  # no intermediate images left behind
+"$ENGINE" build --quiet "${layers[@]}" --build-arg TARGETARCH=amd64 --build-arg VERSION="$version" \
   -f Dockerfile -t "$IMAGE_NAME" "$ctx" >/dev/null
+new=$("$ENGINE" image inspect --format '{{.Id}}' "$IMAGE_NAME")
+if [ -n "$old" ] && [ "$old" != "$new" ]; then
+  "$ENGINE" rmi "$old" >/dev/null 2>&1 || true  # the previous build, now untagged
+fi
 size=$("$ENGINE" image inspect --format '{{.Size}}' "$IMAGE_NAME")
 echo "image: $IMAGE_NAME ($profile build, $((size / 1024 / 1024)) MiB, binary $(($(stat -c %s "$ctx/amd64/elb-operator") / 1024 / 1024)) MiB)"
 if [ -n "$save" ]; then

@@ -176,6 +176,8 @@ def binaries() -> Path:
     return Path(meta["target_directory"]) / triple / "debug"
 
 
+# One LoadBalancer that converges, and one whose ELB name is taken by an ELB the operator does
+# not own (a Conflict: a failed reconcile), so the failure counters have samples too.
 MANIFEST = """
 apiVersion: elb.operator.dev/v1alpha1
 kind: HealthCheck
@@ -190,7 +192,27 @@ spec:
   listeners: [{port: 80, instancePort: 8080, protocol: HTTP}]
   healthCheckRef: {name: hc}
   backends: {instanceIds: [%s]}
+---
+apiVersion: elb.operator.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: taken, namespace: default}
+spec:
+  loadBalancerName: not-ours
+  availabilityZones: [us-east-1a]
+  listeners: [{port: 80, instancePort: 8080, protocol: HTTP}]
+  backends: {instanceIds: []}
 """
+
+# Families the operator registers (src/telemetry.rs) whose producers are not wired yet, so a
+# real scrape cannot show them: prometheus-client leaves a family with no sample out of the
+# exposition, HELP and TYPE lines included. Each entry is checked against the registration in
+# the source instead, and must leave this list once the scrape shows it.
+NOT_YET_PRODUCED = {
+    "elb_operator_scheduler_queued": "gauge",
+    "elb_operator_elb_budget_rate": "gauge",
+    "elb_operator_elb_budget_configured_rate": "gauge",
+    "elb_operator_orphaned_load_balancers": "gauge",
+}
 
 
 @pytest.fixture(scope="module")
@@ -224,6 +246,10 @@ def scrape() -> str:
             ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
             iid = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1,
                                     Placement={"AvailabilityZone": "us-east-1a"})["Instances"][0]["InstanceId"]
+            elb = boto3.client("elb", region_name="us-east-1", endpoint_url=moto,
+                               aws_access_key_id="testing", aws_secret_access_key="testing")
+            elb.create_load_balancer(LoadBalancerName="not-ours", AvailabilityZones=["us-east-1a"],
+                                     Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}])
             subprocess.run(kubectl + ["apply", "-f", "-"], input=MANIFEST % iid, text=True, check=True, capture_output=True)
             port = free_port()
             env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "KUBECONFIG": str(kubeconfig),
@@ -239,6 +265,7 @@ def scrape() -> str:
 
             # Instance health arrives with the first health poll after Ready.
             wait("instance health in /metrics", lambda: 'elb_operator_instances{state="InService"} 1' in metrics(), 30)
+            wait("the conflict in /metrics", lambda: 'error="conflict"' in metrics(), 30)
             yield metrics()
         except BaseException:
             for log in logs:
@@ -257,9 +284,20 @@ def scrape() -> str:
 SUFFIXES = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"], "gauge": [""], "unknown": [""]}
 
 
+def registered_in_source() -> dict[str, str]:
+    """Names of the families registered in src/telemetry.rs."""
+    src = (REPO / "src" / "telemetry.rs").read_text()
+    return {f"elb_operator_{m}": "" for m in re.findall(r'register\(\s*"(\w+)"', src)}
+
+
 def exposition(text: str) -> tuple[dict[str, str], dict[str, set[str]]]:
-    """(series name -> family type, series name -> label names seen in samples)."""
+    """(series name -> family type, series name -> label names seen in samples); families in
+    NOT_YET_PRODUCED count when src/telemetry.rs registers them."""
     types: dict[str, str] = {}
+    registered = registered_in_source()
+    for family, kind in NOT_YET_PRODUCED.items():
+        if family in registered:
+            types[family] = kind
     for m in re.finditer(r"^# TYPE (\S+) (\S+)$", text, re.M):
         family, kind = m.groups()
         for suffix in SUFFIXES.get(kind, [""]):
@@ -295,6 +333,14 @@ def check_expr(expr: str, types: dict, labels: dict) -> list[str]:
                 if label not in known:
                     problems.append(f"by ({label}): no such label on {names} (in {expr})")
     return problems
+
+
+def test_families_not_yet_produced_are_still_absent_from_the_scrape(scrape):
+    """When a producer lands, its family shows up in the scrape: take it off NOT_YET_PRODUCED
+    so its names and labels are checked against the real exposition."""
+    present = {f for f in NOT_YET_PRODUCED if re.search(rf"^# TYPE {f} ", scrape, re.M)}
+    assert present == set(), f"now in the scrape, remove from NOT_YET_PRODUCED: {present}"
+    assert set(NOT_YET_PRODUCED) <= set(registered_in_source())
 
 
 def test_the_scrape_is_the_operators(scrape):
