@@ -18,8 +18,7 @@ image=${IMAGE:-0}
 [ "$image" = 0 ] || image=1
 
 scripts/setup.sh
-cargo build -q --bin elb-operator -p elb-operator
-cargo build -q --bin kube-standin -p kube-standin
+build_shared
 bin=$(bin_dir debug)
 if [ "$image" = 1 ]; then
   scripts/image.sh

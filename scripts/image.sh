@@ -13,7 +13,7 @@ save=
 [ "${1:-}" = "--save" ] && save=${2:?--save needs a file name}
 
 case "$profile" in
-  debug) cargo build -q --bin elb-operator -p elb-operator ;;
+  debug) build_shared ;;
   release) cargo build -q --release --bin elb-operator -p elb-operator ;;
   *) cargo build -q --profile "$profile" --bin elb-operator -p elb-operator ;;
 esac

@@ -21,3 +21,17 @@ crate_version() {
 ENGINE=${CONTAINER_ENGINE:-podman}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$PWD/scripts/containers.conf}
 IMAGE_NAME=${IMAGE_NAME:-localhost/elb-operator:dev}
+
+# Builds the binaries exactly as `cargo test --workspace` does. A plain `cargo build --bin`
+# resolves features without the dev-dependencies (tokio's test-util, ...) and so compiles many
+# crates a second time; this way the tests, the demo and the image share one build.
+build_shared() {
+  local log
+  log=$(mktemp)
+  if ! cargo test --workspace --no-run -q 2>"$log"; then
+    cat "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}

@@ -167,9 +167,9 @@ def wait(what: str, check, limit: float = 60):
 
 
 def binaries() -> Path:
-    """The shared build's binaries (built here if needed; a no-op after `cargo test`)."""
-    for pkg in ("elb-operator", "kube-standin"):
-        subprocess.run(["cargo", "build", "-q", "-p", pkg, "--bin", pkg], cwd=REPO, check=True)
+    """The shared build's binaries: built as `cargo test --workspace` builds them (a no-op after
+    it; a plain `cargo build --bin` would resolve other features and compile a second time)."""
+    subprocess.run(["cargo", "test", "--workspace", "--no-run", "-q"], cwd=REPO, check=True, capture_output=True)
     meta = json.loads(subprocess.run(["cargo", "metadata", "--format-version", "1", "--no-deps"], cwd=REPO,
                                      check=True, capture_output=True, text=True).stdout)
     triple = os.environ.get("CARGO_BUILD_TARGET", "x86_64-unknown-linux-gnu")

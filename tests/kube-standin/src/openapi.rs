@@ -323,7 +323,7 @@ fn operation(k: &Kind, action: &str, verb: &str, op_id: String, params: Vec<Valu
     let mut op = json!({
         "tags": [tag],
         "description": description,
-        "operationId": format!("{}{prefix}{op_id}", verb),
+        "operationId": format!("{}{prefix}{op_id}", if verb == "deletecollection" { "delete" } else { verb }),
         "parameters": params,
         "responses": resp,
         "x-kubernetes-action": action,

@@ -59,6 +59,9 @@ async fn documents_list_every_group_version_with_paths_and_schemas() {
     let item = &doc["paths"]["/apis/test.standin.dev/v1/namespaces/{namespace}/gadgets/{name}"];
     assert_eq!(item["patch"]["x-kubernetes-action"], "patch");
     assert_eq!(item["patch"]["operationId"], "patchTestStandinDevV1NamespacedGadget");
+    let collection = &doc["paths"]["/apis/test.standin.dev/v1/namespaces/{namespace}/gadgets"];
+    assert_eq!(collection["delete"]["operationId"], "deleteTestStandinDevV1CollectionNamespacedGadget");
+    assert_eq!(collection["post"]["x-kubernetes-action"], "post");
     assert!(item["patch"]["parameters"].as_array().unwrap().iter().any(|p| p["name"] == "fieldValidation" && p["in"] == "query"));
     let media: Vec<&String> = item["patch"]["requestBody"]["content"].as_object().unwrap().keys().collect();
     assert_eq!(media, ["application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json"]);
@@ -129,4 +132,24 @@ fn kubectl_explain_walks_custom_and_built_in_kinds() {
     assert!(out.contains("GROUP:      coordination.k8s.io") && out.contains("FIELD: holderIdentity <string>"), "{out}");
     let out = k(&["explain", "node", "--recursive"]);
     assert!(out.contains("providerID\t<string>"), "{out}");
+}
+
+/// The project's own CRDs (README.md promises `kubectl explain loadbalancer.spec`).
+#[test]
+fn kubectl_explain_describes_the_operators_loadbalancer() {
+    let crds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crds");
+    let s = kube_standin::StandIn::start_blocking().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let k = |args: &[&str]| kubectl(s.kubeconfig_path(), cache.path(), args);
+    k(&["apply", "-f", crds.to_str().unwrap()]);
+    k(&["wait", "--for=condition=Established", "crd/loadbalancers.elb.operator.dev", "--timeout=20s"]);
+    let out = k(&["explain", "loadbalancer.spec.listeners"]);
+    for want in ["GROUP:      elb.operator.dev", "KIND:       LoadBalancer", "VERSION:    v1alpha1", "FIELD: listeners <[]Object>",
+                 "instancePort\t<integer> -required-", "protocol\t<string> -required-"] {
+        assert!(out.contains(want), "{want:?} not in:\n{out}");
+    }
+    let out = k(&["explain", "loadbalancer.spec"]);
+    assert!(out.contains("availabilityZones\t<[]string>") && out.contains("healthCheckRef\t<Object>"), "{out}");
+    let out = k(&["explain", "healthcheck.spec.target"]);
+    assert!(out.contains("FIELD: target <string>"), "{out}");
 }
