@@ -14,7 +14,7 @@ use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
 use super::wire::{self, Params};
 use super::xml::Element;
-use super::{signing, Error};
+use super::{signing, Error, ErrorKind};
 
 /// The SigV4 service name of Classic ELB.
 pub const SERVICE: &str = "elasticloadbalancing";
@@ -195,6 +195,10 @@ impl Client {
             *self.inner.attempts.lock().unwrap().entry(action.to_string()).or_default() += 1;
             let start = tokio::time::Instant::now();
             let result = self.attempt(action, &body).await;
+            let throttled = matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled);
+            if throttled || result.is_ok() {
+                self.inner.limiter.bucket(is_mutating(action)).feedback(throttled);
+            }
             let outcome = match &result {
                 Ok(_) => "success",
                 Err(e) => e.kind().label(),
@@ -283,6 +287,10 @@ fn transport_message(e: &reqwest::Error) -> String {
 
 #[async_trait::async_trait]
 impl ElbApi for Client {
+    fn budget(&self) -> Option<Arc<RateLimiter>> {
+        Some(self.inner.limiter.clone())
+    }
+
     fn region(&self) -> &str {
         &self.inner.config.region
     }

@@ -24,5 +24,5 @@ pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{Error, ErrorKind};
 pub use model::*;
-pub use rate_limit::{Bucket, RateLimitConfig};
+pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use retry::RetryConfig;
