@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, Verdict};
@@ -34,10 +34,10 @@ pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
 /// What a reconcile observed, as far as status is concerned.
 #[derive(Debug)]
 pub enum Observation<'a> {
-    /// A full sync converged the ELB.
-    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved },
-    /// A health poll read the instances' health; nothing else was looked at.
-    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved },
+    /// A full sync converged the ELB (at `at`).
+    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved, at: &'a Time },
+    /// A health poll read the instances' health at `at`; nothing else was looked at.
+    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time },
     /// The reconcile stopped: `synced` says why; `conflict` names a foreign ELB;
     /// `resolved` is known when the spec could be dereferenced.
     Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved> },
@@ -48,15 +48,20 @@ pub enum Observation<'a> {
 /// status does not change, so an unchanged verdict yields an identical status (and no write).
 pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation: &Observation) -> LoadBalancerStatus {
     match observation {
-        Observation::Synced { converged, region, resolved } => {
+        Observation::Synced { converged, region, resolved, at } => {
             let d = &converged.description;
-            let (instances, healthy) = instances(&converged.health, &resolved.instances);
+            // Health not read this time: the last observation stands.
+            let (health, observed_time) = match &converged.health {
+                Some(h) => (h.clone(), Some((*at).clone())),
+                None => (recorded_health(previous), previous.instances_observed_time.clone()),
+            };
+            let (instances, healthy) = instances(&health, &resolved.instances);
             let mut zones = d.availability_zones.clone();
             zones.sort();
             let mut subnets = d.subnets.clone();
             subnets.sort();
             let verdicts = [
-                ready_verdict(true, false, resolved.selects_anything, &converged.health),
+                ready_verdict(true, false, resolved.selects_anything, &health),
                 Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
                 conflict_verdict(None),
                 backends_verdict(resolved),
@@ -70,11 +75,12 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 subnets,
                 instances,
                 healthy: Some(healthy),
+                instances_observed_time: observed_time,
                 observed_generation: generation,
                 conditions: conditions(&previous.conditions, &verdicts, generation),
             }
         }
-        Observation::HealthPolled { health, resolved } => {
+        Observation::HealthPolled { health, resolved, at } => {
             let (instances, healthy) = instances(health, &resolved.instances);
             let ready = ready_verdict(true, false, resolved.selects_anything, health);
             // Only Ready changes; the other conditions keep their place and content.
@@ -84,7 +90,13 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             if !conds.iter().any(|c| c.type_ == READY) {
                 conds.insert(0, fresh);
             }
-            LoadBalancerStatus { instances, healthy: Some(healthy), conditions: conds, ..previous.clone() }
+            LoadBalancerStatus {
+                instances,
+                healthy: Some(healthy),
+                instances_observed_time: Some((*at).clone()),
+                conditions: conds,
+                ..previous.clone()
+            }
         }
         Observation::Failed { synced, conflict, resolved } => {
             let mut verdicts = vec![ready_verdict(false, conflict.is_some(), false, &[]), synced.clone(), conflict_verdict(*conflict)];
@@ -100,6 +112,20 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             }
         }
     }
+}
+
+/// The instance health a status recorded.
+pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
+    status
+        .instances
+        .iter()
+        .map(|i| InstanceState {
+            instance_id: i.instance_id.clone(),
+            state: i.state.clone(),
+            reason_code: i.reason_code.clone(),
+            description: i.description.clone(),
+        })
+        .collect()
 }
 
 /// The `BackendsResolved` condition of `next` when it is False and was not already False
@@ -317,9 +343,11 @@ mod tests {
                 availability_zones: vec!["us-east-1b".into(), "us-east-1a".into()],
                 ..Default::default()
             },
-            health: health(&[("i-2", "OutOfService"), ("i-1", "InService")]),
+            health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
+            attributes: Default::default(),
         };
-        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r });
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at });
         assert_eq!(synced.dns_name.as_deref(), Some("lb.example"));
         assert_eq!(synced.availability_zones, ["us-east-1a", "us-east-1b"]);
         assert_eq!(synced.healthy.as_deref(), Some("1/2"));
@@ -327,7 +355,7 @@ mod tests {
         assert_eq!(condition(&synced, READY).status, "True");
         assert_eq!(condition(&synced, SYNCED).reason, "Synced");
         assert_eq!(condition(&synced, BACKENDS_RESOLVED).status, "True");
-        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r }), synced, "idempotent");
+        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at }), synced, "idempotent");
 
         // A failure keeps what was observed and says why; backends keep their last verdict.
         let failed = next(
@@ -346,11 +374,20 @@ mod tests {
         assert_eq!(failed.observed_generation, Some(4));
 
         // A poll changes the instance table and Ready only.
-        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r });
+        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at });
         assert_eq!(polled.healthy.as_deref(), Some("0/2"));
         assert_eq!(condition(&polled, READY).reason, "NoInstancesInService");
         assert_eq!(condition(&polled, SYNCED), condition(&synced, SYNCED));
         assert_eq!(polled.conditions.len(), synced.conditions.len());
+        assert_eq!(polled.instances_observed_time, Some(at.clone()));
+
+        // A sync that did not read health keeps the last observation and its time.
+        let unread = Converged { health: None, ..converged.clone() };
+        let later = Time(k8s_openapi::jiff::Timestamp::now());
+        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later });
+        assert_eq!(kept.instances, polled.instances);
+        assert_eq!(kept.instances_observed_time, Some(at));
+        assert_eq!(condition(&kept, READY).reason, "NoInstancesInService");
     }
 
     #[test]
