@@ -269,7 +269,7 @@ impl Schedule {
                         m.pending.get_or_insert((Class::Resync, now));
                     }
                     m.transition = h.iter().any(|i| i.state != "InService");
-                    m.registered = h.len();
+                    m.registered = registered.len();
                     m.health = Some((h, Time(k8s_openapi::jiff::Timestamp::now())));
                 }
                 None => {

@@ -105,7 +105,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
         Ok(i) => i,
         Err(problem) => {
             let reason = problem.reason;
-            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None })
+            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None, transient: false })
                 .await?;
             ctx.publish(&*lb, EventType::Warning, reason, "Validate", problem.message.clone()).await;
             return Err(Error::InvalidSpec(problem.message));
@@ -199,7 +199,7 @@ async fn full_sync(
                 claimed_by.map(|c| format!(" (its tags name {c})")).unwrap_or_default()
             );
             let synced = Verdict::new(SYNCED, false, "Conflict", &message);
-            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved) }).await?;
+            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false }).await?;
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
@@ -210,7 +210,7 @@ async fn full_sync(
                 PlanError::NoPlacement => "NoPlacement",
             };
             let synced = Verdict::new(SYNCED, false, reason, p.to_string());
-            report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved) }).await?;
+            report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient: false }).await?;
             ctx.publish(lb, EventType::Warning, reason, "Plan", p.to_string()).await;
             Err(Error::InvalidSpec(p.to_string()))
         }
@@ -222,7 +222,9 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
     let reason = error_reason(&e);
     let message = e.to_string();
     let synced = Verdict::new(SYNCED, false, &reason, &message);
-    if let Err(write) = report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved) }).await {
+    let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
+    let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
+    if let Err(write) = report(lb, ctx, observation).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
-use crate::controller::status::{conditions, Verdict};
+use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{CONFLICT, READY, SYNCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, InstanceState};
@@ -39,8 +39,10 @@ pub enum Observation<'a> {
     /// A health poll read the instances' health at `at`; nothing else was looked at.
     HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time },
     /// The reconcile stopped: `synced` says why; `conflict` names a foreign ELB;
-    /// `resolved` is known when the spec could be dereferenced.
-    Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved> },
+    /// `resolved` is known when the spec could be dereferenced. A `transient` failure
+    /// (throttling, a 5xx, a timeout) says nothing about the ELB serving traffic, so
+    /// `Ready` keeps reflecting the last observed instance health.
+    Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved>, transient: bool },
 }
 
 /// The new status from the previous one and an observation. Observed fields a failure says
@@ -55,11 +57,10 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 Some(h) => (h.clone(), Some((*at).clone())),
                 None => (recorded_health(previous), previous.instances_observed_time.clone()),
             };
+            let health = dedupe(&health);
             let (instances, healthy) = instances(&health, &resolved.instances);
-            let mut zones = d.availability_zones.clone();
-            zones.sort();
-            let mut subnets = d.subnets.clone();
-            subnets.sort();
+            let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
+            let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
             let verdicts = [
                 ready_verdict(true, false, resolved.selects_anything, &health),
                 Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
@@ -81,8 +82,9 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             }
         }
         Observation::HealthPolled { health, resolved, at } => {
-            let (instances, healthy) = instances(health, &resolved.instances);
-            let ready = ready_verdict(true, false, resolved.selects_anything, health);
+            let health = dedupe(health);
+            let (instances, healthy) = instances(&health, &resolved.instances);
+            let ready = ready_verdict(true, false, resolved.selects_anything, &health);
             // Only Ready changes; the other conditions keep their place and content.
             let fresh = conditions(&previous.conditions, &[ready], generation).remove(0);
             let mut conds: Vec<Condition> =
@@ -98,8 +100,13 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 ..previous.clone()
             }
         }
-        Observation::Failed { synced, conflict, resolved } => {
-            let mut verdicts = vec![ready_verdict(false, conflict.is_some(), false, &[]), synced.clone(), conflict_verdict(*conflict)];
+        Observation::Failed { synced, conflict, resolved, transient } => {
+            let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
+            let ready = match last_ready {
+                Some(c) => Verdict::new(READY, c.status == "True", c.reason.clone(), c.message.clone()),
+                None => ready_verdict(false, conflict.is_some(), false, &[]),
+            };
+            let mut verdicts = vec![ready, synced.clone(), conflict_verdict(*conflict)];
             if let Some(resolved) = resolved {
                 verdicts.push(backends_verdict(resolved));
             } else if let Some(c) = previous.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED) {
@@ -142,6 +149,7 @@ pub fn instances(
     health: &[InstanceState],
     known: &BTreeMap<String, Backend>,
 ) -> (Vec<InstanceStatus>, String) {
+    let health = dedupe(health);
     let mut out: Vec<InstanceStatus> = health
         .iter()
         .map(|h| {
@@ -151,15 +159,31 @@ pub fn instances(
                 availability_zone: backend.and_then(|b| b.zone.clone()),
                 node: backend.and_then(|b| b.node.clone()),
                 state: h.state.clone(),
-                reason_code: h.reason_code.clone().filter(|r| !r.is_empty() && r != "N/A"),
-                description: h.description.clone().filter(|d| !d.is_empty() && d != "N/A"),
+                reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
+                description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
             }
         })
         .collect();
     out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     let in_service = out.iter().filter(|i| i.state == "InService").count();
     let summary = format!("{in_service}/{}", out.len());
+    out.truncate(MAX_STATUS_INSTANCES);
     (out, summary)
+}
+
+/// Instances listed in status at most (the summary still counts them all): a status must
+/// stay far below the API server's object size limit, whatever the ELB reports.
+pub const MAX_STATUS_INSTANCES: usize = 1000;
+const MAX_REASON: usize = 128;
+const MAX_DESCRIPTION: usize = 512;
+
+/// One entry per instance id, the first one reported. AWS never repeats an instance, but
+/// an odd answer (moto lists an instance twice after a repeated registration) must not
+/// reach `status.instances`, a list keyed by instanceId that the API server refuses with
+/// duplicates: every later status write would fail.
+pub fn dedupe(health: &[InstanceState]) -> Vec<InstanceState> {
+    let mut seen = BTreeSet::new();
+    health.iter().filter(|h| seen.insert(h.instance_id.as_str())).cloned().collect()
 }
 
 /// `Ready` (see the module documentation).
@@ -361,7 +385,7 @@ mod tests {
         let failed = next(
             &synced,
             Some(4),
-            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None },
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None, transient: true },
         );
         assert_eq!(failed.dns_name, synced.dns_name);
         assert_eq!(failed.instances, synced.instances);
@@ -372,6 +396,17 @@ mod tests {
         };
         assert_eq!(backends(&failed), backends(&synced));
         assert_eq!(failed.observed_generation, Some(4));
+        let ready = |s: &LoadBalancerStatus| {
+            let c = condition(s, READY);
+            (c.status.clone(), c.reason.clone(), c.message.clone(), c.last_transition_time.clone())
+        };
+        assert_eq!(ready(&failed), ready(&synced), "a throttle says nothing about traffic");
+        let refused = next(
+            &synced,
+            Some(4),
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "ValidationError", "no"), conflict: None, resolved: None, transient: false },
+        );
+        assert_eq!(condition(&refused, READY).reason, "NotSynced");
 
         // A poll changes the instance table and Ready only.
         let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at });
@@ -391,11 +426,25 @@ mod tests {
     }
 
     #[test]
+    fn duplicates_from_the_elb_never_reach_status() {
+        let r = resolved(&[("i-1", None)]);
+        let twice = health(&[("i-1", "InService"), ("i-1", "InService"), ("i-2", "OutOfService")]);
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at });
+        assert_eq!(s.instances.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
+        assert_eq!(s.healthy.as_deref(), Some("1/2"));
+        let many: Vec<InstanceState> = (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
+        let (list, summary) = instances(&many, &BTreeMap::new());
+        assert_eq!(list.len(), MAX_STATUS_INSTANCES);
+        assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
+    }
+
+    #[test]
     fn unresolved_backends_warn_once() {
         let mut r = resolved(&[]);
         r.nodes_without_instance.insert("n1".into());
         let failed = |prev: &LoadBalancerStatus| {
-            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r) })
+            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r), transient: false })
         };
         let first = failed(&LoadBalancerStatus::default());
         assert!(newly_unresolved(&LoadBalancerStatus::default(), &first).is_some_and(|c| c.message.contains("n1")));
