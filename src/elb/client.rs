@@ -245,6 +245,12 @@ impl Client {
 
     async fn attempt(&self, action: &'static str, body: &str) -> Result<(Element, Option<String>), Error> {
         let cfg = &self.inner.config;
+        // Checked right before sending, on every attempt: a retry after the lease was lost
+        // must not go out either. The attempt may not outlive the fence.
+        let mut timeout = cfg.timeout;
+        if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
+            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
+        }
         let credentials = cfg.credentials.get().await?;
         let headers = signing::sign_post(&self.inner.url, body.as_bytes(), &credentials, &cfg.region, SERVICE, SystemTime::now())?;
         let mut request = self.inner.http.post(&self.inner.url).header("content-type", signing::CONTENT_TYPE).body(body.to_string());
@@ -257,8 +263,8 @@ impl Client {
             let text = response.text().await?;
             Ok::<_, reqwest::Error>((status, text))
         };
-        match tokio::time::timeout(cfg.timeout, exchange).await {
-            Err(_) => Err(Error::Timeout { action, timeout: cfg.timeout }),
+        match tokio::time::timeout(timeout, exchange).await {
+            Err(_) => Err(Error::Timeout { action, timeout }),
             Ok(Err(e)) => Err(Error::Transport { action, message: transport_message(&e) }),
             Ok(Ok((status, text))) => decode(action, status, &text),
         }

@@ -54,6 +54,10 @@ pub enum Error {
         snippet: String,
     },
 
+    /// A mutating call was not sent: this process may no longer hold the leader lease.
+    #[error("{action}: not sent: the leader lease may be held by another replica now")]
+    Fenced { action: &'static str },
+
     /// No answer within the request timeout.
     #[error("{action}: request timed out after {timeout:?}")]
     Timeout {
@@ -85,7 +89,7 @@ impl Error {
             Error::UnexpectedResponse { .. } => ErrorKind::Terminal,
             Error::Timeout { .. } | Error::Transport { .. } => ErrorKind::Retryable,
             Error::Credentials(_) => ErrorKind::Auth,
-            Error::Config(_) => ErrorKind::Terminal,
+            Error::Config(_) | Error::Fenced { .. } => ErrorKind::Terminal,
         }
     }
 

@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod fence;
 pub mod model;
 pub mod rate_limit;
 pub mod retry;
@@ -23,6 +24,7 @@ pub use client::{install_crypto_provider, Client, Clients, ACTIONS, DESCRIBE_TAG
 pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{Error, ErrorKind};
+pub use fence::Fence;
 pub use model::*;
 pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use retry::RetryConfig;
