@@ -148,10 +148,12 @@ pub struct LoadBalancerSpec {
         .message(Message::Message(format!("tag keys starting with {RESERVED_TAG_PREFIX} are reserved for the operator's ownership tags"))))]
     pub tags: BTreeMap<String, String>,
 
-    /// What happens to the ELB when this resource is deleted: `Delete` (default) removes it,
-    /// `Retain` leaves it in AWS.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// What happens to the ELB when this resource is deleted: `Delete` removes it, `Retain`
+    /// leaves it in AWS. Unset: `Delete`, except for an ELB that existed before this
+    /// resource and was adopted (`adopt: true`), which is retained unless `Delete` is written
+    /// here explicitly: the operator never deletes what it did not create unless told to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 
     /// Take over an existing ELB with the wanted name that the operator does not own
     /// (it gets the ownership tags). Without this, such an ELB is a conflict and is never
@@ -304,10 +306,9 @@ impl Scheme {
 }
 
 /// What happens to the ELB when the resource is deleted.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Delete the ELB (if this resource owns it).
-    #[default]
     Delete,
     /// Leave the ELB in AWS.
     Retain,
@@ -413,6 +414,11 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instances_observed_time: Option<Time>,
 
+    /// True once this resource adopted an ELB that existed before it (`spec.adopt`); such an
+    /// ELB is retained on deletion unless `spec.deletionPolicy: Delete` is written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
+
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -471,3 +477,11 @@ pub const LISTENER_PAIR_RULE: &str = "!has(self.instanceProtocol) \
 /// protocol follows the front-end one).
 pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyProtocol \
 || !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";
+
+impl LoadBalancer {
+    /// The deletion policy in force (see `spec.deletionPolicy`).
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        let adopted = self.status.as_ref().is_some_and(|s| s.adopted);
+        self.spec.deletion_policy.unwrap_or(if adopted { DeletionPolicy::Retain } else { DeletionPolicy::Delete })
+    }
+}

@@ -58,10 +58,13 @@ pub enum Failure {
     Plan(#[from] PlanError),
 }
 
-/// What a convergence did: the actions that succeeded (in order), and how it ended.
+/// What a convergence did: the actions that succeeded (in order), whether it adopted a
+/// foreign ELB (decided before any call, so known even when a later call failed), and how
+/// it ended.
 #[derive(Debug)]
 pub struct Report {
     pub applied: Vec<Action>,
+    pub adopted: bool,
     pub result: Result<Outcome, Failure>,
 }
 
@@ -78,8 +81,9 @@ pub async fn converge(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt:
 /// only a fresh describe keeps the operator from creating over it.
 pub async fn converge_from(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool, known: Known<'_>) -> Report {
     let mut applied = Vec::new();
-    let result = converge_into(elb, desired, owner, adopt, known, &mut applied).await;
-    Report { applied, result }
+    let mut adopted = false;
+    let result = converge_into(elb, desired, owner, adopt, known, &mut applied, &mut adopted).await;
+    Report { applied, adopted, result }
 }
 
 async fn converge_into(
@@ -89,6 +93,7 @@ async fn converge_into(
     adopt: bool,
     known: Known<'_>,
     applied: &mut Vec<Action>,
+    adopted: &mut bool,
 ) -> Result<Outcome, Failure> {
     let name = desired.name.as_str();
     let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
@@ -103,7 +108,10 @@ async fn converge_into(
         Some((description, tags)) => {
             match owner.ownership(&tags) {
                 Ownership::Owned => {}
-                Ownership::Foreign { claimed_by: None } if adopt => info!(elb = name, "adopting load balancer"),
+                Ownership::Foreign { claimed_by: None } if adopt => {
+                    info!(elb = name, "adopting load balancer");
+                    *adopted = true;
+                }
                 Ownership::Foreign { claimed_by } => return Ok(Outcome::Conflict { claimed_by }),
             }
             // Only managed attributes are compared: none managed, nothing to read.

@@ -385,3 +385,56 @@ async fn nodes_selected_directly_follow_labels_and_deletion() {
     eventually("resource gone", || async { lbs.get_opt("edge").await.unwrap().is_none().then_some(()) }).await;
     operator.stop().await;
 }
+
+/// An adopted ELB existed before its resource: deleting the resource leaves it in AWS
+/// unless `deletionPolicy: Delete` was written explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-adopt";
+    namespace(&kube, ns).await;
+    let c = client();
+    for name in ["loop-adopt-kept", "loop-adopt-deleted"] {
+        c.create_load_balancer(&CreateLoadBalancerInput {
+            name: name.into(),
+            listeners: vec![Listener {
+                load_balancer_port: 80,
+                protocol: "HTTP".into(),
+                instance_port: 8080,
+                instance_protocol: "HTTP".into(),
+                ssl_certificate_id: None,
+            }],
+            availability_zones: vec!["us-east-1a".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let lb = |name: &str, elb: &str, policy: Option<&str>| {
+        let mut spec = json!({"loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
+                              "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]});
+        if let Some(p) = policy {
+            spec["deletionPolicy"] = json!(p);
+        }
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec})
+    };
+    create(&lbs, lb("kept", "loop-adopt-kept", None)).await;
+    create(&lbs, lb("deleted", "loop-adopt-deleted", Some("Delete"))).await;
+    let operator = Operator::start(&kube, ns).await;
+    for name in ["kept", "deleted"] {
+        let adopted = eventually("adopted and Ready", || async {
+            lbs.get(name).await.ok().filter(|lb| is_true(lb, "Ready") && lb.status.as_ref().is_some_and(|s| s.adopted))
+        })
+        .await;
+        assert_eq!(adopted.deletion_policy() == elb_operator::crd::DeletionPolicy::Retain, name == "kept");
+        lbs.delete(name, &DeleteParams::default()).await.unwrap();
+        eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
+    }
+    assert!(execute::describe(&c, "loop-adopt-kept").await.unwrap().is_some(), "an adopted ELB without deletionPolicy: Delete is retained");
+    assert!(execute::describe(&c, "loop-adopt-deleted").await.unwrap().is_none(), "deletionPolicy: Delete written: deleted");
+    let seen = events(&kube, ns).await;
+    assert!(seen.iter().any(|(_, r, n)| r == "Retained" && n.contains("adopted")), "{seen:?}");
+    operator.stop().await;
+    c.delete_load_balancer("loop-adopt-kept").await.unwrap();
+}

@@ -113,7 +113,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     };
     let elb = match ctx.elb.for_region(&inputs.region) {
         Ok(c) => c,
-        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e).await),
+        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
     };
     ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
     let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
@@ -180,7 +180,7 @@ async fn full_sync(
         Ok(Outcome::Converged(converged)) => {
             let at = Time(k8s_openapi::jiff::Timestamp::now());
             let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at };
-            report(lb, ctx, observation).await?;
+            report_adopting(lb, ctx, observation, sync_report.adopted).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
@@ -203,7 +203,7 @@ async fn full_sync(
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
-        Err(Failure::Elb(e)) => Err(elb_failure(lb, ctx, inputs, e).await),
+        Err(Failure::Elb(e)) => Err(elb_failure(lb, ctx, inputs, e, sync_report.adopted).await),
         Err(Failure::Plan(p)) => {
             let reason = match p {
                 PlanError::SchemeMismatch { .. } => "SchemeMismatch",
@@ -218,13 +218,13 @@ async fn full_sync(
 }
 
 /// Reports an ELB error (condition + Warning event naming code and message) and returns it.
-async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error) -> Error {
+async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, adopted: bool) -> Error {
     let reason = error_reason(&e);
     let message = e.to_string();
     let synced = Verdict::new(SYNCED, false, &reason, &message);
     let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
-    if let Err(write) = report(lb, ctx, observation).await {
+    if let Err(write) = report_adopting(lb, ctx, observation, adopted).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;
@@ -234,8 +234,15 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
 /// Computes the new status from `observation`, warns once when backends stop resolving,
 /// and writes the status when it changed.
 async fn report(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>) -> Result<()> {
+    report_adopting(lb, ctx, observation, false).await
+}
+
+/// [`report`], recording in status that the sync adopted the ELB (sticky: an adopted ELB
+/// stays adopted, whatever happens to the sync).
+async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool) -> Result<()> {
     let previous = lb.status.clone().unwrap_or_default();
-    let next = status::next(&previous, lb.metadata.generation, &observation);
+    let mut next = status::next(&previous, lb.metadata.generation, &observation);
+    next.adopted |= adopted;
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }
@@ -253,8 +260,12 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     ctx.forget(&key);
     let name = desired::elb_name(&lb);
     let region = lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone());
-    if lb.spec.deletion_policy == DeletionPolicy::Retain {
-        let note = format!("deletionPolicy is Retain: load balancer {name} in {region} is left in place");
+    if lb.deletion_policy() == DeletionPolicy::Retain {
+        let why = match lb.spec.deletion_policy {
+            Some(_) => "deletionPolicy is Retain",
+            None => "the load balancer was adopted and deletionPolicy: Delete is not set",
+        };
+        let note = format!("{why}: load balancer {name} in {region} is left in place");
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
         return Ok(Action::await_change());
     }

@@ -77,6 +77,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 instances,
                 healthy: Some(healthy),
                 instances_observed_time: observed_time,
+                adopted: previous.adopted,
                 observed_generation: generation,
                 conditions: conditions(&previous.conditions, &verdicts, generation),
             }
