@@ -4,11 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tracing::Instrument;
 
 use super::config::ClientConfig;
+use super::exchange::{self, http_client, snippet, ExchangeError};
 use super::model::*;
 use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
@@ -82,31 +83,8 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Installs rustls' ring provider for the process (once; "already installed" is fine).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// A reqwest client with the ring TLS provider and the given connect timeout.
-pub(crate) fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
-}
-
-fn snippet(body: &str) -> String {
-    let s: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = s.chars().take(160).collect();
-    if s.chars().count() > 160 {
-        out.push('…');
-    }
-    out
-}
-
 /// Turns an HTTP exchange into a result element or a classified error.
-pub(crate) fn decode(action: &'static str, status: u16, body: &str) -> Result<(Element, Option<String>), Error> {
+fn decode(action: &'static str, status: u16, body: &str) -> Result<(Element, Option<String>), Error> {
     if (200..300).contains(&status) {
         return wire::parse_result(action, body).map_err(|_| Error::UnexpectedResponse { action, status, snippet: snippet(body) });
     }
@@ -247,16 +225,10 @@ impl Client {
         for (k, v) in headers {
             request = request.header(k, v);
         }
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let text = response.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
-        };
-        match tokio::time::timeout(cfg.timeout, exchange).await {
-            Err(_) => Err(Error::Timeout { action, timeout: cfg.timeout }),
-            Ok(Err(e)) => Err(Error::Transport { action, message: transport_message(&e) }),
-            Ok(Ok((status, text))) => decode(action, status, &text),
+        match exchange::send(request, cfg.timeout).await {
+            Ok(response) => decode(action, response.status, &response.body),
+            Err(ExchangeError::Timeout(timeout)) => Err(Error::Timeout { action, timeout }),
+            Err(ExchangeError::Transport(message)) => Err(Error::Transport { action, message }),
         }
     }
 
@@ -266,19 +238,6 @@ impl Client {
         build(&mut p);
         self.call(action, Some(name), p).await
     }
-}
-
-/// A reqwest error without its source chain noise (and never a body).
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 #[async_trait::async_trait]
@@ -583,7 +542,6 @@ mod tests {
         // reqwest is built without a default crypto provider; the client installs ring.
         let c = Client::new(ClientConfig::for_endpoint("eu-west-1", "https://elasticloadbalancing.eu-west-1.amazonaws.com", "AK", "SK")).unwrap();
         assert_eq!(c.inner.url, "https://elasticloadbalancing.eu-west-1.amazonaws.com/");
-        install_crypto_provider();
         let cfg = ClientConfig::for_endpoint("cn-north-1", "x", "AK", "SK");
         let cfg = ClientConfig { endpoint: None, ..cfg };
         assert_eq!(Client::new(cfg).unwrap().inner.url, "https://elasticloadbalancing.cn-north-1.amazonaws.com.cn/");
