@@ -100,11 +100,6 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }
-
-    /// Whether the retry loop should try again.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Throttled | ErrorKind::Retryable)
-    }
 }
 
 /// Classifies an ELB error code (and the HTTP status it came with).
