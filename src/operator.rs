@@ -331,32 +331,10 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     }
 }
 
-/// The ELB client configuration: the AWS default credential chain and endpoint overrides
-/// from the environment, `--elb-endpoint` over them, the `--elb-*` timeout, retry and rate
-/// flags, and the operator's metrics.
+/// The ELB client configuration ([`crate::elb::ElbArgs::client_config`]) with the operator's
+/// metrics.
 pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    elb_client_config_from_vars(args, metrics, &env)
-}
-
-/// [`elb_client_config`] over any variable lookup (tests pass a map).
-fn elb_client_config_from_vars(
-    args: &RunArgs,
-    metrics: &Metrics,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
-    let base = crate::elb::ClientConfig::from_vars(&args.region, env)?;
-    // `--elb-max-attempts` always has a value; left at its default, AWS_MAX_ATTEMPTS (already
-    // read into `base`) decides, as it does for the AWS SDKs.
-    let env_attempts = base.retry.max_attempts;
-    let mut config = args.elb.apply(base)?.with_metrics(metrics.elb.clone());
-    if args.elb.max_attempts == crate::elb::RetryConfig::default().max_attempts {
-        config = config.with_max_attempts(env_attempts);
-    }
-    if let Some(endpoint) = args.elb_endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        config.endpoint = Some(endpoint.trim_end_matches('/').to_string());
-    }
-    Ok(config)
+    Ok(args.elb.client_config_from_env(&args.region)?.with_metrics(metrics.elb.clone()))
 }
 
 /// Starts the controllers with the settings of `args` and ELB clients built from
@@ -392,64 +370,4 @@ async fn start_controllers(
     let out = crate::controller::run(config, client, clients, metrics, stop.cancelled_owned()).await;
     synced.abort();
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-    use std::collections::HashMap;
-
-    fn run_args(flags: &[&str]) -> RunArgs {
-        let argv = ["elb-operator", "run", "--cluster-name=c"].into_iter().chain(flags.iter().copied());
-        match crate::cli::Cli::try_parse_from(argv).expect("parses").command {
-            crate::cli::Command::Run(args) => *args,
-            other => panic!("expected run, got {other:?}"),
-        }
-    }
-
-    fn config(flags: &[&str], vars: &[(&str, &str)]) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
-        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")];
-        let env = move |k: &str| vars.get(k).cloned().or_else(|| keys.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()));
-        elb_client_config_from_vars(&run_args(flags), &Metrics::new(), &env)
-    }
-
-    #[test]
-    fn elb_flags_reach_the_client_config() {
-        let c = config(
-            &[
-                "--elb-timeout-seconds=1.5",
-                "--elb-max-attempts=6",
-                "--elb-describe-rate=2",
-                "--elb-describe-burst=5",
-                "--elb-mutate-rate=0.25",
-                "--elb-mutate-burst=1",
-            ],
-            &[],
-        )
-        .unwrap();
-        assert_eq!(c.timeout, Duration::from_millis(1500));
-        assert_eq!(c.retry.max_attempts, 6);
-        assert_eq!((c.rate_limit.describe.per_second, c.rate_limit.describe.burst), (2.0, 5));
-        assert_eq!((c.rate_limit.mutate.per_second, c.rate_limit.mutate.burst), (0.25, 1));
-        assert!(c.metrics.is_some());
-        assert!(matches!(config(&["--elb-mutate-rate=0"], &[]), Err(crate::elb::Error::Config(_))));
-        assert!(matches!(config(&["--elb-timeout-seconds=0"], &[]), Err(crate::elb::Error::Config(_))));
-    }
-
-    #[test]
-    fn aws_max_attempts_applies_unless_the_flag_sets_another_value() {
-        assert_eq!(config(&[], &[]).unwrap().retry.max_attempts, 3);
-        assert_eq!(config(&[], &[("AWS_MAX_ATTEMPTS", "5")]).unwrap().retry.max_attempts, 5);
-        assert_eq!(config(&["--elb-max-attempts=2"], &[("AWS_MAX_ATTEMPTS", "5")]).unwrap().retry.max_attempts, 2);
-    }
-
-    #[test]
-    fn the_endpoint_flag_wins_over_the_environment() {
-        let vars = [("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING", "http://127.0.0.1:1")];
-        assert_eq!(config(&[], &vars).unwrap().endpoint.as_deref(), Some("http://127.0.0.1:1"));
-        let c = config(&["--elb-endpoint=http://127.0.0.1:2/"], &vars).unwrap();
-        assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:2"));
-    }
 }
