@@ -57,7 +57,8 @@ pub const DESCRIBE_TAGS_BATCH: usize = 20;
 const MAX_PAGES: usize = 10_000;
 
 /// The Classic ELB client of one region. Cheap to clone: clones share the HTTP pool,
-/// credential cache, rate limiter, retry quota and call counters.
+/// credential cache, rate limiter and retry quota. Calls are counted, by action and
+/// outcome, in the metrics of its configuration.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -69,8 +70,6 @@ struct Inner {
     http: reqwest::Client,
     limiter: Arc<RateLimiter>,
     quota: RetryQuota,
-    calls: Mutex<BTreeMap<String, u64>>,
-    attempts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl fmt::Debug for Client {
@@ -101,41 +100,11 @@ impl Client {
         url::Url::parse(&url).map_err(|e| Error::Config(format!("endpoint {url:?}: {e}")))?;
         let limiter = rate_limit::shared(&config.credentials.identity(), &config.region, config.rate_limit);
         let quota = RetryQuota::new(config.retry.quota);
-        Ok(Client {
-            inner: Arc::new(Inner {
-                config,
-                url,
-                http,
-                limiter,
-                quota,
-                calls: Mutex::default(),
-                attempts: Mutex::default(),
-            }),
-        })
+        Ok(Client { inner: Arc::new(Inner { config, url, http, limiter, quota }) })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
-    }
-
-    /// Logical API calls per action since creation or the last reset (retries not counted).
-    pub fn call_counts(&self) -> BTreeMap<String, u64> {
-        self.inner.calls.lock().unwrap().clone()
-    }
-
-    /// HTTP attempts per action (retries counted).
-    pub fn attempt_counts(&self) -> BTreeMap<String, u64> {
-        self.inner.attempts.lock().unwrap().clone()
-    }
-
-    /// Logical calls of mutating actions.
-    pub fn mutating_calls(&self) -> u64 {
-        self.call_counts().iter().filter(|(a, _)| is_mutating(a)).map(|(_, n)| n).sum()
-    }
-
-    pub fn reset_call_counts(&self) {
-        self.inner.calls.lock().unwrap().clear();
-        self.inner.attempts.lock().unwrap().clear();
     }
 
     /// Tokens left in the retry quota.
@@ -145,7 +114,6 @@ impl Client {
 
     /// One logical call: rate limiting, signing, retries, metrics and a tracing span.
     async fn call(&self, action: &'static str, load_balancer: Option<&str>, params: Params) -> Result<Element, Error> {
-        *self.inner.calls.lock().unwrap().entry(action.to_string()).or_default() += 1;
         let span = tracing::info_span!(
             "elb_call",
             action,
@@ -170,7 +138,6 @@ impl Client {
             if let Some(m) = &cfg.metrics {
                 m.rate_limiter_wait.observe(waited.as_secs_f64());
             }
-            *self.inner.attempts.lock().unwrap().entry(action.to_string()).or_default() += 1;
             let start = tokio::time::Instant::now();
             let result = self.attempt(action, &body).await;
             let outcome = match &result {
@@ -515,21 +482,6 @@ impl Clients {
         let c = Arc::new(Client::new(self.base.clone().with_region(region))?);
         clients.insert(region.to_string(), c.clone());
         Ok(c)
-    }
-
-    pub fn base(&self) -> &ClientConfig {
-        &self.base
-    }
-
-    /// Logical calls per action summed over every region's client.
-    pub fn call_counts(&self) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        for c in self.clients.lock().unwrap().values() {
-            for (a, n) in c.call_counts() {
-                *out.entry(a).or_default() += n;
-            }
-        }
-        out
     }
 }
 

@@ -218,7 +218,8 @@ pub trait ElbApi: Send + Sync {
     async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error>;
 }
 
-/// Whether an action name changes ELB state (used by call counting in tests and metrics).
+/// Whether an action name changes ELB state: it picks the client's rate-limit bucket, and
+/// tests count mutating calls with it.
 pub fn is_mutating(action: &str) -> bool {
     !action.starts_with("Describe")
 }

@@ -3,8 +3,9 @@
 //! Where moto differs from AWS, a comment says so.
 
 use elb_operator::elb::*;
+use elb_operator::telemetry::Metrics;
 
-use crate::common::{client, config, strings, MOTO};
+use crate::common::{calls, client, config, counted, strings, MOTO};
 
 fn http_listener(port: u16, instance_port: u16) -> Listener {
     Listener { load_balancer_port: port, protocol: "HTTP".into(), instance_port, instance_protocol: "HTTP".into(), ssl_certificate_id: None }
@@ -27,7 +28,7 @@ async fn describe_one(c: &Client, name: &str) -> LoadBalancerDescription {
 
 #[tokio::test]
 async fn create_describe_delete_round_trip() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     let mut inp = input("rt-create", &["us-east-1a", "us-east-1b"]);
     inp.listeners.push(Listener { load_balancer_port: 443, protocol: "TCP".into(), instance_port: 8443, instance_protocol: "TCP".into(), ssl_certificate_id: None });
     inp.scheme = Some("internal".into());
@@ -62,18 +63,17 @@ async fn create_describe_delete_round_trip() {
     // Deleting what is gone succeeds in AWS (and in moto): deletion is idempotent.
     c.delete_load_balancer("rt-create").await.expect("delete again");
 
-    let counts = c.call_counts();
-    assert_eq!(counts["CreateLoadBalancer"], 1);
-    assert_eq!(counts["DeleteLoadBalancer"], 2);
-    assert_eq!(counts["DescribeLoadBalancers"], 2);
-    assert_eq!(c.mutating_calls(), 3);
-    c.reset_call_counts();
-    assert!(c.call_counts().is_empty());
+    let calls = calls(&metrics);
+    assert_eq!(calls.attempts("CreateLoadBalancer"), 1);
+    assert_eq!(calls.attempts("DeleteLoadBalancer"), 2);
+    assert_eq!(calls.attempts("DescribeLoadBalancers"), 2);
+    assert_eq!(calls.matching(is_mutating), 3);
+    assert_eq!(calls.total(), 6, "{calls:?}");
 }
 
 #[tokio::test]
 async fn listeners_are_added_and_removed_one_port_at_a_time() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     c.create_load_balancer(&input("rt-listeners", &["us-east-1a"])).await.unwrap();
     c.create_load_balancer_listeners("rt-listeners", &[http_listener(81, 8081), http_listener(82, 8082)]).await.unwrap();
     let ports = |lb: &LoadBalancerDescription| {
@@ -83,11 +83,11 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
     };
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80, 81, 82]);
 
-    c.reset_call_counts();
+    let before = calls(&metrics);
     // moto breaks when one DeleteLoadBalancerListeners call names several ports; the
     // client sends one port per call, as it does against AWS.
     c.delete_load_balancer_listeners("rt-listeners", &[81, 82]).await.unwrap();
-    assert_eq!(c.call_counts()["DeleteLoadBalancerListeners"], 2);
+    assert_eq!(calls(&metrics).since(&before).attempts("DeleteLoadBalancerListeners"), 2);
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80]);
 
     let cert = "arn:aws:iam::123456789012:server-certificate/test-cert";
@@ -233,7 +233,7 @@ async fn attributes_round_trip() {
 #[tokio::test]
 async fn tags_add_remove_and_describe_in_batches_of_20() {
     // Own region: nothing else lives there.
-    let c = client("ap-southeast-2");
+    let (c, metrics) = counted(config("ap-southeast-2"));
     let names: Vec<String> = (0..25).map(|i| format!("rt-tags-{i:02}")).collect();
     for n in &names {
         c.create_load_balancer(&input(n, &["ap-southeast-2a"])).await.unwrap();
@@ -244,10 +244,10 @@ async fn tags_add_remove_and_describe_in_batches_of_20() {
     }
     c.remove_tags(&names[..1], &strings(&["k2"])).await.unwrap();
 
-    c.reset_call_counts();
+    let before = calls(&metrics);
     let tags = c.describe_tags(&names).await.unwrap();
     // 25 names: one call of 20 and one of 5.
-    assert_eq!(c.call_counts()["DescribeTags"], 2);
+    assert_eq!(calls(&metrics).since(&before).attempts("DescribeTags"), 2);
     assert_eq!(tags.len(), 25);
     assert_eq!(tags[&names[0]], vec![Tag { key: "k1".into(), value: Some("v1".into()) }]);
     for n in &names[1..] {
@@ -262,17 +262,17 @@ async fn tags_add_remove_and_describe_in_batches_of_20() {
 async fn describe_follows_pagination_to_the_end() {
     // Own region so the listing holds only this test's load balancers.
     let region = "ca-central-1";
-    let c = Client::new(config(region).with_page_size(2)).unwrap();
+    let (c, metrics) = counted(config(region).with_page_size(2));
     let names: Vec<String> = (0..5).map(|i| format!("rt-page-{i}")).collect();
     for n in &names {
         c.create_load_balancer(&input(n, &["ca-central-1a"])).await.unwrap();
     }
-    c.reset_call_counts();
+    let before = calls(&metrics);
     let mut got: Vec<String> = c.describe_load_balancers(&[]).await.unwrap().into_iter().map(|l| l.name).collect();
     got.sort();
     assert_eq!(got, names);
     // 5 load balancers, 2 per page: 3 pages.
-    assert_eq!(c.call_counts()["DescribeLoadBalancers"], 3);
+    assert_eq!(calls(&metrics).since(&before).attempts("DescribeLoadBalancers"), 3);
     for n in &names {
         c.delete_load_balancer(n).await.unwrap();
     }
@@ -314,7 +314,7 @@ async fn policies_for_stickiness_and_proxy_protocol() {
 
 #[tokio::test]
 async fn moto_error_codes_map_to_typed_errors() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     c.create_load_balancer(&input("rt-errors", &["us-east-1a"])).await.unwrap();
 
     let dup = c.create_load_balancer(&input("rt-errors", &["us-east-1a"])).await.unwrap_err();
@@ -348,8 +348,9 @@ async fn moto_error_codes_map_to_typed_errors() {
     assert_eq!((err.kind(), err.code()), (ErrorKind::Terminal, Some("PolicyNotFound")), "{err}");
 
     // Errors are not retried: one attempt each.
-    assert_eq!(c.attempt_counts()["DescribeLoadBalancers"], 1);
-    assert_eq!(c.attempt_counts()["CreateLoadBalancer"], 3, "two creates and the duplicate: no retries");
+    let calls = calls(&metrics);
+    assert_eq!(calls.attempts("DescribeLoadBalancers"), 1);
+    assert_eq!(calls.attempts("CreateLoadBalancer"), 3, "two creates and the duplicate: no retries");
     c.delete_load_balancer("rt-errors").await.unwrap();
 }
 
@@ -358,12 +359,12 @@ async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
     // AWS answers `LoadBalancerNotFound` for these. moto crashes on the missing load
     // balancer and answers an HTML 500 page, which the client reports as a retryable
     // unexpected response naming the status (after its three attempts).
-    let c = Client::new(config("us-east-1").with_retry(RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() })).unwrap();
+    let (c, metrics) = counted(config("us-east-1").with_retry(RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() }));
     let err = c.describe_load_balancer_attributes("rt-no-such-lb").await.unwrap_err();
     assert!(matches!(&err, Error::UnexpectedResponse { status: 500, .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Retryable);
     assert!(err.to_string().contains("HTTP 500"), "{err}");
-    assert_eq!(c.attempt_counts()["DescribeLoadBalancerAttributes"], 3);
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancerAttributes", "retryable"), 3);
     // Calls that moto does check answer LoadBalancerNotFound, as AWS does.
     let err = c.describe_instance_health("rt-no-such-lb", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
@@ -371,7 +372,9 @@ async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
 
 #[tokio::test]
 async fn clients_keep_one_client_per_region() {
-    let clients = Clients::new(config("us-east-1"));
+    // Every region's client counts into the metrics of the base configuration.
+    let metrics = Metrics::new();
+    let clients = Clients::new(config("us-east-1").with_metrics(metrics.elb.clone()));
     let east = clients.get("us-east-1").unwrap();
     assert!(std::sync::Arc::ptr_eq(&east, &clients.get("us-east-1").unwrap()));
     assert!(std::sync::Arc::ptr_eq(&east, &clients.get("").unwrap()), "empty means the base region");
@@ -382,6 +385,6 @@ async fn clients_keep_one_client_per_region() {
     // The same name does not exist in the other region: requests are scoped by region.
     let err = east.describe_load_balancers(&strings(&["rt-regions"])).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert_eq!(clients.call_counts()["DescribeLoadBalancers"], 2);
+    assert_eq!(calls(&metrics).attempts("DescribeLoadBalancers"), 2);
     west.delete_load_balancer("rt-regions").await.unwrap();
 }
