@@ -15,7 +15,7 @@ use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
 use super::wire::{self, Params};
 use super::xml::Element;
-use super::{signing, Error};
+use super::{signing, DecodeError, Error};
 
 /// The SigV4 service name of Classic ELB.
 pub const SERVICE: &str = "elasticloadbalancing";
@@ -114,6 +114,19 @@ impl Client {
 
     /// One logical call: rate limiting, signing, retries, metrics and a tracing span.
     async fn call(&self, action: &'static str, load_balancer: Option<&str>, params: Params) -> Result<Element, Error> {
+        self.call_reading(action, load_balancer, params, Ok).await
+    }
+
+    /// [`call`](Self::call) with its result element read by `read`. A result `read` refuses
+    /// fails its attempt as [`Error::MalformedResponse`], so metrics and the span count it as
+    /// the terminal error it is, not as a success.
+    async fn call_reading<T>(
+        &self,
+        action: &'static str,
+        load_balancer: Option<&str>,
+        params: Params,
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let span = tracing::info_span!(
             "elb_call",
             action,
@@ -123,10 +136,15 @@ impl Client {
             outcome = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
-        self.call_with_retries(action, params.encode()).instrument(span).await
+        self.call_with_retries(action, params.encode(), read).instrument(span).await
     }
 
-    async fn call_with_retries(&self, action: &'static str, body: String) -> Result<Element, Error> {
+    async fn call_with_retries<T>(
+        &self,
+        action: &'static str,
+        body: String,
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let cfg = &self.inner.config;
         let span = tracing::Span::current();
         let mut spent = 0;
@@ -139,7 +157,12 @@ impl Client {
                 m.rate_limiter_wait.observe(waited.as_secs_f64());
             }
             let start = tokio::time::Instant::now();
-            let result = self.attempt(action, &body).await;
+            let result = self.attempt(action, &body).await.and_then(|(element, request_id)| {
+                if let Some(r) = &request_id {
+                    span.record("request_id", r.as_str());
+                }
+                read(element).map_err(|problem| Error::MalformedResponse { action, problem })
+            });
             let outcome = match &result {
                 Ok(_) => "success",
                 Err(e) => e.kind().label(),
@@ -149,15 +172,12 @@ impl Client {
             }
             span.record("outcome", outcome);
             match result {
-                Ok((element, request_id)) => {
-                    if let Some(r) = &request_id {
-                        span.record("request_id", r.as_str());
-                    }
+                Ok(value) => {
                     if spent > 0 {
                         self.inner.quota.release(spent);
                     }
                     tracing::debug!(attempt, "ELB call succeeded");
-                    return Ok(element);
+                    return Ok(value);
                 }
                 Err(e) => {
                     if let Error::Api { request_id: Some(r), .. } = &e {
@@ -199,11 +219,23 @@ impl Client {
         }
     }
 
+    /// A call on one named load balancer, its parameters completed by `build`.
     async fn simple(&self, action: &'static str, name: &str, build: impl FnOnce(&mut Params)) -> Result<Element, Error> {
+        self.simple_reading(action, name, build, Ok).await
+    }
+
+    /// [`simple`](Self::simple) with its result read as in [`call_reading`](Self::call_reading).
+    async fn simple_reading<T>(
+        &self,
+        action: &'static str,
+        name: &str,
+        build: impl FnOnce(&mut Params),
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let mut p = Params::new(action);
         p.put("LoadBalancerName", name);
         build(&mut p);
-        self.call(action, Some(name), p).await
+        self.call_reading(action, Some(name), p, read).await
     }
 }
 
@@ -233,8 +265,7 @@ impl ElbApi for Client {
             }
             p.put_opt("Marker", marker.as_ref());
             let lb = (names.len() == 1).then(|| names[0].as_str());
-            let r = self.call("DescribeLoadBalancers", lb, p).await?;
-            let (page, next) = wire::describe_load_balancers(&r);
+            let (page, next) = self.call_reading("DescribeLoadBalancers", lb, p, |r| wire::describe_load_balancers(&r)).await?;
             out.extend(page);
             match next {
                 // A marker that does not move would loop forever.
@@ -274,8 +305,12 @@ impl ElbApi for Client {
     }
 
     async fn configure_health_check(&self, name: &str, health_check: &HealthCheck) -> Result<HealthCheck, Error> {
-        let r = self.simple("ConfigureHealthCheck", name, |p| wire::health_check(p, health_check)).await?;
-        Ok(r.child("HealthCheck").map(wire::health_check_of).unwrap_or_else(|| health_check.clone()))
+        // The API echoes the health check it applied; without the echo, it applied ours.
+        let read = |r: Element| match r.child("HealthCheck") {
+            Some(applied) => wire::health_check_of(applied),
+            None => Ok(health_check.clone()),
+        };
+        self.simple_reading("ConfigureHealthCheck", name, |p| wire::health_check(p, health_check), read).await
     }
 
     async fn register_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error> {
@@ -343,13 +378,12 @@ impl ElbApi for Client {
     }
 
     async fn describe_load_balancer_attributes(&self, name: &str) -> Result<LoadBalancerAttributes, Error> {
-        let r = self.simple("DescribeLoadBalancerAttributes", name, |_| {}).await?;
-        Ok(wire::load_balancer_attributes(&r))
+        self.simple_reading("DescribeLoadBalancerAttributes", name, |_| {}, |r| wire::load_balancer_attributes(&r)).await
     }
 
     async fn modify_load_balancer_attributes(&self, name: &str, attributes: &LoadBalancerAttributes) -> Result<LoadBalancerAttributes, Error> {
-        let r = self.simple("ModifyLoadBalancerAttributes", name, |p| wire::attributes(p, attributes)).await?;
-        Ok(wire::load_balancer_attributes(&r))
+        let read = |r: Element| wire::load_balancer_attributes(&r);
+        self.simple_reading("ModifyLoadBalancerAttributes", name, |p| wire::attributes(p, attributes), read).await
     }
 
     async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error> {

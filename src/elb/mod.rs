@@ -24,7 +24,7 @@ mod xml;
 pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
-pub use error::{Error, ErrorKind};
+pub use error::{DecodeError, Error, ErrorKind};
 pub use exchange::install_crypto_provider;
 pub use model::*;
 pub use rate_limit::{Bucket, RateLimitConfig};

@@ -114,6 +114,30 @@ async fn malformed_xml_and_html_bodies_are_clear_errors_not_panics() {
 }
 
 #[tokio::test]
+async fn a_malformed_number_is_a_terminal_error_not_a_zero() {
+    let lb = "<member><LoadBalancerName>lb</LoadBalancerName><ListenerDescriptions><member><Listener>\
+              <Protocol>HTTP</Protocol><LoadBalancerPort>eighty</LoadBalancerPort><InstanceProtocol>HTTP</InstanceProtocol>\
+              <InstancePort>8080</InstancePort></Listener></member></ListenerDescriptions></member>";
+    let server = FaultServer::start(vec![Reply::xml(
+        200,
+        format!("<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>{lb}</LoadBalancerDescriptions>\
+                 </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"),
+    )])
+    .await;
+    let (c, metrics) = client(&server);
+    let err = c.describe_load_balancers(&[]).await.unwrap_err();
+    match &err {
+        Error::MalformedResponse { action: "DescribeLoadBalancers", problem: DecodeError::Malformed { element, text, .. } } => {
+            assert_eq!((element.as_str(), text.as_str()), ("LoadBalancerPort", "eighty"));
+        }
+        other => panic!("expected a malformed response, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(err.to_string().contains("<LoadBalancerPort> is \"eighty\""), "{err}");
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancers", "terminal"), 1, "not retried");
+}
+
+#[tokio::test]
 async fn terminal_and_auth_errors_are_not_retried() {
     for (status, code, kind) in [
         (400, "ValidationError", ErrorKind::Terminal),

@@ -68,7 +68,7 @@ const DESCRIBE: &str = r#"<DescribeLoadBalancersResponse xmlns="http://elasticlo
 fn describe_load_balancers_fixture() {
     let (result, rid) = parse_result("DescribeLoadBalancers", DESCRIBE).unwrap();
     assert_eq!(rid.as_deref(), Some("83c88b9d-12b7-11e3-8b82-87b12EXAMPLE"));
-    let (lbs, marker) = describe_load_balancers(&result);
+    let (lbs, marker) = describe_load_balancers(&result).unwrap();
     assert_eq!(marker.as_deref(), Some("abc123"));
     assert_eq!(lbs.len(), 1);
     let lb = &lbs[0];
@@ -99,6 +99,62 @@ fn describe_load_balancers_fixture() {
     assert_eq!(lb.policies.lb_cookie_stickiness[0].cookie_expiration_period, Some(60));
     assert_eq!(lb.policies.other_policies, vec!["proxy"]);
     assert_eq!(lb.created_time.as_deref(), Some("2013-05-24T21:15:31.280Z"));
+}
+
+/// [`DESCRIBE`] with one value replaced (the first occurrence of `from`).
+fn describe_with(from: &str, to: &str) -> Result<(Vec<LoadBalancerDescription>, Option<String>), DecodeError> {
+    assert!(DESCRIBE.contains(from), "{from}");
+    let (result, _) = parse_result("DescribeLoadBalancers", &DESCRIBE.replacen(from, to, 1)).unwrap();
+    describe_load_balancers(&result)
+}
+
+#[test]
+fn malformed_numbers_in_a_description_are_errors_not_zeros() {
+    let malformed = |element: &str, text: &str, expected| DecodeError::Malformed { element: element.into(), text: text.into(), expected };
+    assert_eq!(
+        describe_with("<LoadBalancerPort>80</LoadBalancerPort>", "<LoadBalancerPort>eighty</LoadBalancerPort>"),
+        Err(malformed("LoadBalancerPort", "eighty", "u16"))
+    );
+    assert_eq!(describe_with("<InstancePort>443</InstancePort>", "<InstancePort>-1</InstancePort>"), Err(malformed("InstancePort", "-1", "u16")));
+    assert_eq!(describe_with("<Interval>90</Interval>", "<Interval>1.5</Interval>"), Err(malformed("Interval", "1.5", "i32")));
+    assert_eq!(
+        describe_with("<CookieExpirationPeriod>60</CookieExpirationPeriod>", "<CookieExpirationPeriod/>"),
+        Err(malformed("CookieExpirationPeriod", "", "i64"))
+    );
+    // A backend port of 70000 does not fit a port.
+    assert_eq!(
+        describe_with("<member><InstancePort>80</InstancePort><PolicyNames>", "<member><InstancePort>70000</InstancePort><PolicyNames>"),
+        Err(malformed("InstancePort", "70000", "u16"))
+    );
+    // A number the field needs may not be left out either.
+    assert_eq!(describe_with("<Timeout>60</Timeout>", ""), Err(DecodeError::Missing { element: "Timeout".into() }));
+}
+
+#[test]
+fn malformed_attribute_values_are_errors() {
+    let attributes = |inner: &str| {
+        let doc = format!(
+            "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult><LoadBalancerAttributes>{inner}\
+             </LoadBalancerAttributes></DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>"
+        );
+        load_balancer_attributes(&parse_result("DescribeLoadBalancerAttributes", &doc).unwrap().0)
+    };
+    assert_eq!(
+        attributes("<ConnectionSettings><IdleTimeout>sixty</IdleTimeout></ConnectionSettings>"),
+        Err(DecodeError::Malformed { element: "IdleTimeout".into(), text: "sixty".into(), expected: "i32" })
+    );
+    assert!(matches!(attributes("<ConnectionDraining><Enabled>true</Enabled><Timeout>x</Timeout></ConnectionDraining>"), Err(DecodeError::Malformed { .. })));
+    assert!(matches!(attributes("<AccessLog><Enabled>true</Enabled><EmitInterval>5m</EmitInterval></AccessLog>"), Err(DecodeError::Malformed { .. })));
+    assert!(matches!(attributes("<CrossZoneLoadBalancing><Enabled>yes</Enabled></CrossZoneLoadBalancing>"), Err(DecodeError::Malformed { .. })));
+    // Absent values stay absent; moto's capitalised booleans read as booleans.
+    assert_eq!(
+        attributes("<CrossZoneLoadBalancing><Enabled>True</Enabled></CrossZoneLoadBalancing><ConnectionDraining><Enabled>false</Enabled></ConnectionDraining>"),
+        Ok(LoadBalancerAttributes {
+            cross_zone_load_balancing: Some(true),
+            connection_draining: Some(ConnectionDraining { enabled: false, timeout: None }),
+            ..Default::default()
+        })
+    );
 }
 
 #[test]
@@ -153,7 +209,7 @@ fn attributes_fixture() {
 </DescribeLoadBalancerAttributesResponse>"#;
     let (r, _) = parse_result("DescribeLoadBalancerAttributes", doc).unwrap();
     assert_eq!(
-        load_balancer_attributes(&r),
+        load_balancer_attributes(&r).unwrap(),
         LoadBalancerAttributes {
             cross_zone_load_balancing: Some(true),
             connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(60) }),
