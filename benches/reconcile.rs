@@ -8,12 +8,12 @@
 use std::time::Instant;
 
 use elb_operator::controller::backends;
-use elb_operator::controller::converge::{self, Outcome};
-use elb_operator::controller::loadbalancer::desired_state;
-use elb_operator::controller::ownership::Owner;
+use elb_operator::sync::execute::{self, Outcome};
+use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::sync::ownership::Owner;
 use elb_operator::crd::LoadBalancerSpec;
 use elb_operator::elb::{self, Client, ClientConfig, RateLimitConfig};
-use elb_operator::plan::{self, Desired};
+use elb_operator::sync::plan::{self, Desired};
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;
@@ -64,7 +64,7 @@ async fn bench_converge(n: usize) {
         let start = Instant::now();
         for d in &desired {
             let owner = Owner::new("bench", "default", &d.name);
-            let report = converge::converge(&client, d, &owner, false).await;
+            let report = execute::converge(&client, d, &owner, false).await;
             assert!(matches!(report.result, Ok(Outcome::Converged(_))), "{}: {:?}", d.name, report.result);
         }
         let elapsed = start.elapsed();

@@ -15,7 +15,7 @@ use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
 use super::wire::{self, Params};
 use super::xml::Element;
-use super::{signing, DecodeError, Error};
+use super::{signing, DecodeError, Error, ErrorKind};
 
 /// The SigV4 service name of Classic ELB.
 pub const SERVICE: &str = "elasticloadbalancing";
@@ -157,7 +157,12 @@ impl Client {
                 m.rate_limiter_wait.observe(waited.as_secs_f64());
             }
             let start = tokio::time::Instant::now();
-            let result = self.attempt(action, &body).await.and_then(|(element, request_id)| {
+            let result = self.attempt(action, &body).await;
+            let throttled = matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled);
+            if throttled || result.is_ok() {
+                self.inner.limiter.bucket(is_mutating(action)).feedback(throttled);
+            }
+            let result = result.and_then(|(element, request_id)| {
                 if let Some(r) = &request_id {
                     span.record("request_id", r.as_str());
                 }
@@ -241,6 +246,10 @@ impl Client {
 
 #[async_trait::async_trait]
 impl ElbApi for Client {
+    fn budget(&self) -> Option<Arc<RateLimiter>> {
+        Some(self.inner.limiter.clone())
+    }
+
     fn region(&self) -> &str {
         &self.inner.config.region
     }

@@ -27,5 +27,5 @@ pub use credentials::{Credentials, SharedCredentials};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use exchange::install_crypto_provider;
 pub use model::*;
-pub use rate_limit::{Bucket, RateLimitConfig};
+pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use retry::RetryConfig;

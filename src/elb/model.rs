@@ -170,6 +170,12 @@ pub trait ElbApi: Send + Sync {
     /// The region this client talks to.
     fn region(&self) -> &str;
 
+    /// The API budget its calls are spent from, if it has one: the scheduler reads what is
+    /// left of it before it spends calls on lower classes of work.
+    fn budget(&self) -> Option<std::sync::Arc<super::rate_limit::RateLimiter>> {
+        None
+    }
+
     /// Returns the DNS name of the new load balancer.
     async fn create_load_balancer(&self, input: &CreateLoadBalancerInput) -> Result<String, Error>;
     async fn delete_load_balancer(&self, name: &str) -> Result<(), Error>;

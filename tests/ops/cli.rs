@@ -57,7 +57,7 @@ fn rbac_requirements_prints_the_api_calls_as_json() {
     let out = std::process::Command::new(BIN).arg("rbac-requirements").output().unwrap();
     assert!(out.status.success());
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap());
+    assert_eq!(printed, serde_json::to_value(elb_operator::rbac::kube_api_calls()).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

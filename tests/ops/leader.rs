@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use elb_operator::http::Health;
 use elb_operator::leader::{Election, LeaderElector, LeaseConfig};
-use elb_operator::operator::supervise;
+use elb_operator::leader::supervise;
 use tokio_util::sync::CancellationToken;
 
 use crate::fake_kube::{Endpoint, FakeKube};
@@ -46,7 +46,7 @@ fn candidate(
     identity: &'static str,
     lease: Duration,
     log: &WriteLog,
-) -> (Health, CancellationToken, tokio::task::JoinHandle<Result<(), elb_operator::operator::Error>>) {
+) -> (Health, CancellationToken, tokio::task::JoinHandle<Result<(), elb_operator::leader::SuperviseError>>) {
     let health = Health::new(Election::Starting);
     let shutdown = CancellationToken::new();
     let elector = LeaderElector::new(endpoint.client(), config(identity, lease));
@@ -251,5 +251,5 @@ async fn a_controller_error_ends_supervision_with_that_error() {
     )
     .await
     .expect("returns");
-    assert!(matches!(out, Err(elb_operator::operator::Error::Controllers(_))), "{out:?}");
+    assert!(matches!(out, Err(elb_operator::leader::SuperviseError::Controllers(_))), "{out:?}");
 }

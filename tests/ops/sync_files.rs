@@ -35,7 +35,7 @@ fn iam_policy_allows_exactly_the_elb_actions_the_client_can_call() {
 fn chart_tests_see_every_kube_api_call_the_operator_makes() {
     let checked_in: serde_json::Value =
         serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
-    let current = serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap();
+    let current = serde_json::to_value(elb_operator::rbac::kube_api_calls()).unwrap();
     assert_eq!(
         checked_in, current,
         "tests/chart/kube_api_calls.json is stale: regenerate it with \

@@ -5,7 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use elb_operator::controller::{self, converge, ownership::Owner, Config};
+use elb_operator::controller::{self, Config};
+use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
 use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::telemetry::Metrics;
@@ -42,7 +43,7 @@ async fn connect(standin: &StandIn) -> kube::Client {
 struct Operator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
-    readiness: controller::Readiness,
+    readiness: elb_operator::http::Readiness,
 }
 
 impl Operator {
@@ -155,7 +156,7 @@ async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)
 }
 
 async fn registered(elb_name: &str) -> Vec<String> {
-    let mut ids = converge::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
+    let mut ids = execute::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
     ids.sort();
     ids
 }
@@ -253,7 +254,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
         .await
         .unwrap();
     eventually("health check interval 30", || async {
-        let d = converge::describe(&client(), &elb_name).await.unwrap()?;
+        let d = execute::describe(&client(), &elb_name).await.unwrap()?;
         (d.health_check?.interval == 30).then_some(())
     })
     .await;
@@ -261,7 +262,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     // Delete: the finalizer deletes the ELB, then the resource goes.
     lbs.delete("my-lb", &DeleteParams::default()).await.unwrap();
     eventually("resource gone", || async { lbs.get_opt("my-lb").await.unwrap().is_none().then_some(()) }).await;
-    assert_eq!(converge::describe(&client(), &elb_name).await.unwrap(), None);
+    assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
     let seen = events(&kube, ns).await;
     assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == "Deleted"), "{seen:?}");
     operator.stop().await;
@@ -294,7 +295,7 @@ async fn conflict_missing_health_check_and_retain() {
     })
     .await
     .unwrap();
-    let before = converge::describe(&c, "loop-foreign").await.unwrap();
+    let before = execute::describe(&c, "loop-foreign").await.unwrap();
 
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let lb = |name: &str, spec: serde_json::Value| {
@@ -332,14 +333,14 @@ async fn conflict_missing_health_check_and_retain() {
         lbs.delete(name, &DeleteParams::default()).await.unwrap();
         eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
     }
-    assert_eq!(converge::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
-    assert!(converge::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
+    assert_eq!(execute::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
+    assert!(execute::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
     operator.stop().await;
 
     // Clean up what the test left in moto on purpose.
     for (name, cluster, resource) in [(kept_elb.as_str(), "loop-test", "loop-conflict/kept")] {
         let owner = Owner { cluster: cluster.into(), resource: resource.into() };
-        assert_eq!(converge::delete(&c, name, &owner).await.unwrap(), converge::Deleted::Deleted);
+        assert_eq!(execute::delete(&c, name, &owner).await.unwrap(), execute::Deleted::Deleted);
     }
     c.delete_load_balancer("loop-foreign").await.unwrap();
 }

@@ -14,6 +14,12 @@
 //!   may take over.
 //! - A lease with no holder (released) is free at once. On graceful shutdown the holder
 //!   releases it by clearing `holderIdentity`.
+//!
+//! [`supervise`] runs the controllers while this process leads.
+
+mod supervise;
+
+pub use supervise::{supervise, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;

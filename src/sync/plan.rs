@@ -1,5 +1,5 @@
 //! Pure planning: the desired ELB state and the observed one in, an ordered list of ELB
-//! actions out. Nothing here performs I/O; [`crate::controller::converge`] applies the
+//! actions out. Nothing here performs I/O; [`super::execute`] applies the
 //! actions, one ELB call each.
 //!
 //! Order of a plan for an existing ELB, and why:

@@ -1,6 +1,6 @@
 //! The ELB side of a reconcile, without Kubernetes: observe the ELB, check ownership, plan,
 //! apply each action as one ELB call, and read back what status needs. It takes any
-//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile.rs`).
+//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile/elb_side.rs`).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use tracing::{debug, info};
 
 use super::ownership::{Owner, Ownership};
 use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
-use crate::plan::{self, Action, Desired, Observed, PlanError};
+use super::plan::{self, Action, Desired, Observed, PlanError};
 
 /// The ELB after a successful convergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
