@@ -70,7 +70,7 @@ async fn moto_checks_signatures_correct_passes_wrong_secret_is_auth() {
     let good = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, sk))).unwrap();
     let input = CreateLoadBalancerInput {
         name: "signed".into(),
-        listeners: vec![Listener { load_balancer_port: 80, protocol: "HTTP".into(), instance_port: 80, instance_protocol: "HTTP".into(), ssl_certificate_id: None }],
+        listeners: vec![Listener { load_balancer_port: 80, protocol: Protocol::HTTP, instance_port: 80, instance_protocol: Protocol::HTTP, ssl_certificate_id: None }],
         availability_zones: vec!["us-east-1a".into()],
         ..Default::default()
     };

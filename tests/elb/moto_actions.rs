@@ -8,7 +8,7 @@ use elb_operator::telemetry::Metrics;
 use crate::common::{calls, client, config, counted, strings, MOTO};
 
 fn http_listener(port: u16, instance_port: u16) -> Listener {
-    Listener { load_balancer_port: port, protocol: "HTTP".into(), instance_port, instance_protocol: "HTTP".into(), ssl_certificate_id: None }
+    Listener { load_balancer_port: port, protocol: Protocol::HTTP, instance_port, instance_protocol: Protocol::HTTP, ssl_certificate_id: None }
 }
 
 fn input(name: &str, zones: &[&str]) -> CreateLoadBalancerInput {
@@ -30,8 +30,8 @@ async fn describe_one(c: &Client, name: &str) -> LoadBalancerDescription {
 async fn create_describe_delete_round_trip() {
     let (c, metrics) = counted(config("us-east-1"));
     let mut inp = input("rt-create", &["us-east-1a", "us-east-1b"]);
-    inp.listeners.push(Listener { load_balancer_port: 443, protocol: "TCP".into(), instance_port: 8443, instance_protocol: "TCP".into(), ssl_certificate_id: None });
-    inp.scheme = Some("internal".into());
+    inp.listeners.push(Listener { load_balancer_port: 443, protocol: Protocol::TCP, instance_port: 8443, instance_protocol: Protocol::TCP, ssl_certificate_id: None });
+    inp.scheme = Some(Scheme::Internal);
     // AWS allows a tag without a value, but moto answers HTTP 500 to one (KeyError 'Value'),
     // after creating the load balancer; so every tag here has a value.
     inp.tags = vec![Tag { key: "owner".into(), value: Some("team-a".into()) }, Tag { key: "flag".into(), value: Some(String::new()) }];
@@ -41,7 +41,7 @@ async fn create_describe_delete_round_trip() {
     let lb = describe_one(&c, "rt-create").await;
     assert_eq!(lb.name, "rt-create");
     assert_eq!(lb.dns_name, dns);
-    assert_eq!(lb.scheme, "internal");
+    assert_eq!(lb.scheme, Scheme::Internal);
     let mut zones = lb.availability_zones.clone();
     zones.sort();
     assert_eq!(zones, strings(&["us-east-1a", "us-east-1b"]));
@@ -91,7 +91,7 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80]);
 
     let cert = "arn:aws:iam::123456789012:server-certificate/test-cert";
-    let https = Listener { load_balancer_port: 443, protocol: "HTTPS".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: Some(cert.into()) };
+    let https = Listener { load_balancer_port: 443, protocol: Protocol::HTTPS, instance_port: 8080, instance_protocol: Protocol::HTTP, ssl_certificate_id: Some(cert.into()) };
     c.create_load_balancer_listeners("rt-listeners", &[https]).await.unwrap();
     let cert2 = "arn:aws:iam::123456789012:server-certificate/other-cert";
     c.set_load_balancer_listener_ssl_certificate("rt-listeners", 443, cert2).await.unwrap();
@@ -101,12 +101,12 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
 
     // HTTPS in front, plain HTTP to the instances (TLS offload). moto ignores
     // InstanceProtocol and reports the front-end protocol; AWS reports what was sent.
-    let offload = Listener { load_balancer_port: 8443, protocol: "HTTPS".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: Some(cert.into()) };
+    let offload = Listener { load_balancer_port: 8443, protocol: Protocol::HTTPS, instance_port: 8080, instance_protocol: Protocol::HTTP, ssl_certificate_id: Some(cert.into()) };
     c.create_load_balancer_listeners("rt-listeners", std::slice::from_ref(&offload)).await.unwrap();
     let lb = describe_one(&c, "rt-listeners").await;
     let got = &lb.listeners.iter().find(|l| l.listener.load_balancer_port == 8443).expect("8443").listener;
-    assert_eq!((got.protocol.as_str(), got.instance_port), ("HTTPS", 8080));
-    assert_eq!(got.instance_protocol, "HTTPS", "moto echoes the front-end protocol");
+    assert_eq!((&got.protocol, got.instance_port), (&Protocol::HTTPS, 8080));
+    assert_eq!(got.instance_protocol, Protocol::HTTPS, "moto echoes the front-end protocol");
     c.delete_load_balancer("rt-listeners").await.unwrap();
 }
 
@@ -137,13 +137,13 @@ async fn instances_register_report_health_and_deregister() {
 
     let health = c.describe_instance_health("rt-instances", &[]).await.unwrap();
     assert_eq!(health.len(), 3);
-    assert!(health.iter().all(|h| h.state == "InService"), "{health:?}");
+    assert!(health.iter().all(|h| h.state == HealthState::InService), "{health:?}");
 
     MOTO.stop_instances(&ids[..1]);
     let health = c.describe_instance_health("rt-instances", &[]).await.unwrap();
     let state = |id: &str| health.iter().find(|h| h.instance_id == id).map(|h| h.state.clone());
-    assert_eq!(state(&ids[0]).as_deref(), Some("OutOfService"));
-    assert_eq!(state(&ids[1]).as_deref(), Some("InService"));
+    assert_eq!(state(&ids[0]), Some(HealthState::OutOfService));
+    assert_eq!(state(&ids[1]), Some(HealthState::InService));
     // Asking for one instance returns just that one.
     let one = c.describe_instance_health("rt-instances", &ids[1..2]).await.unwrap();
     assert_eq!(one.len(), 1);

@@ -25,7 +25,7 @@ use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, Verdict};
 use crate::crd::condition::{CONFLICT, READY, SYNCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
-use crate::elb::{self, InstanceState};
+use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
 
 /// Condition type reporting nodes whose instance cannot be found.
@@ -124,14 +124,14 @@ pub fn instances(
                 instance_id: h.instance_id.clone(),
                 availability_zone: backend.and_then(|b| b.zone.clone()),
                 node: backend.and_then(|b| b.node.clone()),
-                state: h.state.clone(),
+                state: h.state.to_string(),
                 reason_code: h.reason_code.clone().filter(|r| !r.is_empty() && r != "N/A"),
                 description: h.description.clone().filter(|d| !d.is_empty() && d != "N/A"),
             }
         })
         .collect();
     out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-    let in_service = out.iter().filter(|i| i.state == "InService").count();
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
     let summary = format!("{in_service}/{}", out.len());
     (out, summary)
 }
@@ -139,7 +139,7 @@ pub fn instances(
 /// `Ready` (see the module documentation).
 pub fn ready_verdict(synced: bool, conflict: bool, selects_anything: bool, health: &[InstanceState]) -> Verdict {
     let total = health.len();
-    let in_service = health.iter().filter(|h| h.state == "InService").count();
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
     if conflict {
         return Verdict::new(READY, false, "Conflict", "the load balancer with the wanted name is not owned by this resource");
     }
@@ -252,7 +252,7 @@ mod tests {
             states
                 .iter()
                 .enumerate()
-                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: s.to_string(), reason_code: None, description: None })
+                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: HealthState::from(*s), reason_code: None, description: None })
                 .collect()
         };
         let cases = [
@@ -299,7 +299,7 @@ mod tests {
     fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {
         states
             .iter()
-            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: s.to_string(), reason_code: None, description: None })
+            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: HealthState::from(*s), reason_code: None, description: None })
             .collect()
     }
 

@@ -193,9 +193,9 @@ pub fn parse_result(action: &str, body: &str) -> Result<(Element, Option<String>
 pub fn listener(e: &Element) -> Result<Listener, DecodeError> {
     Ok(Listener {
         load_balancer_port: e.required_number("LoadBalancerPort")?,
-        protocol: e.string("Protocol").to_ascii_uppercase(),
+        protocol: e.string("Protocol").as_str().into(),
         instance_port: e.required_number("InstancePort")?,
-        instance_protocol: e.string("InstanceProtocol").to_ascii_uppercase(),
+        instance_protocol: e.string("InstanceProtocol").as_str().into(),
         ssl_certificate_id: e.text_of("SSLCertificateId").filter(|s| !s.is_empty()),
     })
 }
@@ -217,7 +217,7 @@ pub fn load_balancer_description(e: &Element) -> Result<LoadBalancerDescription,
         dns_name: e.string("DNSName"),
         canonical_hosted_zone_name: e.text_of("CanonicalHostedZoneName"),
         canonical_hosted_zone_name_id: e.text_of("CanonicalHostedZoneNameID"),
-        scheme: e.string("Scheme"),
+        scheme: e.text_of("Scheme").filter(|s| !s.is_empty()).map(|s| s.as_str().into()).unwrap_or_default(),
         listeners: e
             .members("ListenerDescriptions")
             .into_iter()
@@ -288,7 +288,7 @@ pub fn instance_states(result: &Element) -> Vec<InstanceState> {
         .into_iter()
         .map(|m| InstanceState {
             instance_id: m.string("InstanceId"),
-            state: m.string("State"),
+            state: m.string("State").as_str().into(),
             reason_code: m.text_of("ReasonCode").filter(|s| !s.is_empty()),
             description: m.text_of("Description").filter(|s| !s.is_empty()),
         })

@@ -75,16 +75,17 @@ fn describe_load_balancers_fixture() {
     assert_eq!(lb.name, "my-loadbalancer");
     assert_eq!(lb.dns_name, "my-loadbalancer-1234567890.us-west-2.elb.amazonaws.com");
     assert_eq!(lb.canonical_hosted_zone_name_id.as_deref(), Some("Z3DZXE0EXAMPLE"));
-    assert_eq!(lb.scheme, "internet-facing");
+    assert_eq!(lb.scheme, Scheme::InternetFacing);
     assert_eq!(lb.listeners.len(), 2);
     assert_eq!(lb.listeners[0].policy_names, vec!["sticky"]);
     assert_eq!(
         lb.listeners[1].listener,
         Listener {
             load_balancer_port: 443,
-            protocol: "HTTPS".into(),
+            protocol: Protocol::HTTPS,
             instance_port: 443,
-            instance_protocol: "HTTPS".into(),
+            // `https` in the document: protocols are read in any case.
+            instance_protocol: Protocol::HTTPS,
             ssl_certificate_id: Some("arn:aws:iam::123456789012:server-certificate/cert".into()),
         }
     );
@@ -106,6 +107,16 @@ fn describe_with(from: &str, to: &str) -> Result<(Vec<LoadBalancerDescription>, 
     assert!(DESCRIBE.contains(from), "{from}");
     let (result, _) = parse_result("DescribeLoadBalancers", &DESCRIBE.replacen(from, to, 1)).unwrap();
     describe_load_balancers(&result)
+}
+
+#[test]
+fn unknown_and_absent_enum_values_decode() {
+    let lb = |from: &str, to: &str| describe_with(from, to).unwrap().0.remove(0);
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>internal</Scheme>").scheme, Scheme::Internal);
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "").scheme, Scheme::InternetFacing, "AWS's default");
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>dual</Scheme>").scheme, Scheme::Other("dual".into()));
+    let quic = lb("<Protocol>HTTP</Protocol>", "<Protocol>QUIC</Protocol>");
+    assert_eq!(quic.listeners[0].listener.protocol, Protocol::Other("QUIC".into()));
 }
 
 #[test]
@@ -176,9 +187,9 @@ fn instance_health_fixture() {
     let (r, _) = parse_result("DescribeInstanceHealth", doc).unwrap();
     let s = instance_states(&r);
     assert_eq!(s.len(), 2);
-    assert_eq!(s[0].state, "InService");
+    assert_eq!(s[0].state, HealthState::InService);
     assert_eq!(s[1].instance_id, "i-afefb49b");
-    assert_eq!(s[1].state, "OutOfService");
+    assert_eq!(s[1].state, HealthState::OutOfService);
     assert_eq!(s[1].reason_code.as_deref(), Some("Instance"));
 }
 
@@ -284,11 +295,11 @@ fn non_error_bodies_are_not_errors() {
 fn create_load_balancer_encoding() {
     let input = CreateLoadBalancerInput {
         name: "my lb".into(),
-        listeners: vec![Listener { load_balancer_port: 443, protocol: "HTTPS".into(), instance_port: 80, instance_protocol: "HTTP".into(), ssl_certificate_id: Some("arn:x/y".into()) }],
+        listeners: vec![Listener { load_balancer_port: 443, protocol: Protocol::HTTPS, instance_port: 80, instance_protocol: Protocol::HTTP, ssl_certificate_id: Some("arn:x/y".into()) }],
         availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
         subnets: vec![],
         security_groups: vec!["sg-1".into()],
-        scheme: Some("internal".into()),
+        scheme: Some(Scheme::Internal),
         tags: vec![Tag { key: "k".into(), value: None }, Tag { key: "a&b".into(), value: Some("c=d".into()) }],
     };
     let p = create_load_balancer(&input);
@@ -296,6 +307,8 @@ fn create_load_balancer_encoding() {
     assert_eq!(p.get("Version"), Some("2012-06-01"));
     assert_eq!(p.get("Listeners.member.1.SSLCertificateId"), Some("arn:x/y"));
     assert_eq!(p.get("Listeners.member.1.LoadBalancerPort"), Some("443"));
+    assert_eq!((p.get("Listeners.member.1.Protocol"), p.get("Listeners.member.1.InstanceProtocol")), (Some("HTTPS"), Some("HTTP")));
+    assert_eq!(p.get("Scheme"), Some("internal"));
     assert_eq!(p.get("AvailabilityZones.member.2"), Some("us-east-1b"));
     assert_eq!(p.get("SecurityGroups.member.1"), Some("sg-1"));
     assert_eq!(p.get("Subnets.member.1"), None);
