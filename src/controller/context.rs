@@ -10,11 +10,14 @@ use kube::Resource;
 use tracing::warn;
 
 use super::cache::Stores;
-use super::schedule::Schedule;
+use super::schedule::{Schedule, Settings};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
 use crate::http::Readiness;
 use crate::telemetry::{InstanceStates, Metrics};
+
+/// Inventory passes between two reads of the attributes of the ELBs that manage them.
+const ATTRIBUTES_EVERY: u32 = 6;
 
 /// Settings of [`super::run`].
 #[derive(Clone, Debug)]
@@ -25,9 +28,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Region of LoadBalancers without `spec.region`.
     pub default_region: String,
-    /// How often the health of registered instances is polled (DescribeInstanceHealth).
+    /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,
-    /// How often a full sync re-reads the whole ELB and corrects drift.
+    /// How often an inventory pass re-reads the region's ELBs and corrects drift.
     pub resync_interval: Duration,
     /// LoadBalancers reconciled at the same time (0 = unbounded).
     pub concurrency: u16,
@@ -92,8 +95,22 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(client: kube::Client, config: Config, elb: Arc<dyn ElbClients>, metrics: Metrics, recorder: Recorder, stores: Stores) -> Self {
-        let schedule = Schedule::new(config.health_poll_interval, config.resync_interval);
+    pub fn new(
+        client: kube::Client,
+        config: Config,
+        elb: Arc<dyn ElbClients>,
+        metrics: Metrics,
+        recorder: Recorder,
+        stores: Stores,
+        triggers: futures::channel::mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
+    ) -> Self {
+        let settings = Settings {
+            health_poll_interval: config.health_poll_interval,
+            resync_interval: config.resync_interval,
+            attributes_every: ATTRIBUTES_EVERY,
+            resync_slots: usize::from(config.concurrency / 2).max(1),
+        };
+        let schedule = Schedule::new(settings, triggers);
         let instances = InstanceStates::new(metrics.instances.clone());
         Context { client, config, elb, metrics, recorder, stores, schedule, instances }
     }

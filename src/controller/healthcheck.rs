@@ -108,7 +108,7 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
 /// Kubernetes errors are retried with backoff; nothing else can fail here.
 pub fn error_policy(hc: Arc<HealthCheck>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(object = %format!("{}/{}", hc.namespace().unwrap_or_default(), hc.name_any()), %error, "HealthCheck reconcile failed");
-    Action::requeue(super::schedule::backoff(1, std::time::Duration::from_secs(5), std::time::Duration::from_secs(60)))
+    Action::requeue(super::schedule::jittered(std::time::Duration::from_secs(5)))
 }
 
 #[cfg(test)]

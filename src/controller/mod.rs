@@ -13,6 +13,7 @@ pub mod cache;
 pub mod context;
 pub mod healthcheck;
 pub mod loadbalancer;
+pub mod observer;
 pub mod schedule;
 pub mod status;
 pub mod triggers;
@@ -72,7 +73,9 @@ pub async fn run(
     };
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let controller_config = controller::Config::default().concurrency(config.concurrency);
-    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone()));
+    // The observers trigger resyncs and health-status writes through this channel.
+    let (triggers, triggered) = futures::channel::mpsc::unbounded();
+    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers));
 
     let drivers: Vec<_> = [lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn).collect();
     let ready_task = tokio::spawn({
@@ -113,6 +116,7 @@ pub async fn run(
             node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()),
             move |node: Node| triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node),
         )
+        .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
         .run(loadbalancer::reconcile, loadbalancer::error_policy, ctx.clone())
         .for_each(|r| async move {
@@ -142,6 +146,7 @@ pub async fn run(
     info!("controllers starting");
     futures::future::join(lb_controller, hc_controller).await;
     info!("controllers stopped");
+    ctx.schedule.stop();
     readiness.set(false);
     ready_task.abort();
     not_ready_on_shutdown.abort();

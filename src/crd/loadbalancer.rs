@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -427,6 +427,12 @@ pub struct LoadBalancerStatus {
     /// InService instances over registered instances, such as `2/3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<String>,
+
+    /// When the instances' health was last read from the ELB. Health is polled within the
+    /// API budget: promptly while the load balancer is in transition, at most every
+    /// `--health-poll-interval` once every instance is InService.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_observed_time: Option<Time>,
 
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -147,6 +147,17 @@ impl TokenBucket {
         }
     }
 
+    /// Whether a call of `class` would get a token now: one is free and no call of the same
+    /// or a more urgent class waits. The observer asks before it spends on health polls.
+    pub fn has_spare(&self, class: Class) -> bool {
+        if self.unlimited() {
+            return true;
+        }
+        let mut s = self.state.lock().expect("bucket lock");
+        self.refill(&mut s, Instant::now());
+        s.tokens >= 1.0 && s.waiting[..=class as usize].iter().all(|n| *n == 0)
+    }
+
     /// Waits for a token as `class`; returns the time waited. A token goes to the most
     /// urgent class waiting; within a class, to whoever checks first.
     pub async fn acquire(&self, class: Class) -> Duration {

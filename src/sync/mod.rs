@@ -5,5 +5,6 @@
 //! It takes any [`crate::elb::ElbApi`], so it is tested directly against moto.
 
 pub mod execute;
+pub mod inventory;
 pub mod ownership;
 pub mod plan;

@@ -1,18 +1,21 @@
 //! The LoadBalancer controller, as named steps:
-//! dereference + build ([`desired`]) → schedule ([`crate::controller::schedule`]: full sync,
-//! health poll, or nothing yet) → sync ([`crate::sync`]) → status ([`status::next`]) →
-//! write. Cleanup (the finalizer) deletes the ELB this resource owns.
+//! dereference + build ([`desired`]) → schedule ([`crate::controller::schedule`]: a sync of
+//! some class, a health result to write, or nothing) → sync ([`crate::sync`], spent from
+//! the budget in its class) → status ([`status::next`]) → write. Cleanup (the finalizer)
+//! deletes the ELB this resource owns.
 //!
-//! - A **full sync** describes the ELB, plans, applies, and reads back.
-//! - A **health poll** is one DescribeInstanceHealth; if the ELB is gone or its registered
-//!   instances differ from the wanted ones, a full sync follows at once.
+//! A sync describes the ELB (or takes it from the region's inventory on the first pass
+//! after a start), plans, applies, and reads back. Health polls and drift checks are the
+//! region observer's ([`crate::controller::observer`]); it triggers the reconcile when
+//! there is something to write or to resync.
 
 pub mod desired;
 pub mod status;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use kube::api::Api;
 use kube::runtime::controller::Action;
@@ -20,17 +23,18 @@ use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{finalizer, Error as FinalizerError, Event as FinalizerEvent};
 use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
-use tracing::{debug, info, info_span, warn, Instrument};
+use tracing::{debug, info_span, warn, Instrument};
 
 use self::desired::Inputs;
 use self::status::{error_reason, Observation};
 use super::context::Context;
-use super::schedule::{backoff, fingerprint, Step};
+use super::observer;
+use super::schedule::{fingerprint, jittered, Step, Target};
 use super::status::Verdict;
 use crate::crd::condition::SYNCED;
 use crate::crd::{self, DeletionPolicy, LoadBalancer};
-use crate::elb;
-use crate::sync::execute::{self, Deleted, Failure, Outcome};
+use crate::elb::{self, with_class, Class};
+use crate::sync::execute::{self, Deleted, Failure, Known, Outcome};
 use crate::sync::ownership::Owner;
 use crate::sync::plan::{Change, PlanError};
 use crate::{Error, Result};
@@ -48,7 +52,8 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
         let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
             match event {
                 FinalizerEvent::Apply(lb) => apply(lb, &ctx).await,
-                FinalizerEvent::Cleanup(lb) => cleanup(lb, &ctx).await,
+                // Deletion is a change: it is spent from the budget first.
+                FinalizerEvent::Cleanup(lb) => with_class(Class::Change, cleanup(lb, &ctx)).await,
             }
         })
         .await
@@ -66,34 +71,41 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
     .await
 }
 
-/// Requeue policy: an invalid spec or a conflict waits for a change (or the resync);
-/// throttling backs off from 30 s; anything else from 5 s; both doubling per consecutive
-/// failure of this object, capped, with jitter.
+/// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
+/// region, adaptive), so no object backs off on its own and every object is retried
+/// promptly once the API recovers:
+/// - an invalid spec or a conflict waits for a change (or the resync interval);
+/// - an ELB error that retrying cannot fix (a validation error, a missing certificate)
+///   waits a minute, or the change that fixes it;
+/// - anything else (throttling, 5xx, timeouts, the Kubernetes API) is retried in about 5 s.
 pub fn error_policy(lb: Arc<LoadBalancer>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = ObjectRef::from_obj(&*lb);
-    let failures = ctx.schedule.failed(&key);
-    warn!(object = %key, %error, failures, "LoadBalancer reconcile failed");
+    warn!(object = %key, %error, "LoadBalancer reconcile failed");
     match error {
         Error::InvalidSpec(_) | Error::Conflict(_) => Action::requeue(ctx.config.resync_interval),
-        Error::Elb(e) if e.kind() == elb::ErrorKind::Throttled => {
-            Action::requeue(backoff(failures, Duration::from_secs(30), Duration::from_secs(600)))
-        }
-        _ => Action::requeue(backoff(failures, Duration::from_secs(5), Duration::from_secs(300))),
+        Error::Elb(e) if e.kind() == elb::ErrorKind::Terminal => Action::requeue(jittered(TERMINAL_RETRY.min(ctx.config.resync_interval))),
+        _ => Action::requeue(jittered(RETRY)),
     }
 }
 
-async fn apply(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
+/// Retry delay after a transient failure.
+const RETRY: Duration = Duration::from_secs(5);
+/// Retry delay after an ELB error that retrying cannot fix.
+const TERMINAL_RETRY: Duration = Duration::from_secs(60);
+/// How long the first sync after a start waits for the region's first inventory.
+const FIRST_INVENTORY_WAIT: Duration = Duration::from_secs(30);
+
+async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     // A reconcile that read a half-filled pod cache would deregister instances.
     if !ctx.stores.wait_ready(Duration::from_secs(30)).await {
-        return Ok(Action::requeue(Duration::from_secs(5)));
+        return Ok(Action::requeue(RETRY));
     }
     let key = ObjectRef::from_obj(&*lb);
     let inputs = match desired::resolve(&lb, ctx) {
         Ok(i) => i,
         Err(problem) => {
             let reason = problem.reason;
-            ctx.schedule.invalidate(&key);
-            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None })
+            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None, transient: false })
                 .await?;
             ctx.publish(&*lb, EventType::Warning, reason, "Validate", problem.message.clone()).await;
             return Err(Error::InvalidSpec(problem.message));
@@ -103,31 +115,58 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         Ok(c) => c,
         Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e).await),
     };
+    ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
     let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
-    let now = Instant::now();
-    match ctx.schedule.step(&key, print, now) {
-        Step::Wait(d) => return Ok(Action::requeue(d)),
-        Step::FullSync => {}
-        Step::PollHealth => match execute::poll_health(&*elb, &inputs.name).await {
-            Ok(Some(health)) => {
-                let registered: BTreeSet<String> = health.iter().map(|h| h.instance_id.clone()).collect();
-                if registered == inputs.desired.instances {
-                    report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved }).await?;
-                    ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
-                    return Ok(Action::requeue(ctx.schedule.polled(&key, now)));
-                }
-                info!(elb = %inputs.name, "registered instances drifted; full sync");
-            }
-            Ok(None) => info!(elb = %inputs.name, "load balancer is gone; full sync"),
-            Err(e) => debug!(elb = %inputs.name, error = %e, "health poll failed; full sync"),
-        },
+    match ctx.schedule.step(&key, &inputs.region, print, lb.status.as_ref()) {
+        Step::Idle => Ok(Action::await_change()),
+        Step::WriteHealth { health, at } => {
+            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at }).await?;
+            ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
+            Ok(Action::await_change())
+        }
+        Step::Sync { class, first } => {
+            // Resyncs never hold every reconcile slot: a change always finds one.
+            let _slot = match class {
+                Class::Change => None,
+                _ => match ctx.schedule.resync_slot() {
+                    Some(slot) => Some(slot),
+                    None => return Ok(Action::requeue(jittered(Duration::from_secs(1)))),
+                },
+            };
+            // The first sync after a start of an object whose status says it converged
+            // for this generation is checked against the region's inventory: a takeover
+            // costs a few bulk describes, not several per object.
+            let snapshot = match first && synced_for_generation(&lb) {
+                true => ctx.schedule.snapshot(&inputs.region, FIRST_INVENTORY_WAIT).await,
+                false => None,
+            };
+            let known = match &snapshot {
+                Some(s) => Known { seen: s.get(&inputs.name), attributes: None, read_health: false },
+                None => Known::default(),
+            };
+            with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
+        }
     }
-    full_sync(&lb, ctx, &inputs, &*elb, print).await
 }
 
-async fn full_sync(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, elb: &dyn elb::ElbApi, print: u64) -> Result<Action> {
+/// Whether the status says the ELB matched the spec of the current generation.
+fn synced_for_generation(lb: &LoadBalancer) -> bool {
+    lb.status.as_ref().is_some_and(|s| {
+        s.observed_generation == lb.metadata.generation && s.conditions.iter().any(|c| c.type_ == SYNCED && c.status == "True")
+    })
+}
+
+async fn full_sync(
+    lb: &LoadBalancer,
+    ctx: &Context,
+    inputs: &Inputs,
+    elb: &dyn elb::ElbApi,
+    print: u64,
+    class: Class,
+    known: Known<'_>,
+) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
-    let sync_report = execute::converge(elb, &inputs.desired, &inputs.owner, lb.spec.adopt).await;
+    let sync_report = execute::converge_from(elb, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
     for action in &sync_report.applied {
         let reason = match action.change() {
             Change::Created => "Created",
@@ -139,10 +178,17 @@ async fn full_sync(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, elb: &dyn 
     }
     match sync_report.result {
         Ok(Outcome::Converged(converged)) => {
-            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved };
+            let at = Time(k8s_openapi::jiff::Timestamp::now());
+            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at };
             report(lb, ctx, observation).await?;
-            ctx.instances.record(key.clone(), converged.health.iter().map(|h| h.state.as_str()));
-            Ok(Action::requeue(ctx.schedule.synced(&key, print, Instant::now())))
+            if let Some(health) = &converged.health {
+                ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
+            }
+            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
+            let registered = converged.description.instances.len();
+            let changed = !sync_report.applied.is_empty();
+            ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);
+            Ok(Action::await_change())
         }
         Ok(Outcome::Conflict { claimed_by }) => {
             let message = format!(
@@ -152,9 +198,8 @@ async fn full_sync(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, elb: &dyn 
                 inputs.region,
                 claimed_by.map(|c| format!(" (its tags name {c})")).unwrap_or_default()
             );
-            ctx.schedule.invalidate(&key);
             let synced = Verdict::new(SYNCED, false, "Conflict", &message);
-            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved) }).await?;
+            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false }).await?;
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
@@ -164,9 +209,8 @@ async fn full_sync(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, elb: &dyn 
                 PlanError::SchemeMismatch { .. } => "SchemeMismatch",
                 PlanError::NoPlacement => "NoPlacement",
             };
-            ctx.schedule.invalidate(&key);
             let synced = Verdict::new(SYNCED, false, reason, p.to_string());
-            report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved) }).await?;
+            report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient: false }).await?;
             ctx.publish(lb, EventType::Warning, reason, "Plan", p.to_string()).await;
             Err(Error::InvalidSpec(p.to_string()))
         }
@@ -177,9 +221,10 @@ async fn full_sync(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, elb: &dyn 
 async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error) -> Error {
     let reason = error_reason(&e);
     let message = e.to_string();
-    ctx.schedule.invalidate(&ObjectRef::from_obj(lb));
     let synced = Verdict::new(SYNCED, false, &reason, &message);
-    if let Err(write) = report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved) }).await {
+    let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
+    let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
+    if let Err(write) = report(lb, ctx, observation).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;

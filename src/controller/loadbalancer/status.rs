@@ -19,10 +19,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
-use crate::controller::status::{conditions, Verdict};
+use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{CONFLICT, READY, SYNCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, HealthState, InstanceState};
@@ -34,13 +34,15 @@ pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
 /// What a reconcile observed, as far as status is concerned.
 #[derive(Debug)]
 pub enum Observation<'a> {
-    /// A full sync converged the ELB.
-    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved },
-    /// A health poll read the instances' health; nothing else was looked at.
-    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved },
+    /// A full sync converged the ELB (at `at`).
+    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved, at: &'a Time },
+    /// A health poll read the instances' health at `at`; nothing else was looked at.
+    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time },
     /// The reconcile stopped: `synced` says why; `conflict` names a foreign ELB;
-    /// `resolved` is known when the spec could be dereferenced.
-    Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved> },
+    /// `resolved` is known when the spec could be dereferenced. A `transient` failure
+    /// (throttling, a 5xx, a timeout) says nothing about the ELB serving traffic, so
+    /// `Ready` keeps reflecting the last observed instance health.
+    Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved>, transient: bool },
 }
 
 /// The new status from the previous one and an observation. Observed fields a failure says
@@ -48,15 +50,19 @@ pub enum Observation<'a> {
 /// status does not change, so an unchanged verdict yields an identical status (and no write).
 pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation: &Observation) -> LoadBalancerStatus {
     match observation {
-        Observation::Synced { converged, region, resolved } => {
+        Observation::Synced { converged, region, resolved, at } => {
             let d = &converged.description;
-            let (instances, healthy) = instances(&converged.health, &resolved.instances);
-            let mut zones = d.availability_zones.clone();
-            zones.sort();
-            let mut subnets = d.subnets.clone();
-            subnets.sort();
+            // Health not read this time: the last observation stands.
+            let (health, observed_time) = match &converged.health {
+                Some(h) => (h.clone(), Some((*at).clone())),
+                None => (recorded_health(previous), previous.instances_observed_time.clone()),
+            };
+            let health = dedupe(&health);
+            let (instances, healthy) = instances(&health, &resolved.instances);
+            let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
+            let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
             let verdicts = [
-                ready_verdict(true, false, resolved.selects_anything, &converged.health),
+                ready_verdict(true, false, resolved.selects_anything, &health),
                 Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
                 conflict_verdict(None),
                 backends_verdict(resolved),
@@ -70,13 +76,15 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 subnets,
                 instances,
                 healthy: Some(healthy),
+                instances_observed_time: observed_time,
                 observed_generation: generation,
                 conditions: conditions(&previous.conditions, &verdicts, generation),
             }
         }
-        Observation::HealthPolled { health, resolved } => {
-            let (instances, healthy) = instances(health, &resolved.instances);
-            let ready = ready_verdict(true, false, resolved.selects_anything, health);
+        Observation::HealthPolled { health, resolved, at } => {
+            let health = dedupe(health);
+            let (instances, healthy) = instances(&health, &resolved.instances);
+            let ready = ready_verdict(true, false, resolved.selects_anything, &health);
             // Only Ready changes; the other conditions keep their place and content.
             let fresh = conditions(&previous.conditions, &[ready], generation).remove(0);
             let mut conds: Vec<Condition> =
@@ -84,10 +92,21 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             if !conds.iter().any(|c| c.type_ == READY) {
                 conds.insert(0, fresh);
             }
-            LoadBalancerStatus { instances, healthy: Some(healthy), conditions: conds, ..previous.clone() }
+            LoadBalancerStatus {
+                instances,
+                healthy: Some(healthy),
+                instances_observed_time: Some((*at).clone()),
+                conditions: conds,
+                ..previous.clone()
+            }
         }
-        Observation::Failed { synced, conflict, resolved } => {
-            let mut verdicts = vec![ready_verdict(false, conflict.is_some(), false, &[]), synced.clone(), conflict_verdict(*conflict)];
+        Observation::Failed { synced, conflict, resolved, transient } => {
+            let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
+            let ready = match last_ready {
+                Some(c) => Verdict::new(READY, c.status == "True", c.reason.clone(), c.message.clone()),
+                None => ready_verdict(false, conflict.is_some(), false, &[]),
+            };
+            let mut verdicts = vec![ready, synced.clone(), conflict_verdict(*conflict)];
             if let Some(resolved) = resolved {
                 verdicts.push(backends_verdict(resolved));
             } else if let Some(c) = previous.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED) {
@@ -100,6 +119,20 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             }
         }
     }
+}
+
+/// The instance health a status recorded.
+pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
+    status
+        .instances
+        .iter()
+        .map(|i| InstanceState {
+            instance_id: i.instance_id.clone(),
+            state: i.state.as_str().into(),
+            reason_code: i.reason_code.clone(),
+            description: i.description.clone(),
+        })
+        .collect()
 }
 
 /// The `BackendsResolved` condition of `next` when it is False and was not already False
@@ -116,6 +149,7 @@ pub fn instances(
     health: &[InstanceState],
     known: &BTreeMap<String, Backend>,
 ) -> (Vec<InstanceStatus>, String) {
+    let health = dedupe(health);
     let mut out: Vec<InstanceStatus> = health
         .iter()
         .map(|h| {
@@ -125,15 +159,31 @@ pub fn instances(
                 availability_zone: backend.and_then(|b| b.zone.clone()),
                 node: backend.and_then(|b| b.node.clone()),
                 state: h.state.to_string(),
-                reason_code: h.reason_code.clone().filter(|r| !r.is_empty() && r != "N/A"),
-                description: h.description.clone().filter(|d| !d.is_empty() && d != "N/A"),
+                reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
+                description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
             }
         })
         .collect();
     out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
     let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
     let summary = format!("{in_service}/{}", out.len());
+    out.truncate(MAX_STATUS_INSTANCES);
     (out, summary)
+}
+
+/// Instances listed in status at most (the summary still counts them all): a status must
+/// stay far below the API server's object size limit, whatever the ELB reports.
+pub const MAX_STATUS_INSTANCES: usize = 1000;
+const MAX_REASON: usize = 128;
+const MAX_DESCRIPTION: usize = 512;
+
+/// One entry per instance id, the first one reported. AWS never repeats an instance, but
+/// an odd answer (moto lists an instance twice after a repeated registration) must not
+/// reach `status.instances`, a list keyed by instanceId that the API server refuses with
+/// duplicates: every later status write would fail.
+pub fn dedupe(health: &[InstanceState]) -> Vec<InstanceState> {
+    let mut seen = BTreeSet::new();
+    health.iter().filter(|h| seen.insert(h.instance_id.as_str())).cloned().collect()
 }
 
 /// `Ready` (see the module documentation).
@@ -317,9 +367,11 @@ mod tests {
                 availability_zones: vec!["us-east-1b".into(), "us-east-1a".into()],
                 ..Default::default()
             },
-            health: health(&[("i-2", "OutOfService"), ("i-1", "InService")]),
+            health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
+            attributes: Default::default(),
         };
-        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r });
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at });
         assert_eq!(synced.dns_name.as_deref(), Some("lb.example"));
         assert_eq!(synced.availability_zones, ["us-east-1a", "us-east-1b"]);
         assert_eq!(synced.healthy.as_deref(), Some("1/2"));
@@ -327,13 +379,13 @@ mod tests {
         assert_eq!(condition(&synced, READY).status, "True");
         assert_eq!(condition(&synced, SYNCED).reason, "Synced");
         assert_eq!(condition(&synced, BACKENDS_RESOLVED).status, "True");
-        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r }), synced, "idempotent");
+        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at }), synced, "idempotent");
 
         // A failure keeps what was observed and says why; backends keep their last verdict.
         let failed = next(
             &synced,
             Some(4),
-            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None },
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None, transient: true },
         );
         assert_eq!(failed.dns_name, synced.dns_name);
         assert_eq!(failed.instances, synced.instances);
@@ -344,13 +396,47 @@ mod tests {
         };
         assert_eq!(backends(&failed), backends(&synced));
         assert_eq!(failed.observed_generation, Some(4));
+        let ready = |s: &LoadBalancerStatus| {
+            let c = condition(s, READY);
+            (c.status.clone(), c.reason.clone(), c.message.clone(), c.last_transition_time.clone())
+        };
+        assert_eq!(ready(&failed), ready(&synced), "a throttle says nothing about traffic");
+        let refused = next(
+            &synced,
+            Some(4),
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "ValidationError", "no"), conflict: None, resolved: None, transient: false },
+        );
+        assert_eq!(condition(&refused, READY).reason, "NotSynced");
 
         // A poll changes the instance table and Ready only.
-        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r });
+        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at });
         assert_eq!(polled.healthy.as_deref(), Some("0/2"));
         assert_eq!(condition(&polled, READY).reason, "NoInstancesInService");
         assert_eq!(condition(&polled, SYNCED), condition(&synced, SYNCED));
         assert_eq!(polled.conditions.len(), synced.conditions.len());
+        assert_eq!(polled.instances_observed_time, Some(at.clone()));
+
+        // A sync that did not read health keeps the last observation and its time.
+        let unread = Converged { health: None, ..converged.clone() };
+        let later = Time(k8s_openapi::jiff::Timestamp::now());
+        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later });
+        assert_eq!(kept.instances, polled.instances);
+        assert_eq!(kept.instances_observed_time, Some(at));
+        assert_eq!(condition(&kept, READY).reason, "NoInstancesInService");
+    }
+
+    #[test]
+    fn duplicates_from_the_elb_never_reach_status() {
+        let r = resolved(&[("i-1", None)]);
+        let twice = health(&[("i-1", "InService"), ("i-1", "InService"), ("i-2", "OutOfService")]);
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at });
+        assert_eq!(s.instances.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
+        assert_eq!(s.healthy.as_deref(), Some("1/2"));
+        let many: Vec<InstanceState> = (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
+        let (list, summary) = instances(&many, &BTreeMap::new());
+        assert_eq!(list.len(), MAX_STATUS_INSTANCES);
+        assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
     }
 
     #[test]
@@ -358,7 +444,7 @@ mod tests {
         let mut r = resolved(&[]);
         r.nodes_without_instance.insert("n1".into());
         let failed = |prev: &LoadBalancerStatus| {
-            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r) })
+            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r), transient: false })
         };
         let first = failed(&LoadBalancerStatus::default());
         assert!(newly_unresolved(&LoadBalancerStatus::default(), &first).is_some_and(|c| c.message.contains("n1")));
