@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{watcher, WatchStreamExt};
+use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -55,18 +56,22 @@ impl Stores {
 /// returned future drives the watch; it runs until aborted (watch errors are retried with
 /// kube's default backoff).
 pub fn reflect<K>(
-    api: Api<K>,
+    api: Api<DeserializeGuard<K>>,
     wc: watcher::Config,
     outputs: usize,
     trim: fn(&mut K),
+    on_invalid: impl Fn(InvalidObject) + Send + 'static,
 ) -> (Store<K>, watch::Receiver<bool>, BoxFuture<'static, ()>, Vec<mpsc::UnboundedReceiver<K>>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
     let (reader, writer) = reflector::store();
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..outputs).map(|_| mpsc::unbounded()).unzip();
+    // One object that does not decode must not stop the watch of its whole kind: it is
+    // reported and left out; the others flow on.
     let stream = watcher(api, wc)
         .default_backoff()
+        .filter_map(move |event| futures::future::ready(valid(event, &on_invalid)))
         .modify(move |obj: &mut K| {
             obj.meta_mut().managed_fields = None;
             trim(obj);
@@ -104,4 +109,20 @@ where
     }
     .boxed();
     (reader, synced, driver, receivers)
+}
+
+/// The event with its object decoded, or `None` (after `on_invalid`) when it did not decode.
+fn valid<K>(
+    event: Result<watcher::Event<DeserializeGuard<K>>, watcher::Error>,
+    on_invalid: &impl Fn(InvalidObject),
+) -> Option<Result<watcher::Event<K>, watcher::Error>> {
+    let decode = |guard: DeserializeGuard<K>| guard.0.map_err(|invalid| on_invalid(invalid)).ok();
+    Some(event.map(|e| match e {
+        watcher::Event::Apply(g) => decode(g).map(watcher::Event::Apply),
+        watcher::Event::InitApply(g) => decode(g).map(watcher::Event::InitApply),
+        watcher::Event::Delete(g) => decode(g).map(watcher::Event::Delete),
+        watcher::Event::Init => Some(watcher::Event::Init),
+        watcher::Event::InitDone => Some(watcher::Event::InitDone),
+    }))
+    .and_then(|r| r.transpose())
 }

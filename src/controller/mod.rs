@@ -24,7 +24,9 @@ use std::sync::Arc;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
-use kube::runtime::events::{Recorder, Reporter};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{controller, watcher, Controller, WatchStreamExt};
 use kube::ResourceExt;
@@ -49,21 +51,25 @@ pub async fn run(
     let readiness = config.readiness.clone();
     let wc = watcher::Config::default();
 
-    let (lb_api, hc_api, pod_api): (Api<LoadBalancer>, Api<HealthCheck>, Api<Pod>) = match &config.namespace {
-        Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-        None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
-    };
-    let node_api: Api<Node> = Api::all(client.clone());
+    let (lb_api, hc_api, pod_api): (Api<DeserializeGuard<LoadBalancer>>, Api<DeserializeGuard<HealthCheck>>, Api<DeserializeGuard<Pod>>) =
+        match &config.namespace {
+            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
+            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
+        };
+    let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
+    let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
+    let invalid = |kind: &'static str| report_invalid(recorder.clone(), kind);
 
-    let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect(lb_api, wc.clone(), 2, |_| {});
-    let (hc_store, hc_synced, hc_driver, mut hc_rx) = cache::reflect(hc_api, wc.clone(), 2, |_| {});
-    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect(pod_api, wc.clone(), 1, |_| {});
-    let (node_store, node_synced, node_driver, mut node_rx) = cache::reflect(node_api, wc, 1, |n: &mut Node| {
+    let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect(lb_api, wc.clone(), 2, |_| {}, invalid("LoadBalancer"));
+    let (hc_store, hc_synced, hc_driver, mut hc_rx) = cache::reflect(hc_api, wc.clone(), 2, |_| {}, invalid("HealthCheck"));
+    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect(pod_api, wc.clone(), 1, |_| {}, invalid("Pod"));
+    let trim_node = |n: &mut Node| {
         // The controllers never read node images; they are most of a node's size.
         if let Some(s) = n.status.as_mut() {
             s.images = None;
         }
-    });
+    };
+    let (node_store, node_synced, node_driver, mut node_rx) = cache::reflect(node_api, wc, 1, trim_node, invalid("Node"));
     let stores = cache::Stores {
         loadbalancers: lb_store.clone(),
         healthchecks: hc_store.clone(),
@@ -71,14 +77,16 @@ pub async fn run(
         nodes: node_store.clone(),
         synced: vec![lb_synced, hc_synced, pod_synced, node_synced],
     };
-    let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let controller_config = controller::Config::default().concurrency(config.concurrency);
     // The observers trigger resyncs and health-status writes through this channel.
     let (triggers, triggered) = futures::channel::mpsc::unbounded();
     let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers));
 
-    let drivers: Vec<_> = [lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn).collect();
-    let ready_task = tokio::spawn({
+    // Every task spawned here ends with this function, on every path out: also when the
+    // caller drops it because the grace period after losing the lease ran out.
+    let mut tasks = Tasks(vec![], ctx.clone());
+    tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn));
+    tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
         let stores = stores.clone();
         async move {
@@ -92,15 +100,15 @@ pub async fn run(
                 warn!("caches not synced after 60s; still waiting");
             }
         }
-    });
-    let not_ready_on_shutdown = tokio::spawn({
+    }));
+    tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
         let shutdown = shutdown.clone();
         async move {
             shutdown.await;
             readiness.set(false);
         }
-    });
+    }));
 
     let lbs = lb_store.clone();
     let lbs_for_pods = lb_store.clone();
@@ -146,12 +154,54 @@ pub async fn run(
     info!("controllers starting");
     futures::future::join(lb_controller, hc_controller).await;
     info!("controllers stopped");
-    ctx.schedule.stop();
     readiness.set(false);
-    ready_task.abort();
-    not_ready_on_shutdown.abort();
-    for d in drivers {
-        d.abort();
-    }
+    drop(tasks);
     Ok(())
+}
+
+/// Tasks spawned for one run of the controllers, and the schedule's observers: aborted
+/// when the run ends or is dropped.
+struct Tasks(Vec<tokio::task::JoinHandle<()>>, Arc<Context>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+        self.1.schedule.stop();
+    }
+}
+
+/// Reports an object that does not decode: a log line and a Warning event on it.
+fn report_invalid(recorder: Recorder, kind: &'static str) -> impl Fn(InvalidObject) + Send + 'static {
+    move |invalid: InvalidObject| {
+        let meta = &invalid.metadata;
+        warn!(kind, namespace = meta.namespace.as_deref().unwrap_or(""), name = meta.name.as_deref().unwrap_or(""), error = %invalid.error, "object does not decode; skipped");
+        let api_version = match kind {
+            "LoadBalancer" | "HealthCheck" => format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),
+            _ => "v1".to_string(),
+        };
+        let reference = ObjectReference {
+            api_version: Some(api_version),
+            kind: Some(kind.to_string()),
+            name: meta.name.clone(),
+            namespace: meta.namespace.clone(),
+            uid: meta.uid.clone(),
+            resource_version: meta.resource_version.clone(),
+            ..Default::default()
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "InvalidObject".into(),
+            note: Some(status::truncate(&format!("the object does not decode and is ignored until fixed: {}", invalid.error), 1000)),
+            action: "Decode".into(),
+            secondary: None,
+        };
+        let recorder = recorder.clone();
+        tokio::spawn(async move {
+            if let Err(e) = recorder.publish(&event, &reference).await {
+                warn!(error = %e, "could not publish event");
+            }
+        });
+    }
 }

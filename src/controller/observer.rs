@@ -20,6 +20,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::context::Context;
+use super::loadbalancer::desired::elb_name;
 use super::schedule::Memo;
 use crate::crd::LoadBalancer;
 use crate::elb::{self, with_class, Class, ElbApi};
@@ -83,7 +84,17 @@ async fn observe(ctx: Arc<Context>, region: String) {
 async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attributes: bool) -> Result<(), elb::Error> {
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
         ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| m.region == region).map(|(k, m)| (k.clone(), m.clone())).collect());
-    let interest = members.iter().filter_map(|(_, m)| m.target.as_ref().map(|t| t.desired.name.clone())).collect();
+    // Every LoadBalancer of the region in the cache, not only those synced since the start:
+    // the first pass after a start serves their first syncs.
+    let default_region = &ctx.config.default_region;
+    let interest = ctx
+        .stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| lb.spec.region.as_ref().unwrap_or(default_region) == region)
+        .map(|lb| elb_name(lb))
+        .collect();
     let snapshot = inventory::take(elb, &interest, false).await?;
     debug!(load_balancers = snapshot.len(), "inventory");
     let mut drifted = 0;

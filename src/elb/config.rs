@@ -15,6 +15,9 @@ pub const ENV_ENDPOINT_ALL: &str = "AWS_ENDPOINT_URL";
 /// Environment variable overriding the STS endpoint (web identity).
 pub const ENV_ENDPOINT_STS: &str = "AWS_ENDPOINT_URL_STS";
 
+/// The largest `PageSize` DescribeLoadBalancers accepts.
+pub const MAX_PAGE_SIZE: u32 = 400;
+
 /// Everything a [`Client`](super::Client) needs. Clone it to build clients for other
 /// regions: clones share the credential cache.
 #[derive(Clone)]
@@ -31,6 +34,7 @@ pub struct ClientConfig {
     /// Prometheus metrics; `None` records nothing.
     pub metrics: Option<ElbMetrics>,
     /// `PageSize` of DescribeLoadBalancers (1..=400); `None` lets the API choose.
+    /// Defaults to the largest page: an inventory pass costs ⌈N/400⌉ calls.
     pub page_size: Option<u32>,
 }
 
@@ -67,7 +71,7 @@ impl ClientConfig {
             retry: RetryConfig::default(),
             rate_limit: RateLimitConfig::default(),
             metrics: None,
-            page_size: None,
+            page_size: Some(MAX_PAGE_SIZE),
         }
     }
 

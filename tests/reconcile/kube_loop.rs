@@ -21,7 +21,7 @@ use serde_json::json;
 use crate::{client, MOTO};
 
 /// A stand-in of the test's own (stopped on drop) with the CRDs installed, and a client.
-async fn kube_client() -> (StandIn, kube::Client) {
+pub(crate) async fn kube_client() -> (StandIn, kube::Client) {
     let standin = StandIn::start().await.expect("stand-in");
     let client = connect(&standin).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -73,7 +73,7 @@ impl Operator {
 }
 
 /// Polls `check` until it returns `Some` (at most 30 s).
-async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -84,13 +84,13 @@ where
     }
 }
 
-async fn namespace(client: &kube::Client, name: &str) {
+pub(crate) async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     api.create(&PostParams::default(), &ns).await.expect("namespace");
 }
 
-async fn create<K>(api: &Api<K>, value: serde_json::Value) -> K
+pub(crate) async fn create<K>(api: &Api<K>, value: serde_json::Value) -> K
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
@@ -136,7 +136,7 @@ fn health_check(name: &str, interval: i32) -> serde_json::Value {
                     "healthyThreshold": 3, "unhealthyThreshold": 5}})
 }
 
-fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+pub(crate) fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
     lb.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
 }
 
@@ -144,7 +144,7 @@ fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
     condition(lb, type_).is_some_and(|c| c.status == "True")
 }
 
-async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)> {
+pub(crate) async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     api.list(&ListParams::default())
         .await

@@ -2,11 +2,14 @@
 //! - [`elb_side`]: convergence of the ELB from the desired state, against moto (no Kubernetes).
 //! - [`kube_loop`]: `controller::run` against the in-memory API stand-in and moto: resources
 //!   in, ELB state, status, events and finalizers out.
+//! - [`fleet`]: the schedule at fleet scale: calls counted after a restart, in steady state
+//!   against the budget, and a malformed object next to good ones.
 //!
 //! One moto serves the binary; tests use distinct load balancer names (and, for the loop,
 //! distinct namespaces), so they run in parallel without interfering.
 
 mod elb_side;
+mod fleet;
 mod kube_loop;
 
 use std::sync::LazyLock;
