@@ -113,6 +113,11 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         LeaderElector::new(client.clone(), LeaseConfig::new(&args.lease_name, namespace, identity, args.lease_duration))
     });
 
+    // With leader election, every mutating ELB call is fenced by the lease.
+    let elb_config = match elector.as_ref().map(LeaderElector::fence) {
+        Some(fence) => elb_config.with_fence(fence),
+        None => elb_config,
+    };
     let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
         let config = controller_config(&args, &health);
         let clients = crate::elb::Clients::new(elb_config.clone());

@@ -211,13 +211,19 @@ impl Client {
 
     async fn attempt(&self, action: &'static str, body: &str) -> Result<(Element, Option<String>), Error> {
         let cfg = &self.inner.config;
+        // Checked right before sending, on every attempt: a retry after the lease was lost
+        // must not go out either. The attempt may not outlive the fence.
+        let mut timeout = cfg.timeout;
+        if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
+            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
+        }
         let credentials = cfg.credentials.get().await?;
         let headers = signing::sign_post(&self.inner.url, body.as_bytes(), &credentials, &cfg.region, SERVICE, SystemTime::now())?;
         let mut request = self.inner.http.post(&self.inner.url).header("content-type", signing::CONTENT_TYPE).body(body.to_string());
         for (k, v) in headers {
             request = request.header(k, v);
         }
-        match exchange::send(request, cfg.timeout).await {
+        match exchange::send(request, timeout).await {
             Ok(response) => decode(action, response.status, &response.body),
             Err(ExchangeError::Timeout(timeout)) => Err(Error::Timeout { action, timeout }),
             Err(ExchangeError::Transport(message)) => Err(Error::Transport { action, message }),

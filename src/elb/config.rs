@@ -36,6 +36,8 @@ pub struct ClientConfig {
     /// `PageSize` of DescribeLoadBalancers (1..=400); `None` lets the API choose.
     /// Defaults to the largest page: an inventory pass costs ⌈N/400⌉ calls.
     pub page_size: Option<u32>,
+    /// With leader election: mutating calls are sent only while the fence allows.
+    pub fence: Option<super::Fence>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -72,6 +74,7 @@ impl ClientConfig {
             rate_limit: RateLimitConfig::default(),
             metrics: None,
             page_size: Some(MAX_PAGE_SIZE),
+            fence: None,
         }
     }
 
@@ -120,6 +123,11 @@ impl ClientConfig {
         self.metrics = Some(metrics);
         self
     }
+    pub fn with_fence(mut self, fence: super::Fence) -> Self {
+        self.fence = Some(fence);
+        self
+    }
+
     pub fn with_page_size(mut self, page_size: u32) -> Self {
         self.page_size = Some(page_size);
         self

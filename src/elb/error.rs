@@ -59,6 +59,10 @@ pub enum Error {
     #[error("{action}: malformed response: {problem}")]
     MalformedResponse { action: &'static str, problem: DecodeError },
 
+    /// A mutating call was not sent: this process may no longer hold the leader lease.
+    #[error("{action}: not sent: the leader lease may be held by another replica now")]
+    Fenced { action: &'static str },
+
     /// No answer within the request timeout.
     #[error("{action}: request timed out after {timeout:?}")]
     Timeout {
@@ -92,7 +96,7 @@ impl Error {
             Error::MalformedResponse { .. } => ErrorKind::Terminal,
             Error::Timeout { .. } | Error::Transport { .. } => ErrorKind::Retryable,
             Error::Credentials(_) => ErrorKind::Auth,
-            Error::Config(_) => ErrorKind::Terminal,
+            Error::Config(_) | Error::Fenced { .. } => ErrorKind::Terminal,
         }
     }
 
@@ -103,6 +107,7 @@ impl Error {
             Error::Api { action, .. }
             | Error::UnexpectedResponse { action, .. }
             | Error::MalformedResponse { action, .. }
+            | Error::Fenced { action }
             | Error::Timeout { action, .. }
             | Error::Transport { action, .. } => Some(action),
             Error::Credentials(_) | Error::Config(_) => None,

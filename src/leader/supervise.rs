@@ -21,8 +21,9 @@ pub enum SuperviseError {
     ControllersExited,
 }
 
-/// Waits for `fut` until `stop` is cancelled, then gives it `grace` to finish on its own.
-async fn run_until_stopped<F>(fut: F, stop: &CancellationToken, grace: Duration) -> Option<F::Output>
+/// Waits for `fut` until `stop` is cancelled, then gives it `grace()` to finish on its own
+/// (asked only then: the grace depends on why it stops).
+async fn run_until_stopped<F>(fut: F, stop: &CancellationToken, grace: impl FnOnce() -> Duration) -> Option<F::Output>
 where
     F: Future,
 {
@@ -31,6 +32,7 @@ where
         out = &mut fut => return Some(out),
         _ = stop.cancelled() => {}
     }
+    let grace = grace();
     match tokio::time::timeout(grace, fut).await {
         Ok(out) => Some(out),
         Err(_) => {
@@ -63,11 +65,12 @@ where
     let Some(elector) = elector else {
         health.set_election(Election::Disabled);
         let stop = shutdown.child_token();
-        let out = run_until_stopped(controllers(stop.clone()), &stop, grace).await;
+        let out = run_until_stopped(controllers(stop.clone()), &stop, || grace).await;
         health.set_caches_synced(false);
         return finished(out, &stop);
     };
 
+    let lost_grace = elector.config().lease_duration.saturating_sub(elector.config().renew_deadline);
     let (state_tx, mut state_rx) = watch::channel(Election::Starting);
     health.set_election(Election::Starting);
     let elector_stop = CancellationToken::new();
@@ -107,7 +110,9 @@ where
                 stop.cancel();
             })
         };
-        let out = run_until_stopped(controllers(stop.clone()), &stop, grace).await;
+        // On shutdown the lease is still renewed while in-flight work finishes; once it is
+        // lost, the fence already refuses writes and the grace stays below the lease margin.
+        let out = run_until_stopped(controllers(stop.clone()), &stop, || if shutdown.is_cancelled() { grace } else { grace.min(lost_grace) }).await;
         on_lost.abort();
         health.set_caches_synced(false);
         if let Err(e) = finished(out, &stop) {
