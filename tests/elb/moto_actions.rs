@@ -7,8 +7,12 @@ use elb_operator::telemetry::Metrics;
 
 use crate::common::{calls, client, config, counted, strings, MOTO};
 
+fn listener(port: u16, protocol: Protocol, instance_port: u16, instance_protocol: Protocol, certificate: Option<&str>) -> Listener {
+    Listener { load_balancer_port: port, protocol, instance_port, instance_protocol, ssl_certificate_id: certificate.map(String::from) }
+}
+
 fn http_listener(port: u16, instance_port: u16) -> Listener {
-    Listener { load_balancer_port: port, protocol: Protocol::HTTP, instance_port, instance_protocol: Protocol::HTTP, ssl_certificate_id: None }
+    listener(port, Protocol::HTTP, instance_port, Protocol::HTTP, None)
 }
 
 fn input(name: &str, zones: &[&str]) -> CreateLoadBalancerInput {
@@ -30,7 +34,7 @@ async fn describe_one(c: &Client, name: &str) -> LoadBalancerDescription {
 async fn create_describe_delete_round_trip() {
     let (c, metrics) = counted(config("us-east-1"));
     let mut inp = input("rt-create", &["us-east-1a", "us-east-1b"]);
-    inp.listeners.push(Listener { load_balancer_port: 443, protocol: Protocol::TCP, instance_port: 8443, instance_protocol: Protocol::TCP, ssl_certificate_id: None });
+    inp.listeners.push(listener(443, Protocol::TCP, 8443, Protocol::TCP, None));
     inp.scheme = Some(Scheme::Internal);
     // AWS allows a tag without a value, but moto answers HTTP 500 to one (KeyError 'Value'),
     // after creating the load balancer; so every tag here has a value.
@@ -91,7 +95,7 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80]);
 
     let cert = "arn:aws:iam::123456789012:server-certificate/test-cert";
-    let https = Listener { load_balancer_port: 443, protocol: Protocol::HTTPS, instance_port: 8080, instance_protocol: Protocol::HTTP, ssl_certificate_id: Some(cert.into()) };
+    let https = listener(443, Protocol::HTTPS, 8080, Protocol::HTTP, Some(cert));
     c.create_load_balancer_listeners("rt-listeners", &[https]).await.unwrap();
     let cert2 = "arn:aws:iam::123456789012:server-certificate/other-cert";
     c.set_load_balancer_listener_ssl_certificate("rt-listeners", 443, cert2).await.unwrap();
@@ -101,7 +105,7 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
 
     // HTTPS in front, plain HTTP to the instances (TLS offload). moto ignores
     // InstanceProtocol and reports the front-end protocol; AWS reports what was sent.
-    let offload = Listener { load_balancer_port: 8443, protocol: Protocol::HTTPS, instance_port: 8080, instance_protocol: Protocol::HTTP, ssl_certificate_id: Some(cert.into()) };
+    let offload = listener(8443, Protocol::HTTPS, 8080, Protocol::HTTP, Some(cert));
     c.create_load_balancer_listeners("rt-listeners", std::slice::from_ref(&offload)).await.unwrap();
     let lb = describe_one(&c, "rt-listeners").await;
     let got = &lb.listeners.iter().find(|l| l.listener.load_balancer_port == 8443).expect("8443").listener;
@@ -359,7 +363,8 @@ async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
     // AWS answers `LoadBalancerNotFound` for these. moto crashes on the missing load
     // balancer and answers an HTML 500 page, which the client reports as a retryable
     // unexpected response naming the status (after its three attempts).
-    let (c, metrics) = counted(config("us-east-1").with_retry(RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() }));
+    let retry = RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() };
+    let (c, metrics) = counted(config("us-east-1").with_retry(retry));
     let err = c.describe_load_balancer_attributes("rt-no-such-lb").await.unwrap_err();
     assert!(matches!(&err, Error::UnexpectedResponse { status: 500, .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Retryable);

@@ -302,7 +302,7 @@ mod tests {
             states
                 .iter()
                 .enumerate()
-                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: HealthState::from(*s), reason_code: None, description: None })
+                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: (*s).into(), reason_code: None, description: None })
                 .collect()
         };
         let cases = [
@@ -349,7 +349,7 @@ mod tests {
     fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {
         states
             .iter()
-            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: HealthState::from(*s), reason_code: None, description: None })
+            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: (*s).into(), reason_code: None, description: None })
             .collect()
     }
 

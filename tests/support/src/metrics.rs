@@ -90,7 +90,8 @@ elb_operator_elb_call_duration_seconds_count{action="CreateLoadBalancer"} 1
         assert_eq!(calls.outcome("DescribeLoadBalancers", "throttled"), 2);
         assert_eq!(calls.outcome("DescribeLoadBalancers", "retryable"), 0);
         assert_eq!(calls.matching(|a| !a.starts_with("Describe")), 1);
-        assert_eq!(calls.per_action().into_iter().collect::<Vec<_>>(), [("CreateLoadBalancer".into(), 1), ("DescribeLoadBalancers".into(), 3)]);
+        let per_action: Vec<(String, u64)> = calls.per_action().into_iter().collect();
+        assert_eq!(per_action, [("CreateLoadBalancer".into(), 1), ("DescribeLoadBalancers".into(), 3)]);
         assert_eq!(calls.total(), 4);
     }
 
@@ -99,7 +100,8 @@ elb_operator_elb_call_duration_seconds_count{action="CreateLoadBalancer"} 1
         let before = ElbCalls::parse(EXPOSITION);
         let after = ElbCalls::parse(&EXPOSITION.replace(r#"outcome="success"} 1"#, r#"outcome="success"} 3"#));
         let new = after.since(&before);
-        assert_eq!(new.per_action().into_iter().collect::<Vec<_>>(), [("CreateLoadBalancer".into(), 2), ("DescribeLoadBalancers".into(), 2)]);
+        let per_action: Vec<(String, u64)> = new.per_action().into_iter().collect();
+        assert_eq!(per_action, [("CreateLoadBalancer".into(), 2), ("DescribeLoadBalancers".into(), 2)]);
         assert_eq!(before.since(&before), ElbCalls::default());
     }
 
