@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
-use crate::elb::{Class, InstanceState, LoadBalancerAttributes};
+use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::inventory::Snapshot;
 use crate::sync::ownership::Owner;
 use crate::sync::plan::Desired;
@@ -115,7 +115,8 @@ impl Memo {
             let age = Duration::try_from(age).unwrap_or(Duration::ZERO);
             now.checked_sub(age).unwrap_or(now)
         });
-        let transition = health_observed.is_none() || status.instances.iter().any(|i| i.state != "InService");
+        let in_service = |i: &crate::crd::InstanceStatus| HealthState::from(i.state.as_str()) == HealthState::InService;
+        let transition = health_observed.is_none() || !status.instances.iter().all(in_service);
         Memo {
             region: region.to_string(),
             inputs: None,
@@ -244,7 +245,7 @@ impl Schedule {
                 Some(h) => {
                     m.health_observed = Some(now);
                     m.health = None;
-                    m.transition = h.iter().any(|i| i.state != "InService");
+                    m.transition = h.iter().any(|i| i.state != HealthState::InService);
                 }
                 // Changed without reading health: watch it closely.
                 None if changed || class == Class::Change => m.transition = true,
@@ -268,7 +269,7 @@ impl Schedule {
                     if wanted.is_some_and(|w| w != registered) {
                         m.pending.get_or_insert((Class::Resync, now));
                     }
-                    m.transition = h.iter().any(|i| i.state != "InService");
+                    m.transition = h.iter().any(|i| i.state != HealthState::InService);
                     m.registered = registered.len();
                     m.health = Some((h, Time(k8s_openapi::jiff::Timestamp::now())));
                 }
@@ -407,7 +408,7 @@ mod tests {
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
         assert_eq!(rx.next().await, Some(key.clone()));
         let Step::WriteHealth { health, .. } = s.step(&key, "r", 2, None) else { panic!("a poll result to write") };
-        assert_eq!(health[0].state, "OutOfService");
+        assert_eq!(health[0].state, HealthState::OutOfService);
         assert!(s.with(&key, |m| m.transition).unwrap(), "an instance out of service: poll promptly");
 
         s.polled(&key, Some(vec![state("i-2", "InService")]));

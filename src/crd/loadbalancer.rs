@@ -236,6 +236,18 @@ impl Protocol {
     }
 }
 
+/// The API accepts the four protocols ELB has; the ELB model also carries ones it may report.
+impl From<Protocol> for crate::elb::Protocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::HTTP => crate::elb::Protocol::HTTP,
+            Protocol::HTTPS => crate::elb::Protocol::HTTPS,
+            Protocol::TCP => crate::elb::Protocol::TCP,
+            Protocol::SSL => crate::elb::Protocol::SSL,
+        }
+    }
+}
+
 /// Session stickiness on a listener: either the application's cookie (`cookieName`) or
 /// the ELB's own cookie (`expirationSeconds`, or neither field for a session cookie).
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
@@ -301,6 +313,15 @@ impl Scheme {
         match self {
             Scheme::InternetFacing => "internet-facing",
             Scheme::Internal => "internal",
+        }
+    }
+}
+
+impl From<Scheme> for crate::elb::Scheme {
+    fn from(s: Scheme) -> Self {
+        match s {
+            Scheme::InternetFacing => crate::elb::Scheme::InternetFacing,
+            Scheme::Internal => crate::elb::Scheme::Internal,
         }
     }
 }

@@ -47,7 +47,7 @@ async fn tutorial_converges_and_follows_edits() {
     let ports: BTreeSet<(u16, u16, String)> = elb
         .listeners
         .iter()
-        .map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.clone()))
+        .map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.to_string()))
         .collect();
     assert_eq!(ports, [(80, 8080, "HTTP".to_string()), (443, 8443, "TCP".to_string())].into_iter().collect());
     let hc = elb.health_check.clone().expect("health check configured");

@@ -2,8 +2,8 @@
 //! computes from a LoadBalancer spec (`desired_state`) is converged with `converge`, and the
 //! result is read back from moto. Kubernetes is not involved here.
 //!
-//! Every test uses its own load balancer names and its own client (so call counts are per
-//! test).
+//! Every test uses its own load balancer names and its own client (so call counts, read from
+//! the client's metrics, are per test).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +17,7 @@ use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
 use elb_operator::sync::plan::{Action, Desired};
 
-use crate::{client, MOTO, REGION};
+use crate::{calls, client, counted, MOTO, REGION};
 
 fn owner(name: &str) -> Owner {
     Owner::new("test-cluster", "default", name)
@@ -195,26 +195,26 @@ async fn tutorial_scenario_converges_and_follows_changes() {
 
 #[tokio::test]
 async fn converged_state_makes_no_mutating_call() {
-    let c = client();
+    let (c, metrics) = counted();
     let name = "rc-idempotent";
     let ids = MOTO.run_instances(2, "us-east-1b");
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
     converged(execute::converge(&c, &want, &owner(name), false).await);
-    let first = c.call_counts();
-    assert!(first.get("CreateLoadBalancer") == Some(&1), "{first:?}");
+    let first = calls(&metrics);
+    assert_eq!(first.attempts("CreateLoadBalancer"), 1, "{first:?}");
 
-    c.reset_call_counts();
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let counts = c.call_counts();
+    let second = calls(&metrics).since(&first);
     for action in ACTIONS.iter().filter(|a| is_mutating(a)) {
-        assert_eq!(counts.get(*action).copied().unwrap_or(0), 0, "{action} called on converged state: {counts:?}");
+        assert_eq!(second.attempts(action), 0, "{action} called on converged state: {second:?}");
     }
-    assert_eq!(c.mutating_calls(), 0);
-    // The observation itself: one describe of each kind.
+    assert_eq!(second.matching(is_mutating), 0);
+    // The observation itself: one describe of each kind, and nothing else.
     for read in ["DescribeLoadBalancers", "DescribeTags", "DescribeLoadBalancerAttributes", "DescribeInstanceHealth"] {
-        assert_eq!(counts.get(read), Some(&1), "{read}: {counts:?}");
+        assert_eq!(second.attempts(read), 1, "{read}: {second:?}");
     }
+    assert_eq!(second.total(), 4, "{second:?}");
     execute::delete(&c, name, &owner(name)).await.unwrap();
 }
 
@@ -250,7 +250,7 @@ async fn create_foreign(c: &Client, name: &str, tags: &[(&str, &str)], instance:
 #[tokio::test]
 #[allow(clippy::type_complexity)] // table rows are tuples
 async fn foreign_load_balancer_is_never_changed() {
-    let c = client();
+    let (c, metrics) = counted();
     let ids = MOTO.run_instances(2, "us-east-1c");
     let cases: [(&str, Vec<(&str, &str)>, bool); 3] = [
         ("rc-foreign-untagged", vec![("owner", "someone-else")], false),
@@ -261,7 +261,7 @@ async fn foreign_load_balancer_is_never_changed() {
     for (name, tags, adopt) in cases {
         create_foreign(&c, name, &tags, &ids[0]).await;
         let before = snapshot(&c, name).await;
-        c.reset_call_counts();
+        let calls_before = calls(&metrics);
 
         let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
         let report = execute::converge(&c, &want, &owner(name), adopt).await;
@@ -272,7 +272,8 @@ async fn foreign_load_balancer_is_never_changed() {
         }
         // Deletion leaves it in place too.
         assert!(matches!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Foreign { .. }));
-        assert_eq!(c.mutating_calls(), 0, "{name}: {:?}", c.call_counts());
+        let made = calls(&metrics).since(&calls_before);
+        assert_eq!(made.matching(is_mutating), 0, "{name}: {made:?}");
         assert_eq!(snapshot(&c, name).await, before, "{name} changed");
         c.delete_load_balancer(name).await.unwrap();
     }
@@ -387,7 +388,7 @@ async fn an_error_stops_the_sync_and_names_its_action() {
 
 #[tokio::test]
 async fn stickiness_and_proxy_protocol_policies() {
-    let c = client();
+    let (c, metrics) = counted();
     let name = "rc-policies";
     let spec = |sticky: &str, proxy: bool| -> LoadBalancerSpec {
         serde_yaml::from_str(&format!(
@@ -407,10 +408,11 @@ async fn stickiness_and_proxy_protocol_policies() {
         vec![BackendServerDescription { instance_port: 8443, policy_names: strings(&["elb-operator-proxy-protocol"]) }]
     );
 
-    c.reset_call_counts();
+    let before = calls(&metrics);
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    assert_eq!(c.mutating_calls(), 0, "{:?}", c.call_counts());
+    let made = calls(&metrics).since(&before);
+    assert_eq!(made.matching(is_mutating), 0, "{made:?}");
 
     // Switch to the application's cookie and drop PROXY protocol.
     let want = desired(name, &spec(", stickiness: {cookieName: SESSIONID}", false), None);

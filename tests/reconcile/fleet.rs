@@ -2,16 +2,16 @@
 //! ELBs reads the region in bulk, a stable fleet stays within its describe budget, and a
 //! malformed object does not stop the others.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use elb_operator::controller::{self, Config};
 use elb_operator::crd::LoadBalancer;
-use elb_operator::elb::{Bucket, Clients, RateLimitConfig};
+use elb_operator::elb::{is_mutating, Bucket, Clients, RateLimitConfig};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
+use test_support::metrics::ElbCalls;
 
 use crate::kube_loop::{condition, create, eventually, events, kube_client, namespace};
 use crate::MOTO;
@@ -50,16 +50,9 @@ impl Run {
         tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("graceful shutdown").unwrap().unwrap();
     }
 
-    /// ELB calls so far by action, every outcome.
-    fn calls(&self) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        let text = self.metrics.encode();
-        for line in text.lines().filter(|l| l.starts_with("elb_operator_elb_calls_total{")) {
-            let action = line.split("action=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or_default();
-            let n: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-            *out.entry(action.to_string()).or_default() += n as u64;
-        }
-        out
+    /// ELB calls so far, every outcome.
+    fn calls(&self) -> ElbCalls {
+        crate::calls(&self.metrics)
     }
 
     fn reconciles(&self) -> u64 {
@@ -71,12 +64,12 @@ impl Run {
     }
 }
 
-fn describes(calls: &BTreeMap<String, u64>) -> u64 {
-    calls.iter().filter(|(a, _)| a.starts_with("Describe")).map(|(_, n)| n).sum()
+fn describes(calls: &ElbCalls) -> u64 {
+    calls.matching(|a| !is_mutating(a))
 }
 
-fn mutations(calls: &BTreeMap<String, u64>) -> u64 {
-    calls.iter().filter(|(a, _)| !a.starts_with("Describe")).map(|(_, n)| n).sum()
+fn mutations(calls: &ElbCalls) -> u64 {
+    calls.matching(is_mutating)
 }
 
 fn load_balancer(name: &str, instances: &[String]) -> serde_json::Value {
@@ -120,7 +113,7 @@ async fn a_restart_over_converged_elbs_reads_the_region_in_bulk() {
     let bulk = N.div_ceil(400) + N.div_ceil(20);
     assert_eq!(mutations(&calls), 0, "a restart changes nothing: {calls:?}");
     assert!(describes(&calls) <= bulk as u64, "at most {bulk} describes for {N} ELBs, got {calls:?}");
-    assert_eq!(calls.get("DescribeLoadBalancerAttributes"), None, "no attributes managed, none read: {calls:?}");
+    assert_eq!(calls.attempts("DescribeLoadBalancerAttributes"), 0, "no attributes managed, none read: {calls:?}");
 }
 
 /// With health polls wanting far more than the describe budget, a stable fleet's describes

@@ -15,15 +15,29 @@ mod kube_loop;
 use std::sync::LazyLock;
 
 use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use elb_operator::telemetry::Metrics;
+use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;
 
 pub static MOTO: LazyLock<Moto> = LazyLock::new(Moto::start);
 
 pub const REGION: &str = "us-east-1";
 
-/// A client of its own (call counts are per client) against the shared moto.
+/// A client of its own against the shared moto.
 pub fn client() -> Client {
     Client::new(config()).expect("client")
+}
+
+/// A client recording into metrics of its own: tests count its calls from them ([`calls`]),
+/// as a dashboard of the operator would.
+pub fn counted() -> (Client, Metrics) {
+    let metrics = Metrics::new();
+    (Client::new(config().with_metrics(metrics.elb.clone())).expect("client"), metrics)
+}
+
+/// The ELB calls `metrics` counted so far, one per HTTP attempt.
+pub fn calls(metrics: &Metrics) -> ElbCalls {
+    ElbCalls::parse(&metrics.encode())
 }
 
 pub fn config() -> ClientConfig {

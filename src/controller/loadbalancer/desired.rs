@@ -94,9 +94,9 @@ pub fn desired_state(
         }
         listeners.push(Listener {
             load_balancer_port,
-            protocol: l.protocol.as_str().to_string(),
+            protocol: l.protocol.into(),
             instance_port,
-            instance_protocol: instance_protocol.as_str().to_string(),
+            instance_protocol: instance_protocol.into(),
             ssl_certificate_id: l.ssl_certificate_id.clone(),
         });
     }
@@ -115,7 +115,7 @@ pub fn desired_state(
     tags.extend(owner.tags());
     Ok(Desired {
         name: name.to_string(),
-        scheme: spec.scheme.map(|s| s.as_str().to_string()),
+        scheme: spec.scheme.map(Into::into),
         listeners,
         placement,
         security_groups: (!spec.security_groups.is_empty()).then(|| set(&spec.security_groups)),
@@ -222,8 +222,9 @@ tags: {team: web}
         let r = resolved(&[("i-1", None), ("i-2", None)]);
         let d = desired_state(&spec(TUTORIAL), "my-lb", None, &r, &owner()).unwrap();
         assert_eq!(d.listeners.len(), 2);
-        assert_eq!(d.listeners[0].instance_protocol, "HTTP");
-        assert_eq!(d.listeners[1].instance_protocol, "TCP");
+        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::HTTP, &elb::Protocol::HTTP));
+        assert_eq!((&d.listeners[1].protocol, &d.listeners[1].instance_protocol), (&elb::Protocol::TCP, &elb::Protocol::TCP));
+        assert_eq!(d.scheme, None, "AWS's default");
         assert_eq!(d.placement, Placement::Zones(["us-east-1a".to_string(), "us-east-1b".to_string()].into()));
         assert_eq!(d.instances, ["i-1".to_string(), "i-2".to_string()].into());
         assert_eq!(d.security_groups, None);
@@ -231,6 +232,14 @@ tags: {team: web}
         assert_eq!(d.attributes.access_log, None);
         assert_eq!(d.tags.len(), 3, "team + exactly two ownership tags: {:?}", d.tags);
         assert_eq!(d.tags["elb.operator.dev/resource"], "default/my-lb");
+    }
+
+    #[test]
+    fn scheme_and_protocols_become_the_elb_model() {
+        let s = spec("{scheme: internal, listeners: [{port: 443, instancePort: 80, protocol: SSL, sslCertificateId: arn:x}]}");
+        let d = desired_state(&s, "x", None, &resolved(&[]), &owner()).unwrap();
+        assert_eq!(d.scheme, Some(elb::Scheme::Internal));
+        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::SSL, &elb::Protocol::TCP));
     }
 
     #[test]

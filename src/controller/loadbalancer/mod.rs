@@ -293,11 +293,5 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
 
 /// The ELB action an error came from, for the event's `action`.
 fn action_of(e: &elb::Error) -> &'static str {
-    match e {
-        elb::Error::Api { action, .. }
-        | elb::Error::UnexpectedResponse { action, .. }
-        | elb::Error::Timeout { action, .. }
-        | elb::Error::Transport { action, .. } => action,
-        _ => "ELB",
-    }
+    e.action().unwrap_or("ELB")
 }

@@ -25,7 +25,7 @@ use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{CONFLICT, READY, SYNCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
-use crate::elb::{self, InstanceState};
+use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
 
 /// Condition type reporting nodes whose instance cannot be found.
@@ -129,7 +129,7 @@ pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
         .iter()
         .map(|i| InstanceState {
             instance_id: i.instance_id.clone(),
-            state: i.state.clone(),
+            state: i.state.as_str().into(),
             reason_code: i.reason_code.clone(),
             description: i.description.clone(),
         })
@@ -159,14 +159,14 @@ pub fn instances(
                 instance_id: h.instance_id.clone(),
                 availability_zone: backend.and_then(|b| b.zone.clone()),
                 node: backend.and_then(|b| b.node.clone()),
-                state: h.state.clone(),
+                state: h.state.to_string(),
                 reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
                 description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
             }
         })
         .collect();
     out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-    let in_service = out.iter().filter(|i| i.state == "InService").count();
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
     let summary = format!("{in_service}/{}", out.len());
     out.truncate(MAX_STATUS_INSTANCES);
     (out, summary)
@@ -190,7 +190,7 @@ pub fn dedupe(health: &[InstanceState]) -> Vec<InstanceState> {
 /// `Ready` (see the module documentation).
 pub fn ready_verdict(synced: bool, conflict: bool, selects_anything: bool, health: &[InstanceState]) -> Verdict {
     let total = health.len();
-    let in_service = health.iter().filter(|h| h.state == "InService").count();
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
     if conflict {
         return Verdict::new(READY, false, "Conflict", "the load balancer with the wanted name is not owned by this resource");
     }
@@ -303,7 +303,7 @@ mod tests {
             states
                 .iter()
                 .enumerate()
-                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: s.to_string(), reason_code: None, description: None })
+                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: (*s).into(), reason_code: None, description: None })
                 .collect()
         };
         let cases = [
@@ -350,7 +350,7 @@ mod tests {
     fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {
         states
             .iter()
-            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: s.to_string(), reason_code: None, description: None })
+            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: (*s).into(), reason_code: None, description: None })
             .collect()
     }
 
