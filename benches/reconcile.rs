@@ -8,12 +8,14 @@
 use std::time::Instant;
 
 use elb_operator::controller::backends;
-use elb_operator::controller::converge::{self, Outcome};
-use elb_operator::controller::loadbalancer::desired_state;
-use elb_operator::controller::ownership::Owner;
+use elb_operator::sync::execute::{self, Outcome};
+use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::sync::ownership::Owner;
 use elb_operator::crd::LoadBalancerSpec;
-use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
-use elb_operator::plan::{self, Desired};
+use elb_operator::elb::{self, Client, ClientConfig, RateLimitConfig};
+use elb_operator::sync::plan::{self, Desired};
+use elb_operator::telemetry::Metrics;
+use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;
 
 fn spec(instances: &[String]) -> LoadBalancerSpec {
@@ -49,25 +51,29 @@ fn bench_planner() {
 async fn bench_converge(n: usize) {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let instances = moto.run_instances(4, "us-east-1a");
+    let metrics = Metrics::new();
     let client = Client::new(
-        ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "bench", "bench").with_rate_limit(RateLimitConfig::unlimited()),
+        ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "bench", "bench")
+            .with_rate_limit(RateLimitConfig::unlimited())
+            .with_metrics(metrics.elb.clone()),
     )
     .expect("client");
     let desired: Vec<Desired> = (0..n).map(|i| desired(&format!("bench-{i}"), &spec(&instances))).collect();
     for pass in ["first (create)", "second (steady state)"] {
-        client.reset_call_counts();
+        let before = ElbCalls::parse(&metrics.encode());
         let start = Instant::now();
         for d in &desired {
             let owner = Owner::new("bench", "default", &d.name);
-            let report = converge::converge(&client, d, &owner, false).await;
+            let report = execute::converge(&client, d, &owner, false).await;
             assert!(matches!(report.result, Ok(Outcome::Converged(_))), "{}: {:?}", d.name, report.result);
         }
         let elapsed = start.elapsed();
-        let calls: u64 = client.call_counts().values().sum();
+        let calls = ElbCalls::parse(&metrics.encode()).since(&before);
         println!(
-            "converge, {pass} pass over {n} load balancers: {elapsed:?} total, {:?} per load balancer, {calls} ELB calls ({} mutating)",
+            "converge, {pass} pass over {n} load balancers: {elapsed:?} total, {:?} per load balancer, {} ELB calls ({} mutating)",
             elapsed / n as u32,
-            client.mutating_calls()
+            calls.total(),
+            calls.matching(elb::is_mutating)
         );
     }
 }

@@ -44,11 +44,6 @@ pub struct RunArgs {
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
 
-    /// Override the ELB endpoint URL (e.g. a local moto server). Without it the endpoint comes
-    /// from AWS_ENDPOINT_URL or the region's public endpoint.
-    #[arg(long, env = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING")]
-    pub elb_endpoint: Option<String>,
-
     /// Watch only this namespace. Without it (or with an empty value) every namespace is
     /// watched.
     #[arg(long, env = "ELB_OPERATOR_WATCH_NAMESPACE")]
@@ -113,7 +108,7 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
-    /// Timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
+    /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
     #[command(flatten, next_help_heading = "ELB client")]
     pub elb: crate::elb::ElbArgs,
 }
@@ -205,12 +200,20 @@ mod tests {
 
     #[test]
     fn elb_client_flags_are_run_flags() {
-        let a = run_args(&["--elb-timeout-seconds=2.5", "--elb-max-attempts=7", "--elb-describe-burst=3", "--elb-mutate-rate=0.5"]);
+        let a = run_args(&[
+            "--elb-endpoint=http://127.0.0.1:4566",
+            "--elb-timeout-seconds=2.5",
+            "--elb-max-attempts=7",
+            "--elb-describe-burst=3",
+            "--elb-mutate-rate=0.5",
+        ]);
+        assert_eq!(a.elb.endpoint.as_deref(), Some("http://127.0.0.1:4566"));
         assert_eq!(a.elb.timeout_seconds, 2.5);
-        assert_eq!(a.elb.max_attempts, 7);
+        assert_eq!(a.elb.max_attempts, Some(7));
         assert_eq!(a.elb.describe_burst, 3);
         assert_eq!(a.elb.mutate_rate, 0.5);
         assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--elb-max-attempts", "many"]).is_err());
+        assert_eq!(run_args(&[]).elb.max_attempts, None, "left out, AWS_MAX_ATTEMPTS or 3 decides");
     }
 
     #[test]

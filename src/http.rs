@@ -14,7 +14,7 @@
 //! API would not help, and the leader steps down by itself when it cannot renew.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -22,6 +22,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use tokio::sync::watch;
 
 pub use crate::leader::Election;
 use crate::telemetry::Metrics;
@@ -75,6 +76,34 @@ pub fn readiness(election: Election, caches_synced: bool) -> Result<&'static str
     }
 }
 
+/// Whether the controllers' caches (LoadBalancers, HealthCheck, Pods, Nodes) are synced and
+/// reconciling: the one readiness flag of the process. The controllers set it; `/readyz`
+/// reads it through [`Health`]; tests wait on it.
+#[derive(Clone, Debug)]
+pub struct Readiness(Arc<watch::Sender<bool>>);
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Readiness(Arc::new(watch::channel(false).0))
+    }
+}
+
+impl Readiness {
+    pub fn is_ready(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once ready.
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
+    }
+
+    pub fn set(&self, ready: bool) {
+        self.0.send_replace(ready);
+    }
+}
+
 /// Shared, cheaply cloned health state: written by the controllers (caches synced) and the
 /// leader elector, read by `/readyz`.
 #[derive(Clone, Debug)]
@@ -84,28 +113,28 @@ pub struct Health {
 
 #[derive(Debug)]
 struct HealthInner {
-    caches_synced: AtomicBool,
+    caches_synced: Readiness,
     election: AtomicU8,
 }
 
 impl Health {
     /// A fresh state: caches not synced, election as given.
     pub fn new(election: Election) -> Self {
-        Health {
-            inner: Arc::new(HealthInner {
-                caches_synced: AtomicBool::new(false),
-                election: AtomicU8::new(election_to_u8(election)),
-            }),
-        }
+        Health { inner: Arc::new(HealthInner { caches_synced: Readiness::default(), election: AtomicU8::new(election_to_u8(election)) }) }
+    }
+
+    /// The caches-synced flag, handed to the controllers, which set it themselves.
+    pub fn caches(&self) -> Readiness {
+        self.inner.caches_synced.clone()
     }
 
     /// Records whether the running controllers' caches are synced (false once they stop).
     pub fn set_caches_synced(&self, synced: bool) {
-        self.inner.caches_synced.store(synced, Ordering::SeqCst);
+        self.inner.caches_synced.set(synced);
     }
 
     pub fn caches_synced(&self) -> bool {
-        self.inner.caches_synced.load(Ordering::SeqCst)
+        self.inner.caches_synced.is_ready()
     }
 
     /// Records the outcome of the latest lease check.
@@ -173,6 +202,16 @@ mod tests {
         assert_eq!(readiness(Election::Starting, true), Err(NotReady::LeaseNotChecked));
         assert!(readiness(Election::Standby { api_reachable: true }, false).is_ok());
         assert_eq!(readiness(Election::Standby { api_reachable: false }, false), Err(NotReady::ApiUnreachable));
+    }
+
+    #[test]
+    fn caches_flag_is_shared_with_the_controllers() {
+        let h = Health::new(Election::Disabled);
+        let controllers = h.caches();
+        assert_eq!(h.readiness(), Err(NotReady::CachesNotSynced));
+        controllers.set(true);
+        assert!(h.readiness().is_ok());
+        assert!(h.caches_synced());
     }
 
     #[test]

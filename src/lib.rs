@@ -6,11 +6,14 @@
 //! - [`elb`]: the operator's own client for the Classic ELB Query API (signing, credentials,
 //!   XML, errors, retries, rate limiting). No AWS wire type leaves this module.
 //! - [`naming`]: the deterministic ELB name derived from namespace/name.
-//! - [`plan`]: pure planning, desired vs observed ELB state -> ordered ELB actions.
-//! - [`controller`]: the reconcile loops, backend discovery, status and events.
-//! - [`telemetry`], [`http`], [`leader`]: logs/metrics, the metrics and health endpoints,
-//!   and leader election.
-//! - [`cli`]: the command line.
+//! - [`sync`]: the sync engine without Kubernetes: ownership, pure planning (desired vs
+//!   observed ELB state -> ordered ELB actions) and their execution against the ELB API.
+//! - [`controller`]: the reconcile loops: caches, triggers, the schedule, backend discovery,
+//!   desired state, status and events.
+//! - [`telemetry`], [`http`], [`leader`]: logs/metrics, the metrics and health endpoints
+//!   (and the one readiness flag), leader election and the supervision of the controllers.
+//! - [`rbac`]: the Kubernetes API calls the operator makes (the chart's RBAC source).
+//! - [`cli`], [`operator`]: the command line, and the wiring of `elb-operator run`.
 
 pub mod cli;
 pub mod controller;
@@ -20,7 +23,8 @@ pub mod http;
 pub mod leader;
 pub mod naming;
 pub mod operator;
-pub mod plan;
+pub mod rbac;
+pub mod sync;
 pub mod telemetry;
 
 /// The operator's error type. Each variant knows a short label used for metrics and event
@@ -44,9 +48,6 @@ pub enum Error {
 
     #[error("finalizer error: {0}")]
     Finalizer(String),
-
-    #[error("serialization error: {0}")]
-    Serialization(#[from] serde_json::Error),
 }
 
 impl Error {
@@ -58,7 +59,6 @@ impl Error {
             Error::InvalidSpec(_) => "invalid_spec",
             Error::Conflict(_) => "conflict",
             Error::Finalizer(_) => "finalizer",
-            Error::Serialization(_) => "serialization",
         }
     }
 }

@@ -8,7 +8,7 @@ async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
         Command::Crdgen => print!("{}", elb_operator::crd::crdgen_yaml()),
         Command::RbacRequirements => {
-            let calls = elb_operator::operator::kube_api_calls();
+            let calls = elb_operator::rbac::kube_api_calls();
             println!("{}", serde_json::to_string_pretty(&calls).expect("API calls serialize"));
         }
         Command::Run(args) => {

@@ -219,6 +219,52 @@ impl Metrics {
     }
 }
 
+/// Every health state the instance gauge reports, so that a state dropping to zero shows 0.
+const INSTANCE_STATES: [&str; 3] = ["InService", "OutOfService", "Unknown"];
+
+/// Registered instances by health state, kept per owner (a LoadBalancer) and summed into
+/// the `instances` gauge, so that a forgotten owner's instances leave the totals.
+pub struct InstanceStates<K> {
+    gauge: Family<StateLabels, Gauge>,
+    by_owner: Mutex<std::collections::HashMap<K, std::collections::BTreeMap<String, i64>>>,
+}
+
+impl<K: std::hash::Hash + Eq> InstanceStates<K> {
+    pub fn new(gauge: Family<StateLabels, Gauge>) -> Self {
+        InstanceStates { gauge, by_owner: Mutex::default() }
+    }
+
+    /// Records the instance states of one owner and refreshes the gauge.
+    pub fn record<'a>(&self, owner: K, states: impl Iterator<Item = &'a str>) {
+        let mut counts = std::collections::BTreeMap::new();
+        for s in states {
+            *counts.entry(s.to_string()).or_insert(0) += 1;
+        }
+        let mut all = self.by_owner.lock().expect("instance states lock");
+        all.insert(owner, counts);
+        self.publish(&all);
+    }
+
+    /// Drops an owner from the totals.
+    pub fn forget(&self, owner: &K) {
+        let mut all = self.by_owner.lock().expect("instance states lock");
+        all.remove(owner);
+        self.publish(&all);
+    }
+
+    fn publish(&self, all: &std::collections::HashMap<K, std::collections::BTreeMap<String, i64>>) {
+        let mut totals: std::collections::BTreeMap<String, i64> = INSTANCE_STATES.iter().map(|s| (s.to_string(), 0)).collect();
+        for counts in all.values() {
+            for (state, n) in counts {
+                *totals.entry(state.clone()).or_insert(0) += n;
+            }
+        }
+        for (state, n) in totals {
+            self.gauge.get_or_create(&StateLabels { state }).set(n);
+        }
+    }
+}
+
 /// The log filter given on the command line is not a valid `EnvFilter` directive.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid log level/filter {filter:?}: {source}")]

@@ -1,21 +1,20 @@
-//! The CRD schema: the checked-in `crds/` match the Rust types, and every manifest under
+//! The CRD schema: the checked-in `crds/` (and the chart's copy) match the Rust types, the
+//! CRDs pass the checks the API server makes when they are created, and every manifest under
 //! `examples/` is accepted while every one under `examples/invalid/` is refused with the
 //! message its `# expect:` line names.
 //!
-//! Refusal follows the API server's order: the OpenAPI schema (checked here with the
-//! `jsonschema` crate, its errors phrased as the API server phrases them), the list-map and
-//! list-set uniqueness of `x-kubernetes-list-type`, then the CEL rules (kube-cel, with
-//! schema defaults applied and `oldSelf` on updates) unless a blocking schema error
-//! (unsupported enum value, missing field, too long, too many, wrong type) stopped them.
+//! Objects are validated by the Kubernetes API stand-in's validation
+//! (`kube_standin::validation`): the same code that answers `kubectl apply` in the
+//! end-to-end tests and the demo, in the API server's order and with its messages (pruning
+//! and defaults, the OpenAPI schema, list-type uniqueness, then the CEL rules with `oldSelf`
+//! on updates, skipped after a blocking schema error). Unknown fields are refused, as
+//! `kubectl apply` asks the server to (`fieldValidation=Strict`).
 
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
 
 use elb_operator::crd::{self, HealthCheck, LoadBalancer};
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use kube::core::cel::{
-    analyze_rule, compile_schema, CompiledSchema, ScopeContext, Validator, WarningKind,
-};
+use kube::core::cel::{analyze_rule, compile_schema, ScopeContext, WarningKind};
+use kube_standin::validation;
 use serde_json::Value;
 
 fn repo_root() -> PathBuf {
@@ -25,29 +24,32 @@ fn repo_root() -> PathBuf {
 // ---------------------------------------------------------------------------------------
 // Checked-in CRDs
 
-/// Regenerates `crds/` and fails when the checked-in files differ.
+/// Regenerates `crds/` and the Helm chart's copy in `charts/elb-operator/crds/` and fails when
+/// the checked-in files differ.
 #[test]
 fn checked_in_crds_match_the_rust_types() {
     let update = std::env::var_os("UPDATE_CRDS").is_some_and(|v| v != "0");
     let mut stale = Vec::new();
     for crd in crd::crds() {
         let name = crd.metadata.name.clone().expect("derived CRDs are named");
-        let path = repo_root().join("crds").join(format!("{name}.yaml"));
         let want = crd::crd_yaml(&crd);
-        if update {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &want).unwrap();
-            continue;
-        }
-        let have = std::fs::read_to_string(&path).unwrap_or_default();
-        if have != want {
-            stale.push(path.display().to_string());
+        for dir in ["crds", "charts/elb-operator/crds"] {
+            let path = repo_root().join(dir).join(format!("{name}.yaml"));
+            if update {
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(&path, &want).unwrap();
+                continue;
+            }
+            let have = std::fs::read_to_string(&path).unwrap_or_default();
+            if have != want {
+                stale.push(path.display().to_string());
+            }
         }
     }
     assert!(
         stale.is_empty(),
         "the checked-in CRDs differ from the Rust types: {stale:?}\n\
-         run `UPDATE_CRDS=1 cargo test --test crd_schema` and commit crds/"
+         run `UPDATE_CRDS=1 cargo test --test crd_schema` and commit crds/ and charts/elb-operator/crds/"
     );
 }
 
@@ -70,21 +72,15 @@ fn crdgen_yaml_holds_both_crds_in_order() {
     }
 }
 
+/// Every rule carries its own message (the API server would otherwise answer
+/// `failed rule: <rule>`); that they compile is part of the API server's CRD checks below.
 #[test]
-fn every_cel_rule_compiles_and_has_a_message() {
+fn every_cel_rule_has_a_message() {
     for crd in crd::crds() {
-        let schema = schema_of(&crd);
-        let compiled = compile_schema(&schema);
-        assert!(
-            !compiled.has_errors(),
-            "{}: {:?}",
-            crd.spec.names.kind,
-            compiled.compilation_errors()
-        );
-        let rules = rules_of(&schema);
-        assert!(!rules.is_empty());
+        let rules = rules_of(&schema_of(&crd));
+        assert!(!rules.is_empty(), "{}: no rules", crd.spec.names.kind);
         for (rule, message) in rules {
-            assert!(!message.is_empty(), "rule without a message: {rule}");
+            assert!(!message.trim().is_empty(), "rule without a message: {rule}");
         }
     }
 }
@@ -224,80 +220,66 @@ fn printer_columns_show_the_elb_and_its_health() {
     }
 }
 
-/// What the API server checks when the CRD itself is created: a structural schema (every
-/// node typed, no references or type alternatives), defaults that pass their own schema,
-/// rule fieldPaths naming an existing property, and one-line messages.
+/// The API server's checks of a CRD it is asked to create (structural schema, defaults that
+/// pass their own schema, rules that compile, one-line messages, fieldPaths naming a
+/// property...), then this project's own conventions: no type alternatives or composition,
+/// and fieldPaths one level deep.
 #[test]
 fn crds_pass_the_api_servers_crd_checks() {
-    fn walk(node: &Value, path: &str) {
+    fn conventions(node: &Value, path: &str) {
         let map = node
             .as_object()
             .unwrap_or_else(|| panic!("{path}: not an object"));
-        for forbidden in [
-            "$ref",
-            "anyOf",
-            "oneOf",
-            "allOf",
-            "not",
-            "definitions",
-            "$defs",
-        ] {
+        for key in ["anyOf", "oneOf", "allOf", "not", "$defs"] {
             assert!(
-                !map.contains_key(forbidden),
-                "{path}: {forbidden} is not structural"
-            );
-        }
-        let typed = map.contains_key("type")
-            || map.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true))
-            || map.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-        assert!(typed, "{path}: no type");
-        assert!(
-            !(map.contains_key("properties") && map.contains_key("additionalProperties")),
-            "{path}: properties and additionalProperties together"
-        );
-        if let Some(default) = map.get("default") {
-            let validator = jsonschema::validator_for(&as_json_schema(node)).unwrap();
-            assert!(
-                validator.is_valid(default),
-                "{path}: default {default} fails its own schema"
+                !map.contains_key(key),
+                "{path}: {key}: the CRDs use plain, typed, inlined nodes"
             );
         }
         if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
             for rule in rules {
-                let message = rule["message"].as_str().unwrap_or_default();
-                assert!(
-                    !message.contains('\n'),
-                    "{path}: multi-line message {message:?}"
-                );
                 if let Some(field) = rule["fieldPath"].as_str() {
                     let field = field
                         .strip_prefix('.')
                         .expect("fieldPath starts with a dot");
                     assert!(
-                        !field.contains('.'),
+                        !field.contains(['.', '[']),
                         "{path}: keep fieldPaths one level deep: {field}"
-                    );
-                    assert!(
-                        node["properties"].get(field).is_some(),
-                        "{path}: fieldPath .{field} names no property"
                     );
                 }
             }
         }
         if let Some(Value::Object(props)) = map.get("properties") {
             for (name, prop) in props {
-                walk(prop, &format!("{path}.{name}"));
+                conventions(prop, &format!("{path}.{name}"));
             }
         }
         for key in ["items", "additionalProperties"] {
             if let Some(child @ Value::Object(_)) = map.get(key) {
-                walk(child, &format!("{path}[]"));
+                conventions(child, &format!("{path}[]"));
             }
         }
     }
     for crd in crd::crds() {
-        walk(&schema_of(&crd), &crd.spec.names.kind);
+        let problems = validation::check_crd(&serde_json::to_value(&crd).unwrap());
+        assert!(
+            problems.is_empty(),
+            "{}: the API server would refuse the CRD: {problems:#?}",
+            crd.spec.names.kind
+        );
+        conventions(&schema_of(&crd), &crd.spec.names.kind);
     }
+    // The check sees what it is for: a CRD with a broken rule is refused.
+    let mut broken = serde_json::to_value(LoadBalancer::crd_for_test()).unwrap();
+    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+        ["x-kubernetes-validations"][0]["rule"] = Value::from("self.listeners.all(l,");
+    let problems = validation::check_crd(&broken);
+    assert!(
+        problems.iter().any(|p| p
+            .field
+            .ends_with("properties[spec].x-kubernetes-validations[0].rule")),
+        "{problems:#?}"
+    );
 }
 
 /// kubectl expands categories before short names: a category spelled like a short name
@@ -530,235 +512,30 @@ fn schema_of(
     serde_json::to_value(schema).unwrap()
 }
 
-/// One kind's schema, compiled once per test thread.
-struct Kind {
-    schema: Value,
-    openapi: jsonschema::Validator,
-    cel: CompiledSchema,
+/// The openAPIV3Schema of each kind.
+fn schema_for(kind: &str) -> Value {
+    let crd = crd::crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+        .unwrap_or_else(|| panic!("no CRD for kind {kind}"));
+    schema_of(&crd)
 }
 
-thread_local! {
-    static KINDS: Vec<(String, Rc<Kind>)> = crd::crds()
-        .iter()
-        .map(|crd| {
-            let schema = schema_of(crd);
-            let openapi = jsonschema::validator_for(&as_json_schema(&schema)).expect("the CRD schema is a JSON schema");
-            let cel = compile_schema(&schema);
-            (crd.spec.names.kind.clone(), Rc::new(Kind { schema, openapi, cel }))
-        })
-        .collect();
-    static CEL: Validator = Validator::new();
-}
-
-fn kind(name: &str) -> Rc<Kind> {
-    KINDS.with(|kinds| {
-        kinds
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, kind)| kind.clone())
-            .unwrap_or_else(|| panic!("no CRD for kind {name}"))
-    })
-}
-
-/// The messages the API server would answer for `obj` (created, or updated from `old`);
-/// empty when it would accept it.
+/// The messages the API server would answer for `obj` (created, or updated from `old`) when
+/// applied with `kubectl apply`; empty when it would accept it.
 fn refusals(obj: &Value, old: Option<&Value>) -> Vec<String> {
     assert_eq!(obj["apiVersion"], "elb.operator.dev/v1alpha1");
-    let kind = kind(obj["kind"].as_str().expect("manifest has a kind"));
-    let schema = &kind.schema;
-
-    let mut messages = Vec::new();
-    let mut blocking = false;
-    for error in kind.openapi.iter_errors(obj) {
-        let (message, blocks) = apiserver_message(&error);
-        blocking |= blocks;
-        messages.push(message);
+    let schema = schema_for(obj["kind"].as_str().expect("manifest has a kind"));
+    let mut stored = obj.clone();
+    match validation::validate(
+        &schema,
+        &mut stored,
+        old,
+        &validation::Options { strict: true },
+    ) {
+        Ok(_warnings) => Vec::new(),
+        Err(causes) => causes.iter().map(ToString::to_string).collect(),
     }
-    messages.extend(duplicates(schema, obj, String::new()));
-    if blocking {
-        // As the API server: CEL rules are not run on an object of the wrong shape.
-        messages.push(
-            "<nil>: Invalid value: null: some validation rules were not checked because the object was invalid; \
-             correct the existing errors to complete validation"
-                .into(),
-        );
-    } else if let Err(errors) = CEL.with(|cel| cel.validate_compiled(&kind.cel, obj, old)) {
-        for error in errors {
-            messages.push(format!(
-                "{}: Invalid value: {}",
-                error.field_path, error.message
-            ));
-        }
-    }
-    messages
-}
-
-/// The OpenAPI v3 schema of a CRD as a JSON schema: `nullable: true` becomes a `null`
-/// type alternative; the `x-kubernetes-*` extensions are unknown keywords and ignored.
-fn as_json_schema(schema: &Value) -> Value {
-    match schema {
-        Value::Object(map) => {
-            let mut out: serde_json::Map<String, Value> = map
-                .iter()
-                .map(|(k, v)| (k.clone(), as_json_schema(v)))
-                .collect();
-            if out.get("nullable") == Some(&Value::Bool(true)) {
-                if let Some(Value::String(t)) = out.get("type").cloned() {
-                    out.insert("type".into(), serde_json::json!([t, "null"]));
-                }
-            }
-            // The API server's OpenAPI dialect does not know JSON schema formats such as
-            // int32 as assertions.
-            out.remove("format");
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(as_json_schema).collect()),
-        other => other.clone(),
-    }
-}
-
-/// A JSON-schema error phrased as the API server phrases it, and whether the API server
-/// counts it as blocking (skipping the CEL rules).
-fn apiserver_message(error: &jsonschema::ValidationError<'_>) -> (String, bool) {
-    let path = field_path(error.instance_path().as_str());
-    let value = error.instance().as_ref();
-    match error.kind() {
-        ValidationErrorKind::Minimum { limit } => (
-            format!("{path}: Invalid value: {value}: {path} in body should be greater than or equal to {}", number(limit)),
-            false,
-        ),
-        ValidationErrorKind::Maximum { limit } => (
-            format!("{path}: Invalid value: {value}: {path} in body should be less than or equal to {}", number(limit)),
-            false,
-        ),
-        ValidationErrorKind::Enum { options } => {
-            let supported: Vec<String> =
-                options.as_array().unwrap().iter().filter(|o| !o.is_null()).map(|o| o.to_string()).collect();
-            (format!("{path}: Unsupported value: {value}: supported values: {}", supported.join(", ")), true)
-        }
-        ValidationErrorKind::Required { property } => {
-            let property = property.as_str().unwrap();
-            let field = if path.is_empty() { property.to_string() } else { format!("{path}.{property}") };
-            (format!("{field}: Required value"), true)
-        }
-        ValidationErrorKind::MinItems { limit } => (
-            format!(
-                "{path}: Invalid value: {}: {path} in body should have at least {limit} items",
-                value.as_array().map_or(0, Vec::len)
-            ),
-            false,
-        ),
-        ValidationErrorKind::MaxItems { limit } => (
-            format!("{path}: Too many: {}: must have at most {limit} items", value.as_array().map_or(0, Vec::len)),
-            true,
-        ),
-        ValidationErrorKind::MaxProperties { limit } => (
-            format!("{path}: Too many: {}: must have at most {limit} items", value.as_object().map_or(0, |o| o.len())),
-            true,
-        ),
-        ValidationErrorKind::MaxLength { limit } => {
-            (format!("{path}: Too long: may not be more than {limit} bytes"), true)
-        }
-        ValidationErrorKind::MinLength { limit } => (
-            format!("{path}: Invalid value: {value}: {path} in body should be at least {limit} chars long"),
-            false,
-        ),
-        ValidationErrorKind::Pattern { pattern } => {
-            (format!("{path}: Invalid value: {value}: {path} in body should match '{pattern}'"), false)
-        }
-        ValidationErrorKind::Type { kind } => {
-            let wanted = match kind {
-                TypeKind::Single(t) => t.to_string(),
-                TypeKind::Multiple(ts) => format!("{ts:?}"),
-            };
-            (format!("{path}: Invalid value: {value}: {path} in body must be of type {wanted}"), true)
-        }
-        _ => (format!("{path}: Invalid value: {error}"), false),
-    }
-}
-
-/// `/spec/listeners/0/port` -> `spec.listeners[0].port`.
-fn field_path(pointer: &str) -> String {
-    let mut out = String::new();
-    for part in pointer.split('/').skip(1) {
-        if part.chars().all(|c| c.is_ascii_digit()) && !part.is_empty() {
-            out.push_str(&format!("[{part}]"));
-        } else {
-            if !out.is_empty() {
-                out.push('.');
-            }
-            out.push_str(&part.replace("~1", "/").replace("~0", "~"));
-        }
-    }
-    out
-}
-
-/// `5.0` -> `5`, as Go prints a float64 limit.
-fn number(limit: &Value) -> String {
-    match limit.as_f64() {
-        Some(f) if f.fract() == 0.0 => format!("{}", f as i64),
-        _ => limit.to_string(),
-    }
-}
-
-/// The API server's uniqueness check of `x-kubernetes-list-type: map` keys and `set` items.
-fn duplicates(schema: &Value, value: &Value, path: String) -> Vec<String> {
-    let mut out = Vec::new();
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let child_schema = schema["properties"]
-                    .get(key)
-                    .or_else(|| schema.get("additionalProperties"));
-                if let Some(child_schema) = child_schema {
-                    let child_path = if path.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{path}.{key}")
-                    };
-                    out.extend(duplicates(child_schema, child, child_path));
-                }
-            }
-        }
-        Value::Array(items) => {
-            let keys: Vec<Value> = match schema["x-kubernetes-list-type"].as_str() {
-                Some("map") => {
-                    let names = schema["x-kubernetes-list-map-keys"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default();
-                    items
-                        .iter()
-                        .map(|item| {
-                            Value::Object(
-                                names
-                                    .iter()
-                                    .map(|n| {
-                                        (
-                                            n.as_str().unwrap().to_string(),
-                                            item[n.as_str().unwrap()].clone(),
-                                        )
-                                    })
-                                    .collect(),
-                            )
-                        })
-                        .collect()
-                }
-                Some("set") => items.clone(),
-                _ => Vec::new(),
-            };
-            for (i, key) in keys.iter().enumerate() {
-                if keys[..i].contains(key) {
-                    out.push(format!("{path}[{i}]: Duplicate value: {key}"));
-                }
-            }
-            for (i, item) in items.iter().enumerate() {
-                out.extend(duplicates(&schema["items"], item, format!("{path}[{i}]")));
-            }
-        }
-        _ => {}
-    }
-    out
 }
 
 /// Every `(rule, message)` of `x-kubernetes-validations` in a schema.

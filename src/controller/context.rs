@@ -1,22 +1,23 @@
-//! What every reconcile shares: configuration, clients, caches, metrics, the event recorder,
-//! and per-object memory (last full sync, failures) that decides between a full sync, a
-//! health poll, or nothing.
+//! What every reconcile shares: settings, ELB clients by region, caches, metrics, the event
+//! recorder and the schedule.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::events::{Event, EventType, Recorder};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::Resource;
-use tokio::sync::watch;
 use tracing::warn;
 
-use crate::crd::{HealthCheck, LoadBalancer};
+use super::cache::Stores;
+use super::schedule::{Schedule, Settings};
+use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
-use crate::telemetry::{Metrics, StateLabels};
+use crate::http::Readiness;
+use crate::telemetry::{InstanceStates, Metrics};
+
+/// Inventory passes between two reads of the attributes of the ELBs that manage them.
+const ATTRIBUTES_EVERY: u32 = 6;
 
 /// Settings of [`super::run`].
 #[derive(Clone, Debug)]
@@ -27,9 +28,9 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Region of LoadBalancers without `spec.region`.
     pub default_region: String,
-    /// How often the health of registered instances is polled (DescribeInstanceHealth).
+    /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,
-    /// How often a full sync re-reads the whole ELB and corrects drift.
+    /// How often an inventory pass re-reads the region's ELBs and corrects drift.
     pub resync_interval: Duration,
     /// LoadBalancers reconciled at the same time (0 = unbounded).
     pub concurrency: u16,
@@ -57,34 +58,6 @@ impl Default for Config {
     }
 }
 
-/// Whether the controllers' caches (LoadBalancers, HealthChecks, Pods, Nodes) are synced
-/// and reconciling. Clone it before passing [`Config`] to [`super::run`] and ask
-/// [`Readiness::is_ready`] from `/readyz`.
-#[derive(Clone, Debug)]
-pub struct Readiness(Arc<watch::Sender<bool>>);
-
-impl Default for Readiness {
-    fn default() -> Self {
-        Readiness(Arc::new(watch::channel(false).0))
-    }
-}
-
-impl Readiness {
-    pub fn is_ready(&self) -> bool {
-        *self.0.borrow()
-    }
-
-    /// Resolves once ready.
-    pub async fn wait(&self) {
-        let mut rx = self.0.subscribe();
-        let _ = rx.wait_for(|r| *r).await;
-    }
-
-    pub(crate) fn set(&self, ready: bool) {
-        self.0.send_replace(ready);
-    }
-}
-
 /// ELB clients by region. Implemented by `elb::Clients`; a single client serves its own
 /// region only.
 pub trait ElbClients: Send + Sync + 'static {
@@ -107,50 +80,8 @@ impl ElbClients for Arc<dyn ElbApi> {
     }
 }
 
-/// The reflector caches the reconcilers read from.
-#[derive(Clone)]
-pub struct Stores {
-    pub loadbalancers: Store<LoadBalancer>,
-    pub healthchecks: Store<HealthCheck>,
-    pub pods: Store<Pod>,
-    pub nodes: Store<Node>,
-    /// One flag per cache, set when its first full list is in.
-    pub synced: Vec<watch::Receiver<bool>>,
-}
-
-impl Stores {
-    /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
-    /// pod cache would deregister every instance.
-    ///
-    /// Uses the operator's own flags rather than `Store::wait_until_ready`: that future keeps
-    /// only the waker of its last poller, so a second waiter could starve kube's Controller,
-    /// which waits on it for its main store.
-    pub async fn wait_ready(&self, limit: Duration) -> bool {
-        let all = async {
-            for flag in &self.synced {
-                if flag.clone().wait_for(|synced| *synced).await.is_err() {
-                    return false;
-                }
-            }
-            true
-        };
-        tokio::time::timeout(limit, all).await.unwrap_or(false)
-    }
-}
-
-/// Per-LoadBalancer memory between reconciles.
-#[derive(Debug, Clone, Default)]
-pub struct Memo {
-    /// Hash of the inputs (spec, generation, resolved backends, health check) of the last
-    /// successful full sync.
-    pub inputs: Option<u64>,
-    pub last_full_sync: Option<Instant>,
-    pub last_health_poll: Option<Instant>,
-    /// Consecutive failed reconciles, for backoff.
-    pub failures: u32,
-}
-
-/// Shared by every reconcile.
+/// Shared by every reconcile: settings, clients, caches, metrics, the event recorder and
+/// the schedule.
 pub struct Context {
     pub client: kube::Client,
     pub config: Config,
@@ -158,13 +89,10 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub stores: Stores,
-    memos: Mutex<HashMap<ObjectRef<LoadBalancer>, Memo>>,
-    /// Registered instances by state, per LoadBalancer (summed into `metrics.instances`).
-    instance_states: Mutex<HashMap<ObjectRef<LoadBalancer>, BTreeMap<String, i64>>>,
+    pub schedule: Schedule,
+    /// Registered instances by health state, per LoadBalancer.
+    pub instances: InstanceStates<ObjectRef<LoadBalancer>>,
 }
-
-/// Every health state the gauge reports, so that a state dropping to zero is shown as 0.
-const STATES: [&str; 3] = ["InService", "OutOfService", "Unknown"];
 
 impl Context {
     pub fn new(
@@ -174,55 +102,23 @@ impl Context {
         metrics: Metrics,
         recorder: Recorder,
         stores: Stores,
+        triggers: futures::channel::mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
     ) -> Self {
-        Context {
-            client,
-            config,
-            elb,
-            metrics,
-            recorder,
-            stores,
-            memos: Mutex::default(),
-            instance_states: Mutex::default(),
-        }
-    }
-
-    pub fn memo(&self, key: &ObjectRef<LoadBalancer>) -> Memo {
-        self.memos.lock().expect("memo lock").get(key).cloned().unwrap_or_default()
-    }
-
-    pub fn update_memo(&self, key: &ObjectRef<LoadBalancer>, f: impl FnOnce(&mut Memo)) {
-        f(self.memos.lock().expect("memo lock").entry(key.clone()).or_default());
+        let settings = Settings {
+            health_poll_interval: config.health_poll_interval,
+            resync_interval: config.resync_interval,
+            attributes_every: ATTRIBUTES_EVERY,
+            resync_slots: usize::from(config.concurrency / 2).max(1),
+        };
+        let schedule = Schedule::new(settings, triggers);
+        let instances = InstanceStates::new(metrics.instances.clone());
+        Context { client, config, elb, metrics, recorder, stores, schedule, instances }
     }
 
     /// Forgets a deleted LoadBalancer.
     pub fn forget(&self, key: &ObjectRef<LoadBalancer>) {
-        self.memos.lock().expect("memo lock").remove(key);
-        self.instance_states.lock().expect("states lock").remove(key);
-        self.publish_instance_gauge();
-    }
-
-    /// Records the instance states of one LoadBalancer and refreshes the gauge.
-    pub fn record_instance_states<'a>(&self, key: &ObjectRef<LoadBalancer>, states: impl Iterator<Item = &'a str>) {
-        let mut counts = BTreeMap::new();
-        for s in states {
-            *counts.entry(s.to_string()).or_insert(0) += 1;
-        }
-        self.instance_states.lock().expect("states lock").insert(key.clone(), counts);
-        self.publish_instance_gauge();
-    }
-
-    fn publish_instance_gauge(&self) {
-        let all = self.instance_states.lock().expect("states lock");
-        let mut totals: BTreeMap<String, i64> = STATES.iter().map(|s| (s.to_string(), 0)).collect();
-        for counts in all.values() {
-            for (state, n) in counts {
-                *totals.entry(state.clone()).or_insert(0) += n;
-            }
-        }
-        for (state, n) in totals {
-            self.metrics.instances.get_or_create(&StateLabels { state }).set(n);
-        }
+        self.schedule.forget(key);
+        self.instances.forget(key);
     }
 
     /// Publishes an event about `obj`; a failure is logged, never fatal.
@@ -237,45 +133,5 @@ impl Context {
         if let Err(e) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             warn!(error = %e, reason, "could not publish event");
         }
-    }
-}
-
-/// A stable hash of anything hashable (the inputs of a sync).
-pub fn fingerprint<T: Hash>(value: &T) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    value.hash(&mut h);
-    h.finish()
-}
-
-/// Exponential backoff with ±20% jitter: `base * 2^(failures-1)`, at most `max`.
-pub fn backoff(failures: u32, base: Duration, max: Duration) -> Duration {
-    let exp = failures.saturating_sub(1).min(16);
-    let d = base.saturating_mul(1u32 << exp).min(max);
-    let jitter = rand::random_range(0.8..1.2);
-    d.mul_f64(jitter)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_bounded() {
-        let base = Duration::from_secs(5);
-        let max = Duration::from_secs(300);
-        for (failures, nominal) in [(1, 5), (2, 10), (3, 20), (7, 300), (40, 300)] {
-            let d = backoff(failures, base, max).as_secs_f64();
-            let n = nominal as f64;
-            assert!(d >= n * 0.8 - 1e-9 && d <= n * 1.2 + 1e-9, "failures {failures}: {d}s not within 20% of {n}s");
-        }
-    }
-
-    #[test]
-    fn readiness_flips() {
-        let r = Readiness::default();
-        let seen_by_ops = r.clone();
-        assert!(!seen_by_ops.is_ready());
-        r.set(true);
-        assert!(seen_by_ops.is_ready());
     }
 }

@@ -9,8 +9,9 @@ use kube::ResourceExt;
 use tracing::{info_span, warn, Instrument};
 
 use super::context::Context;
+use super::triggers::using_health_check;
 use super::status::{self, Verdict};
-use crate::crd::{HealthCheck, HealthCheckSpec, HealthCheckStatus, LoadBalancer};
+use crate::crd::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 use crate::elb;
 use crate::{Error, Result};
 
@@ -65,18 +66,6 @@ fn validate_target(target: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The names of the LoadBalancers in `namespace` whose healthCheckRef names `name`, sorted.
-pub fn used_by(loadbalancers: &[Arc<LoadBalancer>], namespace: &str, name: &str) -> Vec<String> {
-    let mut names: Vec<String> = loadbalancers
-        .iter()
-        .filter(|lb| lb.namespace().as_deref() == Some(namespace))
-        .filter(|lb| lb.spec.health_check_ref.as_ref().is_some_and(|r| r.name == name))
-        .map(|lb| lb.name_any())
-        .collect();
-    names.sort();
-    names
-}
-
 /// Reconciles one HealthCheck: pure validation, then a status write when it changed.
 pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action> {
     let ns = hc.namespace().unwrap_or_default();
@@ -104,9 +93,11 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
         Err(message) => Verdict::new(crate::crd::condition::READY, false, "Invalid", message),
     };
     let previous = hc.status.clone().unwrap_or_default();
+    let mut used_by: Vec<String> = using_health_check(&ctx.stores.loadbalancers.state(), ns, name).map(|lb| lb.name_any()).collect();
+    used_by.sort();
     let status = HealthCheckStatus {
         observed_generation: hc.metadata.generation,
-        used_by: used_by(&ctx.stores.loadbalancers.state(), ns, name),
+        used_by,
         conditions: status::conditions(&previous.conditions, &[verdict], hc.metadata.generation),
     };
     let api: Api<HealthCheck> = Api::namespaced(ctx.client.clone(), ns);
@@ -117,13 +108,12 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
 /// Kubernetes errors are retried with backoff; nothing else can fail here.
 pub fn error_policy(hc: Arc<HealthCheck>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(object = %format!("{}/{}", hc.namespace().unwrap_or_default(), hc.name_any()), %error, "HealthCheck reconcile failed");
-    Action::requeue(super::context::backoff(1, std::time::Duration::from_secs(5), std::time::Duration::from_secs(60)))
+    Action::requeue(super::schedule::jittered(std::time::Duration::from_secs(5)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crd::LoadBalancerSpec;
 
     fn spec(target: &str, interval: i32, timeout: i32, healthy: i32, unhealthy: i32) -> HealthCheckSpec {
         HealthCheckSpec {
@@ -168,22 +158,5 @@ mod tests {
             assert_eq!(validate(&s).is_ok(), ok, "{s:?}: {:?}", validate(&s));
         }
         assert!(validate(&spec("TCP:80", 30, 30, 2, 2)).unwrap_err().contains("less than intervalSeconds"));
-    }
-
-    #[test]
-    fn used_by_lists_referencing_loadbalancers_in_the_namespace() {
-        let lb = |ns: &str, name: &str, hc: Option<&str>| {
-            let spec: LoadBalancerSpec = serde_json::from_value(serde_json::json!({
-                "listeners": [{"port": 80, "protocol": "HTTP", "instancePort": 8080}],
-                "healthCheckRef": hc.map(|n| serde_json::json!({"name": n})),
-            }))
-            .unwrap();
-            let mut lb = LoadBalancer::new(name, spec);
-            lb.metadata.namespace = Some(ns.into());
-            Arc::new(lb)
-        };
-        let lbs = vec![lb("a", "z-lb", Some("hc")), lb("a", "b-lb", Some("hc")), lb("a", "c", Some("other")), lb("b", "d", Some("hc")), lb("a", "e", None)];
-        assert_eq!(used_by(&lbs, "a", "hc"), ["b-lb", "z-lb"]);
-        assert!(used_by(&lbs, "c", "hc").is_empty());
     }
 }

@@ -1,34 +1,14 @@
-//! Status: conditions, the instance table, and the write (a merge patch on `/status` with a
-//! fixed field manager, only when something changed).
-//!
-//! Conditions of a LoadBalancer (all always present):
-//! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
-//!   error; False otherwise, with the ELB error code as reason (`ValidationError`,
-//!   `Throttling`, ...) or one of `Conflict`, `InvalidSpec`, `HealthCheckNotFound`,
-//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`, `KubernetesError`.
-//! - `Ready` is True when `Synced` is True (so the ELB exists, is ours and matches the spec)
-//!   and either at least one registered instance is `InService` (reason `InstancesInService`)
-//!   or the spec selects no backends at all (no selector that can match, no instance ids;
-//!   reason `NoBackendsSelected`). False reasons: `NotSynced`, `Conflict`, `NoBackends`
-//!   (selectors match no instance), `NoInstancesInService`.
-//! - `Conflict` is True when an ELB with the wanted name exists without this resource's
-//!   ownership tags (reason `NotOwned`), else False (`NoConflict`).
-//! - `BackendsResolved` is False when a selected node has no AWS providerID
-//!   (`NodeWithoutProviderID`) or a selected pod's node is unknown (`NodeNotFound`).
+//! Status shared by both controllers: conditions from verdicts (keeping transition times),
+//! and the write (a JSON merge patch on `/status` with a fixed field manager, only when
+//! something changed).
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 use serde::Serialize;
 
-use crate::crd::InstanceStatus;
-use crate::elb::InstanceState;
-
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "elb-operator";
-
-/// Condition type reporting nodes whose instance cannot be found.
-pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
 
 /// A condition before timestamps: what the controller concluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,32 +61,6 @@ pub fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
-/// One status entry per instance ELB reports, sorted by id, with zone and node from the
-/// resolved backends; and the `InService/registered` summary.
-pub fn instances(
-    health: &[InstanceState],
-    known: &std::collections::BTreeMap<String, super::backends::Backend>,
-) -> (Vec<InstanceStatus>, String) {
-    let mut out: Vec<InstanceStatus> = health
-        .iter()
-        .map(|h| {
-            let backend = known.get(&h.instance_id);
-            InstanceStatus {
-                instance_id: h.instance_id.clone(),
-                availability_zone: backend.and_then(|b| b.zone.clone()),
-                node: backend.and_then(|b| b.node.clone()),
-                state: h.state.clone(),
-                reason_code: h.reason_code.clone().filter(|r| !r.is_empty() && r != "N/A"),
-                description: h.description.clone().filter(|d| !d.is_empty() && d != "N/A"),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
-    let in_service = out.iter().filter(|i| i.state == "InService").count();
-    let summary = format!("{in_service}/{}", out.len());
-    (out, summary)
-}
-
 /// Writes `status` when it differs from `current`, as a JSON merge patch on `/status` with
 /// field manager [`FIELD_MANAGER`]. The patch replaces the whole status: lists are replaced
 /// by merge patches anyway, and a field `current` has but `status` lacks is sent as `null`
@@ -144,7 +98,6 @@ pub fn replacement<S: Serialize>(current: Option<&S>, status: &S) -> Result<serd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::backends::Backend;
 
     #[test]
     fn transition_time_kept_while_status_unchanged() {
@@ -167,30 +120,8 @@ mod tests {
     }
 
     #[test]
-    fn instance_table_and_summary() {
-        let h = |id: &str, state: &str, reason: Option<&str>| InstanceState {
-            instance_id: id.into(),
-            state: state.into(),
-            reason_code: reason.map(String::from),
-            description: Some("N/A".into()),
-        };
-        let known = [("i-2".to_string(), Backend { zone: Some("us-east-1b".into()), node: Some("n2".into()) })].into();
-        let (list, summary) = instances(
-            &[h("i-3", "OutOfService", Some("Instance")), h("i-2", "InService", Some("N/A")), h("i-1", "InService", None)],
-            &known,
-        );
-        assert_eq!(summary, "2/3");
-        assert_eq!(list.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
-        assert_eq!(list[1].node.as_deref(), Some("n2"));
-        assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"));
-        assert_eq!(list[1].reason_code, None, "N/A is dropped");
-        assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
-        assert_eq!(instances(&[], &known).1, "0/0");
-    }
-
-    #[test]
     fn replacement_removes_fields_that_went_away() {
-        use crate::crd::LoadBalancerStatus;
+        use crate::crd::{InstanceStatus, LoadBalancerStatus};
         let old = LoadBalancerStatus {
             dns_name: Some("x".into()),
             instances: vec![InstanceStatus { instance_id: "i-1".into(), state: "InService".into(), ..Default::default() }],

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -148,10 +148,12 @@ pub struct LoadBalancerSpec {
         .message(Message::Message(format!("tag keys starting with {RESERVED_TAG_PREFIX} are reserved for the operator's ownership tags"))))]
     pub tags: BTreeMap<String, String>,
 
-    /// What happens to the ELB when this resource is deleted: `Delete` (default) removes it,
-    /// `Retain` leaves it in AWS.
-    #[serde(default)]
-    pub deletion_policy: DeletionPolicy,
+    /// What happens to the ELB when this resource is deleted: `Delete` removes it, `Retain`
+    /// leaves it in AWS. Unset: `Delete`, except for an ELB that existed before this
+    /// resource and was adopted (`adopt: true`), which is retained unless `Delete` is written
+    /// here explicitly: the operator never deletes what it did not create unless told to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
 
     /// Take over an existing ELB with the wanted name that the operator does not own
     /// (it gets the ownership tags). Without this, such an ELB is a conflict and is never
@@ -234,6 +236,18 @@ impl Protocol {
     }
 }
 
+/// The API accepts the four protocols ELB has; the ELB model also carries ones it may report.
+impl From<Protocol> for crate::elb::Protocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::HTTP => crate::elb::Protocol::HTTP,
+            Protocol::HTTPS => crate::elb::Protocol::HTTPS,
+            Protocol::TCP => crate::elb::Protocol::TCP,
+            Protocol::SSL => crate::elb::Protocol::SSL,
+        }
+    }
+}
+
 /// Session stickiness on a listener: either the application's cookie (`cookieName`) or
 /// the ELB's own cookie (`expirationSeconds`, or neither field for a session cookie).
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
@@ -303,11 +317,19 @@ impl Scheme {
     }
 }
 
+impl From<Scheme> for crate::elb::Scheme {
+    fn from(s: Scheme) -> Self {
+        match s {
+            Scheme::InternetFacing => crate::elb::Scheme::InternetFacing,
+            Scheme::Internal => crate::elb::Scheme::Internal,
+        }
+    }
+}
+
 /// What happens to the ELB when the resource is deleted.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Delete the ELB (if this resource owns it).
-    #[default]
     Delete,
     /// Leave the ELB in AWS.
     Retain,
@@ -407,6 +429,17 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<String>,
 
+    /// When the instances' health was last read from the ELB. Health is polled within the
+    /// API budget: promptly while the load balancer is in transition, at most every
+    /// `--health-poll-interval` once every instance is InService.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances_observed_time: Option<Time>,
+
+    /// True once this resource adopted an ELB that existed before it (`spec.adopt`); such an
+    /// ELB is retained on deletion unless `spec.deletionPolicy: Delete` is written.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adopted: bool,
+
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -465,3 +498,11 @@ pub const LISTENER_PAIR_RULE: &str = "!has(self.instanceProtocol) \
 /// protocol follows the front-end one).
 pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyProtocol \
 || !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";
+
+impl LoadBalancer {
+    /// The deletion policy in force (see `spec.deletionPolicy`).
+    pub fn deletion_policy(&self) -> DeletionPolicy {
+        let adopted = self.status.as_ref().is_some_and(|s| s.adopted);
+        self.spec.deletion_policy.unwrap_or(if adopted { DeletionPolicy::Retain } else { DeletionPolicy::Delete })
+    }
+}

@@ -4,17 +4,18 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tracing::Instrument;
 
 use super::config::ClientConfig;
+use super::exchange::{self, http_client, snippet, ExchangeError};
 use super::model::*;
 use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
 use super::wire::{self, Params};
 use super::xml::Element;
-use super::{signing, Error};
+use super::{signing, DecodeError, Error, ErrorKind};
 
 /// The SigV4 service name of Classic ELB.
 pub const SERVICE: &str = "elasticloadbalancing";
@@ -56,7 +57,8 @@ pub const DESCRIBE_TAGS_BATCH: usize = 20;
 const MAX_PAGES: usize = 10_000;
 
 /// The Classic ELB client of one region. Cheap to clone: clones share the HTTP pool,
-/// credential cache, rate limiter, retry quota and call counters.
+/// credential cache, rate limiter and retry quota. Calls are counted, by action and
+/// outcome, in the metrics of its configuration.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -68,8 +70,6 @@ struct Inner {
     http: reqwest::Client,
     limiter: Arc<RateLimiter>,
     quota: RetryQuota,
-    calls: Mutex<BTreeMap<String, u64>>,
-    attempts: Mutex<BTreeMap<String, u64>>,
 }
 
 impl fmt::Debug for Client {
@@ -82,31 +82,8 @@ impl fmt::Debug for Client {
     }
 }
 
-/// Installs rustls' ring provider for the process (once; "already installed" is fine).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// A reqwest client with the ring TLS provider and the given connect timeout.
-pub(crate) fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
-    install_crypto_provider();
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
-}
-
-fn snippet(body: &str) -> String {
-    let s: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut out: String = s.chars().take(160).collect();
-    if s.chars().count() > 160 {
-        out.push('…');
-    }
-    out
-}
-
 /// Turns an HTTP exchange into a result element or a classified error.
-pub(crate) fn decode(action: &'static str, status: u16, body: &str) -> Result<(Element, Option<String>), Error> {
+fn decode(action: &'static str, status: u16, body: &str) -> Result<(Element, Option<String>), Error> {
     if (200..300).contains(&status) {
         return wire::parse_result(action, body).map_err(|_| Error::UnexpectedResponse { action, status, snippet: snippet(body) });
     }
@@ -123,41 +100,11 @@ impl Client {
         url::Url::parse(&url).map_err(|e| Error::Config(format!("endpoint {url:?}: {e}")))?;
         let limiter = rate_limit::shared(&config.credentials.identity(), &config.region, config.rate_limit);
         let quota = RetryQuota::new(config.retry.quota);
-        Ok(Client {
-            inner: Arc::new(Inner {
-                config,
-                url,
-                http,
-                limiter,
-                quota,
-                calls: Mutex::default(),
-                attempts: Mutex::default(),
-            }),
-        })
+        Ok(Client { inner: Arc::new(Inner { config, url, http, limiter, quota }) })
     }
 
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
-    }
-
-    /// Logical API calls per action since creation or the last reset (retries not counted).
-    pub fn call_counts(&self) -> BTreeMap<String, u64> {
-        self.inner.calls.lock().unwrap().clone()
-    }
-
-    /// HTTP attempts per action (retries counted).
-    pub fn attempt_counts(&self) -> BTreeMap<String, u64> {
-        self.inner.attempts.lock().unwrap().clone()
-    }
-
-    /// Logical calls of mutating actions.
-    pub fn mutating_calls(&self) -> u64 {
-        self.call_counts().iter().filter(|(a, _)| is_mutating(a)).map(|(_, n)| n).sum()
-    }
-
-    pub fn reset_call_counts(&self) {
-        self.inner.calls.lock().unwrap().clear();
-        self.inner.attempts.lock().unwrap().clear();
     }
 
     /// Tokens left in the retry quota.
@@ -167,7 +114,19 @@ impl Client {
 
     /// One logical call: rate limiting, signing, retries, metrics and a tracing span.
     async fn call(&self, action: &'static str, load_balancer: Option<&str>, params: Params) -> Result<Element, Error> {
-        *self.inner.calls.lock().unwrap().entry(action.to_string()).or_default() += 1;
+        self.call_reading(action, load_balancer, params, Ok).await
+    }
+
+    /// [`call`](Self::call) with its result element read by `read`. A result `read` refuses
+    /// fails its attempt as [`Error::MalformedResponse`], so metrics and the span count it as
+    /// the terminal error it is, not as a success.
+    async fn call_reading<T>(
+        &self,
+        action: &'static str,
+        load_balancer: Option<&str>,
+        params: Params,
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let span = tracing::info_span!(
             "elb_call",
             action,
@@ -177,10 +136,15 @@ impl Client {
             outcome = tracing::field::Empty,
             request_id = tracing::field::Empty,
         );
-        self.call_with_retries(action, params.encode()).instrument(span).await
+        self.call_with_retries(action, params.encode(), read).instrument(span).await
     }
 
-    async fn call_with_retries(&self, action: &'static str, body: String) -> Result<Element, Error> {
+    async fn call_with_retries<T>(
+        &self,
+        action: &'static str,
+        body: String,
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let cfg = &self.inner.config;
         let span = tracing::Span::current();
         let mut spent = 0;
@@ -192,9 +156,18 @@ impl Client {
             if let Some(m) = &cfg.metrics {
                 m.rate_limiter_wait.observe(waited.as_secs_f64());
             }
-            *self.inner.attempts.lock().unwrap().entry(action.to_string()).or_default() += 1;
             let start = tokio::time::Instant::now();
             let result = self.attempt(action, &body).await;
+            let throttled = matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled);
+            if throttled || result.is_ok() {
+                self.inner.limiter.bucket(is_mutating(action)).feedback(throttled);
+            }
+            let result = result.and_then(|(element, request_id)| {
+                if let Some(r) = &request_id {
+                    span.record("request_id", r.as_str());
+                }
+                read(element).map_err(|problem| Error::MalformedResponse { action, problem })
+            });
             let outcome = match &result {
                 Ok(_) => "success",
                 Err(e) => e.kind().label(),
@@ -204,15 +177,12 @@ impl Client {
             }
             span.record("outcome", outcome);
             match result {
-                Ok((element, request_id)) => {
-                    if let Some(r) = &request_id {
-                        span.record("request_id", r.as_str());
-                    }
+                Ok(value) => {
                     if spent > 0 {
                         self.inner.quota.release(spent);
                     }
                     tracing::debug!(attempt, "ELB call succeeded");
-                    return Ok(element);
+                    return Ok(value);
                 }
                 Err(e) => {
                     if let Error::Api { request_id: Some(r), .. } = &e {
@@ -241,48 +211,51 @@ impl Client {
 
     async fn attempt(&self, action: &'static str, body: &str) -> Result<(Element, Option<String>), Error> {
         let cfg = &self.inner.config;
+        // Checked right before sending, on every attempt: a retry after the lease was lost
+        // must not go out either. The attempt may not outlive the fence.
+        let mut timeout = cfg.timeout;
+        if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
+            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
+        }
         let credentials = cfg.credentials.get().await?;
         let headers = signing::sign_post(&self.inner.url, body.as_bytes(), &credentials, &cfg.region, SERVICE, SystemTime::now())?;
         let mut request = self.inner.http.post(&self.inner.url).header("content-type", signing::CONTENT_TYPE).body(body.to_string());
         for (k, v) in headers {
             request = request.header(k, v);
         }
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let text = response.text().await?;
-            Ok::<_, reqwest::Error>((status, text))
-        };
-        match tokio::time::timeout(cfg.timeout, exchange).await {
-            Err(_) => Err(Error::Timeout { action, timeout: cfg.timeout }),
-            Ok(Err(e)) => Err(Error::Transport { action, message: transport_message(&e) }),
-            Ok(Ok((status, text))) => decode(action, status, &text),
+        match exchange::send(request, timeout).await {
+            Ok(response) => decode(action, response.status, &response.body),
+            Err(ExchangeError::Timeout(timeout)) => Err(Error::Timeout { action, timeout }),
+            Err(ExchangeError::Transport(message)) => Err(Error::Transport { action, message }),
         }
     }
 
+    /// A call on one named load balancer, its parameters completed by `build`.
     async fn simple(&self, action: &'static str, name: &str, build: impl FnOnce(&mut Params)) -> Result<Element, Error> {
+        self.simple_reading(action, name, build, Ok).await
+    }
+
+    /// [`simple`](Self::simple) with its result read as in [`call_reading`](Self::call_reading).
+    async fn simple_reading<T>(
+        &self,
+        action: &'static str,
+        name: &str,
+        build: impl FnOnce(&mut Params),
+        read: impl Fn(Element) -> Result<T, DecodeError>,
+    ) -> Result<T, Error> {
         let mut p = Params::new(action);
         p.put("LoadBalancerName", name);
         build(&mut p);
-        self.call(action, Some(name), p).await
+        self.call_reading(action, Some(name), p, read).await
     }
-}
-
-/// A reqwest error without its source chain noise (and never a body).
-fn transport_message(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 #[async_trait::async_trait]
 impl ElbApi for Client {
+    fn budget(&self) -> Option<Arc<RateLimiter>> {
+        Some(self.inner.limiter.clone())
+    }
+
     fn region(&self) -> &str {
         &self.inner.config.region
     }
@@ -307,8 +280,7 @@ impl ElbApi for Client {
             }
             p.put_opt("Marker", marker.as_ref());
             let lb = (names.len() == 1).then(|| names[0].as_str());
-            let r = self.call("DescribeLoadBalancers", lb, p).await?;
-            let (page, next) = wire::describe_load_balancers(&r);
+            let (page, next) = self.call_reading("DescribeLoadBalancers", lb, p, |r| wire::describe_load_balancers(&r)).await?;
             out.extend(page);
             match next {
                 // A marker that does not move would loop forever.
@@ -348,8 +320,12 @@ impl ElbApi for Client {
     }
 
     async fn configure_health_check(&self, name: &str, health_check: &HealthCheck) -> Result<HealthCheck, Error> {
-        let r = self.simple("ConfigureHealthCheck", name, |p| wire::health_check(p, health_check)).await?;
-        Ok(r.child("HealthCheck").map(wire::health_check_of).unwrap_or_else(|| health_check.clone()))
+        // The API echoes the health check it applied; without the echo, it applied ours.
+        let read = |r: Element| match r.child("HealthCheck") {
+            Some(applied) => wire::health_check_of(applied),
+            None => Ok(health_check.clone()),
+        };
+        self.simple_reading("ConfigureHealthCheck", name, |p| wire::health_check(p, health_check), read).await
     }
 
     async fn register_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error> {
@@ -417,13 +393,12 @@ impl ElbApi for Client {
     }
 
     async fn describe_load_balancer_attributes(&self, name: &str) -> Result<LoadBalancerAttributes, Error> {
-        let r = self.simple("DescribeLoadBalancerAttributes", name, |_| {}).await?;
-        Ok(wire::load_balancer_attributes(&r))
+        self.simple_reading("DescribeLoadBalancerAttributes", name, |_| {}, |r| wire::load_balancer_attributes(&r)).await
     }
 
     async fn modify_load_balancer_attributes(&self, name: &str, attributes: &LoadBalancerAttributes) -> Result<LoadBalancerAttributes, Error> {
-        let r = self.simple("ModifyLoadBalancerAttributes", name, |p| wire::attributes(p, attributes)).await?;
-        Ok(wire::load_balancer_attributes(&r))
+        let read = |r: Element| wire::load_balancer_attributes(&r);
+        self.simple_reading("ModifyLoadBalancerAttributes", name, |p| wire::attributes(p, attributes), read).await
     }
 
     async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error> {
@@ -557,21 +532,6 @@ impl Clients {
         clients.insert(region.to_string(), c.clone());
         Ok(c)
     }
-
-    pub fn base(&self) -> &ClientConfig {
-        &self.base
-    }
-
-    /// Logical calls per action summed over every region's client.
-    pub fn call_counts(&self) -> BTreeMap<String, u64> {
-        let mut out = BTreeMap::new();
-        for c in self.clients.lock().unwrap().values() {
-            for (a, n) in c.call_counts() {
-                *out.entry(a).or_default() += n;
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -583,7 +543,6 @@ mod tests {
         // reqwest is built without a default crypto provider; the client installs ring.
         let c = Client::new(ClientConfig::for_endpoint("eu-west-1", "https://elasticloadbalancing.eu-west-1.amazonaws.com", "AK", "SK")).unwrap();
         assert_eq!(c.inner.url, "https://elasticloadbalancing.eu-west-1.amazonaws.com/");
-        install_crypto_provider();
         let cfg = ClientConfig::for_endpoint("cn-north-1", "x", "AK", "SK");
         let cfg = ClientConfig { endpoint: None, ..cfg };
         assert_eq!(Client::new(cfg).unwrap().inner.url, "https://elasticloadbalancing.cn-north-1.amazonaws.com.cn/");

@@ -54,6 +54,15 @@ pub enum Error {
         snippet: String,
     },
 
+    /// The API answered with an ELB document holding a value its field cannot take (a port
+    /// that is not a number, ...). Reading it anyway would invent a value, such as port 0.
+    #[error("{action}: malformed response: {problem}")]
+    MalformedResponse { action: &'static str, problem: DecodeError },
+
+    /// A mutating call was not sent: this process may no longer hold the leader lease.
+    #[error("{action}: not sent: the leader lease may be held by another replica now")]
+    Fenced { action: &'static str },
+
     /// No answer within the request timeout.
     #[error("{action}: request timed out after {timeout:?}")]
     Timeout {
@@ -83,9 +92,25 @@ impl Error {
             Error::UnexpectedResponse { status, .. } if *status == 429 => ErrorKind::Throttled,
             Error::UnexpectedResponse { status, .. } if *status == 401 || *status == 403 => ErrorKind::Auth,
             Error::UnexpectedResponse { .. } => ErrorKind::Terminal,
+            // The same document would come back: only a fix on the other side helps.
+            Error::MalformedResponse { .. } => ErrorKind::Terminal,
             Error::Timeout { .. } | Error::Transport { .. } => ErrorKind::Retryable,
             Error::Credentials(_) => ErrorKind::Auth,
-            Error::Config(_) => ErrorKind::Terminal,
+            Error::Config(_) | Error::Fenced { .. } => ErrorKind::Terminal,
+        }
+    }
+
+    /// The ELB action the error came from; `None` for credential and configuration errors,
+    /// which belong to no single call.
+    pub fn action(&self) -> Option<&'static str> {
+        match self {
+            Error::Api { action, .. }
+            | Error::UnexpectedResponse { action, .. }
+            | Error::MalformedResponse { action, .. }
+            | Error::Fenced { action }
+            | Error::Timeout { action, .. }
+            | Error::Transport { action, .. } => Some(action),
+            Error::Credentials(_) | Error::Config(_) => None,
         }
     }
 
@@ -100,11 +125,17 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }
+}
 
-    /// Whether the retry loop should try again.
-    pub fn is_retryable(&self) -> bool {
-        matches!(self.kind(), ErrorKind::Throttled | ErrorKind::Retryable)
-    }
+/// A value of an ELB document that does not fit its field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// A value the field needs is absent.
+    #[error("<{element}> is missing")]
+    Missing { element: String },
+    /// The text is not a value of the field's type (`expected`, e.g. `u16`).
+    #[error("<{element}> is {text:?}, not a valid {expected}")]
+    Malformed { element: String, text: String, expected: &'static str },
 }
 
 /// Classifies an ELB error code (and the HTTP status it came with).

@@ -6,12 +6,15 @@
 //!
 //! Submodules: [`config`] (region, endpoint, knobs), [`credentials`] (the default chain and
 //! its cache), [`signing`] (SigV4), [`retry`] (standard mode), [`rate_limit`] (token
-//! buckets), `wire`/`xml` (the Query protocol), [`client`] (it all together).
+//! buckets), `wire`/`xml` (the Query protocol), `exchange` (the one timed HTTP exchange of
+//! the ELB, STS, container and IMDS calls), [`client`] (it all together).
 
 pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
+mod exchange;
+pub mod fence;
 pub mod model;
 pub mod rate_limit;
 pub mod retry;
@@ -19,10 +22,12 @@ pub mod signing;
 mod wire;
 mod xml;
 
-pub use client::{install_crypto_provider, Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
+pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
-pub use error::{Error, ErrorKind};
+pub use error::{DecodeError, Error, ErrorKind};
+pub use exchange::install_crypto_provider;
+pub use fence::Fence;
 pub use model::*;
-pub use rate_limit::{Bucket, RateLimitConfig};
+pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use retry::RetryConfig;

@@ -2,18 +2,129 @@
 //! controller programs against. These types carry no wire detail (no `member.N`, no XML).
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use super::Error;
+
+/// A listener protocol. The API writes protocols in any case (`https` from some SDKs), so
+/// they are decoded case-insensitively; one this client does not know is kept as `Other`,
+/// so that describing a load balancer never fails on it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Protocol {
+    HTTP,
+    HTTPS,
+    TCP,
+    SSL,
+    Other(String),
+}
+
+impl Protocol {
+    /// The API's spelling (upper case for the known protocols, `Other` as received).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Protocol::HTTP => "HTTP",
+            Protocol::HTTPS => "HTTPS",
+            Protocol::TCP => "TCP",
+            Protocol::SSL => "SSL",
+            Protocol::Other(p) => p,
+        }
+    }
+}
+
+impl From<&str> for Protocol {
+    fn from(s: &str) -> Protocol {
+        match s.to_ascii_uppercase().as_str() {
+            "HTTP" => Protocol::HTTP,
+            "HTTPS" => Protocol::HTTPS,
+            "TCP" => Protocol::TCP,
+            "SSL" => Protocol::SSL,
+            _ => Protocol::Other(s.to_string()),
+        }
+    }
+}
+
+/// Whether a load balancer has a public DNS name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub enum Scheme {
+    /// AWS's default: what a load balancer created without a scheme gets.
+    #[default]
+    InternetFacing,
+    Internal,
+    Other(String),
+}
+
+impl Scheme {
+    /// The API's spelling: `internet-facing`, `internal`, or `Other` as received.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Scheme::InternetFacing => "internet-facing",
+            Scheme::Internal => "internal",
+            Scheme::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for Scheme {
+    fn from(s: &str) -> Scheme {
+        match s {
+            "internet-facing" => Scheme::InternetFacing,
+            "internal" => Scheme::Internal,
+            _ => Scheme::Other(s.to_string()),
+        }
+    }
+}
+
+/// The health of a registered instance, as DescribeInstanceHealth reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HealthState {
+    InService,
+    OutOfService,
+    /// The ELB cannot tell yet (e.g. the instance is still being registered).
+    Unknown,
+    Other(String),
+}
+
+impl HealthState {
+    /// The API's spelling: `InService`, `OutOfService`, `Unknown`, or `Other` as received.
+    pub fn as_str(&self) -> &str {
+        match self {
+            HealthState::InService => "InService",
+            HealthState::OutOfService => "OutOfService",
+            HealthState::Unknown => "Unknown",
+            HealthState::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for HealthState {
+    fn from(s: &str) -> HealthState {
+        match s {
+            "InService" => HealthState::InService,
+            "OutOfService" => HealthState::OutOfService,
+            "Unknown" => HealthState::Unknown,
+            _ => HealthState::Other(s.to_string()),
+        }
+    }
+}
+
+macro_rules! display_as_str {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    )*};
+}
+display_as_str!(Protocol, Scheme, HealthState);
 
 /// One listener: a front-end port and protocol forwarded to an instance port and protocol.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Listener {
     pub load_balancer_port: u16,
-    /// `HTTP`, `HTTPS`, `TCP` or `SSL` (upper case).
-    pub protocol: String,
+    pub protocol: Protocol,
     pub instance_port: u16,
-    /// `HTTP`, `HTTPS`, `TCP` or `SSL` (upper case).
-    pub instance_protocol: String,
+    pub instance_protocol: Protocol,
     /// ARN of the server certificate, for HTTPS and SSL listeners.
     pub ssl_certificate_id: Option<String>,
 }
@@ -77,8 +188,8 @@ pub struct LoadBalancerDescription {
     pub dns_name: String,
     pub canonical_hosted_zone_name: Option<String>,
     pub canonical_hosted_zone_name_id: Option<String>,
-    /// `internet-facing` or `internal`.
-    pub scheme: String,
+    /// [`Scheme::InternetFacing`] when the API leaves it out.
+    pub scheme: Scheme,
     pub listeners: Vec<ListenerDescription>,
     pub availability_zones: Vec<String>,
     pub subnets: Vec<String>,
@@ -102,8 +213,8 @@ pub struct CreateLoadBalancerInput {
     pub availability_zones: Vec<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
-    /// `internal` or `internet-facing`; `None` lets AWS choose (internet-facing).
-    pub scheme: Option<String>,
+    /// `None` lets AWS choose (internet-facing).
+    pub scheme: Option<Scheme>,
     pub tags: Vec<Tag>,
 }
 
@@ -137,8 +248,7 @@ pub struct LoadBalancerAttributes {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceState {
     pub instance_id: String,
-    /// `InService`, `OutOfService` or `Unknown`.
-    pub state: String,
+    pub state: HealthState,
     /// `ELB` or `Instance` or `N/A`, when given.
     pub reason_code: Option<String>,
     pub description: Option<String>,
@@ -169,6 +279,12 @@ pub struct PolicyDescription {
 pub trait ElbApi: Send + Sync {
     /// The region this client talks to.
     fn region(&self) -> &str;
+
+    /// The API budget its calls are spent from, if it has one: the scheduler reads what is
+    /// left of it before it spends calls on lower classes of work.
+    fn budget(&self) -> Option<std::sync::Arc<super::rate_limit::RateLimiter>> {
+        None
+    }
 
     /// Returns the DNS name of the new load balancer.
     async fn create_load_balancer(&self, input: &CreateLoadBalancerInput) -> Result<String, Error>;
@@ -218,7 +334,36 @@ pub trait ElbApi: Send + Sync {
     async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error>;
 }
 
-/// Whether an action name changes ELB state (used by call counting in tests and metrics).
+/// Whether an action name changes ELB state: it picks the client's rate-limit bucket, and
+/// tests count mutating calls with it.
 pub fn is_mutating(action: &str) -> bool {
     !action.starts_with("Describe")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocols_decode_in_any_case_and_keep_unknown_ones() {
+        assert_eq!(Protocol::from("https"), Protocol::HTTPS);
+        assert_eq!(Protocol::from("Tcp"), Protocol::TCP);
+        assert_eq!(Protocol::from("SSL"), Protocol::SSL);
+        assert_eq!(Protocol::from("QUIC"), Protocol::Other("QUIC".into()));
+        assert_eq!(Protocol::from("http").to_string(), "HTTP");
+        assert_eq!(Protocol::Other("quic".into()).as_str(), "quic");
+    }
+
+    #[test]
+    fn schemes_and_health_states_round_trip_and_keep_unknown_ones() {
+        for s in [Scheme::InternetFacing, Scheme::Internal] {
+            assert_eq!(Scheme::from(s.as_str()), s);
+        }
+        assert_eq!(Scheme::from("dual-stack"), Scheme::Other("dual-stack".into()));
+        assert_eq!(Scheme::default(), Scheme::InternetFacing);
+        for h in [HealthState::InService, HealthState::OutOfService, HealthState::Unknown] {
+            assert_eq!(HealthState::from(h.to_string().as_str()), h);
+        }
+        assert_eq!(HealthState::from("Draining"), HealthState::Other("Draining".into()));
+    }
 }

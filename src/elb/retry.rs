@@ -68,7 +68,8 @@ impl RetryQuota {
     }
 }
 
-/// Whether an error may be retried: throttles, 5xx, timeouts and connection errors.
+/// Whether an error may be retried: throttles, 5xx, timeouts and connection errors. The
+/// one retry classification of the client; everything else fails at once.
 pub fn is_retryable(error: &Error) -> bool {
     matches!(error.kind(), ErrorKind::Throttled | ErrorKind::Retryable)
 }

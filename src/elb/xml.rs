@@ -4,6 +4,8 @@
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
+use super::error::DecodeError;
+
 /// One XML element: local name, concatenated text, and child elements in order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Element {
@@ -37,9 +39,30 @@ impl Element {
         self.text_of(name).unwrap_or_default()
     }
 
-    /// Text of a child parsed as a number or boolean.
-    pub fn parse<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
-        self.text_of(name).and_then(|t| t.parse().ok())
+    /// Text of a child parsed as a number: `None` when the child is absent, an error when its
+    /// text is not a `T` (never a default that would pass for a real value).
+    pub fn number<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, DecodeError> {
+        let Some(text) = self.text_of(name) else {
+            return Ok(None);
+        };
+        let expected = std::any::type_name::<T>();
+        text.parse().map(Some).map_err(|_| DecodeError::Malformed { element: name.to_string(), text, expected })
+    }
+
+    /// [`number`](Self::number) of a child the field cannot do without.
+    pub fn required_number<T: std::str::FromStr>(&self, name: &str) -> Result<T, DecodeError> {
+        self.number(name)?.ok_or_else(|| DecodeError::Missing { element: name.to_string() })
+    }
+
+    /// Text of a child parsed as `true` or `false` in any case (moto writes `True`): `None`
+    /// when absent, an error for anything else.
+    pub fn boolean(&self, name: &str) -> Result<Option<bool>, DecodeError> {
+        match self.text_of(name) {
+            None => Ok(None),
+            Some(t) if t.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(t) if t.eq_ignore_ascii_case("false") => Ok(Some(false)),
+            Some(text) => Err(DecodeError::Malformed { element: name.to_string(), text, expected: "bool" }),
+        }
     }
 
     /// The `member` children of a list element named `name` (AWS Query list shape).
@@ -148,6 +171,24 @@ mod tests {
         assert_eq!(root.string("B"), "x & y!");
         assert!(root.child("C").is_some());
         assert_eq!(root.member_strings("L"), vec!["1", "2"]);
+    }
+
+    #[test]
+    fn numbers_are_read_or_refused_never_defaulted() {
+        let doc = "<E><Port> 443 </Port><Bad>eighty</Bad><Big>70000</Big><Empty/><On>True</On><Off>false</Off><Maybe>yes</Maybe></E>";
+        let e = parse(doc).unwrap();
+        assert_eq!(e.number::<u16>("Port"), Ok(Some(443)));
+        assert_eq!(e.number::<u16>("Absent"), Ok(None));
+        assert_eq!(
+            e.number::<u16>("Bad"),
+            Err(DecodeError::Malformed { element: "Bad".into(), text: "eighty".into(), expected: "u16" })
+        );
+        assert!(matches!(e.number::<u16>("Big"), Err(DecodeError::Malformed { expected: "u16", .. })), "out of range");
+        assert!(matches!(e.number::<i32>("Empty"), Err(DecodeError::Malformed { .. })), "empty is not zero");
+        assert_eq!(e.required_number::<u16>("Port"), Ok(443));
+        assert_eq!(e.required_number::<u16>("Absent"), Err(DecodeError::Missing { element: "Absent".into() }));
+        assert_eq!((e.boolean("On"), e.boolean("Off"), e.boolean("Absent")), (Ok(Some(true)), Ok(Some(false)), Ok(None)));
+        assert!(matches!(e.boolean("Maybe"), Err(DecodeError::Malformed { expected: "bool", .. })));
     }
 
     #[test]

@@ -47,7 +47,7 @@ async fn tutorial_converges_and_follows_edits() {
     let ports: BTreeSet<(u16, u16, String)> = elb
         .listeners
         .iter()
-        .map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.clone()))
+        .map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.to_string()))
         .collect();
     assert_eq!(ports, [(80, 8080, "HTTP".to_string()), (443, 8443, "TCP".to_string())].into_iter().collect());
     let hc = elb.health_check.clone().expect("health check configured");
@@ -133,23 +133,27 @@ async fn invalid_manifests_are_refused_at_apply() {
             failures.push(format!("{}: expected refusal containing {expect:?}, got success={} stderr={stderr}", file.display(), out.status.success()));
         }
     }
-    // Immutable fields: the first document applies, the changed second one is refused.
+    // Immutable fields: the first document applies, the changed second one is refused. A
+    // missing directory is a failure, not a skipped check.
     let imm = dir.join("immutable");
-    if imm.is_dir() {
-        let mut cases: Vec<_> = std::fs::read_dir(&imm).unwrap().map(|e| e.unwrap().path()).collect();
-        cases.sort();
-        for case in cases {
-            let text = std::fs::read_to_string(&case).unwrap();
-            let expect = expectation(&text).unwrap_or_else(|| panic!("{} has no '# expect:' line", case.display()));
-            let docs: Vec<&str> = text.split("\n---\n").collect();
-            assert_eq!(docs.len(), 2, "{}: original and changed documents", case.display());
-            let first = w.apply_yaml(docs[0]);
-            assert!(first.status.success(), "{}: original applies: {}", case.display(), String::from_utf8_lossy(&first.stderr));
-            let second = w.apply_yaml(docs[1]);
-            let stderr = String::from_utf8_lossy(&second.stderr);
-            if second.status.success() || !stderr.contains(&expect) {
-                failures.push(format!("{}: expected refusal containing {expect:?}, got {stderr}", case.display()));
-            }
+    let mut cases: Vec<_> = std::fs::read_dir(&imm)
+        .unwrap_or_else(|e| panic!("{}: {e}", imm.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 3, "at least 3 immutable-field cases in {}, found {}", imm.display(), cases.len());
+    for case in cases {
+        let text = std::fs::read_to_string(&case).unwrap();
+        let expect = expectation(&text).unwrap_or_else(|| panic!("{} has no '# expect:' line", case.display()));
+        let docs: Vec<&str> = text.split("\n---\n").collect();
+        assert_eq!(docs.len(), 2, "{}: original and changed documents", case.display());
+        let first = w.apply_yaml(docs[0]);
+        assert!(first.status.success(), "{}: original applies: {}", case.display(), String::from_utf8_lossy(&first.stderr));
+        let second = w.apply_yaml(docs[1]);
+        let stderr = String::from_utf8_lossy(&second.stderr);
+        if second.status.success() || !stderr.contains(&expect) {
+            failures.push(format!("{}: expected refusal containing {expect:?}, got {stderr}", case.display()));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

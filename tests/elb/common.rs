@@ -3,6 +3,8 @@
 use std::sync::LazyLock;
 
 use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use elb_operator::telemetry::Metrics;
+use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;
 
 /// One moto for every test in this binary; tests use unique load balancer names (and
@@ -16,6 +18,18 @@ pub fn client(region: &str) -> Client {
 
 pub fn config(region: &str) -> ClientConfig {
     ClientConfig::for_endpoint(region, &MOTO.endpoint, "test", "test").with_rate_limit(RateLimitConfig::unlimited())
+}
+
+/// A client recording into metrics of its own: tests count its calls from them ([`calls`]),
+/// as a dashboard of the operator would.
+pub fn counted(config: ClientConfig) -> (Client, Metrics) {
+    let metrics = Metrics::new();
+    (Client::new(config.with_metrics(metrics.elb.clone())).expect("client"), metrics)
+}
+
+/// The ELB calls `metrics` counted so far, one per HTTP attempt.
+pub fn calls(metrics: &Metrics) -> ElbCalls {
+    ElbCalls::parse(&metrics.encode())
 }
 
 pub fn strings(v: &[&str]) -> Vec<String> {

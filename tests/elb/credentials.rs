@@ -12,7 +12,7 @@ use elb_operator::elb::*;
 use test_support::ec2::xml_values;
 use test_support::moto::Moto;
 
-use crate::common::MOTO;
+use crate::common::{calls, counted, MOTO};
 use crate::fault_server::{FaultServer, Reply};
 
 fn vars(pairs: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
@@ -70,18 +70,18 @@ async fn moto_checks_signatures_correct_passes_wrong_secret_is_auth() {
     let good = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, sk))).unwrap();
     let input = CreateLoadBalancerInput {
         name: "signed".into(),
-        listeners: vec![Listener { load_balancer_port: 80, protocol: "HTTP".into(), instance_port: 80, instance_protocol: "HTTP".into(), ssl_certificate_id: None }],
+        listeners: vec![Listener { load_balancer_port: 80, protocol: Protocol::HTTP, instance_port: 80, instance_protocol: Protocol::HTTP, ssl_certificate_id: None }],
         availability_zones: vec!["us-east-1a".into()],
         ..Default::default()
     };
     good.create_load_balancer(&input).await.expect("correctly signed call passes");
     assert_eq!(good.describe_load_balancers(&["signed".into()]).await.unwrap().len(), 1);
 
-    let wrong = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, "not-the-secret"))).unwrap();
+    let (wrong, metrics) = counted(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, "not-the-secret")));
     let err = wrong.describe_load_balancers(&["signed".into()]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
     assert_eq!(err.code(), Some("SignatureDoesNotMatch"));
-    assert_eq!(wrong.attempt_counts()["DescribeLoadBalancers"], 1, "auth errors are not retried");
+    assert_eq!(calls(&metrics).attempts("DescribeLoadBalancers"), 1, "auth errors are not retried");
 
     let unknown = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "AKIAUNKNOWN0000000", sk))).unwrap();
     let err = unknown.describe_load_balancers(&[]).await.unwrap_err();

@@ -6,40 +6,34 @@ use std::time::Duration;
 use elb_operator::elb::*;
 use elb_operator::telemetry::Metrics;
 
+use crate::common::{calls, counted};
 use crate::fault_server::{FaultServer, Reply};
 
-/// A client for the fault server: tiny backoff so retries are quick, no rate limiting.
-fn client(server: &FaultServer) -> Client {
+/// A configuration for the fault server: tiny backoff so retries are quick, no rate limiting.
+fn config(server: &FaultServer) -> ClientConfig {
     let retry = RetryConfig { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5), ..Default::default() };
-    Client::new(
-        ClientConfig::for_endpoint("us-east-1", &server.url, "AKIDFAULT", "fault-secret")
-            .with_retry(retry)
-            .with_rate_limit(RateLimitConfig::unlimited()),
-    )
-    .unwrap()
+    ClientConfig::for_endpoint("us-east-1", &server.url, "AKIDFAULT", "fault-secret")
+        .with_retry(retry)
+        .with_rate_limit(RateLimitConfig::unlimited())
 }
 
-fn attempts(c: &Client, action: &str) -> u64 {
-    c.attempt_counts().get(action).copied().unwrap_or(0)
-}
-
-fn metric_line(metrics: &Metrics, needle: &str) -> Option<f64> {
-    metrics.encode().lines().find(|l| l.starts_with(needle)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+/// A client for the fault server, and the metrics that count its calls.
+fn client(server: &FaultServer) -> (Client, Metrics) {
+    counted(config(server))
 }
 
 #[tokio::test]
 async fn throttled_twice_then_success_takes_three_attempts() {
     let server = FaultServer::start(vec![Reply::elb_error(400, "Throttling"), Reply::elb_error(400, "Throttling"), Reply::describe_ok()]).await;
-    let metrics = Metrics::new();
-    let c = Client::new(client(&server).config().clone().with_metrics(metrics.elb.clone())).unwrap();
+    let (c, metrics) = client(&server);
     let lbs = c.describe_load_balancers(&[]).await.expect("third attempt succeeds");
     assert!(lbs.is_empty());
     assert_eq!(server.count(), 3);
-    assert_eq!(attempts(&c, "DescribeLoadBalancers"), 3);
-    assert_eq!(c.call_counts()["DescribeLoadBalancers"], 1);
-    // Each attempt is counted by outcome, throttles included.
-    assert_eq!(metric_line(&metrics, "elb_operator_elb_calls_total{action=\"DescribeLoadBalancers\",outcome=\"throttled\"}"), Some(2.0));
-    assert_eq!(metric_line(&metrics, "elb_operator_elb_calls_total{action=\"DescribeLoadBalancers\",outcome=\"success\"}"), Some(1.0));
+    // One logical call of three attempts, each counted by outcome, throttles included.
+    let calls = calls(&metrics);
+    assert_eq!(calls.attempts("DescribeLoadBalancers"), 3);
+    assert_eq!(calls.outcome("DescribeLoadBalancers", "throttled"), 2);
+    assert_eq!(calls.outcome("DescribeLoadBalancers", "success"), 1);
     // A success after retries gives the quota back.
     assert_eq!(c.retry_quota_available(), 500);
 }
@@ -47,18 +41,18 @@ async fn throttled_twice_then_success_takes_three_attempts() {
 #[tokio::test]
 async fn throttling_that_persists_fails_after_three_attempts() {
     let server = FaultServer::start(vec![Reply::elb_error(400, "RequestLimitExceeded")]).await;
-    let c = client(&server);
+    let (c, metrics) = client(&server);
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Throttled, "{err}");
     assert_eq!(err.code(), Some("RequestLimitExceeded"));
     assert_eq!(server.count(), 3);
-    assert_eq!(attempts(&c, "DescribeLoadBalancers"), 3);
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancers", "throttled"), 3);
 }
 
 #[tokio::test]
 async fn html_500s_are_retried_and_reported_with_a_snippet() {
     let server = FaultServer::start(vec![Reply::html(500, "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>")]).await;
-    let c = client(&server);
+    let (c, metrics) = client(&server);
     let err = c.delete_load_balancer("lb").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable);
     match &err {
@@ -70,15 +64,15 @@ async fn html_500s_are_retried_and_reported_with_a_snippet() {
     }
     let text = err.to_string();
     assert!(text.contains("HTTP 500") && text.contains("DeleteLoadBalancer"), "{text}");
-    assert_eq!(attempts(&c, "DeleteLoadBalancer"), 3);
+    assert_eq!(calls(&metrics).attempts("DeleteLoadBalancer"), 3);
 }
 
 #[tokio::test]
 async fn service_unavailable_then_success() {
     let server = FaultServer::start(vec![Reply::elb_error(503, "ServiceUnavailable"), Reply::empty_ok("DeleteLoadBalancer")]).await;
-    let c = client(&server);
+    let (c, metrics) = client(&server);
     c.delete_load_balancer("lb").await.expect("second attempt succeeds");
-    assert_eq!(attempts(&c, "DeleteLoadBalancer"), 2);
+    assert_eq!(calls(&metrics).attempts("DeleteLoadBalancer"), 2);
     let sent = server.received();
     assert_eq!(sent[0].body, sent[1].body, "a retry sends the same request");
     assert_eq!(sent[0].param("LoadBalancerName").as_deref(), Some("lb"));
@@ -87,11 +81,11 @@ async fn service_unavailable_then_success() {
 #[tokio::test]
 async fn slow_responses_hit_the_timeout_and_are_retried() {
     let server = FaultServer::start(vec![Reply::describe_ok().delayed(Duration::from_secs(30))]).await;
-    let c = Client::new(client(&server).config().clone().with_timeout(Duration::from_millis(200)).with_max_attempts(2)).unwrap();
+    let (c, metrics) = counted(config(&server).with_timeout(Duration::from_millis(200)).with_max_attempts(2));
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(err, Error::Timeout { timeout, .. } if timeout == Duration::from_millis(200)), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Retryable);
-    assert_eq!(attempts(&c, "DescribeLoadBalancers"), 2);
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancers", "retryable"), 2);
     assert_eq!(server.count(), 2);
 }
 
@@ -104,7 +98,7 @@ async fn malformed_xml_and_html_bodies_are_clear_errors_not_panics() {
         Reply::html(403, "<html><body>Forbidden by proxy</body></html>"),
     ])
     .await;
-    let c = client(&server);
+    let (c, metrics) = client(&server);
     let truncated = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(&truncated, Error::UnexpectedResponse { status: 200, snippet, .. } if snippet.contains("<LoadBalancerDescriptions>")), "{truncated:?}");
     assert_eq!(truncated.kind(), ErrorKind::Terminal);
@@ -116,7 +110,31 @@ async fn malformed_xml_and_html_bodies_are_clear_errors_not_panics() {
     assert_eq!(forbidden.kind(), ErrorKind::Auth);
     assert!(forbidden.to_string().contains("HTTP 403"), "{forbidden}");
     // None of these is retried.
-    assert_eq!(attempts(&c, "DescribeLoadBalancers"), 4);
+    assert_eq!(calls(&metrics).attempts("DescribeLoadBalancers"), 4);
+}
+
+#[tokio::test]
+async fn a_malformed_number_is_a_terminal_error_not_a_zero() {
+    let lb = "<member><LoadBalancerName>lb</LoadBalancerName><ListenerDescriptions><member><Listener>\
+              <Protocol>HTTP</Protocol><LoadBalancerPort>eighty</LoadBalancerPort><InstanceProtocol>HTTP</InstanceProtocol>\
+              <InstancePort>8080</InstancePort></Listener></member></ListenerDescriptions></member>";
+    let server = FaultServer::start(vec![Reply::xml(
+        200,
+        format!("<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>{lb}</LoadBalancerDescriptions>\
+                 </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"),
+    )])
+    .await;
+    let (c, metrics) = client(&server);
+    let err = c.describe_load_balancers(&[]).await.unwrap_err();
+    match &err {
+        Error::MalformedResponse { action: "DescribeLoadBalancers", problem: DecodeError::Malformed { element, text, .. } } => {
+            assert_eq!((element.as_str(), text.as_str()), ("LoadBalancerPort", "eighty"));
+        }
+        other => panic!("expected a malformed response, got {other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::Terminal);
+    assert!(err.to_string().contains("<LoadBalancerPort> is \"eighty\""), "{err}");
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancers", "terminal"), 1, "not retried");
 }
 
 #[tokio::test]
@@ -130,7 +148,7 @@ async fn terminal_and_auth_errors_are_not_retried() {
         (400, "DuplicateLoadBalancerName", ErrorKind::Duplicate),
     ] {
         let server = FaultServer::start(vec![Reply::elb_error(status, code)]).await;
-        let c = client(&server);
+        let (c, _) = client(&server);
         let err = c.delete_load_balancer("lb").await.unwrap_err();
         assert_eq!(err.kind(), kind, "{code}");
         assert_eq!(err.code(), Some(code));
@@ -144,21 +162,20 @@ async fn connection_errors_are_retried() {
     // A port that was free a moment ago: nothing listens there.
     let port = test_support::free_port();
     let retry = RetryConfig { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5), ..Default::default() };
-    let c = Client::new(
+    let (c, metrics) = counted(
         ClientConfig::for_endpoint("us-east-1", &format!("http://127.0.0.1:{port}"), "AK", "SK").with_retry(retry).with_rate_limit(RateLimitConfig::unlimited()),
-    )
-    .unwrap();
+    );
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Retryable);
-    assert_eq!(attempts(&c, "DescribeLoadBalancers"), 3);
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancers", "retryable"), 3);
 }
 
 #[tokio::test]
 async fn the_retry_quota_stops_retries_when_spent() {
     let server = FaultServer::start(vec![Reply::elb_error(500, "InternalFailure")]).await;
     let retry = RetryConfig { quota: 5, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(1), ..Default::default() };
-    let c = Client::new(client(&server).config().clone().with_retry(retry)).unwrap();
+    let c = Client::new(config(&server).with_retry(retry)).unwrap();
     // The quota pays for one retry (cost 5)...
     assert!(c.describe_load_balancers(&[]).await.is_err());
     assert_eq!(server.count(), 2);
@@ -171,7 +188,7 @@ async fn the_retry_quota_stops_retries_when_spent() {
 #[tokio::test]
 async fn requests_are_signed_form_posts() {
     let server = FaultServer::start(vec![Reply::empty_ok("DeleteLoadBalancerListeners")]).await;
-    let c = client(&server);
+    let (c, _) = client(&server);
     c.delete_load_balancer_listeners("lb", &[80, 443]).await.unwrap();
     let sent = server.received();
     // One port per call, as AWS recommends for partial-failure clarity.

@@ -5,4 +5,5 @@ mod common;
 mod credentials;
 mod fault_server;
 mod faults;
+mod fence;
 mod moto_actions;

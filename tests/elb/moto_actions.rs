@@ -3,11 +3,16 @@
 //! Where moto differs from AWS, a comment says so.
 
 use elb_operator::elb::*;
+use elb_operator::telemetry::Metrics;
 
-use crate::common::{client, config, strings, MOTO};
+use crate::common::{calls, client, config, counted, strings, MOTO};
+
+fn listener(port: u16, protocol: Protocol, instance_port: u16, instance_protocol: Protocol, certificate: Option<&str>) -> Listener {
+    Listener { load_balancer_port: port, protocol, instance_port, instance_protocol, ssl_certificate_id: certificate.map(String::from) }
+}
 
 fn http_listener(port: u16, instance_port: u16) -> Listener {
-    Listener { load_balancer_port: port, protocol: "HTTP".into(), instance_port, instance_protocol: "HTTP".into(), ssl_certificate_id: None }
+    listener(port, Protocol::HTTP, instance_port, Protocol::HTTP, None)
 }
 
 fn input(name: &str, zones: &[&str]) -> CreateLoadBalancerInput {
@@ -27,10 +32,10 @@ async fn describe_one(c: &Client, name: &str) -> LoadBalancerDescription {
 
 #[tokio::test]
 async fn create_describe_delete_round_trip() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     let mut inp = input("rt-create", &["us-east-1a", "us-east-1b"]);
-    inp.listeners.push(Listener { load_balancer_port: 443, protocol: "TCP".into(), instance_port: 8443, instance_protocol: "TCP".into(), ssl_certificate_id: None });
-    inp.scheme = Some("internal".into());
+    inp.listeners.push(listener(443, Protocol::TCP, 8443, Protocol::TCP, None));
+    inp.scheme = Some(Scheme::Internal);
     // AWS allows a tag without a value, but moto answers HTTP 500 to one (KeyError 'Value'),
     // after creating the load balancer; so every tag here has a value.
     inp.tags = vec![Tag { key: "owner".into(), value: Some("team-a".into()) }, Tag { key: "flag".into(), value: Some(String::new()) }];
@@ -40,7 +45,7 @@ async fn create_describe_delete_round_trip() {
     let lb = describe_one(&c, "rt-create").await;
     assert_eq!(lb.name, "rt-create");
     assert_eq!(lb.dns_name, dns);
-    assert_eq!(lb.scheme, "internal");
+    assert_eq!(lb.scheme, Scheme::Internal);
     let mut zones = lb.availability_zones.clone();
     zones.sort();
     assert_eq!(zones, strings(&["us-east-1a", "us-east-1b"]));
@@ -62,18 +67,17 @@ async fn create_describe_delete_round_trip() {
     // Deleting what is gone succeeds in AWS (and in moto): deletion is idempotent.
     c.delete_load_balancer("rt-create").await.expect("delete again");
 
-    let counts = c.call_counts();
-    assert_eq!(counts["CreateLoadBalancer"], 1);
-    assert_eq!(counts["DeleteLoadBalancer"], 2);
-    assert_eq!(counts["DescribeLoadBalancers"], 2);
-    assert_eq!(c.mutating_calls(), 3);
-    c.reset_call_counts();
-    assert!(c.call_counts().is_empty());
+    let calls = calls(&metrics);
+    assert_eq!(calls.attempts("CreateLoadBalancer"), 1);
+    assert_eq!(calls.attempts("DeleteLoadBalancer"), 2);
+    assert_eq!(calls.attempts("DescribeLoadBalancers"), 2);
+    assert_eq!(calls.matching(is_mutating), 3);
+    assert_eq!(calls.total(), 6, "{calls:?}");
 }
 
 #[tokio::test]
 async fn listeners_are_added_and_removed_one_port_at_a_time() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     c.create_load_balancer(&input("rt-listeners", &["us-east-1a"])).await.unwrap();
     c.create_load_balancer_listeners("rt-listeners", &[http_listener(81, 8081), http_listener(82, 8082)]).await.unwrap();
     let ports = |lb: &LoadBalancerDescription| {
@@ -83,15 +87,15 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
     };
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80, 81, 82]);
 
-    c.reset_call_counts();
+    let before = calls(&metrics);
     // moto breaks when one DeleteLoadBalancerListeners call names several ports; the
     // client sends one port per call, as it does against AWS.
     c.delete_load_balancer_listeners("rt-listeners", &[81, 82]).await.unwrap();
-    assert_eq!(c.call_counts()["DeleteLoadBalancerListeners"], 2);
+    assert_eq!(calls(&metrics).since(&before).attempts("DeleteLoadBalancerListeners"), 2);
     assert_eq!(ports(&describe_one(&c, "rt-listeners").await), vec![80]);
 
     let cert = "arn:aws:iam::123456789012:server-certificate/test-cert";
-    let https = Listener { load_balancer_port: 443, protocol: "HTTPS".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: Some(cert.into()) };
+    let https = listener(443, Protocol::HTTPS, 8080, Protocol::HTTP, Some(cert));
     c.create_load_balancer_listeners("rt-listeners", &[https]).await.unwrap();
     let cert2 = "arn:aws:iam::123456789012:server-certificate/other-cert";
     c.set_load_balancer_listener_ssl_certificate("rt-listeners", 443, cert2).await.unwrap();
@@ -101,12 +105,12 @@ async fn listeners_are_added_and_removed_one_port_at_a_time() {
 
     // HTTPS in front, plain HTTP to the instances (TLS offload). moto ignores
     // InstanceProtocol and reports the front-end protocol; AWS reports what was sent.
-    let offload = Listener { load_balancer_port: 8443, protocol: "HTTPS".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: Some(cert.into()) };
+    let offload = listener(8443, Protocol::HTTPS, 8080, Protocol::HTTP, Some(cert));
     c.create_load_balancer_listeners("rt-listeners", std::slice::from_ref(&offload)).await.unwrap();
     let lb = describe_one(&c, "rt-listeners").await;
     let got = &lb.listeners.iter().find(|l| l.listener.load_balancer_port == 8443).expect("8443").listener;
-    assert_eq!((got.protocol.as_str(), got.instance_port), ("HTTPS", 8080));
-    assert_eq!(got.instance_protocol, "HTTPS", "moto echoes the front-end protocol");
+    assert_eq!((&got.protocol, got.instance_port), (&Protocol::HTTPS, 8080));
+    assert_eq!(got.instance_protocol, Protocol::HTTPS, "moto echoes the front-end protocol");
     c.delete_load_balancer("rt-listeners").await.unwrap();
 }
 
@@ -137,13 +141,13 @@ async fn instances_register_report_health_and_deregister() {
 
     let health = c.describe_instance_health("rt-instances", &[]).await.unwrap();
     assert_eq!(health.len(), 3);
-    assert!(health.iter().all(|h| h.state == "InService"), "{health:?}");
+    assert!(health.iter().all(|h| h.state == HealthState::InService), "{health:?}");
 
     MOTO.stop_instances(&ids[..1]);
     let health = c.describe_instance_health("rt-instances", &[]).await.unwrap();
     let state = |id: &str| health.iter().find(|h| h.instance_id == id).map(|h| h.state.clone());
-    assert_eq!(state(&ids[0]).as_deref(), Some("OutOfService"));
-    assert_eq!(state(&ids[1]).as_deref(), Some("InService"));
+    assert_eq!(state(&ids[0]), Some(HealthState::OutOfService));
+    assert_eq!(state(&ids[1]), Some(HealthState::InService));
     // Asking for one instance returns just that one.
     let one = c.describe_instance_health("rt-instances", &ids[1..2]).await.unwrap();
     assert_eq!(one.len(), 1);
@@ -233,7 +237,7 @@ async fn attributes_round_trip() {
 #[tokio::test]
 async fn tags_add_remove_and_describe_in_batches_of_20() {
     // Own region: nothing else lives there.
-    let c = client("ap-southeast-2");
+    let (c, metrics) = counted(config("ap-southeast-2"));
     let names: Vec<String> = (0..25).map(|i| format!("rt-tags-{i:02}")).collect();
     for n in &names {
         c.create_load_balancer(&input(n, &["ap-southeast-2a"])).await.unwrap();
@@ -244,10 +248,10 @@ async fn tags_add_remove_and_describe_in_batches_of_20() {
     }
     c.remove_tags(&names[..1], &strings(&["k2"])).await.unwrap();
 
-    c.reset_call_counts();
+    let before = calls(&metrics);
     let tags = c.describe_tags(&names).await.unwrap();
     // 25 names: one call of 20 and one of 5.
-    assert_eq!(c.call_counts()["DescribeTags"], 2);
+    assert_eq!(calls(&metrics).since(&before).attempts("DescribeTags"), 2);
     assert_eq!(tags.len(), 25);
     assert_eq!(tags[&names[0]], vec![Tag { key: "k1".into(), value: Some("v1".into()) }]);
     for n in &names[1..] {
@@ -262,17 +266,17 @@ async fn tags_add_remove_and_describe_in_batches_of_20() {
 async fn describe_follows_pagination_to_the_end() {
     // Own region so the listing holds only this test's load balancers.
     let region = "ca-central-1";
-    let c = Client::new(config(region).with_page_size(2)).unwrap();
+    let (c, metrics) = counted(config(region).with_page_size(2));
     let names: Vec<String> = (0..5).map(|i| format!("rt-page-{i}")).collect();
     for n in &names {
         c.create_load_balancer(&input(n, &["ca-central-1a"])).await.unwrap();
     }
-    c.reset_call_counts();
+    let before = calls(&metrics);
     let mut got: Vec<String> = c.describe_load_balancers(&[]).await.unwrap().into_iter().map(|l| l.name).collect();
     got.sort();
     assert_eq!(got, names);
     // 5 load balancers, 2 per page: 3 pages.
-    assert_eq!(c.call_counts()["DescribeLoadBalancers"], 3);
+    assert_eq!(calls(&metrics).since(&before).attempts("DescribeLoadBalancers"), 3);
     for n in &names {
         c.delete_load_balancer(n).await.unwrap();
     }
@@ -314,7 +318,7 @@ async fn policies_for_stickiness_and_proxy_protocol() {
 
 #[tokio::test]
 async fn moto_error_codes_map_to_typed_errors() {
-    let c = client("us-east-1");
+    let (c, metrics) = counted(config("us-east-1"));
     c.create_load_balancer(&input("rt-errors", &["us-east-1a"])).await.unwrap();
 
     let dup = c.create_load_balancer(&input("rt-errors", &["us-east-1a"])).await.unwrap_err();
@@ -348,8 +352,9 @@ async fn moto_error_codes_map_to_typed_errors() {
     assert_eq!((err.kind(), err.code()), (ErrorKind::Terminal, Some("PolicyNotFound")), "{err}");
 
     // Errors are not retried: one attempt each.
-    assert_eq!(c.attempt_counts()["DescribeLoadBalancers"], 1);
-    assert_eq!(c.attempt_counts()["CreateLoadBalancer"], 3, "two creates and the duplicate: no retries");
+    let calls = calls(&metrics);
+    assert_eq!(calls.attempts("DescribeLoadBalancers"), 1);
+    assert_eq!(calls.attempts("CreateLoadBalancer"), 3, "two creates and the duplicate: no retries");
     c.delete_load_balancer("rt-errors").await.unwrap();
 }
 
@@ -358,12 +363,13 @@ async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
     // AWS answers `LoadBalancerNotFound` for these. moto crashes on the missing load
     // balancer and answers an HTML 500 page, which the client reports as a retryable
     // unexpected response naming the status (after its three attempts).
-    let c = Client::new(config("us-east-1").with_retry(RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() })).unwrap();
+    let retry = RetryConfig { initial_backoff: std::time::Duration::from_millis(1), ..Default::default() };
+    let (c, metrics) = counted(config("us-east-1").with_retry(retry));
     let err = c.describe_load_balancer_attributes("rt-no-such-lb").await.unwrap_err();
     assert!(matches!(&err, Error::UnexpectedResponse { status: 500, .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Retryable);
     assert!(err.to_string().contains("HTTP 500"), "{err}");
-    assert_eq!(c.attempt_counts()["DescribeLoadBalancerAttributes"], 3);
+    assert_eq!(calls(&metrics).outcome("DescribeLoadBalancerAttributes", "retryable"), 3);
     // Calls that moto does check answer LoadBalancerNotFound, as AWS does.
     let err = c.describe_instance_health("rt-no-such-lb", &[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err:?}");
@@ -371,7 +377,9 @@ async fn moto_answers_some_unknown_load_balancer_calls_with_html_500() {
 
 #[tokio::test]
 async fn clients_keep_one_client_per_region() {
-    let clients = Clients::new(config("us-east-1"));
+    // Every region's client counts into the metrics of the base configuration.
+    let metrics = Metrics::new();
+    let clients = Clients::new(config("us-east-1").with_metrics(metrics.elb.clone()));
     let east = clients.get("us-east-1").unwrap();
     assert!(std::sync::Arc::ptr_eq(&east, &clients.get("us-east-1").unwrap()));
     assert!(std::sync::Arc::ptr_eq(&east, &clients.get("").unwrap()), "empty means the base region");
@@ -382,6 +390,6 @@ async fn clients_keep_one_client_per_region() {
     // The same name does not exist in the other region: requests are scoped by region.
     let err = east.describe_load_balancers(&strings(&["rt-regions"])).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert_eq!(clients.call_counts()["DescribeLoadBalancers"], 2);
+    assert_eq!(calls(&metrics).attempts("DescribeLoadBalancers"), 2);
     west.delete_load_balancer("rt-regions").await.unwrap();
 }

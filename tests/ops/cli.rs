@@ -1,15 +1,15 @@
-//! The `elb-operator` binary: `crdgen`, `rbac-requirements`, and `run` against the fake API
-//! (CRD check, two processes electing a leader, SIGKILL and SIGTERM).
+//! The `elb-operator` binary: `crdgen`, `rbac-requirements`, the `run` flags, and `run`
+//! refusing to start against an API without the CRDs (the Kubernetes API stand-in). Two
+//! `run` processes electing a leader are in `standin.rs`.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, ListParams};
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
-
-use crate::fake_kube::FakeKube;
-use crate::{http_get, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_elb-operator");
 
@@ -57,25 +57,27 @@ fn rbac_requirements_prints_the_api_calls_as_json() {
     let out = std::process::Command::new(BIN).arg("rbac-requirements").output().unwrap();
     assert!(out.status.success());
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed, serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap());
+    assert_eq!(printed, serde_json::to_value(elb_operator::rbac::kube_api_calls()).unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_refuses_to_start_without_the_crds_and_says_how_to_install_them() {
-    let fake = FakeKube::new(false);
-    let ep = fake.endpoint().await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = ep.write_kubeconfig(dir.path());
+    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
+    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+    // Every write bumps the one resourceVersion a list reports.
+    let namespaces: Api<Namespace> = Api::all(client);
+    let version = || async { namespaces.list(&ListParams::default()).await.expect("list").metadata.resource_version };
+    let before = version().await;
     let port = test_support::free_port().to_string();
     let mut child =
-        operator(&kubeconfig, &["run", "--log-format=json", "--http-bind", &format!("127.0.0.1:{port}")]).spawn().unwrap();
+        operator(standin.kubeconfig_path(), &["run", "--log-format=json", "--http-bind", &format!("127.0.0.1:{port}")]).spawn().unwrap();
     let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(!status.success());
     let last: serde_json::Value = serde_json::from_str(stderr.lines().last().unwrap_or_default()).expect("the error is logged as JSON");
     assert_eq!(last["level"], "ERROR", "{last}");
     assert!(stderr.contains("kubectl apply -f crds/"), "install hint in: {stderr}");
     assert!(stderr.contains("loadbalancers") && stderr.contains("healthchecks"), "{stderr}");
-    assert!(fake.writes().is_empty(), "nothing was written");
+    assert_eq!(version().await, before, "nothing was written");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,78 +87,6 @@ async fn run_rejects_an_invalid_log_filter() {
     let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(!status.success());
     assert!(stderr.contains("invalid log level"), "{stderr}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_processes_elect_one_leader_a_killed_leader_is_replaced_and_sigterm_releases_the_lease() {
-    let fake = FakeKube::new(true);
-    let ep = fake.endpoint().await;
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = ep.write_kubeconfig(dir.path());
-    let lease = Duration::from_secs(2);
-    let start = |pod: &str, port: u16| {
-        operator(
-            &kubeconfig,
-            &[
-                "run",
-                "--log-format=json",
-                "--lease-duration=2s",
-                "--shutdown-timeout=5s",
-                &format!("--http-bind=127.0.0.1:{port}"),
-            ],
-        )
-        .env("POD_NAME", pod)
-        .spawn()
-        .unwrap()
-    };
-    let holder = || fake.holder("default", "elb-operator");
-
-    let (port_a, port_b) = (test_support::free_port(), test_support::free_port());
-    let mut a = start("proc-a", port_a);
-    wait_for(Duration::from_secs(30), || holder().filter(|h| h.starts_with("proc-a_")))
-        .await
-        .expect("the first process takes the lease");
-    let mut b = start("proc-b", port_b);
-    let addr_b = format!("127.0.0.1:{port_b}").parse().unwrap();
-    let mut standby_ready = false;
-    for _ in 0..300 {
-        if let Ok((200, body)) = http_get(addr_b, "/readyz").await {
-            assert!(body.contains("standby"), "{body}");
-            standby_ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(standby_ready, "the second process becomes a ready standby");
-    let addr_a = format!("127.0.0.1:{port_a}").parse().unwrap();
-    let (code, metrics) = http_get(addr_a, "/metrics").await.unwrap();
-    assert_eq!(code, 200);
-    assert!(metrics.contains("elb_operator_elb_rate_limiter_wait_seconds_count 0"), "{metrics}");
-    assert!(holder().unwrap().starts_with("proc-a_"));
-    assert!(
-        fake.writes().iter().all(|w| w.holder.as_deref().is_some_and(|h| h.starts_with("proc-a_"))),
-        "only the leader wrote while both ran"
-    );
-
-    // SIGKILL: no release; the standby takes over once the lease expires.
-    a.start_kill().unwrap();
-    let killed = Instant::now();
-    let (_, stderr_a) = wait_exit(&mut a, Duration::from_secs(10)).await;
-    for line in stderr_a.lines().filter(|l| !l.trim().is_empty()) {
-        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("--log-format=json line {line:?}: {e}"));
-    }
-    wait_for(lease * 3 + Duration::from_secs(5), || holder().filter(|h| h.starts_with("proc-b_")))
-        .await
-        .expect("the standby takes over after the killed leader's lease expired");
-    println!("takeover {:?} after SIGKILL (lease duration {lease:?})", killed.elapsed());
-
-    // SIGTERM: graceful shutdown releases the lease.
-    let pid = b.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let (status, stderr_b) = wait_exit(&mut b, Duration::from_secs(20)).await;
-    assert!(status.success(), "graceful exit: {stderr_b}");
-    assert_eq!(holder(), None, "the lease was released");
-    assert!(stderr_b.contains("released the lease"), "{stderr_b}");
 }
 
 #[test]

@@ -1,33 +1,115 @@
-//! Leader election: two candidates in one process against the fake Lease API.
+//! Leader election: candidates in one process against the Kubernetes API stand-in. The
+//! stand-in's injected faults cut one candidate off from the API, or make its lease
+//! renewals hang, while the other keeps working.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use elb_operator::http::Health;
 use elb_operator::leader::{Election, LeaderElector, LeaseConfig};
-use elb_operator::operator::supervise;
+use elb_operator::leader::supervise;
+use futures::StreamExt;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, WatchEvent, WatchParams};
+use kube_standin::faults::Fault;
+use kube_standin::StandIn;
+use test_support::poll;
 use tokio_util::sync::CancellationToken;
-
-use crate::fake_kube::{Endpoint, FakeKube};
-use crate::wait_for;
 
 const NS: &str = "default";
 const LEASE: &str = "elb-operator";
+const LEASE_PATH: &str = "/apis/coordination.k8s.io/v1/namespaces/default/leases/elb-operator";
+/// Sent by each candidate's client with its name, so that a fault can single it out.
+const CANDIDATE_HEADER: &str = "x-candidate";
 
 fn config(identity: &str, lease: Duration) -> LeaseConfig {
     LeaseConfig::new(LEASE, NS, identity, lease)
 }
 
-/// One thing a stand-in controller did: (writer, what, when).
-type Entry = (String, &'static str, Instant);
+/// A client of the stand-in for candidate `name` (its requests carry [`CANDIDATE_HEADER`]).
+fn client_of(standin: &StandIn, name: &str) -> kube::Client {
+    let mut config = kube::Config::new(standin.url().parse().expect("stand-in URL"));
+    config.headers.push((
+        http::HeaderName::from_static(CANDIDATE_HEADER),
+        http::HeaderValue::from_str(name).expect("header value"),
+    ));
+    kube::Client::try_from(config).expect("kube client")
+}
 
-/// What the stand-in controllers did: one entry per "write", tagged with the writer.
+/// The test's own view of the Lease, through a client no fault singles out.
+struct Leases(Api<Lease>);
+
+impl Leases {
+    fn new(standin: &StandIn) -> Leases {
+        let config = kube::Config::new(standin.url().parse().expect("stand-in URL"));
+        Leases(Api::namespaced(kube::Client::try_from(config).expect("kube client"), NS))
+    }
+
+    async fn get(&self) -> Option<Lease> {
+        self.0.get_opt(LEASE).await.expect("read the lease")
+    }
+
+    async fn holder(&self) -> Option<String> {
+        holder_of(&self.get().await?)
+    }
+
+    /// Polls until `who` holds the lease, for at most `limit`.
+    async fn wait_for_holder(&self, who: &str, limit: Duration) -> Option<()> {
+        poll(limit, || async { (self.holder().await.as_deref() == Some(who)).then_some(()) }).await
+    }
+}
+
+fn holder_of(lease: &Lease) -> Option<String> {
+    lease.spec.as_ref()?.holder_identity.clone().filter(|h| !h.is_empty())
+}
+
+/// Every version of the Lease the API stored, in order, as a watch started before the first
+/// write sees them.
+struct LeaseHistory {
+    versions: Arc<Mutex<Vec<Lease>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl LeaseHistory {
+    async fn start(leases: &Leases) -> LeaseHistory {
+        let params = WatchParams::default().fields(&format!("metadata.name={LEASE}"));
+        let mut events = leases.0.watch(&params, "0").await.expect("watch the lease").boxed();
+        let versions = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let versions = versions.clone();
+            async move {
+                while let Some(Ok(event)) = events.next().await {
+                    if let WatchEvent::Added(lease) | WatchEvent::Modified(lease) = event {
+                        versions.lock().unwrap().push(lease);
+                    }
+                }
+            }
+        });
+        LeaseHistory { versions, task }
+    }
+
+    fn versions(&self) -> Vec<Lease> {
+        self.versions.lock().unwrap().clone()
+    }
+}
+
+impl Drop for LeaseHistory {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One thing a candidate's stand-in controller did: (writer, what, when).
+type Entry = (String, &'static str, SystemTime);
+
+/// What the candidates' stand-in controllers did: one entry per "write", tagged with the
+/// writer.
 #[derive(Clone, Default)]
 struct WriteLog(Arc<Mutex<Vec<Entry>>>);
 
 impl WriteLog {
     fn push(&self, who: &str, what: &'static str) {
-        self.0.lock().unwrap().push((who.to_string(), what, Instant::now()));
+        self.0.lock().unwrap().push((who.to_string(), what, SystemTime::now()));
     }
     fn entries(&self) -> Vec<Entry> {
         self.0.lock().unwrap().clone()
@@ -39,17 +121,14 @@ impl WriteLog {
     }
 }
 
+type Supervision = tokio::task::JoinHandle<Result<(), elb_operator::leader::SuperviseError>>;
+
 /// Starts a supervised candidate whose "controllers" write to `log` every 20 ms until told
 /// to stop, then finish their in-flight unit of work (50 ms) and record "done".
-fn candidate(
-    endpoint: &Endpoint,
-    identity: &'static str,
-    lease: Duration,
-    log: &WriteLog,
-) -> (Health, CancellationToken, tokio::task::JoinHandle<Result<(), elb_operator::operator::Error>>) {
+fn candidate(standin: &StandIn, name: &'static str, lease: Duration, log: &WriteLog) -> (Health, CancellationToken, Supervision) {
     let health = Health::new(Election::Starting);
     let shutdown = CancellationToken::new();
-    let elector = LeaderElector::new(endpoint.client(), config(identity, lease));
+    let elector = LeaderElector::new(client_of(standin, name), config(name, lease));
     let log = log.clone();
     let task = tokio::spawn(supervise(Some(elector), health.clone(), shutdown.clone(), Duration::from_secs(5), {
         let health = health.clone();
@@ -59,7 +138,7 @@ fn candidate(
             async move {
                 health.set_caches_synced(true);
                 while !stop.is_cancelled() {
-                    log.push(identity, "write");
+                    log.push(name, "write");
                     tokio::select! {
                         _ = stop.cancelled() => {}
                         _ = tokio::time::sleep(Duration::from_millis(20)) => {}
@@ -67,7 +146,7 @@ fn candidate(
                 }
                 // An in-flight reconcile completes after the stop signal.
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                log.push(identity, "done");
+                log.push(name, "done");
                 Ok(())
             }
         }
@@ -77,10 +156,9 @@ fn candidate(
 
 #[tokio::test]
 async fn concurrent_candidates_elect_exactly_one_leader() {
-    let fake = FakeKube::new(true);
-    let (ea, eb) = (fake.endpoint().await, fake.endpoint().await);
-    let mut a = LeaderElector::new(ea.client(), config("a", Duration::from_secs(10)));
-    let mut b = LeaderElector::new(eb.client(), config("b", Duration::from_secs(10)));
+    let standin = StandIn::start().await.expect("stand-in starts");
+    let mut a = LeaderElector::new(client_of(&standin, "a"), config("a", Duration::from_secs(10)));
+    let mut b = LeaderElector::new(client_of(&standin, "b"), config("b", Duration::from_secs(10)));
     let mut leaders = Vec::new();
     for _ in 0..5 {
         let (ra, rb) = tokio::join!(a.try_acquire_or_renew(), b.try_acquire_or_renew());
@@ -89,58 +167,63 @@ async fn concurrent_candidates_elect_exactly_one_leader() {
         leaders.push(if ra { "a" } else { "b" });
     }
     assert!(leaders.windows(2).all(|w| w[0] == w[1]), "leadership must not flap: {leaders:?}");
-    assert_eq!(fake.holder(NS, LEASE).as_deref(), Some(leaders[0]));
+    assert_eq!(Leases::new(&standin).holder().await.as_deref(), Some(leaders[0]));
 }
 
 #[tokio::test]
 async fn a_held_lease_is_taken_over_only_after_it_expires_and_at_once_when_released() {
-    let fake = FakeKube::new(true);
-    let (ea, eb) = (fake.endpoint().await, fake.endpoint().await);
+    let standin = StandIn::start().await.expect("stand-in starts");
+    let leases = Leases::new(&standin);
     let lease = Duration::from_secs(2);
-    let mut a = LeaderElector::new(ea.client(), config("a", lease));
-    let mut b = LeaderElector::new(eb.client(), config("b", lease));
+    let mut a = LeaderElector::new(client_of(&standin, "a"), config("a", lease));
+    let mut b = LeaderElector::new(client_of(&standin, "b"), config("b", lease));
     assert!(a.try_acquire_or_renew().await.unwrap());
 
-    // a stops renewing (as if it crashed). b must wait for the lease duration, measured from
-    // when b first saw the record.
-    let before_first_look = Instant::now();
-    assert!(!b.try_acquire_or_renew().await.unwrap());
-    let second = b.try_acquire_or_renew().await.unwrap();
-    if before_first_look.elapsed() < lease {
-        assert!(!second, "b took over a lease that had not expired");
-    } else {
-        println!("machine too slow to check the not-yet-expired case ({:?})", before_first_look.elapsed());
-    }
+    // a stops renewing (as if it crashed). b takes over only once it has seen the same record
+    // for the lease duration, measured from its first look; it keeps looking until then.
+    let first_look = Instant::now();
+    assert!(!b.try_acquire_or_renew().await.unwrap(), "b took over a lease it had just seen renewed");
     assert_eq!(b.observed_holder(), Some("a"));
-    tokio::time::sleep(lease + Duration::from_millis(100)).await;
-    assert!(b.try_acquire_or_renew().await.unwrap(), "b takes over the expired lease");
-    assert_eq!(fake.holder(NS, LEASE).as_deref(), Some("b"));
-    let transitions = fake.lease(NS, LEASE).unwrap()["spec"]["leaseTransitions"].as_i64();
+    let mut taken_after = None;
+    for _ in 0..150 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if b.try_acquire_or_renew().await.unwrap() {
+            taken_after = Some(first_look.elapsed());
+            break;
+        }
+    }
+    let taken_after = taken_after.expect("b takes over the expired lease within 15 s");
+    assert!(taken_after >= lease, "b took over {taken_after:?} after its first look, before the lease ({lease:?}) expired");
+    assert_eq!(leases.holder().await.as_deref(), Some("b"));
+    let transitions = leases.get().await.unwrap().spec.unwrap().lease_transitions;
     assert_eq!(transitions, Some(1));
 
     // a, back, finds b holding it; b releases; a gets it at once, without waiting.
     assert!(!a.try_acquire_or_renew().await.unwrap());
     b.release().await.unwrap();
-    assert_eq!(fake.holder(NS, LEASE), None);
+    assert_eq!(leases.holder().await, None);
     assert!(a.try_acquire_or_renew().await.unwrap(), "a released lease is free at once");
-    // Releasing a lease one does not hold changes nothing.
-    let writes = fake.writes().len();
+    // Releasing a lease one does not hold writes nothing.
+    let before = leases.get().await.unwrap().metadata.resource_version;
     b.release().await.unwrap();
-    assert_eq!(fake.writes().len(), writes);
-    assert_eq!(fake.holder(NS, LEASE).as_deref(), Some("a"));
+    assert_eq!(leases.get().await.unwrap().metadata.resource_version, before);
+    assert_eq!(leases.holder().await.as_deref(), Some("a"));
 }
 
-#[tokio::test]
-async fn only_the_leader_writes_and_a_cut_off_leader_steps_down_before_the_standby_takes_over() {
-    let fake = FakeKube::new(true);
-    let (ea, eb) = (fake.endpoint().await, fake.endpoint().await);
+/// Only the leader's controllers run. Then `cut_off` (a fault on a's requests) keeps a from
+/// renewing: a steps down and stops its controllers before b, once the lease has expired,
+/// takes over. `a_reaches_the_api` is what a reports as standby while the fault lasts. When
+/// the fault is removed, a stays a healthy standby.
+async fn a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over(cut_off: Fault, a_reaches_the_api: bool) {
+    let standin = StandIn::start().await.expect("stand-in starts");
+    let leases = Leases::new(&standin);
     let lease = Duration::from_secs(3);
     let log = WriteLog::default();
 
-    let (ha, _stop_a, task_a) = candidate(&ea, "a", lease, &log);
-    wait_for(Duration::from_secs(10), || fake.holder(NS, LEASE)).await.expect("a acquires the lease");
-    let (hb, stop_b, task_b) = candidate(&eb, "b", lease, &log);
-    wait_for(Duration::from_secs(10), || (hb.election() == (Election::Standby { api_reachable: true })).then_some(()))
+    let (ha, _stop_a, task_a) = candidate(&standin, "a", lease, &log);
+    leases.wait_for_holder("a", Duration::from_secs(10)).await.expect("a acquires the lease");
+    let (hb, stop_b, task_b) = candidate(&standin, "b", lease, &log);
+    poll(Duration::from_secs(10), || async { (hb.election() == Election::Standby { api_reachable: true }).then_some(()) })
         .await
         .expect("b becomes a standby");
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -148,15 +231,12 @@ async fn only_the_leader_writes_and_a_cut_off_leader_steps_down_before_the_stand
     assert_eq!(ha.election(), Election::Leader);
     assert!(ha.readiness().is_ok() && hb.readiness().is_ok(), "leader (synced) and healthy standby are ready");
 
-    // Cut a off from the API: it cannot renew, steps down and stops its controllers; b takes
-    // over once the lease has expired.
     let cut = Instant::now();
-    ea.set_down(true);
-    wait_for(Duration::from_secs(10), || (fake.holder(NS, LEASE).as_deref() == Some("b")).then_some(()))
-        .await
-        .expect("b takes over within a bounded time");
+    let fault = standin.faults().inject(cut_off);
+    leases.wait_for_holder("b", lease * 3 + Duration::from_secs(5)).await.expect("b takes over within a bounded time");
     println!("takeover {:?} after the leader was cut off (lease duration {lease:?})", cut.elapsed());
-    wait_for(Duration::from_secs(5), || log.entries().iter().any(|e| e.0 == "b").then_some(()))
+    assert!(standin.faults().hits(fault) > 0, "the fault acted on a's requests");
+    poll(Duration::from_secs(5), || async { log.entries().iter().any(|e| e.0 == "b").then_some(()) })
         .await
         .expect("b's controllers run");
 
@@ -164,16 +244,19 @@ async fn only_the_leader_writes_and_a_cut_off_leader_steps_down_before_the_stand
     let a_done = entries.iter().position(|e| e.0 == "a" && e.1 == "done").expect("a's controllers stopped");
     let b_first = entries.iter().position(|e| e.0 == "b").unwrap();
     assert!(a_done < b_first, "a stopped writing before b started: {:?}", &entries[a_done.saturating_sub(2)..=b_first]);
-    assert_eq!(ha.election(), Election::Standby { api_reachable: false });
-    assert!(ha.readiness().is_err(), "a cut-off standby is not ready");
+    let standby = Election::Standby { api_reachable: a_reaches_the_api };
+    poll(Duration::from_secs(5), || async { (ha.election() == standby).then_some(()) })
+        .await
+        .unwrap_or_else(|| panic!("a is {standby:?}, not {:?}", ha.election()));
+    assert_eq!(ha.readiness().is_ok(), a_reaches_the_api, "a standby is ready only if it reaches the API");
     assert!(!ha.caches_synced());
 
-    // a's API comes back: it stays a healthy standby; the lease is b's.
-    ea.set_down(false);
-    wait_for(Duration::from_secs(5), || (ha.election() == (Election::Standby { api_reachable: true })).then_some(()))
+    // The fault ends: a stays a healthy standby; the lease is b's.
+    standin.faults().remove(fault);
+    poll(Duration::from_secs(5), || async { (ha.election() == Election::Standby { api_reachable: true }).then_some(()) })
         .await
         .expect("a recovers as standby");
-    assert_eq!(fake.holder(NS, LEASE).as_deref(), Some("b"));
+    assert_eq!(leases.holder().await.as_deref(), Some("b"));
 
     stop_b.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_b).await.expect("b stops").unwrap().unwrap();
@@ -181,35 +264,51 @@ async fn only_the_leader_writes_and_a_cut_off_leader_steps_down_before_the_stand
 }
 
 #[tokio::test]
+async fn a_leader_cut_off_from_the_api_steps_down_before_the_standby_takes_over() {
+    let unavailable = Fault::on("/").header(CANDIDATE_HEADER, "a").fail(503);
+    a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over(unavailable, false).await;
+}
+
+#[tokio::test]
+async fn a_leader_whose_renewals_hang_steps_down_before_the_standby_takes_over() {
+    // Each renewal (a PUT of the Lease) is answered only after 2 s, longer than a's check may
+    // take (lease/6), and then not applied. a still reads the Lease: once b holds it, a is a
+    // standby that reaches the API.
+    let hanging = Fault::on(LEASE_PATH).method("PUT").header(CANDIDATE_HEADER, "a").delay(Duration::from_secs(2)).fail(504);
+    a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over(hanging, true).await;
+}
+
+#[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_work_then_releases_the_lease() {
-    let fake = FakeKube::new(true);
-    let (ea, eb) = (fake.endpoint().await, fake.endpoint().await);
+    let standin = StandIn::start().await.expect("stand-in starts");
+    let leases = Leases::new(&standin);
+    let history = LeaseHistory::start(&leases).await;
     // A long lease: the standby can only take over quickly if the lease is released.
     let lease = Duration::from_secs(30);
     let log = WriteLog::default();
-    let (_ha, stop_a, task_a) = candidate(&ea, "a", lease, &log);
-    wait_for(Duration::from_secs(10), || fake.holder(NS, LEASE)).await.expect("a acquires the lease");
-    let (_hb, stop_b, task_b) = candidate(&eb, "b", lease, &log);
+    let (_ha, stop_a, task_a) = candidate(&standin, "a", lease, &log);
+    leases.wait_for_holder("a", Duration::from_secs(10)).await.expect("a acquires the lease");
+    let (_hb, stop_b, task_b) = candidate(&standin, "b", lease, &log);
 
     let asked = Instant::now();
     stop_a.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_a).await.expect("a stops").unwrap().unwrap();
     let entries = log.entries();
     let a_done = entries.iter().find(|e| e.0 == "a" && e.1 == "done").expect("a's in-flight work finished").2;
-    let release = fake
-        .writes()
-        .into_iter()
-        .find(|w| w.holder.is_none())
+    let release = poll(Duration::from_secs(5), || async { history.versions().into_iter().find(|l| holder_of(l).is_none()) })
+        .await
         .expect("a released the lease (holderIdentity cleared)");
-    assert!(release.at >= a_done, "the lease is released only after the controllers stopped");
+    let released_at = SystemTime::from(release.spec.unwrap().renew_time.expect("a release sets renewTime").0);
+    assert!(released_at >= a_done, "the lease was released ({released_at:?}) before the controllers stopped ({a_done:?})");
 
-    wait_for(Duration::from_secs(10), || (fake.holder(NS, LEASE).as_deref() == Some("b")).then_some(()))
+    leases
+        .wait_for_holder("b", Duration::from_secs(10))
         .await
         .expect("b takes over the released lease long before it would expire");
     println!("takeover {:?} after a was asked to stop (lease duration {lease:?})", asked.elapsed());
     stop_b.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_b).await.expect("b stops").unwrap().unwrap();
-    assert_eq!(fake.holder(NS, LEASE), None, "b released it too");
+    assert_eq!(leases.holder().await, None, "b released it too");
 }
 
 #[tokio::test]
@@ -232,7 +331,7 @@ async fn without_leader_election_the_controllers_run_at_once_and_stop_on_shutdow
             }
         }
     }));
-    wait_for(Duration::from_secs(5), || health.readiness().ok()).await.expect("ready once synced");
+    poll(Duration::from_secs(5), || async { health.readiness().ok() }).await.expect("ready once synced");
     assert_eq!(health.election(), Election::Disabled);
     shutdown.cancel();
     tokio::time::timeout(Duration::from_secs(5), task).await.expect("stops").unwrap().unwrap();
@@ -251,5 +350,5 @@ async fn a_controller_error_ends_supervision_with_that_error() {
     )
     .await
     .expect("returns");
-    assert!(matches!(out, Err(elb_operator::operator::Error::Controllers(_))), "{out:?}");
+    assert!(matches!(out, Err(elb_operator::leader::SuperviseError::Controllers(_))), "{out:?}");
 }

@@ -1,29 +1,15 @@
 //! Integration tests of the operator's runtime around the reconcile loops: leader election,
-//! the HTTP endpoints, the command line, and the files kept in step with the code
-//! (IAM policy, RBAC requirements).
+//! the HTTP endpoints, the command line, two operator processes, and the files kept in step
+//! with the code (IAM policy, RBAC requirements, chart flags). The Kubernetes API is the
+//! stand-in (`kube_standin`); waits are `test_support::poll`.
 
 mod cli;
-mod fake_kube;
 mod http;
 mod leader;
 mod standin;
 mod sync_files;
 
-use std::time::{Duration, Instant};
-
-/// Polls `check` every 20 ms until it returns `Some`, for at most `limit`.
-pub async fn wait_for<T>(limit: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check() {
-            return Some(v);
-        }
-        if start.elapsed() > limit {
-            return None;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use std::time::Duration;
 
 /// A plain HTTP/1.1 GET on loopback: (status code, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {

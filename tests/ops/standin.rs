@@ -1,6 +1,6 @@
 //! Two operator processes against the Kubernetes API stand-in and moto: only the lease
-//! holder reconciles and writes (to ELB and to Kubernetes); when it is killed the other
-//! takes over; SIGTERM releases the lease.
+//! holder reconciles and writes (to ELB and to Kubernetes) while the other is a ready
+//! standby; when the leader is killed the other takes over; SIGTERM releases the lease.
 
 use std::time::{Duration, Instant};
 
@@ -32,8 +32,14 @@ spec:
     instanceIds: []
 "#;
 
-/// Prints the operators' logs when the test fails.
+/// The operators' logs (one file per process); printed when the test fails.
 struct LogsOnFailure(tempfile::TempDir);
+
+impl LogsOnFailure {
+    fn of(&self, pod: &str) -> String {
+        std::fs::read_to_string(self.0.path().join(format!("{pod}.log"))).unwrap_or_default()
+    }
+}
 
 impl Drop for LogsOnFailure {
     fn drop(&mut self) {
@@ -55,6 +61,7 @@ fn start(kubeconfig: &std::path::Path, moto: &str, pod: &str, port: u16, logs: &
             "--lease-duration=2s",
             "--shutdown-timeout=5s",
             "--health-poll-interval=1s",
+            "--log-format=json",
             &format!("--elb-endpoint={moto}"),
             &format!("--http-bind=127.0.0.1:{port}"),
         ])
@@ -82,8 +89,12 @@ async fn metrics(port: u16) -> String {
     http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/metrics").await.map(|r| r.1).unwrap_or_default()
 }
 
-async fn ready(port: u16) -> bool {
-    matches!(http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/readyz").await, Ok((200, _)))
+/// The `/readyz` body when the process is ready.
+async fn ready(port: u16) -> Option<String> {
+    match http_get(format!("127.0.0.1:{port}").parse().unwrap(), "/readyz").await {
+        Ok((200, body)) => Some(body),
+        _ => None,
+    }
 }
 
 /// `reportingInstance`s of the events about `ha-lb`.
@@ -100,7 +111,7 @@ async fn event_writers(events: &Api<Event>) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_replaced() {
+async fn two_processes_only_the_leader_writes_a_killed_leader_is_replaced_and_sigterm_releases_the_lease() {
     let moto = test_support::moto::Moto::start();
     let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
     let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
@@ -134,10 +145,17 @@ async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_repla
     .await
     .expect("the leader reconciles the LoadBalancer");
     println!("ha-lb: {dns}");
-    assert!(test_support::poll(Duration::from_secs(30), || async { (ready(port_a).await && ready(port_b).await).then_some(()) }).await.is_some());
+    let standby = test_support::poll(Duration::from_secs(30), || async { ready(port_a).await.and(ready(port_b).await) })
+        .await
+        .expect("the leader and the standby are ready");
+    assert!(standby.contains("standby"), "{standby}");
+    let lease = leases.get("elb-operator").await.unwrap().spec.unwrap();
+    assert!(lease.holder_identity.unwrap().starts_with("proc-a_"));
+    assert_eq!(lease.lease_transitions, Some(0), "the standby never took the lease");
     let metrics_a = metrics(port_a).await;
     let metrics_b = metrics(port_b).await;
     assert!(metrics_a.contains(r#"elb_operator_elb_calls_total{action="CreateLoadBalancer",outcome="success"} 1"#), "{metrics_a}");
+    assert!(metrics_a.contains("elb_operator_elb_rate_limiter_wait_seconds_count"), "{metrics_a}");
     assert!(!metrics_b.contains("elb_operator_elb_calls_total"), "the standby made ELB calls:\n{metrics_b}");
     assert!(!metrics_b.contains("elb_operator_reconcile_runs_total"), "the standby reconciled:\n{metrics_b}");
     let writers = test_support::poll(Duration::from_secs(20), || async { Some(event_writers(&events).await).filter(|w| !w.is_empty()) })
@@ -148,8 +166,11 @@ async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_repla
     // SIGKILL the leader: b takes over once the lease expires and reconciles the same ELB
     // without creating another one.
     a.start_kill().unwrap();
-    let _ = a.wait().await;
+    tokio::time::timeout(Duration::from_secs(10), a.wait()).await.expect("the killed process exits").unwrap();
     let killed = Instant::now();
+    for line in logs.of("proc-a").lines().filter(|l| !l.trim().is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|e| panic!("--log-format=json line {line:?}: {e}"));
+    }
     test_support::poll(Duration::from_secs(15), || async { holder(&leases).await.filter(|h| h.starts_with("proc-b_")) })
         .await
         .expect("the standby takes over");
@@ -161,12 +182,13 @@ async fn against_the_standin_only_the_leader_writes_and_a_killed_leader_is_repla
     .await
     .expect("the new leader reconciles");
     assert!(!runs.contains(r#"action="CreateLoadBalancer""#), "the new leader adopted nothing new:\n{runs}");
-    assert!(test_support::poll(Duration::from_secs(30), || async { ready(port_b).await.then_some(()) }).await.is_some());
+    assert!(test_support::poll(Duration::from_secs(30), || ready(port_b)).await.is_some(), "the new leader is ready");
 
     // SIGTERM: graceful shutdown releases the lease.
     let pid = b.id().unwrap().to_string();
     assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let status = tokio::time::timeout(Duration::from_secs(20), b.wait()).await.expect("exits in time").unwrap();
-    assert!(status.success());
+    assert!(status.success(), "graceful exit:\n{}", logs.of("proc-b"));
     assert_eq!(holder(&leases).await, None, "the lease was released");
+    assert!(logs.of("proc-b").contains("released the lease"), "{}", logs.of("proc-b"));
 }

@@ -35,7 +35,7 @@ fn iam_policy_allows_exactly_the_elb_actions_the_client_can_call() {
 fn chart_tests_see_every_kube_api_call_the_operator_makes() {
     let checked_in: serde_json::Value =
         serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
-    let current = serde_json::to_value(elb_operator::operator::kube_api_calls()).unwrap();
+    let current = serde_json::to_value(elb_operator::rbac::kube_api_calls()).unwrap();
     assert_eq!(
         checked_in, current,
         "tests/chart/kube_api_calls.json is stale: regenerate it with \
@@ -87,8 +87,15 @@ fn the_chart_defaults_of_the_elb_client_flags_are_the_binary_defaults() {
     assert_eq!(flags, keys.iter().map(|(flag, _)| *flag).collect(), "every ELB client flag has an elbClient key");
     for (flag, key) in keys {
         let arg = run.get_arguments().find(|a| a.get_long() == Some(flag)).unwrap();
-        let binary: f64 = arg.get_default_values()[0].to_str().unwrap().parse().unwrap();
-        let chart = values["elbClient"][key].as_f64().unwrap_or_else(|| panic!("values.yaml elbClient.{key} is a number"));
-        assert_eq!(chart, binary, "values.yaml elbClient.{key} differs from the default of --{flag}");
+        let chart = &values["elbClient"][key];
+        match arg.get_default_values().first() {
+            Some(default) => {
+                let binary: f64 = default.to_str().unwrap().parse().unwrap();
+                let chart = chart.as_f64().unwrap_or_else(|| panic!("values.yaml elbClient.{key} is a number"));
+                assert_eq!(chart, binary, "values.yaml elbClient.{key} differs from the default of --{flag}");
+            }
+            // No default in the binary (--elb-max-attempts: AWS_MAX_ATTEMPTS, else 3): the chart must not pass one either.
+            None => assert!(chart.is_null(), "values.yaml elbClient.{key} must be empty: --{flag} has no default"),
+        }
     }
 }

@@ -2,22 +2,22 @@
 //! computes from a LoadBalancer spec (`desired_state`) is converged with `converge`, and the
 //! result is read back from moto. Kubernetes is not involved here.
 //!
-//! Every test uses its own load balancer names and its own client (so call counts are per
-//! test).
+//! Every test uses its own load balancer names and its own client (so call counts, read from
+//! the client's metrics, are per test).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use elb_operator::controller::backends;
-use elb_operator::controller::converge::{self, Converged, Deleted, Outcome, Report};
+use elb_operator::sync::execute::{self, Converged, Deleted, Outcome, Report};
 use elb_operator::controller::healthcheck;
-use elb_operator::controller::loadbalancer::desired_state;
-use elb_operator::controller::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
-use elb_operator::controller::status;
+use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::sync::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
+use elb_operator::controller::loadbalancer::status;
 use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
-use elb_operator::plan::{Action, Desired};
+use elb_operator::sync::plan::{Action, Desired};
 
-use crate::{client, MOTO, REGION};
+use crate::{calls, client, counted, MOTO, REGION};
 
 fn owner(name: &str) -> Owner {
     Owner::new("test-cluster", "default", name)
@@ -84,7 +84,7 @@ struct Snapshot {
 }
 
 async fn snapshot(c: &Client, name: &str) -> Snapshot {
-    let description = converge::describe(c, name).await.expect("describe").expect("exists");
+    let description = execute::describe(c, name).await.expect("describe").expect("exists");
     let mut tags = c.describe_tags(&[name.to_string()]).await.expect("tags").remove(name).unwrap_or_default();
     tags.sort();
     let attributes = c.describe_load_balancer_attributes(name).await.expect("attributes");
@@ -112,10 +112,10 @@ async fn assert_matches(c: &Client, want: &Desired) {
     listeners.sort();
     assert_eq!(listeners_of(&s.description), listeners, "listeners");
     match &want.placement {
-        elb_operator::plan::Placement::Zones(z) => {
+        elb_operator::sync::plan::Placement::Zones(z) => {
             assert_eq!(sorted(&s.description.availability_zones), z.iter().cloned().collect::<Vec<_>>(), "zones")
         }
-        elb_operator::plan::Placement::Subnets(sn) => {
+        elb_operator::sync::plan::Placement::Subnets(sn) => {
             assert_eq!(sorted(&s.description.subnets), sn.iter().cloned().collect::<Vec<_>>(), "subnets")
         }
     }
@@ -150,13 +150,13 @@ async fn tutorial_scenario_converges_and_follows_changes() {
 
     // Create: two zones, 80->8080 HTTP and 443->8443 TCP, the health check, two instances.
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
-    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(
         api_actions(&applied),
         ["CreateLoadBalancer", "ConfigureHealthCheck", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]
     );
     assert!(state.description.dns_name.starts_with(name), "DNS name: {}", state.description.dns_name);
-    assert_eq!(state.health.len(), 2);
+    assert_eq!(state.health.as_ref().map(Vec::len), Some(2));
     assert_matches(&c, &want).await;
     let tags = snapshot(&c, name).await.tags;
     assert_eq!(
@@ -167,15 +167,15 @@ async fn tutorial_scenario_converges_and_follows_changes() {
 
     // Health is reported per instance; a stopped instance goes OutOfService.
     MOTO.stop_instances(&ids[1..2]);
-    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let (table, summary) = status::instances(&state.health, &BTreeMap::new());
+    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new());
     assert_eq!(summary, "1/2");
     assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
 
     // Disable a zone, enable another, deregister an instance, change the health check.
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1c"], &ids[..1]), Some(tutorial_health_check(30)));
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(
         applied,
         vec![
@@ -188,34 +188,34 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     assert_matches(&c, &want).await;
 
     // Delete: gone, and deleting again is success.
-    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
-    assert_eq!(converge::describe(&c, name).await.unwrap(), None);
-    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::AlreadyGone);
+    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+    assert_eq!(execute::describe(&c, name).await.unwrap(), None);
+    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::AlreadyGone);
 }
 
 #[tokio::test]
 async fn converged_state_makes_no_mutating_call() {
-    let c = client();
+    let (c, metrics) = counted();
     let name = "rc-idempotent";
     let ids = MOTO.run_instances(2, "us-east-1b");
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
-    converged(converge::converge(&c, &want, &owner(name), false).await);
-    let first = c.call_counts();
-    assert!(first.get("CreateLoadBalancer") == Some(&1), "{first:?}");
+    converged(execute::converge(&c, &want, &owner(name), false).await);
+    let first = calls(&metrics);
+    assert_eq!(first.attempts("CreateLoadBalancer"), 1, "{first:?}");
 
-    c.reset_call_counts();
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let counts = c.call_counts();
+    let second = calls(&metrics).since(&first);
     for action in ACTIONS.iter().filter(|a| is_mutating(a)) {
-        assert_eq!(counts.get(*action).copied().unwrap_or(0), 0, "{action} called on converged state: {counts:?}");
+        assert_eq!(second.attempts(action), 0, "{action} called on converged state: {second:?}");
     }
-    assert_eq!(c.mutating_calls(), 0);
-    // The observation itself: one describe of each kind.
+    assert_eq!(second.matching(is_mutating), 0);
+    // The observation itself: one describe of each kind, and nothing else.
     for read in ["DescribeLoadBalancers", "DescribeTags", "DescribeLoadBalancerAttributes", "DescribeInstanceHealth"] {
-        assert_eq!(counts.get(read), Some(&1), "{read}: {counts:?}");
+        assert_eq!(second.attempts(read), 1, "{read}: {second:?}");
     }
-    converge::delete(&c, name, &owner(name)).await.unwrap();
+    assert_eq!(second.total(), 4, "{second:?}");
+    execute::delete(&c, name, &owner(name)).await.unwrap();
 }
 
 /// A pre-existing ELB under the wanted name, with its own config and tags.
@@ -250,7 +250,7 @@ async fn create_foreign(c: &Client, name: &str, tags: &[(&str, &str)], instance:
 #[tokio::test]
 #[allow(clippy::type_complexity)] // table rows are tuples
 async fn foreign_load_balancer_is_never_changed() {
-    let c = client();
+    let (c, metrics) = counted();
     let ids = MOTO.run_instances(2, "us-east-1c");
     let cases: [(&str, Vec<(&str, &str)>, bool); 3] = [
         ("rc-foreign-untagged", vec![("owner", "someone-else")], false),
@@ -261,18 +261,19 @@ async fn foreign_load_balancer_is_never_changed() {
     for (name, tags, adopt) in cases {
         create_foreign(&c, name, &tags, &ids[0]).await;
         let before = snapshot(&c, name).await;
-        c.reset_call_counts();
+        let calls_before = calls(&metrics);
 
         let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
-        let report = converge::converge(&c, &want, &owner(name), adopt).await;
+        let report = execute::converge(&c, &want, &owner(name), adopt).await;
         assert!(report.applied.is_empty(), "{name}: {:?}", report.applied);
         match report.result {
             Ok(Outcome::Conflict { claimed_by }) => assert_eq!(claimed_by.is_some(), adopt, "{name}: {claimed_by:?}"),
             other => panic!("{name}: expected a conflict, got {other:?}"),
         }
         // Deletion leaves it in place too.
-        assert!(matches!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Foreign { .. }));
-        assert_eq!(c.mutating_calls(), 0, "{name}: {:?}", c.call_counts());
+        assert!(matches!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Foreign { .. }));
+        let made = calls(&metrics).since(&calls_before);
+        assert_eq!(made.matching(is_mutating), 0, "{name}: {made:?}");
         assert_eq!(snapshot(&c, name).await, before, "{name} changed");
         c.delete_load_balancer(name).await.unwrap();
     }
@@ -285,11 +286,11 @@ async fn adopt_takes_over_an_untagged_load_balancer() {
     let ids = MOTO.run_instances(2, "us-east-1a");
     create_foreign(&c, name, &[("legacy", "yes")], &ids[0]).await;
     let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), true).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), true).await);
     // Ownership tags go on first, then the spec replaces the rest.
     assert_eq!(applied[0].api_action(), "AddTags", "{applied:?}");
     assert_matches(&c, &want).await;
-    assert_eq!(converge::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
 }
 
 #[tokio::test]
@@ -298,7 +299,7 @@ async fn drift_is_corrected() {
     let name = "rc-drift";
     let ids = MOTO.run_instances(2, "us-east-1b");
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
-    converged(converge::converge(&c, &want, &owner(name), false).await);
+    converged(execute::converge(&c, &want, &owner(name), false).await);
 
     // Out of band: a listener removed, an instance deregistered, a tag added, an attribute changed.
     c.delete_load_balancer_listeners(name, &[443]).await.unwrap();
@@ -307,7 +308,7 @@ async fn drift_is_corrected() {
     c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(300), ..Default::default() })
         .await
         .unwrap();
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(
         api_actions(&applied),
         ["RemoveTags", "CreateLoadBalancerListeners", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]
@@ -316,11 +317,11 @@ async fn drift_is_corrected() {
 
     // Out of band: the ELB deleted. It is created again, complete.
     c.delete_load_balancer(name).await.unwrap();
-    let (applied, state) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(applied[0].api_action(), "CreateLoadBalancer");
-    assert_eq!(state.health.len(), 2);
+    assert_eq!(state.health.as_ref().map(Vec::len), Some(2));
     assert_matches(&c, &want).await;
-    converge::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name)).await.unwrap();
 }
 
 #[tokio::test]
@@ -337,20 +338,20 @@ async fn vpc_placement_and_security_groups() {
         .unwrap()
     };
     let want = desired(name, &spec(&subnets[..1]), None);
-    converged(converge::converge(&c, &want, &owner(name), false).await);
+    converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_matches(&c, &want).await;
     assert_eq!(snapshot(&c, name).await.description.security_groups, vec![sg.clone()]);
 
     let want = desired(name, &spec(&subnets[..2]), None);
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(applied, vec![Action::AttachSubnets(vec![subnets[1].clone()])]);
     assert_matches(&c, &want).await;
 
     let want = desired(name, &spec(&subnets[1..2]), None);
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(applied, vec![Action::DetachSubnets(vec![subnets[0].clone()])]);
     assert_matches(&c, &want).await;
-    converge::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name)).await.unwrap();
 }
 
 #[tokio::test]
@@ -361,7 +362,7 @@ async fn an_error_stops_the_sync_and_names_its_action() {
     let spec = |listeners: &str, extra: &str| -> LoadBalancerSpec {
         serde_yaml::from_str(&format!("{{listeners: [{listeners}], availabilityZones: [us-east-1a]{extra}}}")).unwrap()
     };
-    converged(converge::converge(&c, &desired(name, &spec(port80, ""), None), &owner(name), false).await);
+    converged(execute::converge(&c, &desired(name, &spec(port80, ""), None), &owner(name), false).await);
 
     // A new tag (applied first), a security group that does not exist (refused), and a new
     // listener (planned after the security groups, so never sent).
@@ -369,25 +370,25 @@ async fn an_error_stops_the_sync_and_names_its_action() {
         &format!("{port80}, {{port: 81, instancePort: 8081, protocol: HTTP}}"),
         ", tags: {team: web}, securityGroups: [sg-does-not-exist]",
     );
-    let report = converge::converge(&c, &desired(name, &bad, None), &owner(name), false).await;
+    let report = execute::converge(&c, &desired(name, &bad, None), &owner(name), false).await;
     assert_eq!(api_actions(&report.applied), ["AddTags"]);
     match &report.result {
-        Err(converge::Failure::Elb(e)) => {
+        Err(execute::Failure::Elb(e)) => {
             assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
             let text = e.to_string();
             assert!(text.starts_with("ApplySecurityGroupsToLoadBalancer: ValidationError: "), "{text}");
-            assert_eq!(elb_operator::controller::loadbalancer::error_reason(e), "ValidationError");
+            assert_eq!(elb_operator::controller::loadbalancer::status::error_reason(e), "ValidationError");
         }
         other => panic!("expected an ELB error, got {other:?}"),
     }
     let ports: Vec<u16> = listeners_of(&snapshot(&c, name).await.description).iter().map(|l| l.load_balancer_port).collect();
     assert_eq!(ports, [80], "nothing after the failed call ran");
-    converge::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name)).await.unwrap();
 }
 
 #[tokio::test]
 async fn stickiness_and_proxy_protocol_policies() {
-    let c = client();
+    let (c, metrics) = counted();
     let name = "rc-policies";
     let spec = |sticky: &str, proxy: bool| -> LoadBalancerSpec {
         serde_yaml::from_str(&format!(
@@ -398,7 +399,7 @@ async fn stickiness_and_proxy_protocol_policies() {
         .unwrap()
     };
     let want = desired(name, &spec(", stickiness: {expirationSeconds: 300}", true), None);
-    converged(converge::converge(&c, &want, &owner(name), false).await);
+    converged(execute::converge(&c, &want, &owner(name), false).await);
     let d = snapshot(&c, name).await.description;
     let port80 = d.listeners.iter().find(|l| l.listener.load_balancer_port == 80).unwrap();
     assert_eq!(port80.policy_names, strings(&["elb-operator-lb-cookie-80-300"]));
@@ -407,14 +408,15 @@ async fn stickiness_and_proxy_protocol_policies() {
         vec![BackendServerDescription { instance_port: 8443, policy_names: strings(&["elb-operator-proxy-protocol"]) }]
     );
 
-    c.reset_call_counts();
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let before = calls(&metrics);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    assert_eq!(c.mutating_calls(), 0, "{:?}", c.call_counts());
+    let made = calls(&metrics).since(&before);
+    assert_eq!(made.matching(is_mutating), 0, "{made:?}");
 
     // Switch to the application's cookie and drop PROXY protocol.
     let want = desired(name, &spec(", stickiness: {cookieName: SESSIONID}", false), None);
-    let (applied, _) = converged(converge::converge(&c, &want, &owner(name), false).await);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(
         api_actions(&applied),
         [
@@ -430,5 +432,5 @@ async fn stickiness_and_proxy_protocol_policies() {
     assert_eq!(d.policies.app_cookie_stickiness[0].cookie_name, "SESSIONID");
     assert!(d.policies.lb_cookie_stickiness.is_empty(), "{:?}", d.policies);
     assert!(!d.policies.other_policies.iter().any(|p| p.starts_with("elb-operator-")), "{:?}", d.policies);
-    converge::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name)).await.unwrap();
 }

@@ -5,7 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use elb_operator::controller::{self, converge, ownership::Owner, Config};
+use elb_operator::controller::{self, Config};
+use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
 use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::telemetry::Metrics;
@@ -20,7 +21,7 @@ use serde_json::json;
 use crate::{client, MOTO};
 
 /// A stand-in of the test's own (stopped on drop) with the CRDs installed, and a client.
-async fn kube_client() -> (StandIn, kube::Client) {
+pub(crate) async fn kube_client() -> (StandIn, kube::Client) {
     let standin = StandIn::start().await.expect("stand-in");
     let client = connect(&standin).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -42,7 +43,7 @@ async fn connect(standin: &StandIn) -> kube::Client {
 struct Operator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
-    readiness: controller::Readiness,
+    readiness: elb_operator::http::Readiness,
 }
 
 impl Operator {
@@ -72,7 +73,7 @@ impl Operator {
 }
 
 /// Polls `check` until it returns `Some` (at most 30 s).
-async fn eventually<T, F, Fut>(what: &str, check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -83,13 +84,13 @@ where
     }
 }
 
-async fn namespace(client: &kube::Client, name: &str) {
+pub(crate) async fn namespace(client: &kube::Client, name: &str) {
     let api: Api<Namespace> = Api::all(client.clone());
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
     api.create(&PostParams::default(), &ns).await.expect("namespace");
 }
 
-async fn create<K>(api: &Api<K>, value: serde_json::Value) -> K
+pub(crate) async fn create<K>(api: &Api<K>, value: serde_json::Value) -> K
 where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
@@ -135,7 +136,7 @@ fn health_check(name: &str, interval: i32) -> serde_json::Value {
                     "healthyThreshold": 3, "unhealthyThreshold": 5}})
 }
 
-fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+pub(crate) fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
     lb.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
 }
 
@@ -143,7 +144,7 @@ fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
     condition(lb, type_).is_some_and(|c| c.status == "True")
 }
 
-async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)> {
+pub(crate) async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)> {
     let api: Api<Event> = Api::namespaced(client.clone(), ns);
     api.list(&ListParams::default())
         .await
@@ -155,7 +156,7 @@ async fn events(client: &kube::Client, ns: &str) -> Vec<(String, String, String)
 }
 
 async fn registered(elb_name: &str) -> Vec<String> {
-    let mut ids = converge::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
+    let mut ids = execute::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
     ids.sort();
     ids
 }
@@ -253,7 +254,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
         .await
         .unwrap();
     eventually("health check interval 30", || async {
-        let d = converge::describe(&client(), &elb_name).await.unwrap()?;
+        let d = execute::describe(&client(), &elb_name).await.unwrap()?;
         (d.health_check?.interval == 30).then_some(())
     })
     .await;
@@ -261,7 +262,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     // Delete: the finalizer deletes the ELB, then the resource goes.
     lbs.delete("my-lb", &DeleteParams::default()).await.unwrap();
     eventually("resource gone", || async { lbs.get_opt("my-lb").await.unwrap().is_none().then_some(()) }).await;
-    assert_eq!(converge::describe(&client(), &elb_name).await.unwrap(), None);
+    assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
     let seen = events(&kube, ns).await;
     assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == "Deleted"), "{seen:?}");
     operator.stop().await;
@@ -294,7 +295,7 @@ async fn conflict_missing_health_check_and_retain() {
     })
     .await
     .unwrap();
-    let before = converge::describe(&c, "loop-foreign").await.unwrap();
+    let before = execute::describe(&c, "loop-foreign").await.unwrap();
 
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let lb = |name: &str, spec: serde_json::Value| {
@@ -332,14 +333,14 @@ async fn conflict_missing_health_check_and_retain() {
         lbs.delete(name, &DeleteParams::default()).await.unwrap();
         eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
     }
-    assert_eq!(converge::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
-    assert!(converge::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
+    assert_eq!(execute::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
+    assert!(execute::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
     operator.stop().await;
 
     // Clean up what the test left in moto on purpose.
     for (name, cluster, resource) in [(kept_elb.as_str(), "loop-test", "loop-conflict/kept")] {
         let owner = Owner { cluster: cluster.into(), resource: resource.into() };
-        assert_eq!(converge::delete(&c, name, &owner).await.unwrap(), converge::Deleted::Deleted);
+        assert_eq!(execute::delete(&c, name, &owner).await.unwrap(), execute::Deleted::Deleted);
     }
     c.delete_load_balancer("loop-foreign").await.unwrap();
 }
@@ -383,4 +384,57 @@ async fn nodes_selected_directly_follow_labels_and_deletion() {
     lbs.delete("edge", &DeleteParams::default()).await.unwrap();
     eventually("resource gone", || async { lbs.get_opt("edge").await.unwrap().is_none().then_some(()) }).await;
     operator.stop().await;
+}
+
+/// An adopted ELB existed before its resource: deleting the resource leaves it in AWS
+/// unless `deletionPolicy: Delete` was written explicitly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-adopt";
+    namespace(&kube, ns).await;
+    let c = client();
+    for name in ["loop-adopt-kept", "loop-adopt-deleted"] {
+        c.create_load_balancer(&CreateLoadBalancerInput {
+            name: name.into(),
+            listeners: vec![Listener {
+                load_balancer_port: 80,
+                protocol: "HTTP".into(),
+                instance_port: 8080,
+                instance_protocol: "HTTP".into(),
+                ssl_certificate_id: None,
+            }],
+            availability_zones: vec!["us-east-1a".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let lb = |name: &str, elb: &str, policy: Option<&str>| {
+        let mut spec = json!({"loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
+                              "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]});
+        if let Some(p) = policy {
+            spec["deletionPolicy"] = json!(p);
+        }
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec})
+    };
+    create(&lbs, lb("kept", "loop-adopt-kept", None)).await;
+    create(&lbs, lb("deleted", "loop-adopt-deleted", Some("Delete"))).await;
+    let operator = Operator::start(&kube, ns).await;
+    for name in ["kept", "deleted"] {
+        let adopted = eventually("adopted and Ready", || async {
+            lbs.get(name).await.ok().filter(|lb| is_true(lb, "Ready") && lb.status.as_ref().is_some_and(|s| s.adopted))
+        })
+        .await;
+        assert_eq!(adopted.deletion_policy() == elb_operator::crd::DeletionPolicy::Retain, name == "kept");
+        lbs.delete(name, &DeleteParams::default()).await.unwrap();
+        eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
+    }
+    assert!(execute::describe(&c, "loop-adopt-kept").await.unwrap().is_some(), "an adopted ELB without deletionPolicy: Delete is retained");
+    assert!(execute::describe(&c, "loop-adopt-deleted").await.unwrap().is_none(), "deletionPolicy: Delete written: deleted");
+    let seen = events(&kube, ns).await;
+    assert!(seen.iter().any(|(_, r, n)| r == "Retained" && n.contains("adopted")), "{seen:?}");
+    operator.stop().await;
+    c.delete_load_balancer("loop-adopt-kept").await.unwrap();
 }

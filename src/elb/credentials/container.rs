@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{parse_time, Credentials, ProvideCredentials, Secret};
+use crate::elb::exchange::{self, snippet};
 use crate::elb::Error;
 
 /// The ECS agent's address for relative URIs.
@@ -37,7 +38,7 @@ impl ContainerCredentials {
             token_file: env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE").map(PathBuf::from),
             token: env("AWS_CONTAINER_AUTHORIZATION_TOKEN").map(Secret::new),
             timeout: Duration::from_secs(5),
-            http: crate::elb::client::http_client(Duration::from_secs(2))?,
+            http: exchange::http_client(Duration::from_secs(2))?,
         }))
     }
 }
@@ -78,22 +79,13 @@ impl ProvideCredentials for ContainerCredentials {
         if let Some(t) = token {
             req = req.header("authorization", t);
         }
-        let exchange = async {
-            let r = req.send().await?;
-            let status = r.status().as_u16();
-            Ok::<_, reqwest::Error>((status, r.text().await?))
-        };
-        let (status, text) = match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => return Err(Error::Credentials(format!("container credentials: timed out after {:?}", self.timeout))),
-            Ok(Err(e)) => return Err(Error::Credentials(format!("container credentials: {e}"))),
-            Ok(Ok(x)) => x,
-        };
-        if status != 200 {
+        let response = exchange::send(req, self.timeout).await.map_err(|e| Error::Credentials(format!("container credentials: {e}")))?;
+        if response.status != 200 {
             // The body of a failure carries no secret; of a success it does, so it is
             // never echoed.
-            return Err(Error::Credentials(format!("container credentials: HTTP {status}: {}", super::snippet(&text))));
+            return Err(Error::Credentials(format!("container credentials: HTTP {}: {}", response.status, snippet(&response.body))));
         }
-        parse_json(&text, "container credentials")
+        parse_json(&response.body, "container credentials")
     }
 
     fn identity(&self) -> String {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::container::parse_json;
 use super::{Credentials, ProvideCredentials};
+use crate::elb::exchange;
 use crate::elb::Error;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
@@ -24,21 +25,16 @@ impl Imds {
             endpoint: endpoint.trim_end_matches('/').to_string(),
             // Off EC2 nothing answers: fail fast.
             timeout: Duration::from_secs(2),
-            http: crate::elb::client::http_client(Duration::from_secs(1))?,
+            http: exchange::http_client(Duration::from_secs(1))?,
         })
     }
 
+    /// The body of a 200 answer to `req`; `what` names the step in errors.
     async fn text(&self, req: reqwest::RequestBuilder, what: &str) -> Result<String, Error> {
-        let exchange = async {
-            let r = req.send().await?;
-            let status = r.status().as_u16();
-            Ok::<_, reqwest::Error>((status, r.text().await?))
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => Err(Error::Credentials(format!("IMDS {what}: timed out after {:?}", self.timeout))),
-            Ok(Err(e)) => Err(Error::Credentials(format!("IMDS {what}: {e}"))),
-            Ok(Ok((200, text))) => Ok(text),
-            Ok(Ok((status, _))) => Err(Error::Credentials(format!("IMDS {what}: HTTP {status}"))),
+        match exchange::send(req, self.timeout).await {
+            Ok(response) if response.status == 200 => Ok(response.body),
+            Ok(response) => Err(Error::Credentials(format!("IMDS {what}: HTTP {}", response.status))),
+            Err(e) => Err(Error::Credentials(format!("IMDS {what}: {e}"))),
         }
     }
 }

@@ -175,9 +175,3 @@ impl SharedCredentials {
 pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
     chrono::DateTime::parse_from_rfc3339(s.trim()).ok().map(SystemTime::from)
 }
-
-/// Shortens a body for an error message (never used on bodies that may hold secrets).
-pub(crate) fn snippet(body: &str) -> String {
-    let s: String = body.chars().take(120).collect();
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}

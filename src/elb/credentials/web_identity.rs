@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{parse_time, Credentials, ProvideCredentials};
-use crate::elb::xml;
-use crate::elb::Error;
+use crate::elb::exchange::{self, snippet};
+use crate::elb::{signing, wire, xml, Error};
 
 /// Settings of the web identity source.
 #[derive(Debug, Clone)]
@@ -28,7 +28,7 @@ impl WebIdentity {
             session_name: session_name.unwrap_or_else(|| format!("elb-operator-{}", chrono::Utc::now().timestamp_millis())),
             sts_endpoint: sts_endpoint.trim_end_matches('/').to_string(),
             timeout: Duration::from_secs(10),
-            http: crate::elb::client::http_client(Duration::from_secs(3))?,
+            http: exchange::http_client(Duration::from_secs(3))?,
         })
     }
 }
@@ -47,29 +47,17 @@ impl ProvideCredentials for WebIdentity {
             .append_pair("WebIdentityToken", token.trim())
             .finish();
         // Unsigned: the web identity token is the proof.
-        let send = self
-            .http
-            .post(format!("{}/", self.sts_endpoint))
-            .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
-            .body(body)
-            .send();
-        let exchange = async {
-            let r = send.await?;
-            let status = r.status().as_u16();
-            Ok::<_, reqwest::Error>((status, r.text().await?))
-        };
-        let (status, text) = match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity timed out after {:?}", self.timeout))),
-            Ok(Err(e)) => return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity: {e}"))),
-            Ok(Ok(x)) => x,
-        };
-        if !(200..300).contains(&status) {
-            let detail = crate::elb::wire::parse_error(&text)
+        let request = self.http.post(format!("{}/", self.sts_endpoint)).header("content-type", signing::CONTENT_TYPE).body(body);
+        let response = exchange::send(request, self.timeout)
+            .await
+            .map_err(|e| Error::Credentials(format!("STS AssumeRoleWithWebIdentity: {e}")))?;
+        if !response.is_success() {
+            let detail = wire::parse_error(&response.body)
                 .map(|e| format!("{}: {}", e.code, e.message))
-                .unwrap_or_else(|| format!("unexpected body: {}", super::snippet(&text)));
-            return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity failed (HTTP {status}): {detail}")));
+                .unwrap_or_else(|| format!("unexpected body: {}", snippet(&response.body)));
+            return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity failed (HTTP {}): {detail}", response.status)));
         }
-        parse_response(&text)
+        parse_response(&response.body)
     }
 
     fn identity(&self) -> String {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::error::DecodeError;
 use super::model::*;
 use super::xml::{self, Element};
 
@@ -186,83 +187,87 @@ pub fn parse_result(action: &str, body: &str) -> Result<(Element, Option<String>
     Ok((result, rid))
 }
 
-fn u16_of(e: &Element, name: &str) -> u16 {
-    e.parse(name).unwrap_or_default()
-}
+// Decoders return `DecodeError` for a number (or boolean) that does not parse: a port of
+// `eighty` must fail the call, not become port 0 and a plan to "fix" it.
 
-pub fn listener(e: &Element) -> Listener {
-    Listener {
-        load_balancer_port: u16_of(e, "LoadBalancerPort"),
-        protocol: e.string("Protocol").to_ascii_uppercase(),
-        instance_port: u16_of(e, "InstancePort"),
-        instance_protocol: e.string("InstanceProtocol").to_ascii_uppercase(),
+pub fn listener(e: &Element) -> Result<Listener, DecodeError> {
+    Ok(Listener {
+        load_balancer_port: e.required_number("LoadBalancerPort")?,
+        protocol: e.string("Protocol").as_str().into(),
+        instance_port: e.required_number("InstancePort")?,
+        instance_protocol: e.string("InstanceProtocol").as_str().into(),
         ssl_certificate_id: e.text_of("SSLCertificateId").filter(|s| !s.is_empty()),
-    }
+    })
 }
 
-pub fn health_check_of(e: &Element) -> HealthCheck {
-    HealthCheck {
+pub fn health_check_of(e: &Element) -> Result<HealthCheck, DecodeError> {
+    Ok(HealthCheck {
         target: e.string("Target"),
-        interval: e.parse("Interval").unwrap_or_default(),
-        timeout: e.parse("Timeout").unwrap_or_default(),
-        healthy_threshold: e.parse("HealthyThreshold").unwrap_or_default(),
-        unhealthy_threshold: e.parse("UnhealthyThreshold").unwrap_or_default(),
-    }
+        interval: e.required_number("Interval")?,
+        timeout: e.required_number("Timeout")?,
+        healthy_threshold: e.required_number("HealthyThreshold")?,
+        unhealthy_threshold: e.required_number("UnhealthyThreshold")?,
+    })
 }
 
-pub fn load_balancer_description(e: &Element) -> LoadBalancerDescription {
+pub fn load_balancer_description(e: &Element) -> Result<LoadBalancerDescription, DecodeError> {
     let policies = e.child("Policies");
-    LoadBalancerDescription {
+    Ok(LoadBalancerDescription {
         name: e.string("LoadBalancerName"),
         dns_name: e.string("DNSName"),
         canonical_hosted_zone_name: e.text_of("CanonicalHostedZoneName"),
         canonical_hosted_zone_name_id: e.text_of("CanonicalHostedZoneNameID"),
-        scheme: e.string("Scheme"),
+        scheme: e.text_of("Scheme").filter(|s| !s.is_empty()).map(|s| s.as_str().into()).unwrap_or_default(),
         listeners: e
             .members("ListenerDescriptions")
             .into_iter()
-            .map(|m| ListenerDescription {
-                listener: m.child("Listener").map(listener).unwrap_or_else(|| listener(m)),
-                policy_names: m.member_strings("PolicyNames"),
+            .map(|m| {
+                Ok(ListenerDescription {
+                    listener: listener(m.child("Listener").unwrap_or(m))?,
+                    policy_names: m.member_strings("PolicyNames"),
+                })
             })
-            .collect(),
+            .collect::<Result<_, DecodeError>>()?,
         availability_zones: e.member_strings("AvailabilityZones"),
         subnets: e.member_strings("Subnets"),
         security_groups: e.member_strings("SecurityGroups"),
         vpc_id: e.text_of("VPCId").filter(|s| !s.is_empty()),
-        health_check: e.child("HealthCheck").filter(|h| h.child("Target").is_some()).map(health_check_of),
+        health_check: e.child("HealthCheck").filter(|h| h.child("Target").is_some()).map(health_check_of).transpose()?,
         instances: instance_ids(e),
         backend_server_descriptions: e
             .members("BackendServerDescriptions")
             .into_iter()
-            .map(|m| BackendServerDescription {
-                instance_port: u16_of(m, "InstancePort"),
-                policy_names: m.member_strings("PolicyNames"),
+            .map(|m| {
+                Ok(BackendServerDescription {
+                    instance_port: m.required_number("InstancePort")?,
+                    policy_names: m.member_strings("PolicyNames"),
+                })
             })
-            .collect(),
-        policies: policies
-            .map(|p| Policies {
-                app_cookie_stickiness: p
-                    .members("AppCookieStickinessPolicies")
-                    .into_iter()
-                    .map(|m| AppCookieStickinessPolicy {
-                        policy_name: m.string("PolicyName"),
-                        cookie_name: m.string("CookieName"),
-                    })
-                    .collect(),
-                lb_cookie_stickiness: p
-                    .members("LBCookieStickinessPolicies")
-                    .into_iter()
-                    .map(|m| LbCookieStickinessPolicy {
-                        policy_name: m.string("PolicyName"),
-                        cookie_expiration_period: m.parse("CookieExpirationPeriod"),
-                    })
-                    .collect(),
-                other_policies: p.member_strings("OtherPolicies"),
-            })
-            .unwrap_or_default(),
+            .collect::<Result<_, DecodeError>>()?,
+        policies: policies.map(policies_of).transpose()?.unwrap_or_default(),
         created_time: e.text_of("CreatedTime"),
-    }
+    })
+}
+
+fn policies_of(p: &Element) -> Result<Policies, DecodeError> {
+    Ok(Policies {
+        app_cookie_stickiness: p
+            .members("AppCookieStickinessPolicies")
+            .into_iter()
+            .map(|m| AppCookieStickinessPolicy { policy_name: m.string("PolicyName"), cookie_name: m.string("CookieName") })
+            .collect(),
+        lb_cookie_stickiness: p
+            .members("LBCookieStickinessPolicies")
+            .into_iter()
+            .map(|m| {
+                Ok(LbCookieStickinessPolicy {
+                    policy_name: m.string("PolicyName"),
+                    cookie_expiration_period: m.number("CookieExpirationPeriod")?,
+                })
+            })
+            .collect::<Result<_, DecodeError>>()?,
+        other_policies: p.member_strings("OtherPolicies"),
+    })
 }
 
 /// `Instances/member/InstanceId` of a result.
@@ -271,10 +276,10 @@ pub fn instance_ids(e: &Element) -> Vec<String> {
 }
 
 /// DescribeLoadBalancers: one page and its `NextMarker`.
-pub fn describe_load_balancers(result: &Element) -> (Vec<LoadBalancerDescription>, Option<String>) {
-    let lbs = result.members("LoadBalancerDescriptions").into_iter().map(load_balancer_description).collect();
+pub fn describe_load_balancers(result: &Element) -> Result<(Vec<LoadBalancerDescription>, Option<String>), DecodeError> {
+    let lbs = result.members("LoadBalancerDescriptions").into_iter().map(load_balancer_description).collect::<Result<_, _>>()?;
     let marker = result.text_of("NextMarker").filter(|m| !m.is_empty());
-    (lbs, marker)
+    Ok((lbs, marker))
 }
 
 pub fn instance_states(result: &Element) -> Vec<InstanceState> {
@@ -283,35 +288,38 @@ pub fn instance_states(result: &Element) -> Vec<InstanceState> {
         .into_iter()
         .map(|m| InstanceState {
             instance_id: m.string("InstanceId"),
-            state: m.string("State"),
+            state: m.string("State").as_str().into(),
             reason_code: m.text_of("ReasonCode").filter(|s| !s.is_empty()),
             description: m.text_of("Description").filter(|s| !s.is_empty()),
         })
         .collect()
 }
 
-fn bool_of(e: &Element, name: &str) -> Option<bool> {
-    e.text_of(name).map(|t| t.eq_ignore_ascii_case("true"))
-}
-
-pub fn load_balancer_attributes(result: &Element) -> LoadBalancerAttributes {
+pub fn load_balancer_attributes(result: &Element) -> Result<LoadBalancerAttributes, DecodeError> {
     let Some(a) = result.child("LoadBalancerAttributes") else {
-        return LoadBalancerAttributes::default();
+        return Ok(LoadBalancerAttributes::default());
     };
-    LoadBalancerAttributes {
-        cross_zone_load_balancing: a.child("CrossZoneLoadBalancing").and_then(|c| bool_of(c, "Enabled")),
-        connection_draining: a.child("ConnectionDraining").map(|c| ConnectionDraining {
-            enabled: bool_of(c, "Enabled").unwrap_or(false),
-            timeout: c.parse("Timeout"),
-        }),
-        idle_timeout: a.child("ConnectionSettings").and_then(|c| c.parse("IdleTimeout")),
-        access_log: a.child("AccessLog").map(|c| AccessLog {
-            enabled: bool_of(c, "Enabled").unwrap_or(false),
-            s3_bucket_name: c.text_of("S3BucketName").filter(|s| !s.is_empty()),
-            s3_bucket_prefix: c.text_of("S3BucketPrefix").filter(|s| !s.is_empty()),
-            emit_interval: c.parse("EmitInterval"),
-        }),
-    }
+    Ok(LoadBalancerAttributes {
+        cross_zone_load_balancing: a.child("CrossZoneLoadBalancing").map(|c| c.boolean("Enabled")).transpose()?.flatten(),
+        connection_draining: a
+            .child("ConnectionDraining")
+            .map(|c| {
+                Ok::<_, DecodeError>(ConnectionDraining { enabled: c.boolean("Enabled")?.unwrap_or(false), timeout: c.number("Timeout")? })
+            })
+            .transpose()?,
+        idle_timeout: a.child("ConnectionSettings").map(|c| c.number("IdleTimeout")).transpose()?.flatten(),
+        access_log: a
+            .child("AccessLog")
+            .map(|c| {
+                Ok::<_, DecodeError>(AccessLog {
+                    enabled: c.boolean("Enabled")?.unwrap_or(false),
+                    s3_bucket_name: c.text_of("S3BucketName").filter(|s| !s.is_empty()),
+                    s3_bucket_prefix: c.text_of("S3BucketPrefix").filter(|s| !s.is_empty()),
+                    emit_interval: c.number("EmitInterval")?,
+                })
+            })
+            .transpose()?,
+    })
 }
 
 pub fn tag_descriptions(result: &Element) -> BTreeMap<String, Vec<Tag>> {

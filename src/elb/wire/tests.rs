@@ -68,23 +68,24 @@ const DESCRIBE: &str = r#"<DescribeLoadBalancersResponse xmlns="http://elasticlo
 fn describe_load_balancers_fixture() {
     let (result, rid) = parse_result("DescribeLoadBalancers", DESCRIBE).unwrap();
     assert_eq!(rid.as_deref(), Some("83c88b9d-12b7-11e3-8b82-87b12EXAMPLE"));
-    let (lbs, marker) = describe_load_balancers(&result);
+    let (lbs, marker) = describe_load_balancers(&result).unwrap();
     assert_eq!(marker.as_deref(), Some("abc123"));
     assert_eq!(lbs.len(), 1);
     let lb = &lbs[0];
     assert_eq!(lb.name, "my-loadbalancer");
     assert_eq!(lb.dns_name, "my-loadbalancer-1234567890.us-west-2.elb.amazonaws.com");
     assert_eq!(lb.canonical_hosted_zone_name_id.as_deref(), Some("Z3DZXE0EXAMPLE"));
-    assert_eq!(lb.scheme, "internet-facing");
+    assert_eq!(lb.scheme, Scheme::InternetFacing);
     assert_eq!(lb.listeners.len(), 2);
     assert_eq!(lb.listeners[0].policy_names, vec!["sticky"]);
     assert_eq!(
         lb.listeners[1].listener,
         Listener {
             load_balancer_port: 443,
-            protocol: "HTTPS".into(),
+            protocol: Protocol::HTTPS,
             instance_port: 443,
-            instance_protocol: "HTTPS".into(),
+            // `https` in the document: protocols are read in any case.
+            instance_protocol: Protocol::HTTPS,
             ssl_certificate_id: Some("arn:aws:iam::123456789012:server-certificate/cert".into()),
         }
     );
@@ -99,6 +100,82 @@ fn describe_load_balancers_fixture() {
     assert_eq!(lb.policies.lb_cookie_stickiness[0].cookie_expiration_period, Some(60));
     assert_eq!(lb.policies.other_policies, vec!["proxy"]);
     assert_eq!(lb.created_time.as_deref(), Some("2013-05-24T21:15:31.280Z"));
+}
+
+/// [`DESCRIBE`] with one value replaced (the first occurrence of `from`).
+fn describe_with(from: &str, to: &str) -> Result<(Vec<LoadBalancerDescription>, Option<String>), DecodeError> {
+    assert!(DESCRIBE.contains(from), "{from}");
+    let (result, _) = parse_result("DescribeLoadBalancers", &DESCRIBE.replacen(from, to, 1)).unwrap();
+    describe_load_balancers(&result)
+}
+
+#[test]
+fn unknown_and_absent_enum_values_decode() {
+    let lb = |from: &str, to: &str| describe_with(from, to).unwrap().0.remove(0);
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>internal</Scheme>").scheme, Scheme::Internal);
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "").scheme, Scheme::InternetFacing, "AWS's default");
+    assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>dual</Scheme>").scheme, Scheme::Other("dual".into()));
+    let quic = lb("<Protocol>HTTP</Protocol>", "<Protocol>QUIC</Protocol>");
+    assert_eq!(quic.listeners[0].listener.protocol, Protocol::Other("QUIC".into()));
+}
+
+#[test]
+fn malformed_numbers_in_a_description_are_errors_not_zeros() {
+    let malformed = |element: &str, text: &str, expected| DecodeError::Malformed { element: element.into(), text: text.into(), expected };
+    assert_eq!(
+        describe_with("<LoadBalancerPort>80</LoadBalancerPort>", "<LoadBalancerPort>eighty</LoadBalancerPort>"),
+        Err(malformed("LoadBalancerPort", "eighty", "u16"))
+    );
+    assert_eq!(
+        describe_with("<InstancePort>443</InstancePort>", "<InstancePort>-1</InstancePort>"),
+        Err(malformed("InstancePort", "-1", "u16"))
+    );
+    assert_eq!(describe_with("<Interval>90</Interval>", "<Interval>1.5</Interval>"), Err(malformed("Interval", "1.5", "i32")));
+    assert_eq!(
+        describe_with("<CookieExpirationPeriod>60</CookieExpirationPeriod>", "<CookieExpirationPeriod/>"),
+        Err(malformed("CookieExpirationPeriod", "", "i64"))
+    );
+    // A backend port of 70000 does not fit a port.
+    assert_eq!(
+        describe_with("<member><InstancePort>80</InstancePort><PolicyNames>", "<member><InstancePort>70000</InstancePort><PolicyNames>"),
+        Err(malformed("InstancePort", "70000", "u16"))
+    );
+    // A number the field needs may not be left out either.
+    assert_eq!(describe_with("<Timeout>60</Timeout>", ""), Err(DecodeError::Missing { element: "Timeout".into() }));
+}
+
+#[test]
+fn malformed_attribute_values_are_errors() {
+    let attributes = |inner: &str| {
+        let doc = format!(
+            "<DescribeLoadBalancerAttributesResponse><DescribeLoadBalancerAttributesResult><LoadBalancerAttributes>{inner}\
+             </LoadBalancerAttributes></DescribeLoadBalancerAttributesResult></DescribeLoadBalancerAttributesResponse>"
+        );
+        load_balancer_attributes(&parse_result("DescribeLoadBalancerAttributes", &doc).unwrap().0)
+    };
+    assert_eq!(
+        attributes("<ConnectionSettings><IdleTimeout>sixty</IdleTimeout></ConnectionSettings>"),
+        Err(DecodeError::Malformed { element: "IdleTimeout".into(), text: "sixty".into(), expected: "i32" })
+    );
+    for bad in [
+        "<ConnectionDraining><Enabled>true</Enabled><Timeout>x</Timeout></ConnectionDraining>",
+        "<AccessLog><Enabled>true</Enabled><EmitInterval>5m</EmitInterval></AccessLog>",
+        "<CrossZoneLoadBalancing><Enabled>yes</Enabled></CrossZoneLoadBalancing>",
+    ] {
+        assert!(matches!(attributes(bad), Err(DecodeError::Malformed { .. })), "{bad}");
+    }
+    // Absent values stay absent; moto's capitalised booleans read as booleans.
+    assert_eq!(
+        attributes(
+            "<CrossZoneLoadBalancing><Enabled>True</Enabled></CrossZoneLoadBalancing>\
+             <ConnectionDraining><Enabled>false</Enabled></ConnectionDraining>"
+        ),
+        Ok(LoadBalancerAttributes {
+            cross_zone_load_balancing: Some(true),
+            connection_draining: Some(ConnectionDraining { enabled: false, timeout: None }),
+            ..Default::default()
+        })
+    );
 }
 
 #[test]
@@ -120,9 +197,9 @@ fn instance_health_fixture() {
     let (r, _) = parse_result("DescribeInstanceHealth", doc).unwrap();
     let s = instance_states(&r);
     assert_eq!(s.len(), 2);
-    assert_eq!(s[0].state, "InService");
+    assert_eq!(s[0].state, HealthState::InService);
     assert_eq!(s[1].instance_id, "i-afefb49b");
-    assert_eq!(s[1].state, "OutOfService");
+    assert_eq!(s[1].state, HealthState::OutOfService);
     assert_eq!(s[1].reason_code.as_deref(), Some("Instance"));
 }
 
@@ -153,7 +230,7 @@ fn attributes_fixture() {
 </DescribeLoadBalancerAttributesResponse>"#;
     let (r, _) = parse_result("DescribeLoadBalancerAttributes", doc).unwrap();
     assert_eq!(
-        load_balancer_attributes(&r),
+        load_balancer_attributes(&r).unwrap(),
         LoadBalancerAttributes {
             cross_zone_load_balancing: Some(true),
             connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(60) }),
@@ -228,11 +305,17 @@ fn non_error_bodies_are_not_errors() {
 fn create_load_balancer_encoding() {
     let input = CreateLoadBalancerInput {
         name: "my lb".into(),
-        listeners: vec![Listener { load_balancer_port: 443, protocol: "HTTPS".into(), instance_port: 80, instance_protocol: "HTTP".into(), ssl_certificate_id: Some("arn:x/y".into()) }],
+        listeners: vec![Listener {
+            load_balancer_port: 443,
+            protocol: Protocol::HTTPS,
+            instance_port: 80,
+            instance_protocol: Protocol::HTTP,
+            ssl_certificate_id: Some("arn:x/y".into()),
+        }],
         availability_zones: vec!["us-east-1a".into(), "us-east-1b".into()],
         subnets: vec![],
         security_groups: vec!["sg-1".into()],
-        scheme: Some("internal".into()),
+        scheme: Some(Scheme::Internal),
         tags: vec![Tag { key: "k".into(), value: None }, Tag { key: "a&b".into(), value: Some("c=d".into()) }],
     };
     let p = create_load_balancer(&input);
@@ -240,6 +323,8 @@ fn create_load_balancer_encoding() {
     assert_eq!(p.get("Version"), Some("2012-06-01"));
     assert_eq!(p.get("Listeners.member.1.SSLCertificateId"), Some("arn:x/y"));
     assert_eq!(p.get("Listeners.member.1.LoadBalancerPort"), Some("443"));
+    assert_eq!((p.get("Listeners.member.1.Protocol"), p.get("Listeners.member.1.InstanceProtocol")), (Some("HTTPS"), Some("HTTP")));
+    assert_eq!(p.get("Scheme"), Some("internal"));
     assert_eq!(p.get("AvailabilityZones.member.2"), Some("us-east-1b"));
     assert_eq!(p.get("SecurityGroups.member.1"), Some("sg-1"));
     assert_eq!(p.get("Subnets.member.1"), None);

@@ -1,6 +1,8 @@
 //! An in-memory stand-in for the parts of the Kubernetes API that kube-rs (watcher,
 //! Controller, finalizer helper, event Recorder, leases) and kubectl 1.32 (apply, get,
 //! describe, wait, delete) use. See `docs/kube-standin.md` for what it covers and leaves out.
+//! Tests of a client under API failures make chosen requests fail or answer late through
+//! [`StandIn::faults`] (see [`faults`]).
 //!
 //! ```no_run
 //! let standin = kube_standin::StandIn::start_blocking().unwrap();
@@ -13,6 +15,7 @@ pub mod builtin;
 pub mod discovery;
 pub mod error;
 pub mod events;
+pub mod faults;
 pub mod jsonpath;
 pub mod meta;
 pub mod openapi;
@@ -38,6 +41,7 @@ pub struct StandIn {
     _dir: Option<tempfile::TempDir>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<std::sync::mpsc::Receiver<()>>,
+    faults: faults::Faults,
 }
 
 /// The kubeconfig text for a server URL.
@@ -71,6 +75,8 @@ impl StandIn {
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (stopped_tx, stopped_rx) = std::sync::mpsc::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let faults = faults::Faults::default();
+        let server_faults = faults.clone();
         std::thread::Builder::new().name(format!("kube-standin-{}", addr.port())).spawn(move || {
             let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
@@ -88,7 +94,7 @@ impl StandIn {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                serve(listener, addr, async move {
+                serve_with_faults(listener, addr, server_faults, async move {
                     let _ = stop_rx.await;
                 })
                 .await;
@@ -98,7 +104,7 @@ impl StandIn {
             let _ = stopped_tx.send(());
         })?;
         ready_rx.recv_timeout(Duration::from_secs(10)).map_err(std::io::Error::other)??;
-        Ok(StandIn { addr, kubeconfig: kubeconfig.to_path_buf(), _dir: None, stop: Some(stop_tx), stopped: Some(stopped_rx) })
+        Ok(StandIn { addr, kubeconfig: kubeconfig.to_path_buf(), _dir: None, stop: Some(stop_tx), stopped: Some(stopped_rx), faults })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -114,6 +120,11 @@ impl StandIn {
     /// The kubeconfig file for this server.
     pub fn kubeconfig_path(&self) -> &Path {
         &self.kubeconfig
+    }
+
+    /// The faults injected into this server's answers (see [`faults`]); none at start.
+    pub fn faults(&self) -> &faults::Faults {
+        &self.faults
     }
 
     /// Stops the server and waits (briefly) until it has stopped.
@@ -140,6 +151,16 @@ impl Drop for StandIn {
 /// Serves the stand-in on `listener` until `stop` completes.
 /// With `KUBE_STANDIN_LOG` set, every request is logged to stderr (method, path, status).
 pub async fn serve(listener: tokio::net::TcpListener, addr: SocketAddr, stop: impl std::future::Future<Output = ()> + Send + 'static) {
+    serve_with_faults(listener, addr, faults::Faults::default(), stop).await
+}
+
+/// [`serve`], disturbing requests as `faults` say (see [`faults`]).
+pub async fn serve_with_faults(
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    faults: faults::Faults,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let shared = server::Shared::new(addr.to_string());
     let closing = shared.closing.clone();
     let log = std::env::var_os("KUBE_STANDIN_LOG").is_some();
@@ -147,9 +168,14 @@ pub async fn serve(listener: tokio::net::TcpListener, addr: SocketAddr, stop: im
         let shared = Arc::clone(&shared);
         move |req: axum::extract::Request| {
             let shared = Arc::clone(&shared);
+            let faults = faults.clone();
+            let closing = shared.closing.subscribe();
             let line = log.then(|| format!("{} {}", req.method(), req.uri()));
             let fut: std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> = Box::pin(async move {
-                let resp = server::handle(shared, req).await;
+                let resp = match faults.intercept(&req, closing).await {
+                    Some(refused) => refused,
+                    None => server::handle(shared, req).await,
+                };
                 if let Some(line) = line {
                     eprintln!("kube-standin: {line} -> {}", resp.status().as_u16());
                 }

@@ -5,6 +5,7 @@
 //! `k8s.io/apimachinery/pkg/util/validation/field`) so a 422 built from the causes reads like
 //! the real one.
 
+mod crd;
 mod errors;
 mod defaults;
 mod prune;
@@ -13,6 +14,7 @@ mod structural;
 
 use serde_json::Value;
 
+pub use crd::check_crd;
 pub use errors::invalid_message;
 
 /// `Cause::reason` of an unknown field refused by `fieldValidation=Strict`. The real server

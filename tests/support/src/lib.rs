@@ -1,7 +1,9 @@
 //! Test harness shared by the integration and end-to-end tests: it starts real local
-//! servers (moto for ELB/EC2/STS) on free loopback ports and stops them on drop.
+//! servers (moto for ELB/EC2/STS) on free loopback ports and stops them on drop, and reads
+//! the operator's ELB call counts from its metrics ([`metrics::ElbCalls`]).
 
 pub mod ec2;
+pub mod metrics;
 pub mod moto;
 
 use std::path::PathBuf;

@@ -71,7 +71,7 @@ fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option
 
 /// `schema` with the rules of every descendant removed, so kube-cel evaluates only this
 /// node's rules (the descendants' schemas still type the values).
-fn only_own_rules(schema: &Value) -> Value {
+pub(crate) fn only_own_rules(schema: &Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(m) => {

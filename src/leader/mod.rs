@@ -14,6 +14,12 @@
 //!   may take over.
 //! - A lease with no holder (released) is free at once. On graceful shutdown the holder
 //!   releases it by clearing `holderIdentity`.
+//!
+//! [`supervise`] runs the controllers while this process leads.
+
+mod supervise;
+
+pub use supervise::{supervise, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;
@@ -23,6 +29,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use crate::elb::Fence;
 
 /// This process's part in leader election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +107,18 @@ pub struct LeaderElector {
     api: Api<Lease>,
     config: LeaseConfig,
     observed: Option<Observed>,
+    fence: Fence,
 }
 
 impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
-        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None }
+        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default() }
+    }
+
+    /// The write fence this elector keeps: open until `renew_deadline` after the last
+    /// renewal was sent, closed when the lease is lost or released.
+    pub fn fence(&self) -> Fence {
+        self.fence.clone()
     }
 
     pub fn config(&self) -> &LeaseConfig {
@@ -223,10 +238,12 @@ impl LeaderElector {
         let mut last_renewal: Option<Instant> = None;
         tokio::pin!(stop);
         loop {
+            let sent = Instant::now();
             let attempt = tokio::time::timeout(cfg.retry_period, self.try_acquire_or_renew()).await;
             let now = Instant::now();
             let next = match attempt {
                 Ok(Ok(true)) => {
+                    self.fence.extend_to(sent + cfg.renew_deadline);
                     if last_renewal.is_none() {
                         tracing::info!(lease = %cfg.name, namespace = %cfg.namespace, identity = %cfg.identity, "acquired the lease; leading");
                     }
@@ -255,6 +272,9 @@ impl LeaderElector {
                     }
                 }
             };
+            if next != Election::Leader {
+                self.fence.close();
+            }
             state.send_if_modified(|s| {
                 let changed = *s != next;
                 *s = next;
@@ -265,6 +285,7 @@ impl LeaderElector {
                 _ = tokio::time::sleep(cfg.retry_period) => {}
             }
         }
+        self.fence.close();
         if last_renewal.is_some() {
             match tokio::time::timeout(cfg.retry_period.max(Duration::from_secs(1)), self.release()).await {
                 Ok(Ok(())) => tracing::info!(lease = %cfg.name, "released the lease"),

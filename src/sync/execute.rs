@@ -1,21 +1,42 @@
 //! The ELB side of a reconcile, without Kubernetes: observe the ELB, check ownership, plan,
 //! apply each action as one ELB call, and read back what status needs. It takes any
-//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile.rs`).
+//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile/elb_side.rs`).
 
 use std::collections::BTreeMap;
 
 use tracing::{debug, info};
 
+use super::inventory::Seen;
 use super::ownership::{Owner, Ownership};
-use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
-use crate::plan::{self, Action, Desired, Observed, PlanError};
+use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
+use super::plan::{self, Action, Desired, Observed, PlanError};
 
 /// The ELB after a successful convergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Converged {
     pub description: LoadBalancerDescription,
-    /// Health of every registered instance (DescribeInstanceHealth).
-    pub health: Vec<InstanceState>,
+    /// Health of every registered instance (DescribeInstanceHealth); `None` when nothing
+    /// changed and the caller did not ask for it ([`Known::read_health`]).
+    pub health: Option<Vec<InstanceState>>,
+    /// The attributes observed (managed fields only; default when none is managed).
+    pub attributes: LoadBalancerAttributes,
+}
+
+/// What the caller already knows about the ELB, to spare describes.
+#[derive(Debug, Clone, Copy)]
+pub struct Known<'a> {
+    /// The ELB as an inventory saw it (with its tags), or `None` to describe it by name.
+    pub seen: Option<&'a Seen>,
+    /// Its attributes when last read; `None` to read them if the desired state manages any.
+    pub attributes: Option<&'a LoadBalancerAttributes>,
+    /// Read instance health even when nothing changed.
+    pub read_health: bool,
+}
+
+impl Default for Known<'_> {
+    fn default() -> Self {
+        Known { seen: None, attributes: None, read_health: true }
+    }
 }
 
 /// How a convergence ended, when no call failed.
@@ -37,10 +58,13 @@ pub enum Failure {
     Plan(#[from] PlanError),
 }
 
-/// What a convergence did: the actions that succeeded (in order), and how it ended.
+/// What a convergence did: the actions that succeeded (in order), whether it adopted a
+/// foreign ELB (decided before any call, so known even when a later call failed), and how
+/// it ended.
 #[derive(Debug)]
 pub struct Report {
     pub applied: Vec<Action>,
+    pub adopted: bool,
     pub result: Result<Outcome, Failure>,
 }
 
@@ -49,9 +73,17 @@ pub struct Report {
 /// (it gets the ownership tags). An ELB claimed by another resource or cluster is never
 /// adopted: two resources would otherwise fight over it.
 pub async fn converge(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool) -> Report {
+    converge_from(elb, desired, owner, adopt, Known::default()).await
+}
+
+/// [`converge`], starting from what the caller already knows. An ELB the inventory did not
+/// see is still described by name first: a foreign ELB may have taken the name since, and
+/// only a fresh describe keeps the operator from creating over it.
+pub async fn converge_from(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool, known: Known<'_>) -> Report {
     let mut applied = Vec::new();
-    let result = converge_into(elb, desired, owner, adopt, &mut applied).await;
-    Report { applied, result }
+    let mut adopted = false;
+    let result = converge_into(elb, desired, owner, adopt, known, &mut applied, &mut adopted).await;
+    Report { applied, adopted, result }
 }
 
 async fn converge_into(
@@ -59,19 +91,35 @@ async fn converge_into(
     desired: &Desired,
     owner: &Owner,
     adopt: bool,
+    known: Known<'_>,
     applied: &mut Vec<Action>,
+    adopted: &mut bool,
 ) -> Result<Outcome, Failure> {
     let name = desired.name.as_str();
-    let observed = match describe(elb, name).await? {
+    let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
+        Some(seen) => Some(seen),
+        None => match describe(elb, name).await? {
+            None => None,
+            Some(description) => Some((description, tags_of(elb, name).await?)),
+        },
+    };
+    let observed = match seen {
         None => None,
-        Some(description) => {
-            let tags = tags_of(elb, name).await?;
+        Some((description, tags)) => {
             match owner.ownership(&tags) {
                 Ownership::Owned => {}
-                Ownership::Foreign { claimed_by: None } if adopt => info!(elb = name, "adopting load balancer"),
+                Ownership::Foreign { claimed_by: None } if adopt => {
+                    info!(elb = name, "adopting load balancer");
+                    *adopted = true;
+                }
                 Ownership::Foreign { claimed_by } => return Ok(Outcome::Conflict { claimed_by }),
             }
-            let attributes = elb.describe_load_balancer_attributes(name).await?;
+            // Only managed attributes are compared: none managed, nothing to read.
+            let attributes = match known.attributes {
+                _ if desired.attributes == LoadBalancerAttributes::default() => LoadBalancerAttributes::default(),
+                Some(a) => a.clone(),
+                None => elb.describe_load_balancer_attributes(name).await?,
+            };
             Some(Observed { description, tags, attributes })
         }
     };
@@ -81,17 +129,36 @@ async fn converge_into(
         apply(elb, name, &action).await?;
         applied.push(action);
     }
-    let description = match (applied.is_empty(), observed) {
-        (true, Some(observed)) => observed.description,
+    let unchanged = applied.is_empty();
+    let (description, attributes) = match (unchanged, observed) {
+        (true, Some(observed)) => (observed.description, observed.attributes),
         // Read back what the changes produced (DNS name, effective zones, ...).
-        _ => describe(elb, name).await?.ok_or_else(|| not_found(name))?,
+        (_, observed) => {
+            let attributes = match applied.iter().rev().find_map(|a| if let Action::ModifyAttributes(a) = a { Some(a) } else { None }) {
+                Some(modified) => merge_attributes(observed.map(|o| o.attributes).unwrap_or_default(), modified),
+                None => observed.map(|o| o.attributes).unwrap_or_default(),
+            };
+            (describe(elb, name).await?.ok_or_else(|| not_found(name))?, attributes)
+        }
     };
     let health = if description.instances.is_empty() {
-        Vec::new()
+        Some(Vec::new())
+    } else if unchanged && !known.read_health {
+        None
     } else {
-        elb.describe_instance_health(name, &[]).await?
+        Some(elb.describe_instance_health(name, &[]).await?)
     };
-    Ok(Outcome::Converged(Box::new(Converged { description, health })))
+    Ok(Outcome::Converged(Box::new(Converged { description, health, attributes })))
+}
+
+/// The attributes after a ModifyLoadBalancerAttributes of `modified` over `observed`.
+fn merge_attributes(observed: LoadBalancerAttributes, modified: &LoadBalancerAttributes) -> LoadBalancerAttributes {
+    LoadBalancerAttributes {
+        cross_zone_load_balancing: modified.cross_zone_load_balancing.or(observed.cross_zone_load_balancing),
+        connection_draining: modified.connection_draining.clone().or(observed.connection_draining),
+        idle_timeout: modified.idle_timeout.or(observed.idle_timeout),
+        access_log: modified.access_log.clone().or(observed.access_log),
+    }
 }
 
 fn not_found(name: &str) -> elb::Error {

@@ -1,5 +1,5 @@
 //! Pure planning: the desired ELB state and the observed one in, an ordered list of ELB
-//! actions out. Nothing here performs I/O; [`crate::controller::converge`] applies the
+//! actions out. Nothing here performs I/O; [`super::execute`] applies the
 //! actions, one ELB call each.
 //!
 //! Order of a plan for an existing ELB, and why:
@@ -17,7 +17,7 @@ use std::fmt;
 
 use crate::elb::{
     AccessLog, ConnectionDraining, CreateLoadBalancerInput, HealthCheck, Listener, LoadBalancerAttributes,
-    LoadBalancerDescription, Tag,
+    LoadBalancerDescription, Scheme, Tag,
 };
 
 /// Instances per RegisterInstancesWithLoadBalancer / DeregisterInstancesFromLoadBalancer call.
@@ -47,8 +47,8 @@ impl Placement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
     pub name: String,
-    /// `internet-facing` or `internal`; `None` = AWS default (internet-facing).
-    pub scheme: Option<String>,
+    /// `None` = AWS default (internet-facing).
+    pub scheme: Option<Scheme>,
     /// One per front-end port (the planner keys listeners by port).
     pub listeners: Vec<Listener>,
     pub placement: Placement,
@@ -243,7 +243,7 @@ fn ports(listeners: &[Listener]) -> String {
 pub enum PlanError {
     /// The scheme cannot change after creation.
     #[error("the load balancer's scheme is {observed} but the spec asks for {desired}; the scheme cannot change (delete the resource to re-create the load balancer)")]
-    SchemeMismatch { observed: String, desired: String },
+    SchemeMismatch { observed: Scheme, desired: Scheme },
     /// No zones or subnets to create the ELB in.
     #[error("no availability zones or subnets: set spec.availabilityZones or spec.subnets, or select backends whose nodes have a zone")]
     NoPlacement,
@@ -287,10 +287,9 @@ fn plan_create(d: &Desired) -> Result<Vec<Action>, PlanError> {
 
 fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
     let desc = &o.description;
-    let observed_scheme = if desc.scheme.is_empty() { "internet-facing" } else { desc.scheme.as_str() };
     if let Some(want) = &d.scheme {
-        if !want.eq_ignore_ascii_case(observed_scheme) {
-            return Err(PlanError::SchemeMismatch { observed: observed_scheme.to_string(), desired: want.clone() });
+        if *want != desc.scheme {
+            return Err(PlanError::SchemeMismatch { observed: desc.scheme.clone(), desired: want.clone() });
         }
     }
     let mut actions = Vec::new();
@@ -516,17 +515,17 @@ fn sorted_listeners(listeners: &[Listener]) -> Vec<Listener> {
 }
 
 fn same_listener_but_certificate(a: &Listener, b: &Listener) -> bool {
-    a.protocol.eq_ignore_ascii_case(&b.protocol)
+    a.protocol == b.protocol
         && a.instance_port == b.instance_port
-        && a.instance_protocol.eq_ignore_ascii_case(&b.instance_protocol)
+        && a.instance_protocol == b.instance_protocol
         && a.ssl_certificate_id.is_some()
 }
 
 fn same_listener(a: &Listener, b: &Listener) -> bool {
     a.load_balancer_port == b.load_balancer_port
-        && a.protocol.eq_ignore_ascii_case(&b.protocol)
+        && a.protocol == b.protocol
         && a.instance_port == b.instance_port
-        && a.instance_protocol.eq_ignore_ascii_case(&b.instance_protocol)
+        && a.instance_protocol == b.instance_protocol
         && a.ssl_certificate_id.as_deref().unwrap_or("") == b.ssl_certificate_id.as_deref().unwrap_or("")
 }
 
@@ -652,7 +651,7 @@ mod tests {
         Observed {
             description: LoadBalancerDescription {
                 name: d.name.clone(),
-                scheme: "internet-facing".into(),
+                scheme: Scheme::InternetFacing,
                 listeners: d.listeners.iter().map(|l| ListenerDescription { listener: l.clone(), policy_names: vec![] }).collect(),
                 availability_zones: strings(&["us-east-1a", "us-east-1b"]),
                 health_check: d.health_check.clone(),
@@ -679,7 +678,7 @@ mod tests {
         let mut d = desired();
         d.attributes.idle_timeout = Some(120);
         d.security_groups = Some(set(&["sg-1"]));
-        d.scheme = Some("internal".into());
+        d.scheme = Some(Scheme::Internal);
         let actions = plan(&d, None).unwrap();
         let names: Vec<_> = actions.iter().map(Action::api_action).collect();
         assert_eq!(
@@ -691,7 +690,7 @@ mod tests {
         assert!(input.subnets.is_empty());
         assert_eq!(input.listeners, tutorial_listeners());
         assert_eq!(input.security_groups, strings(&["sg-1"]));
-        assert_eq!(input.scheme.as_deref(), Some("internal"));
+        assert_eq!(input.scheme, Some(Scheme::Internal));
         assert_eq!(input.tags, vec![Tag { key: "team".into(), value: Some("web".into()) }]);
         assert_eq!(actions[3], Action::RegisterInstances(strings(&["i-1", "i-2"])));
     }
@@ -725,9 +724,12 @@ mod tests {
     #[test]
     fn scheme_cannot_change() {
         let mut d = desired();
-        d.scheme = Some("internal".into());
-        assert!(matches!(plan(&d, Some(&converged())), Err(PlanError::SchemeMismatch { .. })));
-        d.scheme = Some("internet-facing".into());
+        d.scheme = Some(Scheme::Internal);
+        assert_eq!(
+            plan(&d, Some(&converged())),
+            Err(PlanError::SchemeMismatch { observed: Scheme::InternetFacing, desired: Scheme::Internal })
+        );
+        d.scheme = Some(Scheme::InternetFacing);
         assert_eq!(plan(&d, Some(&converged())).unwrap(), vec![]);
     }
 

@@ -1,0 +1,128 @@
+//! The controllers' caches: one reflector per kind (LoadBalancer, HealthCheck, Pod, Node).
+//! Each watch runs once; its events are fanned out to the controllers that need them, and
+//! reconcilers read the stores, never the API.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::Api;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tracing::warn;
+
+use crate::crd::{HealthCheck, LoadBalancer};
+
+/// The reflector caches the reconcilers read from.
+#[derive(Clone)]
+pub struct Stores {
+    pub loadbalancers: Store<LoadBalancer>,
+    pub healthchecks: Store<HealthCheck>,
+    pub pods: Store<Pod>,
+    pub nodes: Store<Node>,
+    /// One flag per cache, set when its first full list is in.
+    pub synced: Vec<watch::Receiver<bool>>,
+}
+
+impl Stores {
+    /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
+    /// pod cache would deregister every instance.
+    ///
+    /// Uses the operator's own flags rather than `Store::wait_until_ready`: that future keeps
+    /// only the waker of its last poller, so a second waiter could starve kube's Controller,
+    /// which waits on it for its main store.
+    pub async fn wait_ready(&self, limit: Duration) -> bool {
+        let all = async {
+            for flag in &self.synced {
+                if flag.clone().wait_for(|synced| *synced).await.is_err() {
+                    return false;
+                }
+            }
+            true
+        };
+        tokio::time::timeout(limit, all).await.unwrap_or(false)
+    }
+}
+
+/// One watch of `api` into a store, with its objects (deleted ones included) fanned out to
+/// `outputs` receivers, and a flag set once the first full list is in the store. The
+/// returned future drives the watch; it runs until aborted (watch errors are retried with
+/// kube's default backoff).
+pub fn reflect<K>(
+    api: Api<DeserializeGuard<K>>,
+    wc: watcher::Config,
+    outputs: usize,
+    trim: fn(&mut K),
+    on_invalid: impl Fn(InvalidObject) + Send + 'static,
+) -> (Store<K>, watch::Receiver<bool>, BoxFuture<'static, ()>, Vec<mpsc::UnboundedReceiver<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (reader, writer) = reflector::store();
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..outputs).map(|_| mpsc::unbounded()).unzip();
+    // One object that does not decode must not stop the watch of its whole kind: it is
+    // reported and left out; the others flow on.
+    let stream = watcher(api, wc)
+        .default_backoff()
+        .filter_map(move |event| futures::future::ready(valid(event, &on_invalid)))
+        .modify(move |obj: &mut K| {
+            obj.meta_mut().managed_fields = None;
+            trim(obj);
+        })
+        .reflect(writer);
+    let (synced_tx, synced) = watch::channel(false);
+    let driver = async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(item) = stream.next().await {
+            // The reflector has applied the event to the store before yielding it.
+            match item {
+                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                    for tx in &senders {
+                        let _ = tx.unbounded_send(obj.clone());
+                    }
+                }
+                Ok(watcher::Event::Delete(mut obj)) => {
+                    // Marked as deleted so that a predicate filter downstream (nodes) sees a
+                    // change even when the object's last state carried no deletionTimestamp.
+                    if obj.meta().deletion_timestamp.is_none() {
+                        obj.meta_mut().deletion_timestamp =
+                            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+                    }
+                    for tx in &senders {
+                        let _ = tx.unbounded_send(obj.clone());
+                    }
+                }
+                Ok(watcher::Event::InitDone) => {
+                    synced_tx.send_replace(true);
+                }
+                Ok(watcher::Event::Init) => {}
+                Err(e) => warn!(kind = %K::kind(&()), error = %e, "watch failed; retrying"),
+            }
+        }
+    }
+    .boxed();
+    (reader, synced, driver, receivers)
+}
+
+/// The event with its object decoded, or `None` (after `on_invalid`) when it did not decode.
+fn valid<K>(
+    event: Result<watcher::Event<DeserializeGuard<K>>, watcher::Error>,
+    on_invalid: &impl Fn(InvalidObject),
+) -> Option<Result<watcher::Event<K>, watcher::Error>> {
+    let decode = |guard: DeserializeGuard<K>| guard.0.map_err(|invalid| on_invalid(invalid)).ok();
+    Some(event.map(|e| match e {
+        watcher::Event::Apply(g) => decode(g).map(watcher::Event::Apply),
+        watcher::Event::InitApply(g) => decode(g).map(watcher::Event::InitApply),
+        watcher::Event::Delete(g) => decode(g).map(watcher::Event::Delete),
+        watcher::Event::Init => Some(watcher::Event::Init),
+        watcher::Event::InitDone => Some(watcher::Event::InitDone),
+    }))
+    .and_then(|r| r.transpose())
+}

@@ -1,0 +1,281 @@
+//! The desired ELB state of a LoadBalancer: dereference what the spec names (the
+//! HealthCheck, the backends, from the caches) and build the [`Desired`] the sync engine
+//! converges to. Building is pure and unit-tested from YAML.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::runtime::reflector::ObjectRef;
+use kube::ResourceExt;
+
+use crate::controller::backends::{self, Resolved};
+use crate::controller::context::Context;
+use crate::controller::healthcheck;
+use crate::crd::{self, LoadBalancer, LoadBalancerSpec, Protocol};
+use crate::elb::{self, AccessLog, ConnectionDraining, Listener, LoadBalancerAttributes};
+use crate::naming;
+use crate::sync::ownership::Owner;
+use crate::sync::plan::{Desired, Placement, Stickiness};
+
+/// The ELB name of a LoadBalancer: `spec.loadBalancerName`, else derived from namespace/name.
+pub fn elb_name(lb: &LoadBalancer) -> String {
+    lb.spec
+        .load_balancer_name
+        .clone()
+        .unwrap_or_else(|| naming::elb_name(&lb.namespace().unwrap_or_default(), &lb.name_any()))
+}
+
+/// A reason the spec cannot be turned into a desired state (for conditions and events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecProblem {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl SpecProblem {
+    fn invalid(message: impl Into<String>) -> Self {
+        SpecProblem { reason: "InvalidSpec", message: message.into() }
+    }
+}
+
+/// The desired ELB state from the spec, the validated health check, and resolved backends.
+/// Pure; every check the CRD schema also makes is repeated here so that a bad object that
+/// reached the API anyway is reported rather than sent to AWS.
+pub fn desired_state(
+    spec: &LoadBalancerSpec,
+    name: &str,
+    health_check: Option<elb::HealthCheck>,
+    resolved: &Resolved,
+    owner: &Owner,
+) -> Result<Desired, SpecProblem> {
+    if spec.listeners.is_empty() {
+        return Err(SpecProblem::invalid("spec.listeners must name at least one listener"));
+    }
+    let mut listeners = Vec::new();
+    let mut ports = BTreeSet::new();
+    let mut stickiness = BTreeMap::new();
+    let mut proxy_protocol_ports = BTreeSet::new();
+    for (i, l) in spec.listeners.iter().enumerate() {
+        let port = |v: i32, field: &str| {
+            u16::try_from(v)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| SpecProblem::invalid(format!("spec.listeners[{i}].{field} must be 1-65535, got {v}")))
+        };
+        let load_balancer_port = port(l.port, "port")?;
+        if !ports.insert(load_balancer_port) {
+            return Err(SpecProblem::invalid(format!("spec.listeners: port {load_balancer_port} is listed twice")));
+        }
+        let instance_protocol = l.instance_protocol.unwrap_or(if l.protocol.is_http_family() { Protocol::HTTP } else { Protocol::TCP });
+        if instance_protocol.is_http_family() != l.protocol.is_http_family() {
+            return Err(SpecProblem::invalid(format!(
+                "spec.listeners[{i}]: {} cannot forward to {} (HTTP/HTTPS pair with HTTP/HTTPS, TCP/SSL with TCP/SSL)",
+                l.protocol.as_str(),
+                instance_protocol.as_str()
+            )));
+        }
+        if matches!(l.protocol, Protocol::HTTPS | Protocol::SSL) && l.ssl_certificate_id.is_none() {
+            return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: {} needs sslCertificateId", l.protocol.as_str())));
+        }
+        let instance_port = port(l.instance_port, "instancePort")?;
+        if let Some(s) = &l.stickiness {
+            if !l.protocol.is_http_family() {
+                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: stickiness needs an HTTP or HTTPS listener")));
+            }
+            stickiness.insert(
+                load_balancer_port,
+                match &s.cookie_name {
+                    Some(cookie_name) => Stickiness::AppCookie { cookie_name: cookie_name.clone() },
+                    None => Stickiness::LbCookie { expiration_seconds: s.expiration_seconds },
+                },
+            );
+        }
+        if l.proxy_protocol {
+            proxy_protocol_ports.insert(instance_port);
+        }
+        listeners.push(Listener {
+            load_balancer_port,
+            protocol: l.protocol.into(),
+            instance_port,
+            instance_protocol: instance_protocol.into(),
+            ssl_certificate_id: l.ssl_certificate_id.clone(),
+        });
+    }
+    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+    let placement = match (&spec.availability_zones, &spec.subnets) {
+        (Some(z), Some(s)) if !z.is_empty() && !s.is_empty() => {
+            return Err(SpecProblem::invalid("spec.availabilityZones and spec.subnets are exclusive"));
+        }
+        (_, Some(s)) if !s.is_empty() => Placement::Subnets(set(s)),
+        (Some(z), _) if !z.is_empty() => Placement::Zones(set(z)),
+        // Neither: follow the zones of the current backends.
+        _ => Placement::Zones(resolved.zones()),
+    };
+    let attributes = spec.attributes.as_ref().map(convert_attributes).unwrap_or_default();
+    let mut tags: BTreeMap<String, String> = spec.tags.clone();
+    tags.extend(owner.tags());
+    Ok(Desired {
+        name: name.to_string(),
+        scheme: spec.scheme.map(Into::into),
+        listeners,
+        placement,
+        security_groups: (!spec.security_groups.is_empty()).then(|| set(&spec.security_groups)),
+        health_check,
+        attributes,
+        tags,
+        instances: resolved.instance_ids(),
+        stickiness,
+        proxy_protocol_ports,
+    })
+}
+
+fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
+    LoadBalancerAttributes {
+        cross_zone_load_balancing: a.cross_zone,
+        connection_draining: a
+            .connection_draining
+            .as_ref()
+            .map(|d| ConnectionDraining { enabled: d.enabled, timeout: d.timeout_seconds }),
+        idle_timeout: a.idle_timeout_seconds,
+        access_log: a.access_log.as_ref().map(|l| AccessLog {
+            enabled: l.enabled,
+            s3_bucket_name: l.s3_bucket_name.clone(),
+            s3_bucket_prefix: l.s3_bucket_prefix.clone(),
+            emit_interval: l.emit_interval_minutes,
+        }),
+    }
+}
+
+/// Everything a sync needs, resolved from the caches.
+pub struct Inputs {
+    pub region: String,
+    pub name: String,
+    pub owner: Owner,
+    pub resolved: Resolved,
+    pub desired: Desired,
+}
+
+/// Dereferences the spec against the caches and builds the desired state.
+pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> {
+    let ns = lb.namespace().unwrap_or_default();
+    let owner = Owner::new(&ctx.config.cluster_name, &ns, &lb.name_any());
+    let health_check = match &lb.spec.health_check_ref {
+        None => None,
+        Some(r) => {
+            let hc = ctx.stores.healthchecks.get(&ObjectRef::new(&r.name).within(&ns)).ok_or_else(|| SpecProblem {
+                reason: "HealthCheckNotFound",
+                message: format!("HealthCheck {ns}/{} does not exist", r.name),
+            })?;
+            Some(healthcheck::validate(&hc.spec).map_err(|m| SpecProblem {
+                reason: "HealthCheckInvalid",
+                message: format!("HealthCheck {ns}/{}: {m}", r.name),
+            })?)
+        }
+    };
+    let resolved = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state())
+        .map_err(|e| SpecProblem::invalid(e.to_string()))?;
+    let name = elb_name(lb);
+    let desired = desired_state(&lb.spec, &name, health_check, &resolved, &owner)?;
+    Ok(Inputs {
+        region: lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone()),
+        name,
+        owner,
+        resolved,
+        desired,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::backends::Backend;
+
+    fn spec(yaml: &str) -> LoadBalancerSpec {
+        serde_yaml::from_str(yaml).expect("spec yaml")
+    }
+
+    const TUTORIAL: &str = r#"
+availabilityZones: [us-east-1a, us-east-1b]
+listeners:
+- {port: 80, instancePort: 8080, protocol: HTTP}
+- {port: 443, instancePort: 8443, protocol: TCP}
+healthCheckRef: {name: instance-health}
+backends:
+  instanceIds: [i-1, i-2]
+attributes: {crossZone: false, connectionDraining: {enabled: true, timeoutSeconds: 300}, idleTimeoutSeconds: 60}
+tags: {team: web}
+"#;
+
+    fn owner() -> Owner {
+        Owner::new("prod", "default", "my-lb")
+    }
+
+    fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
+        Resolved {
+            instances: ids.iter().map(|(id, zone)| (id.to_string(), Backend { zone: zone.map(String::from), node: None })).collect(),
+            selects_anything: !ids.is_empty(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn tutorial_spec_to_desired() {
+        let r = resolved(&[("i-1", None), ("i-2", None)]);
+        let d = desired_state(&spec(TUTORIAL), "my-lb", None, &r, &owner()).unwrap();
+        assert_eq!(d.listeners.len(), 2);
+        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::HTTP, &elb::Protocol::HTTP));
+        assert_eq!((&d.listeners[1].protocol, &d.listeners[1].instance_protocol), (&elb::Protocol::TCP, &elb::Protocol::TCP));
+        assert_eq!(d.scheme, None, "AWS's default");
+        assert_eq!(d.placement, Placement::Zones(["us-east-1a".to_string(), "us-east-1b".to_string()].into()));
+        assert_eq!(d.instances, ["i-1".to_string(), "i-2".to_string()].into());
+        assert_eq!(d.security_groups, None);
+        assert_eq!(d.attributes.connection_draining, Some(ConnectionDraining { enabled: true, timeout: Some(300) }));
+        assert_eq!(d.attributes.access_log, None);
+        assert_eq!(d.tags.len(), 3, "team + exactly two ownership tags: {:?}", d.tags);
+        assert_eq!(d.tags["elb.operator.dev/resource"], "default/my-lb");
+    }
+
+    #[test]
+    fn scheme_and_protocols_become_the_elb_model() {
+        let s = spec("{scheme: internal, listeners: [{port: 443, instancePort: 80, protocol: SSL, sslCertificateId: arn:x}]}");
+        let d = desired_state(&s, "x", None, &resolved(&[]), &owner()).unwrap();
+        assert_eq!(d.scheme, Some(elb::Scheme::Internal));
+        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::SSL, &elb::Protocol::TCP));
+    }
+
+    #[test]
+    fn ownership_tags_win_over_user_tags() {
+        let mut s = spec(TUTORIAL);
+        s.tags.insert("elb.operator.dev/cluster".into(), "spoofed".into());
+        let d = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap();
+        assert_eq!(d.tags["elb.operator.dev/cluster"], "prod");
+    }
+
+    #[test]
+    fn zones_follow_backends_when_unset() {
+        let s = spec("listeners: [{port: 80, instancePort: 80, protocol: TCP}]");
+        let r = resolved(&[("i-1", Some("us-east-1c")), ("i-2", Some("us-east-1a")), ("i-3", None)]);
+        let d = desired_state(&s, "x", None, &r, &owner()).unwrap();
+        assert_eq!(d.placement, Placement::Zones(["us-east-1a".to_string(), "us-east-1c".to_string()].into()));
+        let s = spec("{listeners: [{port: 80, instancePort: 80, protocol: TCP}], subnets: [subnet-1]}");
+        assert_eq!(desired_state(&s, "x", None, &r, &owner()).unwrap().placement, Placement::Subnets(["subnet-1".to_string()].into()));
+    }
+
+    #[test]
+    fn invalid_specs_are_reported() {
+        let cases = [
+            "listeners: []",
+            "listeners: [{port: 0, instancePort: 80, protocol: TCP}]",
+            "listeners: [{port: 80, instancePort: 70000, protocol: TCP}]",
+            "listeners: [{port: 80, instancePort: 80, protocol: TCP}, {port: 80, instancePort: 81, protocol: TCP}]",
+            "listeners: [{port: 443, instancePort: 80, protocol: HTTPS}]",
+            "listeners: [{port: 80, instancePort: 80, protocol: HTTP, instanceProtocol: TCP}]",
+            "{listeners: [{port: 80, instancePort: 80, protocol: TCP}], availabilityZones: [a], subnets: [s]}",
+        ];
+        for c in cases {
+            let err = desired_state(&spec(c), "x", None, &resolved(&[]), &owner()).unwrap_err();
+            assert_eq!(err.reason, "InvalidSpec", "{c}");
+        }
+        let ok = "listeners: [{port: 443, instancePort: 80, protocol: HTTPS, sslCertificateId: arn:aws:acm:x}]";
+        assert!(desired_state(&spec(ok), "x", None, &resolved(&[]), &owner()).is_ok());
+    }
+}

@@ -1,0 +1,297 @@
+//! The LoadBalancer controller, as named steps:
+//! dereference + build ([`desired`]) → schedule ([`crate::controller::schedule`]: a sync of
+//! some class, a health result to write, or nothing) → sync ([`crate::sync`], spent from
+//! the budget in its class) → status ([`status::next`]) → write. Cleanup (the finalizer)
+//! deletes the ELB this resource owns.
+//!
+//! A sync describes the ELB (or takes it from the region's inventory on the first pass
+//! after a start), plans, applies, and reads back. Health polls and drift checks are the
+//! region observer's ([`crate::controller::observer`]); it triggers the reconcile when
+//! there is something to write or to resync.
+
+pub mod desired;
+pub mod status;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use kube::runtime::finalizer::{finalizer, Error as FinalizerError, Event as FinalizerEvent};
+use kube::runtime::reflector::ObjectRef;
+use kube::ResourceExt;
+use tracing::{debug, info_span, warn, Instrument};
+
+use self::desired::Inputs;
+use self::status::{error_reason, Observation};
+use super::context::Context;
+use super::observer;
+use super::schedule::{fingerprint, jittered, Step, Target};
+use super::status::Verdict;
+use crate::crd::condition::SYNCED;
+use crate::crd::{self, DeletionPolicy, LoadBalancer};
+use crate::elb::{self, with_class, Class};
+use crate::sync::execute::{self, Deleted, Failure, Known, Outcome};
+use crate::sync::ownership::Owner;
+use crate::sync::plan::{Change, PlanError};
+use crate::{Error, Result};
+
+/// The metrics label of this controller.
+pub const RESOURCE: &str = "loadbalancer";
+
+/// Reconciles one LoadBalancer (entry point of the controller).
+pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
+    let ns = lb.namespace().unwrap_or_default();
+    let span = info_span!("reconcile", kind = "LoadBalancer", object = %format!("{ns}/{}", lb.name_any()));
+    async move {
+        let _timer = ctx.metrics.reconcile.start(RESOURCE);
+        let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &ns);
+        let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
+            match event {
+                FinalizerEvent::Apply(lb) => apply(lb, &ctx).await,
+                // Deletion is a change: it is spent from the budget first.
+                FinalizerEvent::Cleanup(lb) => with_class(Class::Change, cleanup(lb, &ctx)).await,
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
+            FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::Kube(e),
+            other => Error::Finalizer(other.to_string()),
+        });
+        if let Err(e) = &result {
+            ctx.metrics.reconcile.failure(RESOURCE, e.metric_label());
+        }
+        result
+    }
+    .instrument(span)
+    .await
+}
+
+/// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
+/// region, adaptive), so no object backs off on its own and every object is retried
+/// promptly once the API recovers:
+/// - an invalid spec or a conflict waits for a change (or the resync interval);
+/// - an ELB error that retrying cannot fix (a validation error, a missing certificate)
+///   waits a minute, or the change that fixes it;
+/// - anything else (throttling, 5xx, timeouts, the Kubernetes API) is retried in about 5 s.
+pub fn error_policy(lb: Arc<LoadBalancer>, error: &Error, ctx: Arc<Context>) -> Action {
+    let key = ObjectRef::from_obj(&*lb);
+    warn!(object = %key, %error, "LoadBalancer reconcile failed");
+    match error {
+        Error::InvalidSpec(_) | Error::Conflict(_) => Action::requeue(ctx.config.resync_interval),
+        Error::Elb(e) if e.kind() == elb::ErrorKind::Terminal => Action::requeue(jittered(TERMINAL_RETRY.min(ctx.config.resync_interval))),
+        _ => Action::requeue(jittered(RETRY)),
+    }
+}
+
+/// Retry delay after a transient failure.
+const RETRY: Duration = Duration::from_secs(5);
+/// Retry delay after an ELB error that retrying cannot fix.
+const TERMINAL_RETRY: Duration = Duration::from_secs(60);
+/// How long the first sync after a start waits for the region's first inventory.
+const FIRST_INVENTORY_WAIT: Duration = Duration::from_secs(30);
+
+async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
+    // A reconcile that read a half-filled pod cache would deregister instances.
+    if !ctx.stores.wait_ready(Duration::from_secs(30)).await {
+        return Ok(Action::requeue(RETRY));
+    }
+    let key = ObjectRef::from_obj(&*lb);
+    let inputs = match desired::resolve(&lb, ctx) {
+        Ok(i) => i,
+        Err(problem) => {
+            let reason = problem.reason;
+            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None, transient: false })
+                .await?;
+            ctx.publish(&*lb, EventType::Warning, reason, "Validate", problem.message.clone()).await;
+            return Err(Error::InvalidSpec(problem.message));
+        }
+    };
+    let elb = match ctx.elb.for_region(&inputs.region) {
+        Ok(c) => c,
+        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
+    };
+    ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
+    let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
+    match ctx.schedule.step(&key, &inputs.region, print, lb.status.as_ref()) {
+        Step::Idle => Ok(Action::await_change()),
+        Step::WriteHealth { health, at } => {
+            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at }).await?;
+            ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
+            Ok(Action::await_change())
+        }
+        Step::Sync { class, first } => {
+            // Resyncs never hold every reconcile slot: a change always finds one.
+            let _slot = match class {
+                Class::Change => None,
+                _ => match ctx.schedule.resync_slot() {
+                    Some(slot) => Some(slot),
+                    None => return Ok(Action::requeue(jittered(Duration::from_secs(1)))),
+                },
+            };
+            // The first sync after a start of an object whose status says it converged
+            // for this generation is checked against the region's inventory: a takeover
+            // costs a few bulk describes, not several per object.
+            let snapshot = match first && synced_for_generation(&lb) {
+                true => ctx.schedule.snapshot(&inputs.region, FIRST_INVENTORY_WAIT).await,
+                false => None,
+            };
+            let known = match &snapshot {
+                Some(s) => Known { seen: s.get(&inputs.name), attributes: None, read_health: false },
+                None => Known::default(),
+            };
+            with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
+        }
+    }
+}
+
+/// Whether the status says the ELB matched the spec of the current generation.
+fn synced_for_generation(lb: &LoadBalancer) -> bool {
+    lb.status.as_ref().is_some_and(|s| {
+        s.observed_generation == lb.metadata.generation && s.conditions.iter().any(|c| c.type_ == SYNCED && c.status == "True")
+    })
+}
+
+async fn full_sync(
+    lb: &LoadBalancer,
+    ctx: &Context,
+    inputs: &Inputs,
+    elb: &dyn elb::ElbApi,
+    print: u64,
+    class: Class,
+    known: Known<'_>,
+) -> Result<Action> {
+    let key = ObjectRef::from_obj(lb);
+    let sync_report = execute::converge_from(elb, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
+    for action in &sync_report.applied {
+        let reason = match action.change() {
+            Change::Created => "Created",
+            Change::Updated => "Updated",
+            Change::Registered => "Registered",
+            Change::Deregistered => "Deregistered",
+        };
+        ctx.publish(lb, EventType::Normal, reason, action.api_action(), action.to_string()).await;
+    }
+    match sync_report.result {
+        Ok(Outcome::Converged(converged)) => {
+            let at = Time(k8s_openapi::jiff::Timestamp::now());
+            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at };
+            report_adopting(lb, ctx, observation, sync_report.adopted).await?;
+            if let Some(health) = &converged.health {
+                ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
+            }
+            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
+            let registered = converged.description.instances.len();
+            let changed = !sync_report.applied.is_empty();
+            ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);
+            Ok(Action::await_change())
+        }
+        Ok(Outcome::Conflict { claimed_by }) => {
+            let message = format!(
+                "load balancer {} in {} exists and is not owned by this resource{}; it is left unchanged. \
+                 Choose another spec.loadBalancerName, or set spec.adopt: true to take over a load balancer without ownership tags",
+                inputs.name,
+                inputs.region,
+                claimed_by.map(|c| format!(" (its tags name {c})")).unwrap_or_default()
+            );
+            let synced = Verdict::new(SYNCED, false, "Conflict", &message);
+            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false }).await?;
+            ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
+            Err(Error::Conflict(message))
+        }
+        Err(Failure::Elb(e)) => Err(elb_failure(lb, ctx, inputs, e, sync_report.adopted).await),
+        Err(Failure::Plan(p)) => {
+            let reason = match p {
+                PlanError::SchemeMismatch { .. } => "SchemeMismatch",
+                PlanError::NoPlacement => "NoPlacement",
+            };
+            let synced = Verdict::new(SYNCED, false, reason, p.to_string());
+            report(lb, ctx, Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient: false }).await?;
+            ctx.publish(lb, EventType::Warning, reason, "Plan", p.to_string()).await;
+            Err(Error::InvalidSpec(p.to_string()))
+        }
+    }
+}
+
+/// Reports an ELB error (condition + Warning event naming code and message) and returns it.
+async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, adopted: bool) -> Error {
+    let reason = error_reason(&e);
+    let message = e.to_string();
+    let synced = Verdict::new(SYNCED, false, &reason, &message);
+    let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
+    let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
+    if let Err(write) = report_adopting(lb, ctx, observation, adopted).await {
+        warn!(error = %write, "could not write status");
+    }
+    ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;
+    Error::Elb(e)
+}
+
+/// Computes the new status from `observation`, warns once when backends stop resolving,
+/// and writes the status when it changed.
+async fn report(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>) -> Result<()> {
+    report_adopting(lb, ctx, observation, false).await
+}
+
+/// [`report`], recording in status that the sync adopted the ELB (sticky: an adopted ELB
+/// stays adopted, whatever happens to the sync).
+async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool) -> Result<()> {
+    let previous = lb.status.clone().unwrap_or_default();
+    let mut next = status::next(&previous, lb.metadata.generation, &observation);
+    next.adopted |= adopted;
+    if let Some(c) = status::newly_unresolved(&previous, &next) {
+        ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
+    }
+    let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
+    if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
+        debug!("status written");
+    }
+    Ok(())
+}
+
+/// Deletion: `Delete` removes the ELB this resource owns (already gone is success);
+/// `Retain` leaves it; a foreign ELB is never deleted and never blocks deletion.
+async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
+    let key = ObjectRef::from_obj(&*lb);
+    ctx.forget(&key);
+    let name = desired::elb_name(&lb);
+    let region = lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone());
+    if lb.deletion_policy() == DeletionPolicy::Retain {
+        let why = match lb.spec.deletion_policy {
+            Some(_) => "deletionPolicy is Retain",
+            None => "the load balancer was adopted and deletionPolicy: Delete is not set",
+        };
+        let note = format!("{why}: load balancer {name} in {region} is left in place");
+        ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
+        return Ok(Action::await_change());
+    }
+    let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
+    let result = match ctx.elb.for_region(&region) {
+        Ok(elb) => execute::delete(&*elb, &name, &owner).await,
+        Err(e) => Err(e),
+    };
+    match result {
+        Ok(Deleted::Deleted) => {
+            ctx.publish(&*lb, EventType::Normal, "Deleted", "DeleteLoadBalancer", format!("deleted load balancer {name} in {region}")).await;
+        }
+        Ok(Deleted::AlreadyGone) => debug!(elb = %name, "load balancer already gone"),
+        Ok(Deleted::Foreign { .. }) => {
+            let note = format!("load balancer {name} in {region} is not owned by this resource; it is left in place");
+            ctx.publish(&*lb, EventType::Warning, "Conflict", "Delete", note).await;
+        }
+        Err(e) => {
+            ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.to_string()).await;
+            return Err(Error::Elb(e));
+        }
+    }
+    Ok(Action::await_change())
+}
+
+/// The ELB action an error came from, for the event's `action`.
+fn action_of(e: &elb::Error) -> &'static str {
+    e.action().unwrap_or("ELB")
+}

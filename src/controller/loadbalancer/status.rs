@@ -1,0 +1,454 @@
+//! The status of a LoadBalancer: one pure function, [`next`], from the previous status and
+//! what a reconcile observed to the new status, plus the verdicts it is made of.
+//!
+//! Conditions of a LoadBalancer (all always present):
+//! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
+//!   error; False otherwise, with the ELB error code as reason (`ValidationError`,
+//!   `Throttling`, ...) or one of `Conflict`, `InvalidSpec`, `HealthCheckNotFound`,
+//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`.
+//! - `Ready` is True when `Synced` is True (so the ELB exists, is ours and matches the spec)
+//!   and either at least one registered instance is `InService` (reason `InstancesInService`)
+//!   or the spec selects no backends at all (no selector that can match, no instance ids;
+//!   reason `NoBackendsSelected`). False reasons: `NotSynced`, `Conflict`, `NoBackends`
+//!   (selectors match no instance), `NoInstancesInService`.
+//! - `Conflict` is True when an ELB with the wanted name exists without this resource's
+//!   ownership tags (reason `NotOwned`), else False (`NoConflict`).
+//! - `BackendsResolved` is False when a selected node has no AWS providerID
+//!   (`NodeWithoutProviderID`) or a selected pod's node is unknown (`NodeNotFound`).
+
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::controller::backends::{Backend, Resolved};
+use crate::controller::status::{conditions, truncate, Verdict};
+use crate::crd::condition::{CONFLICT, READY, SYNCED};
+use crate::crd::{InstanceStatus, LoadBalancerStatus};
+use crate::elb::{self, HealthState, InstanceState};
+use crate::sync::execute::Converged;
+
+/// Condition type reporting nodes whose instance cannot be found.
+pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
+
+/// What a reconcile observed, as far as status is concerned.
+#[derive(Debug)]
+pub enum Observation<'a> {
+    /// A full sync converged the ELB (at `at`).
+    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved, at: &'a Time },
+    /// A health poll read the instances' health at `at`; nothing else was looked at.
+    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time },
+    /// The reconcile stopped: `synced` says why; `conflict` names a foreign ELB;
+    /// `resolved` is known when the spec could be dereferenced. A `transient` failure
+    /// (throttling, a 5xx, a timeout) says nothing about the ELB serving traffic, so
+    /// `Ready` keeps reflecting the last observed instance health.
+    Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved>, transient: bool },
+}
+
+/// The new status from the previous one and an observation. Observed fields a failure says
+/// nothing about stay as last seen; conditions keep their transition times while their
+/// status does not change, so an unchanged verdict yields an identical status (and no write).
+pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation: &Observation) -> LoadBalancerStatus {
+    match observation {
+        Observation::Synced { converged, region, resolved, at } => {
+            let d = &converged.description;
+            // Health not read this time: the last observation stands.
+            let (health, observed_time) = match &converged.health {
+                Some(h) => (h.clone(), Some((*at).clone())),
+                None => (recorded_health(previous), previous.instances_observed_time.clone()),
+            };
+            let health = dedupe(&health);
+            let (instances, healthy) = instances(&health, &resolved.instances);
+            let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
+            let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
+            let verdicts = [
+                ready_verdict(true, false, resolved.selects_anything, &health),
+                Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
+                conflict_verdict(None),
+                backends_verdict(resolved),
+            ];
+            LoadBalancerStatus {
+                load_balancer_name: Some(d.name.clone()),
+                region: Some(region.to_string()),
+                dns_name: Some(d.dns_name.clone()).filter(|s| !s.is_empty()),
+                canonical_hosted_zone_name_id: d.canonical_hosted_zone_name_id.clone(),
+                availability_zones: zones,
+                subnets,
+                instances,
+                healthy: Some(healthy),
+                instances_observed_time: observed_time,
+                adopted: previous.adopted,
+                observed_generation: generation,
+                conditions: conditions(&previous.conditions, &verdicts, generation),
+            }
+        }
+        Observation::HealthPolled { health, resolved, at } => {
+            let health = dedupe(health);
+            let (instances, healthy) = instances(&health, &resolved.instances);
+            let ready = ready_verdict(true, false, resolved.selects_anything, &health);
+            // Only Ready changes; the other conditions keep their place and content.
+            let fresh = conditions(&previous.conditions, &[ready], generation).remove(0);
+            let mut conds: Vec<Condition> =
+                previous.conditions.iter().map(|c| if c.type_ == READY { fresh.clone() } else { c.clone() }).collect();
+            if !conds.iter().any(|c| c.type_ == READY) {
+                conds.insert(0, fresh);
+            }
+            LoadBalancerStatus {
+                instances,
+                healthy: Some(healthy),
+                instances_observed_time: Some((*at).clone()),
+                conditions: conds,
+                ..previous.clone()
+            }
+        }
+        Observation::Failed { synced, conflict, resolved, transient } => {
+            let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
+            let ready = match last_ready {
+                Some(c) => Verdict::new(READY, c.status == "True", c.reason.clone(), c.message.clone()),
+                None => ready_verdict(false, conflict.is_some(), false, &[]),
+            };
+            let mut verdicts = vec![ready, synced.clone(), conflict_verdict(*conflict)];
+            if let Some(resolved) = resolved {
+                verdicts.push(backends_verdict(resolved));
+            } else if let Some(c) = previous.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED) {
+                verdicts.push(Verdict::new(BACKENDS_RESOLVED, c.status == "True", c.reason.clone(), c.message.clone()));
+            }
+            LoadBalancerStatus {
+                observed_generation: generation,
+                conditions: conditions(&previous.conditions, &verdicts, generation),
+                ..previous.clone()
+            }
+        }
+    }
+}
+
+/// The instance health a status recorded.
+pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
+    status
+        .instances
+        .iter()
+        .map(|i| InstanceState {
+            instance_id: i.instance_id.clone(),
+            state: i.state.as_str().into(),
+            reason_code: i.reason_code.clone(),
+            description: i.description.clone(),
+        })
+        .collect()
+}
+
+/// The `BackendsResolved` condition of `next` when it is False and was not already False
+/// with the same message in `previous`: worth a Warning event, once.
+pub fn newly_unresolved<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
+    let now = next.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED && c.status == "False")?;
+    let already = previous.conditions.iter().any(|c| c.type_ == BACKENDS_RESOLVED && c.status == "False" && c.message == now.message);
+    (!already).then_some(now)
+}
+
+/// One status entry per instance ELB reports, sorted by id, with zone and node from the
+/// resolved backends; and the `InService/registered` summary.
+pub fn instances(
+    health: &[InstanceState],
+    known: &BTreeMap<String, Backend>,
+) -> (Vec<InstanceStatus>, String) {
+    let health = dedupe(health);
+    let mut out: Vec<InstanceStatus> = health
+        .iter()
+        .map(|h| {
+            let backend = known.get(&h.instance_id);
+            InstanceStatus {
+                instance_id: h.instance_id.clone(),
+                availability_zone: backend.and_then(|b| b.zone.clone()),
+                node: backend.and_then(|b| b.node.clone()),
+                state: h.state.to_string(),
+                reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
+                description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
+    let summary = format!("{in_service}/{}", out.len());
+    out.truncate(MAX_STATUS_INSTANCES);
+    (out, summary)
+}
+
+/// Instances listed in status at most (the summary still counts them all): a status must
+/// stay far below the API server's object size limit, whatever the ELB reports.
+pub const MAX_STATUS_INSTANCES: usize = 1000;
+const MAX_REASON: usize = 128;
+const MAX_DESCRIPTION: usize = 512;
+
+/// One entry per instance id, the first one reported. AWS never repeats an instance, but
+/// an odd answer (moto lists an instance twice after a repeated registration) must not
+/// reach `status.instances`, a list keyed by instanceId that the API server refuses with
+/// duplicates: every later status write would fail.
+pub fn dedupe(health: &[InstanceState]) -> Vec<InstanceState> {
+    let mut seen = BTreeSet::new();
+    health.iter().filter(|h| seen.insert(h.instance_id.as_str())).cloned().collect()
+}
+
+/// `Ready` (see the module documentation).
+pub fn ready_verdict(synced: bool, conflict: bool, selects_anything: bool, health: &[InstanceState]) -> Verdict {
+    let total = health.len();
+    let in_service = health.iter().filter(|h| h.state == HealthState::InService).count();
+    if conflict {
+        return Verdict::new(READY, false, "Conflict", "the load balancer with the wanted name is not owned by this resource");
+    }
+    if !synced {
+        return Verdict::new(READY, false, "NotSynced", "the load balancer does not match the spec yet; see the Synced condition");
+    }
+    if in_service > 0 {
+        return Verdict::new(READY, true, "InstancesInService", format!("{in_service}/{total} instances InService"));
+    }
+    if total == 0 && !selects_anything {
+        return Verdict::new(READY, true, "NoBackendsSelected", "the load balancer exists and the spec selects no backends");
+    }
+    if total == 0 {
+        return Verdict::new(READY, false, "NoBackends", "the backends select no instance");
+    }
+    Verdict::new(READY, false, "NoInstancesInService", format!("0/{total} instances InService"))
+}
+
+/// `BackendsResolved`: nodes whose instance cannot be determined are named, never guessed.
+pub fn backends_verdict(resolved: &Resolved) -> Verdict {
+    let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+    if !resolved.nodes_without_instance.is_empty() {
+        return Verdict::new(
+            BACKENDS_RESOLVED,
+            false,
+            "NodeWithoutProviderID",
+            format!(
+                "nodes without an AWS providerID (aws:///<zone>/<instance-id>) are not registered: {}",
+                list(&resolved.nodes_without_instance)
+            ),
+        );
+    }
+    if !resolved.unknown_nodes.is_empty() {
+        return Verdict::new(
+            BACKENDS_RESOLVED,
+            false,
+            "NodeNotFound",
+            format!("selected pods run on nodes that are not known: {}", list(&resolved.unknown_nodes)),
+        );
+    }
+    Verdict::new(BACKENDS_RESOLVED, true, "Resolved", "every selected backend resolved to an EC2 instance")
+}
+
+pub fn conflict_verdict(conflict: Option<&str>) -> Verdict {
+    match conflict {
+        Some(message) => Verdict::new(CONFLICT, true, "NotOwned", message),
+        None => Verdict::new(CONFLICT, false, "NoConflict", "no foreign load balancer uses the wanted name"),
+    }
+}
+
+/// A condition reason from an ELB error: its code, else a name for its kind.
+pub fn error_reason(e: &elb::Error) -> String {
+    let reason: String = match e.code() {
+        Some(code) => code.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
+        None => String::new(),
+    };
+    if !reason.is_empty() {
+        return reason;
+    }
+    match e.kind() {
+        elb::ErrorKind::NotFound => "LoadBalancerNotFound",
+        elb::ErrorKind::Duplicate => "Duplicate",
+        elb::ErrorKind::Throttled => "Throttling",
+        elb::ErrorKind::Retryable => "ServiceUnavailable",
+        elb::ErrorKind::Auth => "AuthFailure",
+        elb::ErrorKind::Terminal => "ELBError",
+    }
+    .to_string()
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn instance_table_and_summary() {
+        let h = |id: &str, state: &str, reason: Option<&str>| InstanceState {
+            instance_id: id.into(),
+            state: state.into(),
+            reason_code: reason.map(String::from),
+            description: Some("N/A".into()),
+        };
+        let known = [("i-2".to_string(), Backend { zone: Some("us-east-1b".into()), node: Some("n2".into()) })].into();
+        let (list, summary) = instances(
+            &[h("i-3", "OutOfService", Some("Instance")), h("i-2", "InService", Some("N/A")), h("i-1", "InService", None)],
+            &known,
+        );
+        assert_eq!(summary, "2/3");
+        assert_eq!(list.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
+        assert_eq!(list[1].node.as_deref(), Some("n2"));
+        assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"));
+        assert_eq!(list[1].reason_code, None, "N/A is dropped");
+        assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
+        assert_eq!(instances(&[], &known).1, "0/0");
+    }
+
+    fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
+        Resolved {
+            instances: ids.iter().map(|(id, zone)| (id.to_string(), Backend { zone: zone.map(String::from), node: None })).collect(),
+            selects_anything: !ids.is_empty(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ready_table() {
+        let h = |states: &[&str]| -> Vec<InstanceState> {
+            states
+                .iter()
+                .enumerate()
+                .map(|(i, s)| InstanceState { instance_id: format!("i-{i}"), state: (*s).into(), reason_code: None, description: None })
+                .collect()
+        };
+        let cases = [
+            ("in service", true, false, true, h(&["InService", "OutOfService"]), true, "InstancesInService"),
+            ("none in service", true, false, true, h(&["OutOfService"]), false, "NoInstancesInService"),
+            ("no backends in spec", true, false, false, h(&[]), true, "NoBackendsSelected"),
+            ("selectors match nothing", true, false, true, h(&[]), false, "NoBackends"),
+            ("not synced", false, false, true, h(&["InService"]), false, "NotSynced"),
+            ("conflict", false, true, true, h(&["InService"]), false, "Conflict"),
+        ];
+        for (name, synced, conflict, selects, health, want, reason) in cases {
+            let v = ready_verdict(synced, conflict, selects, &health);
+            assert_eq!((v.status, v.reason.as_str()), (want, reason), "case {name}");
+        }
+        assert_eq!(ready_verdict(true, false, true, &h(&["InService", "OutOfService"])).message, "1/2 instances InService");
+    }
+
+    #[test]
+    fn backends_verdict_names_nodes() {
+        let mut r = resolved(&[]);
+        assert!(backends_verdict(&r).status);
+        r.nodes_without_instance.insert("n3".into());
+        let v = backends_verdict(&r);
+        assert!(!v.status);
+        assert_eq!(v.reason, "NodeWithoutProviderID");
+        assert!(v.message.contains("n3"));
+    }
+
+    #[test]
+    fn error_reasons() {
+        let api = |code: &str, status| elb::Error::Api {
+            action: "CreateLoadBalancer",
+            code: code.into(),
+            message: "m".into(),
+            request_id: None,
+            status,
+        };
+        assert_eq!(error_reason(&api("ValidationError", 400)), "ValidationError");
+        assert_eq!(error_reason(&api("Throttling", 400)), "Throttling");
+        let timeout = elb::Error::Timeout { action: "DescribeLoadBalancers", timeout: Duration::from_secs(1) };
+        assert_eq!(error_reason(&timeout), "ServiceUnavailable");
+    }
+
+    fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {
+        states
+            .iter()
+            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: (*s).into(), reason_code: None, description: None })
+            .collect()
+    }
+
+    fn condition<'a>(status: &'a LoadBalancerStatus, type_: &str) -> &'a Condition {
+        status.conditions.iter().find(|c| c.type_ == type_).unwrap_or_else(|| panic!("no {type_} in {:?}", status.conditions))
+    }
+
+    #[test]
+    fn a_sync_then_a_failure_then_a_poll() {
+        let r = resolved(&[("i-1", Some("us-east-1a")), ("i-2", None)]);
+        let converged = Converged {
+            description: elb::LoadBalancerDescription {
+                name: "lb".into(),
+                dns_name: "lb.example".into(),
+                availability_zones: vec!["us-east-1b".into(), "us-east-1a".into()],
+                ..Default::default()
+            },
+            health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
+            attributes: Default::default(),
+        };
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at });
+        assert_eq!(synced.dns_name.as_deref(), Some("lb.example"));
+        assert_eq!(synced.availability_zones, ["us-east-1a", "us-east-1b"]);
+        assert_eq!(synced.healthy.as_deref(), Some("1/2"));
+        assert_eq!(synced.observed_generation, Some(3));
+        assert_eq!(condition(&synced, READY).status, "True");
+        assert_eq!(condition(&synced, SYNCED).reason, "Synced");
+        assert_eq!(condition(&synced, BACKENDS_RESOLVED).status, "True");
+        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at }), synced, "idempotent");
+
+        // A failure keeps what was observed and says why; backends keep their last verdict.
+        let failed = next(
+            &synced,
+            Some(4),
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None, transient: true },
+        );
+        assert_eq!(failed.dns_name, synced.dns_name);
+        assert_eq!(failed.instances, synced.instances);
+        assert_eq!((condition(&failed, SYNCED).status.as_str(), condition(&failed, SYNCED).reason.as_str()), ("False", "Throttling"));
+        let backends = |s: &LoadBalancerStatus| {
+            let c = condition(s, BACKENDS_RESOLVED);
+            (c.status.clone(), c.reason.clone(), c.last_transition_time.clone())
+        };
+        assert_eq!(backends(&failed), backends(&synced));
+        assert_eq!(failed.observed_generation, Some(4));
+        let ready = |s: &LoadBalancerStatus| {
+            let c = condition(s, READY);
+            (c.status.clone(), c.reason.clone(), c.message.clone(), c.last_transition_time.clone())
+        };
+        assert_eq!(ready(&failed), ready(&synced), "a throttle says nothing about traffic");
+        let refused = next(
+            &synced,
+            Some(4),
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "ValidationError", "no"), conflict: None, resolved: None, transient: false },
+        );
+        assert_eq!(condition(&refused, READY).reason, "NotSynced");
+
+        // A poll changes the instance table and Ready only.
+        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at });
+        assert_eq!(polled.healthy.as_deref(), Some("0/2"));
+        assert_eq!(condition(&polled, READY).reason, "NoInstancesInService");
+        assert_eq!(condition(&polled, SYNCED), condition(&synced, SYNCED));
+        assert_eq!(polled.conditions.len(), synced.conditions.len());
+        assert_eq!(polled.instances_observed_time, Some(at.clone()));
+
+        // A sync that did not read health keeps the last observation and its time.
+        let unread = Converged { health: None, ..converged.clone() };
+        let later = Time(k8s_openapi::jiff::Timestamp::now());
+        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later });
+        assert_eq!(kept.instances, polled.instances);
+        assert_eq!(kept.instances_observed_time, Some(at));
+        assert_eq!(condition(&kept, READY).reason, "NoInstancesInService");
+    }
+
+    #[test]
+    fn duplicates_from_the_elb_never_reach_status() {
+        let r = resolved(&[("i-1", None)]);
+        let twice = health(&[("i-1", "InService"), ("i-1", "InService"), ("i-2", "OutOfService")]);
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at });
+        assert_eq!(s.instances.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
+        assert_eq!(s.healthy.as_deref(), Some("1/2"));
+        let many: Vec<InstanceState> = (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
+        let (list, summary) = instances(&many, &BTreeMap::new());
+        assert_eq!(list.len(), MAX_STATUS_INSTANCES);
+        assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
+    }
+
+    #[test]
+    fn unresolved_backends_warn_once() {
+        let mut r = resolved(&[]);
+        r.nodes_without_instance.insert("n1".into());
+        let failed = |prev: &LoadBalancerStatus| {
+            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r), transient: false })
+        };
+        let first = failed(&LoadBalancerStatus::default());
+        assert!(newly_unresolved(&LoadBalancerStatus::default(), &first).is_some_and(|c| c.message.contains("n1")));
+        assert!(newly_unresolved(&first, &failed(&first)).is_none(), "same message: no second warning");
+    }
+}

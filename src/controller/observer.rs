@@ -1,0 +1,217 @@
+//! One region's observer: the inventory passes (drift checks in bulk) and the health polls,
+//! both spending only what the budget leaves after changes.
+//!
+//! - **Inventory** every `resync_interval` (the first at once, so that the first syncs after
+//!   a start or a leader change are checked against it rather than described one by one):
+//!   paginated DescribeLoadBalancers plus batched DescribeTags, as class resync. Each
+//!   LoadBalancer synced before is planned against what the pass saw; a non-empty plan is
+//!   drift, and the object is triggered for a resync. Attributes are re-read only for the
+//!   resources that manage them, every `attributes_every` passes.
+//! - **Health polls** when due (see [`Memo::poll_due`]), most urgent first (in transition,
+//!   then the oldest observation), and only while the describe budget has a spare token
+//!   that no change or resync waits for. A failed poll is retried later within the budget;
+//!   it never starts a full sync.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use tokio::time::Instant;
+use tracing::{debug, info, info_span, warn, Instrument};
+
+use super::context::Context;
+use super::loadbalancer::desired::elb_name;
+use super::schedule::Memo;
+use crate::crd::LoadBalancer;
+use crate::elb::{self, with_class, Class, ElbApi};
+use crate::sync::{execute, inventory, plan};
+
+/// Health polls in flight at once per region.
+const POLLS_IN_FLIGHT: usize = 4;
+/// The longest the observer sleeps between looks at the budget and the schedule.
+const TICK: Duration = Duration::from_millis(500);
+/// A failed poll is retried after this long.
+const POLL_RETRY: Duration = Duration::from_secs(10);
+/// A failed inventory pass is retried after this long.
+const INVENTORY_RETRY: Duration = Duration::from_secs(30);
+
+/// Runs the observer of `region` until aborted.
+pub async fn run(ctx: Arc<Context>, region: String) {
+    let span = info_span!("observer", region = %region);
+    observe(ctx, region).instrument(span).await
+}
+
+async fn observe(ctx: Arc<Context>, region: String) {
+    let elb = match ctx.elb.for_region(&region) {
+        Ok(elb) => elb,
+        Err(e) => {
+            warn!(error = %e, "no ELB client for the region; no inventory or health polls");
+            return;
+        }
+    };
+    let settings = ctx.schedule.settings.clone();
+    let polls = Arc::new(tokio::sync::Semaphore::new(POLLS_IN_FLIGHT));
+    let mut next_inventory = Instant::now();
+    let mut passes: u32 = 0;
+    // Bounded: one iteration per tick at least, for as long as the controllers run (the
+    // task is aborted when they stop); u32::MAX ticks is decades.
+    for _ in 0..u32::MAX {
+        if Instant::now() >= next_inventory {
+            let with_attributes = passes % settings.attributes_every.max(1) == 0 && passes > 0;
+            match with_class(Class::Resync, inventory_pass(&ctx, &*elb, &region, with_attributes)).await {
+                Ok(()) => {
+                    passes += 1;
+                    next_inventory = Instant::now() + settings.resync_interval;
+                }
+                Err(e) => {
+                    warn!(error = %e, "inventory pass failed; retrying");
+                    next_inventory = Instant::now() + INVENTORY_RETRY.min(settings.resync_interval);
+                }
+            }
+        }
+        dispatch_polls(&ctx, &elb, &region, &polls).await;
+        publish_gauges(&ctx, &*elb, &region);
+        let wake = ctx.schedule.wake.notified();
+        let until = next_inventory.min(Instant::now() + TICK);
+        tokio::select! {
+            _ = tokio::time::sleep_until(until) => {}
+            _ = wake => {}
+        }
+    }
+}
+
+/// One inventory pass over the region: snapshot, then drift checks.
+async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attributes: bool) -> Result<(), elb::Error> {
+    let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
+        ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| m.region == region).map(|(k, m)| (k.clone(), m.clone())).collect());
+    // Every LoadBalancer of the region in the cache, not only those synced since the start:
+    // the first pass after a start serves their first syncs.
+    let default_region = &ctx.config.default_region;
+    let interest = ctx
+        .stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| lb.spec.region.as_ref().unwrap_or(default_region) == region)
+        .map(|lb| elb_name(lb))
+        .collect();
+    let snapshot = inventory::take(elb, &interest, false).await?;
+    debug!(load_balancers = snapshot.len(), "inventory");
+    let mut drifted = 0;
+    for (key, memo) in &members {
+        let Some(target) = &memo.target else { continue };
+        let manages_attributes = target.desired.attributes != elb::LoadBalancerAttributes::default();
+        let attributes = match (manages_attributes, with_attributes, &memo.attributes) {
+            (false, _, _) => elb::LoadBalancerAttributes::default(),
+            (true, false, Some(a)) => a.clone(),
+            (true, _, _) => match elb.describe_load_balancer_attributes(&target.desired.name).await {
+                Ok(a) => {
+                    ctx.schedule.with(key, |m| m.attributes = Some(a.clone()));
+                    a
+                }
+                Err(e) if e.is_not_found() => Default::default(),
+                Err(e) => return Err(e),
+            },
+        };
+        let drift = match snapshot.get(&target.desired.name).and_then(|seen| seen.observed(attributes)) {
+            None => true,
+            Some(observed) => {
+                let foreign = !matches!(target.owner.ownership(&observed.tags), crate::sync::ownership::Ownership::Owned);
+                (foreign && !target.adopt) || !plan::plan(&target.desired, Some(&observed)).map(|a| a.is_empty()).unwrap_or(false)
+            }
+        };
+        if drift {
+            drifted += 1;
+            ctx.schedule.drifted(key);
+        }
+    }
+    if drifted > 0 {
+        info!(drifted, "inventory found drift; resyncing");
+    }
+    ctx.schedule.publish_snapshot(region, snapshot);
+    Ok(())
+}
+
+/// Starts the health polls that are due, most urgent first, while the budget has spare
+/// tokens.
+async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &str, polls: &Arc<tokio::sync::Semaphore>) {
+    let now = Instant::now();
+    let interval = ctx.schedule.settings.health_poll_interval;
+    let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
+        memos
+            .iter()
+            .filter(|(_, m)| m.region == region)
+            .filter_map(|(k, m)| {
+                let at = m.poll_due(interval)?;
+                let name = m.target.as_ref()?.desired.name.clone();
+                (at <= now).then(|| (!m.transition, at, k.clone(), name))
+            })
+            .collect()
+    });
+    // In transition first, then the oldest observation.
+    due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let budget = elb.budget();
+    for (_, _, key, name) in due {
+        let Ok(permit) = polls.clone().try_acquire_owned() else { return };
+        if let Some(b) = &budget {
+            if !b.describe.has_spare(Class::Health) {
+                return;
+            }
+        }
+        // Not due again while this poll runs.
+        ctx.schedule.with(&key, |m| m.poll_backoff_until = Some(now + POLL_RETRY));
+        let (ctx, elb) = (ctx.clone(), elb.clone());
+        tokio::spawn(async move {
+            let _permit = permit;
+            match with_class(Class::Health, execute::poll_health(&*elb, &name)).await {
+                Ok(health) => ctx.schedule.polled(&key, health),
+                Err(e) => {
+                    debug!(elb = %name, error = %e, "health poll failed; retrying within the budget");
+                    ctx.schedule.poll_failed(&key, POLL_RETRY);
+                }
+            }
+        });
+    }
+}
+
+/// The fleet gauges: pending work by class, the oldest pending change and health
+/// observation, and the budget the adaptive limiter allows.
+fn publish_gauges(ctx: &Context, elb: &dyn ElbApi, region: &str) {
+    let now = Instant::now();
+    let interval = ctx.schedule.settings.health_poll_interval;
+    let (changes, resyncs, polls, oldest_change, oldest_health) = ctx.schedule.each(|memos| {
+        let mut out = (0i64, 0i64, 0i64, Duration::ZERO, Duration::ZERO);
+        for m in memos.values() {
+            match m.pending {
+                Some((Class::Change, since)) => {
+                    out.0 += 1;
+                    out.3 = out.3.max(now - since);
+                }
+                Some((_, _)) => out.1 += 1,
+                None => {}
+            }
+            if m.poll_due(interval).is_some_and(|t| t <= now) {
+                out.2 += 1;
+            }
+            if m.registered > 0 {
+                if let Some(t) = m.health_observed {
+                    out.4 = out.4.max(now - t);
+                }
+            }
+        }
+        out
+    });
+    let fleet = &ctx.metrics.fleet;
+    for (class, n) in [(Class::Change, changes), (Class::Resync, resyncs), (Class::Health, polls)] {
+        fleet.queued.get_or_create(&crate::telemetry::ClassLabels { class: class.as_str().into() }).set(n);
+    }
+    fleet.oldest_pending_change_seconds.set(oldest_change.as_secs_f64());
+    fleet.oldest_health_observation_seconds.set(oldest_health.as_secs_f64());
+    if let Some(b) = elb.budget() {
+        for (kind, bucket) in [("describe", &b.describe), ("mutate", &b.mutate)] {
+            let labels = crate::telemetry::BudgetLabels { region: region.to_string(), kind: kind.into() };
+            fleet.budget_rate.get_or_create(&labels).set(bucket.current_rate());
+            fleet.budget_configured_rate.get_or_create(&labels).set(bucket.configured_rate());
+        }
+    }
+}

@@ -1,0 +1,451 @@
+//! Who gets ELB calls next. One schedule serves every LoadBalancer; each region gets an
+//! observer task ([`super::observer`]) that spends what the budget leaves over.
+//!
+//! Work comes in three classes ([`Class`]), and the ELB budget serves them in this order:
+//! - **change**: the inputs of a LoadBalancer changed (spec, generation, resolved backends,
+//!   the referenced HealthCheck) or it is being deleted. Its reconcile syncs at once.
+//! - **resync**: an inventory pass found drift (or a poll found the ELB gone, or its
+//!   instances not the wanted ones). The observer marks the object and triggers it.
+//! - **health**: instance-health polls, issued by the observer only when the budget has a
+//!   spare token: promptly while a LoadBalancer is in transition, otherwise oldest first
+//!   and never more often than `--health-poll-interval`.
+//!
+//! Requeue timers decide nothing: a reconcile with nothing pending does nothing and waits
+//! for a watch event or a trigger from the observer.
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::{watch, Notify, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::crd::{LoadBalancer, LoadBalancerStatus};
+use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
+use crate::sync::inventory::Snapshot;
+use crate::sync::ownership::Owner;
+use crate::sync::plan::Desired;
+
+/// A stable hash of anything hashable (the inputs of a sync, the relevant parts of a node).
+pub fn fingerprint<T: Hash>(value: &T) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// `d` give or take 20%, so that retries of many objects spread out.
+pub fn jittered(d: Duration) -> Duration {
+    d.mul_f64(rand::random_range(0.8..1.2))
+}
+
+/// How often a LoadBalancer in transition is polled at most: ELB itself checks instances
+/// every 5 s at the fastest, so polling faster shows nothing new.
+pub const TRANSITION_POLL: Duration = Duration::from_secs(5);
+
+/// The settings of the schedule.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// A stable, all-InService LoadBalancer is polled at most this often.
+    pub health_poll_interval: Duration,
+    /// An inventory pass (drift check) runs this often per region.
+    pub resync_interval: Duration,
+    /// Attributes (one call per ELB that manages them) are re-read every this many passes.
+    pub attributes_every: u32,
+    /// Resync syncs running at once, so that they never hold every reconcile slot.
+    pub resync_slots: usize,
+}
+
+/// What a LoadBalancer's reconcile should do now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Sync the ELB, spending from the budget as `class`. `first` is the first sync since
+    /// this process started: the region's inventory may stand in for per-name describes.
+    Sync { class: Class, first: bool },
+    /// Write the instance health a poll read at `at`.
+    WriteHealth { health: Vec<InstanceState>, at: Time },
+    /// Nothing is pending.
+    Idle,
+}
+
+/// What the observer needs to check one LoadBalancer for drift.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub desired: Desired,
+    pub owner: Owner,
+    pub adopt: bool,
+}
+
+/// Per-LoadBalancer memory.
+#[derive(Debug, Clone)]
+pub(super) struct Memo {
+    pub region: String,
+    /// Fingerprint of the inputs of the last successful sync.
+    pub inputs: Option<u64>,
+    /// The desired state of the last successful sync (drift checks).
+    pub target: Option<Arc<Target>>,
+    /// The attributes last read (only when the spec manages any).
+    pub attributes: Option<LoadBalancerAttributes>,
+    /// A sync is wanted, of this class, since then.
+    pub pending: Option<(Class, Instant)>,
+    /// When health was last read (from the last status after a start).
+    pub health_observed: Option<Instant>,
+    /// Poll promptly: just created, instances (de)registered, spec just changed, or some
+    /// instance not InService.
+    pub transition: bool,
+    /// Registered instances, as last seen: no instance, no poll.
+    pub registered: usize,
+    /// A poll result the reconcile has not written yet.
+    pub health: Option<(Vec<InstanceState>, Time)>,
+    /// A poll failed: not again before this.
+    pub poll_backoff_until: Option<Instant>,
+}
+
+impl Memo {
+    fn new(region: &str, status: Option<&LoadBalancerStatus>, now: Instant) -> Self {
+        let status = status.cloned().unwrap_or_default();
+        // The last observation survives a restart in status: a takeover does not re-poll
+        // a stable fleet at once.
+        let health_observed = status.instances_observed_time.as_ref().map(|t| {
+            let age = k8s_openapi::jiff::Timestamp::now().duration_since(t.0);
+            let age = Duration::try_from(age).unwrap_or(Duration::ZERO);
+            now.checked_sub(age).unwrap_or(now)
+        });
+        let in_service = |i: &crate::crd::InstanceStatus| HealthState::from(i.state.as_str()) == HealthState::InService;
+        let transition = health_observed.is_none() || !status.instances.iter().all(in_service);
+        Memo {
+            region: region.to_string(),
+            inputs: None,
+            target: None,
+            attributes: None,
+            pending: None,
+            health_observed,
+            transition,
+            registered: status.instances.len(),
+            health: None,
+            poll_backoff_until: None,
+        }
+    }
+
+    /// When this LoadBalancer's next health poll is due, if it has instances to poll.
+    pub fn poll_due(&self, health_poll_interval: Duration) -> Option<Instant> {
+        if self.registered == 0 || self.target.is_none() || self.health.is_some() {
+            return None;
+        }
+        let spacing = if self.transition { TRANSITION_POLL.min(health_poll_interval) } else { health_poll_interval };
+        let due = self.health_observed.map(|t| t + spacing).unwrap_or_else(Instant::now);
+        Some(self.poll_backoff_until.map_or(due, |b| due.max(b)))
+    }
+}
+
+/// One region's observer and inventory.
+struct Region {
+    snapshot: watch::Sender<Option<Arc<Snapshot>>>,
+    observer: Option<JoinHandle<()>>,
+}
+
+/// The schedule of every LoadBalancer.
+pub struct Schedule {
+    pub settings: Settings,
+    memos: Mutex<HashMap<ObjectRef<LoadBalancer>, Memo>>,
+    regions: Mutex<HashMap<String, Region>>,
+    triggers: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
+    /// Wakes the observers (new object, new transition).
+    pub(super) wake: Notify,
+    resync_slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schedule").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Schedule {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Schedule {
+    /// A schedule whose triggers (resyncs, health writes) go to `triggers`.
+    pub fn new(settings: Settings, triggers: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>) -> Self {
+        let resync_slots = Arc::new(Semaphore::new(settings.resync_slots.max(1)));
+        Schedule { settings, memos: Mutex::default(), regions: Mutex::default(), triggers, wake: Notify::new(), resync_slots }
+    }
+
+    pub(super) fn with<T>(&self, key: &ObjectRef<LoadBalancer>, f: impl FnOnce(&mut Memo) -> T) -> Option<T> {
+        self.memos.lock().expect("schedule lock").get_mut(key).map(f)
+    }
+
+    /// Runs `f` over every memo (the observer's view).
+    pub(super) fn each<T>(&self, f: impl FnOnce(&mut HashMap<ObjectRef<LoadBalancer>, Memo>) -> T) -> T {
+        f(&mut self.memos.lock().expect("schedule lock"))
+    }
+
+    /// Decides the step for an object whose current inputs have fingerprint `inputs`.
+    /// `status` seeds the memory of an object seen for the first time. Returns whether the
+    /// object's region is new (its observer must be started).
+    pub fn step(&self, key: &ObjectRef<LoadBalancer>, region: &str, inputs: u64, status: Option<&LoadBalancerStatus>) -> Step {
+        let now = Instant::now();
+        let mut memos = self.memos.lock().expect("schedule lock");
+        let memo = memos.entry(key.clone()).or_insert_with(|| Memo::new(region, status, now));
+        if memo.region != region {
+            *memo = Memo::new(region, status, now);
+        }
+        if memo.inputs.is_none() && memo.target.is_none() {
+            memo.pending.get_or_insert((Class::Change, now));
+            return Step::Sync { class: Class::Change, first: true };
+        }
+        if memo.inputs != Some(inputs) {
+            // Keep the first time it was seen: the age of a pending change is what counts.
+            match memo.pending {
+                Some((Class::Change, _)) => {}
+                _ => memo.pending = Some((Class::Change, now)),
+            }
+            return Step::Sync { class: Class::Change, first: false };
+        }
+        if let Some((class, _)) = memo.pending {
+            return Step::Sync { class, first: false };
+        }
+        match memo.health.take() {
+            Some((health, at)) => Step::WriteHealth { health, at },
+            None => Step::Idle,
+        }
+    }
+
+    /// Records a successful sync of `class`. `health` is set when it read instance health.
+    #[allow(clippy::too_many_arguments)]
+    pub fn synced(
+        &self,
+        key: &ObjectRef<LoadBalancer>,
+        inputs: u64,
+        target: Target,
+        attributes: LoadBalancerAttributes,
+        class: Class,
+        registered: usize,
+        health: Option<&[InstanceState]>,
+        changed: bool,
+    ) {
+        let now = Instant::now();
+        let manages_attributes = target.desired.attributes != LoadBalancerAttributes::default();
+        self.with(key, |m| {
+            m.inputs = Some(inputs);
+            m.target = Some(Arc::new(target));
+            m.attributes = manages_attributes.then_some(attributes);
+            m.pending = None;
+            m.registered = registered;
+            m.poll_backoff_until = None;
+            match health {
+                // The read at the end of the sync is the observation of what it changed.
+                Some(h) => {
+                    m.health_observed = Some(now);
+                    m.health = None;
+                    m.transition = h.iter().any(|i| i.state != HealthState::InService);
+                }
+                // Changed without reading health: watch it closely.
+                None if changed || class == Class::Change => m.transition = true,
+                None => {}
+            }
+        });
+        self.wake.notify_waiters();
+    }
+
+    /// Records a health poll: the reconcile writes it; drift or a vanished ELB asks for a
+    /// resync.
+    pub(super) fn polled(&self, key: &ObjectRef<LoadBalancer>, health: Option<Vec<InstanceState>>) {
+        let now = Instant::now();
+        let trigger = self.with(key, |m| {
+            m.poll_backoff_until = None;
+            m.health_observed = Some(now);
+            match health {
+                Some(h) => {
+                    let registered: BTreeSet<&str> = h.iter().map(|i| i.instance_id.as_str()).collect();
+                    let wanted = m.target.as_ref().map(|t| t.desired.instances.iter().map(String::as_str).collect::<BTreeSet<_>>());
+                    if wanted.is_some_and(|w| w != registered) {
+                        m.pending.get_or_insert((Class::Resync, now));
+                    }
+                    m.transition = h.iter().any(|i| i.state != HealthState::InService);
+                    m.registered = registered.len();
+                    m.health = Some((h, Time(k8s_openapi::jiff::Timestamp::now())));
+                }
+                None => {
+                    m.pending.get_or_insert((Class::Resync, now));
+                }
+            }
+        });
+        if trigger.is_some() {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// A poll failed: retried within the budget later, never turned into a full sync.
+    pub(super) fn poll_failed(&self, key: &ObjectRef<LoadBalancer>, retry_in: Duration) {
+        self.with(key, |m| m.poll_backoff_until = Some(Instant::now() + retry_in));
+    }
+
+    /// Marks drift found by the inventory and triggers the object.
+    pub(super) fn drifted(&self, key: &ObjectRef<LoadBalancer>) {
+        let now = Instant::now();
+        if self
+            .with(key, |m| {
+                m.pending.get_or_insert((Class::Resync, now));
+            })
+            .is_some()
+        {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// Forgets a deleted LoadBalancer.
+    pub fn forget(&self, key: &ObjectRef<LoadBalancer>) {
+        self.memos.lock().expect("schedule lock").remove(key);
+    }
+
+    /// A resync slot, if one is free: resyncs never take every reconcile slot, so a change
+    /// always finds one.
+    pub fn resync_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.resync_slots.clone().try_acquire_owned().ok()
+    }
+
+    /// The latest inventory of `region`, waiting up to `limit` for the first one.
+    pub async fn snapshot(&self, region: &str, limit: Duration) -> Option<Arc<Snapshot>> {
+        let mut rx = {
+            let regions = self.regions.lock().expect("regions lock");
+            regions.get(region)?.snapshot.subscribe()
+        };
+        let got = tokio::time::timeout(limit, rx.wait_for(|s| s.is_some())).await.ok()?.ok()?.clone();
+        got
+    }
+
+    pub(super) fn publish_snapshot(&self, region: &str, snapshot: Snapshot) {
+        if let Some(r) = self.regions.lock().expect("regions lock").get(region) {
+            r.snapshot.send_replace(Some(Arc::new(snapshot)));
+        }
+    }
+
+    /// Starts `region`'s observer with `start` unless it runs already.
+    pub fn ensure_region(&self, region: &str, start: impl FnOnce() -> JoinHandle<()>) {
+        let mut regions = self.regions.lock().expect("regions lock");
+        if !regions.contains_key(region) {
+            let (snapshot, _) = watch::channel(None);
+            regions.insert(region.to_string(), Region { snapshot, observer: None });
+            let handle = start();
+            regions.get_mut(region).expect("inserted").observer = Some(handle);
+        }
+    }
+
+    /// Stops every observer (leadership lost, shutdown).
+    pub fn stop(&self) {
+        if let Ok(mut regions) = self.regions.lock() {
+            for r in regions.values_mut() {
+                if let Some(h) = r.observer.take() {
+                    h.abort();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::StreamExt;
+
+    fn settings() -> Settings {
+        Settings {
+            health_poll_interval: Duration::from_secs(30),
+            resync_interval: Duration::from_secs(600),
+            attributes_every: 6,
+            resync_slots: 2,
+        }
+    }
+
+    fn target() -> Target {
+        Target {
+            desired: Desired {
+                name: "lb".into(),
+                scheme: None,
+                listeners: vec![],
+                placement: crate::sync::plan::Placement::Zones(Default::default()),
+                security_groups: None,
+                health_check: None,
+                attributes: Default::default(),
+                tags: Default::default(),
+                instances: ["i-1".to_string()].into(),
+                stickiness: Default::default(),
+                proxy_protocol_ports: Default::default(),
+            },
+            owner: Owner::new("c", "ns", "lb"),
+            adopt: false,
+        }
+    }
+
+    fn state(id: &str, s: &str) -> InstanceState {
+        InstanceState { instance_id: id.into(), state: s.into(), reason_code: None, description: None }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn steps_follow_changes_drift_and_polls() {
+        let (tx, mut rx) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let key = ObjectRef::new("lb").within("ns");
+        assert_eq!(s.step(&key, "r", 1, None), Step::Sync { class: Class::Change, first: true });
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        assert_eq!(s.step(&key, "r", 1, None), Step::Idle, "nothing pending: no timer decides anything");
+        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Change, first: false }, "inputs changed");
+        s.synced(&key, 2, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), false);
+
+        s.drifted(&key);
+        assert_eq!(rx.next().await, Some(key.clone()), "drift triggers the object");
+        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false });
+        s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
+
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        assert_eq!(rx.next().await, Some(key.clone()));
+        let Step::WriteHealth { health, .. } = s.step(&key, "r", 2, None) else { panic!("a poll result to write") };
+        assert_eq!(health[0].state, HealthState::OutOfService);
+        assert!(s.with(&key, |m| m.transition).unwrap(), "an instance out of service: poll promptly");
+
+        s.polled(&key, Some(vec![state("i-2", "InService")]));
+        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false }, "registered instances drifted");
+        s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
+        s.polled(&key, None);
+        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn polls_are_spaced_by_state() {
+        let (tx, _rx) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let key = ObjectRef::new("lb").within("ns");
+        s.step(&key, "r", 1, None);
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "OutOfService")]), true);
+        let t0 = Instant::now();
+        // An instance not InService puts it in transition: polled every 5 s.
+        assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + TRANSITION_POLL));
+        s.polled(&key, Some(vec![state("i-1", "InService")]));
+        s.step(&key, "r", 1, None); // writes the result
+        assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + Duration::from_secs(30)), "stable");
+        s.poll_failed(&key, Duration::from_secs(60));
+        assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + Duration::from_secs(60)), "backs off");
+    }
+
+    #[test]
+    fn memory_after_a_start_comes_from_status() {
+        let now = Instant::now();
+        let status = LoadBalancerStatus {
+            instances: vec![crate::crd::InstanceStatus { instance_id: "i-1".into(), state: "InService".into(), ..Default::default() }],
+            instances_observed_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
+            ..Default::default()
+        };
+        let m = Memo::new("r", Some(&status), now);
+        assert!(!m.transition, "stable before the restart: no prompt poll");
+        assert_eq!(m.registered, 1);
+        assert!(Memo::new("r", None, now).transition, "never observed: poll promptly");
+    }
+}

@@ -1,0 +1,144 @@
+//! Leadership supervision: runs the controllers while this process holds the lease (or at
+//! once without leader election), stops them when it is lost or on shutdown, and releases
+//! the lease only after they stopped.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{Election, LeaderElector};
+use crate::http::Health;
+
+/// Why supervision ended with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum SuperviseError {
+    #[error("controllers failed: {0}")]
+    Controllers(#[source] crate::Error),
+
+    #[error("controllers stopped without being asked to")]
+    ControllersExited,
+}
+
+/// Waits for `fut` until `stop` is cancelled, then gives it `grace()` to finish on its own
+/// (asked only then: the grace depends on why it stops).
+async fn run_until_stopped<F>(fut: F, stop: &CancellationToken, grace: impl FnOnce() -> Duration) -> Option<F::Output>
+where
+    F: Future,
+{
+    tokio::pin!(fut);
+    tokio::select! {
+        out = &mut fut => return Some(out),
+        _ = stop.cancelled() => {}
+    }
+    let grace = grace();
+    match tokio::time::timeout(grace, fut).await {
+        Ok(out) => Some(out),
+        Err(_) => {
+            tracing::warn!(?grace, "controllers did not stop in time; abandoning in-flight reconciles");
+            None
+        }
+    }
+}
+
+/// Runs `controllers` while this process may reconcile, until `shutdown` is cancelled.
+///
+/// - Without an elector the controllers run at once.
+/// - With one, they run only while it holds the lease; their stop token is cancelled when
+///   the lease is lost or on shutdown, and they get `grace` to finish in-flight work.
+///   After they stopped, the elector releases the lease.
+///
+/// `controllers` is called each time this process becomes leader; it must stop writing
+/// once its token is cancelled, and mark caches synced on `health` when they are.
+pub async fn supervise<F, Fut>(
+    elector: Option<LeaderElector>,
+    health: Health,
+    shutdown: CancellationToken,
+    grace: Duration,
+    mut controllers: F,
+) -> Result<(), SuperviseError>
+where
+    F: FnMut(CancellationToken) -> Fut,
+    Fut: Future<Output = crate::Result<()>>,
+{
+    let Some(elector) = elector else {
+        health.set_election(Election::Disabled);
+        let stop = shutdown.child_token();
+        let out = run_until_stopped(controllers(stop.clone()), &stop, || grace).await;
+        health.set_caches_synced(false);
+        return finished(out, &stop);
+    };
+
+    let lost_grace = elector.config().lease_duration.saturating_sub(elector.config().renew_deadline);
+    let (state_tx, mut state_rx) = watch::channel(Election::Starting);
+    health.set_election(Election::Starting);
+    let elector_stop = CancellationToken::new();
+    // If this future is dropped, the elector stops too instead of leading on its own.
+    let _elector_guard = elector_stop.clone().drop_guard();
+    let elector_task = tokio::spawn(elector.run(state_tx, elector_stop.clone().cancelled_owned()));
+    let mirror = {
+        let mut rx = state_rx.clone();
+        let health = health.clone();
+        tokio::spawn(async move {
+            loop {
+                let state = *rx.borrow_and_update();
+                health.set_election(state);
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+
+    let result = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break Ok(()),
+            leader = state_rx.wait_for(|e| *e == Election::Leader) => {
+                if leader.is_err() {
+                    break Ok(()); // The elector ended; nothing more to lead.
+                }
+            }
+        }
+        tracing::info!("leading: starting the controllers");
+        let stop = shutdown.child_token();
+        let on_lost = {
+            let mut rx = state_rx.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let _ = rx.wait_for(|e| *e != Election::Leader).await;
+                stop.cancel();
+            })
+        };
+        // On shutdown the lease is still renewed while in-flight work finishes; once it is
+        // lost, the fence already refuses writes and the grace stays below the lease margin.
+        let out = run_until_stopped(controllers(stop.clone()), &stop, || if shutdown.is_cancelled() { grace } else { grace.min(lost_grace) }).await;
+        on_lost.abort();
+        health.set_caches_synced(false);
+        if let Err(e) = finished(out, &stop) {
+            stop.cancel();
+            break Err(e);
+        }
+        if shutdown.is_cancelled() {
+            break Ok(());
+        }
+        tracing::warn!("the lease was lost: controllers stopped; continuing as standby");
+    };
+
+    // Only now, with the controllers stopped, give up the lease.
+    elector_stop.cancel();
+    if tokio::time::timeout(grace, elector_task).await.is_err() {
+        tracing::warn!("leader election did not stop in time");
+    }
+    mirror.abort();
+    result
+}
+
+fn finished(out: Option<crate::Result<()>>, stop: &CancellationToken) -> Result<(), SuperviseError> {
+    match out {
+        Some(Ok(())) if stop.is_cancelled() => Ok(()),
+        Some(Ok(())) => Err(SuperviseError::ControllersExited),
+        Some(Err(e)) => Err(SuperviseError::Controllers(e)),
+        None => Ok(()),
+    }
+}

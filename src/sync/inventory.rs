@@ -1,0 +1,82 @@
+//! The region observed in bulk: every ELB from paginated DescribeLoadBalancers (up to 400
+//! per page, with listeners, zones, subnets, security groups, health check, policies and
+//! registered instances), plus the tags of the ELBs of interest in batches of 20. One pass
+//! over N owned ELBs costs about ⌈N/400⌉ + ⌈N/20⌉ describes, whatever N is.
+//!
+//! A snapshot answers "what does this ELB look like" for drift checks and for the first
+//! pass after a start or a leader change, so that a takeover never makes N full syncs.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use tokio::time::Instant;
+
+use super::plan::Observed;
+use crate::elb::{self, ElbApi, LoadBalancerAttributes, LoadBalancerDescription};
+
+/// One ELB as a pass saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub description: LoadBalancerDescription,
+    /// `None` when the pass did not ask for its tags (not an ELB of interest).
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+impl Seen {
+    /// What the planner needs, given the attributes (which only a per-name call returns).
+    pub fn observed(&self, attributes: LoadBalancerAttributes) -> Option<Observed> {
+        Some(Observed { description: self.description.clone(), tags: self.tags.clone()?, attributes })
+    }
+}
+
+/// Every ELB of a region at one moment.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub taken: Instant,
+    /// By lower-case name (ELB names are case-insensitive).
+    by_name: HashMap<String, Seen>,
+}
+
+impl Snapshot {
+    pub fn get(&self, name: &str) -> Option<&Seen> {
+        self.by_name.get(&name.to_ascii_lowercase())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Seen> {
+        self.by_name.values()
+    }
+}
+
+/// Takes a snapshot: all ELBs, and the tags of those named in `interest` (case-insensitive)
+/// plus, with `all_tags`, of every ELB (the orphan report needs them).
+pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool) -> Result<Snapshot, elb::Error> {
+    let descriptions = elb.describe_load_balancers(&[]).await?;
+    let taken = Instant::now();
+    let interest: HashSet<String> = interest.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let tagged: Vec<String> =
+        descriptions.iter().map(|d| d.name.clone()).filter(|n| all_tags || interest.contains(&n.to_ascii_lowercase())).collect();
+    let asked: HashSet<String> = tagged.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    if !tagged.is_empty() {
+        for (name, list) in elb.describe_tags(&tagged).await? {
+            tags.insert(name.to_ascii_lowercase(), Observed::tags_from(&list));
+        }
+    }
+    let by_name = descriptions
+        .into_iter()
+        .map(|d| {
+            let key = d.name.to_ascii_lowercase();
+            // An ELB whose tags were asked for but not returned has none.
+            let t = tags.remove(&key).or_else(|| asked.contains(&key).then(BTreeMap::new));
+            (key, Seen { description: d, tags: t })
+        })
+        .collect();
+    Ok(Snapshot { taken, by_name })
+}

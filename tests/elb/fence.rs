@@ -1,0 +1,46 @@
+//! Write fencing: a mutating call is never sent once the fence (the leader lease's renew
+//! deadline) has passed, not even as a retry; reads go on.
+
+use std::time::Duration;
+
+use elb_operator::elb::*;
+use tokio::time::Instant;
+
+use crate::fault_server::{FaultServer, Reply};
+
+fn client(server: &FaultServer, fence: &Fence) -> Client {
+    let retry = RetryConfig { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5), ..Default::default() };
+    Client::new(
+        ClientConfig::for_endpoint("us-east-1", &server.url, "AKIDFENCE", "fence-secret")
+            .with_retry(retry)
+            .with_rate_limit(RateLimitConfig::unlimited())
+            .with_fence(fence.clone()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_closed_fence_stops_writes_before_they_are_sent_and_lets_reads_through() {
+    let server = FaultServer::start(vec![Reply::describe_ok()]).await;
+    let fence = Fence::default();
+    let c = client(&server, &fence);
+    let err = c.register_instances("lb", &["i-1".to_string()]).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { action: "RegisterInstancesWithLoadBalancer" }), "{err}");
+    assert_eq!(server.count(), 0, "nothing was sent");
+    c.describe_load_balancers(&[]).await.expect("reads are not fenced");
+    assert_eq!(server.count(), 1);
+}
+
+#[tokio::test]
+async fn a_write_in_flight_when_the_fence_passes_is_not_retried() {
+    // The first attempt hangs past the fence; its retry must not go out.
+    let server = FaultServer::start(vec![Reply::empty_ok("RegisterInstancesWithLoadBalancer").delayed(Duration::from_secs(3))]).await;
+    let fence = Fence::default();
+    fence.extend_to(Instant::now() + Duration::from_millis(400));
+    let c = client(&server, &fence);
+    let started = Instant::now();
+    let err = c.register_instances("lb", &["i-1".to_string()]).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { .. }), "the retry is fenced: {err}");
+    assert_eq!(server.count(), 1, "one attempt sent, while the fence allowed it");
+    assert!(started.elapsed() < Duration::from_secs(3), "the attempt did not outlive the fence");
+}

@@ -1,0 +1,199 @@
+//! The schedule, measured by counting ELB calls (never by timing): a restart over converged
+//! ELBs reads the region in bulk, a stable fleet stays within its describe budget, and a
+//! malformed object does not stop the others.
+
+use std::time::Duration;
+
+use elb_operator::controller::{self, Config};
+use elb_operator::crd::LoadBalancer;
+use elb_operator::elb::{is_mutating, Bucket, Clients, RateLimitConfig};
+use elb_operator::telemetry::Metrics;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::json;
+use test_support::metrics::ElbCalls;
+
+use crate::kube_loop::{condition, create, eventually, events, kube_client, namespace};
+use crate::MOTO;
+
+/// The controllers of one test, with their own metrics; stopped on drop of the sender.
+struct Run {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
+    metrics: Metrics,
+}
+
+async fn start(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimitConfig) -> Run {
+    elb_operator::elb::install_crypto_provider();
+    let metrics = Metrics::new();
+    let config = Config {
+        cluster_name: "fleet-test".into(),
+        namespace: Some(ns.into()),
+        default_region: crate::REGION.into(),
+        health_poll_interval: poll,
+        concurrency: 8,
+        ..Config::default()
+    };
+    let readiness = config.readiness.clone();
+    let elb = Clients::new(crate::config().with_rate_limit(budget).with_metrics(metrics.elb.clone()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(controller::run(config, client.clone(), elb, metrics.clone(), async {
+        let _ = stopped.await;
+    }));
+    tokio::time::timeout(Duration::from_secs(30), readiness.wait()).await.expect("controllers ready");
+    Run { stop, task, metrics }
+}
+
+impl Run {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("graceful shutdown").unwrap().unwrap();
+    }
+
+    /// ELB calls so far, every outcome.
+    fn calls(&self) -> ElbCalls {
+        crate::calls(&self.metrics)
+    }
+
+    fn reconciles(&self) -> u64 {
+        let text = self.metrics.encode();
+        text.lines()
+            .filter(|l| l.starts_with("elb_operator_reconcile_runs_total{") && l.contains("loadbalancer"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+}
+
+fn describes(calls: &ElbCalls) -> u64 {
+    calls.matching(|a| !is_mutating(a))
+}
+
+fn mutations(calls: &ElbCalls) -> u64 {
+    calls.matching(is_mutating)
+}
+
+fn load_balancer(name: &str, instances: &[String]) -> serde_json::Value {
+    json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name},
+           "spec": {"availabilityZones": ["us-east-1a"],
+                    "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                    "backends": {"instanceIds": instances}}})
+}
+
+async fn all_synced(api: &Api<LoadBalancer>, n: usize) {
+    eventually(&format!("{n} LoadBalancers synced"), || async {
+        let list = api.list(&Default::default()).await.ok()?;
+        let synced = list.items.iter().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.status == "True")).count();
+        (synced == n).then_some(())
+    })
+    .await;
+}
+
+/// A restart (or a leader change) over N converged ELBs describes the region in bulk:
+/// about ⌈N/400⌉ + ⌈N/20⌉ describes and not one mutation, instead of several describes per
+/// LoadBalancer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_over_converged_elbs_reads_the_region_in_bulk() {
+    const N: usize = 45;
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-restart").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-restart");
+    let first = start(&client, "fleet-restart", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
+    for i in 0..N {
+        create(&api, load_balancer(&format!("restart-{i}"), &[])).await;
+    }
+    all_synced(&api, N).await;
+    first.stop().await;
+
+    let second = start(&client, "fleet-restart", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
+    eventually("every LoadBalancer reconciled after the restart", || async { (second.reconciles() >= N as u64).then_some(()) }).await;
+    // The reconciles above ran; give stragglers (triggers) a moment, counted, not timed.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = second.calls();
+    second.stop().await;
+    let bulk = N.div_ceil(400) + N.div_ceil(20);
+    assert_eq!(mutations(&calls), 0, "a restart changes nothing: {calls:?}");
+    assert!(describes(&calls) <= bulk as u64, "at most {bulk} describes for {N} ELBs, got {calls:?}");
+    assert_eq!(calls.attempts("DescribeLoadBalancerAttributes"), 0, "no attributes managed, none read: {calls:?}");
+}
+
+/// With health polls wanting far more than the describe budget, a stable fleet's describes
+/// stay within the budget, and a spec change still reaches its ELB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stable_fleet_stays_within_its_describe_budget() {
+    const N: usize = 12;
+    const RATE: f64 = 4.0;
+    const BURST: u32 = 4;
+    let instances = MOTO.run_instances(2, "us-east-1a");
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-budget").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-budget");
+    // Its own bucket (the limiter is shared per credentials, region and settings).
+    let budget = RateLimitConfig { describe: Bucket { per_second: RATE, burst: BURST }, mutate: Bucket { per_second: 50.0, burst: 50 } };
+    // Polls every 200 ms for 12 LoadBalancers would be 60 describes a second.
+    let run = start(&client, "fleet-budget", Duration::from_millis(200), budget).await;
+    for i in 0..N {
+        create(&api, load_balancer(&format!("budget-{i}"), &instances)).await;
+    }
+    all_synced(&api, N).await;
+
+    let before = describes(&run.calls());
+    let window = Duration::from_secs(4);
+    let started = std::time::Instant::now();
+    tokio::time::sleep(window).await;
+    let spent = describes(&run.calls()) - before;
+    let allowed = (RATE * started.elapsed().as_secs_f64()).ceil() as u64 + u64::from(BURST);
+    assert!(spent > 0, "health polls use the spare budget");
+    assert!(spent <= allowed, "{spent} describes in {:?}; the budget allows {allowed}", started.elapsed());
+
+    // A change while polls saturate the budget still goes through.
+    let patch = json!({"spec": {"listeners": [{"port": 81, "instancePort": 8080, "protocol": "HTTP"}]}});
+    api.patch("budget-3", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    let elb_name = eventually("the changed LoadBalancer's name", || async {
+        api.get("budget-3").await.ok()?.status?.load_balancer_name
+    })
+    .await;
+    eventually("the listener change on the ELB", || async {
+        let d = elb_operator::sync::execute::describe(&crate::client(), &elb_name).await.ok()??;
+        d.listeners.iter().any(|l| l.listener.load_balancer_port == 81).then_some(())
+    })
+    .await;
+    run.stop().await;
+}
+
+/// A LoadBalancer that does not decode (here: a CRD loosened so that the API accepts what
+/// the operator's types refuse) gets a Warning event and does not stop the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_object_does_not_stop_the_others() {
+    let (_standin, client) = kube_client().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let mut crd = crds.get("loadbalancers.elb.operator.dev").await.unwrap();
+    let schema = crd.spec.versions[0].schema.as_mut().unwrap().open_api_v3_schema.as_mut().unwrap();
+    let props = schema.properties.as_mut().unwrap();
+    props.insert("spec".into(), serde_json::from_value(json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true})).unwrap());
+    schema.x_kubernetes_validations = None;
+    crds.replace("loadbalancers.elb.operator.dev", &Default::default(), &crd).await.unwrap();
+    namespace(&client, "fleet-malformed").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-malformed");
+    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "fleet-malformed",
+        &kube::api::ApiResource::erase::<LoadBalancer>(&()),
+    );
+    let bad: kube::api::DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "bad"},
+        "spec": {"listeners": "not a list"}})).unwrap();
+    raw.create(&Default::default(), &bad).await.unwrap();
+
+    let run = start(&client, "fleet-malformed", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
+    create(&api, load_balancer("good", &[])).await;
+    eventually("the good LoadBalancer synced", || async {
+        let lb = api.get("good").await.ok()?;
+        condition(&lb, "Synced").is_some_and(|c| c.status == "True").then_some(())
+    })
+    .await;
+    eventually("a Warning event about the malformed object", || async {
+        events(&client, "fleet-malformed").await.into_iter().find(|(_, reason, _)| reason == "InvalidObject")
+    })
+    .await;
+    run.stop().await;
+}
