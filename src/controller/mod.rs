@@ -51,11 +51,18 @@ pub async fn run(
     let readiness = config.readiness.clone();
     let wc = watcher::Config::default();
 
-    let (lb_api, hc_api, pod_api): (Api<DeserializeGuard<LoadBalancer>>, Api<DeserializeGuard<HealthCheck>>, Api<DeserializeGuard<Pod>>) =
-        match &config.namespace {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
-        };
+    // Every watch decodes through a guard, so that one bad object cannot stop its kind.
+    fn watched<K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(
+        client: &kube::Client,
+        namespace: Option<&str>,
+    ) -> Api<DeserializeGuard<K>> {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let ns = config.namespace.as_deref();
+    let (lb_api, hc_api, pod_api) = (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let invalid = |kind: &'static str| report_invalid(recorder.clone(), kind);

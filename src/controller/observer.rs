@@ -149,7 +149,7 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &str,
             .collect()
     });
     // In transition first, then the oldest observation.
-    due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    due.sort_by_key(|d| (d.0, d.1));
     let budget = elb.budget();
     for (_, _, key, name) in due {
         let Ok(permit) = polls.clone().try_acquire_owned() else { return };

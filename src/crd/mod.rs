@@ -49,6 +49,19 @@ pub fn crdgen_yaml() -> String {
         .collect()
 }
 
+/// The plurals of the custom resources the API server does not serve (empty when both
+/// are installed), found through discovery, which every authenticated client may read.
+pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Error> {
+    use kube::Resource;
+    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string()];
+    let served: Vec<String> = match client.list_api_group_resources(&format!("{GROUP}/{VERSION}")).await {
+        Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(wanted.into_iter().filter(|w| !served.contains(w)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,17 +175,4 @@ mod tests {
             assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));
         }
     }
-}
-
-/// The plurals of the custom resources the API server does not serve (empty when both
-/// are installed), found through discovery, which every authenticated client may read.
-pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Error> {
-    use kube::Resource;
-    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string()];
-    let served: Vec<String> = match client.list_api_group_resources(&format!("{GROUP}/{VERSION}")).await {
-        Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
-        Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    Ok(wanted.into_iter().filter(|w| !served.contains(w)).collect())
 }
