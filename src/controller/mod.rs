@@ -11,6 +11,7 @@
 pub mod backends;
 pub mod cache;
 pub mod context;
+pub mod gates;
 pub mod healthcheck;
 pub mod loadbalancer;
 pub mod observer;

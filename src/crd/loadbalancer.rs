@@ -429,6 +429,13 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<String>,
 
+    /// Per enabled zone: registered and InService instances. ELB splits traffic equally
+    /// between zones (unless cross-zone load balancing is on), so uneven zones overload
+    /// the instances of the emptier ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub zones: Vec<ZoneStatus>,
+
     /// When the instances' health was last read from the ELB. Health is polled within the
     /// API budget: promptly while the load balancer is in transition, at most every
     /// `--health-poll-interval` once every instance is InService.
@@ -448,6 +455,19 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Registered instances per enabled zone (see the `ZonesBalanced` condition).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneStatus {
+    /// The availability zone.
+    pub name: String,
+    /// Registered instances in the zone (by their nodes' zones; instances of unknown zone
+    /// are not counted).
+    pub instances: i32,
+    /// Of those, InService.
+    pub in_service: i32,
 }
 
 /// The health of one registered instance.

@@ -24,6 +24,9 @@ pub mod condition {
     pub const SYNCED: &str = "Synced";
     /// An ELB with the wanted name exists and is not owned by this resource.
     pub const CONFLICT: &str = "Conflict";
+    /// Every enabled zone has InService instances, evenly enough for ELB's equal split
+    /// between zones. Informational: it does not change `Ready`.
+    pub const ZONES_BALANCED: &str = "ZonesBalanced";
 }
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

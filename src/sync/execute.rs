@@ -246,6 +246,25 @@ pub enum Deleted {
     Foreign { claimed_by: Option<String> },
 }
 
+/// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
+/// Returns whether it was marked; a missing or foreign ELB is left alone.
+pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, elb::Error> {
+    let tags = match tags_of(elb, name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if tags.is_empty() || owner.ownership(&tags) != Ownership::Owned {
+        return Ok(false);
+    }
+    if tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true") {
+        return Ok(true);
+    }
+    let tag = elb::Tag { key: crate::crd::tags::RETAINED_TAG.into(), value: Some("true".into()) };
+    elb.add_tags(&[name.to_string()], &[tag]).await?;
+    Ok(true)
+}
+
 /// Deletes the ELB if, and only if, this resource owns it. Already gone is success.
 pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Deleted, elb::Error> {
     if describe(elb, name).await?.is_none() {

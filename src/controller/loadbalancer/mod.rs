@@ -11,6 +11,7 @@
 
 pub mod desired;
 pub mod status;
+pub mod zones;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use self::desired::Inputs;
 use self::status::{error_reason, Observation};
 use super::context::Context;
+use super::gates;
 use super::observer;
 use super::schedule::{fingerprint, jittered, Step, Target};
 use super::status::Verdict;
@@ -118,9 +120,14 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
     let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
     match ctx.schedule.step(&key, &inputs.region, print, lb.status.as_ref()) {
-        Step::Idle => Ok(Action::await_change()),
+        Step::Idle => {
+            // Nothing for the ELB; a pod that just appeared may still need its gate.
+            gates::update(ctx, &lb, lb.status.as_ref()).await;
+            Ok(Action::await_change())
+        }
         Step::WriteHealth { health, at } => {
-            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at }).await?;
+            let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
+            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone }).await?;
             ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
             Ok(Action::await_change())
         }
@@ -179,7 +186,8 @@ async fn full_sync(
     match sync_report.result {
         Ok(Outcome::Converged(converged)) => {
             let at = Time(k8s_openapi::jiff::Timestamp::now());
-            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at };
+            let cross_zone = converged.attributes.cross_zone_load_balancing;
+            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
             report_adopting(lb, ctx, observation, sync_report.adopted).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
@@ -246,10 +254,14 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }
+    if let Some(c) = status::newly_unbalanced(&previous, &next) {
+        ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
+    }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
     }
+    gates::update(ctx, lb, Some(&next)).await;
     Ok(())
 }
 
@@ -267,6 +279,15 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         };
         let note = format!("{why}: load balancer {name} in {region} is left in place");
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
+        // Marked for the orphan report; best effort, deletion never waits on it.
+        let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
+        let marked = match ctx.elb.for_region(&region) {
+            Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = marked {
+            warn!(elb = %name, error = %e, "could not tag the retained load balancer");
+        }
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
