@@ -379,6 +379,7 @@ mod tests {
                 instances: ["i-1".to_string()].into(),
                 stickiness: Default::default(),
                 proxy_protocol_ports: Default::default(),
+                ssl_policies: Default::default(),
             },
             owner: Owner::new("c", "ns", "lb"),
             adopt: false,

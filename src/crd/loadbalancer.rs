@@ -174,6 +174,9 @@ pub struct LoadBalancerSpec {
 #[x_kube(validation = Rule::new("!has(self.stickiness) || self.protocol in ['HTTP', 'HTTPS']")
     .message("stickiness needs an HTTP or HTTPS listener")
     .field_path(".stickiness"))]
+#[x_kube(validation = Rule::new("!has(self.sslPolicy) || self.protocol in ['HTTPS', 'SSL']")
+    .message("sslPolicy needs an HTTPS or SSL listener")
+    .field_path(".sslPolicy"))]
 #[x_kube(validation = Rule::new(LISTENER_PROXY_RULE)
     .message("proxyProtocol needs a TCP or SSL instance protocol")
     .field_path(".proxyProtocol"))]
@@ -207,6 +210,15 @@ pub struct ListenerSpec {
     /// Send the PROXY protocol header to the instance port (TCP/SSL back ends).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub proxy_protocol: bool,
+
+    /// The TLS negotiation policy of an HTTPS or SSL listener: the name of an AWS predefined
+    /// security policy, such as `ELBSecurityPolicy-TLS-1-2-2017-01`. The operator creates
+    /// its own SSLNegotiationPolicyType policy referencing it and sets it on the listener,
+    /// in place of the predefined one AWS attached; removing the field removes that policy.
+    /// Unset: the listener keeps whatever policy AWS or someone else set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^ELB[A-Za-z0-9-]+$"))]
+    pub ssl_policy: Option<String>,
 }
 
 /// A listener protocol.

@@ -217,6 +217,10 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
             let attributes = [PolicyAttribute { name: "ProxyProtocol".into(), value: "true".into() }];
             elb.create_load_balancer_policy(name, policy_name, "ProxyProtocolPolicyType", &attributes).await
         }
+        Action::CreateSslNegotiationPolicy { policy_name, reference } => {
+            let attributes = [PolicyAttribute { name: "Reference-Security-Policy".into(), value: reference.clone() }];
+            elb.create_load_balancer_policy(name, policy_name, "SSLNegotiationPolicyType", &attributes).await
+        }
         Action::SetListenerPolicies { port, policy_names } => {
             elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await
         }

@@ -54,6 +54,7 @@ pub fn desired_state(
     let mut ports = BTreeSet::new();
     let mut stickiness = BTreeMap::new();
     let mut proxy_protocol_ports = BTreeSet::new();
+    let mut ssl_policies = BTreeMap::new();
     for (i, l) in spec.listeners.iter().enumerate() {
         let port = |v: i32, field: &str| {
             u16::try_from(v)
@@ -92,6 +93,12 @@ pub fn desired_state(
         if l.proxy_protocol {
             proxy_protocol_ports.insert(instance_port);
         }
+        if let Some(policy) = &l.ssl_policy {
+            if !matches!(l.protocol, Protocol::HTTPS | Protocol::SSL) {
+                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: sslPolicy needs an HTTPS or SSL listener")));
+            }
+            ssl_policies.insert(load_balancer_port, policy.clone());
+        }
         listeners.push(Listener {
             load_balancer_port,
             protocol: l.protocol.into(),
@@ -125,6 +132,7 @@ pub fn desired_state(
         instances: resolved.instance_ids(),
         stickiness,
         proxy_protocol_ports,
+        ssl_policies,
     })
 }
 
