@@ -49,6 +49,12 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     .message("scheme is immutable: an ELB cannot switch between internet-facing and internal (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
     .field_path(".scheme"))]
+#[x_kube(validation = Rule::new("has(self.roleArn) == has(oldSelf.roleArn) && (!has(self.roleArn) || self.roleArn == oldSelf.roleArn)")
+    .message("roleArn is immutable: the ELB lives in the role's account; create a new LoadBalancer instead")
+    .field_path(".roleArn"))]
+#[x_kube(validation = Rule::new("!has(self.externalId) || has(self.roleArn)")
+    .message("externalId needs roleArn")
+    .field_path(".externalId"))]
 #[x_kube(validation = Rule::new(REGION_IMMUTABLE_RULE)
     .message("region is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
@@ -74,6 +80,24 @@ pub struct LoadBalancerSpec {
     #[x_kube(validation = Rule::new("self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')")
         .message("region must be an AWS region name such as us-east-1"))]
     pub region: Option<String>,
+
+    /// An IAM role to manage this ELB as, in the same or another AWS account: the operator
+    /// assumes it with STS AssumeRole, using its own credentials as the source. It must be
+    /// allowed by the operator's `--allowed-role-arns`. Immutable: the ELB lives in the
+    /// role's account. Unset: the operator's own credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$')")
+        .message("roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/elb-operator"))]
+    pub role_arn: Option<String>,
+
+    /// The external id the role's trust policy asks for (`sts:ExternalId`). Only with
+    /// `roleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_+=,.@:/-]+$')")
+        .message("externalId may hold letters, digits and +=,.@:/- only"))]
+    pub external_id: Option<String>,
 
     /// Availability zones to place the ELB in, such as `us-east-1a`. Exclusive with
     /// subnets. When neither is set, the zones of the current backend instances are used.

@@ -26,6 +26,7 @@ CLUSTER_SCOPED = {("", "nodes")}
 
 NON_DEFAULT = {
     "clusterName": "prod-eu-1",
+    "allowedRoleArns": ["arn:aws:iam::111111111111:role/elb-*", "arn:aws:iam::222222222222:role/elb"],
     "region": "eu-west-1",
     "elbEndpoint": "https://elasticloadbalancing.eu-west-1.amazonaws.com",
     "watchNamespace": "shop",
@@ -208,6 +209,7 @@ def _dep(docs):
 
 VALUE_EFFECTS = {
     "clusterName": lambda d: "--cluster-name=prod-eu-1" in args(d),
+    "allowedRoleArns": lambda d: "--allowed-role-arns=arn:aws:iam::111111111111:role/elb-*,arn:aws:iam::222222222222:role/elb" in args(d),
     "region": lambda d: "--region=eu-west-1" in args(d),
     "elbEndpoint": lambda d: "--elb-endpoint=https://elasticloadbalancing.eu-west-1.amazonaws.com" in args(d),
     "watchNamespace": lambda d: "--watch-namespace=shop" in args(d),

@@ -8,7 +8,7 @@ use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 
 use crate::controller::backends::{self, Resolved};
-use crate::controller::context::Context;
+use crate::controller::context::{Context, Scope};
 use crate::controller::healthcheck;
 use crate::crd::{self, LoadBalancer, LoadBalancerSpec, Protocol};
 use crate::elb::{self, AccessLog, ConnectionDraining, Listener, LoadBalancerAttributes};
@@ -153,8 +153,23 @@ fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
     }
 }
 
+/// Whether `arn` matches one of `patterns`, where `*` stands for any run of characters.
+pub fn role_allowed(arn: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| glob(p.as_bytes(), arn.as_bytes()))
+}
+
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
+        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && glob(rest, tail)),
+    }
+}
+
 /// Everything a sync needs, resolved from the caches.
 pub struct Inputs {
+    /// The region, and the role the ELB is managed as.
+    pub scope: Scope,
     pub region: String,
     pub name: String,
     pub owner: Owner,
@@ -166,6 +181,19 @@ pub struct Inputs {
 pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> {
     let ns = lb.namespace().unwrap_or_default();
     let owner = Owner::new(&ctx.config.cluster_name, &ns, &lb.name_any());
+    let scope = Scope::of(lb, &ctx.config.default_region);
+    if let Some(role) = &scope.role {
+        if !role_allowed(&role.arn, &ctx.config.allowed_role_arns) {
+            return Err(SpecProblem {
+                reason: "RoleNotAllowed",
+                message: format!(
+                    "role {} is not allowed by the operator's --allowed-role-arns ({}); ask its administrator to allow it",
+                    role.arn,
+                    if ctx.config.allowed_role_arns.is_empty() { "empty: no role is allowed".to_string() } else { ctx.config.allowed_role_arns.join(", ") }
+                ),
+            });
+        }
+    }
     let health_check = match &lb.spec.health_check_ref {
         None => None,
         Some(r) => {
@@ -184,7 +212,8 @@ pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> 
     let name = elb_name(lb);
     let desired = desired_state(&lb.spec, &name, health_check, &resolved, &owner)?;
     Ok(Inputs {
-        region: lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone()),
+        region: scope.region.clone(),
+        scope,
         name,
         owner,
         resolved,
@@ -285,5 +314,15 @@ tags: {team: web}
         }
         let ok = "listeners: [{port: 443, instancePort: 80, protocol: HTTPS, sslCertificateId: arn:aws:acm:x}]";
         assert!(desired_state(&spec(ok), "x", None, &resolved(&[]), &owner()).is_ok());
+    }
+
+    #[test]
+    fn role_allow_list_patterns() {
+        let allowed = vec!["arn:aws:iam::111111111111:role/elb-*".to_string(), "arn:aws:iam::222222222222:role/exact".to_string()];
+        assert!(role_allowed("arn:aws:iam::111111111111:role/elb-operator", &allowed));
+        assert!(role_allowed("arn:aws:iam::222222222222:role/exact", &allowed));
+        assert!(!role_allowed("arn:aws:iam::222222222222:role/exactly", &allowed));
+        assert!(!role_allowed("arn:aws:iam::333333333333:role/elb-operator", &allowed));
+        assert!(!role_allowed("arn:aws:iam::111111111111:role/elb-operator", &[]), "empty allows nothing");
     }
 }

@@ -28,7 +28,7 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use self::desired::Inputs;
 use self::status::{error_reason, Observation};
-use super::context::Context;
+use super::context::{Context, Scope};
 use super::gates;
 use super::observer;
 use super::schedule::{fingerprint, jittered, Step, Target};
@@ -113,13 +113,13 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             return Err(Error::InvalidSpec(problem.message));
         }
     };
-    let elb = match ctx.elb.for_region(&inputs.region) {
+    let elb = match ctx.elb.for_scope(&inputs.scope) {
         Ok(c) => c,
         Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
     };
-    ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
-    let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
-    match ctx.schedule.step(&key, &inputs.region, print, lb.status.as_ref()) {
+    ctx.schedule.ensure_observer(&inputs.scope, || tokio::spawn(observer::run(ctx.clone(), inputs.scope.clone())));
+    let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.scope, &inputs.desired, &inputs.resolved)));
+    match ctx.schedule.step(&key, &inputs.scope, print, lb.status.as_ref()) {
         Step::Idle => {
             // Nothing for the ELB; a pod that just appeared may still need its gate.
             gates::update(ctx, &lb, lb.status.as_ref()).await;
@@ -144,7 +144,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             // for this generation is checked against the region's inventory: a takeover
             // costs a few bulk describes, not several per object.
             let snapshot = match first && synced_for_generation(&lb) {
-                true => ctx.schedule.snapshot(&inputs.region, FIRST_INVENTORY_WAIT).await,
+                true => ctx.schedule.snapshot(&inputs.scope, FIRST_INVENTORY_WAIT).await,
                 false => None,
             };
             let known = match &snapshot {
@@ -271,7 +271,8 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let key = ObjectRef::from_obj(&*lb);
     ctx.forget(&key);
     let name = desired::elb_name(&lb);
-    let region = lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone());
+    let scope = Scope::of(&lb, &ctx.config.default_region);
+    let region = scope.region.clone();
     if lb.deletion_policy() == DeletionPolicy::Retain {
         let why = match lb.spec.deletion_policy {
             Some(_) => "deletionPolicy is Retain",
@@ -281,7 +282,7 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
         // Marked for the orphan report; best effort, deletion never waits on it.
         let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-        let marked = match ctx.elb.for_region(&region) {
+        let marked = match ctx.elb.for_scope(&scope) {
             Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
             Err(e) => Err(e),
         };
@@ -291,7 +292,7 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-    let result = match ctx.elb.for_region(&region) {
+    let result = match ctx.elb.for_scope(&scope) {
         Ok(elb) => execute::delete(&*elb, &name, &owner).await,
         Err(e) => Err(e),
     };

@@ -261,6 +261,9 @@ pub fn conflict_verdict(conflict: Option<&str>) -> Verdict {
 
 /// A condition reason from an ELB error: its code, else a name for its kind.
 pub fn error_reason(e: &elb::Error) -> String {
+    if let elb::Error::AssumeRoleFailed { .. } = e {
+        return "AssumeRoleFailed".into();
+    }
     let reason: String = match e.code() {
         Some(code) => code.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
         None => String::new(),
