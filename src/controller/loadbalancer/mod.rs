@@ -317,3 +317,49 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
 fn action_of(e: &elb::Error) -> &'static str {
     e.action().unwrap_or("ELB")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::cache::Stores;
+    use crate::controller::Config;
+    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::reflector;
+
+    /// A context whose clients are never called (error_policy is pure in effect).
+    fn context() -> Arc<Context> {
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let stores = Stores {
+            loadbalancers: reflector::store().0,
+            healthchecks: reflector::store().0,
+            pods: reflector::store().0,
+            nodes: reflector::store().0,
+            synced: vec![],
+        };
+        let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
+        let elb: Arc<dyn elb::ElbApi> = Arc::new(elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
+        let (triggers, _) = futures::channel::mpsc::unbounded();
+        Arc::new(Context::new(client, Config::default(), Arc::new(elb), crate::telemetry::Metrics::new(), recorder, stores, triggers))
+    }
+
+    /// A storm of throttles must not push an object's next try minutes away: pacing is the
+    /// shared budget's job, so once the API recovers every object is retried within seconds.
+    #[tokio::test]
+    async fn retries_do_not_back_off_per_object() {
+        let ctx = context();
+        let lb = Arc::new(LoadBalancer::new("lb", serde_json::from_value(serde_json::json!({"listeners": []})).unwrap()));
+        let throttled = Error::Elb(elb::Error::Api { action: "DescribeLoadBalancers", code: "Throttling".into(), message: "slow down".into(), request_id: None, status: 400 });
+        for attempt in 0..30 {
+            let action = error_policy(lb.clone(), &throttled, ctx.clone());
+            let after = requeue_after(&action);
+            assert!(after <= RETRY.mul_f64(1.2), "attempt {attempt}: requeued after {after:?}");
+        }
+    }
+
+    /// The requeue delay of an action (kube's `Action` shows it only through `Debug`).
+    fn requeue_after(action: &Action) -> Duration {
+        let text = format!("{action:?}");
+        let secs = text.split("Some(").nth(1).and_then(|r| r.split("s)").next()).and_then(|v| v.parse::<f64>().ok());
+        Duration::from_secs_f64(secs.unwrap_or_else(|| panic!("no requeue in {text}")))
+    }
+}
