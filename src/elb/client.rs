@@ -515,6 +515,8 @@ pub struct Role {
     pub external_id: Option<String>,
 }
 
+type ClientKey = (Option<Role>, String);
+
 /// One [`Client`] per (role, region), built on demand from a base configuration. Clients
 /// share the credential cache: the base credentials, and per role the assumed ones (one
 /// AssumeRole per role, refreshed before expiry, whatever the region). Rate limiters are
@@ -524,7 +526,8 @@ pub struct Clients {
     base: ClientConfig,
     /// `RoleSessionName` of every AssumeRole.
     session_name: String,
-    clients: Mutex<HashMap<(Option<Role>, String), Arc<Client>>>,
+    /// By (role, region).
+    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
     roles: Mutex<HashMap<Role, crate::elb::SharedCredentials>>,
 }
 

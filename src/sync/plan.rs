@@ -398,7 +398,8 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
         // A listener takes one TLS negotiation policy: ours replaces the predefined one AWS
         // attaches to a new HTTPS/SSL listener. Other policies are kept.
         let ours_for_tls = d.ssl_policies.contains_key(&port);
-        let mut want: Vec<String> = have.iter().filter(|p| !own(p) && !(ours_for_tls && is_predefined_tls_policy(p))).cloned().collect();
+        let replaced = |p: &String| own(p) || (ours_for_tls && is_predefined_tls_policy(p));
+        let mut want: Vec<String> = have.iter().filter(|p| !replaced(p)).cloned().collect();
         want.extend(d.stickiness.get(&port).map(|s| s.policy_name(port)));
         want.extend(d.ssl_policies.get(&port).map(|r| ssl_policy_name(port, r)));
         if sorted_strings(&want) != sorted_strings(&have) {
