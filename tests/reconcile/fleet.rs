@@ -104,7 +104,11 @@ async fn a_restart_over_converged_elbs_reads_the_region_in_bulk() {
     let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-restart");
     let first = start(&client, "fleet-restart", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
     for i in 0..N {
-        create(&api, load_balancer(&format!("restart-{i}"), &[])).await;
+        let mut lb = load_balancer(&format!("restart-{i}"), &[]);
+        if i % 2 == 0 {
+            lb["spec"]["attributes"] = json!({"idleTimeoutSeconds": 120});
+        }
+        create(&api, lb).await;
     }
     all_synced(&api, N).await;
     first.stop().await;

@@ -147,8 +147,10 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
                 true => ctx.schedule.snapshot(&inputs.scope, FIRST_INVENTORY_WAIT).await,
                 false => None,
             };
+            // Attributes are not in the inventory: the status vouches for them until the
+            // observer's slower attribute pass checks them.
             let known = match &snapshot {
-                Some(s) => Known { seen: s.get(&inputs.name), attributes: None, read_health: false },
+                Some(s) => Known { seen: s.get(&inputs.name), attributes: Some(&inputs.desired.attributes), read_health: false },
                 None => Known::default(),
             };
             with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
