@@ -160,8 +160,11 @@ pub async fn run(
         });
 
     info!("controllers starting");
+    // The controllers run only while this process leads (or without leader election).
+    ctx.metrics.leader.set(1);
     futures::future::join(lb_controller, hc_controller).await;
     info!("controllers stopped");
+    ctx.metrics.leader.set(0);
     readiness.set(false);
     drop(tasks);
     Ok(())
@@ -173,6 +176,7 @@ struct Tasks(Vec<tokio::task::JoinHandle<()>>, Arc<Context>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
+        self.1.metrics.leader.set(0);
         for t in &self.0 {
             t.abort();
         }
