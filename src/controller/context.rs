@@ -14,7 +14,7 @@ use super::schedule::{Schedule, Settings};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
 use crate::http::Readiness;
-use crate::telemetry::{InstanceStates, Metrics};
+use crate::telemetry::{Metrics, StateTally, INSTANCE_STATES, READY_STATES};
 
 /// Inventory passes between two reads of the attributes of the ELBs that manage them.
 const ATTRIBUTES_EVERY: u32 = 6;
@@ -122,7 +122,9 @@ pub struct Context {
     pub stores: Stores,
     pub schedule: Schedule,
     /// Registered instances by health state, per LoadBalancer.
-    pub instances: InstanceStates<ObjectRef<LoadBalancer>>,
+    pub instances: StateTally<ObjectRef<LoadBalancer>>,
+    /// The Ready status of each LoadBalancer.
+    pub ready: StateTally<ObjectRef<LoadBalancer>>,
 }
 
 impl Context {
@@ -142,14 +144,16 @@ impl Context {
             resync_slots: usize::from(config.concurrency / 2).max(1),
         };
         let schedule = Schedule::new(settings, triggers);
-        let instances = InstanceStates::new(metrics.instances.clone());
-        Context { client, config, elb, metrics, recorder, stores, schedule, instances }
+        let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);
+        let ready = StateTally::new(metrics.load_balancers_ready.clone(), READY_STATES);
+        Context { client, config, elb, metrics, recorder, stores, schedule, instances, ready }
     }
 
     /// Forgets a deleted LoadBalancer.
     pub fn forget(&self, key: &ObjectRef<LoadBalancer>) {
         self.schedule.forget(key);
         self.instances.forget(key);
+        self.ready.forget(key);
     }
 
     /// Publishes an event about `obj`; a failure is logged, never fatal.

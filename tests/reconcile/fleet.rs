@@ -144,6 +144,8 @@ async fn a_stable_fleet_stays_within_its_describe_budget() {
         create(&api, load_balancer(&format!("budget-{i}"), &instances)).await;
     }
     all_synced(&api, N).await;
+    let ready = format!("elb_operator_load_balancers_ready{{state=\"True\"}} {N}");
+    eventually("the Ready gauge", || async { run.metrics.encode().lines().any(|l| l == ready).then_some(()) }).await;
 
     let before = describes(&run.calls());
     let window = Duration::from_secs(4);

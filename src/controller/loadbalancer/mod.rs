@@ -264,6 +264,9 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
         debug!("status written");
     }
     gates::update(ctx, lb, Some(&next)).await;
+    if let Some(ready) = next.conditions.iter().find(|c| c.type_ == crate::crd::condition::READY) {
+        ctx.ready.record(ObjectRef::from_obj(lb), std::iter::once(ready.status.as_str()));
+    }
     Ok(())
 }
 
