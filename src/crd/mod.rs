@@ -1,6 +1,7 @@
 //! The custom resources: `LoadBalancer` and `HealthCheck` (group `elb.operator.dev`,
 //! version `v1alpha1`). Doc comments on these types become the `kubectl explain` text.
 
+pub mod checks;
 pub mod healthcheck;
 pub mod loadbalancer;
 pub mod tags;

@@ -21,6 +21,8 @@ pub mod retry;
 pub mod signing;
 mod wire;
 mod xml;
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use client::{Client, Clients, Role, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::{ClientConfig, ElbArgs};
