@@ -54,6 +54,11 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_CLUSTER_NAME")]
     pub cluster_name: String,
 
+    /// IAM roles LoadBalancers may name in spec.roleArn, comma-separated; `*` matches any run
+    /// of characters (arn:aws:iam::123456789012:role/elb-*). Empty: no role.
+    #[arg(long, env = "ELB_OPERATOR_ALLOWED_ROLE_ARNS", value_delimiter = ',')]
+    pub allowed_role_arns: Vec<String>,
+
     /// How often registered instances' health is polled (DescribeInstanceHealth).
     #[arg(long, env = "ELB_OPERATOR_HEALTH_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub health_poll_interval: Duration,

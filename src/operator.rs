@@ -120,7 +120,8 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     };
     let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
         let config = controller_config(&args, &health);
-        let clients = crate::elb::Clients::new(elb_config.clone());
+        let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
+        let clients = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
         crate::controller::run(config, client.clone(), clients, metrics.clone(), stop.cancelled_owned())
     })
     .await
@@ -139,6 +140,7 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
         cluster_name: args.cluster_name.clone(),
         namespace: args.watch_namespace(),
         default_region: args.region.clone(),
+        allowed_role_arns: args.allowed_role_arns.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
         health_poll_interval: args.health_poll_interval,
         resync_interval: args.resync_interval,
         concurrency: args.concurrency,

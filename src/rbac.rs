@@ -34,6 +34,8 @@ pub const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
     ("elb.operator.dev", "healthchecks", &["list", "watch"]),
     ("elb.operator.dev", "healthchecks/status", &["patch"]),
     ("", "pods", &["list", "watch"]),
+    // The readiness gate elb.operator.dev/in-service: a strategic merge patch of a condition.
+    ("", "pods/status", &["patch"]),
     ("", "nodes", &["list", "watch"]),
     // kube's event Recorder creates events and patches repeats into a series.
     ("events.k8s.io", "events", &["create", "patch"]),

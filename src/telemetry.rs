@@ -146,6 +146,8 @@ pub struct Metrics {
     pub elb: ElbMetrics,
     /// Registered instances by ELB health state, over all managed load balancers.
     pub instances: Family<StateLabels, Gauge>,
+    /// Managed LoadBalancers by their `Ready` condition (`True`, `False`).
+    pub load_balancers_ready: Family<StateLabels, Gauge>,
     pub fleet: FleetMetrics,
     /// 1 while this process leads (or runs without leader election), else 0.
     pub leader: Gauge,
@@ -182,6 +184,8 @@ impl Metrics {
         );
         let instances = Family::<StateLabels, Gauge>::default();
         registry.register("instances", "Registered instances by ELB health state", instances.clone());
+        let load_balancers_ready = Family::<StateLabels, Gauge>::default();
+        registry.register("load_balancers_ready", "Managed LoadBalancers by the status of their Ready condition", load_balancers_ready.clone());
         let fleet = FleetMetrics::default();
         registry.register("scheduler_queued", "Work items waiting for the ELB budget, by class", fleet.queued.clone());
         registry.register(
@@ -207,7 +211,7 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances, fleet, leader }
+        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances, load_balancers_ready, fleet, leader }
     }
 
     /// The Prometheus text exposition of every metric.
@@ -220,18 +224,22 @@ impl Metrics {
 }
 
 /// Every health state the instance gauge reports, so that a state dropping to zero shows 0.
-const INSTANCE_STATES: [&str; 3] = ["InService", "OutOfService", "Unknown"];
+pub const INSTANCE_STATES: &[&str] = &["InService", "OutOfService", "Unknown"];
+/// The states of the `load_balancers_ready` gauge.
+pub const READY_STATES: &[&str] = &["True", "False"];
 
-/// Registered instances by health state, kept per owner (a LoadBalancer) and summed into
-/// the `instances` gauge, so that a forgotten owner's instances leave the totals.
-pub struct InstanceStates<K> {
+/// Things by state (instances by health, LoadBalancers by Ready), kept per owner (a
+/// LoadBalancer) and summed into a gauge, so that a forgotten owner leaves the totals.
+pub struct StateTally<K> {
     gauge: Family<StateLabels, Gauge>,
+    /// Reported even at zero.
+    states: &'static [&'static str],
     by_owner: Mutex<std::collections::HashMap<K, std::collections::BTreeMap<String, i64>>>,
 }
 
-impl<K: std::hash::Hash + Eq> InstanceStates<K> {
-    pub fn new(gauge: Family<StateLabels, Gauge>) -> Self {
-        InstanceStates { gauge, by_owner: Mutex::default() }
+impl<K: std::hash::Hash + Eq> StateTally<K> {
+    pub fn new(gauge: Family<StateLabels, Gauge>, states: &'static [&'static str]) -> Self {
+        StateTally { gauge, states, by_owner: Mutex::default() }
     }
 
     /// Records the instance states of one owner and refreshes the gauge.
@@ -253,7 +261,7 @@ impl<K: std::hash::Hash + Eq> InstanceStates<K> {
     }
 
     fn publish(&self, all: &std::collections::HashMap<K, std::collections::BTreeMap<String, i64>>) {
-        let mut totals: std::collections::BTreeMap<String, i64> = INSTANCE_STATES.iter().map(|s| (s.to_string(), 0)).collect();
+        let mut totals: std::collections::BTreeMap<String, i64> = self.states.iter().map(|s| (s.to_string(), 0)).collect();
         for counts in all.values() {
             for (state, n) in counts {
                 *totals.entry(state.clone()).or_insert(0) += n;

@@ -598,3 +598,84 @@ fn expectation(file: &Path, text: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// Field paths of the operator's resources that the README and docs/ show (`spec.listeners`,
+/// `status.dnsName`, ...) must exist in the CRD schemas: a renamed field fails here, not in a
+/// reader's terminal. Paths into other kinds are named with their kind below; the stand-in's
+/// own docs use made-up examples and are skipped.
+#[test]
+fn every_field_path_in_the_docs_resolves_in_a_crd_schema() {
+    const OTHER_KINDS: &[(&str, &str)] =
+        &[("spec.providerID", "Node"), ("spec.nodeName", "Pod"), ("status.phase", "Pod"), ("spec.readinessGates", "Pod")];
+    let schemas: Vec<(String, Value)> = crd::crds()
+        .iter()
+        .map(|c| {
+            let v = serde_json::to_value(c).unwrap();
+            (c.spec.names.kind.clone(), v["spec"]["versions"][0]["schema"]["openAPIV3Schema"].clone())
+        })
+        .collect();
+    let mut docs = vec![repo_root().join("README.md")];
+    for entry in std::fs::read_dir(repo_root().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.ends_with(".md") && !name.starts_with("kube-standin") {
+            docs.push(path);
+        }
+    }
+    let mut checked = 0;
+    let mut unresolved = Vec::new();
+    for doc in &docs {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for path in field_paths(&text) {
+            if OTHER_KINDS.iter().any(|(p, _)| path == *p) {
+                continue;
+            }
+            checked += 1;
+            if !schemas.iter().any(|(_, schema)| resolves(schema, &path)) {
+                unresolved.push(format!("{}: {path}", doc.file_name().unwrap().to_string_lossy()));
+            }
+        }
+    }
+    assert!(checked >= 20, "the docs show field paths; only {checked} were found: is the scan broken?");
+    assert!(unresolved.is_empty(), "field paths in the docs that no CRD schema has:\n{}", unresolved.join("\n"));
+}
+
+/// Every `spec.…` / `status.…` path inside backticks, with `[]`, `[0]` or `[*]` steps.
+fn field_paths(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, span) in text.split('`').enumerate() {
+        if i % 2 == 0 {
+            continue;
+        }
+        let bytes: Vec<char> = span.chars().collect();
+        let mut start = 0;
+        while start < bytes.len() {
+            let rest: String = bytes[start..].iter().collect();
+            let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == '_');
+            if boundary && (rest.starts_with("spec.") || rest.starts_with("status.")) {
+                let path: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '[' | ']' | '*')).collect();
+                out.push(path.trim_end_matches('.').to_string());
+                start += path.len().max(1);
+            } else {
+                start += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Whether `path` names a field of `schema` (through objects, list items and map values).
+fn resolves(schema: &Value, path: &str) -> bool {
+    let mut node = schema;
+    for step in path.split('.') {
+        let name = step.split('[').next().unwrap();
+        node = match node["properties"].get(name) {
+            Some(n) => n,
+            None => return false,
+        };
+        if step.contains('[') {
+            node = &node["items"];
+        }
+    }
+    true
+}

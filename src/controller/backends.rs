@@ -76,7 +76,9 @@ fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("i-").is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
-/// Whether a pod counts as a backend: scheduled, not terminating, and ready.
+/// Whether a pod counts as a backend: scheduled, not terminating, and ready, or ready but
+/// for the operator's own readiness gate ([`super::gates`]), which can only turn True once
+/// the pod is registered.
 pub fn pod_counts(pod: &Pod) -> bool {
     let scheduled = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
     if !scheduled || pod.metadata.deletion_timestamp.is_some() {
@@ -89,7 +91,17 @@ pub fn pod_counts(pod: &Pod) -> bool {
         .container_statuses
         .as_ref()
         .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.ready));
-    ready_condition && containers_ready
+    let condition = |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True");
+    let only_our_gate_missing = super::gates::has_gate(pod)
+        && pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.readiness_gates.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|g| g.condition_type != super::gates::IN_SERVICE)
+            .all(|g| condition(&g.condition_type));
+    containers_ready && (ready_condition || only_our_gate_missing)
 }
 
 /// Whether a node is Ready.

@@ -116,7 +116,7 @@ fn valid<K>(
     event: Result<watcher::Event<DeserializeGuard<K>>, watcher::Error>,
     on_invalid: &impl Fn(InvalidObject),
 ) -> Option<Result<watcher::Event<K>, watcher::Error>> {
-    let decode = |guard: DeserializeGuard<K>| guard.0.map_err(|invalid| on_invalid(invalid)).ok();
+    let decode = |guard: DeserializeGuard<K>| guard.0.map_err(on_invalid).ok();
     Some(event.map(|e| match e {
         watcher::Event::Apply(g) => decode(g).map(watcher::Event::Apply),
         watcher::Event::InitApply(g) => decode(g).map(watcher::Event::InitApply),

@@ -14,7 +14,7 @@ use super::schedule::{Schedule, Settings};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
 use crate::http::Readiness;
-use crate::telemetry::{InstanceStates, Metrics};
+use crate::telemetry::{Metrics, StateTally, INSTANCE_STATES, READY_STATES};
 
 /// Inventory passes between two reads of the attributes of the ELBs that manage them.
 const ATTRIBUTES_EVERY: u32 = 6;
@@ -28,6 +28,10 @@ pub struct Config {
     pub namespace: Option<String>,
     /// Region of LoadBalancers without `spec.region`.
     pub default_region: String,
+    /// Patterns (`*` matches any run of characters) of the roles a LoadBalancer may name in
+    /// `spec.roleArn`; empty: none. Otherwise anyone who may create a LoadBalancer could act
+    /// as any role the operator can assume.
+    pub allowed_role_arns: Vec<String>,
     /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,
     /// How often an inventory pass re-reads the region's ELBs and corrects drift.
@@ -48,6 +52,7 @@ impl Default for Config {
             cluster_name: "kubernetes".into(),
             namespace: None,
             default_region: "us-east-1".into(),
+            allowed_role_arns: Vec::new(),
             health_poll_interval: Duration::from_secs(30),
             resync_interval: Duration::from_secs(600),
             concurrency: 4,
@@ -58,24 +63,50 @@ impl Default for Config {
     }
 }
 
-/// ELB clients by region. Implemented by `elb::Clients`; a single client serves its own
-/// region only.
+/// Where a LoadBalancer's ELB lives: a region, reached with the operator's own credentials
+/// or as a role (`spec.roleArn`). Each scope has its own API budget, inventory and observer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Scope {
+    pub region: String,
+    pub role: Option<elb::Role>,
+}
+
+impl Scope {
+    pub fn of(lb: &LoadBalancer, default_region: &str) -> Scope {
+        Scope {
+            region: lb.spec.region.clone().unwrap_or_else(|| default_region.to_string()),
+            role: lb.spec.role_arn.clone().map(|arn| elb::Role { arn, external_id: lb.spec.external_id.clone() }),
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.role {
+            None => f.write_str(&self.region),
+            Some(r) => write!(f, "{} as {}", self.region, r.arn),
+        }
+    }
+}
+
+/// ELB clients by scope. Implemented by `elb::Clients`; a single client serves its own
+/// region with its own credentials only.
 pub trait ElbClients: Send + Sync + 'static {
-    fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error>;
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
 }
 
 impl ElbClients for elb::Clients {
-    fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error> {
-        Ok(self.get(region)?)
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
     }
 }
 
 impl ElbClients for Arc<dyn ElbApi> {
-    fn for_region(&self, region: &str) -> Result<Arc<dyn ElbApi>, elb::Error> {
-        if self.region() == region {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        if self.region() == scope.region && scope.role.is_none() {
             Ok(self.clone())
         } else {
-            Err(elb::Error::Config(format!("no ELB client for region {region} (only {})", self.region())))
+            Err(elb::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
         }
     }
 }
@@ -91,7 +122,9 @@ pub struct Context {
     pub stores: Stores,
     pub schedule: Schedule,
     /// Registered instances by health state, per LoadBalancer.
-    pub instances: InstanceStates<ObjectRef<LoadBalancer>>,
+    pub instances: StateTally<ObjectRef<LoadBalancer>>,
+    /// The Ready status of each LoadBalancer.
+    pub ready: StateTally<ObjectRef<LoadBalancer>>,
 }
 
 impl Context {
@@ -111,14 +144,16 @@ impl Context {
             resync_slots: usize::from(config.concurrency / 2).max(1),
         };
         let schedule = Schedule::new(settings, triggers);
-        let instances = InstanceStates::new(metrics.instances.clone());
-        Context { client, config, elb, metrics, recorder, stores, schedule, instances }
+        let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);
+        let ready = StateTally::new(metrics.load_balancers_ready.clone(), READY_STATES);
+        Context { client, config, elb, metrics, recorder, stores, schedule, instances, ready }
     }
 
     /// Forgets a deleted LoadBalancer.
     pub fn forget(&self, key: &ObjectRef<LoadBalancer>) {
         self.schedule.forget(key);
         self.instances.forget(key);
+        self.ready.forget(key);
     }
 
     /// Publishes an event about `obj`; a failure is logged, never fatal.

@@ -11,6 +11,7 @@
 pub mod backends;
 pub mod cache;
 pub mod context;
+pub mod gates;
 pub mod healthcheck;
 pub mod loadbalancer;
 pub mod observer;
@@ -32,7 +33,7 @@ use kube::runtime::{controller, watcher, Controller, WatchStreamExt};
 use kube::ResourceExt;
 use tracing::{debug, info, warn};
 
-pub use context::{Config, Context, ElbClients};
+pub use context::{Config, Context, ElbClients, Scope};
 
 use crate::crd::{HealthCheck, LoadBalancer};
 use crate::telemetry::Metrics;
@@ -51,11 +52,18 @@ pub async fn run(
     let readiness = config.readiness.clone();
     let wc = watcher::Config::default();
 
-    let (lb_api, hc_api, pod_api): (Api<DeserializeGuard<LoadBalancer>>, Api<DeserializeGuard<HealthCheck>>, Api<DeserializeGuard<Pod>>) =
-        match &config.namespace {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns)),
-            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client.clone())),
-        };
+    // Every watch decodes through a guard, so that one bad object cannot stop its kind.
+    fn watched<K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>>(
+        client: &kube::Client,
+        namespace: Option<&str>,
+    ) -> Api<DeserializeGuard<K>> {
+        match namespace {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    let ns = config.namespace.as_deref();
+    let (lb_api, hc_api, pod_api) = (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let invalid = |kind: &'static str| report_invalid(recorder.clone(), kind);
@@ -152,8 +160,11 @@ pub async fn run(
         });
 
     info!("controllers starting");
+    // The controllers run only while this process leads (or without leader election).
+    ctx.metrics.leader.set(1);
     futures::future::join(lb_controller, hc_controller).await;
     info!("controllers stopped");
+    ctx.metrics.leader.set(0);
     readiness.set(false);
     drop(tasks);
     Ok(())
@@ -165,6 +176,7 @@ struct Tasks(Vec<tokio::task::JoinHandle<()>>, Arc<Context>);
 
 impl Drop for Tasks {
     fn drop(&mut self) {
+        self.1.metrics.leader.set(0);
         for t in &self.0 {
             t.abort();
         }

@@ -19,7 +19,7 @@ use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
-use super::context::Context;
+use super::context::{Context, Scope};
 use super::loadbalancer::desired::elb_name;
 use super::schedule::Memo;
 use crate::crd::LoadBalancer;
@@ -36,13 +36,13 @@ const POLL_RETRY: Duration = Duration::from_secs(10);
 const INVENTORY_RETRY: Duration = Duration::from_secs(30);
 
 /// Runs the observer of `region` until aborted.
-pub async fn run(ctx: Arc<Context>, region: String) {
-    let span = info_span!("observer", region = %region);
-    observe(ctx, region).instrument(span).await
+pub async fn run(ctx: Arc<Context>, scope: Scope) {
+    let span = info_span!("observer", scope = %scope);
+    observe(ctx, scope).instrument(span).await
 }
 
-async fn observe(ctx: Arc<Context>, region: String) {
-    let elb = match ctx.elb.for_region(&region) {
+async fn observe(ctx: Arc<Context>, region: Scope) {
+    let elb = match ctx.elb.for_scope(&region) {
         Ok(elb) => elb,
         Err(e) => {
             warn!(error = %e, "no ELB client for the region; no inventory or health polls");
@@ -81,9 +81,9 @@ async fn observe(ctx: Arc<Context>, region: String) {
 }
 
 /// One inventory pass over the region: snapshot, then drift checks.
-async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attributes: bool) -> Result<(), elb::Error> {
+async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &Scope, with_attributes: bool) -> Result<(), elb::Error> {
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
-        ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| m.region == region).map(|(k, m)| (k.clone(), m.clone())).collect());
+        ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| &m.scope == region).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the region in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
     let default_region = &ctx.config.default_region;
@@ -92,7 +92,7 @@ async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attr
         .loadbalancers
         .state()
         .iter()
-        .filter(|lb| lb.spec.region.as_ref().unwrap_or(default_region) == region)
+        .filter(|lb| &Scope::of(lb, default_region) == region)
         .map(|lb| elb_name(lb))
         .collect();
     let snapshot = inventory::take(elb, &interest, false).await?;
@@ -134,13 +134,13 @@ async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attr
 
 /// Starts the health polls that are due, most urgent first, while the budget has spare
 /// tokens.
-async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &str, polls: &Arc<tokio::sync::Semaphore>) {
+async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scope, polls: &Arc<tokio::sync::Semaphore>) {
     let now = Instant::now();
     let interval = ctx.schedule.settings.health_poll_interval;
     let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
         memos
             .iter()
-            .filter(|(_, m)| m.region == region)
+            .filter(|(_, m)| &m.scope == region)
             .filter_map(|(k, m)| {
                 let at = m.poll_due(interval)?;
                 let name = m.target.as_ref()?.desired.name.clone();
@@ -149,7 +149,7 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &str,
             .collect()
     });
     // In transition first, then the oldest observation.
-    due.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    due.sort_by_key(|d| (d.0, d.1));
     let budget = elb.budget();
     for (_, _, key, name) in due {
         let Ok(permit) = polls.clone().try_acquire_owned() else { return };
@@ -176,7 +176,7 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &str,
 
 /// The fleet gauges: pending work by class, the oldest pending change and health
 /// observation, and the budget the adaptive limiter allows.
-fn publish_gauges(ctx: &Context, elb: &dyn ElbApi, region: &str) {
+fn publish_gauges(ctx: &Context, elb: &dyn ElbApi, region: &Scope) {
     let now = Instant::now();
     let interval = ctx.schedule.settings.health_poll_interval;
     let (changes, resyncs, polls, oldest_change, oldest_health) = ctx.schedule.each(|memos| {

@@ -25,6 +25,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::context::Scope;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::inventory::Snapshot;
@@ -83,7 +84,7 @@ pub struct Target {
 /// Per-LoadBalancer memory.
 #[derive(Debug, Clone)]
 pub(super) struct Memo {
-    pub region: String,
+    pub scope: Scope,
     /// Fingerprint of the inputs of the last successful sync.
     pub inputs: Option<u64>,
     /// The desired state of the last successful sync (drift checks).
@@ -106,7 +107,7 @@ pub(super) struct Memo {
 }
 
 impl Memo {
-    fn new(region: &str, status: Option<&LoadBalancerStatus>, now: Instant) -> Self {
+    fn new(scope: &Scope, status: Option<&LoadBalancerStatus>, now: Instant) -> Self {
         let status = status.cloned().unwrap_or_default();
         // The last observation survives a restart in status: a takeover does not re-poll
         // a stable fleet at once.
@@ -118,7 +119,7 @@ impl Memo {
         let in_service = |i: &crate::crd::InstanceStatus| HealthState::from(i.state.as_str()) == HealthState::InService;
         let transition = health_observed.is_none() || !status.instances.iter().all(in_service);
         Memo {
-            region: region.to_string(),
+            scope: scope.clone(),
             inputs: None,
             target: None,
             attributes: None,
@@ -142,7 +143,7 @@ impl Memo {
     }
 }
 
-/// One region's observer and inventory.
+/// One scope's observer and inventory.
 struct Region {
     snapshot: watch::Sender<Option<Arc<Snapshot>>>,
     observer: Option<JoinHandle<()>>,
@@ -152,7 +153,7 @@ struct Region {
 pub struct Schedule {
     pub settings: Settings,
     memos: Mutex<HashMap<ObjectRef<LoadBalancer>, Memo>>,
-    regions: Mutex<HashMap<String, Region>>,
+    regions: Mutex<HashMap<Scope, Region>>,
     triggers: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
     /// Wakes the observers (new object, new transition).
     pub(super) wake: Notify,
@@ -190,12 +191,12 @@ impl Schedule {
     /// Decides the step for an object whose current inputs have fingerprint `inputs`.
     /// `status` seeds the memory of an object seen for the first time. Returns whether the
     /// object's region is new (its observer must be started).
-    pub fn step(&self, key: &ObjectRef<LoadBalancer>, region: &str, inputs: u64, status: Option<&LoadBalancerStatus>) -> Step {
+    pub fn step(&self, key: &ObjectRef<LoadBalancer>, scope: &Scope, inputs: u64, status: Option<&LoadBalancerStatus>) -> Step {
         let now = Instant::now();
         let mut memos = self.memos.lock().expect("schedule lock");
-        let memo = memos.entry(key.clone()).or_insert_with(|| Memo::new(region, status, now));
-        if memo.region != region {
-            *memo = Memo::new(region, status, now);
+        let memo = memos.entry(key.clone()).or_insert_with(|| Memo::new(scope, status, now));
+        if &memo.scope != scope {
+            *memo = Memo::new(scope, status, now);
         }
         if memo.inputs.is_none() && memo.target.is_none() {
             memo.pending.get_or_insert((Class::Change, now));
@@ -312,30 +313,30 @@ impl Schedule {
         self.resync_slots.clone().try_acquire_owned().ok()
     }
 
-    /// The latest inventory of `region`, waiting up to `limit` for the first one.
-    pub async fn snapshot(&self, region: &str, limit: Duration) -> Option<Arc<Snapshot>> {
+    /// The latest inventory of `scope`, waiting up to `limit` for the first one.
+    pub async fn snapshot(&self, scope: &Scope, limit: Duration) -> Option<Arc<Snapshot>> {
         let mut rx = {
             let regions = self.regions.lock().expect("regions lock");
-            regions.get(region)?.snapshot.subscribe()
+            regions.get(scope)?.snapshot.subscribe()
         };
         let got = tokio::time::timeout(limit, rx.wait_for(|s| s.is_some())).await.ok()?.ok()?.clone();
         got
     }
 
-    pub(super) fn publish_snapshot(&self, region: &str, snapshot: Snapshot) {
-        if let Some(r) = self.regions.lock().expect("regions lock").get(region) {
+    pub(super) fn publish_snapshot(&self, scope: &Scope, snapshot: Snapshot) {
+        if let Some(r) = self.regions.lock().expect("regions lock").get(scope) {
             r.snapshot.send_replace(Some(Arc::new(snapshot)));
         }
     }
 
-    /// Starts `region`'s observer with `start` unless it runs already.
-    pub fn ensure_region(&self, region: &str, start: impl FnOnce() -> JoinHandle<()>) {
+    /// Starts the observer of `scope` with `start` unless it runs already.
+    pub fn ensure_observer(&self, scope: &Scope, start: impl FnOnce() -> JoinHandle<()>) {
         let mut regions = self.regions.lock().expect("regions lock");
-        if !regions.contains_key(region) {
+        if !regions.contains_key(scope) {
             let (snapshot, _) = watch::channel(None);
-            regions.insert(region.to_string(), Region { snapshot, observer: None });
+            regions.insert(scope.clone(), Region { snapshot, observer: None });
             let handle = start();
-            regions.get_mut(region).expect("inserted").observer = Some(handle);
+            regions.get_mut(scope).expect("inserted").observer = Some(handle);
         }
     }
 
@@ -355,6 +356,10 @@ impl Schedule {
 mod tests {
     use super::*;
     use futures::StreamExt;
+
+    fn scope() -> Scope {
+        Scope { region: "r".into(), role: None }
+    }
 
     fn settings() -> Settings {
         Settings {
@@ -379,6 +384,7 @@ mod tests {
                 instances: ["i-1".to_string()].into(),
                 stickiness: Default::default(),
                 proxy_protocol_ports: Default::default(),
+                ssl_policies: Default::default(),
             },
             owner: Owner::new("c", "ns", "lb"),
             adopt: false,
@@ -394,28 +400,28 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded();
         let s = Schedule::new(settings(), tx);
         let key = ObjectRef::new("lb").within("ns");
-        assert_eq!(s.step(&key, "r", 1, None), Step::Sync { class: Class::Change, first: true });
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: Class::Change, first: true });
         s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
-        assert_eq!(s.step(&key, "r", 1, None), Step::Idle, "nothing pending: no timer decides anything");
-        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Change, first: false }, "inputs changed");
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle, "nothing pending: no timer decides anything");
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "inputs changed");
         s.synced(&key, 2, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), false);
 
         s.drifted(&key);
         assert_eq!(rx.next().await, Some(key.clone()), "drift triggers the object");
-        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false });
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false });
         s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
 
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
         assert_eq!(rx.next().await, Some(key.clone()));
-        let Step::WriteHealth { health, .. } = s.step(&key, "r", 2, None) else { panic!("a poll result to write") };
+        let Step::WriteHealth { health, .. } = s.step(&key, &scope(), 2, None) else { panic!("a poll result to write") };
         assert_eq!(health[0].state, HealthState::OutOfService);
         assert!(s.with(&key, |m| m.transition).unwrap(), "an instance out of service: poll promptly");
 
         s.polled(&key, Some(vec![state("i-2", "InService")]));
-        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false }, "registered instances drifted");
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "registered instances drifted");
         s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
         s.polled(&key, None);
-        assert_eq!(s.step(&key, "r", 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
     }
 
     #[tokio::test(start_paused = true)]
@@ -423,13 +429,13 @@ mod tests {
         let (tx, _rx) = mpsc::unbounded();
         let s = Schedule::new(settings(), tx);
         let key = ObjectRef::new("lb").within("ns");
-        s.step(&key, "r", 1, None);
+        s.step(&key, &scope(), 1, None);
         s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "OutOfService")]), true);
         let t0 = Instant::now();
         // An instance not InService puts it in transition: polled every 5 s.
         assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + TRANSITION_POLL));
         s.polled(&key, Some(vec![state("i-1", "InService")]));
-        s.step(&key, "r", 1, None); // writes the result
+        s.step(&key, &scope(), 1, None); // writes the result
         assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + Duration::from_secs(30)), "stable");
         s.poll_failed(&key, Duration::from_secs(60));
         assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + Duration::from_secs(60)), "backs off");
@@ -443,9 +449,9 @@ mod tests {
             instances_observed_time: Some(Time(k8s_openapi::jiff::Timestamp::now())),
             ..Default::default()
         };
-        let m = Memo::new("r", Some(&status), now);
+        let m = Memo::new(&scope(), Some(&status), now);
         assert!(!m.transition, "stable before the restart: no prompt poll");
         assert_eq!(m.registered, 1);
-        assert!(Memo::new("r", None, now).transition, "never observed: poll promptly");
+        assert!(Memo::new(&scope(), None, now).transition, "never observed: poll promptly");
     }
 }

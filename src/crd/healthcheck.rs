@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 pub struct HealthCheckSpec {
     /// What to check on each instance: `TCP:<port>`, `SSL:<port>`, `HTTP:<port>/<path>` or
-    /// `HTTPS:<port>/<path>` (port 1-65535). A TCP or SSL check passes when the connection
-    /// opens; an HTTP or HTTPS check passes on a 200 answer for the path.
+    /// `HTTPS:<port>/<path>` (port 1-65535, protocol in capitals, at most 1024 characters in
+    /// all). A TCP or SSL check passes when the connection opens; an HTTP or HTTPS check
+    /// passes on a 200 answer for the path.
     // The syntax is checked by CEL rather than an OpenAPI pattern so that the user reads a
     // sentence instead of a regular expression. maxLength bounds the CEL cost estimate.
     #[schemars(length(min = 1, max = 1024))]

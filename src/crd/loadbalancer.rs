@@ -41,6 +41,12 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     .message("set either availabilityZones or subnets, not both")
     .reason(Reason::FieldValueForbidden)
     .field_path(".subnets"))]
+#[x_kube(validation = Rule::new(ZONES_IN_REGION_RULE)
+    .message("availabilityZones must be zones of spec.region: a zone is the region name plus a letter, such as us-east-1a in us-east-1")
+    .field_path(".availabilityZones"))]
+#[x_kube(validation = Rule::new(ACM_CERTIFICATE_REGION_RULE)
+    .message("an ACM certificate (sslCertificateId) must be in the region of the load balancer (spec.region); IAM server certificates are global")
+    .field_path(".listeners"))]
 #[x_kube(validation = Rule::new(NAME_IMMUTABLE_RULE)
     .message("loadBalancerName is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
@@ -49,6 +55,12 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     .message("scheme is immutable: an ELB cannot switch between internet-facing and internal (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
     .field_path(".scheme"))]
+#[x_kube(validation = Rule::new("has(self.roleArn) == has(oldSelf.roleArn) && (!has(self.roleArn) || self.roleArn == oldSelf.roleArn)")
+    .message("roleArn is immutable: the ELB lives in the role's account; create a new LoadBalancer instead")
+    .field_path(".roleArn"))]
+#[x_kube(validation = Rule::new("!has(self.externalId) || has(self.roleArn)")
+    .message("externalId needs roleArn")
+    .field_path(".externalId"))]
 #[x_kube(validation = Rule::new(REGION_IMMUTABLE_RULE)
     .message("region is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
@@ -71,28 +83,50 @@ pub struct LoadBalancerSpec {
     /// region (`--region`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
-    #[x_kube(validation = Rule::new("self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')")
+    #[x_kube(validation = Rule::new(REGION_NAME_RULE)
         .message("region must be an AWS region name such as us-east-1"))]
     pub region: Option<String>,
 
-    /// Availability zones to place the ELB in, such as `us-east-1a`. Exclusive with
+    /// An IAM role to manage this ELB as, in the same or another AWS account: the operator
+    /// assumes it with STS AssumeRole, using its own credentials as the source. It must be
+    /// allowed by the operator's `--allowed-role-arns`. Immutable: the ELB lives in the
+    /// role's account. Unset: the operator's own credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 2048))]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9_+=,.@/-]+$')")
+        .message("roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/elb-operator"))]
+    pub role_arn: Option<String>,
+
+    /// The external id the role's trust policy asks for (`sts:ExternalId`). Only with
+    /// `roleArn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 2, max = 1224))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_+=,.@:/-]+$')")
+        .message("externalId may hold letters, digits and +=,.@:/- only"))]
+    pub external_id: Option<String>,
+
+    /// Availability zones to place the ELB in: zone names such as `us-east-1a` (the region
+    /// name plus a letter), all in spec.region when it is set; 1-32 of them. Exclusive with
     /// subnets. When neither is set, the zones of the current backend instances are used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 64)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new(ZONE_NAME_RULE)
+        .message("availabilityZones must be zone names such as us-east-1a (the region name plus a letter)"))]
     pub availability_zones: Option<Vec<String>>,
 
-    /// VPC subnet ids (`subnet-…`) to attach the ELB to, at most one per zone. Exclusive
-    /// with availabilityZones.
+    /// VPC subnet ids (`subnet-` and 8 or 17 hex digits) to attach the ELB to, at most one
+    /// per zone; 1-32 of them. Exclusive with availabilityZones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 32), inner(length(min = 1, max = 64)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
-    #[x_kube(validation = Rule::new("self.all(s, s.startsWith('subnet-'))")
+    #[x_kube(validation = Rule::new(SUBNET_ID_RULE)
         .message("subnets must be subnet ids such as subnet-0abc1234"))]
     pub subnets: Option<Vec<String>>,
 
-    /// The ports the ELB listens on and where it forwards them: at least one, one per
-    /// front-end port.
+    /// The ports the ELB listens on and where it forwards them: 1-100 listeners, one per
+    /// front-end port. Listeners that forward to the same instancePort must agree on whether
+    /// the back-end connection is encrypted (instanceProtocol HTTPS/SSL, or HTTP/TCP).
     #[schemars(length(max = 100))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["port".into()]))]
     #[x_kube(validation = Rule::new("size(self) >= 1")
@@ -102,6 +136,8 @@ pub struct LoadBalancerSpec {
         // No FieldValueDuplicate reason: the API server prints a Duplicate error without
         // the rule's message, and the message is what tells the user why.
         .message("listener ports must be unique: each front-end port can have only one listener"))]
+    #[x_kube(validation = Rule::new(INSTANCE_PORT_ENCRYPTION_RULE)
+        .message("listeners that share an instancePort must agree on encryption: all with instanceProtocol HTTPS or SSL, or all with HTTP or TCP (the default)"))]
     pub listeners: Vec<ListenerSpec>,
 
     /// The HealthCheck resource (same namespace) the ELB uses. Without it the ELB keeps
@@ -117,11 +153,11 @@ pub struct LoadBalancerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheme: Option<Scheme>,
 
-    /// Security group ids (`sg-…`) applied to the ELB, at most 5.
+    /// Security group ids (`sg-` and 8 or 17 hex digits) applied to the ELB, at most 5.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 5), inner(length(min = 1, max = 64)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
-    #[x_kube(validation = Rule::new("self.all(g, g.startsWith('sg-'))")
+    #[x_kube(validation = Rule::new(SECURITY_GROUP_ID_RULE)
         .message("securityGroups must be security group ids such as sg-0abc1234"))]
     pub security_groups: Vec<String>,
 
@@ -131,17 +167,24 @@ pub struct LoadBalancerSpec {
 
     /// Tags put on the ELB, besides the operator's two ownership tags: at most 48 (ELB
     /// allows 50 per load balancer), keys of 1-128 characters not starting with `aws:` or
-    /// `elb.operator.dev/`, values of at most 256 characters.
+    /// `elb.operator.dev/`, values of at most 256 characters. Keys and values may hold
+    /// letters, digits, spaces and `_ . : / = + - @` (a key with other characters is
+    /// reported by the operator in the Synced condition, as ELB refuses it).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     // maxProperties is the hard ELB limit and bounds the cost of the per-key rules; the
-    // CEL count rule below says why the usable limit is lower.
-    #[schemars(extend("maxProperties" = MAX_ELB_TAGS))]
+    // CEL count rule below says why the usable limit is lower. The values' maxLength only
+    // bounds the cost of the value rules (the 256 limit is a rule, so that its message is
+    // read). Keys cannot be bounded in a schema, so no rule scans their characters: that
+    // rule's estimated cost would be unbounded; the controller checks them instead.
+    #[schemars(extend("maxProperties" = MAX_ELB_TAGS, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     #[x_kube(validation = Rule::new(format!("size(self) <= {MAX_USER_TAGS}"))
         .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator adds 2 ownership tags"))))]
     #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)")
         .message("tag keys must be 1-128 characters long"))]
     #[x_kube(validation = Rule::new("self.all(k, size(self[k]) <= 256)")
         .message("tag values must be at most 256 characters long"))]
+    #[x_kube(validation = Rule::new(TAG_VALUES_CHARSET_RULE)
+        .message("tag values may only contain letters, digits, spaces and _ . : / = + - @"))]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:'))")
         .message("tag keys starting with aws: are reserved by AWS"))]
     #[x_kube(validation = Rule::new(format!("self.all(k, !k.startsWith('{RESERVED_TAG_PREFIX}'))"))
@@ -168,18 +211,26 @@ pub struct LoadBalancerSpec {
     .message("HTTPS and SSL listeners need sslCertificateId (the ARN of an ACM or IAM server certificate)")
     .reason(Reason::FieldValueRequired)
     .field_path(".sslCertificateId"))]
+#[x_kube(validation = Rule::new("!has(self.sslCertificateId) || self.protocol in ['HTTPS', 'SSL']")
+    .message("sslCertificateId only applies to HTTPS and SSL listeners: HTTP and TCP listeners do not terminate TLS")
+    .field_path(".sslCertificateId"))]
 #[x_kube(validation = Rule::new(LISTENER_PAIR_RULE)
     .message("instanceProtocol does not fit protocol: HTTP and HTTPS forward to HTTP or HTTPS, TCP and SSL forward to TCP or SSL")
     .field_path(".instanceProtocol"))]
 #[x_kube(validation = Rule::new("!has(self.stickiness) || self.protocol in ['HTTP', 'HTTPS']")
     .message("stickiness needs an HTTP or HTTPS listener")
     .field_path(".stickiness"))]
+#[x_kube(validation = Rule::new("!has(self.sslPolicy) || self.protocol in ['HTTPS', 'SSL']")
+    .message("sslPolicy needs an HTTPS or SSL listener")
+    .field_path(".sslPolicy"))]
 #[x_kube(validation = Rule::new(LISTENER_PROXY_RULE)
     .message("proxyProtocol needs a TCP or SSL instance protocol")
     .field_path(".proxyProtocol"))]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerSpec {
-    /// The front-end port the ELB listens on (1-65535). Unique among the listeners.
+    /// The front-end port the ELB listens on: 1-65535, unique among the listeners. (The
+    /// shorter EC2-Classic list, 25, 80, 443, 465, 587 and 1024-65535, no longer applies:
+    /// EC2-Classic is retired and every Classic ELB lives in a VPC.)
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
 
@@ -195,9 +246,17 @@ pub struct ListenerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instance_protocol: Option<Protocol>,
 
-    /// ARN of the server certificate (ACM or IAM). Required for HTTPS and SSL.
+    /// ARN of the server certificate: an ACM certificate
+    /// (`arn:aws:acm:<region>:<account>:certificate/<id>`, in the load balancer's region) or
+    /// an IAM server certificate (`arn:aws:iam::<account>:server-certificate/<name>`).
+    /// Required for HTTPS and SSL listeners, refused on HTTP and TCP ones. Whether the
+    /// certificate exists only AWS knows: a missing one shows in the Synced condition and a
+    /// Warning event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
+    #[x_kube(validation = Rule::new(CERTIFICATE_ARN_RULE).message(
+        "sslCertificateId must be the ARN of an ACM certificate (arn:aws:acm:<region>:<account>:certificate/<id>) or of an IAM server certificate (arn:aws:iam::<account>:server-certificate/<name>)"
+    ))]
     pub ssl_certificate_id: Option<String>,
 
     /// Cookie stickiness for HTTP/HTTPS listeners.
@@ -207,6 +266,15 @@ pub struct ListenerSpec {
     /// Send the PROXY protocol header to the instance port (TCP/SSL back ends).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub proxy_protocol: bool,
+
+    /// The TLS negotiation policy of an HTTPS or SSL listener: the name of an AWS predefined
+    /// security policy, such as `ELBSecurityPolicy-TLS-1-2-2017-01`. The operator creates
+    /// its own SSLNegotiationPolicyType policy referencing it and sets it on the listener,
+    /// in place of the predefined one AWS attached; removing the field removes that policy.
+    /// Unset: the listener keeps whatever policy AWS or someone else set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), regex(pattern = r"^ELB[A-Za-z0-9-]+$"))]
+    pub ssl_policy: Option<String>,
 }
 
 /// A listener protocol.
@@ -255,9 +323,15 @@ impl From<Protocol> for crate::elb::Protocol {
     .message("stickiness takes either cookieName (the application's cookie) or expirationSeconds (the ELB's cookie), not both"))]
 #[serde(rename_all = "camelCase")]
 pub struct Stickiness {
-    /// Follow the application's own cookie with this name (app-cookie stickiness). When
-    /// unset, the ELB issues its own cookie (lb-cookie stickiness).
+    /// Follow the application's own cookie with this name (app-cookie stickiness): a
+    /// non-empty cookie name of letters, digits and ``!#$%&'*+-.^_`|~`` (an RFC 6265 token).
+    /// When unset, the ELB issues its own cookie (lb-cookie stickiness).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    // maxLength bounds the rule's cost: browsers keep at most 4096 bytes of a cookie.
+    #[schemars(length(max = 4096))]
+    #[x_kube(validation = Rule::new(COOKIE_NAME_RULE).message(
+        "cookieName must be a cookie name: not empty, only letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, commas, semicolons or =)"
+    ))]
     pub cookie_name: Option<String>,
 
     /// Lifetime of the ELB's cookie in seconds (lb-cookie stickiness), at least 1. Unset:
@@ -268,10 +342,14 @@ pub struct Stickiness {
 }
 
 /// A reference to a HealthCheck in the same namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 pub struct HealthCheckRef {
-    /// The HealthCheck's name.
+    /// The HealthCheck's name: an object name (DNS-1123 subdomain: at most 253 lowercase
+    /// letters, digits, `-` and `.`, starting and ending with a letter or digit).
     #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new(OBJECT_NAME_RULE).message(
+        "healthCheckRef.name must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+    ))]
     pub name: String,
 }
 
@@ -379,8 +457,13 @@ pub struct ConnectionDrainingSpec {
 pub struct AccessLogSpec {
     /// Whether access logs are written; needs s3BucketName.
     pub enabled: bool,
-    /// The S3 bucket that receives the logs.
+    /// The S3 bucket that receives the logs: its name only (3-255 letters, digits, `.`, `-`
+    /// and `_`; new buckets: 3-63 lowercase), without `s3://` or a key prefix.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 255))]
+    #[x_kube(validation = Rule::new(S3_BUCKET_NAME_RULE).message(
+        "s3BucketName must be a bucket name such as my-elb-logs: no s3:// and no key prefix (put the prefix in s3BucketPrefix)"
+    ))]
     pub s3_bucket_name: Option<String>,
     /// A key prefix inside the bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -429,6 +512,13 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<String>,
 
+    /// Per enabled zone: registered and InService instances. ELB splits traffic equally
+    /// between zones (unless cross-zone load balancing is on), so uneven zones overload
+    /// the instances of the emptier ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    pub zones: Vec<ZoneStatus>,
+
     /// When the instances' health was last read from the ELB. Health is polled within the
     /// API budget: promptly while the load balancer is in transition, at most every
     /// `--health-poll-interval` once every instance is InService.
@@ -448,6 +538,19 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Registered instances per enabled zone (see the `ZonesBalanced` condition).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneStatus {
+    /// The availability zone.
+    pub name: String,
+    /// Registered instances in the zone (by their nodes' zones; instances of unknown zone
+    /// are not counted).
+    pub instances: i32,
+    /// Of those, InService.
+    pub in_service: i32,
 }
 
 /// The health of one registered instance.
@@ -474,6 +577,44 @@ pub struct InstanceStatus {
 
 /// CEL: a valid ELB name.
 pub const ELB_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$')";
+/// CEL: an availability zone name (region name plus a zone letter).
+pub const ZONE_NAME_RULE: &str = "self.all(z, z.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$'))";
+/// CEL: an AWS region name.
+pub const REGION_NAME_RULE: &str = "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')";
+/// CEL: every zone is in spec.region (the region name followed by one letter), when that is
+/// set and a region name (a malformed region has its own message).
+pub const ZONES_IN_REGION_RULE: &str = "!has(self.region) || !has(self.availabilityZones) \
+|| !self.region.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$') || self.availabilityZones.all(z, z.startsWith(self.region) && size(z) == size(self.region) + 1)";
+/// CEL: subnet ids.
+pub const SUBNET_ID_RULE: &str = "self.all(s, s.matches('^subnet-([0-9a-f]{8}|[0-9a-f]{17})$'))";
+/// CEL: security group ids.
+pub const SECURITY_GROUP_ID_RULE: &str = "self.all(g, g.matches('^sg-([0-9a-f]{8}|[0-9a-f]{17})$'))";
+/// CEL: the certificate ARN of an HTTPS/SSL listener: ACM (regional) or IAM (global), in
+/// any partition (aws, aws-cn, aws-us-gov, ...).
+pub const CERTIFICATE_ARN_RULE: &str = "self.matches('^arn:aws(-[a-z]+)*:(acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/.+\
+|iam::[0-9]{12}:server-certificate/.+)$')";
+/// CEL: ACM certificates live in one region, which must be the ELB's when spec.region is
+/// set (without it the region is the operator's, which the schema cannot know) and a region
+/// name (a malformed region has its own message).
+pub const ACM_CERTIFICATE_REGION_RULE: &str = "!has(self.region) \
+|| !self.region.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$') || self.listeners.all(l, \
+!has(l.sslCertificateId) || !l.sslCertificateId.matches('^arn:[a-z-]+:acm:') \
+|| l.sslCertificateId.contains(':acm:' + self.region + ':'))";
+/// CEL: listeners forwarding to one instance port agree on back-end encryption (ELB's rule
+/// for InstanceProtocol; the default back-end protocol, HTTP or TCP, is unencrypted).
+pub const INSTANCE_PORT_ENCRYPTION_RULE: &str = "self.all(l, self.all(m, l.instancePort != m.instancePort \
+|| (has(l.instanceProtocol) && l.instanceProtocol in ['HTTPS', 'SSL']) \
+== (has(m.instanceProtocol) && m.instanceProtocol in ['HTTPS', 'SSL'])))";
+/// CEL: an application cookie name is an RFC 6265 token.
+pub const COOKIE_NAME_RULE: &str = r#"self.matches("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")"#;
+/// CEL: a Kubernetes object name (DNS-1123 subdomain; the length is the schema's).
+pub const OBJECT_NAME_RULE: &str =
+    r"self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')";
+/// CEL: an S3 bucket name (legacy us-east-1 names included), not a URL or a path.
+pub const S3_BUCKET_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9._-]{3,255}$')";
+/// CEL: tag values in ELB's character set (Unicode letters, separators and digits, and
+/// `_ . : / = + - @`).
+pub const TAG_VALUES_CHARSET_RULE: &str = r"self.all(k, self[k].matches('^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]*$'))";
 /// CEL: zones and subnets exclusive.
 pub const ZONES_XOR_SUBNETS_RULE: &str = "!(has(self.availabilityZones) && has(self.subnets))";
 /// CEL (transition): loadBalancerName may not be set, changed or removed.

@@ -1,6 +1,7 @@
 //! The custom resources: `LoadBalancer` and `HealthCheck` (group `elb.operator.dev`,
 //! version `v1alpha1`). Doc comments on these types become the `kubectl explain` text.
 
+pub mod checks;
 pub mod healthcheck;
 pub mod loadbalancer;
 pub mod tags;
@@ -24,6 +25,9 @@ pub mod condition {
     pub const SYNCED: &str = "Synced";
     /// An ELB with the wanted name exists and is not owned by this resource.
     pub const CONFLICT: &str = "Conflict";
+    /// Every enabled zone has InService instances, evenly enough for ELB's equal split
+    /// between zones. Informational: it does not change `Ready`.
+    pub const ZONES_BALANCED: &str = "ZonesBalanced";
 }
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -47,6 +51,19 @@ pub fn crdgen_yaml() -> String {
         .iter()
         .map(|crd| format!("---\n{}", crd_yaml(crd)))
         .collect()
+}
+
+/// The plurals of the custom resources the API server does not serve (empty when both
+/// are installed), found through discovery, which every authenticated client may read.
+pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Error> {
+    use kube::Resource;
+    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string()];
+    let served: Vec<String> = match client.list_api_group_resources(&format!("{GROUP}/{VERSION}")).await {
+        Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+        Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    Ok(wanted.into_iter().filter(|w| !served.contains(w)).collect())
 }
 
 #[cfg(test)]
@@ -162,17 +179,4 @@ mod tests {
             assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));
         }
     }
-}
-
-/// The plurals of the custom resources the API server does not serve (empty when both
-/// are installed), found through discovery, which every authenticated client may read.
-pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Error> {
-    use kube::Resource;
-    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string()];
-    let served: Vec<String> = match client.list_api_group_resources(&format!("{GROUP}/{VERSION}")).await {
-        Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
-        Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    Ok(wanted.into_iter().filter(|w| !served.contains(w)).collect())
 }

@@ -10,6 +10,11 @@ pub const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
 /// Ownership tag: `<namespace>/<name>` of the LoadBalancer resource that owns the ELB.
 pub const RESOURCE_TAG: &str = "elb.operator.dev/resource";
 
+/// Put on an owned ELB when its resource is deleted with `deletionPolicy: Retain` (or an
+/// adopted ELB is left behind), so that the orphan report lists it as retained, never as an
+/// orphan to delete. Best effort: an ELB already at the tag limit keeps no marker.
+pub const RETAINED_TAG: &str = "elb.operator.dev/retained";
+
 /// How many ownership tags the operator adds to each ELB.
 pub const OWNERSHIP_TAG_COUNT: usize = 2;
 

@@ -508,28 +508,79 @@ fn policies(p: &mut Params, names: &[String]) {
     }
 }
 
-/// One [`Client`] per region, built on demand from a base configuration. Clients share the
-/// credential cache, and rate limiters are shared per (credentials, region).
+/// An IAM role that calls are made as (`spec.roleArn`, `spec.externalId`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Role {
+    pub arn: String,
+    pub external_id: Option<String>,
+}
+
+type ClientKey = (Option<Role>, String);
+
+/// One [`Client`] per (role, region), built on demand from a base configuration. Clients
+/// share the credential cache: the base credentials, and per role the assumed ones (one
+/// AssumeRole per role, refreshed before expiry, whatever the region). Rate limiters are
+/// shared per (credentials, region), so each (role, region) has its own budget.
 #[derive(Debug)]
 pub struct Clients {
     base: ClientConfig,
-    clients: Mutex<HashMap<String, Arc<Client>>>,
+    /// `RoleSessionName` of every AssumeRole.
+    session_name: String,
+    /// By (role, region).
+    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
+    roles: Mutex<HashMap<Role, crate::elb::SharedCredentials>>,
 }
 
 impl Clients {
     pub fn new(base: ClientConfig) -> Clients {
-        Clients { base, clients: Mutex::default() }
+        Clients { base, session_name: "elb-operator".into(), clients: Mutex::default(), roles: Mutex::default() }
     }
 
-    /// The client of `region` (the base region when empty).
+    /// The `RoleSessionName` of assumed roles (`elb-operator-<cluster>`).
+    pub fn with_session_name(mut self, name: String) -> Clients {
+        self.session_name = name;
+        self
+    }
+
+    /// The client of `region` (the base region when empty), with the base credentials.
     pub fn get(&self, region: &str) -> Result<Arc<Client>, Error> {
+        self.get_as(region, None)
+    }
+
+    /// The client of `region` acting as `role` (the base credentials when `None`).
+    pub fn get_as(&self, region: &str, role: Option<&Role>) -> Result<Arc<Client>, Error> {
         let region = if region.is_empty() { self.base.region.as_str() } else { region };
+        let key = (role.cloned(), region.to_string());
         let mut clients = self.clients.lock().unwrap();
-        if let Some(c) = clients.get(region) {
+        if let Some(c) = clients.get(&key) {
             return Ok(c.clone());
         }
-        let c = Arc::new(Client::new(self.base.clone().with_region(region))?);
-        clients.insert(region.to_string(), c.clone());
+        let mut config = self.base.clone().with_region(region);
+        if let Some(role) = role {
+            config.credentials = self.assumed(role)?;
+        }
+        let c = Arc::new(Client::new(config)?);
+        clients.insert(key, c.clone());
+        Ok(c)
+    }
+
+    fn assumed(&self, role: &Role) -> Result<crate::elb::SharedCredentials, Error> {
+        let mut roles = self.roles.lock().unwrap();
+        if let Some(c) = roles.get(role) {
+            return Ok(c.clone());
+        }
+        let region = self.base.region.as_str();
+        let sts = self.base.sts_endpoint.clone().unwrap_or_else(|| super::config::default_endpoint("sts", region));
+        let source = crate::elb::credentials::assume_role::AssumeRole::new(
+            &role.arn,
+            role.external_id.as_deref(),
+            &self.session_name,
+            self.base.credentials.clone(),
+            &sts,
+            region,
+        )?;
+        let c = crate::elb::SharedCredentials::new(source);
+        roles.insert(role.clone(), c.clone());
         Ok(c)
     }
 }

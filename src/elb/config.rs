@@ -38,6 +38,9 @@ pub struct ClientConfig {
     pub page_size: Option<u32>,
     /// With leader election: mutating calls are sent only while the fence allows.
     pub fence: Option<super::Fence>,
+    /// STS endpoint URL for AssumeRole (`spec.roleArn`): `AWS_ENDPOINT_URL_STS`, else
+    /// `AWS_ENDPOINT_URL`, else the region's; `None` means the region's public endpoint.
+    pub sts_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -52,6 +55,7 @@ impl std::fmt::Debug for ClientConfig {
             .field("rate_limit", &self.rate_limit)
             .field("metrics", &self.metrics.is_some())
             .field("page_size", &self.page_size)
+            .field("sts_endpoint", &self.sts_endpoint)
             .finish()
     }
 }
@@ -59,7 +63,10 @@ impl std::fmt::Debug for ClientConfig {
 impl ClientConfig {
     /// Static keys and an explicit endpoint (tests against moto, local fault servers).
     pub fn for_endpoint(region: &str, endpoint: &str, access_key_id: &str, secret_access_key: &str) -> ClientConfig {
-        Self::with_credentials(region, Some(endpoint.to_string()), SharedCredentials::from_keys(access_key_id, secret_access_key, None))
+        let mut c = Self::with_credentials(region, Some(endpoint.to_string()), SharedCredentials::from_keys(access_key_id, secret_access_key, None));
+        // One local server (moto) answers every service.
+        c.sts_endpoint = Some(endpoint.to_string());
+        c
     }
 
     /// Defaults around the given credentials.
@@ -75,6 +82,7 @@ impl ClientConfig {
             metrics: None,
             page_size: Some(MAX_PAGE_SIZE),
             fence: None,
+            sts_endpoint: None,
         }
     }
 
@@ -95,6 +103,7 @@ impl ClientConfig {
             .unwrap_or_else(|| default_endpoint("sts", &region));
         let credentials = credentials::default_chain(env, &region, &sts_endpoint)?;
         let mut c = Self::with_credentials(&region, endpoint, credentials);
+        c.sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL));
         if let Some(n) = env("AWS_MAX_ATTEMPTS") {
             let n: u32 = n.parse().map_err(|_| Error::Config(format!("AWS_MAX_ATTEMPTS={n:?} is not a number")))?;
             c = c.with_max_attempts(n);

@@ -78,6 +78,10 @@ pub enum Error {
     #[error("credentials: {0}")]
     Credentials(String),
 
+    /// STS AssumeRole (`spec.roleArn`) refused or failed; `message` is AWS's, never a secret.
+    #[error("assuming role {role_arn} failed: {message}")]
+    AssumeRoleFailed { role_arn: String, message: String },
+
     /// The client is misconfigured (bad endpoint URL, unknown region, ...).
     #[error("configuration: {0}")]
     Config(String),
@@ -95,7 +99,7 @@ impl Error {
             // The same document would come back: only a fix on the other side helps.
             Error::MalformedResponse { .. } => ErrorKind::Terminal,
             Error::Timeout { .. } | Error::Transport { .. } => ErrorKind::Retryable,
-            Error::Credentials(_) => ErrorKind::Auth,
+            Error::Credentials(_) | Error::AssumeRoleFailed { .. } => ErrorKind::Auth,
             Error::Config(_) | Error::Fenced { .. } => ErrorKind::Terminal,
         }
     }
@@ -110,7 +114,7 @@ impl Error {
             | Error::Fenced { action }
             | Error::Timeout { action, .. }
             | Error::Transport { action, .. } => Some(action),
-            Error::Credentials(_) | Error::Config(_) => None,
+            Error::Credentials(_) | Error::Config(_) | Error::AssumeRoleFailed { .. } => None,
         }
     }
 

@@ -21,8 +21,10 @@ pub mod retry;
 pub mod signing;
 mod wire;
 mod xml;
+#[doc(hidden)]
+pub mod fuzzing;
 
-pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
+pub use client::{Client, Clients, Role, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::{ClientConfig, ElbArgs};
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{DecodeError, Error, ErrorKind};

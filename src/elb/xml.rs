@@ -84,8 +84,13 @@ impl Element {
     }
 }
 
+/// The deepest nesting [`parse`] accepts. ELB answers nest at most about 8 deep; the limit
+/// keeps the recursive walks of the tree (search, clone, drop) within any thread's stack
+/// whatever a broken or hostile endpoint sends.
+pub const MAX_DEPTH: usize = 100;
+
 /// Parses a whole document into its root element. Fails on malformed XML, a document
-/// without a root, or an unclosed element.
+/// without a root, an unclosed element, or elements nested deeper than [`MAX_DEPTH`].
 pub fn parse(doc: &str) -> Result<Element, String> {
     let mut reader = Reader::from_str(doc);
     let mut stack: Vec<Element> = Vec::new();
@@ -96,6 +101,9 @@ pub fn parse(doc: &str) -> Result<Element, String> {
             Event::Start(s) => {
                 if root.is_some() {
                     return Err("content after the root element".into());
+                }
+                if stack.len() >= MAX_DEPTH {
+                    return Err(format!("elements nested deeper than {MAX_DEPTH}"));
                 }
                 stack.push(Element { name: local(s.local_name().as_ref()), ..Default::default() });
             }

@@ -217,6 +217,10 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
             let attributes = [PolicyAttribute { name: "ProxyProtocol".into(), value: "true".into() }];
             elb.create_load_balancer_policy(name, policy_name, "ProxyProtocolPolicyType", &attributes).await
         }
+        Action::CreateSslNegotiationPolicy { policy_name, reference } => {
+            let attributes = [PolicyAttribute { name: "Reference-Security-Policy".into(), value: reference.clone() }];
+            elb.create_load_balancer_policy(name, policy_name, "SSLNegotiationPolicyType", &attributes).await
+        }
         Action::SetListenerPolicies { port, policy_names } => {
             elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await
         }
@@ -244,6 +248,25 @@ pub enum Deleted {
     AlreadyGone,
     /// The ELB is not this resource's; it was left in place.
     Foreign { claimed_by: Option<String> },
+}
+
+/// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
+/// Returns whether it was marked; a missing or foreign ELB is left alone.
+pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, elb::Error> {
+    let tags = match tags_of(elb, name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if tags.is_empty() || owner.ownership(&tags) != Ownership::Owned {
+        return Ok(false);
+    }
+    if tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true") {
+        return Ok(true);
+    }
+    let tag = elb::Tag { key: crate::crd::tags::RETAINED_TAG.into(), value: Some("true".into()) };
+    elb.add_tags(&[name.to_string()], &[tag]).await?;
+    Ok(true)
 }
 
 /// Deletes the ELB if, and only if, this resource owns it. Already gone is success.

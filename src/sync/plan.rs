@@ -65,6 +65,8 @@ pub struct Desired {
     pub stickiness: BTreeMap<u16, Stickiness>,
     /// Instance ports that receive the PROXY protocol header.
     pub proxy_protocol_ports: BTreeSet<u16>,
+    /// The predefined TLS security policy (`ELBSecurityPolicy-…`) per HTTPS/SSL front-end port.
+    pub ssl_policies: BTreeMap<u16, String>,
 }
 
 /// Session stickiness of one listener.
@@ -95,6 +97,14 @@ impl Stickiness {
             }
         }
     }
+}
+
+/// The operator's SSLNegotiationPolicyType policy for `reference` on `port`: named after
+/// both, since a policy cannot be changed, only replaced.
+pub fn ssl_policy_name(port: u16, reference: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(reference.as_bytes());
+    format!("{POLICY_PREFIX}tls-{port}-{}", hex::encode(&digest[..4]))
 }
 
 /// The ELB as AWS describes it.
@@ -134,6 +144,8 @@ pub enum Action {
     CreateLbCookiePolicy { policy_name: String, expiration_seconds: Option<i64> },
     CreateAppCookiePolicy { policy_name: String, cookie_name: String },
     CreateProxyProtocolPolicy { policy_name: String },
+    /// An SSLNegotiationPolicyType policy referencing a predefined security policy.
+    CreateSslNegotiationPolicy { policy_name: String, reference: String },
     /// Sets the complete policy list of a listener.
     SetListenerPolicies { port: u16, policy_names: Vec<String> },
     /// Sets the complete policy list of an instance port.
@@ -171,7 +183,7 @@ impl Action {
             Action::DeregisterInstances(_) => "DeregisterInstancesFromLoadBalancer",
             Action::CreateLbCookiePolicy { .. } => "CreateLBCookieStickinessPolicy",
             Action::CreateAppCookiePolicy { .. } => "CreateAppCookieStickinessPolicy",
-            Action::CreateProxyProtocolPolicy { .. } => "CreateLoadBalancerPolicy",
+            Action::CreateProxyProtocolPolicy { .. } | Action::CreateSslNegotiationPolicy { .. } => "CreateLoadBalancerPolicy",
             Action::SetListenerPolicies { .. } => "SetLoadBalancerPoliciesOfListener",
             Action::SetBackendPolicies { .. } => "SetLoadBalancerPoliciesForBackendServer",
             Action::DeletePolicy { .. } => "DeleteLoadBalancerPolicy",
@@ -223,6 +235,7 @@ impl fmt::Display for Action {
             Action::CreateLbCookiePolicy { policy_name, .. }
             | Action::CreateAppCookiePolicy { policy_name, .. }
             | Action::CreateProxyProtocolPolicy { policy_name } => write!(f, "created policy {policy_name}"),
+            Action::CreateSslNegotiationPolicy { policy_name, reference } => write!(f, "created policy {policy_name} ({reference})"),
             Action::SetListenerPolicies { port, policy_names } => {
                 write!(f, "set policies of port {port} to [{}]", policy_names.join(","))
             }
@@ -358,6 +371,13 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
         }
         wanted.insert(name);
     }
+    for (port, reference) in &d.ssl_policies {
+        let name = ssl_policy_name(*port, reference);
+        if !existing.contains(&name) && wanted.insert(name.clone()) {
+            creates.push(Action::CreateSslNegotiationPolicy { policy_name: name.clone(), reference: reference.clone() });
+        }
+        wanted.insert(name);
+    }
     if !d.proxy_protocol_ports.is_empty() {
         if !existing.contains(PROXY_PROTOCOL_POLICY) {
             creates.push(Action::CreateProxyProtocolPolicy { policy_name: PROXY_PROTOCOL_POLICY.to_string() });
@@ -375,8 +395,13 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
         let port = l.load_balancer_port;
         let have: Vec<String> =
             if fresh_ports.contains(&port) { vec![] } else { observed_listener.get(&port).cloned().unwrap_or_default() };
-        let mut want: Vec<String> = have.iter().filter(|p| !own(p)).cloned().collect();
+        // A listener takes one TLS negotiation policy: ours replaces the predefined one AWS
+        // attaches to a new HTTPS/SSL listener. Other policies are kept.
+        let ours_for_tls = d.ssl_policies.contains_key(&port);
+        let replaced = |p: &String| own(p) || (ours_for_tls && is_predefined_tls_policy(p));
+        let mut want: Vec<String> = have.iter().filter(|p| !replaced(p)).cloned().collect();
         want.extend(d.stickiness.get(&port).map(|s| s.policy_name(port)));
+        want.extend(d.ssl_policies.get(&port).map(|r| ssl_policy_name(port, r)));
         if sorted_strings(&want) != sorted_strings(&have) {
             sets.push(Action::SetListenerPolicies { port, policy_names: want });
         }
@@ -402,6 +427,11 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
         .filter(|p| own(p) && !wanted.contains(*p))
         .map(|p| Action::DeletePolicy { policy_name: p.clone() });
     creates.into_iter().chain(sets).chain(deletes).collect()
+}
+
+/// The names AWS gives the predefined TLS negotiation policies it attaches by itself.
+fn is_predefined_tls_policy(name: &str) -> bool {
+    name.starts_with("ELBSecurityPolicy-") || name.starts_with("ELBSample-")
 }
 
 fn sorted_strings(v: &[String]) -> Vec<String> {
@@ -643,6 +673,7 @@ mod tests {
             instances: set(&["i-1", "i-2"]),
             stickiness: BTreeMap::new(),
             proxy_protocol_ports: BTreeSet::new(),
+            ssl_policies: BTreeMap::new(),
         }
     }
     /// The observed state that exactly matches [`desired`].
@@ -1203,5 +1234,44 @@ mod tests {
         assert_eq!(Action::DeleteListener(443).to_string(), "deleted listener on port 443");
         assert_eq!(Action::RegisterInstances(strings(&["i-1", "i-2"])).to_string(), "registered instances i-1,i-2");
         assert_eq!(Action::RegisterInstances(vec![]).change(), Change::Registered);
+    }
+
+    #[test]
+    fn a_tls_policy_replaces_the_predefined_one_and_is_replaced_when_it_changes() {
+        let cert = "arn:aws:acm:us-east-1:123456789012:certificate/x";
+        let mut d = desired();
+        d.listeners = vec![listener(443, "HTTPS", 8080, "HTTP", Some(cert))];
+        d.ssl_policies = [(443, "ELBSecurityPolicy-TLS-1-2-2017-01".to_string())].into();
+        let mut o = converged();
+        o.description.listeners =
+            vec![ListenerDescription { listener: d.listeners[0].clone(), policy_names: strings(&["ELBSecurityPolicy-2016-08", "custom"]) }];
+        o.description.policies.other_policies = strings(&["ELBSecurityPolicy-2016-08"]);
+        let ours = ssl_policy_name(443, "ELBSecurityPolicy-TLS-1-2-2017-01");
+        let actions = plan(&d, Some(&o)).unwrap();
+        assert_eq!(
+            actions,
+            [
+                Action::CreateSslNegotiationPolicy { policy_name: ours.clone(), reference: "ELBSecurityPolicy-TLS-1-2-2017-01".into() },
+                Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom", &ours]) },
+            ]
+        );
+
+        // Applied: nothing more to do.
+        o.description.listeners[0].policy_names = strings(&["custom", &ours]);
+        o.description.policies.other_policies.push(ours.clone());
+        assert_eq!(plan(&d, Some(&o)).unwrap(), []);
+
+        // Another reference: a new policy, then the old one goes.
+        d.ssl_policies = [(443, "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string())].into();
+        let newer = ssl_policy_name(443, "ELBSecurityPolicy-TLS13-1-2-2021-06");
+        let names: Vec<String> = plan(&d, Some(&o)).unwrap().iter().map(|a| a.to_string()).collect();
+        assert_eq!(names.len(), 3, "{names:?}");
+        assert!(names[0].contains(&newer) && names[2].contains(&ours) && names[2].starts_with("deleted"), "{names:?}");
+
+        // The field removed: ours is detached and deleted; the others stay.
+        d.ssl_policies.clear();
+        let actions = plan(&d, Some(&o)).unwrap();
+        assert_eq!(actions[0], Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom"]) });
+        assert_eq!(actions[1], Action::DeletePolicy { policy_name: ours });
     }
 }

@@ -26,6 +26,7 @@ CLUSTER_SCOPED = {("", "nodes")}
 
 NON_DEFAULT = {
     "clusterName": "prod-eu-1",
+    "allowedRoleArns": ["arn:aws:iam::111111111111:role/elb-*", "arn:aws:iam::222222222222:role/elb"],
     "region": "eu-west-1",
     "elbEndpoint": "https://elasticloadbalancing.eu-west-1.amazonaws.com",
     "watchNamespace": "shop",
@@ -57,9 +58,14 @@ NON_DEFAULT = {
 }
 
 
+# Rendering has no cluster to derive a cluster name from, so tests name one unless they
+# test its absence.
+BASE = {"clusterName": "test-cluster"}
+
+
 def render(values: dict | None = None) -> list[dict]:
     with helm.Chart.load(CHART) as chart:
-        out = chart.render(values=values or {}, name=RELEASE, namespace=NAMESPACE)
+        out = chart.render(values={**BASE, **(values or {})}, name=RELEASE, namespace=NAMESPACE)
     docs = []
     for path, text in out.items():
         if path.endswith("NOTES.txt"):
@@ -70,7 +76,7 @@ def render(values: dict | None = None) -> list[dict]:
 
 def notes(values: dict | None = None) -> str:
     with helm.Chart.load(CHART) as chart:
-        out = chart.render(values=values or {}, name=RELEASE, namespace=NAMESPACE)
+        out = chart.render(values={**BASE, **(values or {})}, name=RELEASE, namespace=NAMESPACE)
     return next(v for k, v in out.items() if k.endswith("NOTES.txt"))
 
 
@@ -95,7 +101,7 @@ def args(docs: list[dict]) -> list[str]:
 
 @pytest.mark.parametrize("values", [None, NON_DEFAULT, {"leaderElection": {"enabled": False}}], ids=["default", "custom", "no-le"])
 def test_lint_is_strict_clean(values):
-    report = helm.lint(CHART, values, strict=True, namespace=NAMESPACE)
+    report = helm.lint(CHART, {**BASE, **(values or {})}, strict=True, namespace=NAMESPACE)
     assert report["errors"] == []
     problems = [m for m in report["messages"] if m["severity"] >= 2]
     assert problems == [], problems
@@ -109,7 +115,7 @@ def test_lint_is_strict_clean(values):
         {"concurrency": 0},
         {"healthPollInterval": "soon"},
         {"serviceAccount": {"irsaRoleArn": "not-an-arn"}},
-        {"clusterName": ""},
+        {"clusterName": "two words"},
         {"elbClient": {"timeoutSeconds": 0}},
         {"elbClient": {"timeoutSeconds": "10s"}},
         {"elbClient": {"maxAttempts": 0}},
@@ -203,6 +209,7 @@ def _dep(docs):
 
 VALUE_EFFECTS = {
     "clusterName": lambda d: "--cluster-name=prod-eu-1" in args(d),
+    "allowedRoleArns": lambda d: "--allowed-role-arns=arn:aws:iam::111111111111:role/elb-*,arn:aws:iam::222222222222:role/elb" in args(d),
     "region": lambda d: "--region=eu-west-1" in args(d),
     "elbEndpoint": lambda d: "--elb-endpoint=https://elasticloadbalancing.eu-west-1.amazonaws.com" in args(d),
     "watchNamespace": lambda d: "--watch-namespace=shop" in args(d),
@@ -466,9 +473,16 @@ def test_service_monitor_needs_the_service():
 def test_notes_say_what_to_apply_next():
     text = notes()
     assert "kubectl apply" in text and "kind: LoadBalancer" in text and "kind: HealthCheck" in text
-    assert "clusterName is still the default" in text
+    assert '"test-cluster"' in text and "was derived" not in text
     custom = notes({"clusterName": "prod", "serviceAccount": {"irsaRoleArn": "arn:aws:iam::123456789012:role/x"}})
-    assert "clusterName is still the default" not in custom and "irsaRoleArn is empty" not in custom
+    assert "irsaRoleArn is empty" not in custom
+
+
+def test_without_a_cluster_name_and_no_cluster_to_derive_one_the_chart_refuses():
+    # Two clusters with one name would delete each other's ELBs: no shared default.
+    with helm.Chart.load(CHART) as chart:
+        with pytest.raises(helm.HelmError, match="clusterName is required"):
+            chart.render(values={}, name=RELEASE, namespace=NAMESPACE)
 
 
 @pytest.mark.parametrize("values", [None, NON_DEFAULT], ids=["default", "custom"])

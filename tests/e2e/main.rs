@@ -86,7 +86,7 @@ async fn tutorial_converges_and_follows_edits() {
     let _ = node_a;
 
     // Stop instance B in EC2: status reports it OutOfService.
-    w.moto().stop_instances(&[inst_b.clone()]);
+    w.moto().stop_instances(std::slice::from_ref(&inst_b));
     eventually("the stopped instance to show OutOfService", &w, || async {
         let lb = w.get_json("loadbalancer/my-lb");
         let inst = lb["status"]["instances"].as_array()?.iter().find(|i| i["instanceId"] == inst_b.as_str())?.clone();
@@ -185,7 +185,7 @@ async fn foreign_elb_is_a_conflict_and_untouched() {
     })
     .await
     .unwrap();
-    let before = (w.describe(&foreign).await, elb.describe_tags(&[foreign.clone()]).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
+    let before = (w.describe(&foreign).await, elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
 
     w.start_operator();
     let out = w.apply_yaml(&lb_yaml("taken", &format!("  loadBalancerName: {foreign}\n")));
@@ -200,7 +200,7 @@ async fn foreign_elb_is_a_conflict_and_untouched() {
     assert!(described.contains("Warning"), "a Warning event:\n{described}");
 
     w.kubectl_ok(&["delete", "loadbalancer/taken", "--timeout=60s"]);
-    let after = (w.describe(&foreign).await, elb.describe_tags(&[foreign.clone()]).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
+    let after = (w.describe(&foreign).await, elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
     assert_eq!(before, after, "the foreign ELB is unchanged, tags and attributes included");
 }
 
@@ -239,7 +239,7 @@ async fn drift_is_corrected() {
     .await;
 
     elb.delete_load_balancer_listeners(&name, &[80]).await.unwrap();
-    elb.deregister_instances(&name, &[inst.clone()]).await.unwrap();
+    elb.deregister_instances(&name, std::slice::from_ref(&inst)).await.unwrap();
     eventually("the listener and the instance to come back", &w, || async {
         let d = w.describe(&name).await?;
         (d.listeners.iter().any(|l| l.listener.load_balancer_port == 80) && d.instances == vec![inst.clone()]).then_some(())

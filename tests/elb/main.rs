@@ -2,6 +2,7 @@
 //! and faults from a small local server of our own. One binary so moto starts once.
 
 mod common;
+mod assume_role;
 mod credentials;
 mod fault_server;
 mod faults;

@@ -158,6 +158,8 @@ async fn two_processes_only_the_leader_writes_a_killed_leader_is_replaced_and_si
     assert!(metrics_a.contains("elb_operator_elb_rate_limiter_wait_seconds_count"), "{metrics_a}");
     assert!(!metrics_b.contains("elb_operator_elb_calls_total"), "the standby made ELB calls:\n{metrics_b}");
     assert!(!metrics_b.contains("elb_operator_reconcile_runs_total"), "the standby reconciled:\n{metrics_b}");
+    assert!(metrics_a.lines().any(|l| l == "elb_operator_leader 1"), "the leader says so:\n{metrics_a}");
+    assert!(metrics_b.lines().any(|l| l == "elb_operator_leader 0"), "the standby says so:\n{metrics_b}");
     let writers = test_support::poll(Duration::from_secs(20), || async { Some(event_writers(&events).await).filter(|w| !w.is_empty()) })
         .await
         .expect("the leader records events");

@@ -434,3 +434,41 @@ async fn stickiness_and_proxy_protocol_policies() {
     assert!(!d.policies.other_policies.iter().any(|p| p.starts_with("elb-operator-")), "{:?}", d.policies);
     execute::delete(&c, name, &owner(name)).await.unwrap();
 }
+
+/// A TLS negotiation policy on an HTTPS listener, against moto: created, set on the
+/// listener, converged without further calls, and removed when the field goes away.
+/// (HTTPS to the instances: moto reports the front-end protocol as the instance protocol.)
+#[tokio::test]
+async fn tls_negotiation_policy_follows_the_spec() {
+    let (c, metrics) = counted();
+    let name = "rc-tls-policy";
+    let spec = |policy: &str| -> LoadBalancerSpec {
+        serde_yaml::from_str(&format!(
+            "{{availabilityZones: [us-east-1a], listeners: [\
+             {{port: 443, instancePort: 8080, protocol: HTTPS, instanceProtocol: HTTPS, \
+               sslCertificateId: 'arn:aws:iam::123456789012:server-certificate/test-cert'{policy}}}]}}"
+        ))
+        .unwrap()
+    };
+    let want = desired(name, &spec(", sslPolicy: ELBSecurityPolicy-TLS-1-2-2017-01"), None);
+    converged(execute::converge(&c, &want, &owner(name), false).await);
+    let ours = elb_operator::sync::plan::ssl_policy_name(443, "ELBSecurityPolicy-TLS-1-2-2017-01");
+    let d = snapshot(&c, name).await.description;
+    let port443 = d.listeners.iter().find(|l| l.listener.load_balancer_port == 443).unwrap();
+    assert!(port443.policy_names.contains(&ours), "{:?}", port443.policy_names);
+    let described = c.describe_load_balancer_policies(name, std::slice::from_ref(&ours)).await.unwrap();
+    assert_eq!(described[0].policy_type_name, "SSLNegotiationPolicyType");
+    assert!(described[0].attributes.iter().any(|a| a.name == "Reference-Security-Policy" && a.value == "ELBSecurityPolicy-TLS-1-2-2017-01"));
+
+    let before = calls(&metrics);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
+    assert!(applied.is_empty(), "{applied:?}");
+    assert_eq!(calls(&metrics).since(&before).matching(is_mutating), 0);
+
+    let want = desired(name, &spec(""), None);
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(api_actions(&applied), ["SetLoadBalancerPoliciesOfListener", "DeleteLoadBalancerPolicy"]);
+    let d = snapshot(&c, name).await.description;
+    assert!(!d.policies.other_policies.contains(&ours), "{:?}", d.policies);
+    execute::delete(&c, name, &owner(name)).await.unwrap();
+}

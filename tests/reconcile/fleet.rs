@@ -24,9 +24,13 @@ struct Run {
 }
 
 async fn start(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimitConfig) -> Run {
+    start_with(client, ns, poll, budget, |_| {}).await
+}
+
+async fn start_with(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimitConfig, tweak: impl FnOnce(&mut Config)) -> Run {
     elb_operator::elb::install_crypto_provider();
     let metrics = Metrics::new();
-    let config = Config {
+    let mut config = Config {
         cluster_name: "fleet-test".into(),
         namespace: Some(ns.into()),
         default_region: crate::REGION.into(),
@@ -34,6 +38,7 @@ async fn start(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimi
         concurrency: 8,
         ..Config::default()
     };
+    tweak(&mut config);
     let readiness = config.readiness.clone();
     let elb = Clients::new(crate::config().with_rate_limit(budget).with_metrics(metrics.elb.clone()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -99,7 +104,11 @@ async fn a_restart_over_converged_elbs_reads_the_region_in_bulk() {
     let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-restart");
     let first = start(&client, "fleet-restart", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
     for i in 0..N {
-        create(&api, load_balancer(&format!("restart-{i}"), &[])).await;
+        let mut lb = load_balancer(&format!("restart-{i}"), &[]);
+        if i % 2 == 0 {
+            lb["spec"]["attributes"] = json!({"idleTimeoutSeconds": 120});
+        }
+        create(&api, lb).await;
     }
     all_synced(&api, N).await;
     first.stop().await;
@@ -135,6 +144,8 @@ async fn a_stable_fleet_stays_within_its_describe_budget() {
         create(&api, load_balancer(&format!("budget-{i}"), &instances)).await;
     }
     all_synced(&api, N).await;
+    let ready = format!("elb_operator_load_balancers_ready{{state=\"True\"}} {N}");
+    eventually("the Ready gauge", || async { run.metrics.encode().lines().any(|l| l == ready).then_some(()) }).await;
 
     let before = describes(&run.calls());
     let window = Duration::from_secs(4);
@@ -195,5 +206,57 @@ async fn a_malformed_object_does_not_stop_the_others() {
         events(&client, "fleet-malformed").await.into_iter().find(|(_, reason, _)| reason == "InvalidObject")
     })
     .await;
+    run.stop().await;
+}
+
+/// `spec.roleArn`: the ELB lands in the role's account (moto keeps accounts apart by access
+/// key, and AssumeRole hands out keys of the role's account); a role the allow-list does not
+/// name is refused with a clear condition and no AWS call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_puts_the_elb_in_its_own_account() {
+    const AWAY: &str = "arn:aws:iam::111111111111:role/elb-fleet-test";
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-roles").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-roles");
+    let lb = |name: &str, role: Option<&str>| {
+        let mut v = load_balancer(name, &[]);
+        if let Some(r) = role {
+            v["spec"]["roleArn"] = json!(r);
+            v["spec"]["loadBalancerName"] = json!(name);
+        }
+        v
+    };
+    create(&api, lb("fleet-home", None)).await;
+    create(&api, lb("fleet-away", Some(AWAY))).await;
+    create(&api, lb("fleet-refused", Some("arn:aws:iam::222222222222:role/not-allowed"))).await;
+    let run = start_with(&client, "fleet-roles", Duration::from_secs(300), RateLimitConfig::unlimited(), |c| {
+        c.allowed_role_arns = vec!["arn:aws:iam::111111111111:role/elb-*".into()];
+    })
+    .await;
+    for name in ["fleet-home", "fleet-away"] {
+        eventually("synced", || async {
+            let lb = api.get(name).await.ok()?;
+            condition(&lb, "Synced").is_some_and(|c| c.status == "True").then_some(())
+        })
+        .await;
+    }
+    let refused = eventually("RoleNotAllowed", || async {
+        let lb = api.get("fleet-refused").await.ok()?;
+        condition(&lb, "Synced").filter(|c| c.reason == "RoleNotAllowed").cloned()
+    })
+    .await;
+    assert!(refused.message.contains("--allowed-role-arns"), "{}", refused.message);
+
+    let clients = Clients::new(crate::config());
+    let home = clients.get(crate::REGION).unwrap();
+    let away = clients.get_as(crate::REGION, Some(&elb_operator::elb::Role { arn: AWAY.into(), external_id: None })).unwrap();
+    let seen = |c: std::sync::Arc<elb_operator::elb::Client>, name: &'static str| async move {
+        elb_operator::sync::execute::describe(&*c, name).await.unwrap().is_some()
+    };
+    assert!(seen(away.clone(), "fleet-away").await, "the role's account holds its ELB");
+    assert!(!seen(home.clone(), "fleet-away").await, "the operator's own account does not");
+    assert!(!seen(away.clone(), "fleet-refused").await && !seen(home.clone(), "fleet-refused").await, "a refused role creates nothing");
+    let away_name = api.get("fleet-away").await.unwrap().status.unwrap().load_balancer_name.unwrap();
+    assert_eq!(away_name, "fleet-away");
     run.stop().await;
 }

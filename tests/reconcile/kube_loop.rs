@@ -335,6 +335,8 @@ async fn conflict_missing_health_check_and_retain() {
     }
     assert_eq!(execute::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
     assert!(execute::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
+    assert_eq!(client_tags(&kept_elb).await.get("elb.operator.dev/retained").map(String::as_str), Some("true"), "marked for the orphan report");
+    assert_eq!(client_tags("loop-foreign").await.get("elb.operator.dev/retained"), None, "a foreign ELB is never marked");
     operator.stop().await;
 
     // Clean up what the test left in moto on purpose.
@@ -437,4 +439,80 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
     assert!(seen.iter().any(|(_, r, n)| r == "Retained" && n.contains("adopted")), "{seen:?}");
     operator.stop().await;
     c.delete_load_balancer("loop-adopt-kept").await.unwrap();
+}
+
+/// The gate condition of a pod, as (status, reason).
+async fn gate_of(kube: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
+    let pod = Api::<Pod>::namespaced(kube.clone(), ns).get(name).await.ok()?;
+    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::gates::IN_SERVICE)?;
+    Some((c.status, c.reason.unwrap_or_default()))
+}
+
+/// Pods that opt into the readiness gate get `elb.operator.dev/in-service` True once their
+/// instance is InService, False with the ELB's state when it stops; a pod without the gate
+/// is never patched. The zones' balance follows the same health.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_gates_and_zone_balance_follow_instance_health() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-gates";
+    namespace(&kube, ns).await;
+    let a = MOTO.run_instances(1, "us-east-1a");
+    let b = MOTO.run_instances(1, "us-east-1b");
+    node(&kube, "loop-gates-a", Some(("us-east-1a", &a[0]))).await;
+    node(&kube, "loop-gates-b", Some(("us-east-1b", &b[0]))).await;
+    let pods: Api<Pod> = Api::namespaced(kube.clone(), ns);
+    for (name, node_name, gated) in [("gated-a", "loop-gates-a", true), ("gated-b", "loop-gates-b", true), ("plain", "loop-gates-a", false)] {
+        let gates = if gated { json!([{"conditionType": "elb.operator.dev/in-service"}]) } else { json!([]) };
+        create(
+            &pods,
+            json!({"metadata": {"name": name, "labels": {"app": "web"}},
+                   "spec": {"nodeName": node_name, "readinessGates": gates, "containers": [{"name": "c", "image": "nginx"}]}}),
+        )
+        .await;
+        // As the kubelet reports a gated pod: containers ready, Ready False until the gate is True.
+        let ready = if gated { "False" } else { "True" };
+        let status = json!({"status": {
+            "phase": "Running",
+            "conditions": [{"type": "ContainersReady", "status": "True"}, {"type": "Ready", "status": ready}],
+            "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "", "started": true}],
+        }});
+        pods.patch_status(name, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    }
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "gated"},
+               "spec": {"availabilityZones": ["us-east-1a", "us-east-1b"],
+                        "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                        "backends": {"podSelector": {"matchLabels": {"app": "web"}}}}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+
+    // Gated pods count as backends (their gate is the one thing missing) and turn True.
+    for pod in ["gated-a", "gated-b"] {
+        let got = eventually("the gate True", || async { gate_of(&kube, ns, pod).await.filter(|(s, _)| s == "True") }).await;
+        assert_eq!(got.1, "InService");
+    }
+    let lb = eventually("zones balanced", || async { lbs.get("gated").await.ok().filter(|lb| is_true(lb, "ZonesBalanced")) }).await;
+    let zones = lb.status.unwrap().zones;
+    assert_eq!(zones.iter().map(|z| (z.name.as_str(), z.in_service)).collect::<Vec<_>>(), [("us-east-1a", 1), ("us-east-1b", 1)]);
+
+    // Stopping b's instance: its pod's gate turns False with the ELB's state, and zone b
+    // has no InService instance left (a Warning, once).
+    MOTO.stop_instances(&b);
+    let got = eventually("the gate False", || async { gate_of(&kube, ns, "gated-b").await.filter(|(s, _)| s == "False") }).await;
+    assert_eq!(got.1, "OutOfService");
+    let lb = eventually("zone b empty", || async {
+        lbs.get("gated").await.ok().filter(|lb| condition(lb, "ZonesBalanced").is_some_and(|c| c.reason == "ZoneWithoutInstances"))
+    })
+    .await;
+    assert!(condition(&lb, "ZonesBalanced").unwrap().message.contains("us-east-1b"));
+    assert!(is_true(&lb, "Ready"), "zone balance does not change Ready");
+    let warnings = events(&kube, ns).await.into_iter().filter(|(t, r, _)| t == "Warning" && r == "ZoneWithoutInstances").count();
+    assert_eq!(warnings, 1, "one Warning when the condition turns False");
+    assert_eq!(gate_of(&kube, ns, "gated-a").await.map(|g| g.0).as_deref(), Some("True"));
+    assert_eq!(gate_of(&kube, ns, "plain").await, None, "a pod without the gate is never patched");
+    operator.stop().await;
+    MOTO.start_instances(&b);
 }

@@ -44,3 +44,21 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "elb-operator.leaseName" -}}
 {{- default (include "elb-operator.fullname" .) .Values.leaderElection.leaseName }}
 {{- end }}
+
+{{- /*
+The cluster name of the ownership tags: clusterName, else one derived from the kube-system
+namespace UID, which is unique per cluster and never changes. Without either, refuse:
+a name shared by two clusters makes each delete the other's ELBs.
+*/}}
+{{- define "elb-operator.clusterName" -}}
+{{- if .Values.clusterName }}
+{{- .Values.clusterName }}
+{{- else }}
+{{- $ns := lookup "v1" "Namespace" "" "kube-system" }}
+{{- if and $ns $ns.metadata $ns.metadata.uid }}
+{{- printf "k8s-%s" $ns.metadata.uid }}
+{{- else }}
+{{- fail "clusterName is required: set --set clusterName=<a name unique among the clusters of the AWS account> (it could not be derived: the kube-system namespace cannot be read here, as with helm template)" }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -11,6 +11,7 @@
 
 pub mod desired;
 pub mod status;
+pub mod zones;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,8 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use self::desired::Inputs;
 use self::status::{error_reason, Observation};
-use super::context::Context;
+use super::context::{Context, Scope};
+use super::gates;
 use super::observer;
 use super::schedule::{fingerprint, jittered, Step, Target};
 use super::status::Verdict;
@@ -111,16 +113,21 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             return Err(Error::InvalidSpec(problem.message));
         }
     };
-    let elb = match ctx.elb.for_region(&inputs.region) {
+    let elb = match ctx.elb.for_scope(&inputs.scope) {
         Ok(c) => c,
         Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
     };
-    ctx.schedule.ensure_region(&inputs.region, || tokio::spawn(observer::run(ctx.clone(), inputs.region.clone())));
-    let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.region, &inputs.desired, &inputs.resolved)));
-    match ctx.schedule.step(&key, &inputs.region, print, lb.status.as_ref()) {
-        Step::Idle => Ok(Action::await_change()),
+    ctx.schedule.ensure_observer(&inputs.scope, || tokio::spawn(observer::run(ctx.clone(), inputs.scope.clone())));
+    let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.scope, &inputs.desired, &inputs.resolved)));
+    match ctx.schedule.step(&key, &inputs.scope, print, lb.status.as_ref()) {
+        Step::Idle => {
+            // Nothing for the ELB; a pod that just appeared may still need its gate.
+            gates::update(ctx, &lb, lb.status.as_ref()).await;
+            Ok(Action::await_change())
+        }
         Step::WriteHealth { health, at } => {
-            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at }).await?;
+            let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
+            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone }).await?;
             ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
             Ok(Action::await_change())
         }
@@ -137,11 +144,13 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             // for this generation is checked against the region's inventory: a takeover
             // costs a few bulk describes, not several per object.
             let snapshot = match first && synced_for_generation(&lb) {
-                true => ctx.schedule.snapshot(&inputs.region, FIRST_INVENTORY_WAIT).await,
+                true => ctx.schedule.snapshot(&inputs.scope, FIRST_INVENTORY_WAIT).await,
                 false => None,
             };
+            // Attributes are not in the inventory: the status vouches for them until the
+            // observer's slower attribute pass checks them.
             let known = match &snapshot {
-                Some(s) => Known { seen: s.get(&inputs.name), attributes: None, read_health: false },
+                Some(s) => Known { seen: s.get(&inputs.name), attributes: Some(&inputs.desired.attributes), read_health: false },
                 None => Known::default(),
             };
             with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
@@ -179,7 +188,8 @@ async fn full_sync(
     match sync_report.result {
         Ok(Outcome::Converged(converged)) => {
             let at = Time(k8s_openapi::jiff::Timestamp::now());
-            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at };
+            let cross_zone = converged.attributes.cross_zone_load_balancing;
+            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
             report_adopting(lb, ctx, observation, sync_report.adopted).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
@@ -246,9 +256,16 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }
+    if let Some(c) = status::newly_unbalanced(&previous, &next) {
+        ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
+    }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
+    }
+    gates::update(ctx, lb, Some(&next)).await;
+    if let Some(ready) = next.conditions.iter().find(|c| c.type_ == crate::crd::condition::READY) {
+        ctx.ready.record(ObjectRef::from_obj(lb), std::iter::once(ready.status.as_str()));
     }
     Ok(())
 }
@@ -259,7 +276,8 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let key = ObjectRef::from_obj(&*lb);
     ctx.forget(&key);
     let name = desired::elb_name(&lb);
-    let region = lb.spec.region.clone().unwrap_or_else(|| ctx.config.default_region.clone());
+    let scope = Scope::of(&lb, &ctx.config.default_region);
+    let region = scope.region.clone();
     if lb.deletion_policy() == DeletionPolicy::Retain {
         let why = match lb.spec.deletion_policy {
             Some(_) => "deletionPolicy is Retain",
@@ -267,10 +285,19 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         };
         let note = format!("{why}: load balancer {name} in {region} is left in place");
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
+        // Marked for the orphan report; best effort, deletion never waits on it.
+        let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
+        let marked = match ctx.elb.for_scope(&scope) {
+            Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = marked {
+            warn!(elb = %name, error = %e, "could not tag the retained load balancer");
+        }
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-    let result = match ctx.elb.for_region(&region) {
+    let result = match ctx.elb.for_scope(&scope) {
         Ok(elb) => execute::delete(&*elb, &name, &owner).await,
         Err(e) => Err(e),
     };
@@ -294,4 +321,50 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
 /// The ELB action an error came from, for the event's `action`.
 fn action_of(e: &elb::Error) -> &'static str {
     e.action().unwrap_or("ELB")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::cache::Stores;
+    use crate::controller::Config;
+    use kube::runtime::events::{Recorder, Reporter};
+    use kube::runtime::reflector;
+
+    /// A context whose clients are never called (error_policy is pure in effect).
+    fn context() -> Arc<Context> {
+        let client = kube::Client::try_from(kube::Config::new("http://127.0.0.1:9".parse().unwrap())).unwrap();
+        let stores = Stores {
+            loadbalancers: reflector::store().0,
+            healthchecks: reflector::store().0,
+            pods: reflector::store().0,
+            nodes: reflector::store().0,
+            synced: vec![],
+        };
+        let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
+        let elb: Arc<dyn elb::ElbApi> = Arc::new(elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
+        let (triggers, _) = futures::channel::mpsc::unbounded();
+        Arc::new(Context::new(client, Config::default(), Arc::new(elb), crate::telemetry::Metrics::new(), recorder, stores, triggers))
+    }
+
+    /// A storm of throttles must not push an object's next try minutes away: pacing is the
+    /// shared budget's job, so once the API recovers every object is retried within seconds.
+    #[tokio::test]
+    async fn retries_do_not_back_off_per_object() {
+        let ctx = context();
+        let lb = Arc::new(LoadBalancer::new("lb", serde_json::from_value(serde_json::json!({"listeners": []})).unwrap()));
+        let throttled = Error::Elb(elb::Error::Api { action: "DescribeLoadBalancers", code: "Throttling".into(), message: "slow down".into(), request_id: None, status: 400 });
+        for attempt in 0..30 {
+            let action = error_policy(lb.clone(), &throttled, ctx.clone());
+            let after = requeue_after(&action);
+            assert!(after <= RETRY.mul_f64(1.2), "attempt {attempt}: requeued after {after:?}");
+        }
+    }
+
+    /// The requeue delay of an action (kube's `Action` shows it only through `Debug`).
+    fn requeue_after(action: &Action) -> Duration {
+        let text = format!("{action:?}");
+        let secs = text.split("Some(").nth(1).and_then(|r| r.split("s)").next()).and_then(|v| v.parse::<f64>().ok());
+        Duration::from_secs_f64(secs.unwrap_or_else(|| panic!("no requeue in {text}")))
+    }
 }

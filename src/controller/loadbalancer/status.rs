@@ -23,10 +23,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
-use crate::crd::condition::{CONFLICT, READY, SYNCED};
+use crate::crd::condition::{CONFLICT, READY, SYNCED, ZONES_BALANCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
+
+use super::zones;
 
 /// Condition type reporting nodes whose instance cannot be found.
 pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
@@ -35,9 +37,9 @@ pub const BACKENDS_RESOLVED: &str = "BackendsResolved";
 #[derive(Debug)]
 pub enum Observation<'a> {
     /// A full sync converged the ELB (at `at`).
-    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved, at: &'a Time },
+    Synced { converged: &'a Converged, region: &'a str, resolved: &'a Resolved, at: &'a Time, cross_zone: Option<bool> },
     /// A health poll read the instances' health at `at`; nothing else was looked at.
-    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time },
+    HealthPolled { health: &'a [InstanceState], resolved: &'a Resolved, at: &'a Time, cross_zone: Option<bool> },
     /// The reconcile stopped: `synced` says why; `conflict` names a foreign ELB;
     /// `resolved` is known when the spec could be dereferenced. A `transient` failure
     /// (throttling, a 5xx, a timeout) says nothing about the ELB serving traffic, so
@@ -50,7 +52,7 @@ pub enum Observation<'a> {
 /// status does not change, so an unchanged verdict yields an identical status (and no write).
 pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation: &Observation) -> LoadBalancerStatus {
     match observation {
-        Observation::Synced { converged, region, resolved, at } => {
+        Observation::Synced { converged, region, resolved, at, cross_zone } => {
             let d = &converged.description;
             // Health not read this time: the last observation stands.
             let (health, observed_time) = match &converged.health {
@@ -61,11 +63,13 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             let (instances, healthy) = instances(&health, &resolved.instances);
             let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
             let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
+            let balance = zones::balance(&zones, &health, &resolved.instances, *cross_zone);
             let verdicts = [
                 ready_verdict(true, false, resolved.selects_anything, &health),
                 Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
                 conflict_verdict(None),
                 backends_verdict(resolved),
+                balance.verdict,
             ];
             LoadBalancerStatus {
                 load_balancer_name: Some(d.name.clone()),
@@ -76,26 +80,32 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 subnets,
                 instances,
                 healthy: Some(healthy),
+                zones: balance.zones,
                 instances_observed_time: observed_time,
                 adopted: previous.adopted,
                 observed_generation: generation,
                 conditions: conditions(&previous.conditions, &verdicts, generation),
             }
         }
-        Observation::HealthPolled { health, resolved, at } => {
+        Observation::HealthPolled { health, resolved, at, cross_zone } => {
             let health = dedupe(health);
             let (instances, healthy) = instances(&health, &resolved.instances);
             let ready = ready_verdict(true, false, resolved.selects_anything, &health);
-            // Only Ready changes; the other conditions keep their place and content.
-            let fresh = conditions(&previous.conditions, &[ready], generation).remove(0);
-            let mut conds: Vec<Condition> =
-                previous.conditions.iter().map(|c| if c.type_ == READY { fresh.clone() } else { c.clone() }).collect();
-            if !conds.iter().any(|c| c.type_ == READY) {
-                conds.insert(0, fresh);
+            let balance = zones::balance(&previous.availability_zones, &health, &resolved.instances, *cross_zone);
+            // Only Ready and ZonesBalanced change; the other conditions keep their place and
+            // content.
+            let mut conds = previous.conditions.clone();
+            for fresh in conditions(&previous.conditions, &[ready, balance.verdict], generation) {
+                match conds.iter_mut().find(|c| c.type_ == fresh.type_) {
+                    Some(c) => *c = fresh,
+                    None if fresh.type_ == READY => conds.insert(0, fresh),
+                    None => conds.push(fresh),
+                }
             }
             LoadBalancerStatus {
                 instances,
                 healthy: Some(healthy),
+                zones: balance.zones,
                 instances_observed_time: Some((*at).clone()),
                 conditions: conds,
                 ..previous.clone()
@@ -120,6 +130,14 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             }
         }
     }
+}
+
+/// The `ZonesBalanced` condition of `next` when it turned False (or False for another
+/// reason) since `previous`: worth one Warning event, not one per sync.
+pub fn newly_unbalanced<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
+    let now = next.conditions.iter().find(|c| c.type_ == ZONES_BALANCED && c.status == "False")?;
+    let already = previous.conditions.iter().any(|c| c.type_ == ZONES_BALANCED && c.status == "False" && c.reason == now.reason);
+    (!already).then_some(now)
 }
 
 /// The instance health a status recorded.
@@ -243,6 +261,9 @@ pub fn conflict_verdict(conflict: Option<&str>) -> Verdict {
 
 /// A condition reason from an ELB error: its code, else a name for its kind.
 pub fn error_reason(e: &elb::Error) -> String {
+    if let elb::Error::AssumeRoleFailed { .. } = e {
+        return "AssumeRoleFailed".into();
+    }
     let reason: String = match e.code() {
         Some(code) => code.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
         None => String::new(),
@@ -372,7 +393,7 @@ mod tests {
             attributes: Default::default(),
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
-        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at });
+        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None });
         assert_eq!(synced.dns_name.as_deref(), Some("lb.example"));
         assert_eq!(synced.availability_zones, ["us-east-1a", "us-east-1b"]);
         assert_eq!(synced.healthy.as_deref(), Some("1/2"));
@@ -380,7 +401,7 @@ mod tests {
         assert_eq!(condition(&synced, READY).status, "True");
         assert_eq!(condition(&synced, SYNCED).reason, "Synced");
         assert_eq!(condition(&synced, BACKENDS_RESOLVED).status, "True");
-        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at }), synced, "idempotent");
+        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None }), synced, "idempotent");
 
         // A failure keeps what was observed and says why; backends keep their last verdict.
         let failed = next(
@@ -410,7 +431,7 @@ mod tests {
         assert_eq!(condition(&refused, READY).reason, "NotSynced");
 
         // A poll changes the instance table and Ready only.
-        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at });
+        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at, cross_zone: None });
         assert_eq!(polled.healthy.as_deref(), Some("0/2"));
         assert_eq!(condition(&polled, READY).reason, "NoInstancesInService");
         assert_eq!(condition(&polled, SYNCED), condition(&synced, SYNCED));
@@ -420,7 +441,7 @@ mod tests {
         // A sync that did not read health keeps the last observation and its time.
         let unread = Converged { health: None, ..converged.clone() };
         let later = Time(k8s_openapi::jiff::Timestamp::now());
-        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later });
+        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later, cross_zone: None });
         assert_eq!(kept.instances, polled.instances);
         assert_eq!(kept.instances_observed_time, Some(at));
         assert_eq!(condition(&kept, READY).reason, "NoInstancesInService");
@@ -431,7 +452,7 @@ mod tests {
         let r = resolved(&[("i-1", None)]);
         let twice = health(&[("i-1", "InService"), ("i-1", "InService"), ("i-2", "OutOfService")]);
         let at = Time(k8s_openapi::jiff::Timestamp::now());
-        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at });
+        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at, cross_zone: None });
         assert_eq!(s.instances.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
         assert_eq!(s.healthy.as_deref(), Some("1/2"));
         let many: Vec<InstanceState> = (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();

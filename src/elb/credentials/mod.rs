@@ -9,6 +9,7 @@ use tokio::sync::Mutex;
 
 use super::Error;
 
+pub mod assume_role;
 pub mod chain;
 pub mod container;
 pub mod imds;

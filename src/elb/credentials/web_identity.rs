@@ -57,7 +57,7 @@ impl ProvideCredentials for WebIdentity {
                 .unwrap_or_else(|| format!("unexpected body: {}", snippet(&response.body)));
             return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity failed (HTTP {}): {detail}", response.status)));
         }
-        parse_response(&response.body)
+        parse_credentials(&response.body, "AssumeRoleWithWebIdentityResult")
     }
 
     fn identity(&self) -> String {
@@ -65,11 +65,12 @@ impl ProvideCredentials for WebIdentity {
     }
 }
 
-/// Reads `AssumeRoleWithWebIdentityResult/Credentials`.
-pub fn parse_response(text: &str) -> Result<Credentials, Error> {
-    let bad = || Error::Credentials("STS AssumeRoleWithWebIdentity: unexpected response".into());
+/// Reads `<result>/Credentials` of an STS answer (`AssumeRoleWithWebIdentityResult`,
+/// `AssumeRoleResult`).
+pub fn parse_credentials(text: &str, result: &str) -> Result<Credentials, Error> {
+    let bad = || Error::Credentials(format!("STS: unexpected response (no {result}/Credentials)"));
     let root = xml::parse(text).map_err(|_| bad())?;
-    let c = root.path(&["AssumeRoleWithWebIdentityResult", "Credentials"]).ok_or_else(bad)?;
+    let c = root.path(&[result, "Credentials"]).ok_or_else(bad)?;
     let ak = c.text_of("AccessKeyId").ok_or_else(bad)?;
     let sk = c.text_of("SecretAccessKey").ok_or_else(bad)?;
     let token = c.text_of("SessionToken");
@@ -95,12 +96,13 @@ mod tests {
   </AssumeRoleWithWebIdentityResult>
   <ResponseMetadata><RequestId>ad4156e9-bce1-11e2-82e6-6b6efEXAMPLE</RequestId></ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>"#;
-        let c = parse_response(doc).unwrap();
+        let c = parse_credentials(doc, "AssumeRoleWithWebIdentityResult").unwrap();
         assert_eq!(c.access_key_id, "ASgeIAIOSFODNN7EXAMPLE");
         assert_eq!(c.secret_access_key.expose(), "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY");
         assert!(c.session_token.is_some());
         assert_eq!(c.expires, parse_time("2014-10-24T23:00:23Z"));
         assert!(c.expires.is_some());
-        assert!(parse_response("<html/>").is_err());
+        assert!(parse_credentials("<html/>", "AssumeRoleWithWebIdentityResult").is_err());
+        assert!(parse_credentials(doc, "AssumeRoleResult").is_err(), "another result element");
     }
 }
