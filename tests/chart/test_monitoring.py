@@ -25,7 +25,6 @@ from test_chart import CHART, NAMESPACE, REPO, one, render
 ALERTS = {
     "ElbOperatorThrottled",
     "ElbOperatorLoadBalancersNotReady",
-    "ElbOperatorNoInstanceInService",
     "ElbOperatorChangePending",
     "ElbOperatorOrphanedLoadBalancers",
     "ElbOperatorNoLeader",
@@ -77,6 +76,8 @@ def test_rule_has_the_alerts_for_this_release():
         assert a["annotations"]["summary"] and a["annotations"]["description"]
     assert "> 300" in r["ElbOperatorChangePending"]["expr"]
     assert r["ElbOperatorLoadBalancersNotReady"]["for"] == "15m"
+    assert 'elb_operator_load_balancers_ready{' in r["ElbOperatorLoadBalancersNotReady"]["expr"]
+    assert 'state="False"' in r["ElbOperatorLoadBalancersNotReady"]["expr"]
     assert 'outcome="throttled"' in r["ElbOperatorThrottled"]["expr"]
     assert "> 0.1" in r["ElbOperatorThrottled"]["expr"]
     assert "absent(elb_operator_leader" in r["ElbOperatorNoLeader"]["expr"]
@@ -117,7 +118,7 @@ def test_dashboard_configmap_for_the_grafana_sidecar():
     titles = {p["title"] for p in d["panels"]}
     for want in ["ELB calls by action", "Throttled calls by action", "Reconcile latency (p50, p99)",
                  "Budget use: describe calls", "Budget use: mutating calls", "Health staleness and pending changes",
-                 "Instances by state"]:
+                 "Instances by state", "LoadBalancers by Ready"]:
         assert want in titles
     exprs = "\n".join(dashboard_exprs(d))
     assert "elb_operator_elb_budget_configured_rate" in exprs and "rate(elb_operator_elb_calls_total" in exprs
@@ -375,8 +376,6 @@ def test_the_check_catches_a_wrong_name(scrape):
     assert not check_expr('sum by (action) (rate(elb_operator_elb_calls_total{outcome="throttled"}[5m]))', types, labels)
 
 
-@pytest.mark.xfail(strict=True, reason="elb_operator_leader is registered but nothing sets it yet, so it reads 0 "
-                                       "while the process leads and ElbOperatorNoLeader would fire; remove this "
-                                       "mark when the leader elector sets the gauge")
 def test_the_leading_operator_reports_leader_1(scrape):
+    """ElbOperatorNoLeader relies on it."""
     assert re.search(r"^elb_operator_leader 1$", scrape, re.M), re.findall(r"^elb_operator_leader .*$", scrape, re.M)
