@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Lints what no compiler checks: the Dockerfile (hadolint) and the GitHub workflows
-# (actionlint, which also checks the shell in `run:` steps when shellcheck is installed).
+# Lints: Rust formatting and clippy (warnings are errors), the Dockerfile (hadolint) and the
+# GitHub workflows (actionlint, which also checks the shell in `run:` steps when shellcheck
+# is installed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
 .venv/bin/hadolint Dockerfile
 .venv/bin/actionlint -no-color .github/workflows/*.yml
-echo "lint: Dockerfile and workflows are clean"
+echo "lint: rustfmt, clippy, Dockerfile and workflows are clean"
