@@ -1,8 +1,10 @@
 //! Test harness shared by the integration and end-to-end tests: it starts real local
-//! servers (moto for ELB/EC2/STS) on free loopback ports and stops them on drop, and reads
-//! the operator's ELB call counts from its metrics ([`metrics::ElbCalls`]).
+//! servers (moto for ELB/EC2/STS, a fault-injecting proxy in front of moto) on free loopback
+//! ports and stops them on drop, and reads the operator's ELB call counts from its metrics
+//! ([`metrics::ElbCalls`]).
 
 pub mod ec2;
+pub mod fault_proxy;
 pub mod metrics;
 pub mod moto;
 
