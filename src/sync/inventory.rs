@@ -1,7 +1,9 @@
 //! The region observed in bulk: every ELB from paginated DescribeLoadBalancers (up to 400
 //! per page, with listeners, zones, subnets, security groups, health check, policies and
 //! registered instances), plus the tags of the ELBs of interest in batches of 20. One pass
-//! over N owned ELBs costs about ⌈N/400⌉ + ⌈N/20⌉ describes, whatever N is.
+//! over N owned ELBs costs about ⌈N/400⌉ + ⌈N/20⌉ describes, whatever N is. An ELB deleted
+//! between the two reads (its batch's DescribeTags fails as a whole) costs one DescribeTags
+//! per name of that batch and is left out of the snapshot.
 //!
 //! A snapshot answers "what does this ELB look like" for drift checks and for the first
 //! pass after a start or a leader change, so that a takeover never makes N full syncs.
@@ -64,13 +66,34 @@ pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool)
         descriptions.iter().map(|d| d.name.clone()).filter(|n| all_tags || interest.contains(&n.to_ascii_lowercase())).collect();
     let asked: HashSet<String> = tagged.iter().map(|n| n.to_ascii_lowercase()).collect();
     let mut tags: HashMap<String, BTreeMap<String, String>> = HashMap::new();
-    if !tagged.is_empty() {
-        for (name, list) in elb.describe_tags(&tagged).await? {
+    let mut gone: HashSet<String> = HashSet::new();
+    for batch in tagged.chunks(elb::DESCRIBE_TAGS_BATCH) {
+        let found = match elb.describe_tags(batch).await {
+            Ok(found) => found,
+            // An ELB deleted since the describe fails its whole batch: ask for the batch's
+            // ELBs one by one and leave out those that are gone, rather than fail the pass.
+            Err(e) if e.is_not_found() => {
+                let mut found = BTreeMap::new();
+                for name in batch {
+                    match elb.describe_tags(std::slice::from_ref(name)).await {
+                        Ok(one) => found.extend(one),
+                        Err(e) if e.is_not_found() => {
+                            gone.insert(name.to_ascii_lowercase());
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                found
+            }
+            Err(e) => return Err(e),
+        };
+        for (name, list) in found {
             tags.insert(name.to_ascii_lowercase(), Observed::tags_from(&list));
         }
     }
     let by_name = descriptions
         .into_iter()
+        .filter(|d| !gone.contains(&d.name.to_ascii_lowercase()))
         .map(|d| {
             let key = d.name.to_ascii_lowercase();
             // An ELB whose tags were asked for but not returned has none.
