@@ -79,14 +79,23 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
 /// - an invalid spec or a conflict waits for a change (or the resync interval);
 /// - an ELB error that retrying cannot fix (a validation error, a missing certificate)
 ///   waits a minute, or the change that fixes it;
-/// - anything else (throttling, 5xx, timeouts, the Kubernetes API) is retried in about 5 s.
+/// - anything else (throttling, 5xx, timeouts, the Kubernetes API, a write the lease's
+///   fence refused) is retried in about 5 s.
 pub fn error_policy(lb: Arc<LoadBalancer>, error: &Error, ctx: Arc<Context>) -> Action {
     let key = ObjectRef::from_obj(&*lb);
     warn!(object = %key, %error, "LoadBalancer reconcile failed");
+    Action::requeue(retry_delay(error, ctx.config.resync_interval))
+}
+
+/// The requeue delay of [`error_policy`].
+fn retry_delay(error: &Error, resync_interval: Duration) -> Duration {
     match error {
-        Error::InvalidSpec(_) | Error::Conflict(_) => Action::requeue(ctx.config.resync_interval),
-        Error::Elb(e) if e.kind() == elb::ErrorKind::Terminal => Action::requeue(jittered(TERMINAL_RETRY.min(ctx.config.resync_interval))),
-        _ => Action::requeue(jittered(RETRY)),
+        Error::InvalidSpec(_) | Error::Conflict(_) => resync_interval,
+        // Not the spec's fault: the lease's renew deadline passed. Either the process lost
+        // the lease (its controllers stop anyway) or a renewal was late and it leads on.
+        Error::Elb(elb::Error::Fenced { .. }) => jittered(RETRY),
+        Error::Elb(e) if e.kind() == elb::ErrorKind::Terminal => jittered(TERMINAL_RETRY.min(resync_interval)),
+        _ => jittered(RETRY),
     }
 }
 
@@ -228,7 +237,13 @@ async fn full_sync(
 }
 
 /// Reports an ELB error (condition + Warning event naming code and message) and returns it.
+/// A write the lease's fence refused is not reported: this process may not lead any more,
+/// and status and events are the leader's to write.
 async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, adopted: bool) -> Error {
+    if matches!(e, elb::Error::Fenced { .. }) {
+        debug!(error = %e, "write refused by the lease's fence; not reported");
+        return Error::Elb(e);
+    }
     let reason = error_reason(&e);
     let message = e.to_string();
     let synced = Verdict::new(SYNCED, false, &reason, &message);
@@ -311,7 +326,9 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
             ctx.publish(&*lb, EventType::Warning, "Conflict", "Delete", note).await;
         }
         Err(e) => {
-            ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.to_string()).await;
+            if !matches!(e, elb::Error::Fenced { .. }) {
+                ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.to_string()).await;
+            }
             return Err(Error::Elb(e));
         }
     }
@@ -366,5 +383,17 @@ mod tests {
         let text = format!("{action:?}");
         let secs = text.split("Some(").nth(1).and_then(|r| r.split("s)").next()).and_then(|v| v.parse::<f64>().ok());
         Duration::from_secs_f64(secs.unwrap_or_else(|| panic!("no requeue in {text}")))
+    }
+
+    #[test]
+    fn a_fenced_write_is_retried_soon_not_after_a_minute() {
+        let resync = Duration::from_secs(600);
+        let fenced = Error::Elb(elb::Error::Fenced { action: "RegisterInstancesWithLoadBalancer" });
+        assert!(retry_delay(&fenced, resync) <= RETRY.mul_f64(1.2), "{:?}", retry_delay(&fenced, resync));
+        let validation = Error::Elb(elb::Error::Api { action: "CreateLoadBalancer", code: "ValidationError".into(), message: "m".into(), request_id: None, status: 400 });
+        assert!(retry_delay(&validation, resync) >= TERMINAL_RETRY.mul_f64(0.8));
+        let throttled = Error::Elb(elb::Error::Api { action: "CreateLoadBalancer", code: "Throttling".into(), message: "m".into(), request_id: None, status: 400 });
+        assert!(retry_delay(&throttled, resync) <= RETRY.mul_f64(1.2));
+        assert_eq!(retry_delay(&Error::InvalidSpec("x".into()), resync), resync);
     }
 }
