@@ -591,18 +591,42 @@ impl Operator {
             .stdout(file.try_clone().unwrap())
             .stderr(file);
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        // SIGKILL, not SIGTERM: an operator log that says "shutdown requested" was then
+        // stopped by this benchmark (Operator::stop), never by its death.
         unsafe {
             cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
+        debug_assert_eq!(std::thread::current().name(), Some("main"), "PR_SET_PDEATHSIG follows the spawning thread");
         let child = cmd.spawn().expect("start the operator");
         Operator { child, port, started: Instant::now(), log }
     }
 
     fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process still runs (a zombie does not): it never should stop before
+    /// [`Operator::stop`], and a phase that finds it gone says so and ends.
+    fn alive(&self) -> bool {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
+        stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next()).is_some_and(|state| state != "Z" && state != "X")
+    }
+
+    /// Prints that the operator is gone, with the end of its log; true when it is.
+    fn gone(&self) -> bool {
+        if self.alive() {
+            return false;
+        }
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(3).collect();
+        println!("  THE OPERATOR EXITED (pid {}); the end of {}:", self.pid(), self.log.display());
+        for l in tail.iter().rev() {
+            println!("    {}", l.chars().take(300).collect::<String>());
+        }
+        true
     }
 
     async fn metrics(&self) -> String {
@@ -782,7 +806,7 @@ impl Bench {
         println!("  applied in {}", secs(t0.elapsed()));
         let mut last_print = Instant::now();
         let mut peak_rss: f64 = 0.0;
-        while tracker.count() < n && self.deadline.left() > Duration::ZERO {
+        while tracker.count() < n && self.deadline.left() > Duration::ZERO && !op.gone() {
             tokio::time::sleep(Duration::from_millis(250)).await;
             peak_rss = peak_rss.max(op.rss().map_or(0.0, |r| r.0));
             if last_print.elapsed() >= Duration::from_secs(30) {
@@ -807,9 +831,14 @@ impl Bench {
         println!("  {}", Cpu::now(op.pid(), self.moto_pid).since(&cpu0));
         let m = op.metrics().await;
         let calls = diff(&parse_calls(&m), &before);
+        let lb_runs = sample(&m, "elb_operator_reconcile_runs_total{resource=\"loadbalancer\"}").unwrap_or(f64::NAN);
+        let lb_busy = sample(&m, "elb_operator_reconcile_duration_seconds_sum{resource=\"loadbalancer\"}").unwrap_or(f64::NAN);
         println!(
-            "  reconciles: LoadBalancer {:?}, HealthCheck {:?}; failed: {:?}",
-            sample(&m, "elb_operator_reconcile_runs_total{resource=\"loadbalancer\"}"),
+            "  reconciles: LoadBalancer {lb_runs} ({:.1} per LoadBalancer; {lb_busy:.0} s in reconciles, {:.1} of the {} slots busy on average), \
+             HealthCheck {:?}; failed: {:?}",
+            lb_runs / nf,
+            lb_busy / t0.elapsed().as_secs_f64(),
+            self.args.concurrency,
             sample(&m, "elb_operator_reconcile_runs_total{resource=\"healthcheck\"}"),
             m.lines().filter(|l| l.starts_with("elb_operator_reconcile_failures_total{")).collect::<Vec<_>>()
         );
@@ -867,6 +896,9 @@ impl Bench {
         let cpu0 = Cpu::now(op.pid(), self.moto_pid);
         tokio::time::sleep(args.steady).await;
         let m1 = op.metrics().await;
+        if op.gone() {
+            return;
+        }
         println!("  {}", Cpu::now(op.pid(), self.moto_pid).since(&cpu0));
         let window = diff(&parse_calls(&m1), &parse_calls(&m0));
         let minutes = args.steady.as_secs_f64() / 60.0;
@@ -935,6 +967,9 @@ impl Bench {
         let op = self.op();
         tokio::time::sleep((op.started + window).saturating_duration_since(Instant::now())).await;
         let m = op.metrics().await;
+        if op.gone() {
+            return;
+        }
         let calls = parse_calls(&m);
         println!("  ready: {ready}; operator CPU {:.1} s in the window", cpu_secs(op.pid()).unwrap_or(f64::NAN));
         print_calls(&format!("calls in the first {} after the start:", secs(window)), &calls, None);
@@ -979,6 +1014,9 @@ impl Bench {
         let (mut quiet, mut last_sync_calls) = (0, f64::NAN);
         while settle.elapsed() < self.deadline.bound(Duration::from_secs(300)) {
             tokio::time::sleep(Duration::from_secs(1)).await;
+            if op.gone() {
+                return;
+            }
             m = op.metrics().await;
             let change = sample(&m, "elb_operator_scheduler_queued{class=\"change\"}");
             let health = sample(&m, "elb_operator_scheduler_queued{class=\"health\"}");
@@ -1003,7 +1041,7 @@ impl Bench {
         let lbs = self.lbs();
         let mut latencies = Vec::new();
         for k in 0..changes {
-            if self.deadline.left() < Duration::from_secs(30) {
+            if self.deadline.left() < Duration::from_secs(30) || op.gone() {
                 break;
             }
             let i = (k * n / changes + k) % n;
