@@ -12,6 +12,7 @@
 //!   that no change or resync waits for. A failed poll is retried later within the budget;
 //!   it never starts a full sync.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::context::Context;
+use super::loadbalancer::desired;
 use super::schedule::Memo;
 use crate::crd::LoadBalancer;
 use crate::elb::{self, with_class, Class, ElbApi};
@@ -83,7 +85,15 @@ async fn observe(ctx: Arc<Context>, region: String) {
 async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &str, with_attributes: bool) -> Result<(), elb::Error> {
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
         ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| m.region == region).map(|(k, m)| (k.clone(), m.clone())).collect());
-    let interest = members.iter().filter_map(|(_, m)| m.target.as_ref().map(|t| t.desired.name.clone())).collect();
+    let mut interest: BTreeSet<String> = members.iter().filter_map(|(_, m)| m.target.as_ref().map(|t| t.desired.name.clone())).collect();
+    // The first pass after a start runs before most LoadBalancers had a sync (no target
+    // yet): ask for the tags of every LoadBalancer of the region in the cache too, so that
+    // their first syncs are served from this snapshot instead of describing one by one.
+    for lb in ctx.stores.loadbalancers.state() {
+        if lb.spec.region.as_deref().unwrap_or(&ctx.config.default_region) == region {
+            interest.insert(desired::elb_name(&lb));
+        }
+    }
     let snapshot = inventory::take(elb, &interest, false).await?;
     debug!(load_balancers = snapshot.len(), "inventory");
     let mut drifted = 0;
