@@ -30,7 +30,8 @@ pub struct ClientConfig {
     pub rate_limit: RateLimitConfig,
     /// Prometheus metrics; `None` records nothing.
     pub metrics: Option<ElbMetrics>,
-    /// `PageSize` of DescribeLoadBalancers (1..=400); `None` lets the API choose.
+    /// `PageSize` of DescribeLoadBalancers (1..=400; default 400, the most AWS allows);
+    /// `None` lets the API choose.
     pub page_size: Option<u32>,
 }
 
@@ -67,7 +68,9 @@ impl ClientConfig {
             retry: RetryConfig::default(),
             rate_limit: RateLimitConfig::default(),
             metrics: None,
-            page_size: None,
+            // AWS's documented default, sent explicitly: other endpoints (moto: 50) page
+            // differently, and an inventory pass should cost ⌈N/400⌉ pages everywhere.
+            page_size: Some(400),
         }
     }
 
