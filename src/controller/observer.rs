@@ -162,7 +162,6 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scop
         ctx.schedule.with(&key, |m| m.poll_backoff_until = Some(now + POLL_RETRY));
         let (ctx, elb) = (ctx.clone(), elb.clone());
         tokio::spawn(async move {
-            let _permit = permit;
             match with_class(Class::Health, execute::poll_health(&*elb, &name)).await {
                 Ok(health) => ctx.schedule.polled(&key, health),
                 Err(e) => {
@@ -170,6 +169,10 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scop
                     ctx.schedule.poll_failed(&key, POLL_RETRY);
                 }
             }
+            // The slot is free: look for the next due poll now, not at the next tick (which
+            // capped polls at POLLS_IN_FLIGHT per TICK, 8/s, whatever the budget).
+            drop(permit);
+            ctx.schedule.wake.notify_waiters();
         });
     }
 }

@@ -219,7 +219,8 @@ impl Schedule {
         }
     }
 
-    /// Records a successful sync of `class`. `health` is set when it read instance health.
+    /// Records a successful sync (of any class). `health` is set when it read instance
+    /// health.
     #[allow(clippy::too_many_arguments)]
     pub fn synced(
         &self,
@@ -227,7 +228,7 @@ impl Schedule {
         inputs: u64,
         target: Target,
         attributes: LoadBalancerAttributes,
-        class: Class,
+        _class: Class,
         registered: usize,
         health: Option<&[InstanceState]>,
         changed: bool,
@@ -248,8 +249,11 @@ impl Schedule {
                     m.health = None;
                     m.transition = h.iter().any(|i| i.state != HealthState::InService);
                 }
-                // Changed without reading health: watch it closely.
-                None if changed || class == Class::Change => m.transition = true,
+                // Changed without reading health: watch it closely. A sync that changed
+                // nothing and read no health (the first after a start, served from the
+                // inventory) keeps what the last status said: a restart does not poll every
+                // stable LoadBalancer at once.
+                None if changed => m.transition = true,
                 None => {}
             }
         });
