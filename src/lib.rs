@@ -10,6 +10,8 @@
 //! - [`ec2`]: the read-only EC2 client (instances, security groups, subnets).
 //! - [`reachability`]: whether the backends' security groups admit the load balancer (pure
 //!   decision, and the EC2 calls it needs).
+//! - [`orphans`]: ELBs tagged for this cluster that no LoadBalancer claims (pure
+//!   classification, and the `elb-operator orphans` report).
 //! - [`naming`]: the deterministic ELB name derived from namespace/name.
 //! - [`sync`]: the sync engine without Kubernetes: ownership, pure planning (desired vs
 //!   observed ELB state -> ordered ELB actions) and their execution against the ELB API.
@@ -30,6 +32,7 @@ pub mod http;
 pub mod leader;
 pub mod naming;
 pub mod operator;
+pub mod orphans;
 pub mod rbac;
 pub mod reachability;
 pub mod sync;
