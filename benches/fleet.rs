@@ -410,8 +410,13 @@ fn health_check() -> elb::HealthCheck {
 async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Deadline) -> (Duration, BTreeMap<String, u64>, usize) {
     let mut instances = moto.run_instances(2, ZONES[0]);
     instances.extend(moto.run_instances(1, ZONES[1]));
-    let client = Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "testing", "testing").with_rate_limit(RateLimitConfig::unlimited()))
-        .expect("ELB client");
+    let metrics = elb_operator::telemetry::Metrics::new();
+    let client = Client::new(
+        ClientConfig::for_endpoint(REGION, &moto.endpoint, "testing", "testing")
+            .with_rate_limit(RateLimitConfig::unlimited())
+            .with_metrics(metrics.elb.clone()),
+    )
+    .expect("ELB client");
     let hc = health_check();
     let backends = format!("backends:\n  instanceIds: {instances:?}\n");
     let desired: Vec<plan::Desired> = (0..n)
@@ -444,7 +449,7 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
     if !finished {
         println!("  bare sequence: stopped by the deadline after {completed} of {n}");
     }
-    (elapsed, client.call_counts(), completed)
+    (elapsed, test_support::metrics::ElbCalls::parse(&metrics.encode()).per_action(), completed)
 }
 
 async fn kube_client(path: &Path) -> kube::Client {

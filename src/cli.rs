@@ -1,5 +1,5 @@
-//! The command line: `elb-operator run`, `elb-operator crdgen` and the hidden
-//! `elb-operator rbac-requirements`.
+//! The command line: `elb-operator run`, `elb-operator crdgen`, `elb-operator orphans` and
+//! the hidden `elb-operator rbac-requirements`.
 //!
 //! Every flag of `run` can also be set through the environment variable named in its help,
 //! so a Deployment can configure the operator with `args` or `env` alike.
@@ -22,6 +22,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Print the CustomResourceDefinitions as YAML (what `crds/` holds).
     Crdgen,
+    /// List the ELBs tagged for this cluster that no LoadBalancer resource claims (and, with
+    /// --delete --yes, delete them). Runs with your kubeconfig and AWS credentials.
+    Orphans(Box<OrphansArgs>),
     /// Print, as JSON, every Kubernetes API call the operator makes (what the Helm chart's
     /// RBAC rules must allow). Used by the chart tests.
     #[command(hide = true)]
@@ -112,6 +115,49 @@ pub struct RunArgs {
     /// Keep it below the pod's terminationGracePeriodSeconds.
     #[arg(long, env = "ELB_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
+    #[command(flatten, next_help_heading = "ELB client")]
+    pub elb: crate::elb::ElbArgs,
+}
+
+/// Output format of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Columns, as `kubectl get` prints them.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// Flags of `elb-operator orphans`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OrphansArgs {
+    /// A region to look in; repeat the flag for several. Default: AWS_REGION, then
+    /// AWS_DEFAULT_REGION.
+    #[arg(long = "region", value_name = "REGION")]
+    pub regions: Vec<String>,
+
+    /// The cluster name the operator runs with: its ELBs carry it in their ownership tag.
+    #[arg(long, env = "ELB_OPERATOR_CLUSTER_NAME")]
+    pub cluster_name: String,
+
+    /// Only LoadBalancers of this namespace, and only ELBs whose resource was in it. Default:
+    /// every namespace.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+
+    /// Delete the orphaned ELBs the report lists (never the retained ones). Needs --yes.
+    #[arg(long)]
+    pub delete: bool,
+
+    /// Confirm --delete.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 
     /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
     #[command(flatten, next_help_heading = "ELB client")]
@@ -219,6 +265,25 @@ mod tests {
         assert_eq!(a.elb.mutate_rate, 0.5);
         assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--elb-max-attempts", "many"]).is_err());
         assert_eq!(run_args(&[]).elb.max_attempts, None, "left out, AWS_MAX_ATTEMPTS or 3 decides");
+    }
+
+    #[test]
+    fn orphans_flags() {
+        let parse = |extra: &[&str]| {
+            let argv = ["elb-operator", "orphans", "--cluster-name", "c1"].iter().chain(extra).copied();
+            match Cli::try_parse_from(argv).expect("parses").command {
+                Command::Orphans(args) => *args,
+                other => panic!("expected orphans, got {other:?}"),
+            }
+        };
+        let a = parse(&[]);
+        assert!(a.regions.is_empty() && !a.delete && !a.yes && a.namespace.is_none());
+        assert_eq!(a.output, OutputFormat::Table);
+        let a = parse(&["--region", "us-east-1", "--region=eu-west-1", "-o", "json", "--delete", "--yes", "-n", "web", "--elb-endpoint=http://127.0.0.1:1"]);
+        assert_eq!(a.regions, ["us-east-1", "eu-west-1"]);
+        assert_eq!((a.output, a.delete, a.yes, a.namespace.as_deref()), (OutputFormat::Json, true, true, Some("web")));
+        assert_eq!(a.elb.endpoint.as_deref(), Some("http://127.0.0.1:1"));
+        assert!(Cli::try_parse_from(["elb-operator", "orphans", "-o", "yaml", "--cluster-name", "c"]).is_err());
     }
 
     #[test]

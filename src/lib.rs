@@ -3,8 +3,15 @@
 //! Module map (one module per concept):
 //! - [`crd`]: the `LoadBalancer` and `HealthCheck` custom resource types (their doc comments
 //!   are the `kubectl explain` text).
-//! - [`elb`]: the operator's own client for the Classic ELB Query API (signing, credentials,
-//!   XML, errors, retries, rate limiting). No AWS wire type leaves this module.
+//! - [`aws`]: what the AWS clients share: the Query protocol and its one call path (signing,
+//!   credentials, XML, errors, retries, rate limiting, the write fence).
+//! - [`elb`]: the operator's own client for the Classic ELB Query API. No AWS wire type
+//!   leaves it.
+//! - [`ec2`]: the read-only EC2 client (instances, security groups, subnets).
+//! - [`reachability`]: whether the backends' security groups admit the load balancer (pure
+//!   decision, and the EC2 calls it needs).
+//! - [`orphans`]: ELBs tagged for this cluster that no LoadBalancer claims (pure
+//!   classification, and the `elb-operator orphans` report).
 //! - [`naming`]: the deterministic ELB name derived from namespace/name.
 //! - [`sync`]: the sync engine without Kubernetes: ownership, pure planning (desired vs
 //!   observed ELB state -> ordered ELB actions) and their execution against the ELB API.
@@ -15,15 +22,19 @@
 //! - [`rbac`]: the Kubernetes API calls the operator makes (the chart's RBAC source).
 //! - [`cli`], [`operator`]: the command line, and the wiring of `elb-operator run`.
 
+pub mod aws;
 pub mod cli;
 pub mod controller;
 pub mod crd;
+pub mod ec2;
 pub mod elb;
 pub mod http;
 pub mod leader;
 pub mod naming;
 pub mod operator;
+pub mod orphans;
 pub mod rbac;
+pub mod reachability;
 pub mod sync;
 pub mod telemetry;
 

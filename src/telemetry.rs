@@ -27,7 +27,7 @@ pub struct FailureLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallLabels {
-    /// The ELB action, e.g. `CreateLoadBalancer`.
+    /// The API action, e.g. `CreateLoadBalancer`.
     pub action: String,
     /// `success`, or the error kind label (`throttled`, `retryable`, `not_found`, ...).
     pub outcome: String,
@@ -84,16 +84,30 @@ impl Drop for ReconcileTimer {
     }
 }
 
-/// ELB client metrics: calls by action and outcome (throttles included), latency, and time
-/// spent waiting for the client-side rate limiter.
+/// Metrics of one AWS API client (ELB, EC2): calls by action and outcome (throttles
+/// included), latency, and time spent waiting for the client-side rate limiter.
 #[derive(Clone)]
-pub struct ElbMetrics {
+pub struct ApiMetrics {
     pub calls: Family<CallLabels, Counter>,
     pub latency: Family<ActionLabels, Histogram, fn() -> Histogram>,
     pub rate_limiter_wait: Histogram,
 }
 
-impl ElbMetrics {
+impl ApiMetrics {
+    /// The three families, to be registered under `{prefix}_calls`,
+    /// `{prefix}_call_duration_seconds` and `{prefix}_rate_limiter_wait_seconds`.
+    fn register(registry: &mut Registry, prefix: &str, api: &str) -> ApiMetrics {
+        let m = ApiMetrics { calls: Family::default(), latency: Family::new_with_constructor(latency_histogram), rate_limiter_wait: latency_histogram() };
+        registry.register(format!("{prefix}_calls"), format!("{api} API calls by action and outcome"), m.calls.clone());
+        registry.register(format!("{prefix}_call_duration_seconds"), format!("{api} API call latency"), m.latency.clone());
+        registry.register(
+            format!("{prefix}_rate_limiter_wait_seconds"),
+            format!("Time {api} calls spent waiting for the client-side rate limiter"),
+            m.rate_limiter_wait.clone(),
+        );
+        m
+    }
+
     pub fn observe_call(&self, action: &str, outcome: &str, seconds: f64) {
         self.calls
             .get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() })
@@ -143,7 +157,9 @@ pub struct FleetMetrics {
 pub struct Metrics {
     pub registry: Arc<Mutex<Registry>>,
     pub reconcile: ReconcileMetrics,
-    pub elb: ElbMetrics,
+    pub elb: ApiMetrics,
+    /// The EC2 client's calls (the optional backend reachability check).
+    pub ec2: ApiMetrics,
     /// Registered instances by ELB health state, over all managed load balancers.
     pub instances: Family<StateLabels, Gauge>,
     /// Managed LoadBalancers by their `Ready` condition (`True`, `False`).
@@ -170,18 +186,8 @@ impl Metrics {
         registry.register("reconcile_runs", "Reconcile runs", reconcile.runs.clone());
         registry.register("reconcile_failures", "Failed reconciles by error", reconcile.failures.clone());
         registry.register("reconcile_duration_seconds", "Reconcile duration", reconcile.duration.clone());
-        let elb = ElbMetrics {
-            calls: Family::default(),
-            latency: Family::new_with_constructor(latency_histogram),
-            rate_limiter_wait: latency_histogram(),
-        };
-        registry.register("elb_calls", "ELB API calls by action and outcome", elb.calls.clone());
-        registry.register("elb_call_duration_seconds", "ELB API call latency", elb.latency.clone());
-        registry.register(
-            "elb_rate_limiter_wait_seconds",
-            "Time spent waiting for the client-side rate limiter",
-            elb.rate_limiter_wait.clone(),
-        );
+        let elb = ApiMetrics::register(&mut registry, "elb", "ELB");
+        let ec2 = ApiMetrics::register(&mut registry, "ec2", "EC2");
         let instances = Family::<StateLabels, Gauge>::default();
         registry.register("instances", "Registered instances by ELB health state", instances.clone());
         let load_balancers_ready = Family::<StateLabels, Gauge>::default();
@@ -211,7 +217,7 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, instances, load_balancers_ready, fleet, leader }
+        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, ec2, instances, load_balancers_ready, fleet, leader }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -1,24 +1,24 @@
-//! [`Client`]: the signed, retried, rate-limited Classic ELB client, and [`Clients`], one
-//! client per region.
+//! [`Client`]: the Classic ELB client, and [`Clients`], one client per region.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
-use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use tracing::Instrument;
-
-use super::config::ClientConfig;
-use super::exchange::{self, http_client, snippet, ExchangeError};
 use super::model::*;
-use super::rate_limit::{self, RateLimiter};
-use super::retry::{self, RetryQuota};
-use super::wire::{self, Params};
-use super::xml::Element;
-use super::{signing, DecodeError, Error, ErrorKind};
+use super::wire::{self, ElbParams};
+use crate::aws::query::{Params, QueryClient, Service, Shape};
+use crate::aws::regional::{FromConfig, Regional};
+use crate::aws::rate_limit::RateLimiter;
+use crate::aws::xml::Element;
+use crate::aws::{ClientConfig, DecodeError, Error};
 
-/// The SigV4 service name of Classic ELB.
-pub const SERVICE: &str = "elasticloadbalancing";
+/// Classic ELB over the Query protocol: `<Action>Result` answers.
+pub static SERVICE: Service = Service {
+    name: "elasticloadbalancing",
+    version: "2012-06-01",
+    endpoint_env: "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
+    label: "ELB",
+    shape: Shape::Wrapped,
+};
 
 /// Every action the client can send (kept in step with `docs/iam-policy.json` by a test).
 pub const ACTIONS: &[&str] = &[
@@ -56,70 +56,32 @@ pub const DESCRIBE_TAGS_BATCH: usize = 20;
 /// Bound on DescribeLoadBalancers pages followed by one call.
 const MAX_PAGES: usize = 10_000;
 
-/// The Classic ELB client of one region. Cheap to clone: clones share the HTTP pool,
-/// credential cache, rate limiter and retry quota. Calls are counted, by action and
-/// outcome, in the metrics of its configuration.
-#[derive(Clone)]
+/// The Classic ELB client of one region: the ELB actions over a [`QueryClient`], which does
+/// the signing, retries, budget, fence and metrics. Cheap to clone: clones share the HTTP
+/// pool, credential cache, rate limiter and retry quota.
+#[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    config: ClientConfig,
-    url: String,
-    http: reqwest::Client,
-    limiter: Arc<RateLimiter>,
-    quota: RetryQuota,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("region", &self.inner.config.region)
-            .field("endpoint", &self.inner.url)
-            .field("credentials", &self.inner.config.credentials)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Turns an HTTP exchange into a result element or a classified error.
-fn decode(action: &'static str, status: u16, body: &str) -> Result<(Element, Option<String>), Error> {
-    if (200..300).contains(&status) {
-        return wire::parse_result(action, body).map_err(|_| Error::UnexpectedResponse { action, status, snippet: snippet(body) });
-    }
-    match wire::parse_error(body) {
-        Some(e) => Err(Error::Api { action, code: e.code, message: e.message, request_id: e.request_id, status }),
-        None => Err(Error::UnexpectedResponse { action, status, snippet: snippet(body) }),
-    }
+    query: QueryClient,
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        let http = http_client(config.connect_timeout)?;
-        let url = format!("{}/", config.endpoint_url().trim_end_matches('/'));
-        url::Url::parse(&url).map_err(|e| Error::Config(format!("endpoint {url:?}: {e}")))?;
-        let limiter = rate_limit::shared(&config.credentials.identity(), &config.region, config.rate_limit);
-        let quota = RetryQuota::new(config.retry.quota);
-        Ok(Client { inner: Arc::new(Inner { config, url, http, limiter, quota }) })
+        Ok(Client { query: QueryClient::new(&SERVICE, config)? })
     }
 
     pub fn config(&self) -> &ClientConfig {
-        &self.inner.config
+        self.query.config()
     }
 
     /// Tokens left in the retry quota.
     pub fn retry_quota_available(&self) -> u32 {
-        self.inner.quota.available()
+        self.query.retry_quota_available()
     }
 
-    /// One logical call: rate limiting, signing, retries, metrics and a tracing span.
     async fn call(&self, action: &'static str, load_balancer: Option<&str>, params: Params) -> Result<Element, Error> {
-        self.call_reading(action, load_balancer, params, Ok).await
+        self.query.call(action, load_balancer, params).await
     }
 
-    /// [`call`](Self::call) with its result element read by `read`. A result `read` refuses
-    /// fails its attempt as [`Error::MalformedResponse`], so metrics and the span count it as
-    /// the terminal error it is, not as a success.
     async fn call_reading<T>(
         &self,
         action: &'static str,
@@ -127,107 +89,7 @@ impl Client {
         params: Params,
         read: impl Fn(Element) -> Result<T, DecodeError>,
     ) -> Result<T, Error> {
-        let span = tracing::info_span!(
-            "elb_call",
-            action,
-            load_balancer = load_balancer.unwrap_or(""),
-            region = %self.inner.config.region,
-            attempt = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-        );
-        self.call_with_retries(action, params.encode(), read).instrument(span).await
-    }
-
-    async fn call_with_retries<T>(
-        &self,
-        action: &'static str,
-        body: String,
-        read: impl Fn(Element) -> Result<T, DecodeError>,
-    ) -> Result<T, Error> {
-        let cfg = &self.inner.config;
-        let span = tracing::Span::current();
-        let mut spent = 0;
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            span.record("attempt", attempt);
-            let waited = self.inner.limiter.acquire(is_mutating(action)).await;
-            if let Some(m) = &cfg.metrics {
-                m.rate_limiter_wait.observe(waited.as_secs_f64());
-            }
-            let start = tokio::time::Instant::now();
-            let result = self.attempt(action, &body).await;
-            let throttled = matches!(&result, Err(e) if e.kind() == ErrorKind::Throttled);
-            if throttled || result.is_ok() {
-                self.inner.limiter.bucket(is_mutating(action)).feedback(throttled);
-            }
-            let result = result.and_then(|(element, request_id)| {
-                if let Some(r) = &request_id {
-                    span.record("request_id", r.as_str());
-                }
-                read(element).map_err(|problem| Error::MalformedResponse { action, problem })
-            });
-            let outcome = match &result {
-                Ok(_) => "success",
-                Err(e) => e.kind().label(),
-            };
-            if let Some(m) = &cfg.metrics {
-                m.observe_call(action, outcome, start.elapsed().as_secs_f64());
-            }
-            span.record("outcome", outcome);
-            match result {
-                Ok(value) => {
-                    if spent > 0 {
-                        self.inner.quota.release(spent);
-                    }
-                    tracing::debug!(attempt, "ELB call succeeded");
-                    return Ok(value);
-                }
-                Err(e) => {
-                    if let Error::Api { request_id: Some(r), .. } = &e {
-                        span.record("request_id", r.as_str());
-                    }
-                    if matches!(e.code(), Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired")) {
-                        // Rotated or revoked early: fetch fresh credentials next time.
-                        cfg.credentials.invalidate().await;
-                    }
-                    if !retry::is_retryable(&e) || attempt >= cfg.retry.max_attempts {
-                        tracing::debug!(attempt, error = %e, "ELB call failed");
-                        return Err(e);
-                    }
-                    let Some(cost) = self.inner.quota.acquire(&e) else {
-                        tracing::warn!(attempt, error = %e, "ELB retry quota exhausted; not retrying");
-                        return Err(e);
-                    };
-                    spent += cost;
-                    let delay = retry::backoff(&cfg.retry, attempt, rand::random::<f64>());
-                    tracing::info!(attempt, error = %e, delay_ms = delay.as_millis() as u64, "retrying ELB call");
-                    tokio::time::sleep(delay).await;
-                }
-            }
-        }
-    }
-
-    async fn attempt(&self, action: &'static str, body: &str) -> Result<(Element, Option<String>), Error> {
-        let cfg = &self.inner.config;
-        // Checked right before sending, on every attempt: a retry after the lease was lost
-        // must not go out either. The attempt may not outlive the fence.
-        let mut timeout = cfg.timeout;
-        if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
-            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
-        }
-        let credentials = cfg.credentials.get().await?;
-        let headers = signing::sign_post(&self.inner.url, body.as_bytes(), &credentials, &cfg.region, SERVICE, SystemTime::now())?;
-        let mut request = self.inner.http.post(&self.inner.url).header("content-type", signing::CONTENT_TYPE).body(body.to_string());
-        for (k, v) in headers {
-            request = request.header(k, v);
-        }
-        match exchange::send(request, timeout).await {
-            Ok(response) => decode(action, response.status, &response.body),
-            Err(ExchangeError::Timeout(timeout)) => Err(Error::Timeout { action, timeout }),
-            Err(ExchangeError::Transport(message)) => Err(Error::Transport { action, message }),
-        }
+        self.query.call_reading(action, load_balancer, params, read).await
     }
 
     /// A call on one named load balancer, its parameters completed by `build`.
@@ -235,7 +97,7 @@ impl Client {
         self.simple_reading(action, name, build, Ok).await
     }
 
-    /// [`simple`](Self::simple) with its result read as in [`call_reading`](Self::call_reading).
+    /// [`simple`](Self::simple) with its result read as in [`QueryClient::call_reading`].
     async fn simple_reading<T>(
         &self,
         action: &'static str,
@@ -243,7 +105,7 @@ impl Client {
         build: impl FnOnce(&mut Params),
         read: impl Fn(Element) -> Result<T, DecodeError>,
     ) -> Result<T, Error> {
-        let mut p = Params::new(action);
+        let mut p = wire::params(action);
         p.put("LoadBalancerName", name);
         build(&mut p);
         self.call_reading(action, Some(name), p, read).await
@@ -253,11 +115,11 @@ impl Client {
 #[async_trait::async_trait]
 impl ElbApi for Client {
     fn budget(&self) -> Option<Arc<RateLimiter>> {
-        Some(self.inner.limiter.clone())
+        Some(self.query.limiter().clone())
     }
 
     fn region(&self) -> &str {
-        &self.inner.config.region
+        &self.query.config().region
     }
 
     async fn create_load_balancer(&self, input: &CreateLoadBalancerInput) -> Result<String, Error> {
@@ -273,10 +135,10 @@ impl ElbApi for Client {
         let mut out = Vec::new();
         let mut marker: Option<String> = None;
         for _ in 0..MAX_PAGES {
-            let mut p = Params::new("DescribeLoadBalancers");
+            let mut p = wire::params("DescribeLoadBalancers");
             p.list("LoadBalancerNames", names);
             if names.is_empty() {
-                p.put_opt("PageSize", self.inner.config.page_size);
+                p.put_opt("PageSize", self.query.config().page_size);
             }
             p.put_opt("Marker", marker.as_ref());
             let lb = (names.len() == 1).then(|| names[0].as_str());
@@ -404,7 +266,7 @@ impl ElbApi for Client {
     async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error> {
         // AddTags and RemoveTags accept one load balancer name per call.
         for name in names {
-            let mut p = Params::new("AddTags");
+            let mut p = wire::params("AddTags");
             p.list("LoadBalancerNames", std::slice::from_ref(name)).tags(tags);
             self.call("AddTags", Some(name), p).await?;
         }
@@ -413,7 +275,7 @@ impl ElbApi for Client {
 
     async fn remove_tags(&self, names: &[String], keys: &[String]) -> Result<(), Error> {
         for name in names {
-            let mut p = Params::new("RemoveTags");
+            let mut p = wire::params("RemoveTags");
             p.list("LoadBalancerNames", std::slice::from_ref(name));
             for (i, k) in keys.iter().enumerate() {
                 p.put(format!("Tags.member.{}.Key", i + 1), k);
@@ -426,7 +288,7 @@ impl ElbApi for Client {
     async fn describe_tags(&self, names: &[String]) -> Result<BTreeMap<String, Vec<Tag>>, Error> {
         let mut out = BTreeMap::new();
         for chunk in names.chunks(DESCRIBE_TAGS_BATCH) {
-            let mut p = Params::new("DescribeTags");
+            let mut p = wire::params("DescribeTags");
             p.list("LoadBalancerNames", chunk);
             let lb = (chunk.len() == 1).then(|| chunk[0].as_str());
             let r = self.call("DescribeTags", lb, p).await?;
@@ -508,107 +370,11 @@ fn policies(p: &mut Params, names: &[String]) {
     }
 }
 
-/// An IAM role that calls are made as (`spec.roleArn`, `spec.externalId`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Role {
-    pub arn: String,
-    pub external_id: Option<String>,
-}
+/// One [`Client`] per (role, region), built on demand from a base configuration.
+pub type Clients = Regional<Client>;
 
-type ClientKey = (Option<Role>, String);
-
-/// One [`Client`] per (role, region), built on demand from a base configuration. Clients
-/// share the credential cache: the base credentials, and per role the assumed ones (one
-/// AssumeRole per role, refreshed before expiry, whatever the region). Rate limiters are
-/// shared per (credentials, region), so each (role, region) has its own budget.
-#[derive(Debug)]
-pub struct Clients {
-    base: ClientConfig,
-    /// `RoleSessionName` of every AssumeRole.
-    session_name: String,
-    /// By (role, region).
-    clients: Mutex<HashMap<ClientKey, Arc<Client>>>,
-    roles: Mutex<HashMap<Role, crate::elb::SharedCredentials>>,
-}
-
-impl Clients {
-    pub fn new(base: ClientConfig) -> Clients {
-        Clients { base, session_name: "elb-operator".into(), clients: Mutex::default(), roles: Mutex::default() }
-    }
-
-    /// The `RoleSessionName` of assumed roles (`elb-operator-<cluster>`).
-    pub fn with_session_name(mut self, name: String) -> Clients {
-        self.session_name = name;
-        self
-    }
-
-    /// The client of `region` (the base region when empty), with the base credentials.
-    pub fn get(&self, region: &str) -> Result<Arc<Client>, Error> {
-        self.get_as(region, None)
-    }
-
-    /// The client of `region` acting as `role` (the base credentials when `None`).
-    pub fn get_as(&self, region: &str, role: Option<&Role>) -> Result<Arc<Client>, Error> {
-        let region = if region.is_empty() { self.base.region.as_str() } else { region };
-        let key = (role.cloned(), region.to_string());
-        let mut clients = self.clients.lock().unwrap();
-        if let Some(c) = clients.get(&key) {
-            return Ok(c.clone());
-        }
-        let mut config = self.base.clone().with_region(region);
-        if let Some(role) = role {
-            config.credentials = self.assumed(role)?;
-        }
-        let c = Arc::new(Client::new(config)?);
-        clients.insert(key, c.clone());
-        Ok(c)
-    }
-
-    fn assumed(&self, role: &Role) -> Result<crate::elb::SharedCredentials, Error> {
-        let mut roles = self.roles.lock().unwrap();
-        if let Some(c) = roles.get(role) {
-            return Ok(c.clone());
-        }
-        let region = self.base.region.as_str();
-        let sts = self.base.sts_endpoint.clone().unwrap_or_else(|| super::config::default_endpoint("sts", region));
-        let source = crate::elb::credentials::assume_role::AssumeRole::new(
-            &role.arn,
-            role.external_id.as_deref(),
-            &self.session_name,
-            self.base.credentials.clone(),
-            &sts,
-            region,
-        )?;
-        let c = crate::elb::SharedCredentials::new(source);
-        roles.insert(role.clone(), c.clone());
-        Ok(c)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn builds_tls_clients_for_public_endpoints() {
-        // reqwest is built without a default crypto provider; the client installs ring.
-        let c = Client::new(ClientConfig::for_endpoint("eu-west-1", "https://elasticloadbalancing.eu-west-1.amazonaws.com", "AK", "SK")).unwrap();
-        assert_eq!(c.inner.url, "https://elasticloadbalancing.eu-west-1.amazonaws.com/");
-        let cfg = ClientConfig::for_endpoint("cn-north-1", "x", "AK", "SK");
-        let cfg = ClientConfig { endpoint: None, ..cfg };
-        assert_eq!(Client::new(cfg).unwrap().inner.url, "https://elasticloadbalancing.cn-north-1.amazonaws.com.cn/");
-    }
-
-    #[test]
-    fn decode_classifies_bodies() {
-        let ok = decode("DeleteLoadBalancer", 200, "<DeleteLoadBalancerResponse><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DeleteLoadBalancerResponse>");
-        assert_eq!(ok.unwrap().1.as_deref(), Some("r1"));
-        let err = decode("DeleteLoadBalancer", 400, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r2</RequestId></ErrorResponse>").unwrap_err();
-        assert_eq!(err.kind(), crate::elb::ErrorKind::Throttled);
-        let long = format!("<html>{}</html>", "x".repeat(1000));
-        match decode("DeleteLoadBalancer", 502, &long).unwrap_err() {
-            Error::UnexpectedResponse { status: 502, snippet, .. } => assert!(snippet.chars().count() <= 161, "{snippet}"),
-            other => panic!("{other:?}"),
-        }
+impl FromConfig for Client {
+    fn from_config(config: ClientConfig) -> Result<Client, Error> {
+        Client::new(config)
     }
 }

@@ -1,156 +1,10 @@
-//! Client configuration: region, endpoint, credentials, timeouts, retries, rate limits.
+//! The ELB client's command-line flags: endpoint, timeout, attempts and its budget.
 
 use std::time::Duration;
 
-use super::credentials::{self, SharedCredentials};
-use super::rate_limit::{Bucket, RateLimitConfig};
-use super::retry::RetryConfig;
-use super::Error;
-use crate::telemetry::ElbMetrics;
-
-/// Environment variable overriding the ELB endpoint.
-pub const ENV_ENDPOINT_ELB: &str = "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING";
-/// Environment variable overriding every AWS endpoint.
-pub const ENV_ENDPOINT_ALL: &str = "AWS_ENDPOINT_URL";
-/// Environment variable overriding the STS endpoint (web identity).
-pub const ENV_ENDPOINT_STS: &str = "AWS_ENDPOINT_URL_STS";
-
-/// The largest `PageSize` DescribeLoadBalancers accepts.
-pub const MAX_PAGE_SIZE: u32 = 400;
-
-/// Everything a [`Client`](super::Client) needs. Clone it to build clients for other
-/// regions: clones share the credential cache.
-#[derive(Clone)]
-pub struct ClientConfig {
-    pub region: String,
-    /// Endpoint URL; `None` means the public endpoint of the region.
-    pub endpoint: Option<String>,
-    pub credentials: SharedCredentials,
-    /// Limit on one HTTP attempt (connect, send, read the whole body).
-    pub timeout: Duration,
-    pub connect_timeout: Duration,
-    pub retry: RetryConfig,
-    pub rate_limit: RateLimitConfig,
-    /// Prometheus metrics; `None` records nothing.
-    pub metrics: Option<ElbMetrics>,
-    /// `PageSize` of DescribeLoadBalancers (1..=400); `None` lets the API choose.
-    /// Defaults to the largest page: an inventory pass costs ⌈N/400⌉ calls.
-    pub page_size: Option<u32>,
-    /// With leader election: mutating calls are sent only while the fence allows.
-    pub fence: Option<super::Fence>,
-    /// STS endpoint URL for AssumeRole (`spec.roleArn`): `AWS_ENDPOINT_URL_STS`, else
-    /// `AWS_ENDPOINT_URL`, else the region's; `None` means the region's public endpoint.
-    pub sts_endpoint: Option<String>,
-}
-
-impl std::fmt::Debug for ClientConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientConfig")
-            .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("credentials", &self.credentials)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("retry", &self.retry)
-            .field("rate_limit", &self.rate_limit)
-            .field("metrics", &self.metrics.is_some())
-            .field("page_size", &self.page_size)
-            .field("sts_endpoint", &self.sts_endpoint)
-            .finish()
-    }
-}
-
-impl ClientConfig {
-    /// Static keys and an explicit endpoint (tests against moto, local fault servers).
-    pub fn for_endpoint(region: &str, endpoint: &str, access_key_id: &str, secret_access_key: &str) -> ClientConfig {
-        let mut c = Self::with_credentials(region, Some(endpoint.to_string()), SharedCredentials::from_keys(access_key_id, secret_access_key, None));
-        // One local server (moto) answers every service.
-        c.sts_endpoint = Some(endpoint.to_string());
-        c
-    }
-
-    /// Defaults around the given credentials.
-    pub fn with_credentials(region: &str, endpoint: Option<String>, credentials: SharedCredentials) -> ClientConfig {
-        ClientConfig {
-            region: region.to_string(),
-            endpoint,
-            credentials,
-            timeout: Duration::from_secs(10),
-            connect_timeout: Duration::from_secs(3),
-            retry: RetryConfig::default(),
-            rate_limit: RateLimitConfig::default(),
-            metrics: None,
-            page_size: Some(MAX_PAGE_SIZE),
-            fence: None,
-            sts_endpoint: None,
-        }
-    }
-
-    /// The AWS default credential chain, endpoint overrides and `AWS_MAX_ATTEMPTS` from the
-    /// variables `env` looks up (the process environment in [`ElbArgs::client_config_from_env`]).
-    /// An empty `region` falls back to `AWS_REGION`, then `AWS_DEFAULT_REGION`.
-    pub fn from_vars(region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
-        let region = if region.is_empty() {
-            env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).ok_or_else(|| {
-                Error::Config("no region: pass --region or set AWS_REGION".into())
-            })?
-        } else {
-            region.to_string()
-        };
-        let endpoint = env(ENV_ENDPOINT_ELB).or_else(|| env(ENV_ENDPOINT_ALL));
-        let sts_endpoint = env(ENV_ENDPOINT_STS)
-            .or_else(|| env(ENV_ENDPOINT_ALL))
-            .unwrap_or_else(|| default_endpoint("sts", &region));
-        let credentials = credentials::default_chain(env, &region, &sts_endpoint)?;
-        let mut c = Self::with_credentials(&region, endpoint, credentials);
-        c.sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL));
-        if let Some(n) = env("AWS_MAX_ATTEMPTS") {
-            let n: u32 = n.parse().map_err(|_| Error::Config(format!("AWS_MAX_ATTEMPTS={n:?} is not a number")))?;
-            c = c.with_max_attempts(n);
-        }
-        c.endpoint = c.endpoint.as_deref().map(normalize_endpoint).transpose()?;
-        Ok(c)
-    }
-
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-    pub fn with_retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
-        self.retry.max_attempts = attempts.max(1);
-        self
-    }
-    pub fn with_rate_limit(mut self, rate_limit: RateLimitConfig) -> Self {
-        self.rate_limit = rate_limit;
-        self
-    }
-    pub fn with_metrics(mut self, metrics: ElbMetrics) -> Self {
-        self.metrics = Some(metrics);
-        self
-    }
-    pub fn with_fence(mut self, fence: super::Fence) -> Self {
-        self.fence = Some(fence);
-        self
-    }
-
-    pub fn with_page_size(mut self, page_size: u32) -> Self {
-        self.page_size = Some(page_size);
-        self
-    }
-    pub fn with_region(mut self, region: &str) -> Self {
-        self.region = region.to_string();
-        self
-    }
-
-    /// The endpoint URL requests go to.
-    pub fn endpoint_url(&self) -> String {
-        self.endpoint.clone().unwrap_or_else(|| default_endpoint("elasticloadbalancing", &self.region))
-    }
-}
+use super::client::SERVICE;
+use crate::aws::config::normalize_endpoint;
+use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
 
 /// Command-line flags for the client's endpoint and knobs; all but `--elb-endpoint` are also
 /// read from an `ELB_*` environment variable. The operator's `run` command flattens this into
@@ -193,7 +47,7 @@ impl ElbArgs {
     /// else `AWS_ENDPOINT_URL`, else the region's; the attempts are `--elb-max-attempts` (or
     /// `ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
     pub fn client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
-        self.apply(ClientConfig::from_vars(region, env)?)
+        self.apply(ClientConfig::from_vars(&SERVICE, region, env)?)
     }
 
     /// [`client_config`](Self::client_config) over the process environment, where an empty
@@ -226,22 +80,6 @@ impl ElbArgs {
     }
 }
 
-/// `https://{service}.{region}.amazonaws.com`, `.amazonaws.com.cn` in China regions.
-pub fn default_endpoint(service: &str, region: &str) -> String {
-    let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
-    format!("https://{service}.{region}.{suffix}")
-}
-
-/// An endpoint override checked to be an http(s) URL, without its trailing slashes (the
-/// client appends the path).
-fn normalize_endpoint(e: &str) -> Result<String, Error> {
-    let u = url::Url::parse(e).map_err(|err| Error::Config(format!("endpoint {e:?}: {err}")))?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
-        return Err(Error::Config(format!("endpoint {e:?} is not an http(s) URL")));
-    }
-    Ok(e.trim_end_matches('/').to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,25 +106,6 @@ mod tests {
         let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")];
         let all: Vec<(&str, &str)> = keys.into_iter().chain(more_vars.iter().copied()).collect();
         flags(args).client_config("us-east-1", &vars(&all))
-    }
-
-    #[test]
-    fn default_endpoints() {
-        assert_eq!(default_endpoint("elasticloadbalancing", "eu-west-1"), "https://elasticloadbalancing.eu-west-1.amazonaws.com");
-        assert_eq!(default_endpoint("elasticloadbalancing", "cn-north-1"), "https://elasticloadbalancing.cn-north-1.amazonaws.com.cn");
-    }
-
-    #[test]
-    fn endpoint_overrides_in_order() {
-        let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK")];
-        let c = ClientConfig::from_vars("us-east-1", &vars(&keys)).unwrap();
-        assert_eq!(c.endpoint_url(), "https://elasticloadbalancing.us-east-1.amazonaws.com");
-        let all = [keys[0], keys[1], (ENV_ENDPOINT_ALL, "http://127.0.0.1:1/")];
-        assert_eq!(ClientConfig::from_vars("us-east-1", &vars(&all)).unwrap().endpoint_url(), "http://127.0.0.1:1");
-        let both = [keys[0], keys[1], (ENV_ENDPOINT_ALL, "http://127.0.0.1:1"), (ENV_ENDPOINT_ELB, "http://127.0.0.1:2")];
-        assert_eq!(ClientConfig::from_vars("us-east-1", &vars(&both)).unwrap().endpoint_url(), "http://127.0.0.1:2");
-        let bad = [keys[0], keys[1], (ENV_ENDPOINT_ELB, "not a url")];
-        assert!(matches!(ClientConfig::from_vars("us-east-1", &vars(&bad)), Err(Error::Config(_))));
     }
 
     #[test]
@@ -343,7 +162,7 @@ mod tests {
 
     #[test]
     fn the_endpoint_flag_wins_over_the_environment() {
-        let vars = [(ENV_ENDPOINT_ELB, "http://127.0.0.1:1")];
+        let vars = [(SERVICE.endpoint_env, "http://127.0.0.1:1")];
         assert_eq!(config(&[], &vars).unwrap().endpoint.as_deref(), Some("http://127.0.0.1:1"));
         let c = config(&["--elb-endpoint=http://127.0.0.1:2/"], &vars).unwrap();
         assert_eq!(c.endpoint.as_deref(), Some("http://127.0.0.1:2"));
@@ -352,21 +171,4 @@ mod tests {
         assert!(matches!(config(&["--elb-endpoint=ftp://127.0.0.1:2"], &vars), Err(Error::Config(_))));
     }
 
-    #[test]
-    fn max_attempts_from_environment() {
-        let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK"), ("AWS_MAX_ATTEMPTS", "5")];
-        assert_eq!(ClientConfig::from_vars("us-east-1", &vars(&keys)).unwrap().retry.max_attempts, 5);
-        let bad = [keys[0], keys[1], ("AWS_MAX_ATTEMPTS", "many")];
-        assert!(ClientConfig::from_vars("us-east-1", &vars(&bad)).is_err());
-    }
-
-    #[test]
-    fn region_from_environment() {
-        let keys = [("AWS_ACCESS_KEY_ID", "AK"), ("AWS_SECRET_ACCESS_KEY", "SK"), ("AWS_DEFAULT_REGION", "eu-central-1")];
-        assert_eq!(ClientConfig::from_vars("", &vars(&keys)).unwrap().region, "eu-central-1");
-        let keys2 = [keys[0], keys[1], keys[2], ("AWS_REGION", "ap-south-1")];
-        assert_eq!(ClientConfig::from_vars("", &vars(&keys2)).unwrap().region, "ap-south-1");
-        assert_eq!(ClientConfig::from_vars("us-west-2", &vars(&keys2)).unwrap().region, "us-west-2");
-        assert!(ClientConfig::from_vars("", &vars(&keys[..2])).is_err());
-    }
 }

@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::error::Error;
 use super::model::*;
 use super::wire;
+use crate::aws::query::{self, Shape};
+use crate::aws::Error;
 
-pub use super::wire::{parse_error, ApiError};
-pub use super::xml::{parse as parse_xml, Element};
+pub use crate::aws::query::{parse_error, ApiError};
+pub use crate::aws::xml::{parse as parse_xml, Element};
 
 /// The actions whose answers the client reads, each with its decoder in [`decode`].
 pub const ACTIONS: [&str; 9] = [
@@ -41,12 +42,12 @@ pub enum Answer {
 pub fn decode(action: &'static str, status: u16, body: &str) -> Result<Answer, Error> {
     let unexpected = || Error::UnexpectedResponse { action, status, snippet: body.chars().take(160).collect() };
     if !(200..300).contains(&status) {
-        return Err(match wire::parse_error(body) {
+        return Err(match parse_error(body) {
             Some(e) => Error::Api { action, code: e.code, message: e.message, request_id: e.request_id, status },
             None => unexpected(),
         });
     }
-    let (r, _request_id) = wire::parse_result(action, body).map_err(|_| unexpected())?;
+    let (r, _request_id) = query::parse_result(Shape::Wrapped, action, body).map_err(|_| unexpected())?;
     let malformed = |problem| Error::MalformedResponse { action, problem };
     Ok(match action {
         "DescribeLoadBalancers" => {

@@ -2,34 +2,27 @@
 //!
 //! [`ElbApi`] is the seam between the domain and AWS: the controller only sees the typed
 //! requests and responses of [`model`] and the classified [`Error`]; the wire format
-//! (form-encoded requests, XML responses, SigV4) stays inside this module.
+//! (form-encoded requests, XML responses, SigV4) stays inside this module and
+//! `crate::aws`, whose one call path (signing, credentials, retries, the budget, the write
+//! fence, timeouts and metrics) it shares with the EC2 client.
 //!
-//! Submodules: [`config`] (region, endpoint, knobs), [`credentials`] (the default chain and
-//! its cache), [`signing`] (SigV4), [`retry`] (standard mode), [`rate_limit`] (token
-//! buckets), `wire`/`xml` (the Query protocol), `exchange` (the one timed HTTP exchange of
-//! the ELB, STS, container and IMDS calls), [`client`] (it all together).
+//! Submodules: [`client`] (the ELB actions), `wire` (their parameters and decoders),
+//! [`model`] (the typed values and [`ElbApi`]), [`config`] (the `--elb-*` flags). The shared
+//! pieces its API is made of (errors, configuration, budget, fence) are re-exported here, so
+//! callers of the ELB client need one import.
 
 pub mod client;
 pub mod config;
-pub mod credentials;
-pub mod error;
-mod exchange;
-pub mod fence;
 pub mod model;
-pub mod rate_limit;
-pub mod retry;
-pub mod signing;
 mod wire;
-mod xml;
 #[doc(hidden)]
 pub mod fuzzing;
 
-pub use client::{Client, Clients, Role, ACTIONS, DESCRIBE_TAGS_BATCH};
-pub use config::{ClientConfig, ElbArgs};
-pub use credentials::{Credentials, SharedCredentials};
-pub use error::{DecodeError, Error, ErrorKind};
-pub use exchange::install_crypto_provider;
-pub use fence::Fence;
+pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
+pub use crate::aws::{
+    install_crypto_provider, is_mutating, rate_limit, with_class, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind, Fence,
+    RateLimitConfig, RateLimiter, RetryConfig, Role,
+};
+pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
+pub use config::ElbArgs;
 pub use model::*;
-pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
-pub use retry::RetryConfig;

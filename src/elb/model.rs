@@ -181,6 +181,16 @@ pub struct LbCookieStickinessPolicy {
     pub cookie_expiration_period: Option<i64>,
 }
 
+/// The security group AWS names as the load balancer's traffic source: what an instance's
+/// inbound rule can name to admit it. Given by name (in a VPC, one of the load balancer's
+/// own groups; `amazon-elb`/`amazon-elb-sg` in EC2-Classic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSecurityGroup {
+    /// The owning account (its id in a VPC, `amazon-elb` in EC2-Classic).
+    pub owner_alias: String,
+    pub group_name: String,
+}
+
 /// One load balancer as DescribeLoadBalancers reports it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadBalancerDescription {
@@ -194,6 +204,7 @@ pub struct LoadBalancerDescription {
     pub availability_zones: Vec<String>,
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
+    pub source_security_group: Option<SourceSecurityGroup>,
     pub vpc_id: Option<String>,
     pub health_check: Option<HealthCheck>,
     /// Registered instance ids.
@@ -332,12 +343,6 @@ pub trait ElbApi: Send + Sync {
     async fn create_app_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_name: &str) -> Result<(), Error>;
     async fn set_load_balancer_policies_of_listener(&self, name: &str, port: u16, policy_names: &[String]) -> Result<(), Error>;
     async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error>;
-}
-
-/// Whether an action name changes ELB state: it picks the client's rate-limit bucket, and
-/// tests count mutating calls with it.
-pub fn is_mutating(action: &str) -> bool {
-    !action.starts_with("Describe")
 }
 
 #[cfg(test)]

@@ -269,17 +269,41 @@ pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Resul
     Ok(true)
 }
 
-/// Deletes the ELB if, and only if, this resource owns it. Already gone is success.
-pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Deleted, elb::Error> {
+/// What [`delete_unless`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeleteOutcome<K> {
+    Deleted,
+    /// There was nothing to delete.
+    AlreadyGone,
+    /// The check found a reason, in the tags as they were right before the delete, to keep it.
+    Kept(K),
+}
+
+/// Deletes the ELB unless `keep` finds a reason in its tags, read right before the delete
+/// (a change since the caller last looked is seen). Already gone is success.
+pub async fn delete_unless<K>(elb: &dyn ElbApi, name: &str, keep: impl FnOnce(&BTreeMap<String, String>) -> Option<K>) -> Result<DeleteOutcome<K>, elb::Error> {
     if describe(elb, name).await?.is_none() {
-        return Ok(Deleted::AlreadyGone);
+        return Ok(DeleteOutcome::AlreadyGone);
     }
-    if let Ownership::Foreign { claimed_by } = owner.ownership(&tags_of(elb, name).await?) {
-        return Ok(Deleted::Foreign { claimed_by });
+    if let Some(reason) = keep(&tags_of(elb, name).await?) {
+        return Ok(DeleteOutcome::Kept(reason));
     }
     match elb.delete_load_balancer(name).await {
-        Ok(()) => Ok(Deleted::Deleted),
-        Err(e) if e.is_not_found() => Ok(Deleted::AlreadyGone),
+        Ok(()) => Ok(DeleteOutcome::Deleted),
+        Err(e) if e.is_not_found() => Ok(DeleteOutcome::AlreadyGone),
         Err(e) => Err(e),
     }
+}
+
+/// Deletes the ELB if, and only if, this resource owns it. Already gone is success.
+pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Deleted, elb::Error> {
+    let foreign = |tags: &BTreeMap<String, String>| match owner.ownership(tags) {
+        Ownership::Foreign { claimed_by } => Some(claimed_by),
+        Ownership::Owned => None,
+    };
+    Ok(match delete_unless(elb, name, foreign).await? {
+        DeleteOutcome::Deleted => Deleted::Deleted,
+        DeleteOutcome::AlreadyGone => Deleted::AlreadyGone,
+        DeleteOutcome::Kept(claimed_by) => Deleted::Foreign { claimed_by },
+    })
 }

@@ -39,6 +39,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of these ELBs, taken now (what [`take`] builds; tests build their own).
+    pub fn from_seen(seen: impl IntoIterator<Item = Seen>) -> Snapshot {
+        let by_name = seen.into_iter().map(|s| (s.description.name.to_ascii_lowercase(), s)).collect();
+        Snapshot { taken: Instant::now(), by_name }
+    }
+
     pub fn get(&self, name: &str) -> Option<&Seen> {
         self.by_name.get(&name.to_ascii_lowercase())
     }
@@ -91,15 +97,11 @@ pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool)
             tags.insert(name.to_ascii_lowercase(), Observed::tags_from(&list));
         }
     }
-    let by_name = descriptions
-        .into_iter()
-        .filter(|d| !gone.contains(&d.name.to_ascii_lowercase()))
-        .map(|d| {
-            let key = d.name.to_ascii_lowercase();
-            // An ELB whose tags were asked for but not returned has none.
-            let t = tags.remove(&key).or_else(|| asked.contains(&key).then(BTreeMap::new));
-            (key, Seen { description: d, tags: t })
-        })
-        .collect();
-    Ok(Snapshot { taken, by_name })
+    let seen = descriptions.into_iter().filter(|d| !gone.contains(&d.name.to_ascii_lowercase())).map(|d| {
+        let key = d.name.to_ascii_lowercase();
+        // An ELB whose tags were asked for but not returned has none.
+        let t = tags.remove(&key).or_else(|| asked.contains(&key).then(BTreeMap::new));
+        Seen { description: d, tags: t }
+    });
+    Ok(Snapshot { taken, ..Snapshot::from_seen(seen) })
 }

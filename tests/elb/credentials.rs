@@ -36,7 +36,7 @@ fn temp_file(contents: &str) -> tempfile::TempPath {
 
 /// A moto that checks signatures after the first three actions, which create an IAM user,
 /// its access key and a policy allowing everything.
-static AUTH_MOTO: LazyLock<(Moto, String, String)> = LazyLock::new(|| {
+pub(crate) static AUTH_MOTO: LazyLock<(Moto, String, String)> = LazyLock::new(|| {
     // moto's first IAM request initialises its IAM backend; on a loaded CI machine that
     // has been seen to answer an HTML 500. The free actions are counted per server, so a
     // failed start is retried with a fresh server (bounded), never by resending.
@@ -100,7 +100,7 @@ async fn irsa_through_moto_sts() {
         ("AWS_ENDPOINT_URL_STS", MOTO.endpoint.clone()),
         ("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING", MOTO.endpoint.clone()),
     ]);
-    let config = unlimited(ClientConfig::from_vars("", &env).unwrap());
+    let config = unlimited(ClientConfig::from_vars(&SERVICE, "", &env).unwrap());
     assert_eq!(config.credentials.identity(), "web-identity:arn:aws:iam::123456789012:role/elb-operator");
     let creds = config.credentials.get().await.expect("STS answers");
     // moto's STS hands out temporary keys with a session token and an expiry.
@@ -114,7 +114,7 @@ async fn irsa_through_moto_sts() {
 #[tokio::test]
 async fn imdsv2_through_moto_metadata_endpoints() {
     let env = vars(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", MOTO.endpoint.clone()), ("AWS_ENDPOINT_URL", MOTO.endpoint.clone())]);
-    let config = unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap());
+    let config = unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap());
     assert_eq!(config.credentials.identity(), format!("imds:{}", MOTO.endpoint));
     let creds = config.credentials.get().await.expect("IMDS answers");
     // moto's instance metadata serves fixed test credentials for role `default-role`.
@@ -129,7 +129,7 @@ async fn imdsv2_sends_the_session_token() {
     let creds = r#"{"Code":"Success","AccessKeyId":"AKIMDS","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#;
     let server = FaultServer::start(vec![Reply::json(200, "imds-token-1"), Reply::json(200, "my-role\n"), Reply::json(200, creds)]).await;
     let env = vars(&[("AWS_EC2_METADATA_SERVICE_ENDPOINT", server.url.clone())]);
-    let config = ClientConfig::from_vars("us-east-1", &env).unwrap();
+    let config = ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap();
     assert_eq!(config.credentials.get().await.unwrap().access_key_id, "AKIMDS");
     let r = server.received();
     assert_eq!(r[0].method, "PUT");
@@ -165,7 +165,7 @@ async fn container_credentials_with_token_file_refresh_before_expiry() {
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.display().to_string()),
         ("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING", server.url.clone()),
     ]);
-    let c = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap())).unwrap();
+    let c = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap())).unwrap();
     c.describe_load_balancers(&[]).await.unwrap();
     std::fs::write(&token_file, "token-two").unwrap();
     c.describe_load_balancers(&[]).await.unwrap();
@@ -189,7 +189,7 @@ async fn container_credentials_are_cached_until_near_expiry() {
         ("AWS_CONTAINER_AUTHORIZATION_TOKEN", "static-auth".into()),
         ("AWS_ENDPOINT_URL", server.url.clone()),
     ]);
-    let c = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap())).unwrap();
+    let c = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap())).unwrap();
     for _ in 0..3 {
         c.describe_load_balancers(&[]).await.unwrap();
     }
@@ -210,7 +210,7 @@ async fn an_expired_token_error_drops_the_cached_credentials() {
     ])
     .await;
     let env = vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/creds", server.url)), ("AWS_ENDPOINT_URL", server.url.clone())]);
-    let c = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap())).unwrap();
+    let c = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap())).unwrap();
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
     // Credentials that still looked valid for hours are fetched again.
@@ -225,7 +225,7 @@ async fn an_expired_token_error_drops_the_cached_credentials() {
 async fn container_credentials_failure_is_an_auth_error() {
     let server = FaultServer::start(vec![Reply::json(403, r#"{"Code":"AccessDenied","Message":"bad token"}"#)]).await;
     let env = vars(&[("AWS_CONTAINER_CREDENTIALS_FULL_URI", format!("{}/creds", server.url)), ("AWS_ENDPOINT_URL", server.url.clone())]);
-    let c = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap())).unwrap();
+    let c = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap())).unwrap();
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(err, Error::Credentials(_)), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Auth);
@@ -258,7 +258,7 @@ async fn web_identity_rereads_the_token_file_on_refresh() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.display().to_string()),
         ("AWS_ENDPOINT_URL", server.url.clone()),
     ]);
-    let c = Client::new(unlimited(ClientConfig::from_vars("eu-west-1", &env).unwrap())).unwrap();
+    let c = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "eu-west-1", &env).unwrap())).unwrap();
     c.describe_load_balancers(&[]).await.unwrap();
     std::fs::write(&token_file, "jwt-two").unwrap();
     c.describe_load_balancers(&[]).await.unwrap();
@@ -317,7 +317,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.display().to_string()),
         ("AWS_ENDPOINT_URL", server.url.clone()),
     ]);
-    let config = unlimited(ClientConfig::from_vars("us-east-1", &env).unwrap());
+    let config = unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env).unwrap());
     let c = Client::new(config.clone()).unwrap();
     let auth_err = c.describe_load_balancers(&[]).await.unwrap_err();
     let terminal = c.delete_load_balancer("x").await.unwrap_err();
@@ -333,7 +333,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
         ("AWS_WEB_IDENTITY_TOKEN_FILE", token_file.display().to_string()),
         ("AWS_ENDPOINT_URL", sts_fail.url.clone()),
     ]);
-    let c2 = Client::new(unlimited(ClientConfig::from_vars("us-east-1", &env2).unwrap())).unwrap();
+    let c2 = Client::new(unlimited(ClientConfig::from_vars(&SERVICE, "us-east-1", &env2).unwrap())).unwrap();
     let sts_err = c2.describe_load_balancers(&[]).await.unwrap_err();
     assert_eq!(sts_err.kind(), ErrorKind::Auth);
     assert!(sts_err.to_string().contains("InvalidIdentityToken"), "{sts_err}");
@@ -352,7 +352,7 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     ];
     let all = texts.join("\n");
     assert!(all.contains("ASIASECRETTEST"), "the access key id is not secret and helps debugging");
-    assert!(all.contains("elb_call"), "the log captured the call spans: {all}");
+    assert!(all.contains("aws_call"), "the log captured the call spans: {all}");
     for secret in [SECRET, SESSION, WEB_TOKEN] {
         assert!(!all.contains(secret), "{secret} leaked:\n{all}");
     }

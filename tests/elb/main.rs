@@ -1,9 +1,11 @@
-//! Integration tests of the ELB client (`elb::Client`): round trips against moto's server,
-//! and faults from a small local server of our own. One binary so moto starts once.
+//! Integration tests of the ELB client (`elb::Client`) and the EC2 client over the same call
+//! path: round trips against moto's server, and faults from a small local server of our own.
+//! One binary so moto starts once.
 
 mod common;
 mod assume_role;
 mod credentials;
+mod ec2;
 mod fault_server;
 mod faults;
 mod fence;

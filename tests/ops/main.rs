@@ -1,11 +1,12 @@
 //! Integration tests of the operator's runtime around the reconcile loops: leader election,
-//! the HTTP endpoints, the command line, two operator processes, and the files kept in step
-//! with the code (IAM policy, RBAC requirements, chart flags). The Kubernetes API is the
-//! stand-in (`kube_standin`); waits are `test_support::poll`.
+//! the HTTP endpoints, the command line (and `elb-operator orphans`), two operator processes,
+//! and the files kept in step with the code (IAM policy, RBAC requirements, chart flags). The
+//! Kubernetes API is the stand-in (`kube_standin`); waits are `test_support::poll`.
 
 mod cli;
 mod http;
 mod leader;
+mod orphans;
 mod standin;
 mod sync_files;
 

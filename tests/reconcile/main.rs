@@ -2,6 +2,7 @@
 //! - [`elb_side`]: convergence of the ELB from the desired state, against moto (no Kubernetes).
 //! - [`kube_loop`]: `controller::run` against the in-memory API stand-in and moto: resources
 //!   in, ELB state, status, events and finalizers out.
+//! - [`reachability`]: the backend reachability check against moto's ELB and EC2.
 //! - [`fleet`]: the schedule at fleet scale: calls counted after a restart, in steady state
 //!   against the budget, and a malformed object next to good ones.
 //!
@@ -11,6 +12,7 @@
 mod elb_side;
 mod fleet;
 mod kube_loop;
+mod reachability;
 
 use std::sync::LazyLock;
 

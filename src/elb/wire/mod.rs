@@ -1,49 +1,29 @@
-//! The Query-protocol wire format of the Classic ELB API: typed inputs → form parameters,
-//! XML documents → typed outputs, and error documents → [`ApiError`]. Nothing here does
-//! I/O, so every decoder is unit-tested from documentation-shaped fixtures.
+//! The wire format of the Classic ELB API over the Query protocol (`crate::aws::query`):
+//! typed inputs → form parameters, result elements → typed outputs. Nothing here does I/O,
+//! so every decoder is unit-tested from documentation-shaped fixtures.
 
 use std::collections::BTreeMap;
 
-use super::error::DecodeError;
+use super::client::SERVICE;
 use super::model::*;
-use super::xml::{self, Element};
+use crate::aws::query::Params;
+use crate::aws::xml::Element;
+use crate::aws::DecodeError;
 
-/// The API version every request names.
-pub const API_VERSION: &str = "2012-06-01";
+/// The parameters of a request of `action`.
+pub fn params(action: &str) -> Params {
+    Params::new(&SERVICE, action)
+}
 
-/// Form parameters of one request, in insertion order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Params(pub Vec<(String, String)>);
+/// The ELB-specific list parameters.
+pub trait ElbParams {
+    fn listeners(&mut self, listeners: &[Listener]) -> &mut Self;
+    fn tags(&mut self, tags: &[Tag]) -> &mut Self;
+    fn instances(&mut self, ids: &[String]) -> &mut Self;
+}
 
-impl Params {
-    pub fn new(action: &str) -> Params {
-        let mut p = Params(Vec::new());
-        p.put("Action", action);
-        p.put("Version", API_VERSION);
-        p
-    }
-
-    pub fn put(&mut self, key: impl Into<String>, value: impl ToString) -> &mut Self {
-        self.0.push((key.into(), value.to_string()));
-        self
-    }
-
-    pub fn put_opt(&mut self, key: &str, value: Option<impl ToString>) -> &mut Self {
-        if let Some(v) = value {
-            self.put(key, v);
-        }
-        self
-    }
-
-    /// `Name.member.N` for a list of strings (1-based).
-    pub fn list(&mut self, name: &str, values: &[impl AsRef<str>]) -> &mut Self {
-        for (i, v) in values.iter().enumerate() {
-            self.put(format!("{name}.member.{}", i + 1), v.as_ref());
-        }
-        self
-    }
-
-    pub fn listeners(&mut self, listeners: &[Listener]) -> &mut Self {
+impl ElbParams for Params {
+    fn listeners(&mut self, listeners: &[Listener]) -> &mut Self {
         for (i, l) in listeners.iter().enumerate() {
             let p = format!("Listeners.member.{}", i + 1);
             self.put(format!("{p}.Protocol"), &l.protocol);
@@ -57,7 +37,7 @@ impl Params {
         self
     }
 
-    pub fn tags(&mut self, tags: &[Tag]) -> &mut Self {
+    fn tags(&mut self, tags: &[Tag]) -> &mut Self {
         for (i, t) in tags.iter().enumerate() {
             let p = format!("Tags.member.{}", i + 1);
             self.put(format!("{p}.Key"), &t.key);
@@ -68,33 +48,16 @@ impl Params {
         self
     }
 
-    pub fn instances(&mut self, ids: &[String]) -> &mut Self {
+    fn instances(&mut self, ids: &[String]) -> &mut Self {
         for (i, id) in ids.iter().enumerate() {
             self.put(format!("Instances.member.{}.InstanceId", i + 1), id);
         }
         self
     }
-
-    #[cfg(test)]
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
-    }
-
-    /// The `application/x-www-form-urlencoded` body (RFC 3986 unreserved characters kept).
-    pub fn encode(&self) -> String {
-        self.0.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join("&")
-    }
-}
-
-const QUERY: &percent_encoding::AsciiSet =
-    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-
-fn escape(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, QUERY).to_string()
 }
 
 pub fn create_load_balancer(input: &CreateLoadBalancerInput) -> Params {
-    let mut p = Params::new("CreateLoadBalancer");
+    let mut p = params("CreateLoadBalancer");
     p.put("LoadBalancerName", &input.name)
         .listeners(&input.listeners)
         .list("AvailabilityZones", &input.availability_zones)
@@ -141,52 +104,6 @@ pub fn attributes(p: &mut Params, a: &LoadBalancerAttributes) {
     }
 }
 
-/// An error document from the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub code: String,
-    pub message: String,
-    pub request_id: Option<String>,
-}
-
-/// Parses `ErrorResponse/Error` (ELB, STS) or `.../Errors/Error` (EC2-style), matched by
-/// local name. `None` when the body is not such a document.
-pub fn parse_error(body: &str) -> Option<ApiError> {
-    let root = xml::parse(body).ok()?;
-    let error = find_error(&root)?;
-    let code = error.text_of("Code")?;
-    Some(ApiError {
-        code,
-        message: error.string("Message"),
-        request_id: request_id(&root),
-    })
-}
-
-fn find_error(e: &Element) -> Option<&Element> {
-    if e.name == "Error" && e.child("Code").is_some() {
-        return Some(e);
-    }
-    e.children.iter().find_map(find_error)
-}
-
-/// The request id of a response or error document (`RequestId` or `RequestID`).
-pub fn request_id(root: &Element) -> Option<String> {
-    root.find("RequestId").or_else(|| root.find("RequestID")).map(|e| e.text.trim().to_string())
-}
-
-/// Parses a success document and returns its `<Action>Result` element (or the root when a
-/// result element is absent, which the API does for actions without output).
-pub fn parse_result(action: &str, body: &str) -> Result<(Element, Option<String>), String> {
-    let root = xml::parse(body)?;
-    let expected = format!("{action}Response");
-    if root.name != expected {
-        return Err(format!("expected <{expected}>, got <{}>", root.name));
-    }
-    let rid = request_id(&root);
-    let result = root.child(&format!("{action}Result")).cloned().unwrap_or_default();
-    Ok((result, rid))
-}
-
 // Decoders return `DecodeError` for a number (or boolean) that does not parse: a port of
 // `eighty` must fail the call, not become port 0 and a plan to "fix" it.
 
@@ -231,6 +148,10 @@ pub fn load_balancer_description(e: &Element) -> Result<LoadBalancerDescription,
         availability_zones: e.member_strings("AvailabilityZones"),
         subnets: e.member_strings("Subnets"),
         security_groups: e.member_strings("SecurityGroups"),
+        source_security_group: e
+            .child("SourceSecurityGroup")
+            .map(|g| SourceSecurityGroup { owner_alias: g.string("OwnerAlias"), group_name: g.string("GroupName") })
+            .filter(|g| !g.group_name.is_empty()),
         vpc_id: e.text_of("VPCId").filter(|s| !s.is_empty()),
         health_check: e.child("HealthCheck").filter(|h| h.child("Target").is_some()).map(health_check_of).transpose()?,
         instances: instance_ids(e),

@@ -2,6 +2,12 @@
 //! ELB API reference), and the request encoders.
 
 use super::*;
+use crate::aws::query::{self, Shape};
+
+/// A documented answer's result element and request id.
+fn parse_result(action: &str, body: &str) -> Result<(Element, Option<String>), String> {
+    query::parse_result(Shape::Wrapped, action, body)
+}
 
 const DESCRIBE: &str = r#"<DescribeLoadBalancersResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/">
   <DescribeLoadBalancersResult>
@@ -94,6 +100,7 @@ fn describe_load_balancers_fixture() {
     assert!(lb.subnets.is_empty());
     assert_eq!(lb.instances, vec!["i-e4cbe38d"]);
     assert_eq!(lb.security_groups, vec!["sg-a61988c3"]);
+    assert_eq!(lb.source_security_group, Some(SourceSecurityGroup { owner_alias: "amazon-elb".into(), group_name: "amazon-elb-sg".into() }));
     assert_eq!(lb.availability_zones, vec!["us-west-2a"]);
     assert_eq!(lb.backend_server_descriptions, vec![BackendServerDescription { instance_port: 80, policy_names: vec!["proxy".into()] }]);
     assert_eq!(lb.policies.app_cookie_stickiness[0].cookie_name, "SID");
@@ -115,6 +122,9 @@ fn unknown_and_absent_enum_values_decode() {
     assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>internal</Scheme>").scheme, Scheme::Internal);
     assert_eq!(lb("<Scheme>internet-facing</Scheme>", "").scheme, Scheme::InternetFacing, "AWS's default");
     assert_eq!(lb("<Scheme>internet-facing</Scheme>", "<Scheme>dual</Scheme>").scheme, Scheme::Other("dual".into()));
+    let no_source = "<SourceSecurityGroup><OwnerAlias>amazon-elb</OwnerAlias><GroupName>amazon-elb-sg</GroupName></SourceSecurityGroup>";
+    assert_eq!(lb(no_source, "").source_security_group, None);
+    assert_eq!(lb(no_source, "<SourceSecurityGroup/>").source_security_group, None, "an empty element names no group");
     let quic = lb("<Protocol>HTTP</Protocol>", "<Protocol>QUIC</Protocol>");
     assert_eq!(quic.listeners[0].listener.protocol, Protocol::Other("QUIC".into()));
 }
@@ -265,43 +275,6 @@ fn tags_and_policies_fixtures() {
 }
 
 #[test]
-fn action_without_result_element() {
-    let doc = r#"<DeleteLoadBalancerResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/"><ResponseMetadata><RequestId>abc</RequestId></ResponseMetadata></DeleteLoadBalancerResponse>"#;
-    let (r, rid) = parse_result("DeleteLoadBalancer", doc).unwrap();
-    assert!(r.children.is_empty());
-    assert_eq!(rid.as_deref(), Some("abc"));
-}
-
-#[test]
-fn error_shape_error_response_error() {
-    let doc = r#"<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/">
-  <Error><Type>Sender</Type><Code>LoadBalancerNotFound</Code><Message>There is no ACTIVE Load Balancer named 'x'</Message></Error>
-  <RequestId>f3a1c6e1-0000-0000-0000-000000000000</RequestId>
-</ErrorResponse>"#;
-    let e = parse_error(doc).unwrap();
-    assert_eq!(e.code, "LoadBalancerNotFound");
-    assert_eq!(e.message, "There is no ACTIVE Load Balancer named 'x'");
-    assert_eq!(e.request_id.as_deref(), Some("f3a1c6e1-0000-0000-0000-000000000000"));
-}
-
-#[test]
-fn error_shape_errors_error() {
-    let doc = r#"<?xml version="1.0" encoding="UTF-8"?>
-<ErrorResponse><Errors><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></Errors><RequestID>ea966190-f9aa-478e-9ede-example</RequestID></ErrorResponse>"#;
-    let e = parse_error(doc).unwrap();
-    assert_eq!(e.code, "Throttling");
-    assert_eq!(e.message, "Rate exceeded");
-    assert_eq!(e.request_id.as_deref(), Some("ea966190-f9aa-478e-9ede-example"));
-}
-
-#[test]
-fn non_error_bodies_are_not_errors() {
-    assert_eq!(parse_error("<html><body><h1>500 Internal Server Error</h1></body></html>"), None);
-    assert_eq!(parse_error("<ErrorResponse><Error><Message>no code</Message></Error>"), None);
-    assert_eq!(parse_error(""), None);
-}
-
-#[test]
 fn create_load_balancer_encoding() {
     let input = CreateLoadBalancerInput {
         name: "my lb".into(),
@@ -338,7 +311,7 @@ fn create_load_balancer_encoding() {
 
 #[test]
 fn attributes_encoding_leaves_unset_alone() {
-    let mut p = Params::new("ModifyLoadBalancerAttributes");
+    let mut p = params("ModifyLoadBalancerAttributes");
     attributes(&mut p, &LoadBalancerAttributes { idle_timeout: Some(30), connection_draining: Some(ConnectionDraining { enabled: false, timeout: None }), ..Default::default() });
     assert_eq!(p.get("LoadBalancerAttributes.ConnectionSettings.IdleTimeout"), Some("30"));
     assert_eq!(p.get("LoadBalancerAttributes.ConnectionDraining.Enabled"), Some("false"));

@@ -88,19 +88,25 @@ impl Moto {
     /// Launches `count` instances in `availability_zone` (region derived from the zone
     /// name) and returns their ids.
     pub fn run_instances(&self, count: usize, availability_zone: &str) -> Vec<String> {
+        self.run_instances_in_groups(count, availability_zone, &[])
+    }
+
+    /// [`run_instances`](Self::run_instances) in the given security groups (ids; none: the
+    /// VPC's default group), one reservation.
+    pub fn run_instances_in_groups(&self, count: usize, availability_zone: &str, group_ids: &[String]) -> Vec<String> {
         let region = region_of_zone(availability_zone);
         let n = count.to_string();
-        let body = self.ec2(
-            &region,
-            &[
-                ("Action", "RunInstances"),
-                ("ImageId", MOTO_AMI),
-                ("InstanceType", "t3.micro"),
-                ("MinCount", &n),
-                ("MaxCount", &n),
-                ("Placement.AvailabilityZone", availability_zone),
-            ],
-        );
+        let keys: Vec<String> = (1..=group_ids.len()).map(|i| format!("SecurityGroupId.{i}")).collect();
+        let mut params = vec![
+            ("Action", "RunInstances"),
+            ("ImageId", MOTO_AMI),
+            ("InstanceType", "t3.micro"),
+            ("MinCount", n.as_str()),
+            ("MaxCount", n.as_str()),
+            ("Placement.AvailabilityZone", availability_zone),
+        ];
+        params.extend(keys.iter().map(String::as_str).zip(group_ids.iter().map(String::as_str)));
+        let body = self.ec2(&region, &params);
         let ids = xml_values(&body, "instanceId");
         assert_eq!(ids.len(), count, "RunInstances returned {body}");
         ids
@@ -143,6 +149,70 @@ impl Moto {
     pub fn create_security_group(&self, region: &str, name: &str) -> String {
         let body = self.ec2(region, &[("Action", "CreateSecurityGroup"), ("GroupName", name), ("GroupDescription", name)]);
         xml_values(&body, "groupId").into_iter().next().expect("groupId")
+    }
+
+    /// Adds an inbound rule to a group: `protocol` (`tcp`, `udp`, `-1`) on ports
+    /// `from..=to` from `source`, a group id (`sg-…`), an IPv4 CIDR or an IPv6 CIDR.
+    pub fn authorize_ingress(&self, region: &str, group_id: &str, protocol: &str, from: i32, to: i32, source: &str) {
+        let (from, to) = (from.to_string(), to.to_string());
+        let source_key = if source.starts_with("sg-") {
+            "IpPermissions.1.Groups.1.GroupId"
+        } else if source.contains(':') {
+            "IpPermissions.1.Ipv6Ranges.1.CidrIpv6"
+        } else {
+            "IpPermissions.1.IpRanges.1.CidrIp"
+        };
+        self.ec2(
+            region,
+            &[
+                ("Action", "AuthorizeSecurityGroupIngress"),
+                ("GroupId", group_id),
+                ("IpPermissions.1.IpProtocol", protocol),
+                ("IpPermissions.1.FromPort", &from),
+                ("IpPermissions.1.ToPort", &to),
+                (source_key, source),
+            ],
+        );
+    }
+
+    /// Every security group of a region as DescribeSecurityGroups answers (to compare before
+    /// and after something that must not change them).
+    pub fn security_groups_document(&self, region: &str) -> String {
+        let body = self.ec2(region, &[("Action", "DescribeSecurityGroups")]);
+        // The request id differs between calls; the groups must not.
+        let mut rest = body.as_str();
+        let mut out = String::new();
+        while let Some(i) = rest.find("<requestId>") {
+            out.push_str(&rest[..i]);
+            rest = rest[i..].split_once("</requestId>").map(|(_, r)| r).unwrap_or("");
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// The id of the security group named `name` in the default VPC.
+    pub fn security_group_id(&self, region: &str, name: &str) -> String {
+        let (vpc, _) = self.default_vpc(region);
+        let body = self.ec2(
+            region,
+            &[
+                ("Action", "DescribeSecurityGroups"),
+                ("Filter.1.Name", "group-name"),
+                ("Filter.1.Value.1", name),
+                ("Filter.2.Name", "vpc-id"),
+                ("Filter.2.Value.1", &vpc),
+            ],
+        );
+        // The group's own id comes first; rules naming groups follow it.
+        xml_values(&body, "groupId").into_iter().next().unwrap_or_else(|| panic!("no group named {name}: {body}"))
+    }
+
+    /// The default VPC of a region: (id, IPv4 CIDR).
+    pub fn default_vpc(&self, region: &str) -> (String, String) {
+        let body = self.ec2(region, &[("Action", "DescribeVpcs"), ("Filter.1.Name", "is-default"), ("Filter.1.Value.1", "true")]);
+        let id = xml_values(&body, "vpcId").into_iter().next().expect("a default VPC");
+        let cidr = xml_values(&body, "cidrBlock").into_iter().next().expect("its CIDR");
+        (id, cidr)
     }
 }
 

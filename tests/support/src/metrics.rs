@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 /// The counter family of ELB calls in the text exposition.
 pub const ELB_CALLS: &str = "elb_operator_elb_calls_total";
+/// The counter family of EC2 calls (same labels).
+pub const EC2_CALLS: &str = "elb_operator_ec2_calls_total";
 
 /// ELB call attempts by (action, outcome), `outcome` being `success` or an error kind label.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -16,9 +18,14 @@ impl ElbCalls {
     /// The [`ELB_CALLS`] samples of a Prometheus text exposition. Panics on a sample it cannot
     /// read, so that a format change fails the tests instead of counting zero.
     pub fn parse(exposition: &str) -> ElbCalls {
+        Self::parse_family(exposition, ELB_CALLS)
+    }
+
+    /// The samples of another family of call counters (e.g. [`EC2_CALLS`]).
+    pub fn parse_family(exposition: &str, family: &str) -> ElbCalls {
         let mut calls = BTreeMap::new();
         for line in exposition.lines() {
-            let Some(rest) = line.strip_prefix(ELB_CALLS).and_then(|r| r.strip_prefix('{')) else {
+            let Some(rest) = line.strip_prefix(family).and_then(|r| r.strip_prefix('{')) else {
                 continue;
             };
             let (labels, value) = rest.split_once("} ").unwrap_or_else(|| panic!("unreadable sample: {line}"));

@@ -142,6 +142,12 @@ impl SharedCredentials {
         self
     }
 
+    /// Whether both share one cache (one refresh serves both).
+    #[cfg(test)]
+    pub(crate) fn shares_cache_with(&self, other: &SharedCredentials) -> bool {
+        Arc::ptr_eq(&self.cache, &other.cache)
+    }
+
     pub fn identity(&self) -> String {
         self.source.identity()
     }

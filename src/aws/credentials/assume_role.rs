@@ -5,8 +5,8 @@
 use std::time::{Duration, SystemTime};
 
 use super::{Credentials, ProvideCredentials, SharedCredentials};
-use crate::elb::exchange::{self, snippet};
-use crate::elb::{signing, wire, Error};
+use crate::aws::exchange::{self, snippet};
+use crate::aws::{query, signing, Error};
 
 /// How long assumed credentials live (AWS's default and the minimum every role allows).
 const DURATION_SECONDS: u32 = 3600;
@@ -76,7 +76,7 @@ impl ProvideCredentials for AssumeRole {
         }
         let response = exchange::send(request, self.timeout).await.map_err(|e| self.failed(e.to_string()))?;
         if !response.is_success() {
-            let detail = wire::parse_error(&response.body)
+            let detail = query::parse_error(&response.body)
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| format!("HTTP {}: {}", response.status, snippet(&response.body)));
             return Err(self.failed(detail));

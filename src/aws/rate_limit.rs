@@ -1,14 +1,15 @@
-//! The ELB API budget of one (credentials, region): two token buckets (describe, mutate),
-//! shared by every client and caller in the process that uses the same credentials and
-//! region, that
+//! The API budget of one (service, credentials, region): two token buckets (describe,
+//! mutate), shared by every client and caller in the process that uses the same service,
+//! credentials and region (AWS throttles each service separately: EC2 calls never spend the
+//! ELB budget), that
 //! - serve waiters by **class** ([`Class`]): a token goes to the most urgent class waiting,
 //!   so health polls and resyncs never delay a spec change, however many of them queue;
 //! - **adapt** to throttling (AIMD): each throttled answer halves the bucket's rate (down to
 //!   a floor), each success gives back a twentieth of the configured rate, so the whole
 //!   account-region slows down together and recovers promptly once AWS stops throttling.
 //!
-//! The class of a call is carried by the task that makes it ([`with_class`]), so the ELB
-//! client's signature stays the same for every caller.
+//! The class of a call is carried by the task that makes it ([`with_class`]), so the
+//! clients' signatures stay the same for every caller.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,7 +50,7 @@ impl RateLimitConfig {
     }
 }
 
-/// Why an ELB call is made, most urgent first.
+/// Why an AWS call is made, most urgent first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
     /// A change: spec or generation, resolved backends, the referenced HealthCheck,
@@ -77,7 +78,7 @@ tokio::task_local! {
     static CLASS: Class;
 }
 
-/// Runs `fut` with every ELB call it makes spent from the budget as `class`.
+/// Runs `fut` with every AWS call it makes spent from its budget as `class`.
 pub async fn with_class<F: Future>(class: Class, fut: F) -> F::Output {
     CLASS.scope(class, fut).await
 }
@@ -276,12 +277,12 @@ impl RateLimiter {
     }
 }
 
-type Key = (String, String, String);
+type Key = (&'static str, String, String, String);
 
-/// The process-wide limiter for (credentials identity, region, settings).
-pub fn shared(credentials: &str, region: &str, config: RateLimitConfig) -> Arc<RateLimiter> {
+/// The process-wide limiter for (service, credentials identity, region, settings).
+pub fn shared(service: &'static str, credentials: &str, region: &str, config: RateLimitConfig) -> Arc<RateLimiter> {
     static LIMITERS: OnceLock<Mutex<HashMap<Key, Arc<RateLimiter>>>> = OnceLock::new();
-    let key = (credentials.to_string(), region.to_string(), format!("{config:?}"));
+    let key = (service, credentials.to_string(), region.to_string(), format!("{config:?}"));
     LIMITERS
         .get_or_init(Default::default)
         .lock()
@@ -400,11 +401,12 @@ mod tests {
     }
 
     #[test]
-    fn limiters_are_shared_per_credentials_and_region() {
+    fn limiters_are_shared_per_service_credentials_and_region() {
         let c = RateLimitConfig::default();
-        let a = shared("static:AK1", "eu-west-1", c);
-        assert!(Arc::ptr_eq(&a, &shared("static:AK1", "eu-west-1", c)));
-        assert!(!Arc::ptr_eq(&a, &shared("static:AK1", "us-east-1", c)));
-        assert!(!Arc::ptr_eq(&a, &shared("static:AK2", "eu-west-1", c)));
+        let a = shared("elasticloadbalancing", "static:AK1", "eu-west-1", c);
+        assert!(Arc::ptr_eq(&a, &shared("elasticloadbalancing", "static:AK1", "eu-west-1", c)));
+        assert!(!Arc::ptr_eq(&a, &shared("elasticloadbalancing", "static:AK1", "us-east-1", c)));
+        assert!(!Arc::ptr_eq(&a, &shared("elasticloadbalancing", "static:AK2", "eu-west-1", c)));
+        assert!(!Arc::ptr_eq(&a, &shared("ec2", "static:AK1", "eu-west-1", c)), "EC2 has a budget of its own");
     }
 }

@@ -1,7 +1,7 @@
-//! One timed HTTP exchange for every outbound call of this module: the ELB API, STS (web
-//! identity), the container credentials agent and IMDS. A caller builds its request and
-//! reads the status and body; connecting, the timeout and transport errors are handled
-//! here once.
+//! One timed HTTP exchange for every outbound call of the AWS clients: the ELB and EC2
+//! APIs, STS (web identity), the container credentials agent and IMDS. A caller builds its
+//! request and reads the status and body; connecting, the timeout and transport errors are
+//! handled here once.
 
 use std::time::Duration;
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::container::parse_json;
 use super::{Credentials, ProvideCredentials};
-use crate::elb::exchange;
-use crate::elb::Error;
+use crate::aws::exchange;
+use crate::aws::Error;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 const TOKEN_TTL_SECONDS: &str = "21600";

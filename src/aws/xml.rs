@@ -1,5 +1,5 @@
 //! A small element tree built with quick-xml, matched by local name (namespaces ignored).
-//! ELB responses are small, so a tree keeps the typed decoders in `wire` simple.
+//! Query API responses are small, so a tree keeps the typed decoders simple.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -73,6 +73,11 @@ impl Element {
     /// The texts of a list of strings.
     pub fn member_strings(&self, name: &str) -> Vec<String> {
         self.members(name).into_iter().map(|m| m.text.trim().to_string()).collect()
+    }
+
+    /// The `item` children of a list element named `name` (EC2 list shape).
+    pub fn items(&self, name: &str) -> Vec<&Element> {
+        self.child(name).map(|l| l.children.iter().filter(|c| c.name == "item").collect()).unwrap_or_default()
     }
 
     /// Depth-first search for the first descendant (or self) with this name.
@@ -179,6 +184,9 @@ mod tests {
         assert_eq!(root.string("B"), "x & y!");
         assert!(root.child("C").is_some());
         assert_eq!(root.member_strings("L"), vec!["1", "2"]);
+        let ec2 = parse("<R><groupSet><item><groupId>sg-1</groupId></item><other/><item><groupId>sg-2</groupId></item></groupSet></R>").unwrap();
+        assert_eq!(ec2.items("groupSet").iter().map(|i| i.string("groupId")).collect::<Vec<_>>(), ["sg-1", "sg-2"]);
+        assert!(ec2.items("absent").is_empty());
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{parse_time, Credentials, ProvideCredentials, Secret};
-use crate::elb::exchange::{self, snippet};
-use crate::elb::Error;
+use crate::aws::exchange::{self, snippet};
+use crate::aws::Error;
 
 /// The ECS agent's address for relative URIs.
 pub const ECS_HOST: &str = "http://169.254.170.2";

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{parse_time, Credentials, ProvideCredentials};
-use crate::elb::exchange::{self, snippet};
-use crate::elb::{signing, wire, xml, Error};
+use crate::aws::exchange::{self, snippet};
+use crate::aws::{query, signing, xml, Error};
 
 /// Settings of the web identity source.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl ProvideCredentials for WebIdentity {
             .await
             .map_err(|e| Error::Credentials(format!("STS AssumeRoleWithWebIdentity: {e}")))?;
         if !response.is_success() {
-            let detail = wire::parse_error(&response.body)
+            let detail = query::parse_error(&response.body)
                 .map(|e| format!("{}: {}", e.code, e.message))
                 .unwrap_or_else(|| format!("unexpected body: {}", snippet(&response.body)));
             return Err(Error::Credentials(format!("STS AssumeRoleWithWebIdentity failed (HTTP {}): {detail}", response.status)));

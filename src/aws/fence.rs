@@ -1,4 +1,4 @@
-//! Write fencing: no mutating ELB call leaves this process after the moment another replica
+//! Write fencing: no mutating AWS call leaves this process after the moment another replica
 //! could hold the leader lease.
 //!
 //! The leader elector moves the fence's deadline forward on each renewal: to the time the

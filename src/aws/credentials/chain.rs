@@ -7,7 +7,7 @@ use super::container::ContainerCredentials;
 use super::imds::{self, Imds};
 use super::web_identity::WebIdentity;
 use super::{profile, Credentials, SharedCredentials, StaticCredentials};
-use crate::elb::Error;
+use crate::aws::Error;
 
 /// Picks the first configured source of the chain. The environment is read now; sources
 /// that fetch (STS, container, IMDS) fetch on first use and are cached by

@@ -1,5 +1,5 @@
-//! ELB errors, classified so that callers decide on retries and reporting without looking
-//! at wire details.
+//! Errors of the AWS clients (ELB, EC2, and the credential sources), classified so that
+//! callers decide on retries and reporting without looking at wire details.
 
 /// How an error should be treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,10 +32,10 @@ impl ErrorKind {
     }
 }
 
-/// An error from the ELB client.
+/// An error from an AWS client.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The API answered with an ELB error document.
+    /// The API answered with an error document.
     #[error("{action}: {code}: {message} (HTTP {status}{})", request_id.as_deref().map(|r| format!(", request id {r}")).unwrap_or_default())]
     Api {
         action: &'static str,
@@ -45,7 +45,7 @@ pub enum Error {
         status: u16,
     },
 
-    /// The API answered with something that is not an ELB document (an HTML error page,
+    /// The API answered with something that is not an API document (an HTML error page,
     /// truncated XML, ...).
     #[error("{action}: unexpected HTTP {status} response: {snippet}")]
     UnexpectedResponse {
@@ -54,8 +54,8 @@ pub enum Error {
         snippet: String,
     },
 
-    /// The API answered with an ELB document holding a value its field cannot take (a port
-    /// that is not a number, ...). Reading it anyway would invent a value, such as port 0.
+    /// The API answered with a document holding a value its field cannot take (a port that
+    /// is not a number, ...). Reading it anyway would invent a value, such as port 0.
     #[error("{action}: malformed response: {problem}")]
     MalformedResponse { action: &'static str, problem: DecodeError },
 
@@ -104,7 +104,7 @@ impl Error {
         }
     }
 
-    /// The ELB action the error came from; `None` for credential and configuration errors,
+    /// The action the error came from; `None` for credential and configuration errors,
     /// which belong to no single call.
     pub fn action(&self) -> Option<&'static str> {
         match self {
@@ -118,7 +118,7 @@ impl Error {
         }
     }
 
-    /// The ELB error code, when the API sent one.
+    /// The error code, when the API sent one.
     pub fn code(&self) -> Option<&str> {
         match self {
             Error::Api { code, .. } => Some(code),
@@ -129,9 +129,16 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }
+
+    /// The credentials work but IAM does not allow the action (`UnauthorizedOperation` from
+    /// EC2, `AccessDenied` from ELB and STS). A subset of [`ErrorKind::Auth`]: it says "grant
+    /// the action" rather than "fix the credentials", which matters for optional calls.
+    pub fn is_not_allowed(&self) -> bool {
+        matches!(self.code(), Some("UnauthorizedOperation" | "AccessDenied" | "AccessDeniedException"))
+    }
 }
 
-/// A value of an ELB document that does not fit its field.
+/// A value of an API document that does not fit its field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     /// A value the field needs is absent.
@@ -142,7 +149,7 @@ pub enum DecodeError {
     Malformed { element: String, text: String, expected: &'static str },
 }
 
-/// Classifies an ELB error code (and the HTTP status it came with).
+/// Classifies an error code of ELB, EC2 or STS (and the HTTP status it came with).
 pub fn classify(code: &str, status: u16) -> ErrorKind {
     match code {
         // Other *NotFound codes (ListenerNotFound, PolicyNotFound, ...) name a wrong input
@@ -156,13 +163,43 @@ pub fn classify(code: &str, status: u16) -> ErrorKind {
         | "LimitExceededException" | "RequestThrottled" | "SlowDown" | "PriorRequestNotComplete"
         | "EC2ThrottledException" => ErrorKind::Throttled,
         "InternalFailure" | "InternalError" | "ServiceUnavailable" | "ServiceUnavailableException"
-        | "RequestTimeout" | "RequestTimeoutException" => ErrorKind::Retryable,
+        | "RequestTimeout" | "RequestTimeoutException" | "Unavailable" => ErrorKind::Retryable,
         "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidClientTokenId" | "ExpiredToken"
         | "ExpiredTokenException" | "InvalidAccessKeyId" | "AuthFailure" | "UnrecognizedClientException"
         | "MissingAuthenticationToken" | "AccessDenied" | "AccessDeniedException" | "InvalidToken"
-        | "RequestExpired" | "OptInRequired" => ErrorKind::Auth,
+        | "RequestExpired" | "OptInRequired" | "UnauthorizedOperation" => ErrorKind::Auth,
         _ if status >= 500 => ErrorKind::Retryable,
         _ if status == 429 => ErrorKind::Throttled,
         _ => ErrorKind::Terminal,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(code: &str, status: u16) -> Error {
+        Error::Api { action: "DescribeInstances", code: code.into(), message: String::new(), request_id: None, status }
+    }
+
+    #[test]
+    fn ec2_codes_are_classified() {
+        assert_eq!(api("RequestLimitExceeded", 503).kind(), ErrorKind::Throttled);
+        assert_eq!(api("Unavailable", 503).kind(), ErrorKind::Retryable);
+        assert_eq!(api("UnauthorizedOperation", 403).kind(), ErrorKind::Auth);
+        assert_eq!(api("InvalidParameterValue", 400).kind(), ErrorKind::Terminal);
+    }
+
+    #[test]
+    fn not_allowed_is_an_iam_refusal_not_any_auth_failure() {
+        for code in ["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"] {
+            assert!(api(code, 403).is_not_allowed(), "{code}");
+        }
+        // Bad or expired credentials are not fixed by granting an action.
+        for code in ["AuthFailure", "SignatureDoesNotMatch", "ExpiredToken", "RequestLimitExceeded"] {
+            assert!(!api(code, 403).is_not_allowed(), "{code}");
+        }
+        assert!(!Error::UnexpectedResponse { action: "X", status: 403, snippet: String::new() }.is_not_allowed());
+        assert!(!Error::Credentials("none".into()).is_not_allowed());
     }
 }
