@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kube::runtime::reflector::ObjectRef;
+use kube::ResourceExt;
 use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
@@ -53,12 +54,16 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
     let polls = Arc::new(tokio::sync::Semaphore::new(POLLS_IN_FLIGHT));
     let mut next_inventory = Instant::now();
     let mut passes: u32 = 0;
+    let mut orphans_seen = std::collections::BTreeSet::new();
     // Bounded: one iteration per tick at least, for as long as the controllers run (the
     // task is aborted when they stop); u32::MAX ticks is decades.
     for _ in 0..u32::MAX {
         if Instant::now() >= next_inventory {
             let with_attributes = passes % settings.attributes_every.max(1) == 0 && passes > 0;
-            match with_class(Class::Resync, inventory_pass(&ctx, &*elb, &region, with_attributes)).await {
+            // The first pass after a start reads only the tags the first syncs need; later
+            // passes read every ELB's tags, for the orphan gauge.
+            let all_tags = passes > 0;
+            match with_class(Class::Resync, inventory_pass(&ctx, &*elb, &region, with_attributes, all_tags, &mut orphans_seen)).await {
                 Ok(()) => {
                     passes += 1;
                     next_inventory = Instant::now() + settings.resync_interval;
@@ -81,7 +86,14 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
 }
 
 /// One inventory pass over the region: snapshot, then drift checks.
-async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &Scope, with_attributes: bool) -> Result<(), elb::Error> {
+async fn inventory_pass(
+    ctx: &Context,
+    elb: &dyn ElbApi,
+    region: &Scope,
+    with_attributes: bool,
+    all_tags: bool,
+    orphans_seen: &mut std::collections::BTreeSet<String>,
+) -> Result<(), elb::Error> {
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
         ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| &m.scope == region).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the region in the cache, not only those synced since the start:
@@ -95,7 +107,10 @@ async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &Scope, with_at
         .filter(|lb| &Scope::of(lb, default_region) == region)
         .map(|lb| elb_name(lb))
         .collect();
-    let snapshot = inventory::take(elb, &interest, false).await?;
+    let snapshot = inventory::take(elb, &interest, all_tags).await?;
+    if all_tags {
+        report_orphans(ctx, region, &snapshot, orphans_seen);
+    }
     debug!(load_balancers = snapshot.len(), "inventory");
     let mut drifted = 0;
     for (key, memo) in &members {
@@ -130,6 +145,20 @@ async fn inventory_pass(ctx: &Context, elb: &dyn ElbApi, region: &Scope, with_at
     }
     ctx.schedule.publish_snapshot(region, snapshot);
     Ok(())
+}
+
+/// The orphan gauge of `region` and a log line for each new orphan: ELBs tagged for this
+/// cluster that no LoadBalancer in the cache claims (`elb-operator orphans` lists them).
+fn report_orphans(ctx: &Context, region: &Scope, snapshot: &inventory::Snapshot, seen: &mut std::collections::BTreeSet<String>) {
+    let live = ctx.stores.loadbalancers.state().iter().map(|lb| format!("{}/{}", lb.namespace().unwrap_or_default(), lb.name_any())).collect();
+    let found = crate::orphans::classify(snapshot, &region.region, &ctx.config.cluster_name, &live, ctx.config.namespace.as_deref());
+    let labels = crate::telemetry::RegionLabels { region: region.to_string() };
+    ctx.metrics.fleet.orphaned_load_balancers.get_or_create(&labels).set(found.orphaned.len() as i64);
+    for o in &found.orphaned {
+        if seen.insert(o.name.clone()) {
+            warn!(elb = %o.name, resource = %o.resource, "orphaned load balancer: tagged for this cluster, claimed by no LoadBalancer (see `elb-operator orphans`)");
+        }
+    }
 }
 
 /// Starts the health polls that are due, most urgent first, while the budget has spare

@@ -1,12 +1,12 @@
 //! The schedule, measured by counting ELB calls (never by timing): a restart over converged
-//! ELBs reads the region in bulk, a stable fleet stays within its describe budget, and a
-//! malformed object does not stop the others.
+//! ELBs reads the region in bulk, a stable fleet stays within its describe budget, a
+//! malformed object does not stop the others; roles and the orphan gauge per scope.
 
 use std::time::Duration;
 
 use elb_operator::controller::{self, Config};
 use elb_operator::crd::LoadBalancer;
-use elb_operator::elb::{is_mutating, Bucket, Clients, RateLimitConfig};
+use elb_operator::elb::{is_mutating, Bucket, Clients, ElbApi, RateLimitConfig};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
@@ -259,4 +259,39 @@ async fn a_role_puts_the_elb_in_its_own_account() {
     let away_name = api.get("fleet-away").await.unwrap().status.unwrap().load_balancer_name.unwrap();
     assert_eq!(away_name, "fleet-away");
     run.stop().await;
+}
+
+/// After the first inventory pass, every pass reads all tags and exports the ELBs tagged for
+/// this cluster that no LoadBalancer claims.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_exports_orphaned_elbs() {
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-orphans").await;
+    let c = crate::client();
+    let tags = [("elb.operator.dev/cluster", "fleet-test"), ("elb.operator.dev/resource", "fleet-orphans/gone")];
+    c.create_load_balancer(&elb_operator::elb::CreateLoadBalancerInput {
+        name: "fleet-orphan".into(),
+        listeners: vec![elb_operator::elb::Listener {
+            load_balancer_port: 80,
+            protocol: elb_operator::elb::Protocol::HTTP,
+            instance_port: 80,
+            instance_protocol: elb_operator::elb::Protocol::HTTP,
+            ssl_certificate_id: None,
+        }],
+        availability_zones: vec!["us-east-1a".into()],
+        tags: tags.iter().map(|(k, v)| elb_operator::elb::Tag { key: k.to_string(), value: Some(v.to_string()) }).collect(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-orphans");
+    create(&api, load_balancer("fleet-live", &[])).await;
+    let run = start_with(&client, "fleet-orphans", Duration::from_secs(300), RateLimitConfig::unlimited(), |c| {
+        c.resync_interval = Duration::from_secs(1);
+    })
+    .await;
+    let want = "elb_operator_orphaned_load_balancers{region=\"us-east-1\"} 1";
+    eventually("the orphan gauge", || async { run.metrics.encode().lines().any(|l| l == want).then_some(()) }).await;
+    run.stop().await;
+    c.delete_load_balancer("fleet-orphan").await.unwrap();
 }
