@@ -160,10 +160,19 @@ impl Args {
     fn limit_flags(&self) -> Vec<String> {
         match self.limits {
             Limits::Shipped => vec![],
-            Limits::Lifted => ["--elb-describe-rate", LIFTED_RATE, "--elb-describe-burst", LIFTED_BURST, "--elb-mutate-rate", LIFTED_RATE, "--elb-mutate-burst", LIFTED_BURST]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            Limits::Lifted => [
+                "--elb-describe-rate",
+                LIFTED_RATE,
+                "--elb-describe-burst",
+                LIFTED_BURST,
+                "--elb-mutate-rate",
+                LIFTED_RATE,
+                "--elb-mutate-burst",
+                LIFTED_BURST,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
         }
     }
 
@@ -253,7 +262,15 @@ fn print_calls(title: &str, calls: &Calls, per: Option<(f64, &str)>) {
     }
     let (d, m) = (total(calls, |a| !is_mutating(a)), total(calls, is_mutating));
     match per {
-        Some((n, unit)) => println!("    {:<47} {:>9.0}   {:>8.2} {unit}\n    {:<47} {:>9.0}   {:>8.2} {unit}", "describes", d, d / n, "mutations", m, m / n),
+        Some((n, unit)) => println!(
+            "    {:<47} {:>9.0}   {:>8.2} {unit}\n    {:<47} {:>9.0}   {:>8.2} {unit}",
+            "describes",
+            d,
+            d / n,
+            "mutations",
+            m,
+            m / n
+        ),
         None => println!("    {:<47} {:>9.0}\n    {:<47} {:>9.0}", "describes", d, "mutations", m),
     }
 }
@@ -365,7 +382,8 @@ impl Summary {
 
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string())).unwrap_or_default();
+    let model =
+        cpuinfo.lines().find_map(|l| l.strip_prefix("model name")?.split_once(':').map(|(_, m)| m.trim().to_string())).unwrap_or_default();
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let mem = meminfo
         .lines()
@@ -543,7 +561,8 @@ impl ReadyTracker {
             loop {
                 match stream.try_next().await {
                     Ok(Some(lb)) => {
-                        let ready = lb.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                        let ready =
+                            lb.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
                         if ready {
                             first_ready.lock().unwrap().entry(lb.name_any()).or_insert_with(Instant::now);
                         }
@@ -696,7 +715,9 @@ impl Drop for Operator {
 }
 
 fn warnings_in(log: &Path) -> usize {
-    std::fs::read_to_string(log).map(|s| s.lines().filter(|l| l.contains(r#""level":"WARN""#) || l.contains(r#""level":"ERROR""#)).count()).unwrap_or(0)
+    std::fs::read_to_string(log)
+        .map(|s| s.lines().filter(|l| l.contains(r#""level":"WARN""#) || l.contains(r#""level":"ERROR""#)).count())
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -883,7 +904,13 @@ impl Bench {
         let per_action: Vec<String> = by_action(&calls).iter().map(|(a, v)| format!("{a} {:.2}", v / nf)).collect();
         self.summary.row(
             "calls per new LoadBalancer",
-            format!("{:.2} ({:.2} describes, {:.2} mutations): {}", (describes + mutations) / nf, describes / nf, mutations / nf, per_action.join(", ")),
+            format!(
+                "{:.2} ({:.2} describes, {:.2} mutations): {}",
+                (describes + mutations) / nf,
+                describes / nf,
+                mutations / nf,
+                per_action.join(", ")
+            ),
             "3 mutations (Create, ConfigureHealthCheck, Register) + ≤ 2 describes",
             Some(mutations / nf <= 3.0 + 1e-9 && describes / nf <= 2.0 + 1e-9),
         );
@@ -1001,7 +1028,12 @@ impl Bench {
             Some(muts == 0.0 && sync_describes + polls <= target as f64),
         );
         if let Some((r, hwm)) = rss {
-            self.summary.row("operator RSS (after restart)", format!("{r:.0} MiB (peak {hwm:.0} MiB)"), "≤ 100 MiB at 1,000 LBs", (n == 1000).then_some(hwm <= 100.0));
+            self.summary.row(
+                "operator RSS (after restart)",
+                format!("{r:.0} MiB (peak {hwm:.0} MiB)"),
+                "≤ 100 MiB at 1,000 LBs",
+                (n == 1000).then_some(hwm <= 100.0),
+            );
         }
     }
 
@@ -1057,7 +1089,9 @@ impl Bench {
             let probe = &self.probe;
             let seen = test_support::poll(self.deadline.bound(Duration::from_secs(120)), || async {
                 match probe.describe_load_balancers(&[elb_name(i)]).await {
-                    Ok(d) if d.first().is_some_and(|d| d.listeners.len() == 1 && d.listeners[0].listener.load_balancer_port == port) => Some(()),
+                    Ok(d) if d.first().is_some_and(|d| d.listeners.len() == 1 && d.listeners[0].listener.load_balancer_port == port) => {
+                        Some(())
+                    }
                     _ => None,
                 }
             })
@@ -1094,7 +1128,12 @@ impl Bench {
         let allowance = 2.0 + self.args.budget().map_or(0.0, |(_, mr)| 2.0 / mr);
         self.summary.row(
             "spec change latency, budget saturated",
-            format!("p50 {:.2} s, max {:.2} s over {} changes (describes at {describes_per_s:.1}/s)", p50.as_secs_f64(), max.as_secs_f64(), latencies.len()),
+            format!(
+                "p50 {:.2} s, max {:.2} s over {} changes (describes at {describes_per_s:.1}/s)",
+                p50.as_secs_f64(),
+                max.as_secs_f64(),
+                latencies.len()
+            ),
             format!("< 2 s + 2 mutations = {allowance:.1} s"),
             Some(latencies.len() == changes && max.as_secs_f64() < allowance),
         );
@@ -1132,8 +1171,9 @@ async fn run(args: Args) {
 
     elb::install_crypto_provider();
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
-    let probe = Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "testing", "testing").with_rate_limit(RateLimitConfig::unlimited()))
-        .expect("ELB client");
+    let probe =
+        Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "testing", "testing").with_rate_limit(RateLimitConfig::unlimited()))
+            .expect("ELB client");
     let mut bench = Bench {
         deadline: Deadline(Instant::now() + args.timeout),
         args,

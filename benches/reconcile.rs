@@ -8,11 +8,11 @@
 use std::time::Instant;
 
 use elb_operator::controller::backends;
-use elb_operator::sync::execute::{self, Outcome};
 use elb_operator::controller::loadbalancer::desired::desired_state;
-use elb_operator::sync::ownership::Owner;
 use elb_operator::crd::LoadBalancerSpec;
 use elb_operator::elb::{self, Client, ClientConfig, RateLimitConfig};
+use elb_operator::sync::execute::{self, Outcome};
+use elb_operator::sync::ownership::Owner;
 use elb_operator::sync::plan::{self, Desired};
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::ElbCalls;

@@ -279,7 +279,18 @@ mod tests {
         let a = parse(&[]);
         assert!(a.regions.is_empty() && !a.delete && !a.yes && a.namespace.is_none());
         assert_eq!(a.output, OutputFormat::Table);
-        let a = parse(&["--region", "us-east-1", "--region=eu-west-1", "-o", "json", "--delete", "--yes", "-n", "web", "--elb-endpoint=http://127.0.0.1:1"]);
+        let a = parse(&[
+            "--region",
+            "us-east-1",
+            "--region=eu-west-1",
+            "-o",
+            "json",
+            "--delete",
+            "--yes",
+            "-n",
+            "web",
+            "--elb-endpoint=http://127.0.0.1:1",
+        ]);
         assert_eq!(a.regions, ["us-east-1", "eu-west-1"]);
         assert_eq!((a.output, a.delete, a.yes, a.namespace.as_deref()), (OutputFormat::Json, true, true, Some("web")));
         assert_eq!(a.elb.endpoint.as_deref(), Some("http://127.0.0.1:1"));

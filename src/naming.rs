@@ -71,10 +71,7 @@ mod tests {
 
     #[test]
     fn long_names_are_cut_and_keep_the_hash() {
-        let n = elb_name(
-            "team-payments-production",
-            "checkout-api-internal-load-balancer",
-        );
+        let n = elb_name("team-payments-production", "checkout-api-internal-load-balancer");
         assert_eq!(n.len(), MAX_ELB_NAME_LEN, "{n}");
         assert!(n.starts_with("team-payments-productio"), "{n}");
         assert!(is_valid_elb_name(&n), "{n}");
@@ -83,12 +80,7 @@ mod tests {
     #[test]
     fn names_that_sanitise_alike_still_differ() {
         // Dots become hyphens, and "a-b"/"c" and "a"/"b-c" share the prefix "a-b-c".
-        let names = [
-            elb_name("a.b", "c"),
-            elb_name("a-b", "c"),
-            elb_name("a", "b-c"),
-            elb_name("a", "b.c"),
-        ];
+        let names = [elb_name("a.b", "c"), elb_name("a-b", "c"), elb_name("a", "b-c"), elb_name("a", "b.c")];
         for (i, x) in names.iter().enumerate() {
             assert!(x.starts_with("a-b-c-"), "{x}");
             for y in &names[i + 1..] {
@@ -113,36 +105,16 @@ mod tests {
         let validator = kube::core::cel::Validator::new();
         let long = "a".repeat(32);
         let too_long = "a".repeat(33);
-        let samples = [
-            "my-lb",
-            "a",
-            "A-1",
-            "a--b",
-            long.as_str(),
-            too_long.as_str(),
-            "",
-            "-a",
-            "a-",
-            "-",
-            "my_lb",
-            "my.lb",
-            "lb ü",
-            "9",
-        ];
+        let samples = ["my-lb", "a", "A-1", "a--b", long.as_str(), too_long.as_str(), "", "-a", "a-", "-", "my_lb", "my.lb", "lb ü", "9"];
         for name in samples {
-            let cel_ok = validator
-                .validate(&schema, &serde_json::json!(name), None)
-                .is_ok();
+            let cel_ok = validator.validate(&schema, &serde_json::json!(name), None).is_ok();
             assert_eq!(is_valid_elb_name(name), cel_ok, "{name:?}");
         }
     }
 
     fn k8s_name() -> impl Strategy<Value = String> {
         // DNS-1123 names, plus some characters Kubernetes would refuse, to be safe.
-        prop_oneof![
-            "[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?",
-            "[a-zA-Z0-9._/ -]{0,80}"
-        ]
+        prop_oneof!["[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?", "[a-zA-Z0-9._/ -]{0,80}"]
     }
 
     proptest! {

@@ -45,14 +45,11 @@ pub const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
 /// permission is what admission checks (OwnerReferencesPermissionEnforcement, on by default
 /// on OpenShift) ask of a controller that manages finalizers and owner references of its
 /// resources, so the chart grants it as kubebuilder-generated operators do.
-pub const FINALIZER_PERMISSIONS: &[(&str, &str, &[&str])] = &[
-    ("elb.operator.dev", "loadbalancers/finalizers", &["update"]),
-    ("elb.operator.dev", "healthchecks/finalizers", &["update"]),
-];
+pub const FINALIZER_PERMISSIONS: &[(&str, &str, &[&str])] =
+    &[("elb.operator.dev", "loadbalancers/finalizers", &["update"]), ("elb.operator.dev", "healthchecks/finalizers", &["update"])];
 
 /// The API calls of the leader elector ([`crate::leader`]).
-pub const LEADER_ELECTION_API_CALLS: &[(&str, &str, &[&str])] =
-    &[("coordination.k8s.io", "leases", &["get", "create", "update"])];
+pub const LEADER_ELECTION_API_CALLS: &[(&str, &str, &[&str])] = &[("coordination.k8s.io", "leases", &["get", "create", "update"])];
 
 /// Every Kubernetes API call the operator makes (the controllers' and the leader
 /// elector's), plus [`FINALIZER_PERMISSIONS`]: what the chart's RBAC must grant.

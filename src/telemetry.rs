@@ -65,9 +65,7 @@ impl ReconcileMetrics {
     }
 
     pub fn failure(&self, resource: &str, error_label: &str) {
-        self.failures
-            .get_or_create(&FailureLabels { resource: resource.to_string(), error: error_label.to_string() })
-            .inc();
+        self.failures.get_or_create(&FailureLabels { resource: resource.to_string(), error: error_label.to_string() }).inc();
     }
 }
 
@@ -97,7 +95,11 @@ impl ApiMetrics {
     /// The three families, to be registered under `{prefix}_calls`,
     /// `{prefix}_call_duration_seconds` and `{prefix}_rate_limiter_wait_seconds`.
     fn register(registry: &mut Registry, prefix: &str, api: &str) -> ApiMetrics {
-        let m = ApiMetrics { calls: Family::default(), latency: Family::new_with_constructor(latency_histogram), rate_limiter_wait: latency_histogram() };
+        let m = ApiMetrics {
+            calls: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            rate_limiter_wait: latency_histogram(),
+        };
         registry.register(format!("{prefix}_calls"), format!("{api} API calls by action and outcome"), m.calls.clone());
         registry.register(format!("{prefix}_call_duration_seconds"), format!("{api} API call latency"), m.latency.clone());
         registry.register(
@@ -109,9 +111,7 @@ impl ApiMetrics {
     }
 
     pub fn observe_call(&self, action: &str, outcome: &str, seconds: f64) {
-        self.calls
-            .get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() })
-            .inc();
+        self.calls.get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() }).inc();
         self.latency.get_or_create(&ActionLabels { action: action.to_string() }).observe(seconds);
     }
 }
@@ -191,7 +191,11 @@ impl Metrics {
         let instances = Family::<StateLabels, Gauge>::default();
         registry.register("instances", "Registered instances by ELB health state", instances.clone());
         let load_balancers_ready = Family::<StateLabels, Gauge>::default();
-        registry.register("load_balancers_ready", "Managed LoadBalancers by the status of their Ready condition", load_balancers_ready.clone());
+        registry.register(
+            "load_balancers_ready",
+            "Managed LoadBalancers by the status of their Ready condition",
+            load_balancers_ready.clone(),
+        );
         let fleet = FleetMetrics::default();
         registry.register("scheduler_queued", "Work items waiting for the ELB budget, by class", fleet.queued.clone());
         registry.register(
@@ -300,9 +304,9 @@ pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), L
     let env_filter = EnvFilter::try_new(filter).map_err(|source| LogFilterError { filter: filter.to_string(), source })?;
     let registry = Registry::default().with(env_filter);
     let _already_set = match format {
-        crate::cli::LogFormat::Json => registry
-            .with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr))
-            .try_init(),
+        crate::cli::LogFormat::Json => {
+            registry.with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr)).try_init()
+        }
         crate::cli::LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
     };
     Ok(())

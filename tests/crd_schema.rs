@@ -56,17 +56,8 @@ fn checked_in_crds_match_the_rust_types() {
 #[test]
 fn crdgen_yaml_holds_both_crds_in_order() {
     let docs: Vec<Value> = documents(&crd::crdgen_yaml());
-    let names: Vec<&str> = docs
-        .iter()
-        .map(|d| d["metadata"]["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        names,
-        [
-            "healthchecks.elb.operator.dev",
-            "loadbalancers.elb.operator.dev"
-        ]
-    );
+    let names: Vec<&str> = docs.iter().map(|d| d["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["healthchecks.elb.operator.dev", "loadbalancers.elb.operator.dev"]);
     for (doc, crd) in docs.iter().zip(crd::crds()) {
         assert_eq!(doc, &serde_json::to_value(crd).unwrap());
     }
@@ -103,41 +94,23 @@ fn every_cel_rule_has_a_bounded_cost() {
                     // `self.all(l, ...)`) as a free one; those are fine.
                     .filter(|w| {
                         w.kind != WarningKind::WrongScope
-                            || !w
-                                .message
-                                .split('\'')
-                                .nth(1)
-                                .is_some_and(|var| rule.contains(&format!("({var}, ")))
+                            || !w.message.split('\'').nth(1).is_some_and(|var| rule.contains(&format!("({var}, ")))
                     })
                     .collect();
                 assert!(warnings.is_empty(), "{path}: {rule}: {warnings:?}");
-                let iterates = [".all(", ".exists(", ".exists_one(", ".map(", ".filter("]
-                    .iter()
-                    .any(|m| rule.contains(m));
+                let iterates = [".all(", ".exists(", ".exists_one(", ".map(", ".filter("].iter().any(|m| rule.contains(m));
                 match map.get("type").and_then(Value::as_str) {
                     Some("array") if iterates => {
-                        assert!(
-                            map.contains_key("maxItems"),
-                            "{path}: {rule} iterates an unbounded list"
-                        );
+                        assert!(map.contains_key("maxItems"), "{path}: {rule} iterates an unbounded list");
                         if rule.contains("matches(") {
-                            assert!(
-                                node["items"].get("maxLength").is_some(),
-                                "{path}: {rule}: unbounded items"
-                            );
+                            assert!(node["items"].get("maxLength").is_some(), "{path}: {rule}: unbounded items");
                         }
                     }
                     Some("object") if iterates && map.contains_key("additionalProperties") => {
-                        assert!(
-                            map.contains_key("maxProperties"),
-                            "{path}: {rule} iterates an unbounded map"
-                        );
+                        assert!(map.contains_key("maxProperties"), "{path}: {rule} iterates an unbounded map");
                     }
                     Some("string") if rule.contains("matches(") || rule.contains("split(") => {
-                        assert!(
-                            map.contains_key("maxLength"),
-                            "{path}: {rule} scans an unbounded string"
-                        );
+                        assert!(map.contains_key("maxLength"), "{path}: {rule} scans an unbounded string");
                     }
                     _ => {}
                 }
@@ -167,35 +140,20 @@ fn lists_merge_by_key_for_server_side_apply() {
     let lb = schema_of(&LoadBalancer::crd_for_test());
     let listeners = &lb["properties"]["spec"]["properties"]["listeners"];
     assert_eq!(listeners["x-kubernetes-list-type"], "map");
-    assert_eq!(
-        listeners["x-kubernetes-list-map-keys"],
-        serde_json::json!(["port"])
-    );
+    assert_eq!(listeners["x-kubernetes-list-map-keys"], serde_json::json!(["port"]));
     let status = &lb["properties"]["status"]["properties"];
     assert_eq!(status["conditions"]["x-kubernetes-list-type"], "map");
-    assert_eq!(
-        status["conditions"]["x-kubernetes-list-map-keys"],
-        serde_json::json!(["type"])
-    );
-    assert_eq!(
-        status["instances"]["x-kubernetes-list-map-keys"],
-        serde_json::json!(["instanceId"])
-    );
+    assert_eq!(status["conditions"]["x-kubernetes-list-map-keys"], serde_json::json!(["type"]));
+    assert_eq!(status["instances"]["x-kubernetes-list-map-keys"], serde_json::json!(["instanceId"]));
     let hc = schema_of(&HealthCheck::crd_for_test());
     let conditions = &hc["properties"]["status"]["properties"]["conditions"];
-    assert_eq!(
-        conditions["x-kubernetes-list-map-keys"],
-        serde_json::json!(["type"])
-    );
+    assert_eq!(conditions["x-kubernetes-list-map-keys"], serde_json::json!(["type"]));
 }
 
 #[test]
 fn printer_columns_show_the_elb_and_its_health() {
     let crd = LoadBalancer::crd_for_test();
-    let columns = crd.spec.versions[0]
-        .additional_printer_columns
-        .clone()
-        .unwrap();
+    let columns = crd.spec.versions[0].additional_printer_columns.clone().unwrap();
     let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
     for want in ["ELB", "DNS", "Healthy", "Ready", "Age"] {
         assert!(names.contains(&want), "{names:?}");
@@ -211,11 +169,7 @@ fn printer_columns_show_the_elb_and_its_health() {
                 break;
             }
             node = &node["properties"][part];
-            assert!(
-                !node.is_null(),
-                "printer column {} names a missing field",
-                column.json_path
-            );
+            assert!(!node.is_null(), "printer column {} names a missing field", column.json_path);
         }
     }
 }
@@ -227,25 +181,15 @@ fn printer_columns_show_the_elb_and_its_health() {
 #[test]
 fn crds_pass_the_api_servers_crd_checks() {
     fn conventions(node: &Value, path: &str) {
-        let map = node
-            .as_object()
-            .unwrap_or_else(|| panic!("{path}: not an object"));
+        let map = node.as_object().unwrap_or_else(|| panic!("{path}: not an object"));
         for key in ["anyOf", "oneOf", "allOf", "not", "$defs"] {
-            assert!(
-                !map.contains_key(key),
-                "{path}: {key}: the CRDs use plain, typed, inlined nodes"
-            );
+            assert!(!map.contains_key(key), "{path}: {key}: the CRDs use plain, typed, inlined nodes");
         }
         if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
             for rule in rules {
                 if let Some(field) = rule["fieldPath"].as_str() {
-                    let field = field
-                        .strip_prefix('.')
-                        .expect("fieldPath starts with a dot");
-                    assert!(
-                        !field.contains(['.', '[']),
-                        "{path}: keep fieldPaths one level deep: {field}"
-                    );
+                    let field = field.strip_prefix('.').expect("fieldPath starts with a dot");
+                    assert!(!field.contains(['.', '[']), "{path}: keep fieldPaths one level deep: {field}");
                 }
             }
         }
@@ -262,24 +206,15 @@ fn crds_pass_the_api_servers_crd_checks() {
     }
     for crd in crd::crds() {
         let problems = validation::check_crd(&serde_json::to_value(&crd).unwrap());
-        assert!(
-            problems.is_empty(),
-            "{}: the API server would refuse the CRD: {problems:#?}",
-            crd.spec.names.kind
-        );
+        assert!(problems.is_empty(), "{}: the API server would refuse the CRD: {problems:#?}", crd.spec.names.kind);
         conventions(&schema_of(&crd), &crd.spec.names.kind);
     }
     // The check sees what it is for: a CRD with a broken rule is refused.
     let mut broken = serde_json::to_value(LoadBalancer::crd_for_test()).unwrap();
-    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
-        ["x-kubernetes-validations"][0]["rule"] = Value::from("self.listeners.all(l,");
+    broken["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]["x-kubernetes-validations"][0]["rule"] =
+        Value::from("self.listeners.all(l,");
     let problems = validation::check_crd(&broken);
-    assert!(
-        problems.iter().any(|p| p
-            .field
-            .ends_with("properties[spec].x-kubernetes-validations[0].rule")),
-        "{problems:#?}"
-    );
+    assert!(problems.iter().any(|p| p.field.ends_with("properties[spec].x-kubernetes-validations[0].rule")), "{problems:#?}");
 }
 
 /// kubectl expands categories before short names: a category spelled like a short name
@@ -287,35 +222,23 @@ fn crds_pass_the_api_servers_crd_checks() {
 #[test]
 fn categories_do_not_shadow_short_names() {
     let crds = crd::crds();
-    let short: Vec<String> = crds
-        .iter()
-        .flat_map(|c| c.spec.names.short_names.clone().unwrap_or_default())
-        .collect();
+    let short: Vec<String> = crds.iter().flat_map(|c| c.spec.names.short_names.clone().unwrap_or_default()).collect();
     assert_eq!(short, ["elbhc", "elb"]);
     for crd in &crds {
         let categories = crd.spec.names.categories.clone().unwrap_or_default();
         assert_eq!(categories, ["elb-operator"]);
         for category in categories {
-            assert!(
-                !short.contains(&category),
-                "category {category} shadows a short name"
-            );
-            assert!(crds
-                .iter()
-                .all(|c| c.spec.names.plural != category
-                    && c.spec.names.kind.to_lowercase() != category));
+            assert!(!short.contains(&category), "category {category} shadows a short name");
+            assert!(crds.iter().all(|c| c.spec.names.plural != category && c.spec.names.kind.to_lowercase() != category));
         }
     }
 }
 
 trait CrdForTest {
-    fn crd_for_test(
-    ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    fn crd_for_test() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 }
 impl<K: kube::CustomResourceExt> CrdForTest for K {
-    fn crd_for_test(
-    ) -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition
-    {
+    fn crd_for_test() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
         K::crd()
     }
 }
@@ -331,16 +254,10 @@ fn valid_examples_are_accepted_and_deserialise() {
     for file in files {
         for doc in documents(&std::fs::read_to_string(&file).unwrap()) {
             let refused = refusals(&doc, None);
-            assert!(
-                refused.is_empty(),
-                "{} is refused: {refused:#?}",
-                file.display()
-            );
+            assert!(refused.is_empty(), "{} is refused: {refused:#?}", file.display());
             match doc["kind"].as_str().unwrap() {
                 "HealthCheck" => drop(serde_json::from_value::<HealthCheck>(doc.clone()).unwrap()),
-                "LoadBalancer" => {
-                    drop(serde_json::from_value::<LoadBalancer>(doc.clone()).unwrap())
-                }
+                "LoadBalancer" => drop(serde_json::from_value::<LoadBalancer>(doc.clone()).unwrap()),
                 other => panic!("unexpected kind {other} in {}", file.display()),
             }
             kinds.push(doc["kind"].as_str().unwrap().to_string());
@@ -351,42 +268,19 @@ fn valid_examples_are_accepted_and_deserialise() {
 
 #[test]
 fn tutorial_example_is_the_boto_tutorial() {
-    let docs =
-        documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
+    let docs = documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
     let hc: HealthCheck = serde_json::from_value(docs[0].clone()).unwrap();
     assert_eq!(hc.metadata.name.as_deref(), Some("instance-health"));
     assert_eq!(hc.spec.target, "HTTP:8080/health");
-    assert_eq!(
-        (
-            hc.spec.interval_seconds,
-            hc.spec.healthy_threshold,
-            hc.spec.unhealthy_threshold
-        ),
-        (20, 3, 5)
-    );
+    assert_eq!((hc.spec.interval_seconds, hc.spec.healthy_threshold, hc.spec.unhealthy_threshold), (20, 3, 5));
     let lb: LoadBalancer = serde_json::from_value(docs[1].clone()).unwrap();
     assert_eq!(lb.metadata.name.as_deref(), Some("my-lb"));
-    assert_eq!(
-        lb.spec.availability_zones,
-        Some(vec!["us-east-1a".into(), "us-east-1b".into()])
-    );
-    let listeners: Vec<(i32, i32, &str)> = lb
-        .spec
-        .listeners
-        .iter()
-        .map(|l| (l.port, l.instance_port, l.protocol.as_str()))
-        .collect();
+    assert_eq!(lb.spec.availability_zones, Some(vec!["us-east-1a".into(), "us-east-1b".into()]));
+    let listeners: Vec<(i32, i32, &str)> = lb.spec.listeners.iter().map(|l| (l.port, l.instance_port, l.protocol.as_str())).collect();
     assert_eq!(listeners, [(80, 8080, "HTTP"), (443, 8443, "TCP")]);
     assert_eq!(lb.spec.health_check_ref.unwrap().name, "instance-health");
     let selector = lb.spec.backends.unwrap().pod_selector.unwrap();
-    assert_eq!(
-        selector
-            .match_labels
-            .unwrap()
-            .get("app")
-            .map(String::as_str),
-        Some("web")
-    );
+    assert_eq!(selector.match_labels.unwrap().get("app").map(String::as_str), Some("web"));
 }
 
 #[test]
@@ -397,12 +291,7 @@ fn each_invalid_example_is_refused_with_its_message() {
         let text = std::fs::read_to_string(&file).unwrap();
         let expect = expectation(&file, &text);
         let docs = documents(&text);
-        assert_eq!(
-            docs.len(),
-            1,
-            "{}: one document per invalid example",
-            file.display()
-        );
+        assert_eq!(docs.len(), 1, "{}: one document per invalid example", file.display());
         let refused = refusals(&docs[0], None);
         assert!(
             refused.iter().any(|m| m.contains(&expect)),
@@ -431,23 +320,14 @@ fn each_immutable_field_change_is_refused_on_update_only() {
         let text = std::fs::read_to_string(&file).unwrap();
         let expect = expectation(&file, &text);
         let docs = documents(&text);
-        assert_eq!(
-            docs.len(),
-            2,
-            "{}: the original, then the change",
-            file.display()
-        );
+        assert_eq!(docs.len(), 2, "{}: the original, then the change", file.display());
         let (old, new) = (&docs[0], &docs[1]);
         // Each document alone is a valid object; only the transition is refused.
         for doc in [old, new] {
             let refused = refusals(doc, None);
             assert!(refused.is_empty(), "{}: {refused:#?}", file.display());
         }
-        assert!(
-            refusals(old, Some(old)).is_empty(),
-            "{}: re-applying the original",
-            file.display()
-        );
+        assert!(refusals(old, Some(old)).is_empty(), "{}: re-applying the original", file.display());
         let refused = refusals(new, Some(old));
         assert!(
             refused.iter().any(|m| m.contains(&expect)),
@@ -459,8 +339,7 @@ fn each_immutable_field_change_is_refused_on_update_only() {
 
 #[test]
 fn ordinary_updates_are_allowed() {
-    let tutorial =
-        documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
+    let tutorial = documents(&std::fs::read_to_string(repo_root().join("examples/tutorial.yaml")).unwrap());
     let old = &tutorial[1];
     let mut new = old.clone();
     // The tutorial's later steps: a zone disabled, another enabled, a listener changed.
@@ -488,10 +367,7 @@ fn every_cel_rule_is_exercised_by_an_invalid_example() {
     }
     for crd in crd::crds() {
         for (rule, message) in rules_of(&schema_of(&crd)) {
-            assert!(
-                produced.iter().any(|m| m.contains(&message)),
-                "no invalid example triggers the rule {rule:?} ({message:?})"
-            );
+            assert!(produced.iter().any(|m| m.contains(&message)), "no invalid example triggers the rule {rule:?} ({message:?})");
         }
     }
 }
@@ -499,25 +375,14 @@ fn every_cel_rule_is_exercised_by_an_invalid_example() {
 // ---------------------------------------------------------------------------------------
 // The validation pipeline
 
-fn schema_of(
-    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
-) -> Value {
-    let schema = crd.spec.versions[0]
-        .schema
-        .as_ref()
-        .unwrap()
-        .open_api_v3_schema
-        .as_ref()
-        .unwrap();
+fn schema_of(crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition) -> Value {
+    let schema = crd.spec.versions[0].schema.as_ref().unwrap().open_api_v3_schema.as_ref().unwrap();
     serde_json::to_value(schema).unwrap()
 }
 
 /// The openAPIV3Schema of each kind.
 fn schema_for(kind: &str) -> Value {
-    let crd = crd::crds()
-        .into_iter()
-        .find(|c| c.spec.names.kind == kind)
-        .unwrap_or_else(|| panic!("no CRD for kind {kind}"));
+    let crd = crd::crds().into_iter().find(|c| c.spec.names.kind == kind).unwrap_or_else(|| panic!("no CRD for kind {kind}"));
     schema_of(&crd)
 }
 
@@ -527,12 +392,7 @@ fn refusals(obj: &Value, old: Option<&Value>) -> Vec<String> {
     assert_eq!(obj["apiVersion"], "elb.operator.dev/v1alpha1");
     let schema = schema_for(obj["kind"].as_str().expect("manifest has a kind"));
     let mut stored = obj.clone();
-    match validation::validate(
-        &schema,
-        &mut stored,
-        old,
-        &validation::Options { strict: true },
-    ) {
+    match validation::validate(&schema, &mut stored, old, &validation::Options { strict: true }) {
         Ok(_warnings) => Vec::new(),
         Err(causes) => causes.iter().map(ToString::to_string).collect(),
     }
@@ -578,10 +438,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 fn documents(text: &str) -> Vec<Value> {
     use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(text)
-        .map(|doc| Value::deserialize(doc).unwrap())
-        .filter(|v| !v.is_null())
-        .collect()
+    serde_yaml::Deserializer::from_str(text).map(|doc| Value::deserialize(doc).unwrap()).filter(|v| !v.is_null()).collect()
 }
 
 /// The first line's `# expect: <substring>`.
@@ -589,12 +446,7 @@ fn expectation(file: &Path, text: &str) -> String {
     text.lines()
         .next()
         .and_then(|l| l.strip_prefix("# expect: "))
-        .unwrap_or_else(|| {
-            panic!(
-                "{}: the first line must be `# expect: <message substring>`",
-                file.display()
-            )
-        })
+        .unwrap_or_else(|| panic!("{}: the first line must be `# expect: <message substring>`", file.display()))
         .trim()
         .to_string()
 }

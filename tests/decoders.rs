@@ -18,10 +18,8 @@ use serde_json::json;
 /// The seed corpus of a fuzz target: the documentation-shaped answers it starts from.
 fn seeds(target: &str) -> Vec<Vec<u8>> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).collect();
     files.sort();
     files.into_iter().map(|f| std::fs::read(f).unwrap()).collect()
 }
@@ -51,13 +49,7 @@ enum Edit {
 
 fn edit() -> impl Strategy<Value = Edit> {
     // Bytes that matter to XML: markup, entities, digits, and non-ASCII.
-    let bytes = prop::collection::vec(
-        prop_oneof![
-            prop::sample::select(b"<>/&;#x\"'=!?[]-:0123456789 \n".to_vec()),
-            any::<u8>(),
-        ],
-        1..6,
-    );
+    let bytes = prop::collection::vec(prop_oneof![prop::sample::select(b"<>/&;#x\"'=!?[]-:0123456789 \n".to_vec()), any::<u8>(),], 1..6);
     prop_oneof![
         (any::<usize>(), bytes.clone()).prop_map(|(at, b)| Edit::Replace(at, b)),
         (any::<usize>(), bytes).prop_map(|(at, b)| Edit::Insert(at, b)),
@@ -362,6 +354,5 @@ thread_local! {
 /// The HealthCheck CRD's judgement of a target: its length (the schema's maxLength counts
 /// characters), then its CEL rules.
 fn crd_accepts_target(target: &str) -> bool {
-    target.chars().count() <= 1024
-        && TARGET_SCHEMA.with(|schema| CEL.with(|v| v.validate_compiled(schema, &json!(target), None))).is_ok()
+    target.chars().count() <= 1024 && TARGET_SCHEMA.with(|schema| CEL.with(|v| v.validate_compiled(schema, &json!(target), None))).is_ok()
 }

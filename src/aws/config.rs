@@ -66,7 +66,11 @@ impl std::fmt::Debug for ClientConfig {
 impl ClientConfig {
     /// Static keys and an explicit endpoint (tests against moto, local fault servers).
     pub fn for_endpoint(region: &str, endpoint: &str, access_key_id: &str, secret_access_key: &str) -> ClientConfig {
-        let mut c = Self::with_credentials(region, Some(endpoint.to_string()), SharedCredentials::from_keys(access_key_id, secret_access_key, None));
+        let mut c = Self::with_credentials(
+            region,
+            Some(endpoint.to_string()),
+            SharedCredentials::from_keys(access_key_id, secret_access_key, None),
+        );
         // One local server (moto) answers every service.
         c.sts_endpoint = Some(endpoint.to_string());
         c
@@ -95,16 +99,14 @@ impl ClientConfig {
     /// to `AWS_REGION`, then `AWS_DEFAULT_REGION`.
     pub fn from_vars(service: &Service, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
         let region = if region.is_empty() {
-            env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).ok_or_else(|| {
-                Error::Config("no region: pass --region or set AWS_REGION".into())
-            })?
+            env("AWS_REGION")
+                .or_else(|| env("AWS_DEFAULT_REGION"))
+                .ok_or_else(|| Error::Config("no region: pass --region or set AWS_REGION".into()))?
         } else {
             region.to_string()
         };
         let endpoint = endpoint_from_vars(service, env)?;
-        let sts_endpoint = env(ENV_ENDPOINT_STS)
-            .or_else(|| env(ENV_ENDPOINT_ALL))
-            .unwrap_or_else(|| default_endpoint("sts", &region));
+        let sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL)).unwrap_or_else(|| default_endpoint("sts", &region));
         let credentials = credentials::default_chain(env, &region, &sts_endpoint)?;
         let mut c = Self::with_credentials(&region, endpoint, credentials);
         c.sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL));

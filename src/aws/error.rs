@@ -37,22 +37,12 @@ impl ErrorKind {
 pub enum Error {
     /// The API answered with an error document.
     #[error("{action}: {code}: {message} (HTTP {status}{})", request_id.as_deref().map(|r| format!(", request id {r}")).unwrap_or_default())]
-    Api {
-        action: &'static str,
-        code: String,
-        message: String,
-        request_id: Option<String>,
-        status: u16,
-    },
+    Api { action: &'static str, code: String, message: String, request_id: Option<String>, status: u16 },
 
     /// The API answered with something that is not an API document (an HTML error page,
     /// truncated XML, ...).
     #[error("{action}: unexpected HTTP {status} response: {snippet}")]
-    UnexpectedResponse {
-        action: &'static str,
-        status: u16,
-        snippet: String,
-    },
+    UnexpectedResponse { action: &'static str, status: u16, snippet: String },
 
     /// The API answered with a document holding a value its field cannot take (a port that
     /// is not a number, ...). Reading it anyway would invent a value, such as port 0.
@@ -65,10 +55,7 @@ pub enum Error {
 
     /// No answer within the request timeout.
     #[error("{action}: request timed out after {timeout:?}")]
-    Timeout {
-        action: &'static str,
-        timeout: std::time::Duration,
-    },
+    Timeout { action: &'static str, timeout: std::time::Duration },
 
     /// The connection failed before an answer arrived.
     #[error("{action}: connection error: {message}")]
@@ -155,19 +142,45 @@ pub fn classify(code: &str, status: u16) -> ErrorKind {
         // Other *NotFound codes (ListenerNotFound, PolicyNotFound, ...) name a wrong input
         // and fall through to Terminal.
         "LoadBalancerNotFound" | "AccessPointNotFound" => ErrorKind::NotFound,
-        "DuplicateLoadBalancerName" | "DuplicateAccessPointName" | "DuplicateListener"
-        | "DuplicatePolicyName" | "DuplicateTagKeys" => ErrorKind::Duplicate,
-        "Throttling" | "ThrottlingException" | "ThrottledException" | "RequestThrottledException"
-        | "TooManyRequestsException" | "ProvisionedThroughputExceededException"
-        | "TransactionInProgressException" | "RequestLimitExceeded" | "BandwidthLimitExceeded"
-        | "LimitExceededException" | "RequestThrottled" | "SlowDown" | "PriorRequestNotComplete"
+        "DuplicateLoadBalancerName" | "DuplicateAccessPointName" | "DuplicateListener" | "DuplicatePolicyName" | "DuplicateTagKeys" => {
+            ErrorKind::Duplicate
+        }
+        "Throttling"
+        | "ThrottlingException"
+        | "ThrottledException"
+        | "RequestThrottledException"
+        | "TooManyRequestsException"
+        | "ProvisionedThroughputExceededException"
+        | "TransactionInProgressException"
+        | "RequestLimitExceeded"
+        | "BandwidthLimitExceeded"
+        | "LimitExceededException"
+        | "RequestThrottled"
+        | "SlowDown"
+        | "PriorRequestNotComplete"
         | "EC2ThrottledException" => ErrorKind::Throttled,
-        "InternalFailure" | "InternalError" | "ServiceUnavailable" | "ServiceUnavailableException"
-        | "RequestTimeout" | "RequestTimeoutException" | "Unavailable" => ErrorKind::Retryable,
-        "SignatureDoesNotMatch" | "IncompleteSignature" | "InvalidClientTokenId" | "ExpiredToken"
-        | "ExpiredTokenException" | "InvalidAccessKeyId" | "AuthFailure" | "UnrecognizedClientException"
-        | "MissingAuthenticationToken" | "AccessDenied" | "AccessDeniedException" | "InvalidToken"
-        | "RequestExpired" | "OptInRequired" | "UnauthorizedOperation" => ErrorKind::Auth,
+        "InternalFailure"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException"
+        | "RequestTimeout"
+        | "RequestTimeoutException"
+        | "Unavailable" => ErrorKind::Retryable,
+        "SignatureDoesNotMatch"
+        | "IncompleteSignature"
+        | "InvalidClientTokenId"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidAccessKeyId"
+        | "AuthFailure"
+        | "UnrecognizedClientException"
+        | "MissingAuthenticationToken"
+        | "AccessDenied"
+        | "AccessDeniedException"
+        | "InvalidToken"
+        | "RequestExpired"
+        | "OptInRequired"
+        | "UnauthorizedOperation" => ErrorKind::Auth,
         _ if status >= 500 => ErrorKind::Retryable,
         _ if status == 429 => ErrorKind::Throttled,
         _ => ErrorKind::Terminal,

@@ -16,10 +16,7 @@ pub fn install_crypto_provider() {
 pub(crate) fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, Error> {
     // reqwest is built without a default crypto provider.
     install_crypto_provider();
-    reqwest::Client::builder()
-        .connect_timeout(connect_timeout)
-        .build()
-        .map_err(|e| Error::Config(format!("HTTP client: {e}")))
+    reqwest::Client::builder().connect_timeout(connect_timeout).build().map_err(|e| Error::Config(format!("HTTP client: {e}")))
 }
 
 /// A whole answer, whatever its status.

@@ -46,7 +46,8 @@ mod tests {
     fn signs_with_session_token_and_scope() {
         let c = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", Some("TOKEN"), None);
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_440_938_160);
-        let h = sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &c, "us-east-1", "elasticloadbalancing", t).unwrap();
+        let h = sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &c, "us-east-1", "elasticloadbalancing", t)
+            .unwrap();
         let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         let auth = get("authorization").unwrap();
         assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/elasticloadbalancing/aws4_request"), "{auth}");
@@ -54,10 +55,14 @@ mod tests {
         assert_eq!(get("x-amz-date").unwrap(), "20150830T123600Z");
         assert_eq!(get("x-amz-security-token").unwrap(), "TOKEN");
         // Same input, same signature; another secret, another signature.
-        let again = sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &c, "us-east-1", "elasticloadbalancing", t).unwrap();
+        let again =
+            sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &c, "us-east-1", "elasticloadbalancing", t)
+                .unwrap();
         assert_eq!(h, again);
         let other = Credentials::new("AKIDEXAMPLE", "other", Some("TOKEN"), None);
-        let h2 = sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &other, "us-east-1", "elasticloadbalancing", t).unwrap();
+        let h2 =
+            sign_post("https://elasticloadbalancing.us-east-1.amazonaws.com/", b"Action=X", &other, "us-east-1", "elasticloadbalancing", t)
+                .unwrap();
         assert_ne!(h2, h);
     }
 }

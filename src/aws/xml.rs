@@ -178,13 +178,15 @@ mod tests {
 
     #[test]
     fn parses_nested_elements_with_namespaces_and_entities() {
-        let doc = r#"<?xml version="1.0"?><a:Root xmlns:a="urn:x"><B>x &amp; y&#33;</B><C/><L><member>1</member><member>2</member></L></a:Root>"#;
+        let doc =
+            r#"<?xml version="1.0"?><a:Root xmlns:a="urn:x"><B>x &amp; y&#33;</B><C/><L><member>1</member><member>2</member></L></a:Root>"#;
         let root = parse(doc).unwrap();
         assert_eq!(root.name, "Root");
         assert_eq!(root.string("B"), "x & y!");
         assert!(root.child("C").is_some());
         assert_eq!(root.member_strings("L"), vec!["1", "2"]);
-        let ec2 = parse("<R><groupSet><item><groupId>sg-1</groupId></item><other/><item><groupId>sg-2</groupId></item></groupSet></R>").unwrap();
+        let ec2 =
+            parse("<R><groupSet><item><groupId>sg-1</groupId></item><other/><item><groupId>sg-2</groupId></item></groupSet></R>").unwrap();
         assert_eq!(ec2.items("groupSet").iter().map(|i| i.string("groupId")).collect::<Vec<_>>(), ["sg-1", "sg-2"]);
         assert!(ec2.items("absent").is_empty());
     }
@@ -195,10 +197,7 @@ mod tests {
         let e = parse(doc).unwrap();
         assert_eq!(e.number::<u16>("Port"), Ok(Some(443)));
         assert_eq!(e.number::<u16>("Absent"), Ok(None));
-        assert_eq!(
-            e.number::<u16>("Bad"),
-            Err(DecodeError::Malformed { element: "Bad".into(), text: "eighty".into(), expected: "u16" })
-        );
+        assert_eq!(e.number::<u16>("Bad"), Err(DecodeError::Malformed { element: "Bad".into(), text: "eighty".into(), expected: "u16" }));
         assert!(matches!(e.number::<u16>("Big"), Err(DecodeError::Malformed { expected: "u16", .. })), "out of range");
         assert!(matches!(e.number::<i32>("Empty"), Err(DecodeError::Malformed { .. })), "empty is not zero");
         assert_eq!(e.required_number::<u16>("Port"), Ok(443));

@@ -85,12 +85,8 @@ pub fn pod_counts(pod: &Pod) -> bool {
         return false;
     }
     let Some(status) = &pod.status else { return false };
-    let ready_condition =
-        status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
-    let containers_ready = status
-        .container_statuses
-        .as_ref()
-        .is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.ready));
+    let ready_condition = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+    let containers_ready = status.container_statuses.as_ref().is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.ready));
     let condition = |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True");
     let only_our_gate_missing = super::gates::has_gate(pod)
         && pod
@@ -106,32 +102,22 @@ pub fn pod_counts(pod: &Pod) -> bool {
 
 /// Whether a node is Ready.
 pub fn node_ready(node: &Node) -> bool {
-    node.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// A pod selector: the empty selector selects every pod (Kubernetes semantics).
 pub fn pod_selector(sel: &LabelSelector) -> Result<Selector, SelectorError> {
-    Selector::try_from(sel.clone())
-        .map_err(|e| SelectorError { field: "spec.backends.podSelector", message: e.to_string() })
+    Selector::try_from(sel.clone()).map_err(|e| SelectorError { field: "spec.backends.podSelector", message: e.to_string() })
 }
 
 /// A node selector: `None` when empty, because an empty node selector selects no node.
 pub fn node_selector(sel: &LabelSelector) -> Result<Option<Selector>, SelectorError> {
-    let s = Selector::try_from(sel.clone())
-        .map_err(|e| SelectorError { field: "spec.backends.nodeSelector", message: e.to_string() })?;
+    let s = Selector::try_from(sel.clone()).map_err(|e| SelectorError { field: "spec.backends.nodeSelector", message: e.to_string() })?;
     Ok((!s.selects_all()).then_some(s))
 }
 
 /// Resolves `backends` for a LoadBalancer in `namespace` against the cached pods and nodes.
-pub fn resolve(
-    backends: Option<&Backends>,
-    namespace: &str,
-    pods: &[Arc<Pod>],
-    nodes: &[Arc<Node>],
-) -> Result<Resolved, SelectorError> {
+pub fn resolve(backends: Option<&Backends>, namespace: &str, pods: &[Arc<Pod>], nodes: &[Arc<Node>]) -> Result<Resolved, SelectorError> {
     let mut out = Resolved::default();
     let Some(backends) = backends else { return Ok(out) };
     let nodes_by_name: BTreeMap<String, &Node> = nodes.iter().map(|n| (n.name_any(), n.as_ref())).collect();
@@ -262,11 +248,7 @@ mod tests {
             ("aws:///us-east-1a/i-", None),
         ];
         for (input, want) in cases {
-            assert_eq!(
-                parse_provider_id(input),
-                want.map(|(z, i)| (z.to_string(), i.to_string())),
-                "{input}"
-            );
+            assert_eq!(parse_provider_id(input), want.map(|(z, i)| (z.to_string(), i.to_string())), "{input}");
         }
     }
 
@@ -294,12 +276,12 @@ mod tests {
     fn pods_resolve_to_their_nodes_instances() {
         let pods = vec![
             pod("a", "ns", "web", Some("n1"), true),
-            pod("b", "ns", "web", Some("n1"), true), // same node: one instance
-            pod("c", "ns", "web", Some("n2"), false), // not ready
+            pod("b", "ns", "web", Some("n1"), true),    // same node: one instance
+            pod("c", "ns", "web", Some("n2"), false),   // not ready
             pod("d", "other", "web", Some("n2"), true), // other namespace
-            pod("e", "ns", "db", Some("n2"), true), // not selected
-            pod("f", "ns", "web", Some("n3"), true), // node without AWS providerID
-            pod("g", "ns", "web", Some("n9"), true), // node not in cache
+            pod("e", "ns", "db", Some("n2"), true),     // not selected
+            pod("f", "ns", "web", Some("n3"), true),    // node without AWS providerID
+            pod("g", "ns", "web", Some("n9"), true),    // node not in cache
         ];
         let b = Backends { pod_selector: Some(select_app("web")), ..Default::default() };
         let r = resolve(Some(&b), "ns", &pods, &nodes()).unwrap();

@@ -42,7 +42,11 @@ pub struct Gate {
 /// (namespace/name of each LoadBalancer, with its status). Pure.
 pub fn gate(instance: Option<&str>, selecting: &[(String, Option<&LoadBalancerStatus>)]) -> Gate {
     let Some(instance) = instance else {
-        return Gate { status: false, reason: "NoInstance".into(), message: "the pod's node has no AWS providerID (aws:///<zone>/<instance-id>)".into() };
+        return Gate {
+            status: false,
+            reason: "NoInstance".into(),
+            message: "the pod's node has no AWS providerID (aws:///<zone>/<instance-id>)".into(),
+        };
     };
     for (lb, status) in selecting {
         match status.and_then(|s| s.instances.iter().find(|i| i.instance_id == instance)) {
@@ -55,7 +59,11 @@ pub fn gate(instance: Option<&str>, selecting: &[(String, Option<&LoadBalancerSt
             }
             Some(i) if i.state != HealthState::InService.as_str() => {
                 let why = i.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-                return Gate { status: false, reason: i.state.clone(), message: format!("instance {instance} is {} on LoadBalancer {lb}{why}", i.state) };
+                return Gate {
+                    status: false,
+                    reason: i.state.clone(),
+                    message: format!("instance {instance} is {} on LoadBalancer {lb}{why}", i.state),
+                };
             }
             Some(_) => {}
         }
@@ -100,7 +108,9 @@ fn instance_of(ctx: &Context, pod: &Pod) -> Option<String> {
 async fn write(ctx: &Context, pod: &Pod, wanted: &Gate) -> Result<(), kube::Error> {
     let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == IN_SERVICE));
     let status = if wanted.status { "True" } else { "False" };
-    if current.is_some_and(|c| c.status == status && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message)) {
+    if current
+        .is_some_and(|c| c.status == status && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message))
+    {
         return Ok(());
     }
     let transition = match current {
@@ -130,7 +140,12 @@ mod tests {
         LoadBalancerStatus {
             instances: list
                 .iter()
-                .map(|(id, s, d)| InstanceStatus { instance_id: id.to_string(), state: s.to_string(), description: d.map(String::from), ..Default::default() })
+                .map(|(id, s, d)| InstanceStatus {
+                    instance_id: id.to_string(),
+                    state: s.to_string(),
+                    description: d.map(String::from),
+                    ..Default::default()
+                })
                 .collect(),
             ..Default::default()
         }
@@ -139,7 +154,11 @@ mod tests {
     #[test]
     fn in_service_on_every_selecting_load_balancer() {
         let a = status(&[("i-1", "InService", None)]);
-        let b = status(&[("i-1", "OutOfService", Some("Instance has failed at least the UnhealthyThreshold number of health checks consecutively."))]);
+        let b = status(&[(
+            "i-1",
+            "OutOfService",
+            Some("Instance has failed at least the UnhealthyThreshold number of health checks consecutively."),
+        )]);
         let c = status(&[]);
         let both = gate(Some("i-1"), &[("ns/a".into(), Some(&a)), ("ns/b".into(), Some(&b))]);
         assert_eq!((both.status, both.reason.as_str()), (false, "OutOfService"));

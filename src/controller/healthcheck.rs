@@ -9,8 +9,8 @@ use kube::ResourceExt;
 use tracing::{info_span, warn, Instrument};
 
 use super::context::Context;
-use super::triggers::using_health_check;
 use super::status::{self, Verdict};
+use super::triggers::using_health_check;
 use crate::crd::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 use crate::elb;
 use crate::{Error, Result};
@@ -30,10 +30,7 @@ pub fn validate(spec: &HealthCheckSpec) -> Result<elb::HealthCheck, String> {
     range("healthyThreshold", spec.healthy_threshold, 2, 10)?;
     range("unhealthyThreshold", spec.unhealthy_threshold, 2, 10)?;
     if spec.timeout_seconds >= spec.interval_seconds {
-        return Err(format!(
-            "timeoutSeconds ({}) must be less than intervalSeconds ({})",
-            spec.timeout_seconds, spec.interval_seconds
-        ));
+        return Err(format!("timeoutSeconds ({}) must be less than intervalSeconds ({})", spec.timeout_seconds, spec.interval_seconds));
     }
     Ok(elb::HealthCheck {
         target: spec.target.clone(),
@@ -145,18 +142,18 @@ mod tests {
             (spec("TCP:80", 30, 5, 2, 2), true),
             (spec("SSL:443", 30, 5, 2, 2), true),
             (spec("HTTPS:443/", 30, 5, 2, 2), true),
-            (spec("HTTP:8080", 30, 5, 2, 2), false),   // HTTP needs a path
-            (spec("TCP:80/x", 30, 5, 2, 2), false),    // TCP takes no path
+            (spec("HTTP:8080", 30, 5, 2, 2), false), // HTTP needs a path
+            (spec("TCP:80/x", 30, 5, 2, 2), false),  // TCP takes no path
             (spec("UDP:53", 30, 5, 2, 2), false),
-            (spec("http:80/", 30, 5, 2, 2), false),    // protocol in upper case
+            (spec("http:80/", 30, 5, 2, 2), false), // protocol in upper case
             (spec("TCP:0", 30, 5, 2, 2), false),
             (spec("TCP:65536", 30, 5, 2, 2), false),
             (spec("TCP:+80", 30, 5, 2, 2), false),
-            (spec("TCP:80", 4, 2, 2, 2), false),       // interval range
+            (spec("TCP:80", 4, 2, 2, 2), false), // interval range
             (spec("TCP:80", 301, 5, 2, 2), false),
-            (spec("TCP:80", 30, 1, 2, 2), false),      // timeout range
-            (spec("TCP:80", 30, 30, 2, 2), false),     // timeout < interval
-            (spec("TCP:80", 30, 5, 1, 2), false),      // thresholds
+            (spec("TCP:80", 30, 1, 2, 2), false),  // timeout range
+            (spec("TCP:80", 30, 30, 2, 2), false), // timeout < interval
+            (spec("TCP:80", 30, 5, 1, 2), false),  // thresholds
             (spec("TCP:80", 30, 5, 2, 11), false),
         ];
         for (s, ok) in cases {

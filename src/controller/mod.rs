@@ -23,9 +23,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -63,7 +63,8 @@ pub async fn run(
         }
     }
     let ns = config.namespace.as_deref();
-    let (lb_api, hc_api, pod_api) = (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
+    let (lb_api, hc_api, pod_api) =
+        (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
     let invalid = |kind: &'static str| report_invalid(recorder.clone(), kind);
@@ -128,10 +129,9 @@ pub async fn run(
             triggers::health_check_to_loadbalancers(&lbs, &hc.namespace().unwrap_or_default(), &hc.name_any())
         })
         .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers(&lbs_for_pods, &pod))
-        .watches_stream(
-            node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()),
-            move |node: Node| triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node),
-        )
+        .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
+            triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node)
+        })
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
         .run(loadbalancer::reconcile, loadbalancer::error_policy, ctx.clone())

@@ -99,14 +99,8 @@ async fn inventory_pass(
     // Every LoadBalancer of the region in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
     let default_region = &ctx.config.default_region;
-    let interest = ctx
-        .stores
-        .loadbalancers
-        .state()
-        .iter()
-        .filter(|lb| &Scope::of(lb, default_region) == region)
-        .map(|lb| elb_name(lb))
-        .collect();
+    let interest =
+        ctx.stores.loadbalancers.state().iter().filter(|lb| &Scope::of(lb, default_region) == region).map(|lb| elb_name(lb)).collect();
     let snapshot = inventory::take(elb, &interest, all_tags).await?;
     if all_tags {
         report_orphans(ctx, region, &snapshot, orphans_seen);
@@ -150,7 +144,8 @@ async fn inventory_pass(
 /// The orphan gauge of `region` and a log line for each new orphan: ELBs tagged for this
 /// cluster that no LoadBalancer in the cache claims (`elb-operator orphans` lists them).
 fn report_orphans(ctx: &Context, region: &Scope, snapshot: &inventory::Snapshot, seen: &mut std::collections::BTreeSet<String>) {
-    let live = ctx.stores.loadbalancers.state().iter().map(|lb| format!("{}/{}", lb.namespace().unwrap_or_default(), lb.name_any())).collect();
+    let live =
+        ctx.stores.loadbalancers.state().iter().map(|lb| format!("{}/{}", lb.namespace().unwrap_or_default(), lb.name_any())).collect();
     let found = crate::orphans::classify(snapshot, &region.region, &ctx.config.cluster_name, &live, ctx.config.namespace.as_deref());
     let labels = crate::telemetry::RegionLabels { region: region.to_string() };
     ctx.metrics.fleet.orphaned_load_balancers.get_or_create(&labels).set(found.orphaned.len() as i64);

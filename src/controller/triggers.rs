@@ -86,7 +86,13 @@ mod tests {
 
     #[test]
     fn health_check_users_are_those_of_its_namespace_that_reference_it() {
-        let lbs = vec![lb("a", "z-lb", Some("hc")), lb("a", "b-lb", Some("hc")), lb("a", "c", Some("other")), lb("b", "d", Some("hc")), lb("a", "e", None)];
+        let lbs = vec![
+            lb("a", "z-lb", Some("hc")),
+            lb("a", "b-lb", Some("hc")),
+            lb("a", "c", Some("other")),
+            lb("b", "d", Some("hc")),
+            lb("a", "e", None),
+        ];
         let names: Vec<String> = using_health_check(&lbs, "a", "hc").map(|lb| lb.name_any()).collect();
         assert_eq!(names, ["z-lb", "b-lb"]);
         assert_eq!(using_health_check(&lbs, "c", "hc").count(), 0);

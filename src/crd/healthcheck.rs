@@ -61,8 +61,7 @@ pub struct HealthCheckSpec {
 }
 
 /// CEL: the target's shape, as ELB accepts it.
-pub const TARGET_SYNTAX_RULE: &str =
-    "self.matches('^(TCP|SSL):[0-9]{1,5}$') || self.matches('^(HTTP|HTTPS):[0-9]{1,5}/.*$')";
+pub const TARGET_SYNTAX_RULE: &str = "self.matches('^(TCP|SSL):[0-9]{1,5}$') || self.matches('^(HTTP|HTTPS):[0-9]{1,5}/.*$')";
 const TARGET_SYNTAX_MESSAGE: &str = "target must be TCP:<port>, SSL:<port>, HTTP:<port>/<path> \
 or HTTPS:<port>/<path>, for example HTTP:8080/health";
 /// CEL: the target's port is 1-65535. Only judged once the shape is right, so that a bad

@@ -278,9 +278,7 @@ pub struct ListenerSpec {
 }
 
 /// A listener protocol.
-#[derive(
-    Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema,
-)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
 pub enum Protocol {
     HTTP,
     HTTPS,
@@ -608,8 +606,7 @@ pub const INSTANCE_PORT_ENCRYPTION_RULE: &str = "self.all(l, self.all(m, l.insta
 /// CEL: an application cookie name is an RFC 6265 token.
 pub const COOKIE_NAME_RULE: &str = r#"self.matches("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")"#;
 /// CEL: a Kubernetes object name (DNS-1123 subdomain; the length is the schema's).
-pub const OBJECT_NAME_RULE: &str =
-    r"self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')";
+pub const OBJECT_NAME_RULE: &str = r"self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')";
 /// CEL: an S3 bucket name (legacy us-east-1 names included), not a URL or a path.
 pub const S3_BUCKET_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9._-]{3,255}$')";
 /// CEL: tag values in ELB's character set (Unicode letters, separators and digits, and
@@ -618,8 +615,7 @@ pub const TAG_VALUES_CHARSET_RULE: &str = r"self.all(k, self[k].matches('^[\\p{L
 /// CEL: zones and subnets exclusive.
 pub const ZONES_XOR_SUBNETS_RULE: &str = "!(has(self.availabilityZones) && has(self.subnets))";
 /// CEL (transition): loadBalancerName may not be set, changed or removed.
-pub const NAME_IMMUTABLE_RULE: &str =
-    "has(self.loadBalancerName) == has(oldSelf.loadBalancerName) \
+pub const NAME_IMMUTABLE_RULE: &str = "has(self.loadBalancerName) == has(oldSelf.loadBalancerName) \
 && (!has(self.loadBalancerName) || self.loadBalancerName == oldSelf.loadBalancerName)";
 /// CEL (transition): the effective scheme may not change; an unset scheme means
 /// internet-facing, so spelling out the default later is allowed.

@@ -47,10 +47,7 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
 
 /// Both CRDs as one multi-document YAML stream, for `elb-operator crdgen | kubectl apply -f -`.
 pub fn crdgen_yaml() -> String {
-    crds()
-        .iter()
-        .map(|crd| format!("---\n{}", crd_yaml(crd)))
-        .collect()
+    crds().iter().map(|crd| format!("---\n{}", crd_yaml(crd))).collect()
 }
 
 /// The plurals of the custom resources the API server does not serve (empty when both
@@ -84,10 +81,7 @@ mod tests {
     }
 
     fn messages(result: Result<(), kube::core::cel::ValidationErrors>) -> Vec<String> {
-        result
-            .err()
-            .map(|e| e.iter().map(|e| e.message.clone()).collect())
-            .unwrap_or_default()
+        result.err().map(|e| e.iter().map(|e| e.message.clone()).collect()).unwrap_or_default()
     }
 
     #[test]
@@ -95,10 +89,7 @@ mod tests {
         assert_eq!(messages(tutorial_lb().validate_cel()), Vec::<String>::new());
         let hc = HealthCheck::new(
             "instance-health",
-            serde_json::from_value(
-                serde_json::json!({"target": "HTTP:8080/health", "intervalSeconds": 20}),
-            )
-            .unwrap(),
+            serde_json::from_value(serde_json::json!({"target": "HTTP:8080/health", "intervalSeconds": 20})).unwrap(),
         );
         assert_eq!(messages(hc.validate_cel()), Vec::<String>::new());
     }
@@ -106,9 +97,7 @@ mod tests {
     #[test]
     fn defaults_take_part_in_the_timeout_rule() {
         // timeoutSeconds defaults to 5, which is not less than an interval of 5.
-        let spec: HealthCheckSpec =
-            serde_json::from_value(serde_json::json!({"target": "TCP:80", "intervalSeconds": 5}))
-                .unwrap();
+        let spec: HealthCheckSpec = serde_json::from_value(serde_json::json!({"target": "TCP:80", "intervalSeconds": 5})).unwrap();
         assert_eq!(spec.timeout_seconds, 5);
         let got = messages(HealthCheck::new("hc", spec).validate_cel());
         assert_eq!(got, ["timeoutSeconds must be less than intervalSeconds"]);
@@ -121,16 +110,8 @@ mod tests {
         lb.spec.listeners[0].instance_protocol = Some(Protocol::TCP);
         let got = messages(lb.validate_cel());
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(
-            got.iter()
-                .any(|m| m.starts_with("HTTPS and SSL listeners need sslCertificateId")),
-            "{got:?}"
-        );
-        assert!(
-            got.iter()
-                .any(|m| m.starts_with("instanceProtocol does not fit protocol")),
-            "{got:?}"
-        );
+        assert!(got.iter().any(|m| m.starts_with("HTTPS and SSL listeners need sslCertificateId")), "{got:?}");
+        assert!(got.iter().any(|m| m.starts_with("instanceProtocol does not fit protocol")), "{got:?}");
     }
 
     #[test]
@@ -139,24 +120,14 @@ mod tests {
         let mut new = old.clone();
         new.spec.listeners.pop();
         new.spec.scheme = Some(Scheme::InternetFacing);
-        assert_eq!(
-            messages(new.validate_cel_update(&old)),
-            Vec::<String>::new()
-        );
+        assert_eq!(messages(new.validate_cel_update(&old)), Vec::<String>::new());
 
         new.spec.scheme = Some(Scheme::Internal);
         new.spec.load_balancer_name = Some("my-lb".into());
         let got = messages(new.validate_cel_update(&old));
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(
-            got.iter().any(|m| m.starts_with("scheme is immutable")),
-            "{got:?}"
-        );
-        assert!(
-            got.iter()
-                .any(|m| m.starts_with("loadBalancerName is immutable")),
-            "{got:?}"
-        );
+        assert!(got.iter().any(|m| m.starts_with("scheme is immutable")), "{got:?}");
+        assert!(got.iter().any(|m| m.starts_with("loadBalancerName is immutable")), "{got:?}");
         // The same object is valid on creation: only the change is refused.
         assert_eq!(messages(new.validate_cel()), Vec::<String>::new());
     }
@@ -171,10 +142,7 @@ mod tests {
 
     #[test]
     fn user_tag_limit_leaves_room_for_ownership_tags() {
-        assert_eq!(
-            tags::MAX_USER_TAGS + tags::OWNERSHIP_TAG_COUNT,
-            tags::MAX_ELB_TAGS
-        );
+        assert_eq!(tags::MAX_USER_TAGS + tags::OWNERSHIP_TAG_COUNT, tags::MAX_ELB_TAGS);
         for key in [tags::CLUSTER_TAG, tags::RESOURCE_TAG] {
             assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));
         }

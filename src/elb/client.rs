@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::model::*;
 use super::wire::{self, ElbParams};
 use crate::aws::query::{Params, QueryClient, Service, Shape};
-use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::rate_limit::RateLimiter;
+use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
 use crate::aws::{ClientConfig, DecodeError, Error};
 
@@ -191,66 +191,74 @@ impl ElbApi for Client {
     }
 
     async fn register_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("RegisterInstancesWithLoadBalancer", name, |p| {
-            p.instances(instance_ids);
-        })
-        .await?;
+        let r = self
+            .simple("RegisterInstancesWithLoadBalancer", name, |p| {
+                p.instances(instance_ids);
+            })
+            .await?;
         Ok(wire::instance_ids(&r))
     }
 
     async fn deregister_instances(&self, name: &str, instance_ids: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("DeregisterInstancesFromLoadBalancer", name, |p| {
-            p.instances(instance_ids);
-        })
-        .await?;
+        let r = self
+            .simple("DeregisterInstancesFromLoadBalancer", name, |p| {
+                p.instances(instance_ids);
+            })
+            .await?;
         Ok(wire::instance_ids(&r))
     }
 
     async fn describe_instance_health(&self, name: &str, instance_ids: &[String]) -> Result<Vec<InstanceState>, Error> {
-        let r = self.simple("DescribeInstanceHealth", name, |p| {
-            p.instances(instance_ids);
-        })
-        .await?;
+        let r = self
+            .simple("DescribeInstanceHealth", name, |p| {
+                p.instances(instance_ids);
+            })
+            .await?;
         Ok(wire::instance_states(&r))
     }
 
     async fn enable_availability_zones(&self, name: &str, zones: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("EnableAvailabilityZonesForLoadBalancer", name, |p| {
-            p.list("AvailabilityZones", zones);
-        })
-        .await?;
+        let r = self
+            .simple("EnableAvailabilityZonesForLoadBalancer", name, |p| {
+                p.list("AvailabilityZones", zones);
+            })
+            .await?;
         Ok(r.member_strings("AvailabilityZones"))
     }
 
     async fn disable_availability_zones(&self, name: &str, zones: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("DisableAvailabilityZonesForLoadBalancer", name, |p| {
-            p.list("AvailabilityZones", zones);
-        })
-        .await?;
+        let r = self
+            .simple("DisableAvailabilityZonesForLoadBalancer", name, |p| {
+                p.list("AvailabilityZones", zones);
+            })
+            .await?;
         Ok(r.member_strings("AvailabilityZones"))
     }
 
     async fn attach_subnets(&self, name: &str, subnets: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("AttachLoadBalancerToSubnets", name, |p| {
-            p.list("Subnets", subnets);
-        })
-        .await?;
+        let r = self
+            .simple("AttachLoadBalancerToSubnets", name, |p| {
+                p.list("Subnets", subnets);
+            })
+            .await?;
         Ok(r.member_strings("Subnets"))
     }
 
     async fn detach_subnets(&self, name: &str, subnets: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("DetachLoadBalancerFromSubnets", name, |p| {
-            p.list("Subnets", subnets);
-        })
-        .await?;
+        let r = self
+            .simple("DetachLoadBalancerFromSubnets", name, |p| {
+                p.list("Subnets", subnets);
+            })
+            .await?;
         Ok(r.member_strings("Subnets"))
     }
 
     async fn apply_security_groups(&self, name: &str, groups: &[String]) -> Result<Vec<String>, Error> {
-        let r = self.simple("ApplySecurityGroupsToLoadBalancer", name, |p| {
-            p.list("SecurityGroups", groups);
-        })
-        .await?;
+        let r = self
+            .simple("ApplySecurityGroupsToLoadBalancer", name, |p| {
+                p.list("SecurityGroups", groups);
+            })
+            .await?;
         Ok(r.member_strings("SecurityGroups"))
     }
 
@@ -258,7 +266,11 @@ impl ElbApi for Client {
         self.simple_reading("DescribeLoadBalancerAttributes", name, |_| {}, |r| wire::load_balancer_attributes(&r)).await
     }
 
-    async fn modify_load_balancer_attributes(&self, name: &str, attributes: &LoadBalancerAttributes) -> Result<LoadBalancerAttributes, Error> {
+    async fn modify_load_balancer_attributes(
+        &self,
+        name: &str,
+        attributes: &LoadBalancerAttributes,
+    ) -> Result<LoadBalancerAttributes, Error> {
         let read = |r: Element| wire::load_balancer_attributes(&r);
         self.simple_reading("ModifyLoadBalancerAttributes", name, |p| wire::attributes(p, attributes), read).await
     }
@@ -297,7 +309,13 @@ impl ElbApi for Client {
         Ok(out)
     }
 
-    async fn create_load_balancer_policy(&self, name: &str, policy_name: &str, policy_type_name: &str, attributes: &[PolicyAttribute]) -> Result<(), Error> {
+    async fn create_load_balancer_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        policy_type_name: &str,
+        attributes: &[PolicyAttribute],
+    ) -> Result<(), Error> {
         self.simple("CreateLoadBalancerPolicy", name, |p| {
             p.put("PolicyName", policy_name).put("PolicyTypeName", policy_type_name);
             for (i, a) in attributes.iter().enumerate() {
@@ -318,14 +336,20 @@ impl ElbApi for Client {
     }
 
     async fn describe_load_balancer_policies(&self, name: &str, policy_names: &[String]) -> Result<Vec<PolicyDescription>, Error> {
-        let r = self.simple("DescribeLoadBalancerPolicies", name, |p| {
-            p.list("PolicyNames", policy_names);
-        })
-        .await?;
+        let r = self
+            .simple("DescribeLoadBalancerPolicies", name, |p| {
+                p.list("PolicyNames", policy_names);
+            })
+            .await?;
         Ok(wire::policy_descriptions(&r))
     }
 
-    async fn create_lb_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_expiration_period: Option<i64>) -> Result<(), Error> {
+    async fn create_lb_cookie_stickiness_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        cookie_expiration_period: Option<i64>,
+    ) -> Result<(), Error> {
         self.simple("CreateLBCookieStickinessPolicy", name, |p| {
             p.put("PolicyName", policy_name).put_opt("CookieExpirationPeriod", cookie_expiration_period);
         })
@@ -350,7 +374,12 @@ impl ElbApi for Client {
         .map(drop)
     }
 
-    async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error> {
+    async fn set_load_balancer_policies_for_backend_server(
+        &self,
+        name: &str,
+        instance_port: u16,
+        policy_names: &[String],
+    ) -> Result<(), Error> {
         self.simple("SetLoadBalancerPoliciesForBackendServer", name, |p| {
             p.put("InstancePort", instance_port);
             policies(p, policy_names);

@@ -170,5 +170,4 @@ mod tests {
         assert_eq!(config(&["--elb-endpoint="], &vars).unwrap().endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert!(matches!(config(&["--elb-endpoint=ftp://127.0.0.1:2"], &vars), Err(Error::Config(_))));
     }
-
 }

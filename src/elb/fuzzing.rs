@@ -60,12 +60,8 @@ pub fn decode(action: &'static str, status: u16, body: &str) -> Result<Answer, E
             Answer::Attributes(wire::load_balancer_attributes(&r).map_err(malformed)?)
         }
         "DescribeLoadBalancerPolicies" => Answer::Policies(wire::policy_descriptions(&r)),
-        "ConfigureHealthCheck" => {
-            Answer::HealthCheck(r.child("HealthCheck").map(wire::health_check_of).transpose().map_err(malformed)?)
-        }
-        "RegisterInstancesWithLoadBalancer" | "DeregisterInstancesFromLoadBalancer" => {
-            Answer::Instances(wire::instance_ids(&r))
-        }
+        "ConfigureHealthCheck" => Answer::HealthCheck(r.child("HealthCheck").map(wire::health_check_of).transpose().map_err(malformed)?),
+        "RegisterInstancesWithLoadBalancer" | "DeregisterInstancesFromLoadBalancer" => Answer::Instances(wire::instance_ids(&r)),
         other => return Err(Error::Config(format!("no decoder for action {other}"))),
     })
 }

@@ -13,10 +13,10 @@
 
 pub mod client;
 pub mod config;
-pub mod model;
-mod wire;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod model;
+mod wire;
 
 pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
 pub use crate::aws::{

@@ -329,20 +329,40 @@ pub trait ElbApi: Send + Sync {
     async fn apply_security_groups(&self, name: &str, groups: &[String]) -> Result<Vec<String>, Error>;
 
     async fn describe_load_balancer_attributes(&self, name: &str) -> Result<LoadBalancerAttributes, Error>;
-    async fn modify_load_balancer_attributes(&self, name: &str, attributes: &LoadBalancerAttributes) -> Result<LoadBalancerAttributes, Error>;
+    async fn modify_load_balancer_attributes(
+        &self,
+        name: &str,
+        attributes: &LoadBalancerAttributes,
+    ) -> Result<LoadBalancerAttributes, Error>;
 
     async fn add_tags(&self, names: &[String], tags: &[Tag]) -> Result<(), Error>;
     async fn remove_tags(&self, names: &[String], keys: &[String]) -> Result<(), Error>;
     /// Tags per load balancer name; batched 20 names per call.
     async fn describe_tags(&self, names: &[String]) -> Result<BTreeMap<String, Vec<Tag>>, Error>;
 
-    async fn create_load_balancer_policy(&self, name: &str, policy_name: &str, policy_type_name: &str, attributes: &[PolicyAttribute]) -> Result<(), Error>;
+    async fn create_load_balancer_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        policy_type_name: &str,
+        attributes: &[PolicyAttribute],
+    ) -> Result<(), Error>;
     async fn delete_load_balancer_policy(&self, name: &str, policy_name: &str) -> Result<(), Error>;
     async fn describe_load_balancer_policies(&self, name: &str, policy_names: &[String]) -> Result<Vec<PolicyDescription>, Error>;
-    async fn create_lb_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_expiration_period: Option<i64>) -> Result<(), Error>;
+    async fn create_lb_cookie_stickiness_policy(
+        &self,
+        name: &str,
+        policy_name: &str,
+        cookie_expiration_period: Option<i64>,
+    ) -> Result<(), Error>;
     async fn create_app_cookie_stickiness_policy(&self, name: &str, policy_name: &str, cookie_name: &str) -> Result<(), Error>;
     async fn set_load_balancer_policies_of_listener(&self, name: &str, port: u16, policy_names: &[String]) -> Result<(), Error>;
-    async fn set_load_balancer_policies_for_backend_server(&self, name: &str, instance_port: u16, policy_names: &[String]) -> Result<(), Error>;
+    async fn set_load_balancer_policies_for_backend_server(
+        &self,
+        name: &str,
+        instance_port: u16,
+        policy_names: &[String],
+    ) -> Result<(), Error>;
 }
 
 #[cfg(test)]

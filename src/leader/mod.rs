@@ -152,10 +152,8 @@ impl LeaderElector {
                 lease_transitions: Some(0),
                 ..LeaseSpec::default()
             };
-            let lease = Lease {
-                metadata: ObjectMeta { name: Some(self.config.name.clone()), ..ObjectMeta::default() },
-                spec: Some(spec.clone()),
-            };
+            let lease =
+                Lease { metadata: ObjectMeta { name: Some(self.config.name.clone()), ..ObjectMeta::default() }, spec: Some(spec.clone()) };
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
                     self.observe(&spec);
@@ -170,11 +168,8 @@ impl LeaderElector {
         let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
         let mine = holder == Some(self.config.identity.as_str());
         if let (Some(_), false) = (holder, mine) {
-            let duration = spec
-                .lease_duration_seconds
-                .filter(|s| *s > 0)
-                .map(|s| Duration::from_secs(s as u64))
-                .unwrap_or(self.config.lease_duration);
+            let duration =
+                spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration);
             let seen_at = self.observed.as_ref().map(|o| o.at).unwrap_or_else(Instant::now);
             if seen_at.elapsed() < duration {
                 return Ok(false);

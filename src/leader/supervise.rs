@@ -112,7 +112,9 @@ where
         };
         // On shutdown the lease is still renewed while in-flight work finishes; once it is
         // lost, the fence already refuses writes and the grace stays below the lease margin.
-        let out = run_until_stopped(controllers(stop.clone()), &stop, || if shutdown.is_cancelled() { grace } else { grace.min(lost_grace) }).await;
+        let out =
+            run_until_stopped(controllers(stop.clone()), &stop, || if shutdown.is_cancelled() { grace } else { grace.min(lost_grace) })
+                .await;
         on_lost.abort();
         health.set_caches_synced(false);
         if let Err(e) = finished(out, &stop) {

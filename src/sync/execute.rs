@@ -8,8 +8,8 @@ use tracing::{debug, info};
 
 use super::inventory::Seen;
 use super::ownership::{Owner, Ownership};
-use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
 use super::plan::{self, Action, Desired, Observed, PlanError};
+use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
 
 /// The ELB after a successful convergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -221,9 +221,7 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
             let attributes = [PolicyAttribute { name: "Reference-Security-Policy".into(), value: reference.clone() }];
             elb.create_load_balancer_policy(name, policy_name, "SSLNegotiationPolicyType", &attributes).await
         }
-        Action::SetListenerPolicies { port, policy_names } => {
-            elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await
-        }
+        Action::SetListenerPolicies { port, policy_names } => elb.set_load_balancer_policies_of_listener(name, *port, policy_names).await,
         Action::SetBackendPolicies { instance_port, policy_names } => {
             elb.set_load_balancer_policies_for_backend_server(name, *instance_port, policy_names).await
         }
@@ -247,7 +245,9 @@ pub enum Deleted {
     /// There was nothing to delete.
     AlreadyGone,
     /// The ELB is not this resource's; it was left in place.
-    Foreign { claimed_by: Option<String> },
+    Foreign {
+        claimed_by: Option<String>,
+    },
 }
 
 /// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
@@ -281,7 +281,11 @@ pub enum DeleteOutcome<K> {
 
 /// Deletes the ELB unless `keep` finds a reason in its tags, read right before the delete
 /// (a change since the caller last looked is seen). Already gone is success.
-pub async fn delete_unless<K>(elb: &dyn ElbApi, name: &str, keep: impl FnOnce(&BTreeMap<String, String>) -> Option<K>) -> Result<DeleteOutcome<K>, elb::Error> {
+pub async fn delete_unless<K>(
+    elb: &dyn ElbApi,
+    name: &str,
+    keep: impl FnOnce(&BTreeMap<String, String>) -> Option<K>,
+) -> Result<DeleteOutcome<K>, elb::Error> {
     if describe(elb, name).await?.is_none() {
         return Ok(DeleteOutcome::AlreadyGone);
     }

@@ -16,8 +16,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::elb::{
-    AccessLog, ConnectionDraining, CreateLoadBalancerInput, HealthCheck, Listener, LoadBalancerAttributes,
-    LoadBalancerDescription, Scheme, Tag,
+    AccessLog, ConnectionDraining, CreateLoadBalancerInput, HealthCheck, Listener, LoadBalancerAttributes, LoadBalancerDescription, Scheme,
+    Tag,
 };
 
 /// Instances per RegisterInstancesWithLoadBalancer / DeregisterInstancesFromLoadBalancer call.
@@ -136,21 +136,43 @@ pub enum Action {
     /// Deletes the listener on this front-end port.
     DeleteListener(u16),
     CreateListeners(Vec<Listener>),
-    SetListenerCertificate { port: u16, certificate_id: String },
+    SetListenerCertificate {
+        port: u16,
+        certificate_id: String,
+    },
     ConfigureHealthCheck(HealthCheck),
     ModifyAttributes(LoadBalancerAttributes),
     RegisterInstances(Vec<String>),
     DeregisterInstances(Vec<String>),
-    CreateLbCookiePolicy { policy_name: String, expiration_seconds: Option<i64> },
-    CreateAppCookiePolicy { policy_name: String, cookie_name: String },
-    CreateProxyProtocolPolicy { policy_name: String },
+    CreateLbCookiePolicy {
+        policy_name: String,
+        expiration_seconds: Option<i64>,
+    },
+    CreateAppCookiePolicy {
+        policy_name: String,
+        cookie_name: String,
+    },
+    CreateProxyProtocolPolicy {
+        policy_name: String,
+    },
     /// An SSLNegotiationPolicyType policy referencing a predefined security policy.
-    CreateSslNegotiationPolicy { policy_name: String, reference: String },
+    CreateSslNegotiationPolicy {
+        policy_name: String,
+        reference: String,
+    },
     /// Sets the complete policy list of a listener.
-    SetListenerPolicies { port: u16, policy_names: Vec<String> },
+    SetListenerPolicies {
+        port: u16,
+        policy_names: Vec<String>,
+    },
     /// Sets the complete policy list of an instance port.
-    SetBackendPolicies { instance_port: u16, policy_names: Vec<String> },
-    DeletePolicy { policy_name: String },
+    SetBackendPolicies {
+        instance_port: u16,
+        policy_names: Vec<String>,
+    },
+    DeletePolicy {
+        policy_name: String,
+    },
 }
 
 /// What kind of change an action is, for events.
@@ -386,11 +408,8 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
     }
 
     // Listeners: the complete list = others' policies + ours.
-    let observed_listener: BTreeMap<u16, Vec<String>> = desc
-        .listeners
-        .iter()
-        .map(|l| (l.listener.load_balancer_port, l.policy_names.clone()))
-        .collect();
+    let observed_listener: BTreeMap<u16, Vec<String>> =
+        desc.listeners.iter().map(|l| (l.listener.load_balancer_port, l.policy_names.clone())).collect();
     for l in &d.listeners {
         let port = l.load_balancer_port;
         let have: Vec<String> =
@@ -422,10 +441,7 @@ pub fn plan_policies(d: &Desired, desc: &LoadBalancerDescription, fresh_ports: &
         }
     }
 
-    let deletes = existing
-        .iter()
-        .filter(|p| own(p) && !wanted.contains(*p))
-        .map(|p| Action::DeletePolicy { policy_name: p.clone() });
+    let deletes = existing.iter().filter(|p| own(p) && !wanted.contains(*p)).map(|p| Action::DeletePolicy { policy_name: p.clone() });
     creates.into_iter().chain(sets).chain(deletes).collect()
 }
 
@@ -445,19 +461,12 @@ fn sorted_strings(v: &[String]) -> Vec<String> {
 /// removed at the next full sync.
 pub fn plan_tags(desired: &BTreeMap<String, String>, observed: &BTreeMap<String, String>) -> Vec<Action> {
     let mut actions = Vec::new();
-    let add: Vec<Tag> = desired
-        .iter()
-        .filter(|(k, v)| observed.get(*k) != Some(*v))
-        .map(|(k, v)| Tag { key: k.clone(), value: Some(v.clone()) })
-        .collect();
+    let add: Vec<Tag> =
+        desired.iter().filter(|(k, v)| observed.get(*k) != Some(*v)).map(|(k, v)| Tag { key: k.clone(), value: Some(v.clone()) }).collect();
     if !add.is_empty() {
         actions.push(Action::AddTags(add));
     }
-    let remove: Vec<String> = observed
-        .keys()
-        .filter(|k| !desired.contains_key(*k) && !k.starts_with(AWS_TAG_PREFIX))
-        .cloned()
-        .collect();
+    let remove: Vec<String> = observed.keys().filter(|k| !desired.contains_key(*k) && !k.starts_with(AWS_TAG_PREFIX)).cloned().collect();
     if !remove.is_empty() {
         actions.push(Action::RemoveTags(remove));
     }
@@ -776,7 +785,12 @@ mod tests {
             want: Vec<Action>,
         }
         let cases = vec![
-            Case { name: "equal", desired: vec![http80.clone(), tcp443.clone()], observed: vec![tcp443.clone(), http80.clone()], want: vec![] },
+            Case {
+                name: "equal",
+                desired: vec![http80.clone(), tcp443.clone()],
+                observed: vec![tcp443.clone(), http80.clone()],
+                want: vec![],
+            },
             Case {
                 name: "case-insensitive protocols",
                 desired: vec![http80.clone()],
@@ -907,9 +921,8 @@ mod tests {
 
     #[test]
     fn tags_table() {
-        let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-        };
+        let map =
+            |pairs: &[(&str, &str)]| -> BTreeMap<String, String> { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
         let tag = |k: &str, v: &str| Tag { key: k.into(), value: Some(v.into()) };
         let cases: Vec<(&str, BTreeMap<String, String>, BTreeMap<String, String>, Vec<Action>)> = vec![
             ("equal", map(&[("a", "1")]), map(&[("a", "1")]), vec![]),
@@ -958,7 +971,11 @@ mod tests {
                 LoadBalancerAttributes { connection_draining: draining(true, None), ..Default::default() },
                 Some(LoadBalancerAttributes { connection_draining: draining(true, None), ..Default::default() }),
             ),
-            ("draining disabled, any timeout", LoadBalancerAttributes { connection_draining: draining(false, None), ..Default::default() }, None),
+            (
+                "draining disabled, any timeout",
+                LoadBalancerAttributes { connection_draining: draining(false, None), ..Default::default() },
+                None,
+            ),
             (
                 "draining timeout differs",
                 LoadBalancerAttributes { connection_draining: draining(false, Some(30)), ..Default::default() },
@@ -967,18 +984,33 @@ mod tests {
             (
                 "access log enabled",
                 LoadBalancerAttributes {
-                    access_log: Some(AccessLog { enabled: true, s3_bucket_name: Some("b".into()), s3_bucket_prefix: None, emit_interval: Some(5) }),
+                    access_log: Some(AccessLog {
+                        enabled: true,
+                        s3_bucket_name: Some("b".into()),
+                        s3_bucket_prefix: None,
+                        emit_interval: Some(5),
+                    }),
                     ..Default::default()
                 },
                 Some(LoadBalancerAttributes {
-                    access_log: Some(AccessLog { enabled: true, s3_bucket_name: Some("b".into()), s3_bucket_prefix: None, emit_interval: Some(5) }),
+                    access_log: Some(AccessLog {
+                        enabled: true,
+                        s3_bucket_name: Some("b".into()),
+                        s3_bucket_prefix: None,
+                        emit_interval: Some(5),
+                    }),
                     ..Default::default()
                 }),
             ),
             (
                 "access log disabled matches",
                 LoadBalancerAttributes {
-                    access_log: Some(AccessLog { enabled: false, s3_bucket_name: Some("b".into()), s3_bucket_prefix: None, emit_interval: None }),
+                    access_log: Some(AccessLog {
+                        enabled: false,
+                        s3_bucket_name: Some("b".into()),
+                        s3_bucket_prefix: None,
+                        emit_interval: None,
+                    }),
                     ..Default::default()
                 },
                 None,
@@ -1029,7 +1061,12 @@ mod tests {
                 observed_with(Some(HealthCheck { target: "http:8080/health".into(), ..health_check() })),
                 vec![],
             ),
-            ("path case matters", Some(health_check()), observed_with(Some(HealthCheck { target: "HTTP:8080/Health".into(), ..health_check() })), vec![Action::ConfigureHealthCheck(health_check())]),
+            (
+                "path case matters",
+                Some(health_check()),
+                observed_with(Some(HealthCheck { target: "HTTP:8080/Health".into(), ..health_check() })),
+                vec![Action::ConfigureHealthCheck(health_check())],
+            ),
             ("interval changed", Some(changed.clone()), observed_with(Some(health_check())), vec![Action::ConfigureHealthCheck(changed)]),
             ("unmanaged", None, observed_with(Some(HealthCheck { target: "TCP:80".into(), ..health_check() })), vec![]),
             ("missing", Some(health_check()), observed_with(None), vec![Action::ConfigureHealthCheck(health_check())]),
@@ -1080,10 +1117,8 @@ mod tests {
                 let l = desc.listeners.iter_mut().find(|l| l.listener.load_balancer_port == *port).unwrap();
                 l.policy_names = strings(names);
             }
-            desc.backend_server_descriptions = backend
-                .iter()
-                .map(|(p, n)| BackendServerDescription { instance_port: *p, policy_names: strings(n) })
-                .collect();
+            desc.backend_server_descriptions =
+                backend.iter().map(|(p, n)| BackendServerDescription { instance_port: *p, policy_names: strings(n) }).collect();
             desc.policies = Policies {
                 lb_cookie_stickiness: defined
                     .iter()
@@ -1106,7 +1141,14 @@ mod tests {
             want: Vec<Action>,
         }
         let cases = vec![
-            Case { name: "nothing", stickiness: sticky(None), proxy: BTreeSet::new(), observed: observed(&[], &[], &[]), fresh: BTreeSet::new(), want: vec![] },
+            Case {
+                name: "nothing",
+                stickiness: sticky(None),
+                proxy: BTreeSet::new(),
+                observed: observed(&[], &[], &[]),
+                fresh: BTreeSet::new(),
+                want: vec![],
+            },
             Case {
                 name: "add lb-cookie stickiness",
                 stickiness: sticky(Some(lb(Some(300)))),

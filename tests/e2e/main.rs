@@ -44,11 +44,8 @@ async fn tutorial_converges_and_follows_edits() {
     let elb = w.describe(&name).await.expect("the ELB exists in moto");
     assert_eq!(lb["status"]["dnsName"].as_str(), Some(elb.dns_name.as_str()), "status.dnsName is moto's");
     assert_eq!(set(&elb.availability_zones), to_set(&["us-east-1a", "us-east-1b"]));
-    let ports: BTreeSet<(u16, u16, String)> = elb
-        .listeners
-        .iter()
-        .map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.to_string()))
-        .collect();
+    let ports: BTreeSet<(u16, u16, String)> =
+        elb.listeners.iter().map(|l| (l.listener.load_balancer_port, l.listener.instance_port, l.listener.protocol.to_string())).collect();
     assert_eq!(ports, [(80, 8080, "HTTP".to_string()), (443, 8443, "TCP".to_string())].into_iter().collect());
     let hc = elb.health_check.clone().expect("health check configured");
     assert_eq!((hc.target.as_str(), hc.interval, hc.healthy_threshold, hc.unhealthy_threshold), ("HTTP:8080/health", 20, 3, 5));
@@ -120,7 +117,8 @@ async fn tutorial_converges_and_follows_edits() {
 async fn invalid_manifests_are_refused_at_apply() {
     let w = World::start().await;
     let dir = repo_path("examples/invalid");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut files: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     files.sort();
     assert!(files.len() >= 15, "at least 15 invalid manifests, found {}", files.len());
     let mut failures = Vec::new();
@@ -130,7 +128,11 @@ async fn invalid_manifests_are_refused_at_apply() {
         let out = w.kubectl(&["apply", "-f", &file.to_string_lossy()]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if out.status.success() || !stderr.contains(&expect) {
-            failures.push(format!("{}: expected refusal containing {expect:?}, got success={} stderr={stderr}", file.display(), out.status.success()));
+            failures.push(format!(
+                "{}: expected refusal containing {expect:?}, got success={} stderr={stderr}",
+                file.display(),
+                out.status.success()
+            ));
         }
     }
     // Immutable fields: the first document applies, the changed second one is refused. A
@@ -178,14 +180,24 @@ async fn foreign_elb_is_a_conflict_and_untouched() {
     let foreign = format!("foreign-{}", w.id);
     elb.create_load_balancer(&elb_operator::elb::CreateLoadBalancerInput {
         name: foreign.clone(),
-        listeners: vec![Listener { load_balancer_port: 8000, protocol: "TCP".into(), instance_port: 9000, instance_protocol: "TCP".into(), ssl_certificate_id: None }],
+        listeners: vec![Listener {
+            load_balancer_port: 8000,
+            protocol: "TCP".into(),
+            instance_port: 9000,
+            instance_protocol: "TCP".into(),
+            ssl_certificate_id: None,
+        }],
         availability_zones: vec!["us-east-1b".into()],
         tags: vec![elb_operator::elb::Tag { key: "owner".into(), value: Some("someone-else".into()) }],
         ..Default::default()
     })
     .await
     .unwrap();
-    let before = (w.describe(&foreign).await, elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
+    let before = (
+        w.describe(&foreign).await,
+        elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(),
+        elb.describe_load_balancer_attributes(&foreign).await.unwrap(),
+    );
 
     w.start_operator();
     let out = w.apply_yaml(&lb_yaml("taken", &format!("  loadBalancerName: {foreign}\n")));
@@ -200,7 +212,11 @@ async fn foreign_elb_is_a_conflict_and_untouched() {
     assert!(described.contains("Warning"), "a Warning event:\n{described}");
 
     w.kubectl_ok(&["delete", "loadbalancer/taken", "--timeout=60s"]);
-    let after = (w.describe(&foreign).await, elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(), elb.describe_load_balancer_attributes(&foreign).await.unwrap());
+    let after = (
+        w.describe(&foreign).await,
+        elb.describe_tags(std::slice::from_ref(&foreign)).await.unwrap(),
+        elb.describe_load_balancer_attributes(&foreign).await.unwrap(),
+    );
     assert_eq!(before, after, "the foreign ELB is unchanged, tags and attributes included");
 }
 
@@ -233,10 +249,8 @@ async fn drift_is_corrected() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     w.kubectl_ok(&["wait", "--for=condition=Synced", "loadbalancer/drift", "--timeout=90s"]);
     let elb = w.elb();
-    eventually("the instance to be registered", &w, || async {
-        (w.describe(&name).await?.instances == vec![inst.clone()]).then_some(())
-    })
-    .await;
+    eventually("the instance to be registered", &w, || async { (w.describe(&name).await?.instances == vec![inst.clone()]).then_some(()) })
+        .await;
 
     elb.delete_load_balancer_listeners(&name, &[80]).await.unwrap();
     elb.deregister_instances(&name, std::slice::from_ref(&inst)).await.unwrap();
@@ -266,10 +280,8 @@ async fn crash_mid_convergence_leaves_no_duplicate_or_leak() {
     w.start_operator();
     let elb = w.elb();
     // Kill it as soon as the ELB exists (creation done, the rest possibly not).
-    eventually("the operator to create an ELB", &w, || async {
-        (!elb.describe_load_balancers(&[]).await.ok()?.is_empty()).then_some(())
-    })
-    .await;
+    eventually("the operator to create an ELB", &w, || async { (!elb.describe_load_balancers(&[]).await.ok()?.is_empty()).then_some(()) })
+        .await;
     w.kill_operator();
     w.start_operator();
     w.kubectl_ok(&["wait", "--for=condition=Synced", "loadbalancer/crash", "--timeout=90s"]);

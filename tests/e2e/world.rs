@@ -260,9 +260,7 @@ impl Drop for World {
 
 async fn kube_client(path: &Path) -> kube::Client {
     let kc = kube::config::Kubeconfig::read_from(path).expect("read kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-        .await
-        .expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default()).await.expect("kubeconfig");
     kube::Client::try_from(config).expect("kube client")
 }
 

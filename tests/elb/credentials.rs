@@ -70,7 +70,13 @@ async fn moto_checks_signatures_correct_passes_wrong_secret_is_auth() {
     let good = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, sk))).unwrap();
     let input = CreateLoadBalancerInput {
         name: "signed".into(),
-        listeners: vec![Listener { load_balancer_port: 80, protocol: Protocol::HTTP, instance_port: 80, instance_protocol: Protocol::HTTP, ssl_certificate_id: None }],
+        listeners: vec![Listener {
+            load_balancer_port: 80,
+            protocol: Protocol::HTTP,
+            instance_port: 80,
+            instance_protocol: Protocol::HTTP,
+            ssl_certificate_id: None,
+        }],
         availability_zones: vec!["us-east-1a".into()],
         ..Default::default()
     };
@@ -294,11 +300,8 @@ async fn secrets_never_reach_logs_errors_or_debug_output() {
     const WEB_TOKEN: &str = "WEB-IDENTITY-JWT-e9800998ecf";
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).with_ansi(false).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
     // Tests on other threads may have registered the client's span callsite while no
     // subscriber wanted it; re-evaluate so this thread's subscriber sees `elb_call`.

@@ -24,7 +24,8 @@ fn client(server: &FaultServer) -> (Client, Metrics) {
 
 #[tokio::test]
 async fn throttled_twice_then_success_takes_three_attempts() {
-    let server = FaultServer::start(vec![Reply::elb_error(400, "Throttling"), Reply::elb_error(400, "Throttling"), Reply::describe_ok()]).await;
+    let server =
+        FaultServer::start(vec![Reply::elb_error(400, "Throttling"), Reply::elb_error(400, "Throttling"), Reply::describe_ok()]).await;
     let (c, metrics) = client(&server);
     let lbs = c.describe_load_balancers(&[]).await.expect("third attempt succeeds");
     assert!(lbs.is_empty());
@@ -51,7 +52,11 @@ async fn throttling_that_persists_fails_after_three_attempts() {
 
 #[tokio::test]
 async fn html_500s_are_retried_and_reported_with_a_snippet() {
-    let server = FaultServer::start(vec![Reply::html(500, "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>")]).await;
+    let server = FaultServer::start(vec![Reply::html(
+        500,
+        "<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1></body></html>",
+    )])
+    .await;
     let (c, metrics) = client(&server);
     let err = c.delete_load_balancer("lb").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Retryable);
@@ -100,7 +105,10 @@ async fn malformed_xml_and_html_bodies_are_clear_errors_not_panics() {
     .await;
     let (c, metrics) = client(&server);
     let truncated = c.describe_load_balancers(&[]).await.unwrap_err();
-    assert!(matches!(&truncated, Error::UnexpectedResponse { status: 200, snippet, .. } if snippet.contains("<LoadBalancerDescriptions>")), "{truncated:?}");
+    assert!(
+        matches!(&truncated, Error::UnexpectedResponse { status: 200, snippet, .. } if snippet.contains("<LoadBalancerDescriptions>")),
+        "{truncated:?}"
+    );
     assert_eq!(truncated.kind(), ErrorKind::Terminal);
     let html = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(&html, Error::UnexpectedResponse { status: 200, snippet, .. } if snippet.contains("Sign in")), "{html:?}");
@@ -120,8 +128,10 @@ async fn a_malformed_number_is_a_terminal_error_not_a_zero() {
               <InstancePort>8080</InstancePort></Listener></member></ListenerDescriptions></member>";
     let server = FaultServer::start(vec![Reply::xml(
         200,
-        format!("<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>{lb}</LoadBalancerDescriptions>\
-                 </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"),
+        format!(
+            "<DescribeLoadBalancersResponse><DescribeLoadBalancersResult><LoadBalancerDescriptions>{lb}</LoadBalancerDescriptions>\
+                 </DescribeLoadBalancersResult></DescribeLoadBalancersResponse>"
+        ),
     )])
     .await;
     let (c, metrics) = client(&server);
@@ -152,7 +162,10 @@ async fn terminal_and_auth_errors_are_not_retried() {
         let err = c.delete_load_balancer("lb").await.unwrap_err();
         assert_eq!(err.kind(), kind, "{code}");
         assert_eq!(err.code(), Some(code));
-        assert!(matches!(&err, Error::Api { request_id: Some(r), status: s, .. } if *r == format!("req-{code}") && *s == status), "{err:?}");
+        assert!(
+            matches!(&err, Error::Api { request_id: Some(r), status: s, .. } if *r == format!("req-{code}") && *s == status),
+            "{err:?}"
+        );
         assert_eq!(server.count(), 1, "{code} must not be retried");
     }
 }
@@ -163,7 +176,9 @@ async fn connection_errors_are_retried() {
     let port = test_support::free_port();
     let retry = RetryConfig { initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(5), ..Default::default() };
     let (c, metrics) = counted(
-        ClientConfig::for_endpoint("us-east-1", &format!("http://127.0.0.1:{port}"), "AK", "SK").with_retry(retry).with_rate_limit(RateLimitConfig::unlimited()),
+        ClientConfig::for_endpoint("us-east-1", &format!("http://127.0.0.1:{port}"), "AK", "SK")
+            .with_retry(retry)
+            .with_rate_limit(RateLimitConfig::unlimited()),
     );
     let err = c.describe_load_balancers(&[]).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
@@ -174,7 +189,8 @@ async fn connection_errors_are_retried() {
 #[tokio::test]
 async fn the_retry_quota_stops_retries_when_spent() {
     let server = FaultServer::start(vec![Reply::elb_error(500, "InternalFailure")]).await;
-    let retry = RetryConfig { quota: 5, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(1), ..Default::default() };
+    let retry =
+        RetryConfig { quota: 5, initial_backoff: Duration::from_millis(1), max_backoff: Duration::from_millis(1), ..Default::default() };
     let c = Client::new(config(&server).with_retry(retry)).unwrap();
     // The quota pays for one retry (cost 5)...
     assert!(c.describe_load_balancers(&[]).await.is_err());
@@ -216,7 +232,9 @@ async fn rate_limiter_paces_describes_and_keeps_mutations_separate() {
     let limits = RateLimitConfig { describe: Bucket { per_second: 10.0, burst: 2 }, mutate: Bucket { per_second: 1.0, burst: 1 } };
     // Unique credentials: limiters are shared per (credentials, region) in the process.
     let c = Client::new(
-        ClientConfig::for_endpoint("us-east-1", &server.url, "AKIDPACING", "s").with_rate_limit(limits).with_timeout(Duration::from_secs(86_400)),
+        ClientConfig::for_endpoint("us-east-1", &server.url, "AKIDPACING", "s")
+            .with_rate_limit(limits)
+            .with_timeout(Duration::from_secs(86_400)),
     )
     .unwrap();
     // A second client with the same credentials and region shares the buckets.

@@ -2,8 +2,8 @@
 //! path: round trips against moto's server, and faults from a small local server of our own.
 //! One binary so moto starts once.
 
-mod common;
 mod assume_role;
+mod common;
 mod credentials;
 mod ec2;
 mod fault_server;

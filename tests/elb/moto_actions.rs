@@ -217,7 +217,12 @@ async fn attributes_round_trip() {
         cross_zone_load_balancing: Some(true),
         connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(120) }),
         idle_timeout: Some(90),
-        access_log: Some(AccessLog { enabled: true, s3_bucket_name: Some("logs-bucket".into()), s3_bucket_prefix: Some("elb/".into()), emit_interval: Some(5) }),
+        access_log: Some(AccessLog {
+            enabled: true,
+            s3_bucket_name: Some("logs-bucket".into()),
+            s3_bucket_prefix: Some("elb/".into()),
+            emit_interval: Some(5),
+        }),
     };
     let after = c.modify_load_balancer_attributes("rt-attrs", &want).await.unwrap();
     assert_eq!(after.cross_zone_load_balancing, Some(true));
@@ -242,7 +247,9 @@ async fn tags_add_remove_and_describe_in_batches_of_20() {
     for n in &names {
         c.create_load_balancer(&input(n, &["ap-southeast-2a"])).await.unwrap();
     }
-    c.add_tags(&names[..1], &[Tag { key: "k1".into(), value: Some("v1".into()) }, Tag { key: "k2".into(), value: Some("v2".into()) }]).await.unwrap();
+    c.add_tags(&names[..1], &[Tag { key: "k1".into(), value: Some("v1".into()) }, Tag { key: "k2".into(), value: Some("v2".into()) }])
+        .await
+        .unwrap();
     for n in &names[1..] {
         c.add_tags(std::slice::from_ref(n), &[Tag { key: "k1".into(), value: Some(n.clone()) }]).await.unwrap();
     }
@@ -292,8 +299,14 @@ async fn policies_for_stickiness_and_proxy_protocol() {
     c.create_load_balancer_policy("rt-policies", "proxy", "ProxyProtocolPolicyType", &attrs).await.unwrap();
 
     let lb = describe_one(&c, "rt-policies").await;
-    assert_eq!(lb.policies.lb_cookie_stickiness, vec![LbCookieStickinessPolicy { policy_name: "lb-sticky".into(), cookie_expiration_period: Some(300) }]);
-    assert_eq!(lb.policies.app_cookie_stickiness, vec![AppCookieStickinessPolicy { policy_name: "app-sticky".into(), cookie_name: "SESSIONID".into() }]);
+    assert_eq!(
+        lb.policies.lb_cookie_stickiness,
+        vec![LbCookieStickinessPolicy { policy_name: "lb-sticky".into(), cookie_expiration_period: Some(300) }]
+    );
+    assert_eq!(
+        lb.policies.app_cookie_stickiness,
+        vec![AppCookieStickinessPolicy { policy_name: "app-sticky".into(), cookie_name: "SESSIONID".into() }]
+    );
     assert!(lb.policies.other_policies.contains(&"proxy".to_string()), "{:?}", lb.policies);
 
     let described = c.describe_load_balancer_policies("rt-policies", &strings(&["proxy"])).await.unwrap();

@@ -70,7 +70,8 @@ const APPS: usize = 4;
 const NODES_PER_ZONE: usize = 2;
 const HEALTH_CHECKS: usize = 3;
 /// (port, protocol, instance port): ports ELB accepts.
-const LISTENERS: [(u16, &str, u16); 6] = [(80, "HTTP", 8080), (443, "TCP", 8443), (8080, "HTTP", 8080), (1025, "TCP", 1025), (25, "TCP", 2525), (8443, "TCP", 443)];
+const LISTENERS: [(u16, &str, u16); 6] =
+    [(80, "HTTP", 8080), (443, "TCP", 8443), (8080, "HTTP", 8080), (1025, "TCP", 1025), (25, "TCP", 2525), (8443, "TCP", 443)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Backend {
@@ -99,7 +100,17 @@ enum Op {
     DeleteRetain,
 }
 
-const OPS: [Op; 9] = [Op::EditListeners, Op::EditZones, Op::EditHealthCheck, Op::MovePod, Op::DeleteLb, Op::EditAttributes, Op::RecreateLb, Op::DeleteRetain, Op::RelabelNode];
+const OPS: [Op; 9] = [
+    Op::EditListeners,
+    Op::EditZones,
+    Op::EditHealthCheck,
+    Op::MovePod,
+    Op::DeleteLb,
+    Op::EditAttributes,
+    Op::RecreateLb,
+    Op::DeleteRetain,
+    Op::RelabelNode,
+];
 
 struct NodeInfo {
     name: String,
@@ -131,7 +142,12 @@ impl Driver<'_> {
         while picked.len() < n {
             picked.insert(self.rng.below(LISTENERS.len() as u64) as usize);
         }
-        Value::Array(picked.into_iter().map(|i| json!({"port": LISTENERS[i].0, "protocol": LISTENERS[i].1, "instancePort": LISTENERS[i].2})).collect())
+        Value::Array(
+            picked
+                .into_iter()
+                .map(|i| json!({"port": LISTENERS[i].0, "protocol": LISTENERS[i].1, "instancePort": LISTENERS[i].2}))
+                .collect(),
+        )
     }
 
     fn zones(&mut self) -> Value {
@@ -195,14 +211,19 @@ impl Driver<'_> {
 
     async fn create_lb(&mut self, name: &str) {
         let spec = self.spec(name);
-        self.s.create_custom(&self.ns, "LoadBalancer", json!({"metadata": {"name": name}, "spec": spec})).await.unwrap_or_else(|e| panic!("create {name}: {e}"));
+        self.s
+            .create_custom(&self.ns, "LoadBalancer", json!({"metadata": {"name": name}, "spec": spec}))
+            .await
+            .unwrap_or_else(|e| panic!("create {name}: {e}"));
         self.live.insert(name.to_string());
         self.expect.deleted.remove(name);
     }
 
     async fn patch_lb(&self, name: &str, spec: Value) {
         let api = self.s.custom(&self.ns, "LoadBalancer");
-        api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({"spec": spec}))).await.unwrap_or_else(|e| panic!("patch {name}: {e}"));
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&json!({"spec": spec})))
+            .await
+            .unwrap_or_else(|e| panic!("patch {name}: {e}"));
     }
 
     async fn elb_exists(&self, name: &str) -> bool {
@@ -253,7 +274,11 @@ impl Driver<'_> {
                 };
                 let spec = json!({"spec": {"target": target, "intervalSeconds": interval, "timeoutSeconds": 2 + self.rng.below(5),
                                            "healthyThreshold": 2 + self.rng.below(5), "unhealthyThreshold": 2 + self.rng.below(5)}});
-                self.s.custom(&self.ns, "HealthCheck").patch(&hc, &PatchParams::default(), &Patch::Merge(&spec)).await.expect("patch health check");
+                self.s
+                    .custom(&self.ns, "HealthCheck")
+                    .patch(&hc, &PatchParams::default(), &Patch::Merge(&spec))
+                    .await
+                    .expect("patch health check");
             }
             Op::MovePod => {
                 let app = self.rng.below(APPS as u64) as usize;
@@ -278,7 +303,10 @@ impl Driver<'_> {
                 let pool = if self.nodes[i].pool == "blue" { "green" } else { "blue" };
                 self.nodes[i].pool = pool;
                 let nodes = kube::Api::<k8s_openapi::api::core::v1::Node>::all(self.s.kube.clone());
-                nodes.patch(&self.nodes[i].name, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"pool": pool}}}))).await.expect("relabel node");
+                nodes
+                    .patch(&self.nodes[i].name, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"pool": pool}}})))
+                    .await
+                    .expect("relabel node");
             }
             Op::DeleteLb => {
                 let Some(name) = self.pick_live(|n, s| !s.retain && n != conflicting) else { return false };
@@ -367,7 +395,13 @@ pub async fn run(settings: Settings) -> String {
         use elb_operator::elb::{ConnectionDraining, CreateLoadBalancerInput, ElbApi, HealthCheck, Listener, LoadBalancerAttributes, Tag};
         let input = CreateLoadBalancerInput {
             name: foreign.clone(),
-            listeners: vec![Listener { load_balancer_port: 8081, protocol: "TCP".into(), instance_port: 9000, instance_protocol: "TCP".into(), ssl_certificate_id: None }],
+            listeners: vec![Listener {
+                load_balancer_port: 8081,
+                protocol: "TCP".into(),
+                instance_port: 9000,
+                instance_protocol: "TCP".into(),
+                ssl_certificate_id: None,
+            }],
             availability_zones: vec!["us-east-1c".into()],
             tags: vec![Tag { key: "owner".into(), value: Some("another-team".into()) }],
             ..Default::default()
@@ -376,7 +410,11 @@ pub async fn run(settings: Settings) -> String {
         let hc = HealthCheck { target: "TCP:9000".into(), interval: 42, timeout: 7, healthy_threshold: 4, unhealthy_threshold: 6 };
         elb.configure_health_check(&foreign, &hc).await.unwrap();
         elb.register_instances(&foreign, &[static_instances[2].0.clone()]).await.unwrap();
-        let attrs = LoadBalancerAttributes { idle_timeout: Some(99), connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(77) }), ..Default::default() };
+        let attrs = LoadBalancerAttributes {
+            idle_timeout: Some(99),
+            connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(77) }),
+            ..Default::default()
+        };
         elb.modify_load_balancer_attributes(&foreign, &attrs).await.unwrap();
     }
     let foreign_before = check::foreign_snapshot(&s.moto, &foreign);
@@ -390,7 +428,15 @@ pub async fn run(settings: Settings) -> String {
         static_instances,
         shapes: BTreeMap::new(),
         live: BTreeSet::new(),
-        expect: Expect { namespace: ns.clone(), cluster: cluster.clone(), conflicting: Driver::lb_name(0), foreign_elb: foreign.clone(), foreign_before, secret: secret.clone(), ..Expect::default() },
+        expect: Expect {
+            namespace: ns.clone(),
+            cluster: cluster.clone(),
+            conflicting: Driver::lb_name(0),
+            foreign_elb: foreign.clone(),
+            foreign_before,
+            secret: secret.clone(),
+            ..Expect::default()
+        },
         ops: BTreeMap::new(),
         pod_counter: 0,
     };
@@ -407,7 +453,9 @@ pub async fn run(settings: Settings) -> String {
     }
     for i in 0..HEALTH_CHECKS {
         let spec = json!({"target": format!("HTTP:8080/health{i}"), "intervalSeconds": 30, "timeoutSeconds": 5, "healthyThreshold": 3, "unhealthyThreshold": 5});
-        s.create_custom(&ns, "HealthCheck", json!({"metadata": {"name": format!("hc-{i}")}, "spec": spec})).await.expect("create health check");
+        s.create_custom(&ns, "HealthCheck", json!({"metadata": {"name": format!("hc-{i}")}, "spec": spec}))
+            .await
+            .expect("create health check");
     }
     // LoadBalancers of every shape; lb-00 wants the foreign ELB's name.
     for i in 0..settings.resources {
@@ -477,7 +525,9 @@ pub async fn run(settings: Settings) -> String {
         // to land while it works.
         if restarted {
             let waiting = Instant::now();
-            holder = wait_leading(&s, &ns, &holder).await.unwrap_or_else(|| panic!("no new leader in round {round}:\n{}", operator.log_tail(60)));
+            holder = wait_leading(&s, &ns, &holder)
+                .await
+                .unwrap_or_else(|| panic!("no new leader in round {round}:\n{}", operator.log_tail(60)));
             takeovers += waiting.elapsed();
             restarted = false;
         }
@@ -534,7 +584,12 @@ pub async fn run(settings: Settings) -> String {
         }
         last = check::invariants(&s, &elb, &d.expect).await;
         at_stop = at_stop.or(Some(last.0.len()));
-        timeline.push(format!("+{:.1}s: {} problems{}", faults_stopped.elapsed().as_secs_f64(), last.0.len(), last.0.iter().map(|p| format!("\n    {p}")).collect::<String>()));
+        timeline.push(format!(
+            "+{:.1}s: {} problems{}",
+            faults_stopped.elapsed().as_secs_f64(),
+            last.0.len(),
+            last.0.iter().map(|p| format!("\n    {p}")).collect::<String>()
+        ));
         if last.0.is_empty() {
             converged_after = Some(faults_stopped.elapsed());
             break;

@@ -40,9 +40,11 @@ pub fn foreign_snapshot(moto: &Moto, name: &str) -> Vec<String> {
     actions
         .iter()
         .map(|action| {
-            let key = if action.ends_with("Tags") || action.ends_with("Balancers") { "LoadBalancerNames.member.1" } else { "LoadBalancerName" };
+            let key =
+                if action.ends_with("Tags") || action.ends_with("Balancers") { "LoadBalancerNames.member.1" } else { "LoadBalancerName" };
             let params = [("Action", *action), ("Version", "2012-06-01"), (key, name)];
-            let (status, body) = tokio::task::block_in_place(|| moto.signed_query("elasticloadbalancing", REGION, &params, "AKIDCHECKER", "checker"));
+            let (status, body) =
+                tokio::task::block_in_place(|| moto.signed_query("elasticloadbalancing", REGION, &params, "AKIDCHECKER", "checker"));
             assert_eq!(status, 200, "{action} {name}: {body}");
             strip_request_ids(&body)
         })
@@ -131,7 +133,8 @@ pub async fn invariants(s: &Services, elb: &Client, e: &Expect) -> (Vec<String>,
         if status["observedGeneration"].as_i64() != generation {
             problems.push(format!("{resource}: observedGeneration {} != generation {generation:?}", status["observedGeneration"]));
         }
-        let cond = |ty: &str| status["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == ty).cloned()).unwrap_or(Value::Null);
+        let cond =
+            |ty: &str| status["conditions"].as_array().and_then(|cs| cs.iter().find(|c| c["type"] == ty).cloned()).unwrap_or(Value::Null);
         let owned_by_it: Vec<&str> = tags
             .iter()
             .filter(|(_, t)| t.get(RESOURCE_TAG) == Some(&resource) && t.get(CLUSTER_TAG) == Some(&e.cluster))
@@ -164,7 +167,14 @@ pub async fn invariants(s: &Services, elb: &Client, e: &Expect) -> (Vec<String>,
         let got_listeners: BTreeSet<(u16, String, u16, String)> = d
             .listeners
             .iter()
-            .map(|l| (l.listener.load_balancer_port, l.listener.protocol.as_str().to_uppercase(), l.listener.instance_port, l.listener.instance_protocol.as_str().to_uppercase()))
+            .map(|l| {
+                (
+                    l.listener.load_balancer_port,
+                    l.listener.protocol.as_str().to_uppercase(),
+                    l.listener.instance_port,
+                    l.listener.instance_protocol.as_str().to_uppercase(),
+                )
+            })
             .collect();
         if got_listeners != want.listeners {
             problems.push(format!("{resource}: listeners {got_listeners:?}, spec {:?}", want.listeners));
@@ -203,7 +213,8 @@ pub async fn invariants(s: &Services, elb: &Client, e: &Expect) -> (Vec<String>,
             }
         }
         // Status tells the truth about the instances, once each.
-        let listed: Vec<String> = status["instances"].as_array().into_iter().flatten().filter_map(|i| i["instanceId"].as_str().map(str::to_string)).collect();
+        let listed: Vec<String> =
+            status["instances"].as_array().into_iter().flatten().filter_map(|i| i["instanceId"].as_str().map(str::to_string)).collect();
         let distinct: BTreeSet<String> = listed.iter().cloned().collect();
         if distinct.len() != listed.len() {
             problems.push(format!("{resource}: status.instances lists an instance twice: {listed:?}"));
@@ -305,7 +316,8 @@ fn expected(spec: &Value, hcs: &BTreeMap<String, Value>, pods: &[Pod], nodes: &[
         .map(|l| {
             let protocol = l["protocol"].as_str().unwrap_or_default().to_uppercase();
             let http = protocol == "HTTP" || protocol == "HTTPS";
-            let instance_protocol = l["instanceProtocol"].as_str().map(str::to_uppercase).unwrap_or_else(|| if http { "HTTP".into() } else { "TCP".into() });
+            let instance_protocol =
+                l["instanceProtocol"].as_str().map(str::to_uppercase).unwrap_or_else(|| if http { "HTTP".into() } else { "TCP".into() });
             (l["port"].as_u64().unwrap_or(0) as u16, protocol, l["instancePort"].as_u64().unwrap_or(0) as u16, instance_protocol)
         })
         .collect();
@@ -317,7 +329,11 @@ fn expected(spec: &Value, hcs: &BTreeMap<String, Value>, pods: &[Pod], nodes: &[
             if pod.metadata.deletion_timestamp.is_some() || !matches_labels(&backends["podSelector"], pod.metadata.labels.as_ref()) {
                 continue;
             }
-            let ready = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            let ready = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
             let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).and_then(|n| node_by_name.get(n));
             if let (true, Some((zone, id))) = (ready, node.and_then(|n| provider(n))) {
                 instances.insert(id, Some(zone));
@@ -342,14 +358,26 @@ fn expected(spec: &Value, hcs: &BTreeMap<String, Value>, pods: &[Pod], nodes: &[
     };
     let health_check = spec["healthCheckRef"]["name"].as_str().and_then(|n| hcs.get(n)).map(|h| {
         let int = |k: &str, d: i64| h[k].as_i64().unwrap_or(d) as i32;
-        (h["target"].as_str().unwrap_or_default().to_string(), int("intervalSeconds", 30), int("timeoutSeconds", 5), int("healthyThreshold", 3), int("unhealthyThreshold", 5))
+        (
+            h["target"].as_str().unwrap_or_default().to_string(),
+            int("intervalSeconds", 30),
+            int("timeoutSeconds", 5),
+            int("healthyThreshold", 3),
+            int("unhealthyThreshold", 5),
+        )
     });
     let a = &spec["attributes"];
     let attributes = Attrs {
         cross_zone: a["crossZone"].as_bool(),
         idle_timeout: a["idleTimeoutSeconds"].as_i64().map(|v| v as i32),
-        draining: a["connectionDraining"].is_object().then(|| (a["connectionDraining"]["enabled"].as_bool().unwrap_or(false), a["connectionDraining"]["timeoutSeconds"].as_i64().map(|v| v as i32))),
+        draining: a["connectionDraining"].is_object().then(|| {
+            (
+                a["connectionDraining"]["enabled"].as_bool().unwrap_or(false),
+                a["connectionDraining"]["timeoutSeconds"].as_i64().map(|v| v as i32),
+            )
+        }),
     };
-    let tags = spec["tags"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
+    let tags =
+        spec["tags"].as_object().into_iter().flatten().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect();
     Want { listeners, zones, instances: instances.into_keys().collect(), health_check, attributes, tags }
 }

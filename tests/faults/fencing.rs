@@ -114,7 +114,9 @@ impl Pair {
         let mut b = operator(&s, "proc-b", KEY_B);
         a.start();
         let pair_leases = leases.clone();
-        test_support::poll(Duration::from_secs(30), || holder(&pair_leases, "proc-a_")).await.unwrap_or_else(|| panic!("proc-a leads\n{}", a.log_tail(40)));
+        test_support::poll(Duration::from_secs(30), || holder(&pair_leases, "proc-a_"))
+            .await
+            .unwrap_or_else(|| panic!("proc-a leads\n{}", a.log_tail(40)));
         b.start();
 
         // The leader's writes are slow (held before they reach moto, well within its
@@ -140,7 +142,9 @@ impl Pair {
 
     /// Waits for the standby to take over; returns the new leader's `acquireTime`.
     async fn takeover(&self) -> SystemTime {
-        test_support::poll(Duration::from_secs(30), || holder(&self.leases, "proc-b_")).await.unwrap_or_else(|| panic!("proc-b takes over\n{}", self.b.log_tail(40)));
+        test_support::poll(Duration::from_secs(30), || holder(&self.leases, "proc-b_"))
+            .await
+            .unwrap_or_else(|| panic!("proc-b takes over\n{}", self.b.log_tail(40)));
         let spec = lease(&self.leases).await.expect("the lease");
         system_time(spec.acquire_time.as_ref().expect("acquireTime"))
     }
@@ -159,9 +163,15 @@ impl Pair {
 
         let records = self.s.proxy.records();
         let of_a: Vec<String> = records.iter().filter(|r| r.access_key == KEY_A && r.is_mutating()).map(|r| r.to_string()).collect();
-        let late: Vec<String> = records.iter().filter(|r| r.access_key == KEY_A && r.is_mutating() && r.at >= acquired).map(|r| r.to_string()).collect();
+        let late: Vec<String> =
+            records.iter().filter(|r| r.access_key == KEY_A && r.is_mutating() && r.at >= acquired).map(|r| r.to_string()).collect();
         let acq = acquired.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-        println!("{scenario}: the old leader's writes; the new leader acquired the lease at t={}.{:06}:\n  {}", acq.as_secs(), acq.subsec_micros(), of_a.join("\n  "));
+        println!(
+            "{scenario}: the old leader's writes; the new leader acquired the lease at t={}.{:06}:\n  {}",
+            acq.as_secs(),
+            acq.subsec_micros(),
+            of_a.join("\n  ")
+        );
         assert!(
             late.is_empty(),
             "{scenario}: the old leader sent writes after the new leader acquired the lease at t={}.{:06}:\n  {}\n{}",
@@ -171,15 +181,22 @@ impl Pair {
             self.a.log_tail(60)
         );
         assert!(!of_a.is_empty(), "{scenario}: the old leader wrote before the takeover");
-        assert!(fenced.is_some(), "{scenario}: the old leader tried a write after its deadline and its fence refused it (else this proves nothing):\n{}", self.a.log_tail(60));
+        assert!(
+            fenced.is_some(),
+            "{scenario}: the old leader tried a write after its deadline and its fence refused it (else this proves nothing):\n{}",
+            self.a.log_tail(60)
+        );
         assert!(self.a.running(), "{scenario}: the old leader lives on as a standby");
 
         // A refused write is not news for the cluster: the old leader reports it neither as
         // a condition nor as a Warning event (the new leader owns status and events now).
         const REFUSED: &str = "not sent: the leader lease";
         let events = Api::<Event>::namespaced(self.s.kube.clone(), NS).list(&Default::default()).await.unwrap().items;
-        let refusal_events: Vec<String> =
-            events.iter().filter(|e| e.note.as_deref().unwrap_or_default().contains(REFUSED)).map(|e| format!("{:?} {:?} {:?}", e.reporting_instance, e.reason, e.note)).collect();
+        let refusal_events: Vec<String> = events
+            .iter()
+            .filter(|e| e.note.as_deref().unwrap_or_default().contains(REFUSED))
+            .map(|e| format!("{:?} {:?} {:?}", e.reporting_instance, e.reason, e.note))
+            .collect();
         assert!(refusal_events.is_empty(), "{scenario}: events about refused writes:\n  {}", refusal_events.join("\n  "));
         let statuses = self.s.custom(NS, "LoadBalancer").list(&Default::default()).await.unwrap().items;
         let refusal_status: Vec<String> = statuses
@@ -192,7 +209,9 @@ impl Pair {
         let lbs = self.s.custom(NS, "LoadBalancer");
         let ready = test_support::poll(Duration::from_secs(90), || async {
             let list = lbs.list(&Default::default()).await.ok()?;
-            let all = list.items.iter().all(|o| o.data["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")));
+            let all = list.items.iter().all(|o| {
+                o.data["status"]["conditions"].as_array().is_some_and(|cs| cs.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+            });
             (list.items.len() == LOAD_BALANCERS && all).then_some(())
         })
         .await;
@@ -201,7 +220,11 @@ impl Pair {
         let of_b: Vec<_> = records.iter().filter(|r| r.access_key == KEY_B && r.is_mutating()).collect();
         assert!(!of_b.is_empty(), "{scenario}: the new leader wrote");
         assert!(of_b.iter().all(|r| r.at >= acquired), "{scenario}: the standby wrote nothing before it held the lease");
-        println!("{scenario}: {} writes of the old leader, all before the takeover; {} of the new leader, all after", of_a.len(), of_b.len());
+        println!(
+            "{scenario}: {} writes of the old leader, all before the takeover; {} of the new leader, all after",
+            of_a.len(),
+            of_b.len()
+        );
     }
 }
 

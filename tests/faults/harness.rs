@@ -2,12 +2,12 @@
 //! front of moto, and `elb-operator run` processes (started, SIGKILLed, frozen) whose logs
 //! are kept per start.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use test_support::fault_proxy::{FaultProxy, ProxyConfig};
 use test_support::moto::Moto;
 
@@ -41,8 +41,10 @@ impl Services {
     /// An ELB client straight to moto (not through the proxy), for checks.
     pub fn elb(&self) -> elb_operator::elb::Client {
         use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
-        Client::new(ClientConfig::for_endpoint(REGION, &self.moto.endpoint, "AKIDCHECKER", "checker").with_rate_limit(RateLimitConfig::unlimited()))
-            .expect("ELB client")
+        Client::new(
+            ClientConfig::for_endpoint(REGION, &self.moto.endpoint, "AKIDCHECKER", "checker").with_rate_limit(RateLimitConfig::unlimited()),
+        )
+        .expect("ELB client")
     }
 
     pub async fn namespace(&self, name: &str) {

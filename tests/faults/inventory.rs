@@ -15,7 +15,12 @@ use test_support::moto::Moto;
 use crate::harness::REGION;
 
 fn client(endpoint: &str) -> Client {
-    Client::new(ClientConfig::for_endpoint(REGION, endpoint, "AKIDINVENTORY", "inventory").with_rate_limit(RateLimitConfig::unlimited()).with_timeout(Duration::from_secs(30))).unwrap()
+    Client::new(
+        ClientConfig::for_endpoint(REGION, endpoint, "AKIDINVENTORY", "inventory")
+            .with_rate_limit(RateLimitConfig::unlimited())
+            .with_timeout(Duration::from_secs(30)),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +32,13 @@ async fn an_elb_deleted_during_an_inventory_pass_does_not_fail_it() {
     for name in &names {
         let input = CreateLoadBalancerInput {
             name: name.clone(),
-            listeners: vec![Listener { load_balancer_port: 80, protocol: "HTTP".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: None }],
+            listeners: vec![Listener {
+                load_balancer_port: 80,
+                protocol: "HTTP".into(),
+                instance_port: 8080,
+                instance_protocol: "HTTP".into(),
+                ssl_certificate_id: None,
+            }],
             availability_zones: vec!["us-east-1a".into()],
             ..Default::default()
         };
@@ -38,7 +49,8 @@ async fn an_elb_deleted_during_an_inventory_pass_does_not_fail_it() {
     let via = client(&proxy.url());
     let interest: BTreeSet<String> = names.iter().cloned().collect();
     let pass = tokio::spawn(async move { inventory::take(&via, &interest, false).await });
-    let held = test_support::poll(Duration::from_secs(20), || async { proxy.records().into_iter().find(|r| r.action == "DescribeTags") }).await;
+    let held =
+        test_support::poll(Duration::from_secs(20), || async { proxy.records().into_iter().find(|r| r.action == "DescribeTags") }).await;
     assert!(held.is_some(), "the pass asks for tags");
     direct.delete_load_balancer("inv-1").await.unwrap();
 

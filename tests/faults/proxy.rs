@@ -23,7 +23,13 @@ fn client(endpoint: &str, key: &str) -> Client {
 fn input(name: &str) -> CreateLoadBalancerInput {
     CreateLoadBalancerInput {
         name: name.to_string(),
-        listeners: vec![Listener { load_balancer_port: 80, protocol: "HTTP".into(), instance_port: 8080, instance_protocol: "HTTP".into(), ssl_certificate_id: None }],
+        listeners: vec![Listener {
+            load_balancer_port: 80,
+            protocol: "HTTP".into(),
+            instance_port: 8080,
+            instance_protocol: "HTTP".into(),
+            ssl_certificate_id: None,
+        }],
         availability_zones: vec!["us-east-1a".into()],
         ..Default::default()
     }
@@ -31,7 +37,8 @@ fn input(name: &str) -> CreateLoadBalancerInput {
 
 /// moto loads its ELB backend on the first call (a second or more on a busy machine).
 async fn warm_up(moto: &Moto) {
-    let c = Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "AKIDWARM", "warm").with_timeout(Duration::from_secs(60))).unwrap();
+    let c =
+        Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "AKIDWARM", "warm").with_timeout(Duration::from_secs(60))).unwrap();
     c.describe_load_balancers(&[]).await.expect("moto answers");
 }
 
@@ -70,8 +77,12 @@ async fn faults_before_and_after_forwarding_reach_the_client_as_their_errors() {
             proxy.set_rate(0.0);
             let expected = match (kind, &err) {
                 (FaultKind::Throttle, Error::Api { code, status: 400, .. }) => code == "Throttling" && err.kind() == ErrorKind::Throttled,
-                (FaultKind::Unavailable, Error::Api { code, status: 503, .. }) => code == "ServiceUnavailable" && err.kind() == ErrorKind::Retryable,
-                (FaultKind::InternalHtml, Error::UnexpectedResponse { status: 500, snippet, .. }) => snippet.contains("<html>") && err.kind() == ErrorKind::Retryable,
+                (FaultKind::Unavailable, Error::Api { code, status: 503, .. }) => {
+                    code == "ServiceUnavailable" && err.kind() == ErrorKind::Retryable
+                }
+                (FaultKind::InternalHtml, Error::UnexpectedResponse { status: 500, snippet, .. }) => {
+                    snippet.contains("<html>") && err.kind() == ErrorKind::Retryable
+                }
                 (FaultKind::Reset, Error::Transport { .. }) => true,
                 (FaultKind::Timeout, Error::Timeout { .. }) => true,
                 _ => false,

@@ -8,7 +8,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::http_get;
 
-async fn start(metrics: Metrics, health: Health) -> (std::net::SocketAddr, CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
+async fn start(
+    metrics: Metrics,
+    health: Health,
+) -> (std::net::SocketAddr, CancellationToken, tokio::task::JoinHandle<std::io::Result<()>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();

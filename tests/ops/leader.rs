@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use elb_operator::http::Health;
-use elb_operator::leader::{Election, LeaderElector, LeaseConfig};
 use elb_operator::leader::supervise;
+use elb_operator::leader::{Election, LeaderElector, LeaseConfig};
 use futures::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, WatchEvent, WatchParams};
@@ -29,10 +29,7 @@ fn config(identity: &str, lease: Duration) -> LeaseConfig {
 /// A client of the stand-in for candidate `name` (its requests carry [`CANDIDATE_HEADER`]).
 fn client_of(standin: &StandIn, name: &str) -> kube::Client {
     let mut config = kube::Config::new(standin.url().parse().expect("stand-in URL"));
-    config.headers.push((
-        http::HeaderName::from_static(CANDIDATE_HEADER),
-        http::HeaderValue::from_str(name).expect("header value"),
-    ));
+    config.headers.push((http::HeaderName::from_static(CANDIDATE_HEADER), http::HeaderValue::from_str(name).expect("header value")));
     kube::Client::try_from(config).expect("kube client")
 }
 
@@ -236,9 +233,7 @@ async fn a_leader_that_cannot_renew_steps_down_before_the_standby_takes_over(cut
     leases.wait_for_holder("b", lease * 3 + Duration::from_secs(5)).await.expect("b takes over within a bounded time");
     println!("takeover {:?} after the leader was cut off (lease duration {lease:?})", cut.elapsed());
     assert!(standin.faults().hits(fault) > 0, "the fault acted on a's requests");
-    poll(Duration::from_secs(5), || async { log.entries().iter().any(|e| e.0 == "b").then_some(()) })
-        .await
-        .expect("b's controllers run");
+    poll(Duration::from_secs(5), || async { log.entries().iter().any(|e| e.0 == "b").then_some(()) }).await.expect("b's controllers run");
 
     let entries = log.entries();
     let a_done = entries.iter().position(|e| e.0 == "a" && e.1 == "done").expect("a's controllers stopped");
@@ -301,10 +296,7 @@ async fn graceful_shutdown_finishes_in_flight_work_then_releases_the_lease() {
     let released_at = SystemTime::from(release.spec.unwrap().renew_time.expect("a release sets renewTime").0);
     assert!(released_at >= a_done, "the lease was released ({released_at:?}) before the controllers stopped ({a_done:?})");
 
-    leases
-        .wait_for_holder("b", Duration::from_secs(10))
-        .await
-        .expect("b takes over the released lease long before it would expire");
+    leases.wait_for_holder("b", Duration::from_secs(10)).await.expect("b takes over the released lease long before it would expire");
     println!("takeover {:?} after a was asked to stop (lease duration {lease:?})", asked.elapsed());
     stop_b.cancel();
     tokio::time::timeout(Duration::from_secs(10), task_b).await.expect("b stops").unwrap().unwrap();

@@ -17,9 +17,7 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let fut = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-            .await?;
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await?;
         let text = String::from_utf8_lossy(&raw).to_string();

@@ -139,11 +139,10 @@ async fn two_processes_only_the_leader_writes_a_killed_leader_is_replaced_and_si
     let mut b = start(standin.kubeconfig_path(), &moto.endpoint, "proc-b", port_b, &logs);
 
     // The leader creates the ELB and writes status; both processes are ready (b as standby).
-    let dns = test_support::poll(Duration::from_secs(60), || async {
-        lbs.get("ha-lb").await.ok()?.status?.dns_name.filter(|d| !d.is_empty())
-    })
-    .await
-    .expect("the leader reconciles the LoadBalancer");
+    let dns =
+        test_support::poll(Duration::from_secs(60), || async { lbs.get("ha-lb").await.ok()?.status?.dns_name.filter(|d| !d.is_empty()) })
+            .await
+            .expect("the leader reconciles the LoadBalancer");
     println!("ha-lb: {dns}");
     let standby = test_support::poll(Duration::from_secs(30), || async { ready(port_a).await.and(ready(port_b).await) })
         .await

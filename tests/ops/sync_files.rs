@@ -49,8 +49,7 @@ fn iam_policy_allows_exactly_the_actions_the_clients_can_call() {
 
 #[test]
 fn chart_tests_see_every_kube_api_call_the_operator_makes() {
-    let checked_in: serde_json::Value =
-        serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
+    let checked_in: serde_json::Value = serde_json::from_str(&repo_file("tests/chart/kube_api_calls.json")).expect("valid JSON");
     let current = serde_json::to_value(elb_operator::rbac::kube_api_calls()).unwrap();
     assert_eq!(
         checked_in, current,

@@ -8,13 +8,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use elb_operator::controller::backends;
-use elb_operator::sync::execute::{self, Converged, Deleted, Outcome, Report};
 use elb_operator::controller::healthcheck;
 use elb_operator::controller::loadbalancer::desired::desired_state;
-use elb_operator::sync::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
 use elb_operator::controller::loadbalancer::status;
 use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
+use elb_operator::sync::execute::{self, Converged, Deleted, Outcome, Report};
+use elb_operator::sync::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
 use elb_operator::sync::plan::{Action, Desired};
 
 use crate::{calls, client, counted, MOTO, REGION};
@@ -120,11 +120,7 @@ async fn assert_matches(c: &Client, want: &Desired) {
         }
     }
     assert_eq!(s.description.health_check, want.health_check, "health check");
-    assert_eq!(
-        s.description.instances.iter().cloned().collect::<BTreeSet<_>>(),
-        want.instances,
-        "registered instances"
-    );
+    assert_eq!(s.description.instances.iter().cloned().collect::<BTreeSet<_>>(), want.instances, "registered instances");
     let tags: BTreeMap<String, String> = s.tags.iter().map(|t| (t.key.clone(), t.value.clone().unwrap_or_default())).collect();
     assert_eq!(tags, want.tags, "tags");
     if let Some(v) = want.attributes.cross_zone_load_balancing {
@@ -159,11 +155,7 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     assert_eq!(state.health.as_ref().map(Vec::len), Some(2));
     assert_matches(&c, &want).await;
     let tags = snapshot(&c, name).await.tags;
-    assert_eq!(
-        tags.iter().filter(|t| t.key == CLUSTER_TAG || t.key == RESOURCE_TAG).count(),
-        2,
-        "exactly two ownership tags: {tags:?}"
-    );
+    assert_eq!(tags.iter().filter(|t| t.key == CLUSTER_TAG || t.key == RESOURCE_TAG).count(), 2, "exactly two ownership tags: {tags:?}");
 
     // Health is reported per instance; a stopped instance goes OutOfService.
     MOTO.stop_instances(&ids[1..2]);
@@ -305,9 +297,7 @@ async fn drift_is_corrected() {
     c.delete_load_balancer_listeners(name, &[443]).await.unwrap();
     c.deregister_instances(name, &ids[1..]).await.unwrap();
     c.add_tags(&[name.to_string()], &[Tag { key: "rogue".into(), value: Some("x".into()) }]).await.unwrap();
-    c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(300), ..Default::default() })
-        .await
-        .unwrap();
+    c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(300), ..Default::default() }).await.unwrap();
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(
         api_actions(&applied),
@@ -458,7 +448,10 @@ async fn tls_negotiation_policy_follows_the_spec() {
     assert!(port443.policy_names.contains(&ours), "{:?}", port443.policy_names);
     let described = c.describe_load_balancer_policies(name, std::slice::from_ref(&ours)).await.unwrap();
     assert_eq!(described[0].policy_type_name, "SSLNegotiationPolicyType");
-    assert!(described[0].attributes.iter().any(|a| a.name == "Reference-Security-Policy" && a.value == "ELBSecurityPolicy-TLS-1-2-2017-01"));
+    assert!(described[0]
+        .attributes
+        .iter()
+        .any(|a| a.name == "Reference-Security-Policy" && a.value == "ELBSecurityPolicy-TLS-1-2-2017-01"));
 
     let before = calls(&metrics);
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);

@@ -13,7 +13,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use test_support::metrics::ElbCalls;
 
-use crate::kube_loop::{condition, create, eventually, events, kube_client, namespace};
+use crate::kube_loop::{condition, create, events, eventually, kube_client, namespace};
 use crate::MOTO;
 
 /// The controllers of one test, with their own metrics; stopped on drop of the sender.
@@ -159,10 +159,8 @@ async fn a_stable_fleet_stays_within_its_describe_budget() {
     // A change while polls saturate the budget still goes through.
     let patch = json!({"spec": {"listeners": [{"port": 81, "instancePort": 8080, "protocol": "HTTP"}]}});
     api.patch("budget-3", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
-    let elb_name = eventually("the changed LoadBalancer's name", || async {
-        api.get("budget-3").await.ok()?.status?.load_balancer_name
-    })
-    .await;
+    let elb_name =
+        eventually("the changed LoadBalancer's name", || async { api.get("budget-3").await.ok()?.status?.load_balancer_name }).await;
     eventually("the listener change on the ELB", || async {
         let d = elb_operator::sync::execute::describe(&crate::client(), &elb_name).await.ok()??;
         d.listeners.iter().any(|l| l.listener.load_balancer_port == 81).then_some(())
@@ -185,14 +183,12 @@ async fn a_malformed_object_does_not_stop_the_others() {
     crds.replace("loadbalancers.elb.operator.dev", &Default::default(), &crd).await.unwrap();
     namespace(&client, "fleet-malformed").await;
     let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-malformed");
-    let raw: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        "fleet-malformed",
-        &kube::api::ApiResource::erase::<LoadBalancer>(&()),
-    );
+    let raw: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), "fleet-malformed", &kube::api::ApiResource::erase::<LoadBalancer>(&()));
     let bad: kube::api::DynamicObject = serde_json::from_value(json!({
         "apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "bad"},
-        "spec": {"listeners": "not a list"}})).unwrap();
+        "spec": {"listeners": "not a list"}}))
+    .unwrap();
     raw.create(&Default::default(), &bad).await.unwrap();
 
     let run = start(&client, "fleet-malformed", Duration::from_secs(300), RateLimitConfig::unlimited()).await;

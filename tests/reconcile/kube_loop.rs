@@ -6,9 +6,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use elb_operator::controller::{self, Config};
-use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
 use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
+use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::events::v1::Event;
@@ -250,9 +250,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     assert!(seen.iter().any(|(t, r, _)| t == "Warning" && r == "NodeWithoutProviderID"), "{seen:?}");
 
     // The HealthCheck changes: the ELB follows.
-    hcs.patch("instance-health", &PatchParams::default(), &Patch::Merge(json!({"spec": {"intervalSeconds": 30}})))
-        .await
-        .unwrap();
+    hcs.patch("instance-health", &PatchParams::default(), &Patch::Merge(json!({"spec": {"intervalSeconds": 30}}))).await.unwrap();
     eventually("health check interval 30", || async {
         let d = execute::describe(&client(), &elb_name).await.unwrap()?;
         (d.health_check?.interval == 30).then_some(())
@@ -298,12 +296,12 @@ async fn conflict_missing_health_check_and_retain() {
     let before = execute::describe(&c, "loop-foreign").await.unwrap();
 
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
-    let lb = |name: &str, spec: serde_json::Value| {
-        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec})
-    };
+    let lb = |name: &str, spec: serde_json::Value| json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec});
     let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
-    create(&lbs, lb("taken", json!({"loadBalancerName": "loop-foreign", "availabilityZones": ["us-east-1a"], "listeners": listeners}))).await;
-    create(&lbs, lb("no-hc", json!({"availabilityZones": ["us-east-1a"], "listeners": listeners, "healthCheckRef": {"name": "later"}}))).await;
+    create(&lbs, lb("taken", json!({"loadBalancerName": "loop-foreign", "availabilityZones": ["us-east-1a"], "listeners": listeners})))
+        .await;
+    create(&lbs, lb("no-hc", json!({"availabilityZones": ["us-east-1a"], "listeners": listeners, "healthCheckRef": {"name": "later"}})))
+        .await;
     create(&lbs, lb("kept", json!({"availabilityZones": ["us-east-1a"], "listeners": listeners, "deletionPolicy": "Retain"}))).await;
     let operator = Operator::start(&kube, ns).await;
 
@@ -335,7 +333,11 @@ async fn conflict_missing_health_check_and_retain() {
     }
     assert_eq!(execute::describe(&c, "loop-foreign").await.unwrap(), before, "the foreign ELB changed");
     assert!(execute::describe(&c, &kept_elb).await.unwrap().is_some(), "Retain deleted the ELB");
-    assert_eq!(client_tags(&kept_elb).await.get("elb.operator.dev/retained").map(String::as_str), Some("true"), "marked for the orphan report");
+    assert_eq!(
+        client_tags(&kept_elb).await.get("elb.operator.dev/retained").map(String::as_str),
+        Some("true"),
+        "marked for the orphan report"
+    );
     assert_eq!(client_tags("loop-foreign").await.get("elb.operator.dev/retained"), None, "a foreign ELB is never marked");
     operator.stop().await;
 
@@ -461,7 +463,8 @@ async fn readiness_gates_and_zone_balance_follow_instance_health() {
     node(&kube, "loop-gates-a", Some(("us-east-1a", &a[0]))).await;
     node(&kube, "loop-gates-b", Some(("us-east-1b", &b[0]))).await;
     let pods: Api<Pod> = Api::namespaced(kube.clone(), ns);
-    for (name, node_name, gated) in [("gated-a", "loop-gates-a", true), ("gated-b", "loop-gates-b", true), ("plain", "loop-gates-a", false)] {
+    for (name, node_name, gated) in [("gated-a", "loop-gates-a", true), ("gated-b", "loop-gates-b", true), ("plain", "loop-gates-a", false)]
+    {
         let gates = if gated { json!([{"conditionType": "elb.operator.dev/in-service"}]) } else { json!([]) };
         create(
             &pods,

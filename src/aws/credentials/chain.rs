@@ -98,7 +98,12 @@ mod tests {
         let file = dir.join("credentials");
         std::fs::write(&file, "[ops]\naws_access_key_id=AKPROFILE\naws_secret_access_key=SKP\n").unwrap();
         let f = file.display().to_string();
-        let with_profile = [("AWS_SHARED_CREDENTIALS_FILE", f.as_str()), ("AWS_PROFILE", "ops"), ("AWS_ROLE_ARN", "arn:r"), ("AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/t")];
+        let with_profile = [
+            ("AWS_SHARED_CREDENTIALS_FILE", f.as_str()),
+            ("AWS_PROFILE", "ops"),
+            ("AWS_ROLE_ARN", "arn:r"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", "/tmp/t"),
+        ];
         assert_eq!(chain(&with_profile).unwrap().identity(), "static:AKPROFILE");
         let env_too = [with_profile[0], with_profile[1], ("AWS_ACCESS_KEY_ID", "AKENV"), ("AWS_SECRET_ACCESS_KEY", "S")];
         assert_eq!(chain(&env_too).unwrap().identity(), "env:AKENV");

@@ -44,16 +44,17 @@ impl ProvideCredentials for Imds {
     async fn provide(&self) -> Result<Credentials, Error> {
         let token = self
             .text(
-                self.http.put(format!("{}/latest/api/token", self.endpoint)).header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS),
+                self.http
+                    .put(format!("{}/latest/api/token", self.endpoint))
+                    .header("x-aws-ec2-metadata-token-ttl-seconds", TOKEN_TTL_SECONDS),
                 "token",
             )
             .await?;
         let base = format!("{}/latest/meta-data/iam/security-credentials/", self.endpoint);
         let roles = self.text(self.http.get(&base).header("x-aws-ec2-metadata-token", token.trim()), "role").await?;
-        let role = roles.lines().map(str::trim).find(|l| !l.is_empty()).ok_or_else(|| Error::Credentials("IMDS: no instance role".into()))?;
-        let doc = self
-            .text(self.http.get(format!("{base}{role}")).header("x-aws-ec2-metadata-token", token.trim()), "credentials")
-            .await?;
+        let role =
+            roles.lines().map(str::trim).find(|l| !l.is_empty()).ok_or_else(|| Error::Credentials("IMDS: no instance role".into()))?;
+        let doc = self.text(self.http.get(format!("{base}{role}")).header("x-aws-ec2-metadata-token", token.trim()), "credentials").await?;
         parse_json(&doc, "IMDS credentials")
     }
 

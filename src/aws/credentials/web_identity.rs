@@ -48,9 +48,8 @@ impl ProvideCredentials for WebIdentity {
             .finish();
         // Unsigned: the web identity token is the proof.
         let request = self.http.post(format!("{}/", self.sts_endpoint)).header("content-type", signing::CONTENT_TYPE).body(body);
-        let response = exchange::send(request, self.timeout)
-            .await
-            .map_err(|e| Error::Credentials(format!("STS AssumeRoleWithWebIdentity: {e}")))?;
+        let response =
+            exchange::send(request, self.timeout).await.map_err(|e| Error::Credentials(format!("STS AssumeRoleWithWebIdentity: {e}")))?;
         if !response.is_success() {
             let detail = query::parse_error(&response.body)
                 .map(|e| format!("{}: {}", e.code, e.message))

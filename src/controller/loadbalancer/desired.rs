@@ -18,10 +18,7 @@ use crate::sync::plan::{Desired, Placement, Stickiness};
 
 /// The ELB name of a LoadBalancer: `spec.loadBalancerName`, else derived from namespace/name.
 pub fn elb_name(lb: &LoadBalancer) -> String {
-    lb.spec
-        .load_balancer_name
-        .clone()
-        .unwrap_or_else(|| naming::elb_name(&lb.namespace().unwrap_or_default(), &lb.name_any()))
+    lb.spec.load_balancer_name.clone().unwrap_or_else(|| naming::elb_name(&lb.namespace().unwrap_or_default(), &lb.name_any()))
 }
 
 /// A reason the spec cannot be turned into a desired state (for conditions and events).
@@ -140,9 +137,7 @@ pub fn desired_state(
     // (The default back-end protocol, HTTP or TCP, is unencrypted.)
     let secure = |l: &crd::ListenerSpec| matches!(l.instance_protocol, Some(Protocol::HTTPS | Protocol::SSL));
     for (i, l) in spec.listeners.iter().enumerate() {
-        if let Some(j) =
-            spec.listeners[..i].iter().position(|m| m.instance_port == l.instance_port && secure(m) != secure(l))
-        {
+        if let Some(j) = spec.listeners[..i].iter().position(|m| m.instance_port == l.instance_port && secure(m) != secure(l)) {
             return Err(SpecProblem::invalid(format!(
                 "spec.listeners[{j}] and spec.listeners[{i}] share instancePort {} but only one forwards with HTTPS or SSL",
                 l.instance_port
@@ -194,10 +189,7 @@ pub fn desired_state(
 fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
     LoadBalancerAttributes {
         cross_zone_load_balancing: a.cross_zone,
-        connection_draining: a
-            .connection_draining
-            .as_ref()
-            .map(|d| ConnectionDraining { enabled: d.enabled, timeout: d.timeout_seconds }),
+        connection_draining: a.connection_draining.as_ref().map(|d| ConnectionDraining { enabled: d.enabled, timeout: d.timeout_seconds }),
         idle_timeout: a.idle_timeout_seconds,
         access_log: a.access_log.as_ref().map(|l| AccessLog {
             enabled: l.enabled,
@@ -244,7 +236,11 @@ pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> 
                 message: format!(
                     "role {} is not allowed by the operator's --allowed-role-arns ({}); ask its administrator to allow it",
                     role.arn,
-                    if ctx.config.allowed_role_arns.is_empty() { "empty: no role is allowed".to_string() } else { ctx.config.allowed_role_arns.join(", ") }
+                    if ctx.config.allowed_role_arns.is_empty() {
+                        "empty: no role is allowed".to_string()
+                    } else {
+                        ctx.config.allowed_role_arns.join(", ")
+                    }
                 ),
             });
         }
@@ -256,24 +252,17 @@ pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> 
                 reason: "HealthCheckNotFound",
                 message: format!("HealthCheck {ns}/{} does not exist", r.name),
             })?;
-            Some(healthcheck::validate(&hc.spec).map_err(|m| SpecProblem {
-                reason: "HealthCheckInvalid",
-                message: format!("HealthCheck {ns}/{}: {m}", r.name),
-            })?)
+            Some(
+                healthcheck::validate(&hc.spec)
+                    .map_err(|m| SpecProblem { reason: "HealthCheckInvalid", message: format!("HealthCheck {ns}/{}: {m}", r.name) })?,
+            )
         }
     };
     let resolved = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state())
         .map_err(|e| SpecProblem::invalid(e.to_string()))?;
     let name = elb_name(lb);
     let desired = desired_state(&lb.spec, &name, health_check, &resolved, &owner)?;
-    Ok(Inputs {
-        region: scope.region.clone(),
-        scope,
-        name,
-        owner,
-        resolved,
-        desired,
-    })
+    Ok(Inputs { region: scope.region.clone(), scope, name, owner, resolved, desired })
 }
 
 #[cfg(test)]
@@ -441,7 +430,15 @@ tags: {team: web}
                 (1i64..100_000).prop_map(|e| json!({"expirationSeconds": e})),
                 Just(json!({})),
             ]);
-            (protocol, prop::sample::select(vec![80, 443, 8080]), prop::sample::select(vec![8080, 8443]), instance_protocol, cert, stickiness, any::<bool>())
+            (
+                protocol,
+                prop::sample::select(vec![80, 443, 8080]),
+                prop::sample::select(vec![8080, 8443]),
+                instance_protocol,
+                cert,
+                stickiness,
+                any::<bool>(),
+            )
                 .prop_map(|(protocol, port, instance_port, ip, cert, st, proxy)| {
                     let mut l = json!({"port": port, "protocol": protocol, "instancePort": instance_port, "proxyProtocol": proxy});
                     if let Some(ip) = ip {

@@ -116,8 +116,17 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
         Ok(i) => i,
         Err(problem) => {
             let reason = problem.reason;
-            report(&lb, ctx, Observation::Failed { synced: Verdict::new(SYNCED, false, reason, &problem.message), conflict: None, resolved: None, transient: false })
-                .await?;
+            report(
+                &lb,
+                ctx,
+                Observation::Failed {
+                    synced: Verdict::new(SYNCED, false, reason, &problem.message),
+                    conflict: None,
+                    resolved: None,
+                    transient: false,
+                },
+            )
+            .await?;
             ctx.publish(&*lb, EventType::Warning, reason, "Validate", problem.message.clone()).await;
             return Err(Error::InvalidSpec(problem.message));
         }
@@ -198,7 +207,8 @@ async fn full_sync(
         Ok(Outcome::Converged(converged)) => {
             let at = Time(k8s_openapi::jiff::Timestamp::now());
             let cross_zone = converged.attributes.cross_zone_load_balancing;
-            let observation = Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
+            let observation =
+                Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
             report_adopting(lb, ctx, observation, sync_report.adopted).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
@@ -218,7 +228,8 @@ async fn full_sync(
                 claimed_by.map(|c| format!(" (its tags name {c})")).unwrap_or_default()
             );
             let synced = Verdict::new(SYNCED, false, "Conflict", &message);
-            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false }).await?;
+            report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false })
+                .await?;
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
@@ -318,7 +329,8 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     };
     match result {
         Ok(Deleted::Deleted) => {
-            ctx.publish(&*lb, EventType::Normal, "Deleted", "DeleteLoadBalancer", format!("deleted load balancer {name} in {region}")).await;
+            ctx.publish(&*lb, EventType::Normal, "Deleted", "DeleteLoadBalancer", format!("deleted load balancer {name} in {region}"))
+                .await;
         }
         Ok(Deleted::AlreadyGone) => debug!(elb = %name, "load balancer already gone"),
         Ok(Deleted::Foreign { .. }) => {
@@ -359,7 +371,8 @@ mod tests {
             synced: vec![],
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
-        let elb: Arc<dyn elb::ElbApi> = Arc::new(elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
+        let elb: Arc<dyn elb::ElbApi> =
+            Arc::new(elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
         let (triggers, _) = futures::channel::mpsc::unbounded();
         Arc::new(Context::new(client, Config::default(), Arc::new(elb), crate::telemetry::Metrics::new(), recorder, stores, triggers))
     }
@@ -370,7 +383,13 @@ mod tests {
     async fn retries_do_not_back_off_per_object() {
         let ctx = context();
         let lb = Arc::new(LoadBalancer::new("lb", serde_json::from_value(serde_json::json!({"listeners": []})).unwrap()));
-        let throttled = Error::Elb(elb::Error::Api { action: "DescribeLoadBalancers", code: "Throttling".into(), message: "slow down".into(), request_id: None, status: 400 });
+        let throttled = Error::Elb(elb::Error::Api {
+            action: "DescribeLoadBalancers",
+            code: "Throttling".into(),
+            message: "slow down".into(),
+            request_id: None,
+            status: 400,
+        });
         for attempt in 0..30 {
             let action = error_policy(lb.clone(), &throttled, ctx.clone());
             let after = requeue_after(&action);
@@ -390,9 +409,21 @@ mod tests {
         let resync = Duration::from_secs(600);
         let fenced = Error::Elb(elb::Error::Fenced { action: "RegisterInstancesWithLoadBalancer" });
         assert!(retry_delay(&fenced, resync) <= RETRY.mul_f64(1.2), "{:?}", retry_delay(&fenced, resync));
-        let validation = Error::Elb(elb::Error::Api { action: "CreateLoadBalancer", code: "ValidationError".into(), message: "m".into(), request_id: None, status: 400 });
+        let validation = Error::Elb(elb::Error::Api {
+            action: "CreateLoadBalancer",
+            code: "ValidationError".into(),
+            message: "m".into(),
+            request_id: None,
+            status: 400,
+        });
         assert!(retry_delay(&validation, resync) >= TERMINAL_RETRY.mul_f64(0.8));
-        let throttled = Error::Elb(elb::Error::Api { action: "CreateLoadBalancer", code: "Throttling".into(), message: "m".into(), request_id: None, status: 400 });
+        let throttled = Error::Elb(elb::Error::Api {
+            action: "CreateLoadBalancer",
+            code: "Throttling".into(),
+            message: "m".into(),
+            request_id: None,
+            status: 400,
+        });
         assert!(retry_delay(&throttled, resync) <= RETRY.mul_f64(1.2));
         assert_eq!(retry_delay(&Error::InvalidSpec("x".into()), resync), resync);
     }

@@ -16,7 +16,6 @@
 //! - `BackendsResolved` is False when a selected node has no AWS providerID
 //!   (`NodeWithoutProviderID`) or a selected pod's node is unknown (`NodeNotFound`).
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -164,10 +163,7 @@ pub fn newly_unresolved<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalance
 
 /// One status entry per instance ELB reports, sorted by id, with zone and node from the
 /// resolved backends; and the `InService/registered` summary.
-pub fn instances(
-    health: &[InstanceState],
-    known: &BTreeMap<String, Backend>,
-) -> (Vec<InstanceStatus>, String) {
+pub fn instances(health: &[InstanceState], known: &BTreeMap<String, Backend>) -> (Vec<InstanceStatus>, String) {
     let health = dedupe(health);
     let mut out: Vec<InstanceStatus> = health
         .iter()
@@ -282,7 +278,6 @@ pub fn error_reason(e: &elb::Error) -> String {
     .to_string()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,7 +388,11 @@ mod tests {
             attributes: Default::default(),
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
-        let synced = next(&LoadBalancerStatus::default(), Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None });
+        let synced = next(
+            &LoadBalancerStatus::default(),
+            Some(3),
+            &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None },
+        );
         assert_eq!(synced.dns_name.as_deref(), Some("lb.example"));
         assert_eq!(synced.availability_zones, ["us-east-1a", "us-east-1b"]);
         assert_eq!(synced.healthy.as_deref(), Some("1/2"));
@@ -401,13 +400,26 @@ mod tests {
         assert_eq!(condition(&synced, READY).status, "True");
         assert_eq!(condition(&synced, SYNCED).reason, "Synced");
         assert_eq!(condition(&synced, BACKENDS_RESOLVED).status, "True");
-        assert_eq!(next(&synced, Some(3), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None }), synced, "idempotent");
+        assert_eq!(
+            next(
+                &synced,
+                Some(3),
+                &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None }
+            ),
+            synced,
+            "idempotent"
+        );
 
         // A failure keeps what was observed and says why; backends keep their last verdict.
         let failed = next(
             &synced,
             Some(4),
-            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "slow down"), conflict: None, resolved: None, transient: true },
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "Throttling", "slow down"),
+                conflict: None,
+                resolved: None,
+                transient: true,
+            },
         );
         assert_eq!(failed.dns_name, synced.dns_name);
         assert_eq!(failed.instances, synced.instances);
@@ -426,12 +438,26 @@ mod tests {
         let refused = next(
             &synced,
             Some(4),
-            &Observation::Failed { synced: Verdict::new(SYNCED, false, "ValidationError", "no"), conflict: None, resolved: None, transient: false },
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "ValidationError", "no"),
+                conflict: None,
+                resolved: None,
+                transient: false,
+            },
         );
         assert_eq!(condition(&refused, READY).reason, "NotSynced");
 
         // A poll changes the instance table and Ready only.
-        let polled = next(&synced, Some(3), &Observation::HealthPolled { health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]), resolved: &r, at: &at, cross_zone: None });
+        let polled = next(
+            &synced,
+            Some(3),
+            &Observation::HealthPolled {
+                health: &health(&[("i-1", "OutOfService"), ("i-2", "OutOfService")]),
+                resolved: &r,
+                at: &at,
+                cross_zone: None,
+            },
+        );
         assert_eq!(polled.healthy.as_deref(), Some("0/2"));
         assert_eq!(condition(&polled, READY).reason, "NoInstancesInService");
         assert_eq!(condition(&polled, SYNCED), condition(&synced, SYNCED));
@@ -441,7 +467,11 @@ mod tests {
         // A sync that did not read health keeps the last observation and its time.
         let unread = Converged { health: None, ..converged.clone() };
         let later = Time(k8s_openapi::jiff::Timestamp::now());
-        let kept = next(&polled, Some(3), &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later, cross_zone: None });
+        let kept = next(
+            &polled,
+            Some(3),
+            &Observation::Synced { converged: &unread, region: "us-east-1", resolved: &r, at: &later, cross_zone: None },
+        );
         assert_eq!(kept.instances, polled.instances);
         assert_eq!(kept.instances_observed_time, Some(at));
         assert_eq!(condition(&kept, READY).reason, "NoInstancesInService");
@@ -452,10 +482,15 @@ mod tests {
         let r = resolved(&[("i-1", None)]);
         let twice = health(&[("i-1", "InService"), ("i-1", "InService"), ("i-2", "OutOfService")]);
         let at = Time(k8s_openapi::jiff::Timestamp::now());
-        let s = next(&LoadBalancerStatus::default(), Some(1), &Observation::HealthPolled { health: &twice, resolved: &r, at: &at, cross_zone: None });
+        let s = next(
+            &LoadBalancerStatus::default(),
+            Some(1),
+            &Observation::HealthPolled { health: &twice, resolved: &r, at: &at, cross_zone: None },
+        );
         assert_eq!(s.instances.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2"]);
         assert_eq!(s.healthy.as_deref(), Some("1/2"));
-        let many: Vec<InstanceState> = (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
+        let many: Vec<InstanceState> =
+            (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
         let (list, summary) = instances(&many, &BTreeMap::new());
         assert_eq!(list.len(), MAX_STATUS_INSTANCES);
         assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
@@ -466,7 +501,16 @@ mod tests {
         let mut r = resolved(&[]);
         r.nodes_without_instance.insert("n1".into());
         let failed = |prev: &LoadBalancerStatus| {
-            next(prev, Some(1), &Observation::Failed { synced: Verdict::new(SYNCED, false, "X", "x"), conflict: None, resolved: Some(&r), transient: false })
+            next(
+                prev,
+                Some(1),
+                &Observation::Failed {
+                    synced: Verdict::new(SYNCED, false, "X", "x"),
+                    conflict: None,
+                    resolved: Some(&r),
+                    transient: false,
+                },
+            )
         };
         let first = failed(&LoadBalancerStatus::default());
         assert!(newly_unresolved(&LoadBalancerStatus::default(), &first).is_some_and(|c| c.message.contains("n1")));

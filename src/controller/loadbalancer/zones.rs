@@ -53,7 +53,11 @@ pub fn balance(enabled: &[String], health: &[InstanceState], backends: &BTreeMap
         )
     } else if !outside.is_empty() {
         let list = outside.iter().map(|(z, ids)| format!("{} in {z}", ids.join(", "))).collect::<Vec<_>>().join("; ");
-        verdict(false, "InstancesOutsideZones", format!("instances registered in zones that are not enabled (AWS marks them OutOfService): {list}"))
+        verdict(
+            false,
+            "InstancesOutsideZones",
+            format!("instances registered in zones that are not enabled (AWS marks them OutOfService): {list}"),
+        )
     } else {
         verdict(true, "Balanced", summary)
     };
@@ -71,7 +75,9 @@ mod tests {
     use super::*;
 
     fn health(list: &[(&str, &str)]) -> Vec<InstanceState> {
-        list.iter().map(|(id, s)| InstanceState { instance_id: id.to_string(), state: (*s).into(), reason_code: None, description: None }).collect()
+        list.iter()
+            .map(|(id, s)| InstanceState { instance_id: id.to_string(), state: (*s).into(), reason_code: None, description: None })
+            .collect()
     }
 
     fn backends(list: &[(&str, &str)]) -> BTreeMap<String, Backend> {
@@ -88,7 +94,14 @@ mod tests {
         let cases = [
             ("balanced", zones(&["a", "b"]), health(&[("i-a1", "InService"), ("i-b1", "InService")]), None, true, "Balanced"),
             ("nothing registered", zones(&["a", "b"]), health(&[]), None, true, "NoInstances"),
-            ("an empty zone", zones(&["a", "b"]), health(&[("i-a1", "InService"), ("i-b1", "OutOfService")]), None, false, "ZoneWithoutInstances"),
+            (
+                "an empty zone",
+                zones(&["a", "b"]),
+                health(&[("i-a1", "InService"), ("i-b1", "OutOfService")]),
+                None,
+                false,
+                "ZoneWithoutInstances",
+            ),
             (
                 "uneven",
                 zones(&["a", "b"]),
@@ -119,10 +132,13 @@ mod tests {
             assert_eq!((got.verdict.status, got.verdict.reason.as_str()), (ok, reason), "{name}: {}", got.verdict.message);
         }
         let got = balance(&zones(&["a", "b"]), &health(&[("i-a1", "InService"), ("i-b1", "OutOfService")]), &b, None);
-        assert_eq!(got.zones, vec![
-            ZoneStatus { name: "a".into(), instances: 1, in_service: 1 },
-            ZoneStatus { name: "b".into(), instances: 1, in_service: 0 }
-        ]);
+        assert_eq!(
+            got.zones,
+            vec![
+                ZoneStatus { name: "a".into(), instances: 1, in_service: 1 },
+                ZoneStatus { name: "b".into(), instances: 1, in_service: 0 }
+            ]
+        );
         assert!(got.verdict.message.contains("b: 0/1 InService"), "{}", got.verdict.message);
     }
 }

@@ -248,11 +248,7 @@ pub fn tag_descriptions(result: &Element) -> BTreeMap<String, Vec<Tag>> {
         .members("TagDescriptions")
         .into_iter()
         .map(|m| {
-            let tags = m
-                .members("Tags")
-                .into_iter()
-                .map(|t| Tag { key: t.string("Key"), value: t.text_of("Value") })
-                .collect();
+            let tags = m.members("Tags").into_iter().map(|t| Tag { key: t.string("Key"), value: t.text_of("Value") }).collect();
             (m.string("LoadBalancerName"), tags)
         })
         .collect()

@@ -95,12 +95,18 @@ fn describe_load_balancers_fixture() {
             ssl_certificate_id: Some("arn:aws:iam::123456789012:server-certificate/cert".into()),
         }
     );
-    assert_eq!(lb.health_check, Some(HealthCheck { target: "HTTP:80/".into(), interval: 90, timeout: 60, healthy_threshold: 2, unhealthy_threshold: 10 }));
+    assert_eq!(
+        lb.health_check,
+        Some(HealthCheck { target: "HTTP:80/".into(), interval: 90, timeout: 60, healthy_threshold: 2, unhealthy_threshold: 10 })
+    );
     assert_eq!(lb.vpc_id.as_deref(), Some("vpc-a01106c2"));
     assert!(lb.subnets.is_empty());
     assert_eq!(lb.instances, vec!["i-e4cbe38d"]);
     assert_eq!(lb.security_groups, vec!["sg-a61988c3"]);
-    assert_eq!(lb.source_security_group, Some(SourceSecurityGroup { owner_alias: "amazon-elb".into(), group_name: "amazon-elb-sg".into() }));
+    assert_eq!(
+        lb.source_security_group,
+        Some(SourceSecurityGroup { owner_alias: "amazon-elb".into(), group_name: "amazon-elb-sg".into() })
+    );
     assert_eq!(lb.availability_zones, vec!["us-west-2a"]);
     assert_eq!(lb.backend_server_descriptions, vec![BackendServerDescription { instance_port: 80, policy_names: vec!["proxy".into()] }]);
     assert_eq!(lb.policies.app_cookie_stickiness[0].cookie_name, "SID");
@@ -245,7 +251,12 @@ fn attributes_fixture() {
             cross_zone_load_balancing: Some(true),
             connection_draining: Some(ConnectionDraining { enabled: true, timeout: Some(60) }),
             idle_timeout: Some(30),
-            access_log: Some(AccessLog { enabled: true, s3_bucket_name: Some("my-bucket".into()), s3_bucket_prefix: Some("prefix".into()), emit_interval: Some(60) }),
+            access_log: Some(AccessLog {
+                enabled: true,
+                s3_bucket_name: Some("my-bucket".into()),
+                s3_bucket_prefix: Some("prefix".into()),
+                emit_interval: Some(60)
+            }),
         }
     );
 }
@@ -257,7 +268,10 @@ fn tags_and_policies_fixtures() {
 </TagDescriptions></DescribeTagsResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeTagsResponse>"#;
     let (r, _) = parse_result("DescribeTags", doc).unwrap();
     let t = tag_descriptions(&r);
-    assert_eq!(t["my-test-loadbalancer"], vec![Tag { key: "project".into(), value: Some("lima".into()) }, Tag { key: "bare".into(), value: None }]);
+    assert_eq!(
+        t["my-test-loadbalancer"],
+        vec![Tag { key: "project".into(), value: Some("lima".into()) }, Tag { key: "bare".into(), value: None }]
+    );
 
     let doc = r#"<DescribeLoadBalancerPoliciesResponse><DescribeLoadBalancerPoliciesResult><PolicyDescriptions>
   <member><PolicyName>EnableProxyProtocol</PolicyName><PolicyTypeName>ProxyProtocolPolicyType</PolicyTypeName>
@@ -312,7 +326,14 @@ fn create_load_balancer_encoding() {
 #[test]
 fn attributes_encoding_leaves_unset_alone() {
     let mut p = params("ModifyLoadBalancerAttributes");
-    attributes(&mut p, &LoadBalancerAttributes { idle_timeout: Some(30), connection_draining: Some(ConnectionDraining { enabled: false, timeout: None }), ..Default::default() });
+    attributes(
+        &mut p,
+        &LoadBalancerAttributes {
+            idle_timeout: Some(30),
+            connection_draining: Some(ConnectionDraining { enabled: false, timeout: None }),
+            ..Default::default()
+        },
+    );
     assert_eq!(p.get("LoadBalancerAttributes.ConnectionSettings.IdleTimeout"), Some("30"));
     assert_eq!(p.get("LoadBalancerAttributes.ConnectionDraining.Enabled"), Some("false"));
     assert_eq!(p.get("LoadBalancerAttributes.ConnectionDraining.Timeout"), None);

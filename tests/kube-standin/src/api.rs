@@ -57,10 +57,7 @@ pub enum Render {
 impl Req {
     /// A query parameter.
     pub fn q(&self, key: &str) -> Option<&str> {
-        self.query
-            .get(key)
-            .map(String::as_str)
-            .filter(|s| !s.is_empty())
+        self.query.get(key).map(String::as_str).filter(|s| !s.is_empty())
     }
 
     fn flag(&self, key: &str) -> bool {
@@ -104,11 +101,7 @@ pub struct Answer {
 }
 
 fn ok(code: u16, body: Value) -> ApiResult<Answer> {
-    Ok(Answer {
-        code,
-        body,
-        warnings: Vec::new(),
-    })
+    Ok(Answer { code, body, warnings: Vec::new() })
 }
 
 /// A namespace object as the namespace lifecycle creates it.
@@ -162,10 +155,7 @@ fn ingest(rt: &ResourceType, mut obj: Value) -> Value {
         return events::from_events_v1(&obj);
     }
     if let Some(m) = obj.as_object_mut() {
-        m.insert(
-            "apiVersion".into(),
-            json!(rt.api_version(rt.storage_version())),
-        );
+        m.insert("apiVersion".into(), json!(rt.api_version(rt.storage_version())));
         m.insert("kind".into(), json!(rt.kind));
     }
     if rt.group.is_empty() && rt.plural == "events" {
@@ -175,16 +165,13 @@ fn ingest(rt: &ResourceType, mut obj: Value) -> Value {
 }
 
 fn parse_json(body: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
 }
 
 fn parse_object(body: &[u8]) -> ApiResult<Value> {
     let v = parse_json(body)?;
     if !v.is_object() {
-        return Err(ApiError::bad_request(
-            "the request body must be a JSON object",
-        ));
+        return Err(ApiError::bad_request("the request body must be a JSON object"));
     }
     Ok(v)
 }
@@ -204,25 +191,15 @@ fn decode_builtin(rt: &ResourceType, req: &Req, body: Value) -> ApiResult<(Value
         }
     }
     let cannot = |why: String| {
-        ApiError::bad_request(format!(
-            "{k} in version \"{v}\" cannot be handled as a {k}: {why}",
-            k = rt.kind,
-            v = req.version
-        ))
+        ApiError::bad_request(format!("{k} in version \"{v}\" cannot be handled as a {k}: {why}", k = rt.kind, v = req.version))
     };
     match builtin::decode(&rt.group, &rt.plural, &body) {
         builtin::Decoded::Invalid(e) => Err(cannot(e)),
         builtin::Decoded::Ok(v, unknown) if unknown.is_empty() => Ok((v, Vec::new())),
         builtin::Decoded::Ok(v, unknown) => {
-            let list: Vec<String> = unknown
-                .iter()
-                .map(|f| format!("unknown field \"{f}\""))
-                .collect();
+            let list: Vec<String> = unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect();
             match req.q("fieldValidation") {
-                Some("Strict") => Err(cannot(format!(
-                    "strict decoding error: {}",
-                    list.join(", ")
-                ))),
+                Some("Strict") => Err(cannot(format!("strict decoding error: {}", list.join(", ")))),
                 Some("Ignore") => Ok((v, Vec::new())),
                 _ => Ok((v, list)),
             }
@@ -248,22 +225,10 @@ fn store_key(rt: &ResourceType) -> StoreKey {
 /// Turns validation causes into the apiserver's answer: unknown fields under
 /// `fieldValidation=Strict` are a 400 strict-decoding error (causes with reason
 /// `FieldValueUnknown`), everything else a 422 Invalid naming the fields.
-fn invalid_from_causes(
-    rt: &ResourceType,
-    version: &str,
-    name: &str,
-    causes: Vec<validation::Cause>,
-) -> ApiError {
-    let unknown: Vec<&validation::Cause> = causes
-        .iter()
-        .filter(|c| c.reason == "FieldValueUnknown")
-        .collect();
+fn invalid_from_causes(rt: &ResourceType, version: &str, name: &str, causes: Vec<validation::Cause>) -> ApiError {
+    let unknown: Vec<&validation::Cause> = causes.iter().filter(|c| c.reason == "FieldValueUnknown").collect();
     if !unknown.is_empty() && unknown.len() == causes.len() {
-        let list = unknown
-            .iter()
-            .map(|c| format!("unknown field \"{}\"", c.field))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = unknown.iter().map(|c| format!("unknown field \"{}\"", c.field)).collect::<Vec<_>>().join(", ");
         return ApiError::bad_request(format!(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {list}",
             kind = rt.kind
@@ -273,35 +238,23 @@ fn invalid_from_causes(
         .into_iter()
         .map(|c| {
             let prefix = format!("{}: ", c.field);
-            let msg = c
-                .message
-                .strip_prefix(&prefix)
-                .map(String::from)
-                .unwrap_or(c.message);
+            let msg = c.message.strip_prefix(&prefix).map(String::from).unwrap_or(c.message);
             (c.reason, c.field, msg)
         })
         .collect();
     ApiError::invalid(&rt.group, &rt.kind, name, &causes)
 }
 
-fn validate_custom(
-    rt: &ResourceType,
-    obj: &mut Value,
-    old: Option<&Value>,
-    req: &Req,
-) -> ApiResult<Vec<String>> {
+fn validate_custom(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, req: &Req) -> ApiResult<Vec<String>> {
     if !rt.custom {
         return Ok(Vec::new());
     }
     let Some(schema) = rt.schemas.get(rt.storage_version()) else {
         return Ok(Vec::new());
     };
-    let opts = validation::Options {
-        strict: req.q("fieldValidation") == Some("Strict"),
-    };
+    let opts = validation::Options { strict: req.q("fieldValidation") == Some("Strict") };
     let name = meta_str(obj, "name").unwrap_or("").to_string();
-    validation::validate(schema, obj, old, &opts)
-        .map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
+    validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
 }
 
 /// Everything outside metadata and status, for generation and no-op decisions.
@@ -325,16 +278,12 @@ fn not_found(rt: &ResourceType, name: &str) -> ApiError {
 /// GET of one object.
 pub fn get(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
     let name = req.name.as_deref().unwrap_or("");
-    let obj = state
-        .get(&store_key(rt), req.ns(), name)
-        .ok_or_else(|| not_found(rt, name))?;
+    let obj = state.get(&store_key(rt), req.ns(), name).ok_or_else(|| not_found(rt, name))?;
     let o = present(rt, &req.version, obj);
     let body = match req.render() {
         Render::Full => o,
         Render::Metadata => table::partial_metadata(&o),
-        Render::Table(inc) => {
-            table::table(rt, &req.version, &[o], &state.rv.to_string(), None, inc)
-        }
+        Render::Table(inc) => table::table(rt, &req.version, &[o], &state.rv.to_string(), None, inc),
     };
     ok(200, body)
 }
@@ -352,11 +301,7 @@ impl Selectors {
     pub fn of(rt: &ResourceType, req: &Req) -> ApiResult<Selectors> {
         Ok(Selectors {
             label: LabelSelector::parse(req.q("labelSelector").unwrap_or(""))?,
-            field: FieldSelector::parse(
-                req.q("fieldSelector").unwrap_or(""),
-                &rt.group,
-                &rt.plural,
-            )?,
+            field: FieldSelector::parse(req.q("fieldSelector").unwrap_or(""), &rt.group, &rt.plural)?,
         })
     }
 
@@ -368,28 +313,16 @@ impl Selectors {
 
 fn encode_continue(rv: u64, ns: &str, name: &str) -> String {
     use base64::Engine as _;
-    let start = if ns.is_empty() {
-        format!("{name}\u{0}")
-    } else {
-        format!("{ns}/{name}\u{0}")
-    };
-    base64::engine::general_purpose::STANDARD
-        .encode(json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start}).to_string())
+    let start = if ns.is_empty() { format!("{name}\u{0}") } else { format!("{ns}/{name}\u{0}") };
+    base64::engine::general_purpose::STANDARD.encode(json!({"v": "meta.k8s.io/v1", "rv": rv, "start": start}).to_string())
 }
 
 fn decode_continue(token: &str) -> ApiResult<(u64, String)> {
     use base64::Engine as _;
-    let bad = || {
-        ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)")
-    };
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|_| bad())?;
+    let bad = || ApiError::bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    let raw = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    Ok((
-        v["rv"].as_u64().ok_or_else(bad)?,
-        v["start"].as_str().ok_or_else(bad)?.to_string(),
-    ))
+    Ok((v["rv"].as_u64().ok_or_else(bad)?, v["start"].as_str().ok_or_else(bad)?.to_string()))
 }
 
 /// LIST (not watch).
@@ -406,40 +339,22 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
         }
         None => (state.rv, None),
     };
-    let ns = if rt.namespaced {
-        req.namespace.as_deref()
-    } else {
-        None
-    };
+    let ns = if rt.namespaced { req.namespace.as_deref() } else { None };
     let all: Vec<&Value> = state
         .list(&store_key(rt), ns)
         .into_iter()
         .filter(|o| {
-            let (n, name) = (
-                meta_str(o, "namespace").unwrap_or(""),
-                meta_str(o, "name").unwrap_or(""),
-            );
-            let key = if n.is_empty() {
-                format!("{name}\u{0}")
-            } else {
-                format!("{n}/{name}\u{0}")
-            };
+            let (n, name) = (meta_str(o, "namespace").unwrap_or(""), meta_str(o, "name").unwrap_or(""));
+            let key = if n.is_empty() { format!("{name}\u{0}") } else { format!("{n}/{name}\u{0}") };
             start.as_ref().is_none_or(|s| key.as_str() > s.as_str())
         })
         .filter(|o| sel.matches(o))
         .collect();
-    let (page, rest) = if limit > 0 && all.len() > limit {
-        all.split_at(limit)
-    } else {
-        (&all[..], &[][..])
-    };
-    let cont = page.last().filter(|_| !rest.is_empty()).map(|o| {
-        encode_continue(
-            snapshot,
-            meta_str(o, "namespace").unwrap_or(""),
-            meta_str(o, "name").unwrap_or(""),
-        )
-    });
+    let (page, rest) = if limit > 0 && all.len() > limit { all.split_at(limit) } else { (&all[..], &[][..]) };
+    let cont = page
+        .last()
+        .filter(|_| !rest.is_empty())
+        .map(|o| encode_continue(snapshot, meta_str(o, "namespace").unwrap_or(""), meta_str(o, "name").unwrap_or("")));
     let items: Vec<Value> = page.iter().map(|o| present(rt, &req.version, o)).collect();
     let rv = snapshot.to_string();
     let body = match req.render() {
@@ -459,10 +374,7 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
             } else if let Some(c) = &cont {
                 md.insert("continue".into(), json!(c));
             }
-            if cont.is_some()
-                && req.q("labelSelector").is_none()
-                && req.q("fieldSelector").is_none()
-            {
+            if cont.is_some() && req.q("labelSelector").is_none() && req.q("fieldSelector").is_none() {
                 md.insert("remainingItemCount".into(), json!(rest.len()));
             }
             md.insert("resourceVersion".into(), json!(rv));
@@ -495,10 +407,7 @@ pub fn create(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let manager = manager_of(req, "unknown");
-    with_warnings(
-        create_object(state, rt, req, body, Some(&manager), None),
-        warnings,
-    )
+    with_warnings(create_object(state, rt, req, body, Some(&manager), None), warnings)
 }
 
 /// Creates `obj` (storage form). `manager` records field ownership as an update; `managers`
@@ -524,9 +433,7 @@ fn create_object(
         meta_mut(&mut obj).remove("namespace");
     }
     if meta_str(&obj, "resourceVersion").is_some() {
-        return Err(ApiError::bad_request(
-            "resourceVersion should not be set on objects to be created",
-        ));
+        return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
     }
     // Name or generateName.
     let store = store_key(rt);
@@ -537,11 +444,7 @@ fn create_object(
                 &rt.group,
                 &rt.kind,
                 "",
-                &[(
-                    "FieldValueRequired".into(),
-                    "metadata.name".into(),
-                    "Required value: name or generateName is required".into(),
-                )],
+                &[("FieldValueRequired".into(), "metadata.name".into(), "Required value: name or generateName is required".into())],
             ));
         };
         let mut name = format!("{prefix}{}", meta::name_suffix());
@@ -557,12 +460,7 @@ fn create_object(
     // Events are named `<object>.<hex>` and some built-ins allow more; check the common rule.
     let label_rule = rt.group.is_empty() && rt.plural == "namespaces";
     if let Some(problem) = meta::name_problem(&name, label_rule) {
-        return Err(ApiError::invalid(
-            &rt.group,
-            &rt.kind,
-            &name,
-            &[("FieldValueInvalid".into(), "metadata.name".into(), problem)],
-        ));
+        return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &[("FieldValueInvalid".into(), "metadata.name".into(), problem)]));
     }
     if rt.namespaced {
         match state.namespace(&ns) {
@@ -589,12 +487,7 @@ fn create_object(
         let m = meta_mut(&mut obj);
         m.insert("uid".into(), json!(meta::uid()));
         m.insert("creationTimestamp".into(), json!(meta::now()));
-        for k in [
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-            "managedFields",
-            "selfLink",
-        ] {
+        for k in ["deletionTimestamp", "deletionGracePeriodSeconds", "managedFields", "selfLink"] {
             m.remove(k);
         }
         if rt.generation {
@@ -607,11 +500,7 @@ fn create_object(
     let warnings = validate_custom(rt, &mut obj, None, req)?;
     normalise(&mut obj);
     if req.dry_run() {
-        return Ok(Answer {
-            code: 201,
-            body: present(rt, &req.version, &obj),
-            warnings,
-        });
+        return Ok(Answer { code: 201, body: present(rt, &req.version, &obj), warnings });
     }
     let uid = meta_str(&obj, "uid").unwrap_or("").to_string();
     let stored = state.insert(&store, obj);
@@ -623,11 +512,7 @@ fn create_object(
     if rt.group == "apiextensions.k8s.io" {
         establish_crd(state, &stored);
     }
-    Ok(Answer {
-        code: 201,
-        body: present(rt, &req.version, &stored),
-        warnings,
-    })
+    Ok(Answer { code: 201, body: present(rt, &req.version, &stored), warnings })
 }
 
 fn prepare_create(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
@@ -645,22 +530,10 @@ fn prepare_create(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
             if let Some(spec) = spec {
                 spec.entry("restartPolicy").or_insert(json!("Always"));
                 spec.entry("dnsPolicy").or_insert(json!("ClusterFirst"));
-                spec.entry("schedulerName")
-                    .or_insert(json!("default-scheduler"));
-                spec.entry("terminationGracePeriodSeconds")
-                    .or_insert(json!(30));
-                for c in spec
-                    .get_mut("containers")
-                    .and_then(Value::as_array_mut)
-                    .into_iter()
-                    .flatten()
-                {
-                    for p in c
-                        .get_mut("ports")
-                        .and_then(Value::as_array_mut)
-                        .into_iter()
-                        .flatten()
-                    {
+                spec.entry("schedulerName").or_insert(json!("default-scheduler"));
+                spec.entry("terminationGracePeriodSeconds").or_insert(json!(30));
+                for c in spec.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
+                    for p in c.get_mut("ports").and_then(Value::as_array_mut).into_iter().flatten() {
                         if let Some(p) = p.as_object_mut() {
                             p.entry("protocol").or_insert(json!("TCP"));
                         }
@@ -675,21 +548,9 @@ fn prepare_create(rt: &ResourceType, obj: &mut Value) -> ApiResult<()> {
 }
 
 fn prepare_crd(obj: &mut Value) -> ApiResult<()> {
-    let group = obj
-        .pointer("/spec/group")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let plural = obj
-        .pointer("/spec/names/plural")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let kind = obj
-        .pointer("/spec/names/kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let group = obj.pointer("/spec/group").and_then(Value::as_str).unwrap_or("").to_string();
+    let plural = obj.pointer("/spec/names/plural").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = obj.pointer("/spec/names/kind").and_then(Value::as_str).unwrap_or("").to_string();
     let name = meta_str(obj, "name").unwrap_or("").to_string();
     if name != format!("{plural}.{group}") {
         return Err(ApiError::invalid(
@@ -716,18 +577,10 @@ fn prepare_crd(obj: &mut Value) -> ApiResult<()> {
         ));
     }
     let spec = obj["spec"].as_object_mut().expect("spec checked above");
-    spec.entry("conversion")
-        .or_insert(json!({"strategy": "None"}));
-    let names = spec
-        .get_mut("names")
-        .and_then(Value::as_object_mut)
-        .expect("names checked above");
-    names
-        .entry("listKind")
-        .or_insert(json!(format!("{kind}List")));
-    names
-        .entry("singular")
-        .or_insert(json!(kind.to_lowercase()));
+    spec.entry("conversion").or_insert(json!({"strategy": "None"}));
+    let names = spec.get_mut("names").and_then(Value::as_object_mut).expect("names checked above");
+    names.entry("listKind").or_insert(json!(format!("{kind}List")));
+    names.entry("singular").or_insert(json!(kind.to_lowercase()));
     let storage = obj
         .pointer("/spec/versions")
         .and_then(Value::as_array)
@@ -749,16 +602,8 @@ fn establish_crd(state: &mut State, crd: &Value) {
         {"type": "NamesAccepted", "status": "True", "lastTransitionTime": now, "reason": "NoConflicts", "message": "no conflicts found"},
         {"type": "Established", "status": "True", "lastTransitionTime": now, "reason": "InitialNamesAccepted", "message": "the initial names have been accepted"}
     ]);
-    state.replace(
-        &(
-            String::from("apiextensions.k8s.io"),
-            "customresourcedefinitions".into(),
-        ),
-        c,
-    );
-    state
-        .types
-        .insert((rt.group.clone(), rt.plural.clone()), rt);
+    state.replace(&(String::from("apiextensions.k8s.io"), "customresourcedefinitions".into()), c);
+    state.types.insert((rt.group.clone(), rt.plural.clone()), rt);
 }
 
 /// PUT.
@@ -766,15 +611,10 @@ pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let name = req.name.clone().unwrap_or_default();
-    let current = state
-        .get(&store_key(rt), req.ns(), &name)
-        .cloned()
-        .ok_or_else(|| not_found(rt, &name))?;
+    let current = state.get(&store_key(rt), req.ns(), &name).cloned().ok_or_else(|| not_found(rt, &name))?;
     if let Some(bn) = meta_str(&body, "name") {
         if bn != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({bn}) does not match the name on the URL ({name})"
-            )));
+            return Err(ApiError::bad_request(format!("the name of the object ({bn}) does not match the name on the URL ({name})")));
         }
     }
     match meta_str(&body, "resourceVersion") {
@@ -798,18 +638,7 @@ pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     }
     let sub = req.sub.clone().unwrap_or_default();
     let manager = manager_of(req, "unknown");
-    with_warnings(
-        finish_write(
-            state,
-            rt,
-            req,
-            &current,
-            body,
-            &sub,
-            WriteOwner::Update(&manager),
-        ),
-        warnings,
-    )
+    with_warnings(finish_write(state, rt, req, &current, body, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
 /// Who a write is recorded for.
@@ -892,86 +721,51 @@ fn finish_write(
     }
     if rt.group == "apiextensions.k8s.io" && sub != "status" {
         if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.entry("conversion")
-                .or_insert(json!({"strategy": "None"}));
+            spec.entry("conversion").or_insert(json!({"strategy": "None"}));
         }
     }
     // No new finalizers while deleting.
     if current.pointer("/metadata/deletionTimestamp").is_some() {
-        let old: Vec<Value> = current
-            .pointer("/metadata/finalizers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let old: Vec<Value> = current.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default();
         let added: Vec<String> = new
             .pointer("/metadata/finalizers")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter(|f| !old.contains(f))
-                    .filter_map(|f| f.as_str().map(String::from))
-                    .collect()
-            })
+            .map(|a| a.iter().filter(|f| !old.contains(f)).filter_map(|f| f.as_str().map(String::from)).collect())
             .unwrap_or_default();
         if !added.is_empty() {
-            let list = added
-                .iter()
-                .map(|f| format!("\"{f}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let list = added.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
             let cause = (
                 "FieldValueForbidden".to_string(),
                 "metadata.finalizers".to_string(),
-                format!("Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"),
+                format!(
+                    "Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{{{list}}}"
+                ),
             );
             // The real server reports it twice for custom resources (generic and CR validation).
-            let causes = if rt.custom {
-                vec![cause.clone(), cause]
-            } else {
-                vec![cause]
-            };
+            let causes = if rt.custom { vec![cause.clone(), cause] } else { vec![cause] };
             return Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes));
         }
     }
     let warnings = validate_custom(rt, &mut new, Some(current), req)?;
     normalise(&mut new);
     if rt.generation && spec_part(&new) != spec_part(current) {
-        let g = current
-            .pointer("/metadata/generation")
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
+        let g = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
         new["metadata"]["generation"] = json!(g + 1);
     }
     let uid = meta_str(current, "uid").unwrap_or("").to_string();
     let mut managers = state.managers.get(&uid).cloned().unwrap_or_default();
     match owner {
-        WriteOwner::Update(m) => apply::record_update(
-            rt,
-            rt.storage_version(),
-            Some(current),
-            &new,
-            m,
-            sub,
-            &mut managers,
-        ),
+        WriteOwner::Update(m) => apply::record_update(rt, rt.storage_version(), Some(current), &new, m, sub, &mut managers),
         WriteOwner::Applied(m) => managers = m,
     }
     if new == *current {
         if !req.dry_run() {
             state.managers.insert(uid, managers);
         }
-        return Ok(Answer {
-            code: 200,
-            body: present(rt, &req.version, current),
-            warnings,
-        });
+        return Ok(Answer { code: 200, body: present(rt, &req.version, current), warnings });
     }
     if req.dry_run() {
-        return Ok(Answer {
-            code: 200,
-            body: present(rt, &req.version, &new),
-            warnings,
-        });
+        return Ok(Answer { code: 200, body: present(rt, &req.version, &new), warnings });
     }
     let deleting = current.pointer("/metadata/deletionTimestamp").is_some();
     if deleting && new.pointer("/metadata/finalizers").is_none() {
@@ -979,30 +773,18 @@ fn finish_write(
         // previous resourceVersion, as the real server answers.
         state.remove(&store, meta_str(current, "namespace").unwrap_or(""), &name);
         after_remove(state, rt, current);
-        return Ok(Answer {
-            code: 200,
-            body: present(rt, &req.version, &new),
-            warnings,
-        });
+        return Ok(Answer { code: 200, body: present(rt, &req.version, &new), warnings });
     }
     let stored = state.replace(&store, new);
     state.managers.insert(uid, managers);
     if rt.group == "apiextensions.k8s.io" {
         if let Some(t) = from_crd(&stored) {
-            if stored
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|c| !c.is_empty())
-            {
+            if stored.pointer("/status/conditions").and_then(Value::as_array).is_some_and(|c| !c.is_empty()) {
                 state.types.insert((t.group.clone(), t.plural.clone()), t);
             }
         }
     }
-    Ok(Answer {
-        code: 200,
-        body: present(rt, &req.version, &stored),
-        warnings,
-    })
+    Ok(Answer { code: 200, body: present(rt, &req.version, &stored), warnings })
 }
 
 /// Bookkeeping after an object left the store.
@@ -1035,21 +817,16 @@ pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answe
                 return Err(ApiError {
                     code: 422,
                     reason: "Invalid".into(),
-                    message: "the server rejected our request due to an error in our request"
-                        .into(),
+                    message: "the server rejected our request due to an error in our request".into(),
                     details: Some(json!({})),
                 });
             }
         }
-        "application/strategic-merge-patch+json" if !rt.custom => {
-            crate::patch::strategic(&mut view, &parse_json(&req.body)?)
-        }
+        "application/strategic-merge-patch+json" if !rt.custom => crate::patch::strategic(&mut view, &parse_json(&req.body)?),
         _ => return Err(ApiError::unsupported_patch(rt.custom)),
     }
     if !view.is_object() {
-        return Err(ApiError::bad_request(
-            "the patched object is not a JSON object",
-        ));
+        return Err(ApiError::bad_request("the patched object is not a JSON object"));
     }
     // A resourceVersion in the patch is a precondition.
     if meta_str(&view, "resourceVersion") != meta_str(&current, "resourceVersion") {
@@ -1061,65 +838,33 @@ pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answe
     let (view, warnings) = decode_builtin(rt, req, view)?;
     let new = ingest(rt, view);
     let manager = manager_of(req, "unknown");
-    with_warnings(
-        finish_write(
-            state,
-            rt,
-            req,
-            &current,
-            new,
-            &sub,
-            WriteOwner::Update(&manager),
-        ),
-        warnings,
-    )
+    with_warnings(finish_write(state, rt, req, &current, new, &sub, WriteOwner::Update(&manager)), warnings)
 }
 
-fn apply_patch(
-    state: &mut State,
-    rt: &ResourceType,
-    req: &Req,
-    current: Option<Value>,
-) -> ApiResult<Answer> {
+fn apply_patch(state: &mut State, rt: &ResourceType, req: &Req, current: Option<Value>) -> ApiResult<Answer> {
     let name = req.name.clone().unwrap_or_default();
     let sub = req.sub.clone().unwrap_or_default();
     let Some(manager) = req.q("fieldManager").map(String::from) else {
-        return Err(ApiError::bad_request(
-            "PATCH, application/apply-patch+yaml requires fieldManager to be set",
-        ));
+        return Err(ApiError::bad_request("PATCH, application/apply-patch+yaml requires fieldManager to be set"));
     };
-    let applied: Value = serde_yaml::from_slice::<Value>(&req.body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+    let applied: Value =
+        serde_yaml::from_slice::<Value>(&req.body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
     if !applied.is_object() {
         return Err(ApiError::bad_request("apply patch must be an object"));
     }
-    if applied
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .is_empty()
-        || applied
-            .get("kind")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .is_empty()
+    if applied.get("apiVersion").and_then(Value::as_str).unwrap_or("").is_empty()
+        || applied.get("kind").and_then(Value::as_str).unwrap_or("").is_empty()
     {
         return Err(ApiError::bad_request("invalid object type: /, Kind="));
     }
     let (applied, warnings) = decode_builtin(rt, req, applied)?;
-    let applied = if rt.group == "events.k8s.io" {
-        events::from_events_v1(&applied)
-    } else {
-        applied
-    };
+    let applied = if rt.group == "events.k8s.io" { events::from_events_v1(&applied) } else { applied };
     if current.is_none() && sub == "status" {
         return Err(not_found(rt, &name));
     }
     if let Some(n) = meta_str(&applied, "name") {
         if n != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({n}) does not match the name on the URL ({name})"
-            )));
+            return Err(ApiError::bad_request(format!("the name of the object ({n}) does not match the name on the URL ({name})")));
         }
     }
     let force = req.flag("force");
@@ -1130,23 +875,11 @@ fn apply_patch(
                 return Err(not_found(rt, &name));
             }
             let mut managers = apply::Managers::new();
-            let mut created = apply::apply(
-                rt,
-                &version,
-                None,
-                &applied,
-                &manager,
-                "",
-                force,
-                &mut managers,
-            )
-            .map_err(|c| conflict_error(&c))?;
+            let mut created =
+                apply::apply(rt, &version, None, &applied, &manager, "", force, &mut managers).map_err(|c| conflict_error(&c))?;
             meta_mut(&mut created).insert("name".into(), json!(name));
             let created = ingest(rt, created);
-            with_warnings(
-                create_object(state, rt, req, created, None, Some(managers)),
-                warnings,
-            )
+            with_warnings(create_object(state, rt, req, created, None, Some(managers)), warnings)
         }
         Some(cur) => {
             if let Some(rv) = meta_str(&applied, "resourceVersion") {
@@ -1156,30 +889,10 @@ fn apply_patch(
             }
             let uid = meta_str(&cur, "uid").unwrap_or("").to_string();
             let mut managers = state.managers.get(&uid).cloned().unwrap_or_default();
-            let merged = apply::apply(
-                rt,
-                &version,
-                Some(&cur),
-                &applied,
-                &manager,
-                &sub,
-                force,
-                &mut managers,
-            )
-            .map_err(|c| conflict_error(&c))?;
+            let merged =
+                apply::apply(rt, &version, Some(&cur), &applied, &manager, &sub, force, &mut managers).map_err(|c| conflict_error(&c))?;
             let merged = ingest(rt, merged);
-            with_warnings(
-                finish_write(
-                    state,
-                    rt,
-                    req,
-                    &cur,
-                    merged,
-                    &sub,
-                    WriteOwner::Applied(managers),
-                ),
-                warnings,
-            )
+            with_warnings(finish_write(state, rt, req, &cur, merged, &sub, WriteOwner::Applied(managers)), warnings)
         }
     }
 }
@@ -1187,10 +900,7 @@ fn apply_patch(
 fn conflict_error(conflicts: &[apply::Conflict]) -> ApiError {
     let n = conflicts.len();
     let text = if n == 1 {
-        format!(
-            "conflict with \"{}\": {}",
-            conflicts[0].manager, conflicts[0].field
-        )
+        format!("conflict with \"{}\": {}", conflicts[0].manager, conflicts[0].field)
     } else {
         let mut managers: Vec<&str> = conflicts.iter().map(|c| c.manager.as_str()).collect();
         managers.sort();
@@ -1211,10 +921,7 @@ fn conflict_error(conflicts: &[apply::Conflict]) -> ApiError {
     ApiError {
         code: 409,
         reason: "Conflict".into(),
-        message: format!(
-            "Apply failed with {n} conflict{}: {text}",
-            if n == 1 { "" } else { "s" }
-        ),
+        message: format!("Apply failed with {n} conflict{}: {text}", if n == 1 { "" } else { "s" }),
         details: Some(json!({"causes": causes})),
     }
 }
@@ -1232,10 +939,7 @@ fn delete_options(req: &Req) -> ApiResult<Value> {
 pub fn delete(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
     let name = req.name.clone().unwrap_or_default();
     let opts = delete_options(req)?;
-    let current = state
-        .get(&store_key(rt), req.ns(), &name)
-        .cloned()
-        .ok_or_else(|| not_found(rt, &name))?;
+    let current = state.get(&store_key(rt), req.ns(), &name).cloned().ok_or_else(|| not_found(rt, &name))?;
     if let Some(uid) = opts.pointer("/preconditions/uid").and_then(Value::as_str) {
         let actual = meta_str(&current, "uid").unwrap_or("");
         if uid != actual {
@@ -1243,16 +947,11 @@ pub fn delete(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
                 &rt.group,
                 &rt.plural,
                 &name,
-                &format!(
-                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
-                ),
+                &format!("Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"),
             ));
         }
     }
-    if let Some(rv) = opts
-        .pointer("/preconditions/resourceVersion")
-        .and_then(Value::as_str)
-    {
+    if let Some(rv) = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str) {
         let actual = meta_str(&current, "resourceVersion").unwrap_or("");
         if rv != actual {
             return Err(ApiError::conflict_msg(
@@ -1270,9 +969,7 @@ pub fn delete(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answ
     reconcile(state);
     let still_there = state.get(&store_key(rt), req.ns(), &name).is_some();
     match answer {
-        Some(obj) if rt.delete_returns_object || still_there => {
-            ok(200, present(rt, &req.version, &obj))
-        }
+        Some(obj) if rt.delete_returns_object || still_there => ok(200, present(rt, &req.version, &obj)),
         _ => ok(
             200,
             json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
@@ -1309,19 +1006,13 @@ fn delete_object(state: &mut State, rt: &ResourceType, current: &Value) -> Optio
                 a.push(f);
             }
         }
-        if let Some(conds) = c
-            .pointer_mut("/status/conditions")
-            .and_then(Value::as_array_mut)
-        {
+        if let Some(conds) = c.pointer_mut("/status/conditions").and_then(Value::as_array_mut) {
             conds.push(json!({"type": "Terminating", "status": "True", "lastTransitionTime": meta::now(),
                 "reason": "InstanceDeletionPending", "message": "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon"}));
         }
         return Some(state.replace(&store, c));
     }
-    let has_finalizers = current
-        .pointer("/metadata/finalizers")
-        .and_then(Value::as_array)
-        .is_some_and(|a| !a.is_empty());
+    let has_finalizers = current.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|a| !a.is_empty());
     if has_finalizers {
         if deleting {
             return Some(current.clone());
@@ -1330,10 +1021,7 @@ fn delete_object(state: &mut State, rt: &ResourceType, current: &Value) -> Optio
         o["metadata"]["deletionTimestamp"] = json!(meta::now());
         o["metadata"]["deletionGracePeriodSeconds"] = json!(0);
         if rt.generation {
-            let g = o
-                .pointer("/metadata/generation")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
+            let g = o.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
             o["metadata"]["generation"] = json!(g + 1);
         }
         return Some(state.replace(&store, o));
@@ -1346,17 +1034,8 @@ fn delete_object(state: &mut State, rt: &ResourceType, current: &Value) -> Optio
 /// DELETE on a collection: deletes every matching object; answers the list of them.
 pub fn delete_collection(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
     let sel = Selectors::of(rt, req)?;
-    let ns = if rt.namespaced {
-        req.namespace.as_deref()
-    } else {
-        None
-    };
-    let targets: Vec<Value> = state
-        .list(&store_key(rt), ns)
-        .into_iter()
-        .filter(|o| sel.matches(o))
-        .cloned()
-        .collect();
+    let ns = if rt.namespaced { req.namespace.as_deref() } else { None };
+    let targets: Vec<Value> = state.list(&store_key(rt), ns).into_iter().filter(|o| sel.matches(o)).cloned().collect();
     let mut items = Vec::new();
     if !req.dry_run() {
         for t in &targets {
@@ -1378,24 +1057,13 @@ pub fn delete_collection(state: &mut State, rt: &ResourceType, req: &Req) -> Api
 pub fn reconcile(state: &mut State) {
     for _ in 0..16 {
         let mut changed = false;
-        let crd_store: StoreKey = (
-            "apiextensions.k8s.io".into(),
-            "customresourcedefinitions".into(),
-        );
-        let terminating_crds: Vec<Value> = state
-            .list(&crd_store, None)
-            .into_iter()
-            .filter(|c| c.pointer("/metadata/deletionTimestamp").is_some())
-            .cloned()
-            .collect();
+        let crd_store: StoreKey = ("apiextensions.k8s.io".into(), "customresourcedefinitions".into());
+        let terminating_crds: Vec<Value> =
+            state.list(&crd_store, None).into_iter().filter(|c| c.pointer("/metadata/deletionTimestamp").is_some()).cloned().collect();
         for crd in terminating_crds {
             let Some(t) = from_crd(&crd) else { continue };
             let rt = state.type_of(&t.group, &t.plural).cloned().unwrap_or(t);
-            let instances: Vec<Value> = state
-                .list(&rt.store_key(), None)
-                .into_iter()
-                .cloned()
-                .collect();
+            let instances: Vec<Value> = state.list(&rt.store_key(), None).into_iter().cloned().collect();
             for i in &instances {
                 if i.pointer("/metadata/deletionTimestamp").is_none() {
                     delete_object(state, &rt, i);
@@ -1418,19 +1086,10 @@ pub fn reconcile(state: &mut State) {
             .filter_map(|n| meta_str(n, "name").map(String::from))
             .collect();
         for ns in terminating_ns {
-            let types: Vec<ResourceType> = state
-                .types
-                .values()
-                .filter(|t| t.namespaced && t.group != "events.k8s.io")
-                .cloned()
-                .collect();
+            let types: Vec<ResourceType> = state.types.values().filter(|t| t.namespaced && t.group != "events.k8s.io").cloned().collect();
             let mut empty = true;
             for rt in types {
-                let objs: Vec<Value> = state
-                    .list(&rt.store_key(), Some(&ns))
-                    .into_iter()
-                    .cloned()
-                    .collect();
+                let objs: Vec<Value> = state.list(&rt.store_key(), Some(&ns)).into_iter().cloned().collect();
                 for o in &objs {
                     empty = false;
                     if o.pointer("/metadata/deletionTimestamp").is_none() {

@@ -37,9 +37,7 @@ pub enum Part {
 fn include_top(key: &str, part: Part) -> bool {
     match part {
         Part::Status => key == "status",
-        Part::Main { status_separate } => {
-            !(key == "apiVersion" || key == "kind" || (status_separate && key == "status"))
-        }
+        Part::Main { status_separate } => !(key == "apiVersion" || key == "kind" || (status_separate && key == "status")),
     }
 }
 
@@ -56,11 +54,7 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                     for mk in ["labels", "annotations"] {
                         if let Some(Value::Object(l)) = md.get(mk) {
                             for lk in l.keys() {
-                                out.insert(vec![
-                                    "f:metadata".into(),
-                                    format!("f:{mk}"),
-                                    format!("f:{lk}"),
-                                ]);
+                                out.insert(vec!["f:metadata".into(), format!("f:{mk}"), format!("f:{lk}")]);
                             }
                         }
                     }
@@ -80,27 +74,13 @@ pub fn fields_of(rt: &ResourceType, version: &str, obj: &Value, part: Part) -> B
                 }
                 continue;
             }
-            walk(
-                rt,
-                version,
-                v,
-                &mut vec![format!("f:{k}")],
-                &mut vec![k.clone()],
-                &mut out,
-            );
+            walk(rt, version, v, &mut vec![format!("f:{k}")], &mut vec![k.clone()], &mut out);
         }
     }
     out
 }
 
-fn walk(
-    rt: &ResourceType,
-    version: &str,
-    v: &Value,
-    path: &mut FieldPath,
-    schema_path: &mut Vec<String>,
-    out: &mut BTreeSet<FieldPath>,
-) {
+fn walk(rt: &ResourceType, version: &str, v: &Value, path: &mut FieldPath, schema_path: &mut Vec<String>, out: &mut BTreeSet<FieldPath>) {
     match v {
         Value::Object(m) if !m.is_empty() => {
             for (k, x) in m {
@@ -165,19 +145,14 @@ fn matches_key(seg: &str, item: &Value) -> bool {
     let Ok(Value::Object(keys)) = serde_json::from_str::<Value>(js) else {
         return false;
     };
-    keys.iter()
-        .all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v)
+    keys.iter().all(|(k, v)| item.get(k).unwrap_or(&Value::Null) == v)
 }
 
 /// The value at a field path.
 pub fn get_path<'a>(obj: &'a Value, path: &[String]) -> Option<&'a Value> {
     let mut cur = obj;
     for seg in path {
-        cur = if let Some(f) = seg.strip_prefix("f:") {
-            cur.get(f)?
-        } else {
-            cur.as_array()?.iter().find(|i| matches_key(seg, i))?
-        };
+        cur = if let Some(f) = seg.strip_prefix("f:") { cur.get(f)? } else { cur.as_array()?.iter().find(|i| matches_key(seg, i))? };
     }
     Some(cur)
 }
@@ -200,8 +175,7 @@ pub fn remove_path(obj: &mut Value, path: &[String]) {
             let child = if let Some(f) = seg.strip_prefix("f:") {
                 cur.get_mut(f)
             } else {
-                cur.as_array_mut()
-                    .and_then(|a| a.iter_mut().find(|i| matches_key(seg, i)))
+                cur.as_array_mut().and_then(|a| a.iter_mut().find(|i| matches_key(seg, i)))
             };
             if let Some(c) = child {
                 if rec(c, rest) {
@@ -229,21 +203,13 @@ pub fn remove_path(obj: &mut Value, path: &[String]) {
 
 /// Merges an applied configuration into the live object: objects recursively, lists with
 /// map keys by key, anything else replaced.
-pub fn merge_applied(
-    rt: &ResourceType,
-    version: &str,
-    live: &mut Value,
-    applied: &Value,
-    schema_path: &mut Vec<String>,
-) {
+pub fn merge_applied(rt: &ResourceType, version: &str, live: &mut Value, applied: &Value, schema_path: &mut Vec<String>) {
     match (live, applied) {
         (Value::Object(l), Value::Object(a)) => {
             for (k, v) in a {
                 schema_path.push(k.clone());
                 match l.get_mut(k) {
-                    Some(existing) if !v.is_null() => {
-                        merge_applied(rt, version, existing, v, schema_path)
-                    }
+                    Some(existing) if !v.is_null() => merge_applied(rt, version, existing, v, schema_path),
                     _ => {
                         l.insert(k.clone(), v.clone());
                     }
@@ -263,10 +229,7 @@ pub fn merge_applied(
                     schema_path.pop();
                 }
             }
-            _ if rt.is_set_list(version, schema_path)
-                && a.iter().all(is_scalar)
-                && l.iter().all(is_scalar) =>
-            {
+            _ if rt.is_set_list(version, schema_path) && a.iter().all(is_scalar) && l.iter().all(is_scalar) => {
                 for item in a {
                     if !l.contains(item) {
                         l.push(item.clone());
@@ -290,8 +253,7 @@ fn overlaps(a: &[String], b: &[String]) -> bool {
 /// are about values, and an element that exists in both objects is neither added nor
 /// modified (structured-merge-diff compares leaves).
 fn is_element(p: &[String]) -> bool {
-    p.last()
-        .is_some_and(|s| s.starts_with("k:") || s.starts_with("v:"))
+    p.last().is_some_and(|s| s.starts_with("k:") || s.starts_with("v:"))
 }
 
 /// A set plus the named fields above its paths (structured-merge-diff's
@@ -333,10 +295,7 @@ fn to_prune(last: &BTreeSet<FieldPath>, managers: &Managers) -> Vec<FieldPath> {
         owned.extend(o.fields.iter().cloned());
     }
     let owned = with_named_ancestors(&owned);
-    let gone: BTreeSet<FieldPath> = with_named_ancestors(last)
-        .difference(&owned)
-        .cloned()
-        .collect();
+    let gone: BTreeSet<FieldPath> = with_named_ancestors(last).difference(&owned).cloned().collect();
     gone.iter()
         // A key field goes only with its element.
         .filter(|p| !is_key_field(p) || gone.contains(&p[..p.len() - 1]))
@@ -363,11 +322,10 @@ pub fn render(path: &[String]) -> String {
                 format!("[={v}]")
             } else {
                 // structured-merge-diff's PathElement.String(): `[name="a",port=80]`.
-                let mut keys: Vec<String> =
-                    match serde_json::from_str::<Value>(s.trim_start_matches("k:")) {
-                        Ok(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-                        _ => vec![s.trim_start_matches("k:").to_string()],
-                    };
+                let mut keys: Vec<String> = match serde_json::from_str::<Value>(s.trim_start_matches("k:")) {
+                    Ok(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                    _ => vec![s.trim_start_matches("k:").to_string()],
+                };
                 keys.sort();
                 format!("[{}]", keys.join(","))
             }
@@ -388,13 +346,7 @@ pub fn apply(
     force: bool,
     managers: &mut Managers,
 ) -> Result<Value, Vec<Conflict>> {
-    let part = if subresource == "status" {
-        Part::Status
-    } else {
-        Part::Main {
-            status_separate: rt.status,
-        }
-    };
+    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
     let new_fields = fields_of(rt, version, applied, part);
     let base = live.cloned().unwrap_or_else(|| Value::Object(Map::new()));
     let me = (manager.to_string(), subresource.to_string());
@@ -413,13 +365,7 @@ pub fn apply(
         }
     }
     if !conflicts.is_empty() && !force {
-        let mut out: Vec<Conflict> = conflicts
-            .iter()
-            .map(|(w, p)| Conflict {
-                field: render(p),
-                manager: w.0.clone(),
-            })
-            .collect();
+        let mut out: Vec<Conflict> = conflicts.iter().map(|(w, p)| Conflict { field: render(p), manager: w.0.clone() }).collect();
         out.dedup();
         return Err(out);
     }
@@ -437,15 +383,7 @@ pub fn apply(
             if k == "metadata" {
                 let mut md = Map::new();
                 if let Value::Object(m) = v {
-                    for mk in [
-                        "labels",
-                        "annotations",
-                        "finalizers",
-                        "ownerReferences",
-                        "name",
-                        "namespace",
-                        "generateName",
-                    ] {
+                    for mk in ["labels", "annotations", "finalizers", "ownerReferences", "name", "namespace", "generateName"] {
                         if let Some(x) = m.get(mk) {
                             md.insert(mk.into(), x.clone());
                         }
@@ -458,27 +396,12 @@ pub fn apply(
                 filtered.insert(k.clone(), v.clone());
             }
         }
-        merge_applied(
-            rt,
-            version,
-            &mut merged,
-            &Value::Object(filtered),
-            &mut Vec::new(),
-        );
+        merge_applied(rt, version, &mut merged, &Value::Object(filtered), &mut Vec::new());
     }
 
     // Remove what this manager applied before and no longer does, unless others own it.
-    let previous = managers
-        .get(&me)
-        .map(|o| o.fields.clone())
-        .unwrap_or_default();
-    managers.insert(
-        me,
-        Owned {
-            fields: new_fields,
-            applied: true,
-        },
-    );
+    let previous = managers.get(&me).map(|o| o.fields.clone()).unwrap_or_default();
+    managers.insert(me, Owned { fields: new_fields, applied: true });
     // Shortest first: once an element or object goes, the paths inside it are moot.
     let mut gone = to_prune(&previous, managers);
     gone.sort_by_key(Vec::len);
@@ -500,13 +423,7 @@ pub fn record_update(
     subresource: &str,
     managers: &mut Managers,
 ) {
-    let part = if subresource == "status" {
-        Part::Status
-    } else {
-        Part::Main {
-            status_separate: rt.status,
-        }
-    };
+    let part = if subresource == "status" { Part::Status } else { Part::Main { status_separate: rt.status } };
     let new_fields = fields_of(rt, version, new, part);
     let changed: BTreeSet<FieldPath> = match old {
         None => new_fields,
@@ -515,13 +432,7 @@ pub fn record_update(
             new_fields
                 .iter()
                 // An element present before is not changed by edits of its fields.
-                .filter(|p| {
-                    if is_element(p) {
-                        get_path(o, p).is_none()
-                    } else {
-                        get_path(o, p) != get_path(new, p)
-                    }
-                })
+                .filter(|p| if is_element(p) { get_path(o, p).is_none() } else { get_path(o, p) != get_path(new, p) })
                 .chain(old_fields.iter().filter(|p| get_path(new, p).is_none()))
                 .cloned()
                 .collect()
@@ -535,11 +446,7 @@ pub fn record_update(
         if *who != me {
             // A change inside an element does not take the element itself (only its
             // addition or removal does, and then the paths are equal).
-            o.fields.retain(|p| {
-                !changed
-                    .iter()
-                    .any(|c| overlaps(p, c) && !(is_element(p) && p.len() < c.len()))
-            });
+            o.fields.retain(|p| !changed.iter().any(|c| overlaps(p, c) && !(is_element(p) && p.len() < c.len())));
         }
     }
     let entry = managers.entry(me).or_default();
@@ -581,11 +488,7 @@ mod tests {
         let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
         let a2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 1}});
         let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
-        assert_eq!(
-            live["spec"],
-            json!({"size": 1, "color": "red"}),
-            "b still owns color"
-        );
+        assert_eq!(live["spec"], json!({"size": 1, "color": "red"}), "b still owns color");
         let a3 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"size": 2}});
         let b2 = json!({"apiVersion": "acc.dev/v1", "kind": "Widget", "spec": {"other": true}});
         let live = apply(&rt, "v1", Some(&live), &a3, "a", "", false, &mut m).unwrap();
@@ -601,25 +504,13 @@ mod tests {
         let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
         let b = json!({"spec": {"ports": [{"port": 443, "name": "https"}]}});
         let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
-        assert_eq!(
-            live["spec"]["ports"],
-            json!([{"port": 80, "name": "http"}, {"port": 443, "name": "https"}])
-        );
+        assert_eq!(live["spec"]["ports"], json!([{"port": 80, "name": "http"}, {"port": 443, "name": "https"}]));
         let c = json!({"spec": {"tags": ["y"]}});
         let err = apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap_err();
-        assert_eq!(
-            err,
-            vec![Conflict {
-                field: ".spec.tags".into(),
-                manager: "a".into()
-            }]
-        );
+        assert_eq!(err, vec![Conflict { field: ".spec.tags".into(), manager: "a".into() }]);
         let live = apply(&rt, "v1", Some(&live), &c, "c", "", true, &mut m).unwrap();
         assert_eq!(live["spec"]["tags"], json!(["y"]));
-        assert!(!m[&("a".to_string(), String::new())]
-            .fields
-            .iter()
-            .any(|p| render(p) == ".spec.tags"));
+        assert!(!m[&("a".to_string(), String::new())].fields.iter().any(|p| render(p) == ".spec.tags"));
     }
 
     #[test]
@@ -636,31 +527,11 @@ mod tests {
     fn updates_take_ownership_from_appliers() {
         let rt = widget_type();
         let mut m = Managers::new();
-        let live = apply(
-            &rt,
-            "v1",
-            None,
-            &json!({"spec": {"size": 1}}),
-            "a",
-            "",
-            false,
-            &mut m,
-        )
-        .unwrap();
+        let live = apply(&rt, "v1", None, &json!({"spec": {"size": 1}}), "a", "", false, &mut m).unwrap();
         let mut edited = live.clone();
         edited["spec"]["size"] = json!(5);
         record_update(&rt, "v1", Some(&live), &edited, "kubectl-edit", "", &mut m);
-        let err = apply(
-            &rt,
-            "v1",
-            Some(&edited),
-            &json!({"spec": {"size": 1}}),
-            "a",
-            "",
-            false,
-            &mut m,
-        )
-        .unwrap_err();
+        let err = apply(&rt, "v1", Some(&edited), &json!({"spec": {"size": 1}}), "a", "", false, &mut m).unwrap_err();
         assert_eq!(err[0].manager, "kubectl-edit");
     }
 
@@ -679,18 +550,14 @@ mod tests {
         let b = json!({"spec": {"ports": [{"port": 81, "extra": true}]}});
         let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
         let out = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
-        assert_eq!(
-            out["spec"]["ports"],
-            json!([{"port": 80, "name": "http"}, {"port": 81, "extra": true}])
-        );
+        assert_eq!(out["spec"]["ports"], json!([{"port": 80, "name": "http"}, {"port": 81, "extra": true}]));
     }
 
     #[test]
     fn an_edit_inside_an_element_does_not_take_the_element() {
         let rt = widget_type();
         let mut m = Managers::new();
-        let a1 =
-            json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt"}]}});
+        let a1 = json!({"spec": {"ports": [{"port": 80, "name": "http"}, {"port": 81, "name": "alt"}]}});
         let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
         let mut edited = live.clone();
         edited["spec"]["ports"][1]["name"] = json!("other");
@@ -726,18 +593,10 @@ mod tests {
         let live = apply(&rt, "v1", None, &a1, "a", "", false, &mut m).unwrap();
         let b = json!({"spec": {"zones": ["b", "c"]}});
         let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
-        assert_eq!(
-            live["spec"]["zones"],
-            json!(["a", "b", "c"]),
-            "a union, no conflict"
-        );
+        assert_eq!(live["spec"]["zones"], json!(["a", "b", "c"]), "a union, no conflict");
         let a2 = json!({"spec": {"zones": ["a"]}});
         let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
-        assert_eq!(
-            live["spec"]["zones"],
-            json!(["a", "b", "c"]),
-            "b still owns b"
-        );
+        assert_eq!(live["spec"]["zones"], json!(["a", "b", "c"]), "b still owns b");
         let b2 = json!({"spec": {"zones": ["c"]}});
         let live = apply(&rt, "v1", Some(&live), &b2, "b", "", false, &mut m).unwrap();
         assert_eq!(live["spec"]["zones"], json!(["a", "c"]));
@@ -754,13 +613,7 @@ mod tests {
         let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
         let b = json!({"spec": {"ports": [{"port": 80, "name": "web"}]}});
         let err = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap_err();
-        assert_eq!(
-            err,
-            vec![Conflict {
-                field: ".spec.ports[port=80].name".into(),
-                manager: "a".into()
-            }]
-        );
+        assert_eq!(err, vec![Conflict { field: ".spec.ports[port=80].name".into(), manager: "a".into() }]);
         // Same values elsewhere in the element: shared, no conflict.
         let c = json!({"spec": {"ports": [{"port": 80, "extra": 1}]}});
         apply(&rt, "v1", Some(&live), &c, "c", "", false, &mut m).unwrap();
@@ -770,20 +623,13 @@ mod tests {
     fn finalizers_merge_as_a_set_and_owner_references_by_uid() {
         let rt = widget_type();
         let mut m = Managers::new();
-        let owner =
-            |uid: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": uid, "uid": uid});
+        let owner = |uid: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "name": uid, "uid": uid});
         let a = json!({"metadata": {"finalizers": ["a.dev/x"], "ownerReferences": [owner("u1")]}, "spec": {}});
         let live = apply(&rt, "v1", None, &a, "a", "", false, &mut m).unwrap();
         let b = json!({"metadata": {"finalizers": ["b.dev/y"], "ownerReferences": [owner("u2")]}});
         let live = apply(&rt, "v1", Some(&live), &b, "b", "", false, &mut m).unwrap();
-        assert_eq!(
-            live["metadata"]["finalizers"],
-            json!(["a.dev/x", "b.dev/y"])
-        );
-        assert_eq!(
-            live["metadata"]["ownerReferences"],
-            json!([owner("u1"), owner("u2")])
-        );
+        assert_eq!(live["metadata"]["finalizers"], json!(["a.dev/x", "b.dev/y"]));
+        assert_eq!(live["metadata"]["ownerReferences"], json!([owner("u1"), owner("u2")]));
         let a2 = json!({"metadata": {}, "spec": {}});
         let live = apply(&rt, "v1", Some(&live), &a2, "a", "", false, &mut m).unwrap();
         assert_eq!(live["metadata"]["finalizers"], json!(["b.dev/y"]));

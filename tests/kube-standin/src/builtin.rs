@@ -8,9 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Event as CoreEvent, Namespace, Node, Pod, Secret, Service, ServiceAccount,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Namespace, Node, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event as EventsEvent;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
@@ -32,9 +30,7 @@ fn typed(group: &str, plural: &str, body: &Value) -> Option<Result<Value, String
         ("", "services") => roundtrip::<Service>(body),
         ("events.k8s.io", "events") => roundtrip::<EventsEvent>(body),
         ("coordination.k8s.io", "leases") => roundtrip::<Lease>(body),
-        ("apiextensions.k8s.io", "customresourcedefinitions") => {
-            roundtrip::<CustomResourceDefinition>(body)
-        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => roundtrip::<CustomResourceDefinition>(body),
         _ => return None,
     })
 }
@@ -67,13 +63,9 @@ fn prune(orig: &Value, typed: &Value, path: &str, unknown: &mut Vec<String>) -> 
             }
             Value::Object(out)
         }
-        (Value::Array(o), Value::Array(t)) if o.len() == t.len() => Value::Array(
-            o.iter()
-                .zip(t)
-                .enumerate()
-                .map(|(i, (a, b))| prune(a, b, &format!("{path}[{i}]"), unknown))
-                .collect(),
-        ),
+        (Value::Array(o), Value::Array(t)) if o.len() == t.len() => {
+            Value::Array(o.iter().zip(t).enumerate().map(|(i, (a, b))| prune(a, b, &format!("{path}[{i}]"), unknown)).collect())
+        }
         _ => orig.clone(),
     }
 }
@@ -133,9 +125,6 @@ mod tests {
             "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true,
                 "x-kubernetes-validations": [{"rule": "true"}], "properties": {"x": {"type": "integer", "default": 3}}}}}]},
             "status": {"conditions": null}});
-        assert_eq!(
-            decode("apiextensions.k8s.io", "customresourcedefinitions", &crd),
-            Decoded::Ok(crd, vec![])
-        );
+        assert_eq!(decode("apiextensions.k8s.io", "customresourcedefinitions", &crd), Decoded::Ok(crd, vec![]));
     }
 }

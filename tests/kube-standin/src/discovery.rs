@@ -50,19 +50,13 @@ fn groups(state: &State) -> BTreeMap<String, Vec<String>> {
 }
 
 fn group_doc(name: &str, versions: &[String]) -> Value {
-    let vs: Vec<Value> = versions
-        .iter()
-        .map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v}))
-        .collect();
+    let vs: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
     json!({"name": name, "versions": vs, "preferredVersion": vs[0].clone()})
 }
 
 /// `/apis`.
 pub fn group_list(state: &State) -> Value {
-    let groups: Vec<Value> = groups(state)
-        .iter()
-        .map(|(n, vs)| group_doc(n, vs))
-        .collect();
+    let groups: Vec<Value> = groups(state).iter().map(|(n, vs)| group_doc(n, vs)).collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -87,12 +81,6 @@ pub fn resource_list(state: &State, group: &str, version: &str) -> Option<Value>
     if resources.is_empty() {
         return None;
     }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
-    Some(
-        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
-    )
+    let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }

@@ -28,12 +28,7 @@ pub fn qualified(group: &str, resource: &str) -> String {
 impl ApiError {
     /// A plain error without details.
     pub fn new(code: u16, reason: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            code,
-            reason: reason.into(),
-            message: message.into(),
-            details: None,
-        }
+        ApiError { code, reason: reason.into(), message: message.into(), details: None }
     }
 
     /// 400 BadRequest.
@@ -53,11 +48,7 @@ impl ApiError {
 
     /// 404 for a path that names no resource.
     pub fn no_route() -> Self {
-        let mut e = Self::new(
-            404,
-            "NotFound",
-            "the server could not find the requested resource",
-        );
+        let mut e = Self::new(404, "NotFound", "the server could not find the requested resource");
         e.details = Some(serde_json::json!({}));
         e
     }
@@ -87,22 +78,14 @@ impl ApiError {
         ApiError {
             code: 409,
             reason: "Conflict".into(),
-            message: format!(
-                "Operation cannot be fulfilled on {} \"{name}\": {why}",
-                qualified(group, plural)
-            ),
+            message: format!("Operation cannot be fulfilled on {} \"{name}\": {why}", qualified(group, plural)),
             details: Some(json!({"name": name, "group": group, "kind": plural})),
         }
     }
 
     /// 422 Invalid. `kind_label` is the Kind (validation) or the plural (request errors), as
     /// the real server uses both; `causes` are (reason, field, message-without-field).
-    pub fn invalid(
-        group: &str,
-        kind_label: &str,
-        name: &str,
-        causes: &[(String, String, String)],
-    ) -> Self {
+    pub fn invalid(group: &str, kind_label: &str, name: &str, causes: &[(String, String, String)]) -> Self {
         let mut seen: Vec<String> = Vec::new();
         for (_, field, msg) in causes {
             let s = format!("{field}: {msg}");
@@ -110,25 +93,14 @@ impl ApiError {
                 seen.push(s);
             }
         }
-        let joined = if seen.len() == 1 {
-            seen[0].clone()
-        } else {
-            format!("[{}]", seen.join(", "))
-        };
-        let causes: Vec<Value> = causes
-            .iter()
-            .map(|(reason, field, message)| json!({"reason": reason, "field": field, "message": message}))
-            .collect();
+        let joined = if seen.len() == 1 { seen[0].clone() } else { format!("[{}]", seen.join(", ")) };
+        let causes: Vec<Value> =
+            causes.iter().map(|(reason, field, message)| json!({"reason": reason, "field": field, "message": message})).collect();
         ApiError {
             code: 422,
             reason: "Invalid".into(),
-            message: format!(
-                "{} \"{name}\" is invalid: {joined}",
-                qualified(group, kind_label)
-            ),
-            details: Some(
-                json!({"name": name, "group": group, "kind": kind_label, "causes": causes}),
-            ),
+            message: format!("{} \"{name}\" is invalid: {joined}", qualified(group, kind_label)),
+            details: Some(json!({"name": name, "group": group, "kind": kind_label, "causes": causes})),
         }
     }
 
@@ -153,11 +125,7 @@ impl ApiError {
 
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed() -> Self {
-        Self::new(
-            405,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-        )
+        Self::new(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
     }
 
     /// The `Status` body.

@@ -39,8 +39,7 @@ pub fn to_events_v1(core: &Value) -> Value {
     // Zero-valued fields the Go types always serialise.
     m.entry("deprecatedFirstTimestamp").or_insert(Value::Null);
     m.entry("deprecatedLastTimestamp").or_insert(Value::Null);
-    m.entry("deprecatedSource")
-        .or_insert(Value::Object(Map::new()));
+    m.entry("deprecatedSource").or_insert(Value::Object(Map::new()));
     if m.get("deprecatedCount").and_then(Value::as_i64) == Some(0) {
         m.remove("deprecatedCount");
     }

@@ -47,14 +47,7 @@ impl Fault {
     /// fault does nothing: add [`Fault::fail`] and/or [`Fault::delay`].
     pub fn on(prefix: impl Into<String>) -> Fault {
         let prefix = prefix.into().trim_end_matches('/').to_string();
-        Fault {
-            prefix,
-            method: None,
-            header: None,
-            delay: Duration::ZERO,
-            status: None,
-            times: None,
-        }
+        Fault { prefix, method: None, header: None, delay: Duration::ZERO, status: None, times: None }
     }
 
     /// Only requests with this HTTP method (`GET`, `PUT`, ...; case-insensitive).
@@ -94,15 +87,10 @@ impl Fault {
     fn matches(&self, method: &str, path: &str, header: impl Fn(&str) -> Option<String>) -> bool {
         let below = path == self.prefix
             || self.prefix.is_empty()
-            || path
-                .strip_prefix(self.prefix.as_str())
-                .is_some_and(|rest| rest.starts_with('/'));
+            || path.strip_prefix(self.prefix.as_str()).is_some_and(|rest| rest.starts_with('/'));
         below
             && self.method.as_deref().is_none_or(|m| m == method)
-            && self
-                .header
-                .as_ref()
-                .is_none_or(|(name, value)| header(name).as_deref() == Some(value))
+            && self.header.as_ref().is_none_or(|(name, value)| header(name).as_deref() == Some(value))
     }
 }
 
@@ -149,11 +137,7 @@ impl Faults {
     /// Removes a fault; answers how many requests it acted on.
     pub fn remove(&self, id: FaultId) -> u64 {
         let mut t = self.lock();
-        let hits = t
-            .entries
-            .iter()
-            .find(|e| e.id == id.0)
-            .map_or(0, |e| e.hits);
+        let hits = t.entries.iter().find(|e| e.id == id.0).map_or(0, |e| e.hits);
         t.entries.retain(|e| e.id != id.0);
         hits
     }
@@ -165,28 +149,14 @@ impl Faults {
 
     /// How many requests a fault has acted on so far (0 once removed).
     pub fn hits(&self, id: FaultId) -> u64 {
-        self.lock()
-            .entries
-            .iter()
-            .find(|e| e.id == id.0)
-            .map_or(0, |e| e.hits)
+        self.lock().entries.iter().find(|e| e.id == id.0).map_or(0, |e| e.hits)
     }
 
-    fn action(
-        &self,
-        method: &str,
-        path: &str,
-        header: impl Fn(&str) -> Option<String>,
-    ) -> Option<Action> {
+    fn action(&self, method: &str, path: &str, header: impl Fn(&str) -> Option<String>) -> Option<Action> {
         let mut t = self.lock();
-        let entry = t.entries.iter_mut().find(|e| {
-            e.fault.times.is_none_or(|n| e.hits < n) && e.fault.matches(method, path, &header)
-        })?;
+        let entry = t.entries.iter_mut().find(|e| e.fault.times.is_none_or(|n| e.hits < n) && e.fault.matches(method, path, &header))?;
         entry.hits += 1;
-        Some(Action {
-            delay: entry.fault.delay,
-            status: entry.fault.status,
-        })
+        Some(Action { delay: entry.fault.delay, status: entry.fault.status })
     }
 
     /// Applies the first matching fault to `req`: waits its delay (cut short, with a 503, when
@@ -197,12 +167,7 @@ impl Faults {
         req: &Request<Body>,
         mut closing: watch::Receiver<bool>,
     ) -> impl Future<Output = Option<Response<Body>>> + Send + 'static {
-        let header = |name: &str| {
-            req.headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        };
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let action = self.action(req.method().as_str(), req.uri().path(), header);
         async move {
             let action = action?;
@@ -233,12 +198,9 @@ fn failure(code: u16) -> Response<Body> {
         _ => "InternalError",
     };
     let e = ApiError::new(code, reason, format!("injected fault: {reason}"));
-    let mut r = Response::new(Body::from(
-        serde_json::to_vec(&e.body()).unwrap_or_default(),
-    ));
+    let mut r = Response::new(Body::from(serde_json::to_vec(&e.body()).unwrap_or_default()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
     r
 }
 

@@ -9,10 +9,7 @@ enum Step {
     Field(String),
     Index(i64),
     All,
-    Filter {
-        path: Vec<String>,
-        op: Option<(bool, Value)>,
-    },
+    Filter { path: Vec<String>, op: Option<(bool, Value)> },
 }
 
 /// A compiled path; `None` from [`JsonPath::parse`] means it could not be parsed.
@@ -21,9 +18,7 @@ pub struct JsonPath(Vec<Step>);
 
 fn parse_literal(s: &str) -> Value {
     let s = s.trim();
-    if (s.starts_with('"') && s.ends_with('"') && s.len() >= 2)
-        || (s.starts_with('\'') && s.ends_with('\'') && s.len() >= 2)
-    {
+    if (s.starts_with('"') && s.ends_with('"') && s.len() >= 2) || (s.starts_with('\'') && s.ends_with('\'') && s.len() >= 2) {
         return Value::String(s[1..s.len() - 1].to_string());
     }
     serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
@@ -82,9 +77,7 @@ impl JsonPath {
                     i = j + 1;
                     if inner == "*" {
                         steps.push(Step::All);
-                    } else if let Some(f) =
-                        inner.strip_prefix("?(").and_then(|x| x.strip_suffix(')'))
-                    {
+                    } else if let Some(f) = inner.strip_prefix("?(").and_then(|x| x.strip_suffix(')')) {
                         let f = f.trim();
                         let (lhs, op) = if let Some((l, r)) = f.split_once("==") {
                             (l, Some((true, parse_literal(r))))
@@ -94,15 +87,9 @@ impl JsonPath {
                             (f, None)
                         };
                         let lhs = lhs.trim().strip_prefix('@')?;
-                        let path = lhs
-                            .split('.')
-                            .filter(|p| !p.is_empty())
-                            .map(String::from)
-                            .collect();
+                        let path = lhs.split('.').filter(|p| !p.is_empty()).map(String::from).collect();
                         steps.push(Step::Filter { path, op });
-                    } else if (inner.starts_with('\'') || inner.starts_with('"'))
-                        && inner.len() >= 2
-                    {
+                    } else if (inner.starts_with('\'') || inner.starts_with('"')) && inner.len() >= 2 {
                         steps.push(Step::Field(inner[1..inner.len() - 1].to_string()));
                     } else {
                         steps.push(Step::Index(inner.parse().ok()?));
@@ -189,21 +176,9 @@ mod tests {
                        "spec": {"a.b": 1, "list": [1, 2, 3]}});
         let p = JsonPath::parse(".status.conditions[?(@.type==\"Ready\")].status").unwrap();
         assert_eq!(p.find(&o), vec![json!("True")]);
-        assert_eq!(
-            JsonPath::parse(".spec['a.b']").unwrap().find(&o),
-            vec![json!(1)]
-        );
-        assert_eq!(
-            JsonPath::parse(".spec.list[-1]").unwrap().find(&o),
-            vec![json!(3)]
-        );
-        assert_eq!(
-            JsonPath::parse("{.spec.list[*]}").unwrap().find(&o).len(),
-            3
-        );
-        assert!(JsonPath::parse(".status.missing")
-            .unwrap()
-            .find(&o)
-            .is_empty());
+        assert_eq!(JsonPath::parse(".spec['a.b']").unwrap().find(&o), vec![json!(1)]);
+        assert_eq!(JsonPath::parse(".spec.list[-1]").unwrap().find(&o), vec![json!(3)]);
+        assert_eq!(JsonPath::parse("{.spec.list[*]}").unwrap().find(&o).len(), 3);
+        assert!(JsonPath::parse(".status.missing").unwrap().find(&o).is_empty());
     }
 }

@@ -10,9 +10,7 @@ pub fn now() -> String {
 
 /// Now with microseconds, as metav1.MicroTime.
 pub fn now_micro() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
 }
 
 /// A random v4 UUID.
@@ -22,23 +20,14 @@ pub fn uid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 /// The 5 random characters generateName appends (the apiserver's alphabet, no vowels).
 pub fn name_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut r = rand::rng();
-    (0..5)
-        .map(|_| ALPHABET[r.random_range(0..ALPHABET.len())] as char)
-        .collect()
+    (0..5).map(|_| ALPHABET[r.random_range(0..ALPHABET.len())] as char).collect()
 }
 
 /// `metadata` of an object, created if absent.
@@ -46,9 +35,7 @@ pub fn meta_mut(obj: &mut Value) -> &mut Map<String, Value> {
     if !obj.get("metadata").is_some_and(Value::is_object) {
         obj["metadata"] = Value::Object(Map::new());
     }
-    obj["metadata"]
-        .as_object_mut()
-        .expect("metadata is an object")
+    obj["metadata"].as_object_mut().expect("metadata is an object")
 }
 
 /// A string field of `metadata`.
@@ -60,13 +47,7 @@ pub fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
 /// (kube-rs's finalizer helper relies on `finalizers: []` reading back as absent).
 pub fn normalise(obj: &mut Value) {
     let m = meta_mut(obj);
-    for key in [
-        "labels",
-        "annotations",
-        "finalizers",
-        "ownerReferences",
-        "managedFields",
-    ] {
+    for key in ["labels", "annotations", "finalizers", "ownerReferences", "managedFields"] {
         let empty = match m.get(key) {
             Some(Value::Null) => true,
             Some(Value::Array(a)) => a.is_empty(),
@@ -77,24 +58,12 @@ pub fn normalise(obj: &mut Value) {
             m.remove(key);
         }
     }
-    for key in [
-        "generateName",
-        "namespace",
-        "resourceVersion",
-        "uid",
-        "selfLink",
-    ] {
-        if matches!(m.get(key), Some(Value::Null)) || m.get(key).and_then(Value::as_str) == Some("")
-        {
+    for key in ["generateName", "namespace", "resourceVersion", "uid", "selfLink"] {
+        if matches!(m.get(key), Some(Value::Null)) || m.get(key).and_then(Value::as_str) == Some("") {
             m.remove(key);
         }
     }
-    for key in [
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "generation",
-    ] {
+    for key in ["creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
         if matches!(m.get(key), Some(Value::Null)) {
             m.remove(key);
         }
@@ -106,16 +75,13 @@ pub fn normalise(obj: &mut Value) {
 pub fn name_problem(name: &str, label: bool) -> Option<String> {
     let part_ok = |p: &str| {
         !p.is_empty()
-            && p.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !p.starts_with('-')
             && !p.ends_with('-')
     };
     if label {
         if name.len() > 63 {
-            return Some(format!(
-                "Invalid value: \"{name}\": must be no more than 63 characters"
-            ));
+            return Some(format!("Invalid value: \"{name}\": must be no more than 63 characters"));
         }
         if !part_ok(name) {
             return Some(format!("Invalid value: \"{name}\": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"));
@@ -123,9 +89,7 @@ pub fn name_problem(name: &str, label: bool) -> Option<String> {
         return None;
     }
     if name.len() > 253 {
-        return Some(format!(
-            "Invalid value: \"{name}\": must be no more than 253 characters"
-        ));
+        return Some(format!("Invalid value: \"{name}\": must be no more than 253 characters"));
     }
     if !name.split('.').all(part_ok) {
         return Some(format!("Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"));
@@ -147,11 +111,7 @@ pub fn human_duration(secs: i64) -> String {
     let minutes = secs / 60;
     if minutes < 10 {
         let s = secs % 60;
-        return if s == 0 {
-            format!("{minutes}m")
-        } else {
-            format!("{minutes}m{s}s")
-        };
+        return if s == 0 { format!("{minutes}m") } else { format!("{minutes}m{s}s") };
     }
     if minutes < 180 {
         return format!("{minutes}m");
@@ -159,33 +119,21 @@ pub fn human_duration(secs: i64) -> String {
     let hours = secs / 3600;
     if hours < 8 {
         let m = minutes % 60;
-        return if m == 0 {
-            format!("{hours}h")
-        } else {
-            format!("{hours}h{m}m")
-        };
+        return if m == 0 { format!("{hours}h") } else { format!("{hours}h{m}m") };
     }
     if hours < 48 {
         return format!("{hours}h");
     }
     if hours < 24 * 8 {
         let h = hours % 24;
-        return if h == 0 {
-            format!("{}d", hours / 24)
-        } else {
-            format!("{}d{h}h", hours / 24)
-        };
+        return if h == 0 { format!("{}d", hours / 24) } else { format!("{}d{h}h", hours / 24) };
     }
     if hours < 24 * 365 * 2 {
         return format!("{}d", hours / 24);
     }
     if hours < 24 * 365 * 8 {
         let dy = (hours / 24) % 365;
-        return if dy == 0 {
-            format!("{}y", hours / 24 / 365)
-        } else {
-            format!("{}y{dy}d", hours / 24 / 365)
-        };
+        return if dy == 0 { format!("{}y", hours / 24 / 365) } else { format!("{}y{dy}d", hours / 24 / 365) };
     }
     format!("{}y", hours / 24 / 365)
 }
@@ -215,8 +163,7 @@ mod tests {
 
     #[test]
     fn normalise_drops_empty_collections() {
-        let mut o =
-            json!({"metadata": {"name": "a", "finalizers": [], "labels": {}, "annotations": null}});
+        let mut o = json!({"metadata": {"name": "a", "finalizers": [], "labels": {}, "annotations": null}});
         normalise(&mut o);
         assert_eq!(o, json!({"metadata": {"name": "a"}}));
     }
@@ -224,12 +171,8 @@ mod tests {
     #[test]
     fn names_follow_rfc1123() {
         assert_eq!(name_problem("web-1.example", false), None);
-        assert!(name_problem("Bad_Name", false)
-            .unwrap()
-            .contains("RFC 1123 subdomain"));
-        assert!(name_problem("a.b", true)
-            .unwrap()
-            .contains("RFC 1123 label"));
+        assert!(name_problem("Bad_Name", false).unwrap().contains("RFC 1123 subdomain"));
+        assert!(name_problem("a.b", true).unwrap().contains("RFC 1123 label"));
         assert!(name_problem("-a", false).is_some());
     }
 

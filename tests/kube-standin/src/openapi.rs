@@ -42,8 +42,10 @@ const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
 
 const API_VERSION_DOC: &str = "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources";
 const KIND_DOC: &str = "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
-const METADATA_DOC: &str = "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
-const LIST_METADATA_DOC: &str = "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
+const METADATA_DOC: &str =
+    "Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata";
+const LIST_METADATA_DOC: &str =
+    "Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds";
 
 fn schema_ref(name: &str) -> Value {
     json!({"$ref": format!("{REF_PREFIX}{name}")})
@@ -91,10 +93,11 @@ fn builtins() -> &'static Builtins {
 
         let mut gen = SchemaGenerator::new(SchemaSettings::openapi3());
         let mut names = BTreeMap::new();
-        let mut add = |gen: &mut SchemaGenerator, group: &str, plural: &str, name: std::borrow::Cow<'static, str>, f: fn(&mut SchemaGenerator)| {
-            f(gen);
-            names.insert((group.to_string(), plural.to_string()), name.into_owned());
-        };
+        let mut add =
+            |gen: &mut SchemaGenerator, group: &str, plural: &str, name: std::borrow::Cow<'static, str>, f: fn(&mut SchemaGenerator)| {
+                f(gen);
+                names.insert((group.to_string(), plural.to_string()), name.into_owned());
+            };
         add(&mut gen, "", "pods", Pod::schema_name(), |g| drop(g.subschema_for::<Pod>()));
         add(&mut gen, "", "nodes", Node::schema_name(), |g| drop(g.subschema_for::<Node>()));
         add(&mut gen, "", "namespaces", Namespace::schema_name(), |g| drop(g.subschema_for::<Namespace>()));
@@ -114,10 +117,7 @@ fn builtins() -> &'static Builtins {
         let _ = gen.subschema_for::<meta::Status>();
         let _ = gen.subschema_for::<meta::DeleteOptions>();
         let _ = gen.subschema_for::<meta::Patch>();
-        let definitions = gen
-            .take_definitions(true)
-            .into_iter()
-            .collect();
+        let definitions = gen.take_definitions(true).into_iter().collect();
         Builtins { names, definitions }
     })
 }
@@ -235,11 +235,7 @@ fn op_prefix(group: &str, version: &str) -> (String, String) {
         let mut c = s.chars();
         c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
     };
-    let words: Vec<String> = if group.is_empty() {
-        vec!["core".into()]
-    } else {
-        group.split(['.', '-']).map(String::from).collect()
-    };
+    let words: Vec<String> = if group.is_empty() { vec!["core".into()] } else { group.split(['.', '-']).map(String::from).collect() };
     let camel: String = words.iter().map(|w| cap(w)).collect();
     let tag_group = {
         let mut c = camel.chars();
@@ -275,7 +271,11 @@ fn list_params() -> Vec<Value> {
         query("resourceVersionMatch", "string", "resourceVersionMatch determines how resourceVersion is applied to list calls."),
         query("sendInitialEvents", "boolean", "`sendInitialEvents=true` may be set together with `watch=true`."),
         query("timeoutSeconds", "integer", "Timeout for the list/watch call."),
-        query("watch", "boolean", "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications."),
+        query(
+            "watch",
+            "boolean",
+            "Watch for changes to the described resources and return them as a stream of add, update, and remove notifications.",
+        ),
     ]
 }
 
@@ -298,7 +298,15 @@ fn content(types: &[&str], schema: &Value) -> Value {
     Value::Object(types.iter().map(|t| (t.to_string(), json!({"schema": schema}))).collect())
 }
 
-fn operation(k: &Kind, action: &str, verb: &str, op_id: String, params: Vec<Value>, body: Option<Value>, responses: &[(&str, &str, &str)]) -> Value {
+fn operation(
+    k: &Kind,
+    action: &str,
+    verb: &str,
+    op_id: String,
+    params: Vec<Value>,
+    body: Option<Value>,
+    responses: &[(&str, &str, &str)],
+) -> Value {
     let (prefix, tag) = op_prefix(&k.t.group, k.version);
     let media: &[&str] = if k.t.custom {
         &["application/json", "application/yaml"]
@@ -340,11 +348,7 @@ fn paths_of(k: &Kind, paths: &mut Map<String, Value>) {
     let t = k.t;
     let gv = format!("/{}", gv_path(&t.group, k.version));
     let ns = if t.namespaced { "Namespaced" } else { "" };
-    let root = if t.namespaced {
-        format!("{gv}/namespaces/{{namespace}}/{}", t.plural)
-    } else {
-        format!("{gv}/{}", t.plural)
-    };
+    let root = if t.namespaced { format!("{gv}/namespaces/{{namespace}}/{}", t.plural) } else { format!("{gv}/{}", t.plural) };
     let path_param = |name: &str, d: &str| json!({"name": name, "in": "path", "description": d, "required": true, "schema": {"type": "string", "uniqueItems": true}});
     let ns_param = path_param("namespace", "object name and auth scope, such as for teams and projects");
     let name_param = path_param("name", &format!("name of the {}", t.kind));
@@ -441,7 +445,11 @@ fn build(state: &State, group: &str, version: &str) -> Option<Value> {
             schemas.insert(list_def.clone(), l);
             (def, list_def)
         } else {
-            let def = b.names.get(&(t.group.clone(), t.plural.clone())).cloned().unwrap_or_else(|| custom_definition_name(group, version, &t.kind));
+            let def = b
+                .names
+                .get(&(t.group.clone(), t.plural.clone()))
+                .cloned()
+                .unwrap_or_else(|| custom_definition_name(group, version, &t.kind));
             add_with_dependencies(&def, &b.definitions, &mut schemas);
             if let Some(s) = schemas.get_mut(&def) {
                 s["x-kubernetes-group-version-kind"] = json!([gvk(group, version, &t.kind)]);

@@ -35,9 +35,7 @@ fn split_pointer(path: &str) -> Result<Vec<String>, PatchError> {
     if path.is_empty() {
         return Ok(Vec::new());
     }
-    let rest = path
-        .strip_prefix('/')
-        .ok_or_else(|| PatchError(format!("invalid path {path}")))?;
+    let rest = path.strip_prefix('/').ok_or_else(|| PatchError(format!("invalid path {path}")))?;
     Ok(rest.split('/').map(unescape).collect())
 }
 
@@ -80,9 +78,7 @@ fn add(doc: &mut Value, toks: &[String], value: Value) -> Result<(), PatchError>
             if last == "-" {
                 a.push(value);
             } else {
-                let i: usize = last
-                    .parse()
-                    .map_err(|_| PatchError(format!("invalid index {last}")))?;
+                let i: usize = last.parse().map_err(|_| PatchError(format!("invalid index {last}")))?;
                 if i > a.len() {
                     return Err(PatchError(format!("index {i} out of bounds")));
                 }
@@ -100,13 +96,9 @@ fn remove(doc: &mut Value, toks: &[String]) -> Result<Value, PatchError> {
     }
     let last = &toks[toks.len() - 1];
     match parent_mut(doc, toks)? {
-        Value::Object(m) => m
-            .remove(last)
-            .ok_or_else(|| PatchError(format!("missing key {last}"))),
+        Value::Object(m) => m.remove(last).ok_or_else(|| PatchError(format!("missing key {last}"))),
         Value::Array(a) => {
-            let i: usize = last
-                .parse()
-                .map_err(|_| PatchError(format!("invalid index {last}")))?;
+            let i: usize = last.parse().map_err(|_| PatchError(format!("invalid index {last}")))?;
             if i >= a.len() {
                 return Err(PatchError(format!("index {i} out of bounds")));
             }
@@ -119,9 +111,7 @@ fn remove(doc: &mut Value, toks: &[String]) -> Result<Value, PatchError> {
 /// RFC 6902 JSON patch, atomically. Like Go's evanphx/json-patch (which the apiserver uses),
 /// a `test` of a missing path against `null` succeeds.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), PatchError> {
-    let ops = ops
-        .as_array()
-        .ok_or_else(|| PatchError("a JSON patch must be an array".into()))?;
+    let ops = ops.as_array().ok_or_else(|| PatchError("a JSON patch must be an array".into()))?;
     let mut work = doc.clone();
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
@@ -142,9 +132,7 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), PatchError> {
                 let v = if kind == "move" {
                     remove(&mut work, &from)?
                 } else {
-                    get(&work, &from)
-                        .cloned()
-                        .ok_or_else(|| PatchError("copy from a missing path".into()))?
+                    get(&work, &from).cloned().ok_or_else(|| PatchError("copy from a missing path".into()))?
                 };
                 add(&mut work, &path, v)?;
             }
@@ -167,16 +155,12 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), PatchError> {
 /// controllers touch).
 pub fn strategic_key(field: &str) -> Option<&'static str> {
     Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "volumes"
-        | "env"
-        | "imagePullSecrets"
-        | "readinessGates" => match field {
-            "readinessGates" => "conditionType",
-            _ => "name",
-        },
+        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" | "readinessGates" => {
+            match field {
+                "readinessGates" => "conditionType",
+                _ => "name",
+            }
+        }
         "ports" => "containerPort",
         "volumeMounts" => "mountPath",
         "conditions" => "type",
@@ -230,11 +214,8 @@ fn strategic_at(target: &mut Value, patch: &Value, field: &str) {
                         let cur = cur.as_array_mut().expect("array");
                         for item in items {
                             let kv = item.get(key).cloned();
-                            let pos = kv
-                                .as_ref()
-                                .and_then(|kv| cur.iter().position(|c| c.get(key) == Some(kv)));
-                            let delete =
-                                item.get("$patch").and_then(Value::as_str) == Some("delete");
+                            let pos = kv.as_ref().and_then(|kv| cur.iter().position(|c| c.get(key) == Some(kv)));
+                            let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
                             match (pos, delete) {
                                 (Some(i), true) => {
                                     cur.remove(i);
@@ -292,7 +273,8 @@ mod tests {
         json_patch(&mut d, &ops).unwrap();
         assert_eq!(d["metadata"]["finalizers"], json!(["f"]));
         let before = d.clone();
-        assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/metadata/finalizers/0"}, {"op": "test", "path": "/x", "value": 1}])).is_err());
+        assert!(json_patch(&mut d, &json!([{"op": "remove", "path": "/metadata/finalizers/0"}, {"op": "test", "path": "/x", "value": 1}]))
+            .is_err());
         assert_eq!(d, before, "a failed patch changes nothing");
     }
 
@@ -303,9 +285,6 @@ mod tests {
             &mut d,
             &json!({"spec": {"$setElementOrder/containers": [{"name": "a"}], "containers": [{"name": "a", "image": "2"}, {"name": "b", "$patch": "delete"}]}}),
         );
-        assert_eq!(
-            d,
-            json!({"spec": {"containers": [{"name": "a", "image": "2"}]}})
-        );
+        assert_eq!(d, json!({"spec": {"containers": [{"name": "a", "image": "2"}]}}));
     }
 }

@@ -75,22 +75,12 @@ impl ResourceType {
             let s = self.schema_at(version, path)?;
             if s.get("x-kubernetes-list-type").and_then(Value::as_str) == Some("map") {
                 let keys = s.get("x-kubernetes-list-map-keys")?.as_array()?;
-                return Some(
-                    keys.iter()
-                        .filter_map(|k| k.as_str().map(String::from))
-                        .collect(),
-                );
+                return Some(keys.iter().filter_map(|k| k.as_str().map(String::from)).collect());
             }
             None
         } else {
-            crate::patch::strategic_key(
-                path.iter()
-                    .rev()
-                    .find(|s| *s != "[]")
-                    .map(String::as_str)
-                    .unwrap_or(""),
-            )
-            .map(|k| vec![k.to_string()])
+            crate::patch::strategic_key(path.iter().rev().find(|s| *s != "[]").map(String::as_str).unwrap_or(""))
+                .map(|k| vec![k.to_string()])
         }
     }
 
@@ -101,12 +91,7 @@ impl ResourceType {
         if path == ["metadata", "finalizers"] {
             return true;
         }
-        self.custom
-            && self
-                .schema_at(version, path)
-                .and_then(|s| s.get("x-kubernetes-list-type"))
-                .and_then(Value::as_str)
-                == Some("set")
+        self.custom && self.schema_at(version, path).and_then(|s| s.get("x-kubernetes-list-type")).and_then(Value::as_str) == Some("set")
     }
 
     /// The schema node at `path` (field names, `[]` for list items) of a custom resource.
@@ -116,10 +101,7 @@ impl ResourceType {
             if seg == "[]" {
                 s = s.get("items")?;
             } else {
-                s = s
-                    .get("properties")
-                    .and_then(|p| p.get(seg))
-                    .or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))?;
+                s = s.get("properties").and_then(|p| p.get(seg)).or_else(|| s.get("additionalProperties").filter(|a| a.is_object()))?;
             }
         }
         Some(s)
@@ -128,27 +110,9 @@ impl ResourceType {
     /// The APIResource entries of discovery for this type at `version`.
     pub fn discovery(&self, version: &str) -> Vec<Value> {
         let verbs: Vec<&str> = if self.custom {
-            vec![
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "create",
-                "update",
-                "watch",
-            ]
+            vec!["delete", "deletecollection", "get", "list", "patch", "create", "update", "watch"]
         } else {
-            vec![
-                "create",
-                "delete",
-                "deletecollection",
-                "get",
-                "list",
-                "patch",
-                "update",
-                "watch",
-            ]
+            vec!["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
         };
         let mut main = json!({
             "name": self.plural,
@@ -212,11 +176,7 @@ fn builtin(
         generation: kind == "CustomResourceDefinition",
         schemas: BTreeMap::new(),
         columns: BTreeMap::new(),
-        store_group: if group == "events.k8s.io" {
-            String::new()
-        } else {
-            group.into()
-        },
+        store_group: if group == "events.k8s.io" { String::new() } else { group.into() },
         delete_returns_object,
     }
 }
@@ -224,106 +184,16 @@ fn builtin(
 /// The built-in kinds.
 pub fn builtins() -> Vec<ResourceType> {
     vec![
-        builtin(
-            "",
-            "namespaces",
-            "namespace",
-            "Namespace",
-            false,
-            &["ns"],
-            &[],
-            true,
-            true,
-        ),
+        builtin("", "namespaces", "namespace", "Namespace", false, &["ns"], &[], true, true),
         builtin("", "nodes", "node", "Node", false, &["no"], &[], true, true),
-        builtin(
-            "",
-            "pods",
-            "pod",
-            "Pod",
-            true,
-            &["po"],
-            &["all"],
-            true,
-            true,
-        ),
-        builtin(
-            "",
-            "events",
-            "event",
-            "Event",
-            true,
-            &["ev"],
-            &[],
-            false,
-            false,
-        ),
-        builtin(
-            "",
-            "serviceaccounts",
-            "serviceaccount",
-            "ServiceAccount",
-            true,
-            &["sa"],
-            &[],
-            false,
-            true,
-        ),
-        builtin(
-            "",
-            "configmaps",
-            "configmap",
-            "ConfigMap",
-            true,
-            &["cm"],
-            &[],
-            false,
-            false,
-        ),
-        builtin(
-            "",
-            "secrets",
-            "secret",
-            "Secret",
-            true,
-            &[],
-            &[],
-            false,
-            false,
-        ),
-        builtin(
-            "",
-            "services",
-            "service",
-            "Service",
-            true,
-            &["svc"],
-            &["all"],
-            true,
-            true,
-        ),
-        builtin(
-            "events.k8s.io",
-            "events",
-            "event",
-            "Event",
-            true,
-            &["ev"],
-            &[],
-            false,
-            false,
-        ),
-        builtin(
-            "coordination.k8s.io",
-            "leases",
-            "lease",
-            "Lease",
-            true,
-            &[],
-            &[],
-            false,
-            false,
-        ),
+        builtin("", "pods", "pod", "Pod", true, &["po"], &["all"], true, true),
+        builtin("", "events", "event", "Event", true, &["ev"], &[], false, false),
+        builtin("", "serviceaccounts", "serviceaccount", "ServiceAccount", true, &["sa"], &[], false, true),
+        builtin("", "configmaps", "configmap", "ConfigMap", true, &["cm"], &[], false, false),
+        builtin("", "secrets", "secret", "Secret", true, &[], &[], false, false),
+        builtin("", "services", "service", "Service", true, &["svc"], &["all"], true, true),
+        builtin("events.k8s.io", "events", "event", "Event", true, &["ev"], &[], false, false),
+        builtin("coordination.k8s.io", "leases", "lease", "Lease", true, &[], &[], false, false),
         builtin(
             "apiextensions.k8s.io",
             "customresourcedefinitions",
@@ -344,13 +214,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let names = spec.get("names")?;
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or("").to_string();
     let list = |v: Option<&Value>| -> Vec<String> {
-        v.and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
+        v.and_then(Value::as_array).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
     };
     let kind = s(names.get("kind"));
     let plural = s(names.get("plural"));
@@ -370,13 +234,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         if let Some(schema) = v.pointer("/schema/openAPIV3Schema") {
             schemas.insert(name.clone(), schema.clone());
         }
-        columns.insert(
-            name.clone(),
-            v.get("additionalPrinterColumns")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-        );
+        columns.insert(name.clone(), v.get("additionalPrinterColumns").and_then(Value::as_array).cloned().unwrap_or_default());
         if v.pointer("/subresources/status").is_some() {
             status = true;
         }
@@ -425,9 +283,6 @@ mod tests {
     #[test]
     fn storage_version_hash_matches_the_real_server() {
         // Value recorded from kube-apiserver v1.36 for acc.dev/v1 Widget.
-        assert_eq!(
-            storage_version_hash("acc.dev", "v1", "Widget"),
-            "GC8OJ3Yz1jg="
-        );
+        assert_eq!(storage_version_hash("acc.dev", "v1", "Widget"), "GC8OJ3Yz1jg=");
     }
 }

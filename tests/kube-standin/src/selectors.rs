@@ -39,10 +39,7 @@ fn split_top(s: &str) -> Vec<String> {
         }
     }
     out.push(cur);
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 fn set_values(rest: &str) -> ApiResult<Vec<String>> {
@@ -50,16 +47,8 @@ fn set_values(rest: &str) -> ApiResult<Vec<String>> {
     let inner = rest
         .strip_prefix('(')
         .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "unable to parse requirement: found '{rest}', expected: '('"
-            ))
-        })?;
-    Ok(inner
-        .split(',')
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .collect())
+        .ok_or_else(|| ApiError::bad_request(format!("unable to parse requirement: found '{rest}', expected: '('")))?;
+    Ok(inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect())
 }
 
 impl LabelSelector {
@@ -80,9 +69,7 @@ impl LabelSelector {
             } else if let Some(idx) = part.find(" in ") {
                 LabelReq::In(part[..idx].trim().into(), set_values(&part[idx + 4..])?)
             } else if part.contains(' ') || part.contains('(') {
-                return Err(ApiError::bad_request(format!(
-                    "unable to parse requirement: {part}"
-                )));
+                return Err(ApiError::bad_request(format!("unable to parse requirement: {part}")));
             } else {
                 LabelReq::Exists(part)
             };
@@ -167,18 +154,11 @@ impl FieldSelector {
             } else if let Some((k, v)) = part.split_once('=') {
                 (k, v, true)
             } else {
-                return Err(ApiError::bad_request(format!(
-                    "invalid selector: '{s}'; can't understand '{part}'"
-                )));
+                return Err(ApiError::bad_request(format!("invalid selector: '{s}'; can't understand '{part}'")));
             };
             let k = k.trim();
-            if k != "metadata.name"
-                && k != "metadata.namespace"
-                && !supported_fields(group, plural).contains(&k)
-            {
-                return Err(ApiError::bad_request(format!(
-                    "field label not supported: {k}"
-                )));
+            if k != "metadata.name" && k != "metadata.namespace" && !supported_fields(group, plural).contains(&k) {
+                return Err(ApiError::bad_request(format!("field label not supported: {k}")));
             }
             reqs.push((k.to_string(), v.trim().to_string(), eq));
         }
@@ -189,13 +169,9 @@ impl FieldSelector {
     pub fn matches(&self, obj: &Value) -> bool {
         self.0.iter().all(|(field, want, eq)| {
             // events.k8s.io field names map onto the core/v1 storage form.
-            let f = field
-                .replace("regarding.", "involvedObject.")
-                .replace("reportingController", "reportingComponent");
+            let f = field.replace("regarding.", "involvedObject.").replace("reportingController", "reportingComponent");
             let actual = if f == "source" {
-                obj.pointer("/source/component")
-                    .or_else(|| obj.get("reportingComponent"))
-                    .cloned()
+                obj.pointer("/source/component").or_else(|| obj.get("reportingComponent")).cloned()
             } else {
                 let ptr = format!("/{}", f.replace('.', "/"));
                 obj.pointer(&ptr).cloned()
@@ -239,12 +215,7 @@ mod tests {
 
     #[test]
     fn field_selector_checks_supported_fields() {
-        assert_eq!(
-            FieldSelector::parse("spec.size=3", "acc.dev", "widgets")
-                .unwrap_err()
-                .code,
-            400
-        );
+        assert_eq!(FieldSelector::parse("spec.size=3", "acc.dev", "widgets").unwrap_err().code, 400);
         let f = FieldSelector::parse("spec.nodeName=n1", "", "pods").unwrap();
         assert!(f.matches(&json!({"spec": {"nodeName": "n1"}})));
         assert!(!f.matches(&json!({"spec": {}})));

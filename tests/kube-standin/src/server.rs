@@ -13,9 +13,9 @@ use tokio::sync::{mpsc, watch};
 
 use crate::api::{self, Answer, Render, Req, Selectors};
 use crate::discovery;
-use crate::openapi;
 use crate::error::{ApiError, ApiResult};
 use crate::meta::meta_str;
+use crate::openapi;
 use crate::resources::ResourceType;
 use crate::store::{EventType, State};
 use crate::table;
@@ -36,12 +36,7 @@ impl Shared {
     pub fn new(addr: String) -> Arc<Shared> {
         let state = State::new();
         let rv = state.rv;
-        Arc::new(Shared {
-            state: Mutex::new(state),
-            changed: watch::channel(rv).0,
-            closing: watch::channel(false).0,
-            addr,
-        })
+        Arc::new(Shared { state: Mutex::new(state), changed: watch::channel(rv).0, closing: watch::channel(false).0, addr })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -53,12 +48,8 @@ impl Shared {
 fn json_response(code: u16, body: &Value, warnings: &[String]) -> Response<Body> {
     let mut r = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
     *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    r.headers_mut().insert(
-        "cache-control",
-        HeaderValue::from_static("no-cache, private"),
-    );
+    r.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    r.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
     for w in warnings {
         let v = format!("299 - {}", serde_json::to_string(w).unwrap_or_default());
         if let Ok(h) = HeaderValue::from_str(&v) {
@@ -83,27 +74,12 @@ fn answer(r: ApiResult<Answer>) -> Response<Body> {
 pub async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let query: HashMap<String, String> = req
-        .uri()
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+    let query: HashMap<String, String> =
+        req.uri().query().map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
     let (parts, body) = req.into_parts();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
     let accept = header("accept");
-    let content_type = header("content-type")
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    let content_type = header("content-type").split(';').next().unwrap_or("").trim().to_string();
     drop(parts);
     let body = match axum::body::to_bytes(body, 64 << 20).await {
         Ok(b) => b.to_vec(),
@@ -133,45 +109,26 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Body>) -> Response<Body> {
             ["apis", g, v] => discovery::resource_list(&st, g, v).or(Some(Value::Null)),
             ["openapi", "v3"] => Some(openapi::root(&st)),
             ["openapi", "v3", "api", v] => openapi::group_version(&st, "", v).or(Some(Value::Null)),
-            ["openapi", "v3", "apis", g, v] => {
-                openapi::group_version(&st, g, v).or(Some(Value::Null))
-            }
+            ["openapi", "v3", "apis", g, v] => openapi::group_version(&st, g, v).or(Some(Value::Null)),
             ["openapi", ..] => Some(Value::Null),
             ["healthz"] | ["readyz"] | ["livez"] => {
                 let mut r = Response::new(Body::from("ok"));
-                r.headers_mut().insert(
-                    "content-type",
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                );
+                r.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
                 return r;
             }
             _ => None,
         };
         if let Some(doc) = doc {
-            return if doc.is_null() {
-                error_response(&ApiError::no_route())
-            } else {
-                json_response(200, &doc, &[])
-            };
+            return if doc.is_null() { error_response(&ApiError::no_route()) } else { json_response(200, &doc, &[]) };
         }
     }
 
     let (group, version, rest) = match segs.as_slice() {
         ["api", v, rest @ ..] if !rest.is_empty() => (String::new(), v.to_string(), rest.to_vec()),
-        ["apis", g, v, rest @ ..] if !rest.is_empty() => {
-            (g.to_string(), v.to_string(), rest.to_vec())
-        }
+        ["apis", g, v, rest @ ..] if !rest.is_empty() => (g.to_string(), v.to_string(), rest.to_vec()),
         _ => return error_response(&ApiError::no_route()),
     };
-    let mut r = Req {
-        group,
-        version,
-        query,
-        accept,
-        content_type,
-        body,
-        ..Default::default()
-    };
+    let mut r = Req { group, version, query, accept, content_type, body, ..Default::default() };
     let rt = {
         let st = shared.lock();
         match route(&st, &mut r, &rest) {
@@ -209,11 +166,7 @@ fn mutate(shared: &Shared, f: impl FnOnce(&mut State) -> ApiResult<Answer>) -> R
 
 /// Resolves the resource part of a path into the request, returning the type.
 fn route(st: &State, r: &mut Req, rest: &[&str]) -> ApiResult<ResourceType> {
-    let lookup = |plural: &str| {
-        st.type_of(&r.group, plural)
-            .filter(|t| t.versions.contains(&r.version))
-            .cloned()
-    };
+    let lookup = |plural: &str| st.type_of(&r.group, plural).filter(|t| t.versions.contains(&r.version)).cloned();
     let (rt, tail) = match rest {
         ["namespaces", ns, plural, tail @ ..] if lookup(plural).is_some_and(|t| t.namespaced) => {
             r.namespace = Some(ns.to_string());
@@ -270,24 +223,17 @@ impl WatchView {
     fn bookmark(&self, rv: u64, initial_end: bool) -> Bytes {
         let (kind, av) = match self.render {
             Render::Full => (self.rt.kind.clone(), self.rt.api_version(&self.version)),
-            _ => (
-                "PartialObjectMetadata".to_string(),
-                "meta.k8s.io/v1".to_string(),
-            ),
+            _ => ("PartialObjectMetadata".to_string(), "meta.k8s.io/v1".to_string()),
         };
         let mut md = json!({"resourceVersion": rv.to_string()});
         if initial_end {
             md["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
-        line(
-            &json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": av, "metadata": md}}),
-        )
+        line(&json!({"type": "BOOKMARK", "object": {"kind": kind, "apiVersion": av, "metadata": md}}))
     }
 
     fn in_scope(&self, obj: &Value) -> bool {
-        self.namespace
-            .as_deref()
-            .is_none_or(|ns| meta_str(obj, "namespace") == Some(ns))
+        self.namespace.as_deref().is_none_or(|ns| meta_str(obj, "namespace") == Some(ns))
     }
 
     /// The watch event a log entry yields, with selector transitions.
@@ -313,9 +259,7 @@ impl WatchView {
 }
 
 fn expired_event(rv: &str, current: u64) -> Bytes {
-    line(
-        &json!({"type": "ERROR", "object": ApiError::expired(format!("too old resource version: {rv} ({current})")).body()}),
-    )
+    line(&json!({"type": "ERROR", "object": ApiError::expired(format!("too old resource version: {rv} ({current})")).body()}))
 }
 
 /// Interval of idle BOOKMARKs.
@@ -330,19 +274,11 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
     };
     let bookmarks = matches!(r.q("allowWatchBookmarks"), Some("true") | Some("1"));
     let send_initial = matches!(r.q("sendInitialEvents"), Some("true") | Some("1"));
-    let timeout = r
-        .q("timeoutSeconds")
-        .and_then(|t| t.parse::<u64>().ok())
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_WATCH);
+    let timeout = r.q("timeoutSeconds").and_then(|t| t.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(DEFAULT_WATCH);
     let view = WatchView {
         version: r.version.clone(),
         render: r.render(),
-        namespace: if rt.namespaced {
-            r.namespace.clone()
-        } else {
-            None
-        },
+        namespace: if rt.namespaced { r.namespace.clone() } else { None },
         rt,
         selectors,
     };
@@ -396,15 +332,7 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
                     (vec![expired_event(&cursor.to_string(), st.rv)], true)
                 } else {
                     let mut out = Vec::new();
-                    for e in st
-                        .log
-                        .iter()
-                        .rev()
-                        .take_while(|e| e.rv > cursor)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                    {
+                    for e in st.log.iter().rev().take_while(|e| e.rv > cursor).collect::<Vec<_>>().into_iter().rev() {
                         if e.store == store {
                             if let Some(b) = view.translate(e.kind, &e.obj, e.old.as_ref()) {
                                 out.push(b);
@@ -440,15 +368,9 @@ fn watch_stream(shared: Arc<Shared>, rt: ResourceType, r: Req) -> Response<Body>
             }
         }
     });
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
     let mut resp = Response::new(Body::from_stream(stream));
-    resp.headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    resp.headers_mut().insert(
-        "cache-control",
-        HeaderValue::from_static("no-cache, private"),
-    );
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert("cache-control", HeaderValue::from_static("no-cache, private"));
     resp
 }

@@ -102,20 +102,14 @@ impl State {
 
     /// One stored object.
     pub fn get(&self, store: &StoreKey, ns: &str, name: &str) -> Option<&Value> {
-        self.objects
-            .get(store)?
-            .get(&(ns.to_string(), name.to_string()))
+        self.objects.get(store)?.get(&(ns.to_string(), name.to_string()))
     }
 
     /// Objects of a store, in key order, optionally in one namespace.
     pub fn list(&self, store: &StoreKey, ns: Option<&str>) -> Vec<&Value> {
         match self.objects.get(store) {
             None => Vec::new(),
-            Some(m) => m
-                .iter()
-                .filter(|((n, _), _)| ns.is_none_or(|x| x == n))
-                .map(|(_, v)| v)
-                .collect(),
+            Some(m) => m.iter().filter(|((n, _), _)| ns.is_none_or(|x| x == n)).map(|(_, v)| v).collect(),
         }
     }
 
@@ -139,27 +133,15 @@ impl State {
     }
 
     fn key_of(obj: &Value) -> ObjKey {
-        (
-            meta_str(obj, "namespace").unwrap_or("").to_string(),
-            meta_str(obj, "name").unwrap_or("").to_string(),
-        )
+        (meta_str(obj, "namespace").unwrap_or("").to_string(), meta_str(obj, "name").unwrap_or("").to_string())
     }
 
     /// Stores a new object (ADDED). Returns it with its resourceVersion.
     pub fn insert(&mut self, store: &StoreKey, mut obj: Value) -> Value {
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-        self.objects
-            .entry(store.clone())
-            .or_default()
-            .insert(Self::key_of(&obj), obj.clone());
-        self.log(LogEntry {
-            rv,
-            store: store.clone(),
-            kind: EventType::Added,
-            obj: obj.clone(),
-            old: None,
-        });
+        self.objects.entry(store.clone()).or_default().insert(Self::key_of(&obj), obj.clone());
+        self.log(LogEntry { rv, store: store.clone(), kind: EventType::Added, obj: obj.clone(), old: None });
         obj
     }
 
@@ -167,40 +149,21 @@ impl State {
     pub fn replace(&mut self, store: &StoreKey, mut obj: Value) -> Value {
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-        let old = self
-            .objects
-            .entry(store.clone())
-            .or_default()
-            .insert(Self::key_of(&obj), obj.clone());
-        self.log(LogEntry {
-            rv,
-            store: store.clone(),
-            kind: EventType::Modified,
-            obj: obj.clone(),
-            old,
-        });
+        let old = self.objects.entry(store.clone()).or_default().insert(Self::key_of(&obj), obj.clone());
+        self.log(LogEntry { rv, store: store.clone(), kind: EventType::Modified, obj: obj.clone(), old });
         obj
     }
 
     /// Removes a stored object (DELETED, carrying the deletion's resourceVersion).
     pub fn remove(&mut self, store: &StoreKey, ns: &str, name: &str) -> Option<Value> {
-        let mut obj = self
-            .objects
-            .get_mut(store)?
-            .remove(&(ns.to_string(), name.to_string()))?;
+        let mut obj = self.objects.get_mut(store)?.remove(&(ns.to_string(), name.to_string()))?;
         if let Some(uid) = meta_str(&obj, "uid") {
             let uid = uid.to_string();
             self.managers.remove(&uid);
         }
         let rv = self.next_rv();
         obj["metadata"]["resourceVersion"] = Value::String(rv.to_string());
-        self.log(LogEntry {
-            rv,
-            store: store.clone(),
-            kind: EventType::Deleted,
-            obj: obj.clone(),
-            old: None,
-        });
+        self.log(LogEntry { rv, store: store.clone(), kind: EventType::Deleted, obj: obj.clone(), old: None });
         Some(obj)
     }
 }

@@ -25,11 +25,7 @@ fn name_cell(o: &Value) -> Value {
 }
 
 fn age_cell(o: &Value) -> Value {
-    o.pointer("/metadata/creationTimestamp")
-        .and_then(Value::as_str)
-        .and_then(age)
-        .map(Value::String)
-        .unwrap_or(Value::Null)
+    o.pointer("/metadata/creationTimestamp").and_then(Value::as_str).and_then(age).map(Value::String).unwrap_or(Value::Null)
 }
 
 fn text(v: Option<&Value>) -> Value {
@@ -60,18 +56,9 @@ fn node_roles(o: &Value) -> Value {
     let roles: Vec<String> = o
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
-        .map(|l| {
-            l.keys()
-                .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
-                .map(String::from)
-                .collect()
-        })
+        .map(|l| l.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).map(String::from).collect())
         .unwrap_or_default();
-    Value::String(if roles.is_empty() {
-        "<none>".into()
-    } else {
-        roles.join(",")
-    })
+    Value::String(if roles.is_empty() { "<none>".into() } else { roles.join(",") })
 }
 
 fn node_address(o: &Value, ty: &str) -> Value {
@@ -84,11 +71,7 @@ fn node_address(o: &Value, ty: &str) -> Value {
 }
 
 fn pod_ready(o: &Value) -> Value {
-    let total = o
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(Vec::len)
-        .unwrap_or(0);
+    let total = o.pointer("/spec/containers").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
     let ready = o
         .pointer("/status/containerStatuses")
         .and_then(Value::as_array)
@@ -114,161 +97,68 @@ fn pod_restarts(o: &Value) -> Value {
 }
 
 fn builtin_columns(rt: &ResourceType) -> Vec<(Value, Cell)> {
-    let name = (
-        col("Name", "string", "name", NAME_DESC, 0),
-        Cell::Builtin(name_cell),
-    );
-    let age_col = (
-        col("Age", "string", "", AGE_DESC, 0),
-        Cell::Builtin(age_cell),
-    );
+    let name = (col("Name", "string", "name", NAME_DESC, 0), Cell::Builtin(name_cell));
+    let age_col = (col("Age", "string", "", AGE_DESC, 0), Cell::Builtin(age_cell));
     let p = |s: &str| JsonPath::parse(s).expect("valid built-in path");
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("", "namespaces") => vec![
             name,
-            (
-                col("Status", "string", "", "The status of the namespace", 0),
-                Cell::Builtin(|o| text(o.pointer("/status/phase"))),
-            ),
+            (col("Status", "string", "", "The status of the namespace", 0), Cell::Builtin(|o| text(o.pointer("/status/phase")))),
             age_col,
         ],
         ("", "nodes") => vec![
             name,
-            (
-                col("Status", "string", "", "The status of the node", 0),
-                Cell::Builtin(node_status),
-            ),
-            (
-                col("Roles", "string", "", "The roles of the node", 0),
-                Cell::Builtin(node_roles),
-            ),
+            (col("Status", "string", "", "The status of the node", 0), Cell::Builtin(node_status)),
+            (col("Roles", "string", "", "The roles of the node", 0), Cell::Builtin(node_roles)),
             age_col,
             (
-                col(
-                    "Version",
-                    "string",
-                    "",
-                    "Kubelet Version reported by the node.",
-                    0,
-                ),
+                col("Version", "string", "", "Kubelet Version reported by the node.", 0),
                 Cell::Builtin(|o| text(o.pointer("/status/nodeInfo/kubeletVersion"))),
             ),
             (
-                col(
-                    "Internal-IP",
-                    "string",
-                    "",
-                    "List of addresses reachable to the node.",
-                    1,
-                ),
+                col("Internal-IP", "string", "", "List of addresses reachable to the node.", 1),
                 Cell::Builtin(|o| node_address(o, "InternalIP")),
             ),
             (
-                col(
-                    "External-IP",
-                    "string",
-                    "",
-                    "List of addresses reachable to the node.",
-                    1,
-                ),
+                col("External-IP", "string", "", "List of addresses reachable to the node.", 1),
                 Cell::Builtin(|o| node_address(o, "ExternalIP")),
             ),
             (
-                col(
-                    "OS-Image",
-                    "string",
-                    "",
-                    "OS Image reported by the node from /etc/os-release.",
-                    1,
-                ),
+                col("OS-Image", "string", "", "OS Image reported by the node from /etc/os-release.", 1),
                 Cell::Builtin(|o| text(o.pointer("/status/nodeInfo/osImage"))),
             ),
             (
-                col(
-                    "Kernel-Version",
-                    "string",
-                    "",
-                    "Kernel Version reported by the node.",
-                    1,
-                ),
+                col("Kernel-Version", "string", "", "Kernel Version reported by the node.", 1),
                 Cell::Builtin(|o| text(o.pointer("/status/nodeInfo/kernelVersion"))),
             ),
             (
-                col(
-                    "Container-Runtime",
-                    "string",
-                    "",
-                    "Container runtime version reported by the node.",
-                    1,
-                ),
+                col("Container-Runtime", "string", "", "Container runtime version reported by the node.", 1),
                 Cell::Builtin(|o| text(o.pointer("/status/nodeInfo/containerRuntimeVersion"))),
             ),
         ],
         ("", "pods") => vec![
             name,
+            (col("Ready", "string", "", "The aggregate readiness state of this pod for accepting traffic.", 0), Cell::Builtin(pod_ready)),
+            (col("Status", "string", "", "The aggregate status of the containers in this pod.", 0), Cell::Builtin(pod_status)),
             (
-                col(
-                    "Ready",
-                    "string",
-                    "",
-                    "The aggregate readiness state of this pod for accepting traffic.",
-                    0,
-                ),
-                Cell::Builtin(pod_ready),
-            ),
-            (
-                col(
-                    "Status",
-                    "string",
-                    "",
-                    "The aggregate status of the containers in this pod.",
-                    0,
-                ),
-                Cell::Builtin(pod_status),
-            ),
-            (
-                col(
-                    "Restarts",
-                    "string",
-                    "",
-                    "The number of times the containers in this pod have been restarted.",
-                    0,
-                ),
+                col("Restarts", "string", "", "The number of times the containers in this pod have been restarted.", 0),
                 Cell::Builtin(pod_restarts),
             ),
             age_col,
+            (col("IP", "string", "", "IP address allocated to the pod.", 1), Cell::Builtin(|o| text(o.pointer("/status/podIP")))),
             (
-                col("IP", "string", "", "IP address allocated to the pod.", 1),
-                Cell::Builtin(|o| text(o.pointer("/status/podIP"))),
-            ),
-            (
-                col(
-                    "Node",
-                    "string",
-                    "",
-                    "Name of the Node this pod is assigned to.",
-                    1,
-                ),
+                col("Node", "string", "", "Name of the Node this pod is assigned to.", 1),
                 Cell::Builtin(|o| text(o.pointer("/spec/nodeName"))),
             ),
             (
                 col("Nominated Node", "string", "", "Nominated node name.", 1),
                 Cell::Builtin(|o| text(o.pointer("/status/nominatedNodeName"))),
             ),
-            (
-                col("Readiness Gates", "string", "", "Readiness gates.", 1),
-                Cell::Builtin(|_| Value::String("<none>".into())),
-            ),
+            (col("Readiness Gates", "string", "", "Readiness gates.", 1), Cell::Builtin(|_| Value::String("<none>".into()))),
         ],
         ("", "events") | ("events.k8s.io", "events") => vec![
             (
-                col(
-                    "Last Seen",
-                    "string",
-                    "",
-                    "Time since the event was last seen",
-                    0,
-                ),
+                col("Last Seen", "string", "", "Time since the event was last seen", 0),
                 Cell::Builtin(|o| {
                     let s = |p: &str| o.pointer(p).and_then(Value::as_str);
                     let t = s("/series/lastObservedTime")
@@ -279,63 +169,30 @@ fn builtin_columns(rt: &ResourceType) -> Vec<(Value, Cell)> {
                     t.and_then(age).map(Value::String).unwrap_or(Value::Null)
                 }),
             ),
-            (
-                col("Type", "string", "", "Type of this event", 0),
-                Cell::Builtin(|o| text(o.get("type"))),
-            ),
-            (
-                col(
-                    "Reason",
-                    "string",
-                    "",
-                    "Reason why this event was generated",
-                    0,
-                ),
-                Cell::Builtin(|o| text(o.get("reason"))),
-            ),
+            (col("Type", "string", "", "Type of this event", 0), Cell::Builtin(|o| text(o.get("type")))),
+            (col("Reason", "string", "", "Reason why this event was generated", 0), Cell::Builtin(|o| text(o.get("reason")))),
             (
                 col("Object", "string", "", "The object this event is about", 0),
                 Cell::Builtin(|o| {
-                    let r = o
-                        .get("involvedObject")
-                        .or_else(|| o.get("regarding"))
-                        .cloned()
-                        .unwrap_or(Value::Null);
-                    Value::String(format!(
-                        "{}/{}",
-                        r["kind"].as_str().unwrap_or("").to_lowercase(),
-                        r["name"].as_str().unwrap_or("")
-                    ))
+                    let r = o.get("involvedObject").or_else(|| o.get("regarding")).cloned().unwrap_or(Value::Null);
+                    Value::String(format!("{}/{}", r["kind"].as_str().unwrap_or("").to_lowercase(), r["name"].as_str().unwrap_or("")))
                 }),
             ),
             (
-                col(
-                    "Message",
-                    "string",
-                    "",
-                    "A human-readable description of the status of this operation",
-                    0,
-                ),
+                col("Message", "string", "", "A human-readable description of the status of this operation", 0),
                 Cell::Builtin(|o| text(o.get("message").or_else(|| o.get("note")))),
             ),
         ],
         ("coordination.k8s.io", "leases") => vec![
             name,
-            (
-                col("Holder", "string", "", "The holder of the lease", 0),
-                Cell::Path(p(".spec.holderIdentity"), "string".into()),
-            ),
+            (col("Holder", "string", "", "The holder of the lease", 0), Cell::Path(p(".spec.holderIdentity"), "string".into())),
             age_col,
         ],
         ("apiextensions.k8s.io", _) => vec![
             name,
             (
                 col("Created At", "date", "", AGE_DESC, 0),
-                Cell::Builtin(|o| {
-                    o.pointer("/metadata/creationTimestamp")
-                        .cloned()
-                        .unwrap_or(Value::Null)
-                }),
+                Cell::Builtin(|o| o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null)),
             ),
         ],
         _ => vec![name, age_col],
@@ -343,18 +200,12 @@ fn builtin_columns(rt: &ResourceType) -> Vec<(Value, Cell)> {
 }
 
 fn custom_columns(rt: &ResourceType, version: &str) -> Vec<(Value, Cell)> {
-    let mut out = vec![(
-        col("Name", "string", "name", NAME_DESC, 0),
-        Cell::Builtin(name_cell),
-    )];
+    let mut out = vec![(col("Name", "string", "name", NAME_DESC, 0), Cell::Builtin(name_cell))];
     let cols = rt.columns.get(version).cloned().unwrap_or_default();
     if cols.is_empty() {
         out.push((
             col("Age", "date", "", AGE_DESC, 0),
-            Cell::Path(
-                JsonPath::parse(".metadata.creationTimestamp").expect("path"),
-                "date".into(),
-            ),
+            Cell::Path(JsonPath::parse(".metadata.creationTimestamp").expect("path"), "date".into()),
         ));
         return out;
     }
@@ -365,9 +216,7 @@ fn custom_columns(rt: &ResourceType, version: &str) -> Vec<(Value, Cell)> {
             .get("description")
             .and_then(Value::as_str)
             .map(String::from)
-            .unwrap_or_else(|| {
-                format!("Custom resource definition column (in JSONPath format): {path}")
-            });
+            .unwrap_or_else(|| format!("Custom resource definition column (in JSONPath format): {path}"));
         let def = col(
             c["name"].as_str().unwrap_or(""),
             &ty,
@@ -395,11 +244,7 @@ fn path_cell(jp: &JsonPath, ty: &str, obj: &Value) -> Value {
             other => Value::String(other.to_string()),
         },
         "integer" => match v {
-            Value::Number(n) => n
-                .as_i64()
-                .map(Value::from)
-                .or_else(|| n.as_f64().map(|f| Value::from(f as i64)))
-                .unwrap_or(Value::Null),
+            Value::Number(n) => n.as_i64().map(Value::from).or_else(|| n.as_f64().map(|f| Value::from(f as i64))).unwrap_or(Value::Null),
             _ => Value::Null,
         },
         "number" => match v {
@@ -438,11 +283,7 @@ pub fn table(
     cont: Option<&str>,
     include: IncludeObject,
 ) -> Value {
-    let cols = if rt.custom {
-        custom_columns(rt, version)
-    } else {
-        builtin_columns(rt)
-    };
+    let cols = if rt.custom { custom_columns(rt, version) } else { builtin_columns(rt) };
     let defs: Vec<Value> = cols.iter().map(|(d, _)| d.clone()).collect();
     let rows: Vec<Value> = objects
         .iter()

@@ -6,8 +6,8 @@
 //! the real one.
 
 mod crd;
-mod errors;
 mod defaults;
+mod errors;
 mod prune;
 mod rules;
 mod structural;
@@ -170,7 +170,11 @@ mod tests {
         let causes = run(&mut widget(json!({"size": 5, "max": 4}))).unwrap_err();
         assert_eq!(
             causes,
-            vec![Cause { reason: "FieldValueInvalid".into(), field: "spec".into(), message: "Invalid value: size must not exceed max".into() }]
+            vec![Cause {
+                reason: "FieldValueInvalid".into(),
+                field: "spec".into(),
+                message: "Invalid value: size must not exceed max".into()
+            }]
         );
     }
 

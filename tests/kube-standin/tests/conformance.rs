@@ -433,7 +433,14 @@ const STRATEGIC: &str = "application/strategic-merge-patch+json";
 const APPLY: &str = "application/apply-patch+yaml";
 
 impl Runner {
-    fn request(&self, method: &str, path: &str, body: Option<(&Value, &str)>, accept: &str, params: &[(&str, &str)]) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&Value, &str)>,
+        accept: &str,
+        params: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut r = self.http.request(m, format!("{}{path}", self.base)).header("Accept", accept).timeout(Duration::from_secs(30));
         if !params.is_empty() {
@@ -446,7 +453,15 @@ impl Runner {
     }
 
     /// Sends one request and writes it and its normalised response to the transcript.
-    async fn req(&mut self, method: &str, path: &str, body: Option<(&Value, &str)>, accept: &str, params: &[(&str, &str)], mode: Mode) -> Resp {
+    async fn req(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&Value, &str)>,
+        accept: &str,
+        params: &[(&str, &str)],
+        mode: Mode,
+    ) -> Resp {
         let r = self.request(method, path, body, accept, params).send().await.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = r.status().as_u16();
         let text = r.text().await.unwrap_or_default();
@@ -579,9 +594,7 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         conds = dig(&c, &["status", "conditions"])
             .and_then(Value::as_array)
             .map(|a| {
-                a.iter()
-                    .map(|x| (x["type"].as_str().unwrap_or("").to_string(), x["status"].as_str().unwrap_or("").to_string()))
-                    .collect()
+                a.iter().map(|x| (x["type"].as_str().unwrap_or("").to_string(), x["status"].as_str().unwrap_or("").to_string())).collect()
             })
             .unwrap_or_default();
         let established = conds.iter().any(|(t, s)| t == "Established" && s == "True");
@@ -784,7 +797,10 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
             JSON_PATCH,
         )
         .await;
-    r.t.obs("json patch test-null then add finalizer", Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["metadata", "finalizers"]))]));
+    r.t.obs(
+        "json patch test-null then add finalizer",
+        Py::Tuple(vec![Py::Int(x.status.into()), Py::from_json(x.get(&["metadata", "finalizers"]))]),
+    );
     let x = r.send("PATCH", &w1, &json!([{"op": "test", "path": "/spec/size", "value": 99}]), JSON_PATCH).await;
     r.t.obs("json patch failed test", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
     let x = r.send("PATCH", &w1, &json!({"spec": {"size": 4}}), STRATEGIC).await;
@@ -822,7 +838,13 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|c| Py::Tuple(vec![Py::from_json(c.get("name")), Py::from_json(c.get("type")), Py::from_json(Some(c.get("priority").unwrap_or(&json!(0))))]))
+                .map(|c| {
+                    Py::Tuple(vec![
+                        Py::from_json(c.get("name")),
+                        Py::from_json(c.get("type")),
+                        Py::from_json(Some(c.get("priority").unwrap_or(&json!(0)))),
+                    ])
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -842,7 +864,10 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
 
     // deletion with finalizer
     let x = r.req("DELETE", &w1, None, JSON, &[], Mode::Full).await;
-    r.t.obs("delete with finalizer", Py::Tuple(vec![Py::Int(x.status.into()), Py::Bool(truthy(x.get(&["metadata", "deletionTimestamp"])))]));
+    r.t.obs(
+        "delete with finalizer",
+        Py::Tuple(vec![Py::Int(x.status.into()), Py::Bool(truthy(x.get(&["metadata", "deletionTimestamp"])))]),
+    );
     let x = r.get(&w1).await;
     r.t.obs("generation bumped by deletion", Py::from_json(x.get(&["metadata", "generation"])));
     let x = r.send("PATCH", &w1, &json!({"metadata": {"finalizers": ["acc.dev/cleanup", "acc.dev/other"]}}), MERGE).await;
@@ -875,7 +900,11 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
                     let line: Vec<u8> = buf.drain(..=nl).collect();
                     let Ok(e) = serde_json::from_slice::<Value>(&line) else { continue };
                     let ty = e["type"].as_str().unwrap_or("").to_string();
-                    ev.push(Py::Tuple(vec![Py::s(&ty), Py::from_json(dig(&e, &["object", "code"])), Py::from_json(dig(&e, &["object", "reason"]))]));
+                    ev.push(Py::Tuple(vec![
+                        Py::s(&ty),
+                        Py::from_json(dig(&e, &["object", "code"])),
+                        Py::from_json(dig(&e, &["object", "reason"])),
+                    ]));
                     if ty == "ERROR" {
                         break 'read;
                     }
@@ -897,13 +926,21 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
         "regarding": {"apiVersion": format!("{G}/{V}"), "kind": "Widget", "name": "w2", "namespace": ns}});
     let x = r.send("POST", &format!("/apis/events.k8s.io/v1/namespaces/{ns}/events"), &evt, JSON).await;
     r.t.obs("post events.k8s.io event", Py::Int(x.status.into()));
-    let l = r.get_q(&format!("/api/v1/namespaces/{ns}/events"), &[("fieldSelector", "involvedObject.name=w2,involvedObject.kind=Widget")]).await;
+    let l = r
+        .get_q(&format!("/api/v1/namespaces/{ns}/events"), &[("fieldSelector", "involvedObject.name=w2,involvedObject.kind=Widget")])
+        .await;
     let seen: Vec<Py> = l
         .get(&["items"])
         .and_then(Value::as_array)
         .map(|a| {
             a.iter()
-                .map(|x| Py::Tuple(vec![Py::from_json(x.get("reason")), Py::from_json(x.get("message")), Py::from_json(dig(x, &["involvedObject", "name"]))]))
+                .map(|x| {
+                    Py::Tuple(vec![
+                        Py::from_json(x.get("reason")),
+                        Py::from_json(x.get("message")),
+                        Py::from_json(dig(x, &["involvedObject", "name"])),
+                    ])
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -927,13 +964,19 @@ async fn run_sequence(base: &str, ns: String) -> Vec<String> {
     r.t.obs("update lease with old rv", Py::Tuple(vec![Py::Int(x.status.into()), x.reason()]));
 
     // pods and the namespace's default service account (which a real server needs)
-    r.send("POST", &format!("/api/v1/namespaces/{ns}/serviceaccounts"), &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}), JSON)
-        .await;
+    r.send(
+        "POST",
+        &format!("/api/v1/namespaces/{ns}/serviceaccounts"),
+        &json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}}),
+        JSON,
+    )
+    .await;
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "web"}},
                      "spec": {"nodeName": "n1", "containers": [{"name": "c", "image": "x"}]}});
     let x = r.req("POST", &format!("/api/v1/namespaces/{ns}/pods"), Some((&pod, JSON)), JSON, &[], Mode::Brief).await;
     r.t.obs("create pod", if x.status == 403 { Py::s("403 (serviceaccount)") } else { Py::Int(x.status.into()) });
-    let l = r.req("GET", "/api/v1/pods", None, JSON, &[("fieldSelector", "spec.nodeName=n1"), ("labelSelector", "app=web")], Mode::Brief).await;
+    let l =
+        r.req("GET", "/api/v1/pods", None, JSON, &[("fieldSelector", "spec.nodeName=n1"), ("labelSelector", "app=web")], Mode::Brief).await;
     let pods: Vec<Py> = l
         .get(&["items"])
         .and_then(Value::as_array)

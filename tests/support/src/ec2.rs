@@ -45,14 +45,7 @@ pub fn xml_values(body: &str, name: &str) -> Vec<String> {
 impl Moto {
     /// A SigV4-signed Query POST (signed with `access_key`/`secret_key`, scoped to
     /// `service`/`region`); returns (HTTP status, body).
-    pub fn signed_query(
-        &self,
-        service: &str,
-        region: &str,
-        params: &[(&str, &str)],
-        access_key: &str,
-        secret_key: &str,
-    ) -> (u16, String) {
+    pub fn signed_query(&self, service: &str, region: &str, params: &[(&str, &str)], access_key: &str, secret_key: &str) -> (u16, String) {
         let body = params.iter().map(|(k, v)| format!("{}={}", encode(k), encode(v))).collect::<Vec<_>>().join("&");
         let url = format!("{}/", self.endpoint);
         let identity: Identity = aws_credential_types::Credentials::new(access_key, secret_key, None, None, "test").into();

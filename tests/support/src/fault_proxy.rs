@@ -50,7 +50,8 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 5] = [FaultKind::Throttle, FaultKind::Unavailable, FaultKind::InternalHtml, FaultKind::Reset, FaultKind::Timeout];
+    pub const ALL: [FaultKind; 5] =
+        [FaultKind::Throttle, FaultKind::Unavailable, FaultKind::InternalHtml, FaultKind::Reset, FaultKind::Timeout];
 
     pub fn label(self) -> &'static str {
         match self {
@@ -102,7 +103,13 @@ pub struct ProxyConfig {
 
 impl Default for ProxyConfig {
     fn default() -> Self {
-        ProxyConfig { rate: 0.0, seed: 1, kinds: FaultKind::ALL.to_vec(), phases: vec![Phase::Before, Phase::After], delay: Duration::from_secs(15) }
+        ProxyConfig {
+            rate: 0.0,
+            seed: 1,
+            kinds: FaultKind::ALL.to_vec(),
+            phases: vec![Phase::Before, Phase::After],
+            delay: Duration::from_secs(15),
+        }
     }
 }
 
@@ -277,7 +284,9 @@ impl FaultProxy {
     /// Starts on `port` (0: any free one); `log` writes one line per request to stderr.
     pub fn start_on(port: u16, upstream: &str, config: ProxyConfig, log: bool) -> std::io::Result<FaultProxy> {
         let upstream = upstream.trim_end_matches('/');
-        let hostport = upstream.strip_prefix("http://").ok_or_else(|| std::io::Error::other(format!("upstream {upstream:?}: only http:// is proxied")))?;
+        let hostport = upstream
+            .strip_prefix("http://")
+            .ok_or_else(|| std::io::Error::other(format!("upstream {upstream:?}: only http:// is proxied")))?;
         let upstream: SocketAddr = hostport.parse().map_err(|e| std::io::Error::other(format!("upstream {hostport:?}: {e}")))?;
         assert!(upstream.ip().is_loopback(), "the proxy forwards to loopback only");
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
@@ -446,7 +455,12 @@ impl Message {
 
 /// Reads one message. `Ok(None)` at a clean EOF before any byte. `first_byte` is set when
 /// the first byte arrived. `until_eof` (responses without a length) reads the body to EOF.
-async fn read_message<R: AsyncRead + Unpin>(stream: &mut R, buf: &mut Vec<u8>, first_byte: &mut Option<(SystemTime, Instant)>, response: bool) -> std::io::Result<Option<Message>> {
+async fn read_message<R: AsyncRead + Unpin>(
+    stream: &mut R,
+    buf: &mut Vec<u8>,
+    first_byte: &mut Option<(SystemTime, Instant)>,
+    response: bool,
+) -> std::io::Result<Option<Message>> {
     let end = loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
             break i + 4;
@@ -656,7 +670,8 @@ async fn serve_connection(mut client: TcpStream, shared: Arc<Shared>) -> std::io
                 eprintln!("fault-proxy: {r}");
             }
         };
-        let keep_alive = !msg.start_line.ends_with("HTTP/1.0") && !msg.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+        let keep_alive =
+            !msg.start_line.ends_with("HTTP/1.0") && !msg.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
 
         if !hold.is_zero() {
             tokio::time::sleep(hold).await;
@@ -699,7 +714,9 @@ async fn forward(shared: &Shared, msg: &Message) -> std::io::Result<(u16, Vec<u8
         up.flush().await?;
         let mut buf = Vec::new();
         let mut first = None;
-        let resp = read_message(&mut up, &mut buf, &mut first, true).await?.ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        let resp = read_message(&mut up, &mut buf, &mut first, true)
+            .await?
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
         let status: u16 = resp.start_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let reason = resp.start_line.splitn(3, ' ').nth(2).unwrap_or("").to_string();
         // Re-framed with a length, so the client connection can be kept alive.
@@ -718,7 +735,10 @@ async fn forward(shared: &Shared, msg: &Message) -> std::io::Result<(u16, Vec<u8
 }
 
 async fn write_response(client: &mut TcpStream, status: u16, reason: &str, content_type: &str, body: &str) -> std::io::Result<()> {
-    let head = format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
     client.write_all(head.as_bytes()).await?;
     client.write_all(body.as_bytes()).await?;
     client.flush().await
@@ -733,9 +753,18 @@ fn elb_error(kind: &str, code: &str, message: &str, seq: u64) -> String {
 /// Answers (or not) with the fault; the client connection ends afterwards.
 async fn inject(client: &mut TcpStream, kind: FaultKind, delay: Duration, info: &RequestInfo, seq: u64) -> std::io::Result<()> {
     match kind {
-        FaultKind::Throttle => write_response(client, 400, "Bad Request", "text/xml", &elb_error("Sender", "Throttling", "Rate exceeded", seq)).await,
+        FaultKind::Throttle => {
+            write_response(client, 400, "Bad Request", "text/xml", &elb_error("Sender", "Throttling", "Rate exceeded", seq)).await
+        }
         FaultKind::Unavailable => {
-            write_response(client, 503, "Service Unavailable", "text/xml", &elb_error("Receiver", "ServiceUnavailable", "Service is unavailable. Please try again later.", seq)).await
+            write_response(
+                client,
+                503,
+                "Service Unavailable",
+                "text/xml",
+                &elb_error("Receiver", "ServiceUnavailable", "Service is unavailable. Please try again later.", seq),
+            )
+            .await
         }
         FaultKind::InternalHtml => {
             let body = format!("<html><head><title>500 Internal Server Error</title></head><body><h1>Internal Server Error</h1><p>{} failed (fault-proxy #{seq})</p></body></html>", info.action);
@@ -788,10 +817,17 @@ mod tests {
             head: Vec::new(),
             body: b"Action=RegisterInstancesWithLoadBalancer&LoadBalancerName=my-lb&Version=2012-06-01".to_vec(),
             start_line: "POST / HTTP/1.1".into(),
-            headers: vec![("authorization".into(), "AWS4-HMAC-SHA256 Credential=AKIDX/20240101/us-east-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=00".into())],
+            headers: vec![(
+                "authorization".into(),
+                "AWS4-HMAC-SHA256 Credential=AKIDX/20240101/us-east-1/elasticloadbalancing/aws4_request, SignedHeaders=host, Signature=00"
+                    .into(),
+            )],
         };
         let info = request_info(&msg);
-        assert_eq!((info.access_key.as_str(), info.action.as_str(), info.load_balancer.as_deref()), ("AKIDX", "RegisterInstancesWithLoadBalancer", Some("my-lb")));
+        assert_eq!(
+            (info.access_key.as_str(), info.action.as_str(), info.load_balancer.as_deref()),
+            ("AKIDX", "RegisterInstancesWithLoadBalancer", Some("my-lb"))
+        );
         assert!(Hold { mutating_only: true, access_key: Some("AKIDX".into()), ..Hold::default() }.matches(&info));
         assert!(!Hold { action: Some("DescribeTags".into()), ..Hold::default() }.matches(&info));
         assert!(is_mutating("CreateLoadBalancer") && !is_mutating("DescribeLoadBalancers"));

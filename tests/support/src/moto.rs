@@ -67,10 +67,7 @@ impl Moto {
         for _ in 0..5 {
             let port = crate::free_port();
             let mut cmd = command(&exe, port);
-            cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
             for (k, v) in env {
                 cmd.env(k, v);
             }
@@ -115,12 +112,7 @@ impl Moto {
     pub fn raw(&self, method: &str, path: &str, headers: &str, body: &str) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        write!(
-            s,
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{headers}\r\n{body}",
-            self.port,
-            body.len()
-        )?;
+        write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{headers}\r\n{body}", self.port, body.len())?;
         let mut out = String::new();
         s.read_to_string(&mut out)?;
         Ok(out)

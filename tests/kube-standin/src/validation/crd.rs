@@ -21,22 +21,13 @@ use serde_json::{json, Value};
 use super::errors::{BadValue, ErrType, FieldError};
 use super::{Cause, Options};
 
-const REASONS: [&str; 4] = [
-    "FieldValueInvalid",
-    "FieldValueForbidden",
-    "FieldValueRequired",
-    "FieldValueDuplicate",
-];
+const REASONS: [&str; 4] = ["FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired", "FieldValueDuplicate"];
 
 /// The problems kube-apiserver would refuse `crd` (a CustomResourceDefinition object) for,
 /// in its schemas; empty when it would accept them.
 pub fn check_crd(crd: &Value) -> Vec<Cause> {
     let mut errs: Vec<Cause> = Vec::new();
-    let versions = crd
-        .pointer("/spec/versions")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+    let versions = crd.pointer("/spec/versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     for (i, version) in versions.iter().enumerate() {
         if let Some(schema) = version.pointer("/schema/openAPIV3Schema") {
             let path = format!("spec.versions[{i}].schema.openAPIV3Schema");
@@ -60,22 +51,12 @@ fn flag(schema: &Value, key: &str) -> bool {
 }
 
 fn forbidden(path: &str, key: &str, detail: &str) -> FieldError {
-    FieldError::new(
-        ErrType::Forbidden,
-        &format!("{path}.{key}"),
-        BadValue::Omit,
-        detail,
-    )
+    FieldError::new(ErrType::Forbidden, &format!("{path}.{key}"), BadValue::Omit, detail)
 }
 
 /// `field.Required(field, detail)`.
 fn required(field: String, detail: &str) -> FieldError {
-    FieldError {
-        kind: ErrType::Required,
-        field: Some(field),
-        value: BadValue::Omit,
-        detail: detail.into(),
-    }
+    FieldError { kind: ErrType::Required, field: Some(field), value: BadValue::Omit, detail: detail.into() }
 }
 
 fn node(schema: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
@@ -84,33 +65,23 @@ fn node(schema: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
         return;
     };
     let ty = map.get("type").and_then(Value::as_str).unwrap_or("");
-    let typed = !ty.is_empty()
-        || flag(schema, "x-kubernetes-int-or-string")
-        || flag(schema, "x-kubernetes-preserve-unknown-fields");
+    let typed = !ty.is_empty() || flag(schema, "x-kubernetes-int-or-string") || flag(schema, "x-kubernetes-preserve-unknown-fields");
     let type_field = format!("{path}.type");
     match level {
         Level::Junctor => {
-            for (key, detail) in [
-                ("type", "must be empty to be structural"),
-                ("default", "must be undefined to be structural"),
-            ] {
+            for (key, detail) in [("type", "must be empty to be structural"), ("default", "must be undefined to be structural")] {
                 if map.contains_key(key) {
                     errs.push(forbidden(path, key, detail).into_cause());
                 }
             }
             if flag(schema, "nullable") {
-                errs.push(
-                    forbidden(path, "nullable", "must be false to be structural").into_cause(),
-                );
+                errs.push(forbidden(path, "nullable", "must be false to be structural").into_cause());
             }
         }
-        Level::Root if !typed => {
-            errs.push(required(type_field, "must not be empty at the root").into_cause())
+        Level::Root if !typed => errs.push(required(type_field, "must not be empty at the root").into_cause()),
+        Level::Root if ty != "object" => {
+            errs.push(FieldError::invalid(&type_field, &Value::from(ty), "must be object at the root").into_cause())
         }
-        Level::Root if ty != "object" => errs.push(
-            FieldError::invalid(&type_field, &Value::from(ty), "must be object at the root")
-                .into_cause(),
-        ),
         Level::Field | Level::Item if !typed => {
             let detail = if level == Level::Item {
                 "must not be empty for specified array items"
@@ -136,31 +107,12 @@ fn node(schema: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
     }
     if flag(schema, "uniqueItems") {
         errs.push(
-            forbidden(
-                path,
-                "uniqueItems",
-                "uniqueItems cannot be set to true since the runtime complexity becomes quadratic",
-            )
-            .into_cause(),
+            forbidden(path, "uniqueItems", "uniqueItems cannot be set to true since the runtime complexity becomes quadratic").into_cause(),
         );
     }
-    let has_properties = map
-        .get("properties")
-        .and_then(Value::as_object)
-        .is_some_and(|p| !p.is_empty());
-    if has_properties
-        && map
-            .get("additionalProperties")
-            .is_some_and(|a| a.is_object() || a == &Value::Bool(false))
-    {
-        errs.push(
-            forbidden(
-                path,
-                "additionalProperties",
-                "additionalProperties and properties are mutual exclusive",
-            )
-            .into_cause(),
-        );
+    let has_properties = map.get("properties").and_then(Value::as_object).is_some_and(|p| !p.is_empty());
+    if has_properties && map.get("additionalProperties").is_some_and(|a| a.is_object() || a == &Value::Bool(false)) {
+        errs.push(forbidden(path, "additionalProperties", "additionalProperties and properties are mutual exclusive").into_cause());
     }
     if let Some(Value::String(pattern)) = map.get("pattern") {
         if let Err(e) = regex::Regex::new(pattern) {
@@ -180,54 +132,25 @@ fn node(schema: &Value, path: &str, level: Level, errs: &mut Vec<Cause>) {
         }
     }
     if let Some(rules) = map.get("x-kubernetes-validations") {
-        check_rules(
-            schema,
-            rules,
-            &format!("{path}.x-kubernetes-validations"),
-            errs,
-        );
+        check_rules(schema, rules, &format!("{path}.x-kubernetes-validations"), errs);
     }
 
     if let Some(Value::Object(props)) = map.get("properties") {
         for (name, prop) in props {
-            let next = if level == Level::Junctor {
-                Level::Junctor
-            } else {
-                Level::Field
-            };
+            let next = if level == Level::Junctor { Level::Junctor } else { Level::Field };
             node(prop, &format!("{path}.properties[{name}]"), next, errs);
         }
     }
     match map.get("items") {
-        Some(Value::Array(_)) => errs.push(
-            forbidden(
-                path,
-                "items",
-                "items must be a schema object and not an array",
-            )
-            .into_cause(),
-        ),
-        Some(items) => node(
-            items,
-            &format!("{path}.items"),
-            if level == Level::Junctor {
-                Level::Junctor
-            } else {
-                Level::Item
-            },
-            errs,
-        ),
+        Some(Value::Array(_)) => errs.push(forbidden(path, "items", "items must be a schema object and not an array").into_cause()),
+        Some(items) => node(items, &format!("{path}.items"), if level == Level::Junctor { Level::Junctor } else { Level::Item }, errs),
         None => {}
     }
     if let Some(additional @ Value::Object(_)) = map.get("additionalProperties") {
         node(
             additional,
             &format!("{path}.additionalProperties"),
-            if level == Level::Junctor {
-                Level::Junctor
-            } else {
-                Level::Field
-            },
+            if level == Level::Junctor { Level::Junctor } else { Level::Field },
             errs,
         );
     }
@@ -271,55 +194,26 @@ fn check_rules(schema: &Value, rules: &Value, path: &str, errs: &mut Vec<Cause>)
         if text.trim().is_empty() {
             errs.push(required(at("rule"), "rule is not specified").into_cause());
         } else if let Some(Err(e)) = compiled.validations.get(i) {
-            errs.push(
-                FieldError::invalid(
-                    &at("rule"),
-                    &Value::from(text),
-                    format!("compilation failed: {e}"),
-                )
-                .into_cause(),
-            );
+            errs.push(FieldError::invalid(&at("rule"), &Value::from(text), format!("compilation failed: {e}")).into_cause());
         }
         if let Some(message) = rule.get("message").and_then(Value::as_str) {
             if message.trim().is_empty() {
                 errs.push(
-                    FieldError::invalid(
-                        &at("message"),
-                        &Value::from(message),
-                        "message must be non-empty if specified",
-                    )
-                    .into_cause(),
+                    FieldError::invalid(&at("message"), &Value::from(message), "message must be non-empty if specified").into_cause(),
                 );
             } else if message.contains('\n') {
-                errs.push(
-                    FieldError::invalid(
-                        &at("message"),
-                        &Value::from(message),
-                        "message must not contain line breaks",
-                    )
-                    .into_cause(),
-                );
+                errs.push(FieldError::invalid(&at("message"), &Value::from(message), "message must not contain line breaks").into_cause());
             }
         }
         if let Some(field_path) = rule.get("fieldPath").and_then(Value::as_str) {
             if !names_a_field(schema, field_path) {
-                errs.push(
-                    FieldError::invalid(
-                        &at("fieldPath"),
-                        &Value::from(field_path),
-                        "fieldPath must be a valid path",
-                    )
-                    .into_cause(),
-                );
+                errs.push(FieldError::invalid(&at("fieldPath"), &Value::from(field_path), "fieldPath must be a valid path").into_cause());
             }
         }
         if let Some(reason) = rule.get("reason").and_then(Value::as_str) {
             if !REASONS.contains(&reason) {
                 let valid: Vec<String> = REASONS.iter().map(|r| r.to_string()).collect();
-                errs.push(
-                    FieldError::not_supported(&at("reason"), &Value::from(reason), &valid)
-                        .into_cause(),
-                );
+                errs.push(FieldError::not_supported(&at("reason"), &Value::from(reason), &valid).into_cause());
             }
         }
     }
@@ -372,10 +266,7 @@ mod tests {
     }
 
     fn problems(schema: Value) -> Vec<String> {
-        check_crd(&crd(schema))
-            .iter()
-            .map(ToString::to_string)
-            .collect()
+        check_crd(&crd(schema)).iter().map(ToString::to_string).collect()
     }
 
     const ROOT: &str = "spec.versions[0].schema.openAPIV3Schema";
@@ -394,16 +285,9 @@ mod tests {
 
     #[test]
     fn untyped_nodes_and_a_non_object_root_are_not_structural() {
-        assert_eq!(
-            problems(json!({"type": "string"})),
-            [format!(
-                r#"{ROOT}.type: Invalid value: "string": must be object at the root"#
-            )]
-        );
-        let got = problems(
-            json!({"type": "object", "properties": {"spec": {"properties": {"x": {"type": "string"}}},
-                                                                   "list": {"type": "array", "items": {}}}}),
-        );
+        assert_eq!(problems(json!({"type": "string"})), [format!(r#"{ROOT}.type: Invalid value: "string": must be object at the root"#)]);
+        let got = problems(json!({"type": "object", "properties": {"spec": {"properties": {"x": {"type": "string"}}},
+                                                                   "list": {"type": "array", "items": {}}}}));
         assert_eq!(
             got,
             [
@@ -447,46 +331,21 @@ mod tests {
 
     #[test]
     fn rules_must_compile_and_carry_a_one_line_message_and_a_declared_field_path() {
-        let got = problems(
-            json!({"type": "object", "properties": {"spec": {"type": "object",
+        let got = problems(json!({"type": "object", "properties": {"spec": {"type": "object",
             "properties": {"size": {"type": "integer"}},
             "x-kubernetes-validations": [
                 {"rule": "self.size >", "message": "broken"},
                 {"rule": "self.size > 0", "message": "two\nlines"},
                 {"rule": "self.size > 0", "message": "m", "fieldPath": ".nope"},
                 {"rule": "self.size > 0", "message": "m", "reason": "Because"},
-                {"rule": "", "message": "m"}]}}}),
-        );
+                {"rule": "", "message": "m"}]}}}));
         let spec = format!("{ROOT}.properties[spec].x-kubernetes-validations");
         assert_eq!(got.len(), 5, "{got:#?}");
-        assert!(
-            got[0].starts_with(&format!(
-                r#"{spec}[0].rule: Invalid value: "self.size >": compilation failed: "#
-            )),
-            "{got:#?}"
-        );
-        assert_eq!(
-            got[1],
-            format!(
-                r#"{spec}[1].message: Invalid value: "two\nlines": message must not contain line breaks"#
-            )
-        );
-        assert_eq!(
-            got[2],
-            format!(
-                r#"{spec}[2].fieldPath: Invalid value: ".nope": fieldPath must be a valid path"#
-            )
-        );
-        assert!(
-            got[3].starts_with(&format!(
-                r#"{spec}[3].reason: Unsupported value: "Because": supported values: "#
-            )),
-            "{got:#?}"
-        );
-        assert_eq!(
-            got[4],
-            format!("{spec}[4].rule: Required value: rule is not specified")
-        );
+        assert!(got[0].starts_with(&format!(r#"{spec}[0].rule: Invalid value: "self.size >": compilation failed: "#)), "{got:#?}");
+        assert_eq!(got[1], format!(r#"{spec}[1].message: Invalid value: "two\nlines": message must not contain line breaks"#));
+        assert_eq!(got[2], format!(r#"{spec}[2].fieldPath: Invalid value: ".nope": fieldPath must be a valid path"#));
+        assert!(got[3].starts_with(&format!(r#"{spec}[3].reason: Unsupported value: "Because": supported values: "#)), "{got:#?}");
+        assert_eq!(got[4], format!("{spec}[4].rule: Required value: rule is not specified"));
     }
 
     #[test]

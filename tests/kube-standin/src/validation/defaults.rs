@@ -76,8 +76,11 @@ mod tests {
             "list": {"type": "array", "items": {"type": "object", "properties": {"w": {"type": "integer", "default": 1}}}}}}}});
         let mut obj = json!({"spec": {"mode": null, "gone": null, "keep": null, "list": [{}, {"w": 5}]}});
         apply(&schema, &mut obj);
-        assert_eq!(obj, json!({"spec": {"port": 80, "mode": "a", "keep": null,
-            "nested": {"inner": true}, "list": [{"w": 1}, {"w": 5}]}}));
+        assert_eq!(
+            obj,
+            json!({"spec": {"port": 80, "mode": "a", "keep": null,
+            "nested": {"inner": true}, "list": [{"w": 1}, {"w": 5}]}})
+        );
     }
 
     #[test]

@@ -112,7 +112,9 @@ impl FieldError {
             kind: ErrType::Invalid,
             field: None,
             value: BadValue::Json(Value::Null),
-            detail: "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".into(),
+            detail:
+                "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+                    .into(),
         }
     }
 
@@ -211,7 +213,13 @@ pub(crate) fn go_float(f: f64) -> String {
         return if f.is_sign_negative() { "-0".into() } else { "0".into() };
     }
     if !f.is_finite() {
-        return if f.is_nan() { "NaN".into() } else if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits, like Go's shortest formatting.
     let e = format!("{:e}", f);
@@ -306,6 +314,9 @@ mod tests {
     #[test]
     fn invalid_message_dedups_identical_errors() {
         let c = Cause { reason: "FieldValueForbidden".into(), field: "metadata.finalizers".into(), message: "Forbidden: x".into() };
-        assert_eq!(invalid_message("Widget.acc.dev", "w1", &[c.clone(), c]), r#"Widget.acc.dev "w1" is invalid: metadata.finalizers: Forbidden: x"#);
+        assert_eq!(
+            invalid_message("Widget.acc.dev", "w1", &[c.clone(), c]),
+            r#"Widget.acc.dev "w1" is invalid: metadata.finalizers: Forbidden: x"#
+        );
     }
 }

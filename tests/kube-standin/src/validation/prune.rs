@@ -105,8 +105,11 @@ mod tests {
         let mut obj = json!({"spec": {"labels": {"x": {"v": "1", "w": 2}},
             "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"gone": 1}, "other": 1}}});
         let dropped = prune(&schema, &mut obj, false);
-        assert_eq!(obj, json!({"spec": {"labels": {"x": {"v": "1"}},
-            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}}}));
+        assert_eq!(
+            obj,
+            json!({"spec": {"labels": {"x": {"v": "1"}},
+            "template": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}}})
+        );
         assert_eq!(dropped, vec!["spec.labels.x.w", "spec.template.other", "spec.template.spec.gone"]);
     }
 }

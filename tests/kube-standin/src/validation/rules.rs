@@ -96,7 +96,8 @@ pub(crate) fn only_own_rules(schema: &Value) -> Value {
 }
 
 fn node_rules(schema: &Value, value: &Value, old: Option<&Value>, path: &str, errs: &mut Vec<FieldError>, warnings: &mut Vec<String>) {
-    let rules: Vec<&Value> = schema.get("x-kubernetes-validations").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let rules: Vec<&Value> =
+        schema.get("x-kubernetes-validations").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
     let own = only_own_rules(schema);
     let result = VALIDATOR.with(|v| v.validate(&own, value, old));
     let Err(failures) = result else { return };
@@ -249,7 +250,10 @@ mod tests {
             "n": {"type": "integer", "x-kubernetes-validations": [{"rule": "self % 2 == 0", "message": "must be even"}]}}}}});
         assert_eq!(
             run(s, json!({"spec": {"name": "abcd", "n": 3}}), None),
-            [r#"spec.n: Invalid value: 3: must be even [FieldValueInvalid]"#, r#"spec.name: Invalid value: "abcd": too long [FieldValueInvalid]"#]
+            [
+                r#"spec.n: Invalid value: 3: must be even [FieldValueInvalid]"#,
+                r#"spec.name: Invalid value: "abcd": too long [FieldValueInvalid]"#
+            ]
         );
     }
 
@@ -278,7 +282,10 @@ mod tests {
 
     #[test]
     fn transition_rules_need_an_old_value() {
-        let s = spec_schema(json!([{"rule": "self.name == oldSelf.name", "message": "name is immutable"}]), json!({"name": {"type": "string"}}));
+        let s = spec_schema(
+            json!([{"rule": "self.name == oldSelf.name", "message": "name is immutable"}]),
+            json!({"name": {"type": "string"}}),
+        );
         assert!(run(s.clone(), json!({"spec": {"name": "a"}}), None).is_empty());
         assert_eq!(
             run(s.clone(), json!({"spec": {"name": "b"}}), Some(json!({"spec": {"name": "a"}}))),
@@ -302,7 +309,10 @@ mod tests {
 
     #[test]
     fn unchanged_values_are_ratcheted_to_warnings() {
-        let s = spec_schema(json!([{"rule": "self.n <= 3", "message": "n at most 3"}]), json!({"n": {"type": "integer"}, "m": {"type": "integer"}}));
+        let s = spec_schema(
+            json!([{"rule": "self.n <= 3", "message": "n at most 3"}]),
+            json!({"n": {"type": "integer"}, "m": {"type": "integer"}}),
+        );
         let old = json!({"spec": {"n": 5}});
         let (errs, warnings) = run_with_warnings(s.clone(), json!({"spec": {"n": 5}}), Some(old.clone()));
         assert!(errs.is_empty());
@@ -319,7 +329,10 @@ mod tests {
                 "x-kubernetes-validations": [{"rule": "self != ''", "message": "empty"}]}}}}}});
         assert_eq!(
             run(s, json!({"spec": {"tags": {"bad": "x", "e": ""}}}), None),
-            ["spec.tags[bad]: Invalid value: no bad tag [FieldValueInvalid]", r#"spec.tags[e]: Invalid value: "": empty [FieldValueInvalid]"#]
+            [
+                "spec.tags[bad]: Invalid value: no bad tag [FieldValueInvalid]",
+                r#"spec.tags[e]: Invalid value: "": empty [FieldValueInvalid]"#
+            ]
         );
     }
 
@@ -346,7 +359,8 @@ mod tests {
         assert_eq!(run(s.clone(), good.clone(), Some(good.clone())), Vec::<String>::new());
         let bad = json!({"spec": {"availabilityZones": ["a"], "subnets": ["s"], "name": "bcd", "healthCheck": {"timeout": 30, "interval": 5},
             "listeners": [{"port": 80, "protocol": "HTTP"}, {"port": 80, "protocol": "SSL"}, {"port": 70000, "protocol": "TCP"}]}});
-        let messages: Vec<String> = run(s, bad, Some(good)).into_iter().map(|e| e.trim_end_matches(" [FieldValueInvalid]").to_string()).collect();
+        let messages: Vec<String> =
+            run(s, bad, Some(good)).into_iter().map(|e| e.trim_end_matches(" [FieldValueInvalid]").to_string()).collect();
         assert_eq!(
             messages,
             [

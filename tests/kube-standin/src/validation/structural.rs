@@ -224,7 +224,9 @@ fn format_ok(format: &str, s: &str) -> bool {
     static HOSTNAME: OnceLock<regex::Regex> = OnceLock::new();
     match format {
         "uuid" => UUID
-            .get_or_init(|| regex::Regex::new(r"^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$").expect("static regex"))
+            .get_or_init(|| {
+                regex::Regex::new(r"^(?i)[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$").expect("static regex")
+            })
             .is_match(s),
         "date-time" => DATE_TIME
             .get_or_init(|| {
@@ -317,7 +319,14 @@ fn correlate<'a>(schema: &Value, item: &Value, old: Option<&'a Value>) -> Option
     old?.as_array()?.iter().find(|o| keys.iter().all(|k| o.get(*k) == item.get(*k)))
 }
 
-fn object_checks(schema: &Value, map: &serde_json::Map<String, Value>, old: Option<&Value>, path: &str, root: bool, errs: &mut Vec<FieldError>) {
+fn object_checks(
+    schema: &Value,
+    map: &serde_json::Map<String, Value>,
+    old: Option<&Value>,
+    path: &str,
+    root: bool,
+    errs: &mut Vec<FieldError>,
+) {
     // kube-openapi's order: property counts (which end the object's checks when they fail),
     // additionalProperties, properties, then required.
     let n = map.len() as i64;
@@ -450,7 +459,10 @@ mod tests {
             ["spec.listeners[1].port: Invalid value: 70000: spec.listeners[1].port in body should be less than or equal to 65535 [FieldValueInvalid]"]
         );
         let ex = json!({"type": "number", "minimum": 0.5, "exclusiveMinimum": true, "maximum": 2, "exclusiveMaximum": true});
-        assert_eq!(check(ex.clone(), json!(0.5)), ["spec: Invalid value: 0.5: spec in body should be greater than 0.5 [FieldValueInvalid]"]);
+        assert_eq!(
+            check(ex.clone(), json!(0.5)),
+            ["spec: Invalid value: 0.5: spec in body should be greater than 0.5 [FieldValueInvalid]"]
+        );
         assert_eq!(check(ex, json!(2)), ["spec: Invalid value: 2: spec in body should be less than 2 [FieldValueInvalid]"]);
         assert_eq!(
             check(json!({"type": "integer", "multipleOf": 5}), json!(7)),
@@ -460,7 +472,8 @@ mod tests {
 
     #[test]
     fn strings() {
-        let s = json!({"type": "object", "properties": {"name": {"type": "string", "minLength": 3, "maxLength": 5, "pattern": "^[a-z]+$"}}});
+        let s =
+            json!({"type": "object", "properties": {"name": {"type": "string", "minLength": 3, "maxLength": 5, "pattern": "^[a-z]+$"}}});
         assert_eq!(
             check(s.clone(), json!({"name": "A"})),
             [
@@ -501,7 +514,8 @@ mod tests {
 
     #[test]
     fn nullable_and_int_or_string() {
-        let s = json!({"type": "object", "properties": {"a": {"type": "string", "nullable": true}, "p": {"x-kubernetes-int-or-string": true}}});
+        let s =
+            json!({"type": "object", "properties": {"a": {"type": "string", "nullable": true}, "p": {"x-kubernetes-int-or-string": true}}});
         assert!(check(s.clone(), json!({"a": null, "p": 80})).is_empty());
         assert!(check(s.clone(), json!({"p": "http"})).is_empty());
         assert_eq!(check(s, json!({"p": true})).len(), 1);
@@ -517,7 +531,10 @@ mod tests {
             check(json!({"type": "array", "minItems": 1}), json!([])),
             ["spec: Invalid value: 0: spec in body should have at least 1 items [FieldValueInvalid]"]
         );
-        assert_eq!(check(json!({"type": "array", "maxItems": 1}), json!([1, 2])), ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]);
+        assert_eq!(
+            check(json!({"type": "array", "maxItems": 1}), json!([1, 2])),
+            ["spec: Too many: 2: must have at most 1 items [FieldValueTooMany]"]
+        );
         assert_eq!(
             check(json!({"type": "array", "uniqueItems": true}), json!([1, 1])),
             [r#"spec: Invalid value: "": spec in body shouldn't contain duplicates [FieldValueInvalid]"#]
@@ -537,7 +554,10 @@ mod tests {
         let s = json!({"type": "object", "required": ["a"], "properties": {"b": {"type": "integer", "minimum": 1}}});
         assert_eq!(
             check(s, json!({"b": 0})),
-            ["spec.b: Invalid value: 0: spec.b in body should be greater than or equal to 1 [FieldValueInvalid]", "spec.a: Required value [FieldValueRequired]"],
+            [
+                "spec.b: Invalid value: 0: spec.b in body should be greater than or equal to 1 [FieldValueInvalid]",
+                "spec.a: Required value [FieldValueRequired]"
+            ],
             "property errors come before required errors"
         );
         let s = json!({"type": "object", "minProperties": 2, "required": ["a"]});

@@ -14,13 +14,7 @@ use serde_json::Value;
 
 /// The test kind of `fixtures/crd.yaml`.
 #[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[kube(
-    group = "test.standin.dev",
-    version = "v1",
-    kind = "Gadget",
-    namespaced,
-    status = "GadgetStatus"
-)]
+#[kube(group = "test.standin.dev", version = "v1", kind = "Gadget", namespaced, status = "GadgetStatus")]
 pub struct GadgetSpec {
     pub size: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,17 +45,13 @@ pub struct Cond {
 
 /// A fixture file's path.
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
 }
 
 /// A kube-rs client for a stand-in, built from the kubeconfig it wrote.
 pub async fn client(s: &StandIn) -> Client {
     let kc = Kubeconfig::read_from(s.kubeconfig_path()).expect("kubeconfig");
-    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
+    let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await.expect("config");
     Client::try_from(cfg).expect("client")
 }
 
@@ -69,53 +59,25 @@ pub async fn client(s: &StandIn) -> Client {
 pub async fn setup() -> (StandIn, Client) {
     let s = StandIn::start().await.expect("start stand-in");
     let c = client(&s).await;
-    let crd: CustomResourceDefinition =
-        serde_yaml::from_str(&std::fs::read_to_string(fixture("crd.yaml")).unwrap()).unwrap();
-    Api::<CustomResourceDefinition>::all(c.clone())
-        .create(&PostParams::default(), &crd)
-        .await
-        .expect("create CRD");
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(fixture("crd.yaml")).unwrap()).unwrap();
+    Api::<CustomResourceDefinition>::all(c.clone()).create(&PostParams::default(), &crd).await.expect("create CRD");
     (s, c)
 }
 
 /// A Gadget with a name and size.
 pub fn gadget(name: &str, size: i64) -> Gadget {
-    Gadget::new(
-        name,
-        GadgetSpec {
-            size,
-            ..Default::default()
-        },
-    )
+    Gadget::new(name, GadgetSpec { size, ..Default::default() })
 }
 
 /// A raw request; answers (status code, JSON body).
-pub async fn raw(
-    c: &Client,
-    method: &str,
-    path: &str,
-    accept: &str,
-    ctype: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut b = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("accept", accept);
+pub async fn raw(c: &Client, method: &str, path: &str, accept: &str, ctype: &str, body: Option<Value>) -> (u16, Value) {
+    let mut b = http::Request::builder().method(method).uri(path).header("accept", accept);
     if body.is_some() {
         b = b.header("content-type", ctype);
     }
-    let req = b
-        .body(
-            body.map(|v| serde_json::to_vec(&v).unwrap())
-                .unwrap_or_default(),
-        )
-        .unwrap();
+    let req = b.body(body.map(|v| serde_json::to_vec(&v).unwrap()).unwrap_or_default()).unwrap();
     match c.request_text(req).await {
-        Ok(text) => (
-            200,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        ),
+        Ok(text) => (200, serde_json::from_str(&text).unwrap_or(Value::String(text))),
         Err(kube::Error::Api(s)) => (s.code, serde_json::to_value(&*s).unwrap()),
         Err(e) => panic!("request failed: {e}"),
     }
@@ -147,10 +109,5 @@ where
 
 /// resourceVersion of an object as a number.
 pub fn rv_of(o: &impl kube::Resource) -> u64 {
-    o.meta()
-        .resource_version
-        .as_deref()
-        .unwrap()
-        .parse()
-        .unwrap()
+    o.meta().resource_version.as_deref().unwrap().parse().unwrap()
 }

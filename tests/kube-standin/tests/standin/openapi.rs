@@ -30,7 +30,8 @@ async fn documents_list_every_group_version_with_paths_and_schemas() {
     let (code, root) = raw(&c, "GET", "/openapi/v3", "application/json", "", None).await;
     assert_eq!(code, 200);
     let paths = root["paths"].as_object().unwrap();
-    for gv in ["api/v1", "apis/test.standin.dev/v1", "apis/coordination.k8s.io/v1", "apis/apiextensions.k8s.io/v1", "apis/events.k8s.io/v1"] {
+    for gv in ["api/v1", "apis/test.standin.dev/v1", "apis/coordination.k8s.io/v1", "apis/apiextensions.k8s.io/v1", "apis/events.k8s.io/v1"]
+    {
         let url = paths[gv]["serverRelativeURL"].as_str().unwrap_or_else(|| panic!("{gv} missing: {root}"));
         assert!(url.starts_with(&format!("/openapi/v3/{gv}?hash=")), "{url}");
         assert_eq!(url.len() - url.find("hash=").unwrap() - 5, 128, "a SHA-512 hash: {url}");
@@ -50,8 +51,14 @@ async fn documents_list_every_group_version_with_paths_and_schemas() {
 
     let (_, doc) = raw(&c, "GET", "/openapi/v3/apis/test.standin.dev/v1", "application/json", "", None).await;
     let gadget = &doc["components"]["schemas"]["dev.standin.test.v1.Gadget"];
-    assert_eq!(gadget["x-kubernetes-group-version-kind"], serde_json::json!([{"group": "test.standin.dev", "version": "v1", "kind": "Gadget"}]));
-    assert_eq!(gadget["properties"]["metadata"]["allOf"][0]["$ref"], "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+    assert_eq!(
+        gadget["x-kubernetes-group-version-kind"],
+        serde_json::json!([{"group": "test.standin.dev", "version": "v1", "kind": "Gadget"}])
+    );
+    assert_eq!(
+        gadget["properties"]["metadata"]["allOf"][0]["$ref"],
+        "#/components/schemas/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    );
     assert_eq!(gadget["properties"]["apiVersion"]["type"], "string");
     assert_eq!(gadget["properties"]["spec"]["properties"]["size"]["type"], "integer");
     let list = &doc["components"]["schemas"]["dev.standin.test.v1.GadgetList"];
@@ -84,7 +91,15 @@ async fn a_crd_change_changes_its_documents_hash() {
     let hash = |root: &Value| root["paths"]["apis/test.standin.dev/v1"]["serverRelativeURL"].as_str().unwrap().to_string();
     let (_, before) = raw(&c, "GET", "/openapi/v3", "application/json", "", None).await;
     let patch = serde_json::json!([{"op": "add", "path": "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/extra", "value": {"type": "string"}}]);
-    let (code, _) = raw(&c, "PATCH", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.test.standin.dev", "application/json", "application/json-patch+json", Some(patch)).await;
+    let (code, _) = raw(
+        &c,
+        "PATCH",
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gadgets.test.standin.dev",
+        "application/json",
+        "application/json-patch+json",
+        Some(patch),
+    )
+    .await;
     assert_eq!(code, 200);
     let (_, after) = raw(&c, "GET", "/openapi/v3", "application/json", "", None).await;
     assert_ne!(hash(&before), hash(&after));
@@ -115,7 +130,14 @@ fn kubectl_explain_walks_custom_and_built_in_kinds() {
     k(&["wait", "--for=condition=Established", "crd/gadgets.test.standin.dev", "--timeout=20s"]);
 
     let out = k(&["explain", "gadget.spec"]);
-    for want in ["GROUP:      test.standin.dev", "KIND:       Gadget", "VERSION:    v1", "FIELD: spec <Object>", "size\t<integer>", "tags\t<[]string>"] {
+    for want in [
+        "GROUP:      test.standin.dev",
+        "KIND:       Gadget",
+        "VERSION:    v1",
+        "FIELD: spec <Object>",
+        "size\t<integer>",
+        "tags\t<[]string>",
+    ] {
         assert!(out.contains(want), "{want:?} not in:\n{out}");
     }
     // Into ObjectMeta through its reference, and a list's items.
@@ -144,8 +166,14 @@ fn kubectl_explain_describes_the_operators_loadbalancer() {
     k(&["apply", "-f", crds.to_str().unwrap()]);
     k(&["wait", "--for=condition=Established", "crd/loadbalancers.elb.operator.dev", "--timeout=20s"]);
     let out = k(&["explain", "loadbalancer.spec.listeners"]);
-    for want in ["GROUP:      elb.operator.dev", "KIND:       LoadBalancer", "VERSION:    v1alpha1", "FIELD: listeners <[]Object>",
-                 "instancePort\t<integer> -required-", "protocol\t<string> -required-"] {
+    for want in [
+        "GROUP:      elb.operator.dev",
+        "KIND:       LoadBalancer",
+        "VERSION:    v1alpha1",
+        "FIELD: listeners <[]Object>",
+        "instancePort\t<integer> -required-",
+        "protocol\t<string> -required-",
+    ] {
         assert!(out.contains(want), "{want:?} not in:\n{out}");
     }
     let out = k(&["explain", "loadbalancer.spec"]);

@@ -29,23 +29,14 @@ struct Ctx {
     cleanups: AtomicUsize,
 }
 
-async fn reconcile(
-    g: Arc<Gadget>,
-    ctx: Arc<Ctx>,
-) -> Result<Action, kube::runtime::finalizer::Error<Failed>> {
+async fn reconcile(g: Arc<Gadget>, ctx: Arc<Ctx>) -> Result<Action, kube::runtime::finalizer::Error<Failed>> {
     let api: Api<Gadget> = Api::namespaced(ctx.client.clone(), &g.namespace().unwrap());
     finalizer(&api, FINALIZER, g, |ev| async {
         match ev {
             FinalizerEvent::Apply(g) => {
                 let status = json!({"status": {"observedGeneration": g.metadata.generation,
                     "conditions": [{"type": "Ready", "status": "True", "message": "reconciled"}]}});
-                api.patch_status(
-                    &g.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(status),
-                )
-                .await
-                .map_err(|e| Failed(e.to_string()))?;
+                api.patch_status(&g.name_any(), &PatchParams::default(), &Patch::Merge(status)).await.map_err(|e| Failed(e.to_string()))?;
                 let ev = Event {
                     type_: EventType::Normal,
                     reason: "Reconciled".into(),
@@ -53,10 +44,7 @@ async fn reconcile(
                     action: "Reconcile".into(),
                     secondary: None,
                 };
-                ctx.recorder
-                    .publish(&ev, &g.object_ref(&()))
-                    .await
-                    .map_err(|e| Failed(e.to_string()))?;
+                ctx.recorder.publish(&ev, &g.object_ref(&())).await.map_err(|e| Failed(e.to_string()))?;
                 Ok(Action::await_change())
             }
             FinalizerEvent::Cleanup(_) => {
@@ -68,11 +56,7 @@ async fn reconcile(
     .await
 }
 
-fn error_policy(
-    _: Arc<Gadget>,
-    _: &kube::runtime::finalizer::Error<Failed>,
-    _: Arc<Ctx>,
-) -> Action {
+fn error_policy(_: Arc<Gadget>, _: &kube::runtime::finalizer::Error<Failed>, _: Arc<Ctx>) -> Action {
     Action::requeue(Duration::from_millis(200))
 }
 
@@ -80,61 +64,34 @@ fn error_policy(
 async fn controller_with_finalizer_and_recorder_round_trip() {
     let (_s, c) = setup().await;
     let api: Api<Gadget> = Api::namespaced(c.clone(), "default");
-    let recorder = Recorder::new(
-        c.clone(),
-        Reporter {
-            controller: "gadget-ctl".into(),
-            instance: Some("ctl-0".into()),
-        },
-    );
-    let ctx = Arc::new(Ctx {
-        client: c.clone(),
-        recorder,
-        cleanups: AtomicUsize::new(0),
-    });
+    let recorder = Recorder::new(c.clone(), Reporter { controller: "gadget-ctl".into(), instance: Some("ctl-0".into()) });
+    let ctx = Arc::new(Ctx { client: c.clone(), recorder, cleanups: AtomicUsize::new(0) });
     let ctl = Controller::new(Api::<Gadget>::all(c.clone()), watcher::Config::default())
         .run(reconcile, error_policy, Arc::clone(&ctx))
         .for_each(|_| async {});
     let task = tokio::spawn(ctl);
 
-    api.create(&PostParams::default(), &gadget("r", 1))
-        .await
-        .unwrap();
+    api.create(&PostParams::default(), &gadget("r", 1)).await.unwrap();
     eventually("Ready with the finalizer", || async {
         let g = api.get("r").await.unwrap();
         g.finalizers().contains(&FINALIZER.to_string())
-            && g.status.is_some_and(|s| {
-                s.conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            && g.status.is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
     })
     .await;
     let settled = api.get("r").await.unwrap();
     // The controller's own status write must not retrigger it forever: the object settles.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(
-        api.get("r").await.unwrap().metadata.resource_version,
-        settled.metadata.resource_version
-    );
+    assert_eq!(api.get("r").await.unwrap().metadata.resource_version, settled.metadata.resource_version);
 
     let core: Api<CoreEvent> = Api::namespaced(c.clone(), "default");
     eventually("the event in the core/v1 view", || async {
-        let l = core
-            .list(&ListParams::default().fields("involvedObject.name=r,involvedObject.kind=Gadget"))
-            .await
-            .unwrap();
-        l.items.iter().any(|e| {
-            e.reason.as_deref() == Some("Reconciled") && e.message.as_deref() == Some("made ready")
-        })
+        let l = core.list(&ListParams::default().fields("involvedObject.name=r,involvedObject.kind=Gadget")).await.unwrap();
+        l.items.iter().any(|e| e.reason.as_deref() == Some("Reconciled") && e.message.as_deref() == Some("made ready"))
     })
     .await;
 
     api.delete("r", &DeleteParams::default()).await.unwrap();
-    eventually("cleanup and removal", || async {
-        api.get_opt("r").await.unwrap().is_none()
-    })
-    .await;
+    eventually("cleanup and removal", || async { api.get_opt("r").await.unwrap().is_none() }).await;
     assert_eq!(ctx.cleanups.load(Ordering::SeqCst), 1);
     task.abort();
 }
@@ -143,31 +100,14 @@ async fn controller_with_finalizer_and_recorder_round_trip() {
 async fn recorder_repeats_become_a_series() {
     let (_s, c) = setup().await;
     let api: Api<Gadget> = Api::namespaced(c.clone(), "default");
-    let g = api
-        .create(&PostParams::default(), &gadget("e", 1))
-        .await
-        .unwrap();
-    let recorder = Recorder::new(
-        c.clone(),
-        Reporter {
-            controller: "gadget-ctl".into(),
-            instance: None,
-        },
-    );
-    let ev = Event {
-        type_: EventType::Warning,
-        reason: "Broken".into(),
-        note: Some("again".into()),
-        action: "Check".into(),
-        secondary: None,
-    };
+    let g = api.create(&PostParams::default(), &gadget("e", 1)).await.unwrap();
+    let recorder = Recorder::new(c.clone(), Reporter { controller: "gadget-ctl".into(), instance: None });
+    let ev =
+        Event { type_: EventType::Warning, reason: "Broken".into(), note: Some("again".into()), action: "Check".into(), secondary: None };
     recorder.publish(&ev, &g.object_ref(&())).await.unwrap();
     recorder.publish(&ev, &g.object_ref(&())).await.unwrap();
     let evs: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(c.clone(), "default");
-    let l = evs
-        .list(&ListParams::default().fields("regarding.name=e"))
-        .await
-        .unwrap();
+    let l = evs.list(&ListParams::default().fields("regarding.name=e")).await.unwrap();
     assert_eq!(l.items.len(), 1, "a repeat patches the same event");
     assert_eq!(l.items[0].series.as_ref().map(|s| s.count), Some(2));
 }
@@ -177,38 +117,20 @@ async fn watchers_with_both_list_strategies_and_metadata() {
     let (_s, c) = setup().await;
     let api: Api<Gadget> = Api::namespaced(c.clone(), "default");
     for n in ["a", "b", "c"] {
-        api.create(&PostParams::default(), &gadget(n, 1))
-            .await
-            .unwrap();
+        api.create(&PostParams::default(), &gadget(n, 1)).await.unwrap();
     }
-    for cfg in [
-        watcher::Config::default().page_size(2),
-        watcher::Config::default().streaming_lists(),
-    ] {
-        let mut s = watcher(api.clone(), cfg)
-            .default_backoff()
-            .applied_objects()
-            .boxed();
+    for cfg in [watcher::Config::default().page_size(2), watcher::Config::default().streaming_lists()] {
+        let mut s = watcher(api.clone(), cfg).default_backoff().applied_objects().boxed();
         let mut seen = Vec::new();
         while seen.len() < 3 {
-            let g = tokio::time::timeout(Duration::from_secs(15), s.next())
-                .await
-                .expect("watcher event")
-                .unwrap()
-                .unwrap();
+            let g = tokio::time::timeout(Duration::from_secs(15), s.next()).await.expect("watcher event").unwrap().unwrap();
             seen.push(g.name_any());
         }
         seen.sort();
         assert_eq!(seen, vec!["a", "b", "c"]);
     }
     let meta: Api<kube::core::PartialObjectMeta<Gadget>> = Api::namespaced(c.clone(), "default");
-    let mut m = watcher(meta, watcher::Config::default())
-        .applied_objects()
-        .boxed();
-    let first = tokio::time::timeout(Duration::from_secs(15), m.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let mut m = watcher(meta, watcher::Config::default()).applied_objects().boxed();
+    let first = tokio::time::timeout(Duration::from_secs(15), m.next()).await.unwrap().unwrap().unwrap();
     assert!(["a", "b", "c"].contains(&first.name_any().as_str()));
 }

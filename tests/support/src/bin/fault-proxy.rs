@@ -27,8 +27,13 @@ fn main() {
             "--port" => port = value().parse().unwrap_or_else(|_| usage("--port: a number")),
             "--rate" => config.rate = value().parse().unwrap_or_else(|_| usage("--rate: a number in 0..1")),
             "--seed" => config.seed = value().parse().unwrap_or_else(|_| usage("--seed: a number")),
-            "--delay-seconds" => config.delay = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage("--delay-seconds: a number"))),
-            "--kinds" => config.kinds = value().split(',').map(|k| FaultKind::parse(k).unwrap_or_else(|| usage(&format!("unknown fault kind {k}")))).collect(),
+            "--delay-seconds" => {
+                config.delay = Duration::from_secs_f64(value().parse().unwrap_or_else(|_| usage("--delay-seconds: a number")))
+            }
+            "--kinds" => {
+                config.kinds =
+                    value().split(',').map(|k| FaultKind::parse(k).unwrap_or_else(|| usage(&format!("unknown fault kind {k}")))).collect()
+            }
             "--phases" => {
                 config.phases = value()
                     .split(',')
