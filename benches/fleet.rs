@@ -454,7 +454,7 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
                 for action in plan::plan(&d, None).expect("plan") {
                     execute::apply(&client, &d.name, &action).await.expect("bare call");
                 }
-                client.describe_load_balancers(&[d.name.clone()]).await.expect("describe");
+                client.describe_load_balancers(std::slice::from_ref(&d.name)).await.expect("describe");
                 client.describe_instance_health(&d.name, &[]).await.expect("health");
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
@@ -974,7 +974,7 @@ impl Bench {
                 Some((dr, _)) => format!("0 mutations, describes ≤ {:.0}/min, no queue growth", dr * 60.0),
                 None => "0 mutations".into(),
             },
-            mu == 0.0 && within && !(q(&m1, "change") > 0.0),
+            mu == 0.0 && within && q(&m1, "change") <= 0.0,
         );
         let pods = args.lbs * args.pods_per_lb;
         let n = args.lbs;

@@ -401,11 +401,14 @@ fn paths_of(k: &Kind, paths: &mut Map<String, Value>) {
     }
 }
 
+/// A served document and its hash.
+type Served = (Arc<Value>, Arc<str>);
+
 /// The OpenAPI v3 document of one group-version (`/openapi/v3/api/v1`,
 /// `/openapi/v3/apis/G/V`) and its hash; None when nothing is served there. Documents of
 /// built-in group-versions never change and are built once.
-fn document(state: &State, group: &str, version: &str) -> Option<(Arc<Value>, Arc<str>)> {
-    static FIXED: OnceLock<Mutex<HashMap<(String, String), (Arc<Value>, Arc<str>)>>> = OnceLock::new();
+fn document(state: &State, group: &str, version: &str) -> Option<Served> {
+    static FIXED: OnceLock<Mutex<HashMap<(String, String), Served>>> = OnceLock::new();
     let fixed = !state.types.values().any(|t| t.custom && t.group == group);
     let key = (group.to_string(), version.to_string());
     if fixed {
