@@ -309,8 +309,11 @@ async fn conflict_missing_health_check_and_retain() {
     let taken = eventually("Conflict", || async { lbs.get("taken").await.ok().filter(|lb| is_true(lb, "Conflict")) }).await;
     assert_eq!(condition(&taken, "Synced").unwrap().reason, "Conflict");
     assert_eq!(condition(&taken, "Ready").unwrap().status, "False");
-    let seen = events(&kube, ns).await;
-    assert!(seen.iter().any(|(t, r, n)| t == "Warning" && r == "Conflict" && n.contains("loop-foreign")), "{seen:?}");
+    // The event follows the status write: wait for it rather than race it.
+    eventually("the Conflict Warning", || async {
+        events(&kube, ns).await.into_iter().find(|(t, r, n)| t == "Warning" && r == "Conflict" && n.contains("loop-foreign"))
+    })
+    .await;
 
     // A missing HealthCheck: reported; creating it lets the resource converge.
     let no_hc = eventually("HealthCheckNotFound", || async {
