@@ -44,6 +44,22 @@ pub fn jittered(d: Duration) -> Duration {
     d.mul_f64(rand::random_range(0.8..1.2))
 }
 
+/// An unchanged health observation is written to status (`instancesObservedTime`) at most
+/// this often; a change is written at once.
+pub const STATUS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Whether two health reports say the same, whatever their order.
+fn same_health(a: &[InstanceState], b: &[InstanceState]) -> bool {
+    let key = |v: &[InstanceState]| {
+        let mut k: Vec<(String, String, Option<String>, Option<String>)> =
+            v.iter().map(|i| (i.instance_id.clone(), i.state.to_string(), i.reason_code.clone(), i.description.clone())).collect();
+        k.sort();
+        k.dedup();
+        k
+    };
+    key(a) == key(b)
+}
+
 /// How often a LoadBalancer in transition is polled at most: ELB itself checks instances
 /// every 5 s at the fastest, so polling faster shows nothing new.
 pub const TRANSITION_POLL: Duration = Duration::from_secs(5);
@@ -102,6 +118,10 @@ pub(super) struct Memo {
     pub registered: usize,
     /// A poll result the reconcile has not written yet.
     pub health: Option<(Vec<InstanceState>, Time)>,
+    /// The health last handed to status, and when: an unchanged poll result is written only
+    /// when that is older than [`STATUS_REFRESH`], so that a stable fleet's polls do not
+    /// fill the reconcile slots that changes need.
+    pub written: Option<(Vec<InstanceState>, Instant)>,
     /// A poll failed: not again before this.
     pub poll_backoff_until: Option<Instant>,
 }
@@ -128,6 +148,7 @@ impl Memo {
             transition,
             registered: status.instances.len(),
             health: None,
+            written: None,
             poll_backoff_until: None,
         }
     }
@@ -214,7 +235,10 @@ impl Schedule {
             return Step::Sync { class, first: false };
         }
         match memo.health.take() {
-            Some((health, at)) => Step::WriteHealth { health, at },
+            Some((health, at)) => {
+                memo.written = Some((health.clone(), now));
+                Step::WriteHealth { health, at }
+            }
             None => Step::Idle,
         }
     }
@@ -247,6 +271,7 @@ impl Schedule {
                 Some(h) => {
                     m.health_observed = Some(now);
                     m.health = None;
+                    m.written = Some((h.to_vec(), now));
                     m.transition = h.iter().any(|i| i.state != HealthState::InService);
                 }
                 // Changed without reading health: watch it closely. A sync that changed
@@ -276,14 +301,19 @@ impl Schedule {
                     }
                     m.transition = h.iter().any(|i| i.state != HealthState::InService);
                     m.registered = registered.len();
+                    let fresh = m.written.as_ref().is_some_and(|(w, at)| same_health(w, &h) && now.duration_since(*at) < STATUS_REFRESH);
+                    if fresh && m.pending.is_none() {
+                        return false;
+                    }
                     m.health = Some((h, Time(k8s_openapi::jiff::Timestamp::now())));
                 }
                 None => {
                     m.pending.get_or_insert((Class::Resync, now));
                 }
             }
+            true
         });
-        if trigger.is_some() {
+        if trigger == Some(true) {
             let _ = self.triggers.unbounded_send(key.clone());
         }
     }
@@ -457,5 +487,25 @@ mod tests {
         assert!(!m.transition, "stable before the restart: no prompt poll");
         assert_eq!(m.registered, 1);
         assert!(Memo::new(&scope(), None, now).transition, "never observed: poll promptly");
+    }
+
+    /// A stable fleet's polls do not each take a reconcile slot: an unchanged result is
+    /// written at most every STATUS_REFRESH, a changed one at once.
+    #[tokio::test(start_paused = true)]
+    async fn unchanged_poll_results_are_written_at_most_every_refresh() {
+        let (tx, mut rx) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let key = ObjectRef::new("lb").within("ns");
+        s.step(&key, &scope(), 1, None);
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        s.polled(&key, Some(vec![state("i-1", "InService")]));
+        assert!(rx.try_next().is_err(), "same health, just written: no trigger");
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle);
+        tokio::time::advance(STATUS_REFRESH).await;
+        s.polled(&key, Some(vec![state("i-1", "InService")]));
+        assert_eq!(rx.next().await, Some(key.clone()), "refreshed once a minute");
+        assert!(matches!(s.step(&key, &scope(), 1, None), Step::WriteHealth { .. }));
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        assert_eq!(rx.next().await, Some(key.clone()), "a change is written at once");
     }
 }
