@@ -499,7 +499,7 @@ mod tests {
         s.step(&key, &scope(), 1, None);
         s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
         s.polled(&key, Some(vec![state("i-1", "InService")]));
-        assert!(rx.try_next().is_err(), "same health, just written: no trigger");
+        assert!(rx.try_recv().is_err(), "same health, just written: no trigger");
         assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle);
         tokio::time::advance(STATUS_REFRESH).await;
         s.polled(&key, Some(vec![state("i-1", "InService")]));
