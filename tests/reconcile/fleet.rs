@@ -291,3 +291,26 @@ async fn the_observer_exports_orphaned_elbs() {
     run.stop().await;
     c.delete_load_balancer("fleet-orphan").await.unwrap();
 }
+
+/// Everything `controller::run` spawns (watches, the region observers) ends when its future
+/// is dropped, as when the grace period after a lost lease runs out: no ELB call follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_controllers_stops_every_task_they_spawned() {
+    let instances = MOTO.run_instances(1, "us-east-1a");
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-drop").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-drop");
+    create(&api, load_balancer("fleet-drop", &instances)).await;
+    // Its own bucket; polls every 200 ms keep the observer busy.
+    let budget = RateLimitConfig { describe: Bucket { per_second: 50.0, burst: 7 }, mutate: Bucket { per_second: 50.0, burst: 7 } };
+    let run = start(&client, "fleet-drop", Duration::from_millis(200), budget).await;
+    all_synced(&api, 1).await;
+    let polling = describes(&run.calls());
+    eventually("health polls", || async { (describes(&run.calls()) > polling + 2).then_some(()) }).await;
+    let Run { task, metrics, stop: _stop } = run;
+    task.abort();
+    let _ = task.await;
+    let before = describes(&crate::calls(&metrics));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(describes(&crate::calls(&metrics)), before, "a task of the dropped controllers kept calling ELB");
+}
