@@ -41,6 +41,16 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Static instances with their zones, as a spec's `instanceIds` resolve (tests).
+    #[cfg(test)]
+    pub fn of_instances(ids: &[(&str, Option<&str>)]) -> Resolved {
+        Resolved {
+            instances: ids.iter().map(|(id, zone)| (id.to_string(), Backend { zone: zone.map(String::from), node: None })).collect(),
+            selects_anything: !ids.is_empty(),
+            ..Default::default()
+        }
+    }
+
     /// The zones of the instances whose zone is known.
     pub fn zones(&self) -> BTreeSet<String> {
         self.instances.values().filter_map(|b| b.zone.clone()).collect()

@@ -268,7 +268,6 @@ pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::backends::Backend;
 
     fn spec(yaml: &str) -> LoadBalancerSpec {
         serde_yaml::from_str(yaml).expect("spec yaml")
@@ -291,11 +290,7 @@ tags: {team: web}
     }
 
     fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
-        Resolved {
-            instances: ids.iter().map(|(id, zone)| (id.to_string(), Backend { zone: zone.map(String::from), node: None })).collect(),
-            selects_anything: !ids.is_empty(),
-            ..Default::default()
-        }
+        Resolved::of_instances(ids)
     }
 
     #[test]

@@ -306,11 +306,7 @@ mod tests {
     }
 
     fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
-        Resolved {
-            instances: ids.iter().map(|(id, zone)| (id.to_string(), Backend { zone: zone.map(String::from), node: None })).collect(),
-            selects_anything: !ids.is_empty(),
-            ..Default::default()
-        }
+        Resolved::of_instances(ids)
     }
 
     #[test]
