@@ -1207,7 +1207,22 @@ fn main() {
         // `cargo test --benches` lists targets; there is nothing to list here.
         return;
     }
+    if std::env::args().len() == 1 {
+        // `cargo test --all-targets` runs bench targets without arguments: no 25-minute
+        // benchmark there. `cargo bench` passes `--bench`; the script passes `--limits`.
+        println!("fleet benchmark: nothing to do without arguments (scripts/bench-fleet.sh, or --help)");
+        return;
+    }
     let args = Args::parse();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    // On a shared machine, stray SIGTERMs reached earlier runs (another session's chaos test
+    // signalling a reused pid). The run ends at its own deadline; Ctrl-C (SIGINT) or SIGKILL
+    // stop it earlier, and the script's `timeout` sends SIGKILL.
+    rt.spawn(async {
+        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else { return };
+        while term.recv().await.is_some() {
+            println!("  (SIGTERM received and ignored: the run ends at its --timeout; SIGINT or SIGKILL stop it)");
+        }
+    });
     rt.block_on(run(args));
 }
