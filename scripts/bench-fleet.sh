@@ -46,6 +46,7 @@ mkdir -p target/bench-fleet
 for mode in $limits; do
   out="target/bench-fleet/fleet-$mode-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "bench-fleet: $mode limits; output also in $out"
-  # The benchmark ends itself at its --timeout; this bound only catches a hang.
-  timeout --kill-after=30 $((run_timeout + 300)) "$exe" --limits "$mode" "${pass[@]}" | tee "$out"
+  # The benchmark ends itself at its --timeout; this bound only catches a hang (SIGKILL: the
+  # benchmark ignores SIGTERM, see benches/fleet.rs).
+  timeout -s KILL $((run_timeout + 300)) "$exe" --limits "$mode" "${pass[@]}" | tee "$out"
 done
