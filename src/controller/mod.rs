@@ -2,7 +2,9 @@
 //! finalizer) and the HealthCheck controller (validation, `usedBy`), wired to their caches
 //! ([`cache`]) and triggers ([`triggers`]).
 //!
-//! Triggers of a LoadBalancer reconcile: the LoadBalancer itself; a HealthCheck it references;
+//! Triggers of a LoadBalancer reconcile: the LoadBalancer itself (not its status: the
+//! operator's own writes come back as events and are filtered out); a HealthCheck it
+//! references (its spec or existence, not its status);
 //! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
 //! backs a registered instance, or that runs a pod it selects (node events are filtered to
 //! changes of labels, providerID and readiness). Plus the requeues that [`schedule`] asks
@@ -123,9 +125,16 @@ pub async fn run(
     let lbs_for_pods = lb_store.clone();
     let lbs_for_nodes = lb_store.clone();
     let pods_for_nodes = pod_store.clone();
-    let lb_controller = Controller::for_stream(lb_rx.remove(0).map(Ok), lb_store.clone())
+    let hcs_present = hc_store.clone();
+    let hc_events = hc_rx.remove(0).map(Ok).predicate_filter(
+        move |hc: &HealthCheck| triggers::health_check_fingerprint(hc, hcs_present.get(&ObjectRef::from_obj(hc)).is_some()),
+        Default::default(),
+    );
+    // The operator's own status writes come back as events: they trigger nothing.
+    let lb_events = lb_rx.remove(0).map(Ok).predicate_filter(triggers::loadbalancer_fingerprint, Default::default());
+    let lb_controller = Controller::for_stream(lb_events, lb_store.clone())
         .with_config(controller_config.clone())
-        .watches_stream(hc_rx.remove(0).map(Ok), move |hc: HealthCheck| {
+        .watches_stream(hc_events, move |hc: HealthCheck| {
             triggers::health_check_to_loadbalancers(&lbs, &hc.namespace().unwrap_or_default(), &hc.name_any())
         })
         .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers(&lbs_for_pods, &pod))
@@ -142,14 +151,12 @@ pub async fn run(
             }
         });
 
-    let hcs = hc_store.clone();
+    let users = triggers::HealthCheckUsers::default();
+    let lbs_present = lb_store.clone();
     let hc_controller = Controller::for_stream(hc_rx.remove(0).map(Ok), hc_store)
         .with_config(controller_config)
         .watches_stream(lb_rx.remove(0).map(Ok), move |lb: LoadBalancer| {
-            // A LoadBalancer that changed or dropped its reference must leave the old
-            // HealthCheck's usedBy too: recompute every HealthCheck of its namespace.
-            let ns = lb.namespace();
-            hcs.state().iter().filter(|hc| hc.namespace() == ns).map(|hc| ObjectRef::from_obj(&**hc)).collect::<Vec<_>>()
+            users.changed(&lb, lbs_present.get(&ObjectRef::from_obj(&lb)).is_some())
         })
         .graceful_shutdown_on(shutdown.clone())
         .run(healthcheck::reconcile, healthcheck::error_policy, ctx.clone())

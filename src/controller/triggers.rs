@@ -1,7 +1,8 @@
 //! Which LoadBalancers a change of another object reaches. The controllers' watches map
 //! HealthCheck, Pod and Node events through these functions; they read only the caches.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -9,7 +10,7 @@ use kube::ResourceExt;
 
 use super::backends;
 use super::schedule::fingerprint;
-use crate::crd::LoadBalancer;
+use crate::crd::{HealthCheck, LoadBalancer};
 
 /// The LoadBalancers of `namespace` whose `healthCheckRef` names the HealthCheck `name`.
 /// The one answer to "who uses this HealthCheck": it triggers their reconciles and fills
@@ -27,6 +28,50 @@ pub fn using_health_check<'a>(
 /// The LoadBalancers a HealthCheck change reaches.
 pub fn health_check_to_loadbalancers(lbs: &Store<LoadBalancer>, namespace: &str, name: &str) -> Vec<ObjectRef<LoadBalancer>> {
     using_health_check(&lbs.state(), namespace, name).map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// What of a LoadBalancer its own reconcile acts on: its spec (generation), finalizers,
+/// deletion, labels and annotations. Its status is the operator's output, so a status write
+/// coming back as a watch event triggers nothing: otherwise every health result written
+/// would cost a second reconcile in the slots that spec changes need.
+pub fn loadbalancer_fingerprint(lb: &LoadBalancer) -> Option<u64> {
+    let meta = &lb.metadata;
+    Some(fingerprint(&(meta.generation, &meta.finalizers, meta.deletion_timestamp.is_some(), &meta.labels, &meta.annotations)))
+}
+
+/// What of a HealthCheck its LoadBalancers act on: its spec, and whether it exists (`present`:
+/// in the cache, which a deletion leaves before its event arrives). Its own status writes
+/// (`usedBy`, `Ready`) reach no LoadBalancer.
+pub fn health_check_fingerprint(hc: &HealthCheck, present: bool) -> Option<u64> {
+    Some(fingerprint(&(hc.metadata.generation, present)))
+}
+
+/// Which HealthChecks' `usedBy` a LoadBalancer event can change: the one it references
+/// now and the one it referenced at its previous event, when the two differ. A deleted
+/// LoadBalancer (gone from the cache) references none. Events that change neither, status
+/// writes among them, reach no HealthCheck.
+#[derive(Default)]
+pub struct HealthCheckUsers {
+    referenced: Mutex<HashMap<ObjectRef<LoadBalancer>, String>>,
+}
+
+impl HealthCheckUsers {
+    /// The HealthChecks to recompute after an event of `lb`; `present` tells whether the
+    /// LoadBalancer is still in the cache.
+    pub fn changed(&self, lb: &LoadBalancer, present: bool) -> Vec<ObjectRef<HealthCheck>> {
+        let key = ObjectRef::from_obj(lb);
+        let ns = lb.namespace().unwrap_or_default();
+        let now = lb.spec.health_check_ref.as_ref().filter(|_| present).map(|r| r.name.clone());
+        let mut referenced = self.referenced.lock().unwrap_or_else(|e| e.into_inner());
+        let before = match &now {
+            Some(name) => referenced.insert(key, name.clone()),
+            None => referenced.remove(&key),
+        };
+        if before == now {
+            return Vec::new();
+        }
+        before.into_iter().chain(now).map(|name| ObjectRef::new(&name).within(&ns)).collect()
+    }
 }
 
 /// The LoadBalancers whose podSelector matches a pod.
@@ -96,5 +141,45 @@ mod tests {
         let names: Vec<String> = using_health_check(&lbs, "a", "hc").map(|lb| lb.name_any()).collect();
         assert_eq!(names, ["z-lb", "b-lb"]);
         assert_eq!(using_health_check(&lbs, "c", "hc").count(), 0);
+    }
+
+    fn names(refs: Vec<ObjectRef<HealthCheck>>) -> Vec<String> {
+        refs.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect()
+    }
+
+    /// A LoadBalancer's events reach only the HealthChecks whose `usedBy` they change: the
+    /// old and the new reference when it moves, the old one when it is dropped or the
+    /// LoadBalancer is deleted, and none for a status write.
+    #[test]
+    fn load_balancer_events_reach_only_the_health_checks_whose_users_changed() {
+        let users = HealthCheckUsers::default();
+        assert_eq!(names(users.changed(&lb("a", "x", Some("hc1")), true)), ["a/hc1"]);
+        // A status write (same reference): nothing.
+        let mut written = (*lb("a", "x", Some("hc1"))).clone();
+        written.status = Some(Default::default());
+        assert!(users.changed(&written, true).is_empty());
+        // The reference moves: both.
+        assert_eq!(names(users.changed(&lb("a", "x", Some("hc2")), true)), ["a/hc1", "a/hc2"]);
+        // Dropped: the old one.
+        assert_eq!(names(users.changed(&lb("a", "x", None), true)), ["a/hc2"]);
+        assert!(users.changed(&lb("a", "x", None), true).is_empty());
+        // Deleted while referencing: the old one, once.
+        assert_eq!(names(users.changed(&lb("a", "y", Some("hc1")), true)), ["a/hc1"]);
+        assert_eq!(names(users.changed(&lb("a", "y", Some("hc1")), false)), ["a/hc1"]);
+        assert!(users.changed(&lb("a", "y", Some("hc1")), false).is_empty());
+    }
+
+    #[test]
+    fn a_status_write_does_not_change_a_load_balancers_fingerprint() {
+        let before = lb("a", "x", Some("hc1"));
+        let mut written = (*before).clone();
+        written.status = Some(crate::crd::LoadBalancerStatus { dns_name: Some("d".into()), ..Default::default() });
+        assert_eq!(loadbalancer_fingerprint(&before), loadbalancer_fingerprint(&written));
+        let mut changed = (*before).clone();
+        changed.metadata.generation = Some(2);
+        assert_ne!(loadbalancer_fingerprint(&before), loadbalancer_fingerprint(&changed));
+        let mut finalized = (*before).clone();
+        finalized.metadata.finalizers = Some(vec![crate::crd::FINALIZER.into()]);
+        assert_ne!(loadbalancer_fingerprint(&before), loadbalancer_fingerprint(&finalized));
     }
 }

@@ -44,6 +44,7 @@ struct Operator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
     readiness: elb_operator::http::Readiness,
+    metrics: Metrics,
 }
 
 impl Operator {
@@ -57,12 +58,18 @@ impl Operator {
             ..Config::default()
         };
         let readiness = config.readiness.clone();
+        let metrics = Metrics::new();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(config, client.clone(), Clients::new(crate::config()), Metrics::new(), async {
+        let task = tokio::spawn(controller::run(config, client.clone(), Clients::new(crate::config()), metrics.clone(), async {
             let _ = stopped.await;
         }));
         tokio::time::timeout(Duration::from_secs(30), readiness.wait()).await.expect("controllers ready");
-        Operator { stop, task, readiness }
+        Operator { stop, task, readiness, metrics }
+    }
+
+    /// How many reconciles of `resource` (`loadbalancer`, `healthcheck`) ran so far.
+    fn reconciles(&self, resource: &str) -> u64 {
+        self.metrics.reconcile.runs.get_or_create(&elb_operator::telemetry::ResourceLabels { resource: resource.into() }).get()
     }
 
     async fn stop(self) {
@@ -217,6 +224,16 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     })
     .await;
     assert!(hc.status.unwrap().conditions.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+
+    // A LoadBalancer's status writes (each health result makes one) reconcile no
+    // HealthCheck: only a change of reference does.
+    let before = operator.reconciles("healthcheck");
+    for n in 0..5 {
+        let status = json!({"status": {"healthy": format!("{n}/9")}});
+        lbs.patch_status("my-lb", &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(operator.reconciles("healthcheck"), before, "status writes of a LoadBalancer reconciled its HealthCheck");
     let seen = events(&kube, ns).await;
     for reason in ["Created", "Registered"] {
         assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == reason), "no {reason} event in {seen:?}");
@@ -261,6 +278,11 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     lbs.delete("my-lb", &DeleteParams::default()).await.unwrap();
     eventually("resource gone", || async { lbs.get_opt("my-lb").await.unwrap().is_none().then_some(()) }).await;
     assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
+    // The HealthCheck no longer lists it.
+    eventually("usedBy empty", || async {
+        hcs.get("instance-health").await.ok().filter(|hc| hc.status.as_ref().is_some_and(|s| s.used_by.is_empty()))
+    })
+    .await;
     let seen = events(&kube, ns).await;
     assert!(seen.iter().any(|(t, r, _)| t == "Normal" && r == "Deleted"), "{seen:?}");
     operator.stop().await;
