@@ -12,7 +12,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Node, Pod, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{Selector, SelectorExt};
 use kube::ResourceExt;
@@ -110,6 +110,28 @@ pub fn pod_counts(pod: &Pod) -> bool {
     containers_ready && (ready_condition || only_our_gate_missing)
 }
 
+/// Drops from a cached pod what backends and readiness gates never read: containers,
+/// volumes, annotations, owner references, addresses, container states. Kept: name,
+/// namespace, uid, labels, deletion, `nodeName`, `readinessGates`, the conditions and each
+/// container's readiness. A pod is most of the operator's memory at fleet size (about 7 KB
+/// each untrimmed).
+pub fn trim_pod(pod: &mut Pod) {
+    pod.metadata.annotations = None;
+    pod.metadata.owner_references = None;
+    pod.metadata.managed_fields = None;
+    if let Some(spec) = pod.spec.take() {
+        pod.spec = Some(PodSpec { node_name: spec.node_name, readiness_gates: spec.readiness_gates, ..Default::default() });
+    }
+    if let Some(status) = pod.status.take() {
+        let ready = |c: ContainerStatus| ContainerStatus { name: c.name, ready: c.ready, ..Default::default() };
+        pod.status = Some(PodStatus {
+            conditions: status.conditions,
+            container_statuses: status.container_statuses.map(|cs| cs.into_iter().map(ready).collect()),
+            ..Default::default()
+        });
+    }
+}
+
 /// Whether a node is Ready.
 pub fn node_ready(node: &Node) -> bool {
     node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
@@ -193,7 +215,7 @@ pub fn selects_node(backends: Option<&Backends>, node: &Node) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{ContainerStatus, NodeCondition, NodeSpec, NodeStatus, PodCondition, PodSpec, PodStatus};
+    use k8s_openapi::api::core::v1::{NodeCondition, NodeSpec, NodeStatus, PodCondition};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelectorRequirement, ObjectMeta, Time};
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -280,6 +302,34 @@ mod tests {
         let mut no_status = (*pod("p", "ns", "web", Some("n1"), true)).clone();
         no_status.status = None;
         assert!(!pod_counts(&no_status));
+    }
+
+    /// A trimmed pod counts (or not) exactly as the full one, keeps the gate, and is smaller.
+    #[test]
+    fn a_trimmed_pod_decides_as_the_full_one() {
+        let full: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1", "namespace": "ns", "labels": {"app": "web"}, "annotations": {"a": "x".repeat(500)},
+                         "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "u"}]},
+            "spec": {"nodeName": "n1", "readinessGates": [{"conditionType": super::super::gates::IN_SERVICE}],
+                     "containers": [{"name": "c", "image": "nginx", "env": [{"name": "A", "value": "b"}]}]},
+            "status": {"phase": "Running", "podIP": "10.0.0.1",
+                       "conditions": [{"type": "Ready", "status": "False"}, {"type": "ContainersReady", "status": "True"}],
+                       "containerStatuses": [{"name": "c", "ready": true, "restartCount": 0, "image": "nginx", "imageID": "sha256:x",
+                                              "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}}}]}
+        }))
+        .unwrap();
+        let mut trimmed = full.clone();
+        trim_pod(&mut trimmed);
+        assert!(pod_counts(&full), "only the gate is missing: counts");
+        assert_eq!(pod_counts(&trimmed), pod_counts(&full));
+        assert!(super::super::gates::has_gate(&trimmed));
+        assert!(selects_pod(Some(&Backends { pod_selector: Some(select_app("web")), ..Default::default() }), "ns", &trimmed));
+        let size = |p: &Pod| serde_json::to_string(p).unwrap().len();
+        assert!(size(&trimmed) * 2 < size(&full), "{} of {} bytes kept", size(&trimmed), size(&full));
+        let mut unready = full.clone();
+        unready.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0].ready = false;
+        trim_pod(&mut unready);
+        assert!(!pod_counts(&unready));
     }
 
     #[test]

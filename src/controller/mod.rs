@@ -73,7 +73,7 @@ pub async fn run(
 
     let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect(lb_api, wc.clone(), 2, |_| {}, invalid("LoadBalancer"));
     let (hc_store, hc_synced, hc_driver, mut hc_rx) = cache::reflect(hc_api, wc.clone(), 2, |_| {}, invalid("HealthCheck"));
-    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect(pod_api, wc.clone(), 1, |_| {}, invalid("Pod"));
+    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect(pod_api, wc.clone(), 1, backends::trim_pod, invalid("Pod"));
     let trim_node = |n: &mut Node| {
         // The controllers never read node images; they are most of a node's size.
         if let Some(s) = n.status.as_mut() {
