@@ -80,6 +80,17 @@ fn pod_ready(o: &Value) -> Value {
     Value::String(format!("{ready}/{total}"))
 }
 
+/// As the API server prints it: `<none>` without gates, else how many of the gates'
+/// conditions are True, out of how many gates.
+fn pod_readiness_gates(o: &Value) -> Value {
+    let Some(gates) = o.pointer("/spec/readinessGates").and_then(Value::as_array).filter(|g| !g.is_empty()) else {
+        return Value::String("<none>".into());
+    };
+    let conditions = o.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let met = gates.iter().filter(|g| conditions.iter().any(|c| c["type"] == g["conditionType"] && c["status"] == "True")).count();
+    Value::String(format!("{met}/{}", gates.len()))
+}
+
 fn pod_status(o: &Value) -> Value {
     if o.pointer("/metadata/deletionTimestamp").is_some() {
         return Value::String("Terminating".into());
@@ -154,7 +165,7 @@ fn builtin_columns(rt: &ResourceType) -> Vec<(Value, Cell)> {
                 col("Nominated Node", "string", "", "Nominated node name.", 1),
                 Cell::Builtin(|o| text(o.pointer("/status/nominatedNodeName"))),
             ),
-            (col("Readiness Gates", "string", "", "Readiness gates.", 1), Cell::Builtin(|_| Value::String("<none>".into()))),
+            (col("Readiness Gates", "string", "", "Readiness gates.", 1), Cell::Builtin(pod_readiness_gates)),
         ],
         ("", "events") | ("events.k8s.io", "events") => vec![
             (
@@ -314,4 +325,26 @@ pub fn table(
 /// The PartialObjectMetadata form of an object.
 pub fn partial_metadata(o: &Value) -> Value {
     json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": o.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readiness_gates_count_the_true_conditions_of_the_gates() {
+        let pod = |gates: Value, conditions: Value| json!({"spec": {"readinessGates": gates}, "status": {"conditions": conditions}});
+        let gate = json!([{"conditionType": "example.com/in-service"}]);
+        assert_eq!(pod_readiness_gates(&json!({"spec": {}})), "<none>");
+        assert_eq!(pod_readiness_gates(&pod(json!([]), json!([]))), "<none>");
+        assert_eq!(pod_readiness_gates(&pod(gate.clone(), json!([]))), "0/1");
+        assert_eq!(pod_readiness_gates(&pod(gate.clone(), json!([{"type": "example.com/in-service", "status": "False"}]))), "0/1");
+        assert_eq!(
+            pod_readiness_gates(&pod(
+                gate,
+                json!([{"type": "Ready", "status": "True"}, {"type": "example.com/in-service", "status": "True"}])
+            )),
+            "1/1"
+        );
+    }
 }
