@@ -166,10 +166,23 @@ pub async fn run(
             }
         });
 
+    // Poll results are written beside the reconcile queue, in the order they came, by as
+    // many writers as there are reconcile slots.
+    let health_writer = match ctx.schedule.health_writes() {
+        Some(queue) => {
+            let ctx = ctx.clone();
+            queue
+                .take_until(shutdown.clone())
+                .for_each_concurrent(usize::from(ctx.config.concurrency), move |key| loadbalancer::write_health(key, ctx.clone()))
+                .boxed()
+        }
+        None => futures::future::ready(()).boxed(),
+    };
+
     info!("controllers starting");
     // The controllers run only while this process leads (or without leader election).
     ctx.metrics.leader.set(1);
-    futures::future::join(lb_controller, hc_controller).await;
+    futures::future::join3(lb_controller, hc_controller, health_writer).await;
     info!("controllers stopped");
     ctx.metrics.leader.set(0);
     readiness.set(false);

@@ -60,6 +60,12 @@ fn same_health(a: &[InstanceState], b: &[InstanceState]) -> bool {
     key(a) == key(b)
 }
 
+/// A fingerprint of a status as the API server stores it (its JSON: timestamps in whole
+/// seconds), so that what this process wrote and what its cache holds compare equal.
+pub fn status_print(status: Option<&LoadBalancerStatus>) -> u64 {
+    fingerprint(&serde_json::to_string(&status).unwrap_or_default())
+}
+
 /// How often a LoadBalancer in transition is polled at most: ELB itself checks instances
 /// every 5 s at the fastest, so polling faster shows nothing new.
 pub const TRANSITION_POLL: Duration = Duration::from_secs(5);
@@ -124,6 +130,12 @@ pub(super) struct Memo {
     pub written: Option<(Vec<InstanceState>, Instant)>,
     /// A poll failed: not again before this.
     pub poll_backoff_until: Option<Instant>,
+    /// `health` is queued for the health writer (at most once).
+    pub health_queued: bool,
+    /// [`status_print`] of the status this process last wrote (or found current): the
+    /// health writer writes only over a cached status that is that one, never over a stale
+    /// cache that would undo a sync's write.
+    pub status_print: Option<u64>,
 }
 
 impl Memo {
@@ -150,6 +162,8 @@ impl Memo {
             health: None,
             written: None,
             poll_backoff_until: None,
+            health_queued: false,
+            status_print: None,
         }
     }
 
@@ -176,6 +190,10 @@ pub struct Schedule {
     memos: Mutex<HashMap<ObjectRef<LoadBalancer>, Memo>>,
     regions: Mutex<HashMap<Scope, Region>>,
     triggers: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
+    /// Poll results to write, for the health writer: kept out of the reconcile queue, where
+    /// a spec change of an object already queued for its health would wait behind it.
+    health_tx: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>,
+    health_rx: Mutex<Option<mpsc::UnboundedReceiver<ObjectRef<LoadBalancer>>>>,
     /// Wakes the observers (new object, new transition).
     pub(super) wake: Notify,
     resync_slots: Arc<Semaphore>,
@@ -197,7 +215,57 @@ impl Schedule {
     /// A schedule whose triggers (resyncs, health writes) go to `triggers`.
     pub fn new(settings: Settings, triggers: mpsc::UnboundedSender<ObjectRef<LoadBalancer>>) -> Self {
         let resync_slots = Arc::new(Semaphore::new(settings.resync_slots.max(1)));
-        Schedule { settings, memos: Mutex::default(), regions: Mutex::default(), triggers, wake: Notify::new(), resync_slots }
+        let (health_tx, health_rx) = mpsc::unbounded();
+        Schedule {
+            settings,
+            memos: Mutex::default(),
+            regions: Mutex::default(),
+            triggers,
+            health_tx,
+            health_rx: Mutex::new(Some(health_rx)),
+            wake: Notify::new(),
+            resync_slots,
+        }
+    }
+
+    /// The queue of poll results to write (see [`Schedule::take_health`]); taken once, by the
+    /// health writer.
+    pub fn health_writes(&self) -> Option<mpsc::UnboundedReceiver<ObjectRef<LoadBalancer>>> {
+        self.health_rx.lock().expect("schedule lock").take()
+    }
+
+    /// Hands the health writer the poll result to write for `key`, when there is one and
+    /// the cached status (fingerprint `cached`, see [`status_print`]) is the one this process
+    /// last wrote. A stale cache, or a sync pending (which reads health itself), hands the
+    /// object to the reconcile instead.
+    pub fn take_health(&self, key: &ObjectRef<LoadBalancer>, cached: u64) -> Option<(Vec<InstanceState>, Time)> {
+        let now = Instant::now();
+        let taken = self.with(key, |m| {
+            m.health_queued = false;
+            if m.health.is_none() {
+                return Ok(None);
+            }
+            if m.pending.is_some() || m.status_print != Some(cached) {
+                return Err(());
+            }
+            let (health, at) = m.health.take().expect("checked");
+            m.written = Some((health.clone(), now));
+            Ok(Some((health, at)))
+        });
+        match taken {
+            Some(Ok(health)) => health,
+            Some(Err(())) => {
+                let _ = self.triggers.unbounded_send(key.clone());
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Records the status this process wrote for `key` (or found already current).
+    pub fn status_written(&self, key: &ObjectRef<LoadBalancer>, status: &LoadBalancerStatus) {
+        let print = status_print(Some(status));
+        self.with(key, |m| m.status_print = Some(print));
     }
 
     pub(super) fn with<T>(&self, key: &ObjectRef<LoadBalancer>, f: impl FnOnce(&mut Memo) -> T) -> Option<T> {
@@ -236,6 +304,9 @@ impl Schedule {
         }
         match memo.health.take() {
             Some((health, at)) => {
+                // The next result is queued for the writer again (a queued key it finds
+                // nothing for is a no-op).
+                memo.health_queued = false;
                 memo.written = Some((health.clone(), now));
                 Step::WriteHealth { health, at }
             }
@@ -289,7 +360,7 @@ impl Schedule {
     /// resync.
     pub(super) fn polled(&self, key: &ObjectRef<LoadBalancer>, health: Option<Vec<InstanceState>>) {
         let now = Instant::now();
-        let trigger = self.with(key, |m| {
+        let send = self.with(key, |m| {
             m.poll_backoff_until = None;
             m.health_observed = Some(now);
             match health {
@@ -303,7 +374,7 @@ impl Schedule {
                     m.registered = registered.len();
                     let fresh = m.written.as_ref().is_some_and(|(w, at)| same_health(w, &h) && now.duration_since(*at) < STATUS_REFRESH);
                     if fresh && m.pending.is_none() {
-                        return false;
+                        return None;
                     }
                     m.health = Some((h, Time(k8s_openapi::jiff::Timestamp::now())));
                 }
@@ -311,10 +382,15 @@ impl Schedule {
                     m.pending.get_or_insert((Class::Resync, now));
                 }
             }
-            true
+            match m.pending {
+                Some(_) => Some(&self.triggers),
+                // Only a result to write: the health writer's, queued once.
+                None if !std::mem::replace(&mut m.health_queued, true) => Some(&self.health_tx),
+                None => None,
+            }
         });
-        if trigger == Some(true) {
-            let _ = self.triggers.unbounded_send(key.clone());
+        if let Some(queue) = send.flatten() {
+            let _ = queue.unbounded_send(key.clone());
         }
     }
 
@@ -446,7 +522,9 @@ mod tests {
         s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
 
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
-        assert_eq!(rx.next().await, Some(key.clone()));
+        let mut writes = s.health_writes().expect("the health queue");
+        assert_eq!(writes.try_recv().ok(), Some(key.clone()), "a poll result goes to the health writer");
+        assert!(rx.try_recv().is_err(), "not to the reconcile queue");
         let Step::WriteHealth { health, .. } = s.step(&key, &scope(), 2, None) else { panic!("a poll result to write") };
         assert_eq!(health[0].state, HealthState::OutOfService);
         assert!(s.with(&key, |m| m.transition).unwrap(), "an instance out of service: poll promptly");
@@ -493,8 +571,9 @@ mod tests {
     /// written at most every STATUS_REFRESH, a changed one at once.
     #[tokio::test(start_paused = true)]
     async fn unchanged_poll_results_are_written_at_most_every_refresh() {
-        let (tx, mut rx) = mpsc::unbounded();
+        let (tx, _) = mpsc::unbounded();
         let s = Schedule::new(settings(), tx);
+        let mut rx = s.health_writes().unwrap();
         let key = ObjectRef::new("lb").within("ns");
         s.step(&key, &scope(), 1, None);
         s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
@@ -503,9 +582,39 @@ mod tests {
         assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle);
         tokio::time::advance(STATUS_REFRESH).await;
         s.polled(&key, Some(vec![state("i-1", "InService")]));
-        assert_eq!(rx.next().await, Some(key.clone()), "refreshed once a minute");
+        assert_eq!(rx.try_recv().ok(), Some(key.clone()), "refreshed once a minute");
         assert!(matches!(s.step(&key, &scope(), 1, None), Step::WriteHealth { .. }));
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
-        assert_eq!(rx.next().await, Some(key.clone()), "a change is written at once");
+        assert_eq!(rx.try_recv().ok(), Some(key.clone()), "a change is written at once");
+    }
+
+    /// The health writer gets a result only over the status this process last wrote; over a
+    /// stale cache, or with a sync pending, the object goes to the reconcile queue instead.
+    /// A result is queued for the writer once, however many polls come before it runs.
+    #[tokio::test(start_paused = true)]
+    async fn the_health_writer_writes_only_over_its_own_last_status() {
+        let (tx, mut reconciles) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let mut writes = s.health_writes().unwrap();
+        let key = ObjectRef::new("lb").within("ns");
+        s.step(&key, &scope(), 1, None);
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        let written = LoadBalancerStatus { healthy: Some("1/1".into()), ..Default::default() };
+        s.status_written(&key, &written);
+
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        s.polled(&key, Some(vec![state("i-1", "Unknown")]));
+        assert_eq!(writes.try_recv().ok(), Some(key.clone()));
+        assert!(writes.try_recv().is_err(), "queued once");
+        // The cache still holds an older status: the reconcile writes it.
+        assert_eq!(s.take_health(&key, status_print(None)), None);
+        assert_eq!(reconciles.try_recv().ok(), Some(key.clone()), "handed to the reconcile");
+        // Over its own last write: the latest result.
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        assert_eq!(writes.try_recv().ok(), Some(key.clone()), "queued again once taken");
+        let (health, _) = s.take_health(&key, status_print(Some(&written))).expect("a result to write");
+        assert_eq!(health[0].state, HealthState::OutOfService);
+        assert_eq!(s.take_health(&key, status_print(Some(&written))), None, "written once");
+        assert!(reconciles.try_recv().is_err());
     }
 }

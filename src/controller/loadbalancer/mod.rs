@@ -31,7 +31,7 @@ use self::status::{error_reason, Observation};
 use super::context::{Context, Scope};
 use super::gates;
 use super::observer;
-use super::schedule::{fingerprint, jittered, Step, Target};
+use super::schedule::{fingerprint, jittered, status_print, Step, Target};
 use super::status::Verdict;
 use crate::crd::condition::SYNCED;
 use crate::crd::{self, DeletionPolicy, LoadBalancer};
@@ -176,6 +176,28 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     }
 }
 
+/// Writes the health result a poll left for `key`: the health writer's work, beside the
+/// reconcile queue (see [`crate::controller::schedule::Schedule::take_health`]). A result
+/// the schedule does not hand over (none left, a stale cache, a sync pending) is the
+/// reconcile's.
+pub async fn write_health(key: ObjectRef<LoadBalancer>, ctx: Arc<Context>) {
+    let Some(lb) = ctx.stores.loadbalancers.get(&key) else { return };
+    let span = info_span!("write_health", kind = "LoadBalancer", object = %key);
+    async move {
+        let Ok(inputs) = desired::resolve(&lb, &ctx) else { return };
+        let Some((health, at)) = ctx.schedule.take_health(&key, status_print(lb.status.as_ref())) else { return };
+        let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
+        let polled = Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone };
+        if let Err(e) = report(&lb, &ctx, polled).await {
+            warn!(error = %e, "could not write the health status");
+            return;
+        }
+        ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
+    }
+    .instrument(span)
+    .await
+}
+
 /// Whether the status says the ELB matched the spec of the current generation.
 fn synced_for_generation(lb: &LoadBalancer) -> bool {
     lb.status.as_ref().is_some_and(|s| {
@@ -289,6 +311,7 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
     }
+    ctx.schedule.status_written(&ObjectRef::from_obj(lb), &next);
     gates::update(ctx, lb, Some(&next)).await;
     if let Some(ready) = next.conditions.iter().find(|c| c.type_ == crate::crd::condition::READY) {
         ctx.ready.record(ObjectRef::from_obj(lb), std::iter::once(ready.status.as_str()));
