@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::context::Scope;
+use super::loadbalancer::reachable::{self, Inputs, Outcome};
+use super::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::inventory::Snapshot;
@@ -85,6 +87,8 @@ pub enum Step {
     Sync { class: Class, first: bool },
     /// Write the instance health a poll read at `at`.
     WriteHealth { health: Vec<InstanceState>, at: Time },
+    /// Write the `BackendsReachable` condition a check yielded.
+    WriteReachability(Verdict),
     /// Nothing is pending.
     Idle,
 }
@@ -124,6 +128,8 @@ pub(super) struct Memo {
     pub written: Option<(Vec<InstanceState>, Instant)>,
     /// A poll failed: not again before this.
     pub poll_backoff_until: Option<Instant>,
+    /// The backend reachability check.
+    pub reach: reachable::Memory,
 }
 
 impl Memo {
@@ -150,6 +156,7 @@ impl Memo {
             health: None,
             written: None,
             poll_backoff_until: None,
+            reach: reachable::Memory::from_status(&status, now),
         }
     }
 
@@ -239,8 +246,38 @@ impl Schedule {
                 memo.written = Some((health.clone(), now));
                 Step::WriteHealth { health, at }
             }
-            None => Step::Idle,
+            None => match memo.reach.unwritten.take() {
+                Some(verdict) => Step::WriteReachability(verdict),
+                None => Step::Idle,
+            },
         }
+    }
+
+    /// Records the reachability inputs a converged sync saw (call it before [`synced`],
+    /// which wakes the observer). A check result that waits to be written triggers the
+    /// object again.
+    ///
+    /// [`synced`]: Self::synced
+    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) {
+        if self.with(key, |m| m.reach.observed(inputs)) == Some(true) {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// Records a reachability check of the inputs with fingerprint `print` and triggers the
+    /// object to write its verdict.
+    pub(super) fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict) {
+        if self.with(key, |m| m.reach.checked(print, outcome, verdict, Instant::now())).is_some() {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// A verdict whose status write failed: written by a later reconcile, unless a newer
+    /// check replaced it.
+    pub(super) fn reach_unwritten(&self, key: &ObjectRef<LoadBalancer>, verdict: Verdict) {
+        self.with(key, |m| {
+            m.reach.unwritten.get_or_insert(verdict);
+        });
     }
 
     /// Records a successful sync (of any class). `health` is set when it read instance

@@ -10,6 +10,7 @@
 //! there is something to write or to resync.
 
 pub mod desired;
+pub mod reachable;
 pub mod status;
 pub mod zones;
 
@@ -149,6 +150,13 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
             Ok(Action::await_change())
         }
+        Step::WriteReachability(verdict) => {
+            if let Err(e) = report(&lb, ctx, Observation::Reachability(&verdict)).await {
+                ctx.schedule.reach_unwritten(&key, verdict);
+                return Err(e);
+            }
+            Ok(Action::await_change())
+        }
         Step::Sync { class, first } => {
             // Resyncs never hold every reconcile slot: a change always finds one.
             let _slot = match class {
@@ -216,6 +224,7 @@ async fn full_sync(
             let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
+            ctx.schedule.reach_observed(&key, reachable::Inputs::of(&converged.description));
             ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);
             Ok(Action::await_change())
         }
@@ -284,6 +293,9 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     }
     if let Some(c) = status::newly_unbalanced(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
+    }
+    if let Some(c) = status::newly_unreachable(&previous, &next) {
+        ctx.publish(lb, EventType::Warning, &c.reason, "CheckBackends", c.message.clone()).await;
     }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
