@@ -495,6 +495,35 @@ mod tests {
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
     }
 
+    /// A check result is written by the next reconcile (after a pending sync, which hands it
+    /// back for the write), once.
+    #[tokio::test(start_paused = true)]
+    async fn reachability_results_are_written_once_after_pending_syncs() {
+        use crate::crd::condition::BACKENDS_REACHABLE;
+        let (tx, mut rx) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let key = ObjectRef::new("lb").within("ns");
+        let inputs = Inputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
+        s.step(&key, &scope(), 1, None);
+        s.reach_observed(&key, inputs.clone());
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        assert!(rx.try_recv().is_err(), "nothing to write yet");
+        assert!(s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap(), "never checked");
+
+        let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "i-1:80");
+        s.reach_checked(&key, inputs.print(), Outcome::PortsClosed, closed.clone());
+        assert_eq!(rx.next().await, Some(key.clone()), "the result triggers its write");
+        assert!(!s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap());
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "a change goes first");
+        s.reach_observed(&key, inputs.clone());
+        assert_eq!(rx.next().await, Some(key.clone()), "the sync hands the unwritten result back");
+        s.synced(&key, 2, target(), Default::default(), Class::Change, 1, None, false);
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::WriteReachability(closed.clone()));
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Idle, "written once");
+        s.reach_unwritten(&key, closed.clone());
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::WriteReachability(closed), "a failed write is tried again");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn polls_are_spaced_by_state() {
         let (tx, _rx) = mpsc::unbounded();

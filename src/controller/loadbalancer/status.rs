@@ -528,6 +528,57 @@ mod tests {
     }
 
     #[test]
+    fn reachability_is_written_by_checks_only_and_warns_once_when_ports_close() {
+        let r = resolved(&[("i-1", None)]);
+        let converged = Converged {
+            description: elb::LoadBalancerDescription { name: "lb".into(), ..Default::default() },
+            health: Some(health(&[("i-1", "OutOfService")])),
+            attributes: Default::default(),
+        };
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let sync = |prev: &LoadBalancerStatus| {
+            next(prev, Some(1), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None })
+        };
+        let synced = sync(&LoadBalancerStatus::default());
+        assert!(synced.conditions.iter().all(|c| c.type_ != BACKENDS_REACHABLE), "not before a check");
+
+        let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "no security group rule admits the load balancer on i-1:80");
+        let checked = next(&synced, Some(1), &Observation::Reachability(&closed));
+        let c = condition(&checked, BACKENDS_REACHABLE);
+        assert_eq!((c.status.as_str(), c.reason.as_str(), c.message.as_str()), ("False", "PortsClosed", closed.message.as_str()));
+        assert_eq!(checked.conditions.len(), synced.conditions.len() + 1);
+        for type_ in [READY, SYNCED, BACKENDS_RESOLVED, ZONES_BALANCED] {
+            assert_eq!(condition(&checked, type_), condition(&synced, type_), "{type_} is not the check's");
+        }
+        assert_eq!(condition(&checked, READY).status, "False", "closed ports do not make Ready True or False by themselves");
+        assert_eq!(newly_unreachable(&synced, &checked).map(|c| c.reason.as_str()), Some("PortsClosed"));
+
+        // Syncs and failures carry it over unchanged; the same verdict again warns no more.
+        let resynced = sync(&checked);
+        assert_eq!(condition(&resynced, BACKENDS_REACHABLE), condition(&checked, BACKENDS_REACHABLE));
+        assert!(newly_unreachable(&checked, &resynced).is_none());
+        let failed = next(
+            &resynced,
+            Some(2),
+            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "x"), conflict: None, resolved: None, transient: true },
+        );
+        assert_eq!(condition(&failed, BACKENDS_REACHABLE), condition(&checked, BACKENDS_REACHABLE));
+        let again = next(&failed, Some(2), &Observation::Reachability(&closed));
+        assert!(newly_unreachable(&failed, &again).is_none(), "still closed: no second warning");
+
+        // Open, then closed again: a new warning. Unknown is no warning.
+        let open = Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", "open");
+        let opened = next(&again, Some(2), &Observation::Reachability(&open));
+        assert_eq!(condition(&opened, BACKENDS_REACHABLE).status, "True");
+        assert!(newly_unreachable(&again, &opened).is_none());
+        let closed_again = next(&opened, Some(2), &Observation::Reachability(&closed));
+        assert!(newly_unreachable(&opened, &closed_again).is_some());
+        let unknown = next(&opened, Some(2), &Observation::Reachability(&Verdict::unknown(BACKENDS_REACHABLE, "EC2NotAllowed", "no")));
+        assert_eq!(condition(&unknown, BACKENDS_REACHABLE).status, "Unknown");
+        assert!(newly_unreachable(&opened, &unknown).is_none());
+    }
+
+    #[test]
     fn unresolved_backends_warn_once() {
         let mut r = resolved(&[]);
         r.nodes_without_instance.insert("n1".into());
