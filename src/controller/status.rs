@@ -84,11 +84,26 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     S: Serialize + PartialEq,
 {
+    write_over(api, obj, current, status, false).await
+}
+
+/// [`write`], and with `if_current` only over the version of `obj` it was computed from (a
+/// `resourceVersion` precondition: a stale `obj` is refused with 409 Conflict). For a status
+/// computed from a cache that may not have seen the last write yet: written over, that
+/// write's fields would be lost.
+pub async fn write_over<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, status: &S, if_current: bool) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
     if current == Some(status) {
         return Ok(false);
     }
     let name = obj.meta().name.clone().unwrap_or_default();
-    let body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    let mut body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    if let Some(version) = obj.meta().resource_version.as_ref().filter(|_| if_current) {
+        body["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
     api.patch_status(&name, &params, &Patch::Merge(&body)).await?;
     Ok(true)
