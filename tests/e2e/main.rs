@@ -150,8 +150,19 @@ async fn backend_reachability_follows_security_group_rules() {
     w.kubectl_ok(&["wait", "--for=condition=BackendsReachable=true", "loadbalancer/web", "--timeout=90s"]);
     let lb = w.get_json("loadbalancer/web");
     let (_, reason, message) = yaml_status_condition(&lb, "BackendsReachable").unwrap();
-    assert_eq!((reason.as_str(), message.as_str()), ("PortsOpen", "the security groups of 1 instance admit the load balancer on port 8080"));
-    println!("{}", w.kubectl_ok(&["get", "loadbalancer/web", "-o", "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}"]));
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("PortsOpen", "the security groups of 1 instance admit the load balancer on port 8080")
+    );
+    println!(
+        "{}",
+        w.kubectl_ok(&[
+            "get",
+            "loadbalancer/web",
+            "-o",
+            "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}"
+        ])
+    );
     w.kubectl_ok(&["delete", "loadbalancer/web", "--timeout=60s"]);
 }
 

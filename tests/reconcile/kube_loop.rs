@@ -714,7 +714,8 @@ async fn without_ec2_permissions_backends_reachable_is_unknown() {
         create(&lbs, reach_lb(name, &group, "denied")).await;
     }
     let ec2 = std::sync::Arc::new(RefusingEc2::default());
-    let operator = Operator::start_with(&kube, Operator::config(ns), RefusedEc2 { elb: Clients::new(crate::config()), ec2: ec2.clone() }).await;
+    let operator =
+        Operator::start_with(&kube, Operator::config(ns), RefusedEc2 { elb: Clients::new(crate::config()), ec2: ec2.clone() }).await;
     for name in ["denied-a", "denied-b"] {
         let lb = eventually("BackendsReachable=Unknown", || async {
             lbs.get(name).await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "Unknown"))

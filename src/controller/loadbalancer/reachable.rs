@@ -110,10 +110,9 @@ impl Memory {
     /// The memory after a start: the condition of `status`, when written for the status's
     /// generation, stands for a check of the inputs the first sync will see.
     pub fn from_status(status: &crate::crd::LoadBalancerStatus, now: Instant) -> Memory {
-        let written = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == BACKENDS_REACHABLE && c.observed_generation.is_some() && c.observed_generation == status.observed_generation);
+        let written = status.conditions.iter().find(|c| {
+            c.type_ == BACKENDS_REACHABLE && c.observed_generation.is_some() && c.observed_generation == status.observed_generation
+        });
         Memory { last: written.map(|c| Last { print: None, at: now, outcome: Outcome::of_condition(c) }), ..Memory::default() }
     }
 
@@ -244,13 +243,7 @@ mod tests {
             ("failed, before a minute", memory(&i, Some((Some(p), Outcome::Failed)), t0), false, min / 2, false),
             ("failed, after a minute", memory(&i, Some((Some(p), Outcome::Failed)), t0), false, min, true),
             ("status vouched after a start", memory(&i, Some((None, Outcome::Reachable)), t0), false, Duration::ZERO, false),
-            (
-                "in flight",
-                Memory { in_flight: true, ..memory(&i, None, t0) },
-                false,
-                Duration::ZERO,
-                false,
-            ),
+            ("in flight", Memory { in_flight: true, ..memory(&i, None, t0) }, false, Duration::ZERO, false),
             (
                 "a result not written yet",
                 Memory { unwritten: Some(Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", "")), ..memory(&i, None, t0) },
@@ -278,7 +271,8 @@ mod tests {
             observed_generation: Some(generation),
             last_transition_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()),
         };
-        let status = |c: Condition| crate::crd::LoadBalancerStatus { observed_generation: Some(2), conditions: vec![c], ..Default::default() };
+        let status =
+            |c: Condition| crate::crd::LoadBalancerStatus { observed_generation: Some(2), conditions: vec![c], ..Default::default() };
         let mut m = Memory::from_status(&status(condition("True", "PortsOpen", 2)), t0);
         assert_eq!(m.last.as_ref().map(|l| (l.print, l.outcome)), Some((None, Outcome::Reachable)));
         assert!(!m.observed(inputs(&["i-1"])), "nothing to write");
@@ -335,7 +329,11 @@ mod tests {
         async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<crate::ec2::SecurityGroup>, aws::Error> {
             unreachable!("the first read was refused")
         }
-        async fn describe_security_groups_by_name(&self, _: &[String], _: Option<&str>) -> Result<Vec<crate::ec2::SecurityGroup>, aws::Error> {
+        async fn describe_security_groups_by_name(
+            &self,
+            _: &[String],
+            _: Option<&str>,
+        ) -> Result<Vec<crate::ec2::SecurityGroup>, aws::Error> {
             unreachable!("the first read was refused")
         }
         async fn describe_subnets(&self, _: &[String]) -> Result<Vec<crate::ec2::Subnet>, aws::Error> {

@@ -109,10 +109,9 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 ..previous.clone()
             }
         }
-        Observation::Reachability(verdict) => LoadBalancerStatus {
-            conditions: replace_conditions(previous, std::slice::from_ref(*verdict), generation),
-            ..previous.clone()
-        },
+        Observation::Reachability(verdict) => {
+            LoadBalancerStatus { conditions: replace_conditions(previous, std::slice::from_ref(*verdict), generation), ..previous.clone() }
+        }
         Observation::Failed { synced, conflict, resolved, transient } => {
             let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
             let ready = match last_ready {
@@ -537,7 +536,11 @@ mod tests {
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let sync = |prev: &LoadBalancerStatus| {
-            next(prev, Some(1), &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None })
+            next(
+                prev,
+                Some(1),
+                &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None },
+            )
         };
         let synced = sync(&LoadBalancerStatus::default());
         assert!(synced.conditions.iter().all(|c| c.type_ != BACKENDS_REACHABLE), "not before a check");
@@ -560,7 +563,12 @@ mod tests {
         let failed = next(
             &resynced,
             Some(2),
-            &Observation::Failed { synced: Verdict::new(SYNCED, false, "Throttling", "x"), conflict: None, resolved: None, transient: true },
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "Throttling", "x"),
+                conflict: None,
+                resolved: None,
+                transient: true,
+            },
         );
         assert_eq!(condition(&failed, BACKENDS_REACHABLE), condition(&checked, BACKENDS_REACHABLE));
         let again = next(&failed, Some(2), &Observation::Reachability(&closed));
