@@ -261,6 +261,34 @@ mod tests {
     }
 
     #[test]
+    fn inputs_are_what_the_check_reads_and_their_print_follows_each() {
+        let mut d = LoadBalancerDescription {
+            instances: vec!["i-2".into(), "i-1".into(), "i-2".into()],
+            security_groups: vec!["sg-1".into()],
+            health_check: Some(crate::elb::HealthCheck {
+                target: "TCP:9000".into(),
+                interval: 30,
+                timeout: 5,
+                healthy_threshold: 3,
+                unhealthy_threshold: 5,
+            }),
+            ..Default::default()
+        };
+        let i = Inputs::of(&d);
+        assert_eq!(i.instances, ["i-1", "i-2"], "sorted, once each: moto lists a re-registered instance twice");
+        assert_eq!(i.ports, [9000].into());
+        let print = i.print();
+        assert_eq!(Inputs::of(&d).print(), print, "stable");
+        d.instances.reverse();
+        assert_eq!(Inputs::of(&d).print(), print, "the order of registration does not matter");
+        d.security_groups.push("sg-2".into());
+        let with_group = Inputs::of(&d).print();
+        assert_ne!(with_group, print, "another ELB group");
+        d.health_check = None;
+        assert_ne!(Inputs::of(&d).print(), with_group, "another port");
+    }
+
+    #[test]
     fn a_written_condition_stands_for_a_check_after_a_start_and_the_first_sync_adopts_its_inputs() {
         let t0 = Instant::now();
         let condition = |status: &str, reason: &str, generation| Condition {
