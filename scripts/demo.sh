@@ -141,6 +141,14 @@ if [ "$once" = 1 ]; then
   grep -E '^(Name:|Events:)|Type: +Ready|Reason: +InstancesInService' <<<"$out" || true
   grep -q 'InstancesInService' <<<"$out" || fail "describe shows no InstancesInService"
 
+  # The optional EC2 check: do the instances' security groups admit the ELB on 8080, 8443?
+  reachable='{.status.conditions[?(@.type=="BackendsReachable")]}'
+  step kubectl get loadbalancer my-lb -o jsonpath="'$reachable'"
+  wait_for 30 "the backend reachability check" bash -c \
+    "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='$reachable' | grep -q reason" \
+    || fail "no BackendsReachable condition"
+  k get loadbalancer my-lb -o jsonpath='{range .status.conditions[?(@.type=="BackendsReachable")]}  {.status} {.reason}: {.message}{"\n"}{end}'
+
   step kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
   k patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
   wait_for 30 "the third zone" bash -c "scripts/demo-aws elbs | grep -q 'zones=.*us-east-1c'" || fail "the zone edit did not reach the ELB"
@@ -171,7 +179,7 @@ Everything keeps running. In another shell, try the tour:
   kubectl explain loadbalancer.spec.listeners
       every field of a listener, from the CRD's schema (the stand-in serves OpenAPI v3)
   kubectl describe loadbalancer my-lb
-      conditions (Synced, Ready, BackendsResolved), the DNS name, instances and events
+      conditions (Synced, Ready, BackendsResolved, BackendsReachable), the DNS name, instances and events
   kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
   scripts/demo-aws elbs
       the ELB gains the zone (EnableAvailabilityZonesForLoadBalancer); ZONES in -o wide too

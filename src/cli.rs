@@ -116,6 +116,19 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_SHUTDOWN_TIMEOUT", default_value = "20s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Check that the registered instances' security groups admit each ELB on its instance
+    /// and health check ports (the BackendsReachable condition), with EC2 reads
+    /// (ec2:DescribeInstances, DescribeSecurityGroups, DescribeSubnets). Optional: without
+    /// those permissions the condition is Unknown (EC2NotAllowed); `false` turns it off.
+    #[arg(long, env = "ELB_OPERATOR_REACHABILITY_CHECK", default_value_t = true, action = ArgAction::Set)]
+    pub reachability_check: bool,
+
+    /// Override the EC2 endpoint URL of the reachability check (e.g. a local moto server).
+    /// Without it the endpoint comes from AWS_ENDPOINT_URL_EC2, then AWS_ENDPOINT_URL, then
+    /// the region.
+    #[arg(long = "ec2-endpoint")]
+    pub ec2_endpoint: Option<String>,
+
     /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
     #[command(flatten, next_help_heading = "ELB client")]
     pub elb: crate::elb::ElbArgs,
@@ -265,6 +278,9 @@ mod tests {
         assert_eq!(a.elb.mutate_rate, 0.5);
         assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--elb-max-attempts", "many"]).is_err());
         assert_eq!(run_args(&[]).elb.max_attempts, None, "left out, AWS_MAX_ATTEMPTS or 3 decides");
+        let a = run_args(&["--ec2-endpoint=http://127.0.0.1:4566", "--reachability-check=false"]);
+        assert_eq!((a.ec2_endpoint.as_deref(), a.reachability_check), (Some("http://127.0.0.1:4566"), false));
+        assert!(run_args(&[]).reachability_check, "on by default");
     }
 
     #[test]

@@ -29,6 +29,9 @@ pub enum Error {
     #[error("ELB client configuration: {0}")]
     ElbConfig(#[source] crate::elb::Error),
 
+    #[error("EC2 client configuration (--ec2-endpoint): {0}")]
+    Ec2Config(#[source] crate::elb::Error),
+
     #[error(
         "the CustomResourceDefinitions for {missing:?} ({group}/{version}) are not installed; \
          install them with `kubectl apply -f crds/` (or `elb-operator crdgen | kubectl apply -f -`), \
@@ -77,6 +80,11 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // leadership win.
     let metrics = Metrics::new();
     let elb_config = elb_client_config(&args, &metrics).map_err(Error::ElbConfig)?;
+    // The EC2 client of the reachability check shares the ELB client's credentials and knobs.
+    let ec2_config = match args.reachability_check {
+        true => Some(ec2_client_config(&args, &elb_config, &metrics).map_err(Error::Ec2Config)?),
+        false => None,
+    };
 
     let client = kube::Client::try_default().await?;
     let missing = crate::crd::missing_crds(&client).await?;
@@ -119,7 +127,9 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
         let config = controller_config(&args, &health);
         let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
-        let clients = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
+        let elb = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
+        let ec2 = ec2_config.clone().map(|c| elb.beside::<crate::ec2::Client>(c));
+        let clients = crate::controller::AwsClients { elb, ec2 };
         crate::controller::run(config, client.clone(), clients, metrics.clone(), stop.cancelled_owned())
     })
     .await
@@ -153,4 +163,14 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
 /// metrics.
 pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
     Ok(args.elb.client_config_from_env(&args.region)?.with_metrics(metrics.elb.clone()))
+}
+
+/// The EC2 client configuration of the reachability check ([`crate::ec2::client_config`]:
+/// `--ec2-endpoint`, else the EC2 endpoint variables) with the operator's metrics.
+pub fn ec2_client_config(
+    args: &RunArgs,
+    elb: &crate::elb::ClientConfig,
+    metrics: &Metrics,
+) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
+    Ok(crate::ec2::client_config_from_env(elb, args.ec2_endpoint.as_deref())?.with_metrics(metrics.ec2.clone()))
 }

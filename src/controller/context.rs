@@ -12,6 +12,7 @@ use tracing::warn;
 use super::cache::Stores;
 use super::schedule::{Schedule, Settings};
 use crate::crd::LoadBalancer;
+use crate::ec2::{self, Ec2Api};
 use crate::elb::{self, ElbApi};
 use crate::http::Readiness;
 use crate::telemetry::{Metrics, StateTally, INSTANCE_STATES, READY_STATES};
@@ -90,9 +91,34 @@ impl std::fmt::Display for Scope {
 }
 
 /// ELB clients by scope. Implemented by `elb::Clients`; a single client serves its own
-/// region with its own credentials only.
+/// region with its own credentials only. [`AwsClients`] adds the EC2 clients of the backend
+/// reachability check.
 pub trait ElbClients: Send + Sync + 'static {
     fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
+
+    /// The EC2 client of `scope` for the backend reachability check; `None`: no check (the
+    /// `BackendsReachable` condition is not written).
+    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+        None
+    }
+}
+
+/// The ELB clients, and the EC2 clients beside them (`Regional::beside`: a role is assumed
+/// once for both) when the reachability check is on.
+pub struct AwsClients {
+    pub elb: elb::Clients,
+    pub ec2: Option<ec2::Clients>,
+}
+
+impl ElbClients for AwsClients {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        self.elb.for_scope(scope)
+    }
+
+    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+        let ec2 = self.ec2.as_ref()?;
+        Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
+    }
 }
 
 impl ElbClients for elb::Clients {

@@ -11,6 +11,9 @@
 //!   then the oldest observation), and only while the describe budget has a spare token
 //!   that no change or resync waits for. A failed poll is retried later within the budget;
 //!   it never starts a full sync.
+//! - **Backend reachability checks** when due ([`reachable::due`]), a few at a time, as
+//!   class resync on the EC2 client's own budget; the result is handed to the reconcile to
+//!   write, like a poll's.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,8 +25,10 @@ use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::context::{Context, Scope};
 use super::loadbalancer::desired::elb_name;
+use super::loadbalancer::reachable::{self, Denied};
 use super::schedule::Memo;
 use crate::crd::LoadBalancer;
+use crate::ec2::Ec2Api;
 use crate::elb::{self, with_class, Class, ElbApi};
 use crate::sync::{execute, inventory, plan};
 
@@ -50,8 +55,18 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
             return;
         }
     };
+    let ec2 = match ctx.elb.ec2_for_scope(&region) {
+        Some(Ok(ec2)) => Some(ec2),
+        Some(Err(e)) => {
+            warn!(error = %e, "no EC2 client for the region; no backend reachability checks");
+            None
+        }
+        None => None,
+    };
     let settings = ctx.schedule.settings.clone();
     let polls = Arc::new(tokio::sync::Semaphore::new(POLLS_IN_FLIGHT));
+    let checks = Arc::new(tokio::sync::Semaphore::new(reachable::CHECKS_IN_FLIGHT));
+    let denied = Arc::new(Denied::default());
     let mut next_inventory = Instant::now();
     let mut passes: u32 = 0;
     let mut orphans_seen = std::collections::BTreeSet::new();
@@ -75,6 +90,9 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
             }
         }
         dispatch_polls(&ctx, &elb, &region, &polls).await;
+        if let Some(ec2) = &ec2 {
+            dispatch_checks(&ctx, ec2, &region, &checks, &denied);
+        }
         publish_gauges(&ctx, &*elb, &region);
         let wake = ctx.schedule.wake.notified();
         let until = next_inventory.min(Instant::now() + TICK);
@@ -198,6 +216,36 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scop
             drop(permit);
             ctx.schedule.wake.notify_waiters();
         });
+    }
+}
+
+/// Starts the backend reachability checks that are due, while fewer than
+/// [`reachable::CHECKS_IN_FLIGHT`] run.
+fn dispatch_checks(ctx: &Arc<Context>, ec2: &Arc<dyn Ec2Api>, region: &Scope, checks: &Arc<tokio::sync::Semaphore>, denied: &Arc<Denied>) {
+    let now = Instant::now();
+    let resync = ctx.schedule.settings.resync_interval;
+    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::Inputs>, u64)> = ctx.schedule.each(|memos| {
+        memos
+            .iter()
+            .filter(|(_, m)| &m.scope == region && reachable::due(&m.reach, m.transition, now, resync))
+            .filter_map(|(k, m)| m.reach.inputs.clone().map(|(inputs, print)| (k.clone(), inputs, print)))
+            .collect()
+    });
+    for (key, inputs, print) in due {
+        let Ok(permit) = checks.clone().try_acquire_owned() else { return };
+        ctx.schedule.with(&key, |m| m.reach.in_flight = true);
+        let (ctx, ec2, denied) = (ctx.clone(), ec2.clone(), denied.clone());
+        let span = info_span!("reachability", object = %key);
+        tokio::spawn(
+            async move {
+                let (outcome, verdict) = with_class(Class::Resync, denied.check(&*ec2, &inputs, Instant::now(), resync)).await;
+                debug!(reason = %verdict.reason, "backend reachability checked");
+                ctx.schedule.reach_checked(&key, print, outcome, verdict);
+                drop(permit);
+                ctx.schedule.wake.notify_waiters();
+            }
+            .instrument(span),
+        );
     }
 }
 

@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::context::Scope;
+use super::loadbalancer::reachable::{self, Inputs, Outcome};
+use super::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::inventory::Snapshot;
@@ -91,6 +93,8 @@ pub enum Step {
     Sync { class: Class, first: bool },
     /// Write the instance health a poll read at `at`.
     WriteHealth { health: Vec<InstanceState>, at: Time },
+    /// Write the `BackendsReachable` condition a check yielded.
+    WriteReachability(Verdict),
     /// Nothing is pending.
     Idle,
 }
@@ -136,6 +140,8 @@ pub(super) struct Memo {
     /// health writer writes only over a cached status that is that one, never over a stale
     /// cache that would undo a sync's write.
     pub status_print: Option<u64>,
+    /// The backend reachability check.
+    pub reach: reachable::Memory,
 }
 
 impl Memo {
@@ -164,6 +170,7 @@ impl Memo {
             poll_backoff_until: None,
             health_queued: false,
             status_print: None,
+            reach: reachable::Memory::from_status(&status, now),
         }
     }
 
@@ -310,8 +317,38 @@ impl Schedule {
                 memo.written = Some((health.clone(), now));
                 Step::WriteHealth { health, at }
             }
-            None => Step::Idle,
+            None => match memo.reach.unwritten.take() {
+                Some(verdict) => Step::WriteReachability(verdict),
+                None => Step::Idle,
+            },
         }
+    }
+
+    /// Records the reachability inputs a converged sync saw (call it before [`synced`],
+    /// which wakes the observer). A check result that waits to be written triggers the
+    /// object again.
+    ///
+    /// [`synced`]: Self::synced
+    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) {
+        if self.with(key, |m| m.reach.observed(inputs)) == Some(true) {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// Records a reachability check of the inputs with fingerprint `print` and triggers the
+    /// object to write its verdict.
+    pub(super) fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict) {
+        if self.with(key, |m| m.reach.checked(print, outcome, verdict, Instant::now())).is_some() {
+            let _ = self.triggers.unbounded_send(key.clone());
+        }
+    }
+
+    /// A verdict whose status write failed: written by a later reconcile, unless a newer
+    /// check replaced it.
+    pub(super) fn reach_unwritten(&self, key: &ObjectRef<LoadBalancer>, verdict: Verdict) {
+        self.with(key, |m| {
+            m.reach.unwritten.get_or_insert(verdict);
+        });
     }
 
     /// Records a successful sync (of any class). `health` is set when it read instance
@@ -534,6 +571,35 @@ mod tests {
         s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
         s.polled(&key, None);
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
+    }
+
+    /// A check result is written by the next reconcile (after a pending sync, which hands it
+    /// back for the write), once.
+    #[tokio::test(start_paused = true)]
+    async fn reachability_results_are_written_once_after_pending_syncs() {
+        use crate::crd::condition::BACKENDS_REACHABLE;
+        let (tx, mut rx) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let key = ObjectRef::new("lb").within("ns");
+        let inputs = Inputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
+        s.step(&key, &scope(), 1, None);
+        s.reach_observed(&key, inputs.clone());
+        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        assert!(rx.try_recv().is_err(), "nothing to write yet");
+        assert!(s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap(), "never checked");
+
+        let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "i-1:80");
+        s.reach_checked(&key, inputs.print(), Outcome::PortsClosed, closed.clone());
+        assert_eq!(rx.next().await, Some(key.clone()), "the result triggers its write");
+        assert!(!s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap());
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "a change goes first");
+        s.reach_observed(&key, inputs.clone());
+        assert_eq!(rx.next().await, Some(key.clone()), "the sync hands the unwritten result back");
+        s.synced(&key, 2, target(), Default::default(), Class::Change, 1, None, false);
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::WriteReachability(closed.clone()));
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::Idle, "written once");
+        s.reach_unwritten(&key, closed.clone());
+        assert_eq!(s.step(&key, &scope(), 2, None), Step::WriteReachability(closed), "a failed write is tried again");
     }
 
     #[tokio::test(start_paused = true)]

@@ -15,13 +15,20 @@ pub const FIELD_MANAGER: &str = "elb-operator";
 pub struct Verdict {
     pub type_: &'static str,
     pub status: bool,
+    /// The controller could not tell (condition status `Unknown`); `status` is then false.
+    pub unknown: bool,
     pub reason: String,
     pub message: String,
 }
 
 impl Verdict {
     pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Verdict { type_, status, reason: reason.into(), message: message.into() }
+        Verdict { type_, status, unknown: false, reason: reason.into(), message: message.into() }
+    }
+
+    /// A condition whose status is `Unknown`: `reason` says why it could not be decided.
+    pub fn unknown(type_: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Self {
+        Verdict { unknown: true, ..Verdict::new(type_, false, reason, message) }
     }
 }
 
@@ -31,7 +38,12 @@ pub fn conditions(previous: &[Condition], verdicts: &[Verdict], generation: Opti
     verdicts
         .iter()
         .map(|v| {
-            let status = if v.status { "True" } else { "False" }.to_string();
+            let status = match (v.unknown, v.status) {
+                (true, _) => "Unknown",
+                (false, true) => "True",
+                (false, false) => "False",
+            }
+            .to_string();
             let last_transition_time = previous
                 .iter()
                 .find(|c| c.type_ == v.type_ && c.status == status)
@@ -72,11 +84,26 @@ where
     K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
     S: Serialize + PartialEq,
 {
+    write_over(api, obj, current, status, false).await
+}
+
+/// [`write`], and with `if_current` only over the version of `obj` it was computed from (a
+/// `resourceVersion` precondition: a stale `obj` is refused with 409 Conflict). For a status
+/// computed from a cache that may not have seen the last write yet: written over, that
+/// write's fields would be lost.
+pub async fn write_over<K, S>(api: &Api<K>, obj: &K, current: Option<&S>, status: &S, if_current: bool) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
     if current == Some(status) {
         return Ok(false);
     }
     let name = obj.meta().name.clone().unwrap_or_default();
-    let body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    let mut body = serde_json::json!({ "status": replacement(current, status).map_err(kube::Error::SerdeError)? });
+    if let Some(version) = obj.meta().resource_version.as_ref().filter(|_| if_current) {
+        body["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
     let params = PatchParams { field_manager: Some(FIELD_MANAGER.to_string()), ..Default::default() };
     api.patch_status(&name, &params, &Patch::Merge(&body)).await?;
     Ok(true)
@@ -117,6 +144,9 @@ mod tests {
         let flipped = conditions(&previous, &[Verdict::new("Ready", false, "NoInstancesInService", "0/2")], Some(2));
         assert_ne!(flipped[0].last_transition_time, old_time);
         assert_eq!(flipped[0].status, "False");
+        let unknown = conditions(&previous, &[Verdict::unknown("Ready", "CannotTell", "?")], Some(2));
+        assert_eq!((unknown[0].status.as_str(), unknown[0].reason.as_str()), ("Unknown", "CannotTell"));
+        assert_ne!(unknown[0].last_transition_time, old_time, "True to Unknown is a transition");
     }
 
     #[test]

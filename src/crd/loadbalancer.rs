@@ -533,6 +533,9 @@ pub struct LoadBalancerStatus {
     pub observed_generation: Option<i64>,
 
     /// `Ready`, `Synced` and `Conflict`; see the README for when each is True.
+    /// `BackendsReachable` (the optional EC2 check) is False with reason `PortsClosed` and
+    /// the `instance:port` pairs no security group rule opens to the ELB; Unknown with
+    /// `EC2NotAllowed` while the operator may not read EC2.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

@@ -28,6 +28,9 @@ pub mod condition {
     /// Every enabled zone has InService instances, evenly enough for ELB's equal split
     /// between zones. Informational: it does not change `Ready`.
     pub const ZONES_BALANCED: &str = "ZonesBalanced";
+    /// The registered instances' security groups admit the ELB on every instance port and
+    /// the health check port (the optional EC2 check). Informational: it does not change `Ready`.
+    pub const BACKENDS_REACHABLE: &str = "BackendsReachable";
 }
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;

@@ -29,6 +29,7 @@ NON_DEFAULT = {
     "allowedRoleArns": ["arn:aws:iam::111111111111:role/elb-*", "arn:aws:iam::222222222222:role/elb"],
     "region": "eu-west-1",
     "elbEndpoint": "https://elasticloadbalancing.eu-west-1.amazonaws.com",
+    "reachabilityCheck": {"enabled": False, "ec2Endpoint": "https://ec2.eu-west-1.amazonaws.com"},
     "watchNamespace": "shop",
     "healthPollInterval": "45s",
     "resyncInterval": "5m",
@@ -196,7 +197,8 @@ def test_defaults_log_json_and_elect_a_leader():
     assert "--leader-election=true" in a
     assert f"--lease-namespace={NAMESPACE}" in a
     assert "--lease-name=elb-elb-operator" in a
-    assert not any(x.startswith(("--watch-namespace", "--elb-endpoint")) for x in a)
+    assert not any(x.startswith(("--watch-namespace", "--elb-endpoint", "--ec2-endpoint")) for x in a)
+    assert "--reachability-check=true" in a
     env = {e["name"]: e for e in container(render())["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
@@ -212,6 +214,7 @@ VALUE_EFFECTS = {
     "allowedRoleArns": lambda d: "--allowed-role-arns=arn:aws:iam::111111111111:role/elb-*,arn:aws:iam::222222222222:role/elb" in args(d),
     "region": lambda d: "--region=eu-west-1" in args(d),
     "elbEndpoint": lambda d: "--elb-endpoint=https://elasticloadbalancing.eu-west-1.amazonaws.com" in args(d),
+    "reachabilityCheck": lambda d: {"--reachability-check=false", "--ec2-endpoint=https://ec2.eu-west-1.amazonaws.com"} <= set(args(d)),
     "watchNamespace": lambda d: "--watch-namespace=shop" in args(d),
     "healthPollInterval": lambda d: "--health-poll-interval=45s" in args(d),
     "resyncInterval": lambda d: "--resync-interval=5m" in args(d),

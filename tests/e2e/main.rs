@@ -111,6 +111,61 @@ async fn tutorial_converges_and_follows_edits() {
     assert!(!out.status.success(), "the resource is gone");
 }
 
+/// The backend reachability check as a user sees it: an instance whose security group has
+/// no rule for the ELB's group makes `BackendsReachable` False (`PortsClosed`, naming
+/// `instance:port`) with a Warning event; once the rule is added in EC2, it turns True at
+/// the next check. Ready does not depend on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_reachability_follows_security_group_rules() {
+    let mut w = World::start().await;
+    let region = "us-east-1";
+    let elb_sg = w.moto().create_security_group(region, &format!("elb-{}", w.id));
+    let web_sg = w.moto().create_security_group(region, &format!("web-{}", w.id));
+    let instance = w.moto().run_instances_in_groups(1, "us-east-1a", std::slice::from_ref(&web_sg)).remove(0);
+    let node = format!("{}-{instance}", w.id);
+    w.create_node(&node, "us-east-1a", Some(&format!("aws:///us-east-1a/{instance}"))).await;
+    w.create_ready_pod("web-reach", &node, "reach").await;
+    w.start_operator();
+    let spec = format!("  securityGroups: [{elb_sg}]\n  backends:\n    podSelector:\n      matchLabels: {{app: reach}}\n");
+    let out = w.apply_yaml(&lb_yaml("web", &spec));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    w.kubectl_ok(&["wait", "--for=condition=BackendsReachable=false", "loadbalancer/web", "--timeout=90s"]);
+    let lb = w.get_json("loadbalancer/web");
+    let (_, reason, message) = yaml_status_condition(&lb, "BackendsReachable").expect("BackendsReachable condition");
+    assert_eq!(reason, "PortsClosed");
+    assert_eq!(message, format!("no security group rule admits the load balancer on {instance}:8080"));
+    let (ready, _, _) = yaml_status_condition(&lb, "Ready").expect("Ready condition");
+    assert_eq!(ready, "True", "closed ports do not make the resource not Ready (moto reports the instance InService)");
+    println!("{}", w.kubectl_ok(&["get", "loadbalancer/web", "-o", "wide"]));
+    let described = w.kubectl_ok(&["describe", "loadbalancer/web"]);
+    println!("{described}");
+    assert!(
+        described.lines().any(|l| l.contains("Warning") && l.contains("PortsClosed") && l.contains(&format!("{instance}:8080"))),
+        "a PortsClosed Warning event:\n{described}"
+    );
+
+    // The rule the message asks for: the ELB's group may reach port 8080.
+    w.moto().authorize_ingress(region, &web_sg, "tcp", 8080, 8080, &elb_sg);
+    w.kubectl_ok(&["wait", "--for=condition=BackendsReachable=true", "loadbalancer/web", "--timeout=90s"]);
+    let lb = w.get_json("loadbalancer/web");
+    let (_, reason, message) = yaml_status_condition(&lb, "BackendsReachable").unwrap();
+    assert_eq!(
+        (reason.as_str(), message.as_str()),
+        ("PortsOpen", "the security groups of 1 instance admit the load balancer on port 8080")
+    );
+    println!(
+        "{}",
+        w.kubectl_ok(&[
+            "get",
+            "loadbalancer/web",
+            "-o",
+            "jsonpath={range .status.conditions[*]}{.type}={.status} {.reason}: {.message}{\"\\n\"}{end}"
+        ])
+    );
+    w.kubectl_ok(&["delete", "loadbalancer/web", "--timeout=60s"]);
+}
+
 /// Every manifest in examples/invalid is refused by `kubectl apply` with a message naming
 /// the problem (the `# expect:` line of the file).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

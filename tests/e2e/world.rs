@@ -115,7 +115,10 @@ impl World {
             .env("KUBECONFIG", &self.kubeconfig)
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
-            .env("AWS_ENDPOINT_URL", &self.elb_endpoint)
+            // ELB's endpoint only: EC2 (the reachability check) is moto's, or the region's
+            // when E2E_ELB_ENDPOINT names a real ELB endpoint.
+            .env("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING", &self.elb_endpoint)
+            .args(self.moto.as_ref().map(|m| format!("--ec2-endpoint={}", m.endpoint)))
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .stdin(Stdio::null())

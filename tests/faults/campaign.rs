@@ -484,6 +484,9 @@ pub async fn run(settings: Settings) -> String {
         &ns,
         "--elb-endpoint",
         &s.proxy.url(),
+        // The reachability check's reads go straight to moto: the faults are the ELB's.
+        "--ec2-endpoint",
+        &s.moto.endpoint,
         "--lease-namespace",
         &ns,
         "--lease-duration",

@@ -52,6 +52,9 @@ fn operator(s: &Services, label: &str, key: &str) -> Operator {
         NS,
         "--elb-endpoint",
         &s.proxy.url(),
+        // The reachability check's reads go straight to moto: the fence is about ELB writes.
+        "--ec2-endpoint",
+        &s.moto.endpoint,
         "--lease-namespace",
         NS,
         "--lease-duration",

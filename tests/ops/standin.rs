@@ -63,6 +63,7 @@ fn start(kubeconfig: &std::path::Path, moto: &str, pod: &str, port: u16, logs: &
             "--health-poll-interval=1s",
             "--log-format=json",
             &format!("--elb-endpoint={moto}"),
+            &format!("--ec2-endpoint={moto}"),
             &format!("--http-bind=127.0.0.1:{port}"),
         ])
         .env_clear()

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use elb_operator::controller::{self, Config};
+use elb_operator::controller::{self, AwsClients, Config, ElbClients, Scope};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
 use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::sync::{execute, ownership::Owner};
@@ -48,19 +48,27 @@ struct Operator {
 }
 
 impl Operator {
+    /// The controllers of `namespace` with ELB clients only (no reachability check).
     async fn start(client: &kube::Client, namespace: &str) -> Operator {
-        elb::install_crypto_provider();
-        let config = Config {
+        Self::start_with(client, Self::config(namespace), Clients::new(crate::config())).await
+    }
+
+    fn config(namespace: &str) -> Config {
+        Config {
             cluster_name: "loop-test".into(),
             namespace: Some(namespace.into()),
             default_region: crate::REGION.into(),
             health_poll_interval: Duration::from_millis(500),
             ..Config::default()
-        };
+        }
+    }
+
+    async fn start_with(client: &kube::Client, config: Config, clients: impl ElbClients) -> Operator {
+        elb::install_crypto_provider();
         let readiness = config.readiness.clone();
         let metrics = Metrics::new();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(controller::run(config, client.clone(), Clients::new(crate::config()), metrics.clone(), async {
+        let task = tokio::spawn(controller::run(config, client.clone(), clients, metrics.clone(), async {
             let _ = stopped.await;
         }));
         tokio::time::timeout(Duration::from_secs(30), readiness.wait()).await.expect("controllers ready");
@@ -543,4 +551,208 @@ async fn readiness_gates_and_zone_balance_follow_instance_health() {
     assert_eq!(gate_of(&kube, ns, "plain").await, None, "a pod without the gate is never patched");
     operator.stop().await;
     MOTO.start_instances(&b);
+}
+
+/// The EC2 calls `metrics` counted, by action.
+fn ec2_calls(metrics: &Metrics) -> test_support::metrics::ElbCalls {
+    test_support::metrics::ElbCalls::parse_family(&metrics.encode(), test_support::metrics::EC2_CALLS)
+}
+
+/// A LoadBalancer on port 80 → 8080 with the ELB security group `sg`, a health check on
+/// 8080, and the nodes labelled `role=<role>` as backends.
+fn reach_lb(name: &str, sg: &str, role: &str) -> serde_json::Value {
+    json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name},
+           "spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                    "availabilityZones": ["us-east-1a"],
+                    "securityGroups": [sg],
+                    "healthCheckRef": {"name": "reach-health"},
+                    "backends": {"nodeSelector": {"matchLabels": {"role": role}}}}})
+}
+
+/// A Ready node labelled `role=<role>`, backed by a new moto instance in `group`.
+async fn node_in_group(kube: &kube::Client, name: &str, role: &str, group: &str) -> String {
+    let instance = MOTO.run_instances_in_groups(1, "us-east-1a", &[group.to_string()]).remove(0);
+    node(kube, name, Some(("us-east-1a", &instance))).await;
+    let nodes: Api<Node> = Api::all(kube.clone());
+    nodes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"role": role}}}))).await.unwrap();
+    instance
+}
+
+/// The `BackendsReachable` condition as (status, reason, message).
+fn reachable(lb: &LoadBalancer) -> Option<(String, String, String)> {
+    condition(lb, "BackendsReachable").map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// The check end to end: a backend whose security group has no rule for the ELB is named
+/// (`BackendsReachable=False PortsClosed`, one Warning event), the rule added in EC2 turns it
+/// True at the next check, and a sync that changes none of the check's inputs makes no EC2
+/// call. No security group is ever modified by the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backends_reachable_follows_the_security_group_rules() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-reach";
+    namespace(&kube, ns).await;
+    let elb_sg = MOTO.create_security_group(crate::REGION, "loop-reach-elb");
+    let backend_sg = MOTO.create_security_group(crate::REGION, "loop-reach-backend");
+    MOTO.authorize_ingress(crate::REGION, &backend_sg, "tcp", 22, 22, "0.0.0.0/0");
+    let instance = node_in_group(&kube, "loop-reach-node", "reach", &backend_sg).await;
+    let hcs: Api<HealthCheck> = Api::namespaced(kube.clone(), ns);
+    create(&hcs, health_check("reach-health", 10)).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(&lbs, reach_lb("reach", &elb_sg, "reach")).await;
+
+    let metrics = Metrics::new();
+    let elb = Clients::new(crate::config());
+    let ec2 = elb.beside(crate::config().with_metrics(metrics.ec2.clone()));
+    // A short resync interval: a False result is checked again after it.
+    let config = Config { resync_interval: Duration::from_secs(2), ..Operator::config(ns) };
+    let operator = Operator::start_with(&kube, config, AwsClients { elb, ec2: Some(ec2) }).await;
+
+    let closed = eventually("BackendsReachable=False", || async {
+        lbs.get("reach").await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "False"))
+    })
+    .await;
+    println!("{:#?}", closed.status.as_ref().unwrap().conditions);
+    assert_eq!(
+        reachable(&closed).unwrap(),
+        ("False".into(), "PortsClosed".into(), format!("no security group rule admits the load balancer on {instance}:8080"))
+    );
+    assert!(is_true(&closed, "Ready") && is_true(&closed, "Synced"), "the check never changes Ready or Synced");
+    // The test's two groups as moto describes them (other tests add groups of their own).
+    let ours = || -> Vec<String> {
+        let doc = MOTO.security_groups_document(crate::REGION);
+        let groups = doc.split("</securityGroupInfo>").next().unwrap_or_default().split("<item><groupId>");
+        groups.filter(|g| g.starts_with(&elb_sg) || g.starts_with(&backend_sg)).map(String::from).collect()
+    };
+    let groups_before = ours();
+    assert_eq!(groups_before.len(), 2);
+
+    // Let the False result be checked again (every 2 s): still one event.
+    let rechecked = ec2_calls(&metrics).attempts("DescribeInstances");
+    eventually("a second check", || async { (ec2_calls(&metrics).attempts("DescribeInstances") > rechecked).then_some(()) }).await;
+    let warnings = |events: Vec<(String, String, String)>| events.into_iter().filter(|e| e.1 == "PortsClosed").collect::<Vec<_>>();
+    let closed_events = warnings(events(&kube, ns).await);
+    assert_eq!(closed_events.len(), 1, "{closed_events:?}");
+    assert_eq!(closed_events[0].0, "Warning");
+    assert!(closed_events[0].2.contains(&format!("{instance}:8080")), "{closed_events:?}");
+    assert_eq!(ours(), groups_before, "the check modifies no security group");
+
+    // The rule the message asks for, added in EC2: True at the next check.
+    MOTO.authorize_ingress(crate::REGION, &backend_sg, "tcp", 8080, 8080, &elb_sg);
+    let open = eventually("BackendsReachable=True", || async {
+        lbs.get("reach").await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "True"))
+    })
+    .await;
+    assert_eq!(
+        reachable(&open).unwrap(),
+        ("True".into(), "PortsOpen".into(), "the security groups of 1 instance admit the load balancer on port 8080".into())
+    );
+
+    // A change that is none of the check's inputs: the ELB is synced (its tag appears), and
+    // no EC2 call follows, however many resync intervals pass.
+    let before = ec2_calls(&metrics);
+    lbs.patch("reach", &PatchParams::default(), &Patch::Merge(json!({"spec": {"tags": {"team": "web"}}}))).await.unwrap();
+    let elb_name = open.status.as_ref().unwrap().load_balancer_name.clone().unwrap();
+    eventually("the tag synced", || async { (client_tags(&elb_name).await.get("team").map(String::as_str) == Some("web")).then_some(()) })
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(ec2_calls(&metrics).since(&before).total(), 0, "{:?}", ec2_calls(&metrics).since(&before));
+    assert_eq!(warnings(events(&kube, ns).await).len(), 1, "no new warning");
+
+    lbs.delete("reach", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("reach").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}
+
+/// EC2 reads that always answer `UnauthorizedOperation`, counted.
+#[derive(Default)]
+struct RefusingEc2(std::sync::atomic::AtomicUsize);
+
+impl RefusingEc2 {
+    fn refuse<T>(&self, action: &'static str) -> Result<T, elb::Error> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(elb::Error::Api {
+            action,
+            code: "UnauthorizedOperation".into(),
+            message: "You are not authorized to perform this operation.".into(),
+            request_id: None,
+            status: 403,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl elb_operator::ec2::Ec2Api for RefusingEc2 {
+    fn region(&self) -> &str {
+        crate::REGION
+    }
+    async fn describe_instances(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::InstanceNetwork>, elb::Error> {
+        self.refuse("DescribeInstances")
+    }
+    async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+        self.refuse("DescribeSecurityGroups")
+    }
+    async fn describe_security_groups_by_name(
+        &self,
+        _: &[String],
+        _: Option<&str>,
+    ) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+        self.refuse("DescribeSecurityGroups")
+    }
+    async fn describe_subnets(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::Subnet>, elb::Error> {
+        self.refuse("DescribeSubnets")
+    }
+}
+
+/// ELB clients against moto, and an EC2 that refuses every read.
+struct RefusedEc2 {
+    elb: Clients,
+    ec2: std::sync::Arc<RefusingEc2>,
+}
+
+impl ElbClients for RefusedEc2 {
+    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, elb::Error> {
+        self.elb.for_scope(scope)
+    }
+    fn ec2_for_scope(&self, _: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, elb::Error>> {
+        Some(Ok(self.ec2.clone()))
+    }
+}
+
+/// Without the EC2 read permissions the check is Unknown (`EC2NotAllowed`, naming the
+/// action and that the check is optional), Ready and Synced do not care, and the refusal is
+/// learnt once per scope: one call for two LoadBalancers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ec2_permissions_backends_reachable_is_unknown() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-reach-denied";
+    namespace(&kube, ns).await;
+    let group = MOTO.create_security_group(crate::REGION, "loop-reach-denied");
+    node_in_group(&kube, "loop-reach-denied-node", "denied", &group).await;
+    let hcs: Api<HealthCheck> = Api::namespaced(kube.clone(), ns);
+    create(&hcs, health_check("reach-health", 10)).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    for name in ["denied-a", "denied-b"] {
+        create(&lbs, reach_lb(name, &group, "denied")).await;
+    }
+    let ec2 = std::sync::Arc::new(RefusingEc2::default());
+    let operator =
+        Operator::start_with(&kube, Operator::config(ns), RefusedEc2 { elb: Clients::new(crate::config()), ec2: ec2.clone() }).await;
+    for name in ["denied-a", "denied-b"] {
+        let lb = eventually("BackendsReachable=Unknown", || async {
+            lbs.get(name).await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "Unknown"))
+        })
+        .await;
+        let (_, reason, message) = reachable(&lb).unwrap();
+        assert_eq!(reason, "EC2NotAllowed");
+        assert!(message.contains("ec2:DescribeInstances") && message.contains("optional"), "{message}");
+        assert!(is_true(&lb, "Ready") && is_true(&lb, "Synced"), "{:?}", lb.status);
+    }
+    assert_eq!(ec2.0.load(std::sync::atomic::Ordering::SeqCst), 1, "the refusal is learnt once for the scope");
+    assert!(events(&kube, ns).await.iter().all(|e| e.1 != "PortsClosed"));
+    for name in ["denied-a", "denied-b"] {
+        lbs.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    eventually("resources gone", || async { lbs.list(&ListParams::default()).await.unwrap().items.is_empty().then_some(()) }).await;
+    operator.stop().await;
 }

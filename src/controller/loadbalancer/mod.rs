@@ -10,6 +10,7 @@
 //! there is something to write or to resync.
 
 pub mod desired;
+pub mod reachable;
 pub mod status;
 pub mod zones;
 
@@ -149,6 +150,22 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
             Ok(Action::await_change())
         }
+        Step::WriteReachability(verdict) => {
+            // Right after a sync, the cache may not hold the status that sync wrote yet:
+            // written only over the status it was computed from, else again in a moment.
+            match report_as(&lb, ctx, Observation::Reachability(&verdict), false, true).await {
+                Ok(()) => Ok(Action::await_change()),
+                Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 => {
+                    debug!("status changed since the cache saw it; the reachability result is written later");
+                    ctx.schedule.reach_unwritten(&key, verdict);
+                    Ok(Action::requeue(jittered(Duration::from_secs(1))))
+                }
+                Err(e) => {
+                    ctx.schedule.reach_unwritten(&key, verdict);
+                    Err(e)
+                }
+            }
+        }
         Step::Sync { class, first } => {
             // Resyncs never hold every reconcile slot: a change always finds one.
             let _slot = match class {
@@ -238,6 +255,7 @@ async fn full_sync(
             let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
+            ctx.schedule.reach_observed(&key, reachable::Inputs::of(&converged.description));
             ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);
             Ok(Action::await_change())
         }
@@ -298,17 +316,29 @@ async fn report(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>) 
 /// [`report`], recording in status that the sync adopted the ELB (sticky: an adopted ELB
 /// stays adopted, whatever happens to the sync).
 async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool) -> Result<()> {
+    report_as(lb, ctx, observation, adopted, false).await
+}
+
+/// [`report_adopting`]; with `if_current`, the status is written only over the version of
+/// `lb` it was computed from ([`super::status::write_over`]), and the events follow the write.
+async fn report_as(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool, if_current: bool) -> Result<()> {
     let previous = lb.status.clone().unwrap_or_default();
     let mut next = status::next(&previous, lb.metadata.generation, &observation);
     next.adopted |= adopted;
+    let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
+    if if_current && super::status::write_over(&api, lb, lb.status.as_ref(), &next, true).await? {
+        debug!("status written");
+    }
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }
     if let Some(c) = status::newly_unbalanced(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
     }
-    let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
-    if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
+    if let Some(c) = status::newly_unreachable(&previous, &next) {
+        ctx.publish(lb, EventType::Warning, &c.reason, "CheckBackends", c.message.clone()).await;
+    }
+    if !if_current && super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
     }
     ctx.schedule.status_written(&ObjectRef::from_obj(lb), &next);

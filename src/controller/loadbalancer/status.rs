@@ -15,6 +15,11 @@
 //!   ownership tags (reason `NotOwned`), else False (`NoConflict`).
 //! - `BackendsResolved` is False when a selected node has no AWS providerID
 //!   (`NodeWithoutProviderID`) or a selected pod's node is unknown (`NodeNotFound`).
+//! - `BackendsReachable` (present once checked; see [`super::reachable`]) is False
+//!   (`PortsClosed`) when some registered instance's security groups admit the ELB on an
+//!   instance or health check port; Unknown when the EC2 reads are not allowed
+//!   (`EC2NotAllowed`) or failed (`EC2CheckFailed`). Like `ZonesBalanced`, it never changes
+//!   `Ready`, and only a check changes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +27,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
-use crate::crd::condition::{CONFLICT, READY, SYNCED, ZONES_BALANCED};
+use crate::crd::condition::{BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
 use crate::crd::{InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
@@ -44,6 +49,8 @@ pub enum Observation<'a> {
     /// (throttling, a 5xx, a timeout) says nothing about the ELB serving traffic, so
     /// `Ready` keeps reflecting the last observed instance health.
     Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved>, transient: bool },
+    /// A backend reachability check yielded `BackendsReachable`; nothing else was looked at.
+    Reachability(&'a Verdict),
 }
 
 /// The new status from the previous one and an observation. Observed fields a failure says
@@ -83,7 +90,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 instances_observed_time: observed_time,
                 adopted: previous.adopted,
                 observed_generation: generation,
-                conditions: conditions(&previous.conditions, &verdicts, generation),
+                conditions: with_reachability(conditions(&previous.conditions, &verdicts, generation), previous),
             }
         }
         Observation::HealthPolled { health, resolved, at, cross_zone } => {
@@ -93,22 +100,17 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             let balance = zones::balance(&previous.availability_zones, &health, &resolved.instances, *cross_zone);
             // Only Ready and ZonesBalanced change; the other conditions keep their place and
             // content.
-            let mut conds = previous.conditions.clone();
-            for fresh in conditions(&previous.conditions, &[ready, balance.verdict], generation) {
-                match conds.iter_mut().find(|c| c.type_ == fresh.type_) {
-                    Some(c) => *c = fresh,
-                    None if fresh.type_ == READY => conds.insert(0, fresh),
-                    None => conds.push(fresh),
-                }
-            }
             LoadBalancerStatus {
                 instances,
                 healthy: Some(healthy),
                 zones: balance.zones,
                 instances_observed_time: Some((*at).clone()),
-                conditions: conds,
+                conditions: replace_conditions(previous, &[ready, balance.verdict], generation),
                 ..previous.clone()
             }
+        }
+        Observation::Reachability(verdict) => {
+            LoadBalancerStatus { conditions: replace_conditions(previous, std::slice::from_ref(*verdict), generation), ..previous.clone() }
         }
         Observation::Failed { synced, conflict, resolved, transient } => {
             let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
@@ -124,19 +126,51 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
             }
             LoadBalancerStatus {
                 observed_generation: generation,
-                conditions: conditions(&previous.conditions, &verdicts, generation),
+                conditions: with_reachability(conditions(&previous.conditions, &verdicts, generation), previous),
                 ..previous.clone()
             }
         }
     }
 }
 
-/// The `ZonesBalanced` condition of `next` when it turned False (or False for another
-/// reason) since `previous`: worth one Warning event, not one per sync.
-pub fn newly_unbalanced<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
-    let now = next.conditions.iter().find(|c| c.type_ == ZONES_BALANCED && c.status == "False")?;
-    let already = previous.conditions.iter().any(|c| c.type_ == ZONES_BALANCED && c.status == "False" && c.reason == now.reason);
+/// The conditions of `previous` with those of `verdicts` replaced in place (a new one is
+/// added: Ready first, others last); the rest keep their place and content.
+fn replace_conditions(previous: &LoadBalancerStatus, verdicts: &[Verdict], generation: Option<i64>) -> Vec<Condition> {
+    let mut conds = previous.conditions.clone();
+    for fresh in conditions(&previous.conditions, verdicts, generation) {
+        match conds.iter_mut().find(|c| c.type_ == fresh.type_) {
+            Some(c) => *c = fresh,
+            None if fresh.type_ == READY => conds.insert(0, fresh),
+            None => conds.push(fresh),
+        }
+    }
+    conds
+}
+
+/// `conds` plus the `BackendsReachable` condition of `previous`, unchanged: only a check
+/// changes it.
+fn with_reachability(mut conds: Vec<Condition>, previous: &LoadBalancerStatus) -> Vec<Condition> {
+    conds.extend(previous.conditions.iter().find(|c| c.type_ == BACKENDS_REACHABLE).cloned());
+    conds
+}
+
+/// The condition `type_` of `next` when it turned False (or False for another reason)
+/// since `previous`: worth one Warning event, not one per sync.
+pub fn newly_false<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus, type_: &str) -> Option<&'a Condition> {
+    let now = next.conditions.iter().find(|c| c.type_ == type_ && c.status == "False")?;
+    let already = previous.conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == now.reason);
     (!already).then_some(now)
+}
+
+/// [`newly_false`] of `ZonesBalanced`.
+pub fn newly_unbalanced<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
+    newly_false(previous, next, ZONES_BALANCED)
+}
+
+/// [`newly_false`] of `BackendsReachable`: a `PortsClosed` Warning event once, when the
+/// condition turns False.
+pub fn newly_unreachable<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
+    newly_false(previous, next, BACKENDS_REACHABLE)
 }
 
 /// The instance health a status recorded.
@@ -490,6 +524,66 @@ mod tests {
         let (list, summary) = instances(&many, &BTreeMap::new());
         assert_eq!(list.len(), MAX_STATUS_INSTANCES);
         assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
+    }
+
+    #[test]
+    fn reachability_is_written_by_checks_only_and_warns_once_when_ports_close() {
+        let r = resolved(&[("i-1", None)]);
+        let converged = Converged {
+            description: elb::LoadBalancerDescription { name: "lb".into(), ..Default::default() },
+            health: Some(health(&[("i-1", "OutOfService")])),
+            attributes: Default::default(),
+        };
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let sync = |prev: &LoadBalancerStatus| {
+            next(
+                prev,
+                Some(1),
+                &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None },
+            )
+        };
+        let synced = sync(&LoadBalancerStatus::default());
+        assert!(synced.conditions.iter().all(|c| c.type_ != BACKENDS_REACHABLE), "not before a check");
+
+        let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "no security group rule admits the load balancer on i-1:80");
+        let checked = next(&synced, Some(1), &Observation::Reachability(&closed));
+        let c = condition(&checked, BACKENDS_REACHABLE);
+        assert_eq!((c.status.as_str(), c.reason.as_str(), c.message.as_str()), ("False", "PortsClosed", closed.message.as_str()));
+        assert_eq!(checked.conditions.len(), synced.conditions.len() + 1);
+        for type_ in [READY, SYNCED, BACKENDS_RESOLVED, ZONES_BALANCED] {
+            assert_eq!(condition(&checked, type_), condition(&synced, type_), "{type_} is not the check's");
+        }
+        assert_eq!(condition(&checked, READY).status, "False", "closed ports do not make Ready True or False by themselves");
+        assert_eq!(newly_unreachable(&synced, &checked).map(|c| c.reason.as_str()), Some("PortsClosed"));
+
+        // Syncs and failures carry it over unchanged; the same verdict again warns no more.
+        let resynced = sync(&checked);
+        assert_eq!(condition(&resynced, BACKENDS_REACHABLE), condition(&checked, BACKENDS_REACHABLE));
+        assert!(newly_unreachable(&checked, &resynced).is_none());
+        let failed = next(
+            &resynced,
+            Some(2),
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "Throttling", "x"),
+                conflict: None,
+                resolved: None,
+                transient: true,
+            },
+        );
+        assert_eq!(condition(&failed, BACKENDS_REACHABLE), condition(&checked, BACKENDS_REACHABLE));
+        let again = next(&failed, Some(2), &Observation::Reachability(&closed));
+        assert!(newly_unreachable(&failed, &again).is_none(), "still closed: no second warning");
+
+        // Open, then closed again: a new warning. Unknown is no warning.
+        let open = Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", "open");
+        let opened = next(&again, Some(2), &Observation::Reachability(&open));
+        assert_eq!(condition(&opened, BACKENDS_REACHABLE).status, "True");
+        assert!(newly_unreachable(&again, &opened).is_none());
+        let closed_again = next(&opened, Some(2), &Observation::Reachability(&closed));
+        assert!(newly_unreachable(&opened, &closed_again).is_some());
+        let unknown = next(&opened, Some(2), &Observation::Reachability(&Verdict::unknown(BACKENDS_REACHABLE, "EC2NotAllowed", "no")));
+        assert_eq!(condition(&unknown, BACKENDS_REACHABLE).status, "Unknown");
+        assert!(newly_unreachable(&opened, &unknown).is_none());
     }
 
     #[test]
