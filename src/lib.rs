@@ -22,6 +22,7 @@
 //! - [`rbac`]: the Kubernetes API calls the operator makes (the chart's RBAC source).
 //! - [`cli`], [`operator`]: the command line, and the wiring of `elb-operator run`.
 
+pub mod autoscaling;
 pub mod aws;
 pub mod cli;
 pub mod controller;

@@ -11,6 +11,7 @@ use tracing::warn;
 
 use super::cache::Stores;
 use super::schedule::{Schedule, Settings};
+use crate::autoscaling::{self, AutoScalingApi};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
 use crate::http::Readiness;
@@ -93,11 +94,34 @@ impl std::fmt::Display for Scope {
 /// region with its own credentials only.
 pub trait ElbClients: Send + Sync + 'static {
     fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
+
+    /// The AutoScaling client of the scope; `None` when there is none (a LoadBalancer that
+    /// names Auto Scaling groups then fails its sync with a configuration error).
+    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(None)
+    }
 }
 
 impl ElbClients for elb::Clients {
     fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
         Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+    }
+}
+
+/// The ELB clients and, beside them, the AutoScaling clients (same roles, same assumed
+/// credentials) that `spec.backends.autoScalingGroups` needs.
+pub struct AwsClients {
+    pub elb: elb::Clients,
+    pub autoscaling: autoscaling::Clients,
+}
+
+impl ElbClients for AwsClients {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        self.elb.for_scope(scope)
+    }
+
+    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
     }
 }
 

@@ -33,7 +33,7 @@ use kube::runtime::{controller, watcher, Controller, WatchStreamExt};
 use kube::ResourceExt;
 use tracing::{debug, info, warn};
 
-pub use context::{Config, Context, ElbClients, Scope};
+pub use context::{AwsClients, Config, Context, ElbClients, Scope};
 
 use crate::crd::{HealthCheck, LoadBalancer};
 use crate::telemetry::Metrics;

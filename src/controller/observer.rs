@@ -124,7 +124,8 @@ async fn inventory_pass(
         };
         let drift = match snapshot.get(&target.desired.name).and_then(|seen| seen.observed(attributes)) {
             None => true,
-            Some(observed) => {
+            Some(mut observed) => {
+                observed.groups = target.groups.clone();
                 let foreign = !matches!(target.owner.ownership(&observed.tags), crate::sync::ownership::Ownership::Owned);
                 (foreign && !target.adopt) || !plan::plan(&target.desired, Some(&observed)).map(|a| a.is_empty()).unwrap_or(false)
             }

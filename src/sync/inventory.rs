@@ -26,7 +26,7 @@ pub struct Seen {
 impl Seen {
     /// What the planner needs, given the attributes (which only a per-name call returns).
     pub fn observed(&self, attributes: LoadBalancerAttributes) -> Option<Observed> {
-        Some(Observed { description: self.description.clone(), tags: self.tags.clone()?, attributes })
+        Some(Observed { description: self.description.clone(), tags: self.tags.clone()?, attributes, groups: Default::default() })
     }
 }
 

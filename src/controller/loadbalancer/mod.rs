@@ -168,7 +168,12 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             // Attributes are not in the inventory: the status vouches for them until the
             // observer's slower attribute pass checks them.
             let known = match &snapshot {
-                Some(s) => Known { seen: s.get(&inputs.name), attributes: Some(&inputs.desired.attributes), read_health: false },
+                Some(s) => Known {
+                    seen: s.get(&inputs.name),
+                    attributes: Some(&inputs.desired.attributes),
+                    read_health: false,
+                    recorded_groups: &[],
+                },
                 None => Known::default(),
             };
             with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
@@ -193,7 +198,14 @@ async fn full_sync(
     known: Known<'_>,
 ) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
-    let sync_report = execute::converge_from(elb, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
+    let autoscaling = match ctx.elb.autoscaling_for_scope(&inputs.scope) {
+        Ok(c) => c,
+        Err(e) => return Err(elb_failure(lb, ctx, inputs, e, false).await),
+    };
+    let apis = execute::Apis { elb, autoscaling: autoscaling.as_deref() };
+    let recorded_groups = lb.status.as_ref().map(|s| s.auto_scaling_groups.as_slice()).unwrap_or_default();
+    let known = Known { recorded_groups, ..known };
+    let sync_report = execute::converge_from(apis, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
     for action in &sync_report.applied {
         let reason = match action.change() {
             Change::Created => "Created",
@@ -213,7 +225,8 @@ async fn full_sync(
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
-            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
+            let groups = converged.groups.clone();
+            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt, groups };
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
             ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);

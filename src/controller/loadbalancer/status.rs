@@ -23,9 +23,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{CONFLICT, READY, SYNCED, ZONES_BALANCED};
-use crate::crd::{InstanceStatus, LoadBalancerStatus};
+use crate::crd::{InstanceSource, InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
+use crate::sync::plan;
 
 use super::zones;
 
@@ -59,7 +60,9 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 None => (recorded_health(previous), previous.instances_observed_time.clone()),
             };
             let health = dedupe(&health);
-            let (instances, healthy) = instances(&health, &resolved.instances);
+            let groups = converged.attached_groups();
+            let from_groups = plan::group_instances(&BTreeSet::new(), &converged.groups);
+            let (instances, healthy) = instances(&health, &resolved.instances, &from_groups);
             let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
             let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
             let balance = zones::balance(&zones, &health, &resolved.instances, *cross_zone);
@@ -78,6 +81,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 availability_zones: zones,
                 subnets,
                 instances,
+                auto_scaling_groups: groups,
                 healthy: Some(healthy),
                 zones: balance.zones,
                 instances_observed_time: observed_time,
@@ -88,7 +92,14 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
         }
         Observation::HealthPolled { health, resolved, at, cross_zone } => {
             let health = dedupe(health);
-            let (instances, healthy) = instances(&health, &resolved.instances);
+            // Group membership is read by syncs only: the last one's stands.
+            let from_groups = previous
+                .instances
+                .iter()
+                .filter(|i| i.source == Some(InstanceSource::AutoScalingGroup))
+                .map(|i| i.instance_id.clone())
+                .collect();
+            let (instances, healthy) = instances(&health, &resolved.instances, &from_groups);
             let ready = ready_verdict(true, false, resolved.selects_anything, &health);
             let balance = zones::balance(&previous.availability_zones, &health, &resolved.instances, *cross_zone);
             // Only Ready and ZonesBalanced change; the other conditions keep their place and
@@ -162,8 +173,13 @@ pub fn newly_unresolved<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalance
 }
 
 /// One status entry per instance ELB reports, sorted by id, with zone and node from the
-/// resolved backends; and the `InService/registered` summary.
-pub fn instances(health: &[InstanceState], known: &BTreeMap<String, Backend>) -> (Vec<InstanceStatus>, String) {
+/// resolved backends and its source (the resolved backends, else the instances of attached
+/// groups `from_groups`); and the `InService/registered` summary.
+pub fn instances(
+    health: &[InstanceState],
+    known: &BTreeMap<String, Backend>,
+    from_groups: &BTreeSet<String>,
+) -> (Vec<InstanceStatus>, String) {
     let health = dedupe(health);
     let mut out: Vec<InstanceStatus> = health
         .iter()
@@ -176,6 +192,11 @@ pub fn instances(health: &[InstanceState], known: &BTreeMap<String, Backend>) ->
                 state: h.state.to_string(),
                 reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
                 description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
+                source: match (backend, from_groups.contains(&h.instance_id)) {
+                    (Some(_), _) => Some(InstanceSource::Backends),
+                    (None, true) => Some(InstanceSource::AutoScalingGroup),
+                    (None, false) => None,
+                },
             }
         })
         .collect();
@@ -295,14 +316,21 @@ mod tests {
         let (list, summary) = instances(
             &[h("i-3", "OutOfService", Some("Instance")), h("i-2", "InService", Some("N/A")), h("i-1", "InService", None)],
             &known,
+            &["i-1".to_string(), "i-2".to_string()].into(),
         );
         assert_eq!(summary, "2/3");
+        let sources = list.iter().map(|i| i.source).collect::<Vec<_>>();
+        assert_eq!(
+            sources,
+            [Some(InstanceSource::AutoScalingGroup), Some(InstanceSource::Backends), None],
+            "a selected backend is the operator's even when a group has it too"
+        );
         assert_eq!(list.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
         assert_eq!(list[1].node.as_deref(), Some("n2"));
         assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"));
         assert_eq!(list[1].reason_code, None, "N/A is dropped");
         assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
-        assert_eq!(instances(&[], &known).1, "0/0");
+        assert_eq!(instances(&[], &known, &BTreeSet::new()).1, "0/0");
     }
 
     fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
@@ -371,6 +399,57 @@ mod tests {
     }
 
     #[test]
+    fn group_instances_are_marked_and_attached_groups_listed_and_a_poll_keeps_both() {
+        use crate::sync::plan::ObservedGroup;
+        let r = resolved(&[("i-1", None)]);
+        let group = |attached: bool, ids: &[&str]| ObservedGroup { attached, instances: ids.iter().map(|i| i.to_string()).collect() };
+        let converged = Converged {
+            description: elb::LoadBalancerDescription { name: "lb".into(), ..Default::default() },
+            health: Some(health(&[("i-1", "InService"), ("i-7", "InService"), ("i-9", "OutOfService")])),
+            attributes: Default::default(),
+            // "old" was just detached: AWS is deregistering i-9.
+            groups: [("web".to_string(), group(true, &["i-7"])), ("old".to_string(), group(false, &["i-9"]))].into(),
+        };
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let synced = next(
+            &LoadBalancerStatus::default(),
+            Some(1),
+            &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None },
+        );
+        assert_eq!(synced.auto_scaling_groups, ["web"]);
+        let sources = |s: &LoadBalancerStatus| s.instances.iter().map(|i| (i.instance_id.clone(), i.source)).collect::<Vec<_>>();
+        let expect = vec![
+            ("i-1".to_string(), Some(InstanceSource::Backends)),
+            ("i-7".to_string(), Some(InstanceSource::AutoScalingGroup)),
+            ("i-9".to_string(), None),
+        ];
+        assert_eq!(sources(&synced), expect);
+        let polled = next(
+            &synced,
+            Some(1),
+            &Observation::HealthPolled {
+                health: &health(&[("i-1", "InService"), ("i-7", "OutOfService")]),
+                resolved: &r,
+                at: &at,
+                cross_zone: None,
+            },
+        );
+        assert_eq!(sources(&polled), expect[..2].to_vec());
+        assert_eq!(polled.auto_scaling_groups, ["web"]);
+        let failed = next(
+            &polled,
+            Some(2),
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "ValidationError", "m"),
+                conflict: None,
+                resolved: None,
+                transient: false,
+            },
+        );
+        assert_eq!(failed.auto_scaling_groups, ["web"], "a failure forgets no attached group");
+    }
+
+    #[test]
     fn a_sync_then_a_failure_then_a_poll() {
         let r = resolved(&[("i-1", Some("us-east-1a")), ("i-2", None)]);
         let converged = Converged {
@@ -382,6 +461,7 @@ mod tests {
             },
             health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
             attributes: Default::default(),
+            groups: Default::default(),
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let synced = next(
@@ -487,7 +567,7 @@ mod tests {
         assert_eq!(s.healthy.as_deref(), Some("1/2"));
         let many: Vec<InstanceState> =
             (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
-        let (list, summary) = instances(&many, &BTreeMap::new());
+        let (list, summary) = instances(&many, &BTreeMap::new(), &BTreeSet::new());
         assert_eq!(list.len(), MAX_STATUS_INSTANCES);
         assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
     }
