@@ -161,7 +161,7 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     MOTO.stop_instances(&ids[1..2]);
     let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new());
+    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
     assert_eq!(summary, "1/2");
     assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
 
