@@ -276,7 +276,7 @@ async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, String
 
 /// Performs one ELB action: exactly one ELB call. The Auto Scaling actions are
 /// [`apply_to`]'s.
-async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), elb::Error> {
+pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), elb::Error> {
     let n = [name.to_string()];
     match action {
         Action::Create(input) => elb.create_load_balancer(input).await.map(drop),

@@ -15,7 +15,8 @@ const REGION: &str = "eu-west-3";
 
 fn counted() -> (autoscaling::Client, Metrics) {
     let metrics = Metrics::new();
-    let config = autoscaling::client_config(&config(REGION), Some(&MOTO.endpoint), &|_| None).unwrap().with_metrics(metrics.autoscaling.clone());
+    let config =
+        autoscaling::client_config(&config(REGION), Some(&MOTO.endpoint), &|_| None).unwrap().with_metrics(metrics.autoscaling.clone());
     (autoscaling::Client::new(config).expect("client"), metrics)
 }
 
@@ -33,8 +34,19 @@ async fn registered(elb: &dyn ElbApi, name: &str) -> Vec<String> {
 async fn a_group_is_read_attached_and_detached() {
     let ids = MOTO.create_auto_scaling_group("asg-rt-web", &format!("{REGION}a"), 2);
     let elb = client(REGION);
-    let listener = Listener { load_balancer_port: 80, protocol: Protocol::HTTP, instance_port: 8080, instance_protocol: Protocol::HTTP, ssl_certificate_id: None };
-    let input = CreateLoadBalancerInput { name: "asg-rt-lb".into(), listeners: vec![listener], availability_zones: vec![format!("{REGION}a")], ..Default::default() };
+    let listener = Listener {
+        load_balancer_port: 80,
+        protocol: Protocol::HTTP,
+        instance_port: 8080,
+        instance_protocol: Protocol::HTTP,
+        ssl_certificate_id: None,
+    };
+    let input = CreateLoadBalancerInput {
+        name: "asg-rt-lb".into(),
+        listeners: vec![listener],
+        availability_zones: vec![format!("{REGION}a")],
+        ..Default::default()
+    };
     elb.create_load_balancer(&input).await.unwrap();
     let lb = ["asg-rt-lb".to_string()];
     let (c, metrics) = counted();

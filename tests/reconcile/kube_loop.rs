@@ -554,7 +554,8 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let metrics = Metrics::new();
     let elb_clients = Clients::new(crate::config().with_metrics(metrics.elb.clone()));
     let asg_config = autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap();
-    let clients = controller::AwsClients { autoscaling: elb_clients.beside(asg_config.with_metrics(metrics.autoscaling.clone())), elb: elb_clients };
+    let clients =
+        controller::AwsClients { autoscaling: elb_clients.beside(asg_config.with_metrics(metrics.autoscaling.clone())), elb: elb_clients };
     let operator = Operator::start_with(&kube, ns, clients, metrics.clone()).await;
 
     // A group that does not exist: Synced False with AWS's code for it, and a Warning event.
@@ -573,7 +574,10 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
         .await
         .unwrap();
     let lb = eventually("Ready with the group's instances", || async {
-        lbs.get("web").await.ok().filter(|lb| is_true(lb, "Ready") && lb.status.as_ref().is_some_and(|s| s.healthy.as_deref() == Some("2/2")))
+        lbs.get("web")
+            .await
+            .ok()
+            .filter(|lb| is_true(lb, "Ready") && lb.status.as_ref().is_some_and(|s| s.healthy.as_deref() == Some("2/2")))
     })
     .await;
     let status = lb.status.clone().unwrap();
@@ -583,7 +587,7 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
     assert_eq!(listed, want);
     assert_eq!(registered(&elb_name).await, ids);
-    assert_eq!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web"), [elb_name.clone()]);
+    assert_eq!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web"), std::slice::from_ref(&elb_name));
     assert!(is_true(&lb, "Synced"));
 
     // Removed from the spec: detached, and AWS deregisters the instances.

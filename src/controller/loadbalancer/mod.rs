@@ -133,7 +133,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     };
     let elb = match ctx.elb.for_scope(&inputs.scope) {
         Ok(c) => c,
-        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
+        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, Done::default()).await),
     };
     ctx.schedule.ensure_observer(&inputs.scope, || tokio::spawn(observer::run(ctx.clone(), inputs.scope.clone())));
     let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.scope, &inputs.desired, &inputs.resolved)));
@@ -200,7 +200,7 @@ async fn full_sync(
     let key = ObjectRef::from_obj(lb);
     let autoscaling = match ctx.elb.autoscaling_for_scope(&inputs.scope) {
         Ok(c) => c,
-        Err(e) => return Err(elb_failure(lb, ctx, inputs, e, false).await),
+        Err(e) => return Err(elb_failure(lb, ctx, inputs, e, Done::default()).await),
     };
     let apis = execute::Apis { elb, autoscaling: autoscaling.as_deref() };
     let recorded_groups = lb.status.as_ref().map(|s| s.auto_scaling_groups.as_slice()).unwrap_or_default();
@@ -221,7 +221,7 @@ async fn full_sync(
             let cross_zone = converged.attributes.cross_zone_load_balancing;
             let observation =
                 Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
-            report_adopting(lb, ctx, observation, sync_report.adopted).await?;
+            report_adopting(lb, ctx, observation, Done { adopted: sync_report.adopted, applied: &sync_report.applied }).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
@@ -246,7 +246,9 @@ async fn full_sync(
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
-        Err(Failure::Elb(e)) => Err(elb_failure(lb, ctx, inputs, e, sync_report.adopted).await),
+        Err(Failure::Elb(e)) => {
+            Err(elb_failure(lb, ctx, inputs, e, Done { adopted: sync_report.adopted, applied: &sync_report.applied }).await)
+        }
         Err(Failure::Plan(p)) => {
             let reason = match p {
                 PlanError::SchemeMismatch { .. } => "SchemeMismatch",
@@ -260,10 +262,18 @@ async fn full_sync(
     }
 }
 
+/// What a sync did that status keeps even when the sync then failed: whether it adopted the
+/// ELB, and the actions applied (a group attached must be detached once the spec drops it).
+#[derive(Debug, Default, Clone, Copy)]
+struct Done<'a> {
+    adopted: bool,
+    applied: &'a [crate::sync::plan::Action],
+}
+
 /// Reports an ELB error (condition + Warning event naming code and message) and returns it.
 /// A write the lease's fence refused is not reported: this process may not lead any more,
 /// and status and events are the leader's to write.
-async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, adopted: bool) -> Error {
+async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, done: Done<'_>) -> Error {
     if matches!(e, elb::Error::Fenced { .. }) {
         debug!(error = %e, "write refused by the lease's fence; not reported");
         return Error::Elb(e);
@@ -273,7 +283,7 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
     let synced = Verdict::new(SYNCED, false, &reason, &message);
     let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
-    if let Err(write) = report_adopting(lb, ctx, observation, adopted).await {
+    if let Err(write) = report_adopting(lb, ctx, observation, done).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;
@@ -283,15 +293,16 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
 /// Computes the new status from `observation`, warns once when backends stop resolving,
 /// and writes the status when it changed.
 async fn report(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>) -> Result<()> {
-    report_adopting(lb, ctx, observation, false).await
+    report_adopting(lb, ctx, observation, Done::default()).await
 }
 
 /// [`report`], recording in status that the sync adopted the ELB (sticky: an adopted ELB
 /// stays adopted, whatever happens to the sync).
-async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool) -> Result<()> {
+async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, done: Done<'_>) -> Result<()> {
     let previous = lb.status.clone().unwrap_or_default();
     let mut next = status::next(&previous, lb.metadata.generation, &observation);
-    next.adopted |= adopted;
+    next.adopted |= done.adopted;
+    status::remember_attached(&mut next, done.applied);
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }

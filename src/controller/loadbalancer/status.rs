@@ -150,6 +150,20 @@ pub fn newly_unbalanced<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalance
     (!already).then_some(now)
 }
 
+/// Adds the groups `applied` attached to `status.autoScalingGroups`: a sync that attached
+/// a group and then failed must not forget it, or a group dropped from the spec before
+/// the next successful sync would stay attached.
+pub fn remember_attached(status: &mut LoadBalancerStatus, applied: &[plan::Action]) {
+    for action in applied {
+        if let plan::Action::AttachGroup(g) = action {
+            if !status.auto_scaling_groups.contains(g) {
+                status.auto_scaling_groups.push(g.clone());
+            }
+        }
+    }
+    status.auto_scaling_groups.sort();
+}
+
 /// The instance health a status recorded.
 pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
     status
@@ -447,6 +461,9 @@ mod tests {
             },
         );
         assert_eq!(failed.auto_scaling_groups, ["web"], "a failure forgets no attached group");
+        let mut after_attach = failed.clone();
+        remember_attached(&mut after_attach, &[plan::Action::AttachGroup("api".into()), plan::Action::AttachGroup("web".into())]);
+        assert_eq!(after_attach.auto_scaling_groups, ["api", "web"], "a group attached by a sync that then failed is remembered");
     }
 
     #[test]

@@ -22,7 +22,12 @@ impl Moto {
         let n = size.to_string();
         self.autoscaling(
             &region,
-            &[("Action", "CreateLaunchConfiguration"), ("LaunchConfigurationName", &config), ("ImageId", MOTO_AMI), ("InstanceType", "t3.micro")],
+            &[
+                ("Action", "CreateLaunchConfiguration"),
+                ("LaunchConfigurationName", &config),
+                ("ImageId", MOTO_AMI),
+                ("InstanceType", "t3.micro"),
+            ],
         );
         self.autoscaling(
             &region,
