@@ -21,6 +21,8 @@ pub struct GroupInstance {
     pub lifecycle_state: String,
     /// `Healthy` or `Unhealthy` (empty when not reported).
     pub health_status: String,
+    /// Its availability zone, when reported.
+    pub availability_zone: Option<String>,
 }
 
 impl AutoScalingGroup {

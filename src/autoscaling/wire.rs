@@ -32,6 +32,7 @@ pub fn describe_auto_scaling_groups(result: &Element) -> Result<Vec<AutoScalingG
                         instance_id: i.string("InstanceId"),
                         lifecycle_state: i.string("LifecycleState"),
                         health_status: i.string("HealthStatus"),
+                        availability_zone: i.text_of("AvailabilityZone").filter(|z| !z.is_empty()),
                     })
                     .filter(|i| !i.instance_id.is_empty())
                     .collect(),
@@ -53,7 +54,7 @@ mod tests {
         <AutoScalingGroupName>web</AutoScalingGroupName>
         <LoadBalancerNames><member>web-lb</member></LoadBalancerNames>
         <Instances>
-          <member><InstanceId>i-0a</InstanceId><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus></member>
+          <member><InstanceId>i-0a</InstanceId><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus></member>
           <member><InstanceId>i-0b</InstanceId><LifecycleState>Pending</LifecycleState><HealthStatus>Healthy</HealthStatus></member>
         </Instances>
       </member>
@@ -73,6 +74,10 @@ mod tests {
         assert_eq!(
             groups[0].instances.iter().map(|i| (i.instance_id.as_str(), i.lifecycle_state.as_str())).collect::<Vec<_>>(),
             [("i-0a", "InService"), ("i-0b", "Pending")]
+        );
+        assert_eq!(
+            (groups[0].instances[0].availability_zone.as_deref(), groups[0].instances[1].availability_zone.as_deref()),
+            (Some("us-east-1a"), None)
         );
         assert_eq!((groups[1].name.as_str(), groups[1].load_balancer_names.len(), groups[1].instances.len()), ("empty", 0, 0));
         assert_eq!(next_token(&result).as_deref(), Some("tok"));

@@ -206,6 +206,7 @@ async fn observe_groups(
             let observed = ObservedGroup {
                 attached: g.is_attached_to(elb_name),
                 instances: g.instances.iter().map(|i| i.instance_id.clone()).collect(),
+                zones: g.instances.iter().filter_map(|i| Some((i.instance_id.clone(), i.availability_zone.clone()?))).collect(),
             };
             (g.name, observed)
         })

@@ -132,6 +132,8 @@ pub struct ObservedGroup {
     pub attached: bool,
     /// The group's instances.
     pub instances: BTreeSet<String>,
+    /// Their availability zones, where reported (instance id → zone).
+    pub zones: BTreeMap<String, String>,
 }
 
 /// The instances AWS registers and deregisters itself: those of the groups attached to the
@@ -970,7 +972,7 @@ mod tests {
     }
 
     fn group(attached: bool, instances: &[&str]) -> ObservedGroup {
-        ObservedGroup { attached, instances: set(instances) }
+        ObservedGroup { attached, instances: set(instances), zones: BTreeMap::new() }
     }
 
     #[test]

@@ -56,7 +56,11 @@ async fn a_group_is_read_attached_and_detached() {
     let mut instances: Vec<String> = groups[0].instances.iter().map(|i| i.instance_id.clone()).collect();
     instances.sort();
     assert_eq!(instances, ids);
-    assert!(groups[0].instances.iter().all(|i| i.lifecycle_state == "InService"), "{groups:?}");
+    let zone = format!("{REGION}a");
+    assert!(
+        groups[0].instances.iter().all(|i| i.lifecycle_state == "InService" && i.availability_zone.as_deref() == Some(zone.as_str())),
+        "{groups:?}"
+    );
     assert!(groups[0].load_balancer_names.is_empty());
 
     c.attach_load_balancers("asg-rt-web", &lb).await.unwrap();

@@ -587,6 +587,8 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
     assert_eq!(listed, want);
     assert_eq!(registered(&elb_name).await, ids);
+    assert!(status.instances.iter().all(|i| i.availability_zone.as_deref() == Some("us-east-1a")), "zones from the group: {status:?}");
+    assert!(is_true(&lb, "ZonesBalanced"), "{:?}", status.zones);
     assert_eq!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web"), std::slice::from_ref(&elb_name));
     assert!(is_true(&lb, "Synced"));
 
