@@ -376,11 +376,11 @@ pub struct Backends {
         .message("instanceIds must be EC2 instance ids such as i-0abc12345678def90"))]
     pub instance_ids: Vec<String>,
 
-    /// Names of EC2 Auto Scaling groups (in the ELB's region and account) to attach the ELB
-    /// to, at most 50: AWS then registers each group's instances, including those it
-    /// launches later, and deregisters those it terminates; the operator leaves them
-    /// alone. A group removed from this list is detached. A group that does not exist makes
-    /// `Synced` False with reason `ValidationError`. Names are 1-255 printable ASCII
+    /// EC2 Auto Scaling groups (in the ELB's region and account) to attach the ELB to,
+    /// at most 50: AWS then registers each group's instances, also those it launches
+    /// later, and deregisters those it terminates; the operator leaves them alone. A
+    /// group removed from this list is detached. A group that does not exist makes
+    /// Synced False with reason ValidationError. Names are 1-255 printable ASCII
     /// characters without spaces or ':'.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 50), inner(length(max = 255)))]
@@ -521,8 +521,8 @@ pub struct LoadBalancerStatus {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["instanceId".into()]))]
     pub instances: Vec<InstanceStatus>,
 
-    /// The Auto Scaling groups attached to the ELB by this resource, as last observed. A
-    /// group listed here and no longer in spec.backends.autoScalingGroups is detached.
+    /// The Auto Scaling groups attached to the ELB by this resource, as last observed.
+    /// A group listed here and no longer in spec.backends.autoScalingGroups is detached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub auto_scaling_groups: Vec<String>,
