@@ -566,8 +566,12 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let synced = condition(&lb, "Synced").unwrap();
     assert_eq!(synced.reason, "ValidationError", "{synced:?}");
     assert!(synced.message.contains("loop-asg-missing"), "{synced:?}");
-    let seen = events(&kube, ns).await;
-    assert!(seen.iter().any(|(t, r, n)| t == "Warning" && r == "ValidationError" && n.contains("loop-asg-missing")), "{seen:?}");
+    // The event follows the status write.
+    eventually("the Warning event", || async {
+        let seen = events(&kube, ns).await;
+        seen.iter().any(|(t, r, n)| t == "Warning" && r == "ValidationError" && n.contains("loop-asg-missing")).then_some(())
+    })
+    .await;
 
     // The group that exists: attached, its instances InService in status, marked as the group's.
     lbs.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backends": {"autoScalingGroups": ["loop-asg-web"]}}})))

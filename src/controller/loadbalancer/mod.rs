@@ -221,7 +221,7 @@ async fn full_sync(
             let cross_zone = converged.attributes.cross_zone_load_balancing;
             let observation =
                 Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
-            report_adopting(lb, ctx, observation, Done { adopted: sync_report.adopted, applied: &sync_report.applied }).await?;
+            report_adopting(lb, ctx, observation, Done { adopted: sync_report.adopted, maybe_attached: None }).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
@@ -247,7 +247,8 @@ async fn full_sync(
             Err(Error::Conflict(message))
         }
         Err(Failure::Elb(e)) => {
-            Err(elb_failure(lb, ctx, inputs, e, Done { adopted: sync_report.adopted, applied: &sync_report.applied }).await)
+            let done = Done { adopted: sync_report.adopted, maybe_attached: Some(&inputs.desired.auto_scaling_groups) };
+            Err(elb_failure(lb, ctx, inputs, e, done).await)
         }
         Err(Failure::Plan(p)) => {
             let reason = match p {
@@ -263,11 +264,13 @@ async fn full_sync(
 }
 
 /// What a sync did that status keeps even when the sync then failed: whether it adopted the
-/// ELB, and the actions applied (a group attached must be detached once the spec drops it).
+/// ELB, and the groups a failed sync may have attached (its wanted ones: an attach may have
+/// been applied and still answered with an error), which must be detached once the spec
+/// drops them.
 #[derive(Debug, Default, Clone, Copy)]
 struct Done<'a> {
     adopted: bool,
-    applied: &'a [crate::sync::plan::Action],
+    maybe_attached: Option<&'a std::collections::BTreeSet<String>>,
 }
 
 /// Reports an ELB error (condition + Warning event naming code and message) and returns it.
@@ -302,7 +305,9 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     let previous = lb.status.clone().unwrap_or_default();
     let mut next = status::next(&previous, lb.metadata.generation, &observation);
     next.adopted |= done.adopted;
-    status::remember_attached(&mut next, done.applied);
+    if let Some(groups) = done.maybe_attached {
+        status::remember_attached(&mut next, groups);
+    }
     if let Some(c) = status::newly_unresolved(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "ResolveBackends", c.message.clone()).await;
     }

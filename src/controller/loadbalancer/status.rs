@@ -151,18 +151,15 @@ pub fn newly_unbalanced<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalance
     (!already).then_some(now)
 }
 
-/// Adds the groups `applied` attached to `status.autoScalingGroups`: a sync that attached
-/// a group and then failed must not forget it, or a group dropped from the spec before
-/// the next successful sync would stay attached.
-pub fn remember_attached(status: &mut LoadBalancerStatus, applied: &[plan::Action]) {
-    for action in applied {
-        if let plan::Action::AttachGroup(g) = action {
-            if !status.auto_scaling_groups.contains(g) {
-                status.auto_scaling_groups.push(g.clone());
-            }
-        }
-    }
-    status.auto_scaling_groups.sort();
+/// Adds `groups` to `status.autoScalingGroups`: a sync that failed may have attached any
+/// group it wanted (an attach AWS applied can still be answered with an error), and must
+/// not forget it, or a group dropped from the spec before the next successful sync would
+/// stay attached. Recording one that was not attached costs one name in the next sync's
+/// describe, which then finds it detached, and that sync's status drops it.
+pub fn remember_attached(status: &mut LoadBalancerStatus, groups: &BTreeSet<String>) {
+    let mut all: BTreeSet<String> = status.auto_scaling_groups.iter().cloned().collect();
+    all.extend(groups.iter().cloned());
+    status.auto_scaling_groups = all.into_iter().collect();
 }
 
 /// The instance health a status recorded.
@@ -502,8 +499,8 @@ mod tests {
         );
         assert_eq!(failed.auto_scaling_groups, ["web"], "a failure forgets no attached group");
         let mut after_attach = failed.clone();
-        remember_attached(&mut after_attach, &[plan::Action::AttachGroup("api".into()), plan::Action::AttachGroup("web".into())]);
-        assert_eq!(after_attach.auto_scaling_groups, ["api", "web"], "a group attached by a sync that then failed is remembered");
+        remember_attached(&mut after_attach, &["api".to_string(), "web".to_string()].into());
+        assert_eq!(after_attach.auto_scaling_groups, ["api", "web"], "a group a failed sync may have attached is remembered");
     }
 
     #[test]
