@@ -3,8 +3,8 @@
 //!
 //! The ELB client (`crate::elb`), the EC2 client (`crate::ec2`) and the Auto Scaling client
 //! (`crate::autoscaling`) are each a list of actions and typed decoders over a
-//! [`query::QueryClient`]; signing, credentials, retries,
-//! the budget, the write fence, timeouts and metrics are written once, here.
+//! [`query::QueryClient`]; signing, credentials, retries, the budget, the write fence,
+//! timeouts and metrics are written once, here.
 //!
 //! Submodules: [`config`] (region, endpoint, knobs), [`credentials`] (the default chain and
 //! its cache), [`signing`] (SigV4), [`retry`] (standard mode), [`rate_limit`] (the budget of
