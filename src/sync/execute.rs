@@ -346,20 +346,41 @@ pub enum Deleted {
 /// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
 /// Returns whether it was marked; a missing or foreign ELB is left alone.
 pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, elb::Error> {
-    let tags = match tags_of(elb, name).await {
-        Ok(t) => t,
-        Err(e) if e.is_not_found() => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if tags.is_empty() || owner.ownership(&tags) != Ownership::Owned {
+    let Some(tags) = owned_tags(elb, name, owner).await? else {
         return Ok(false);
-    }
+    };
     if tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true") {
         return Ok(true);
     }
     let tag = elb::Tag { key: crate::crd::tags::RETAINED_TAG.into(), value: Some("true".into()) };
     elb.add_tags(&[name.to_string()], &[tag]).await?;
     Ok(true)
+}
+
+/// The tags of the ELB if it exists and this resource owns it, else `None`.
+async fn owned_tags(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Option<BTreeMap<String, String>>, elb::Error> {
+    let tags = match tags_of(elb, name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok((!tags.is_empty() && owner.ownership(&tags) == Ownership::Owned).then_some(tags))
+}
+
+/// Before the ELB is deleted: detaches it from the Auto Scaling groups among `groups` that
+/// are attached to it (a group would otherwise keep naming a load balancer that is gone),
+/// if, and only if, this resource owns it. Returns the groups detached; no groups, no call.
+pub async fn detach_groups(apis: Apis<'_>, name: &str, owner: &Owner, groups: &[String]) -> Result<Vec<String>, elb::Error> {
+    if groups.is_empty() || owned_tags(apis.elb, name, owner).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let observed = observe_groups(apis.autoscaling, name, &BTreeSet::new(), groups).await?;
+    let mut detached = Vec::new();
+    for group in observed.iter().filter(|(_, g)| g.attached).map(|(n, _)| n) {
+        apply_to(apis, &observed, name, &Action::DetachGroup(group.clone())).await?;
+        detached.push(group.clone());
+    }
+    Ok(detached)
 }
 
 /// What [`delete_unless`] did.

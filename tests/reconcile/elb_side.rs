@@ -524,6 +524,8 @@ async fn groups_are_attached_beside_the_spec_instances_and_detached_when_dropped
     let before = asg_calls();
     let report = execute::converge_from(apis, &desired("side-asg-foreign", &spec, None), &owner("side-asg-foreign"), false, known).await;
     assert!(matches!(report.result, Ok(Outcome::Conflict { .. })), "{:?}", report.result);
+    let detached = execute::detach_groups(apis, "side-asg-foreign", &owner("side-asg-foreign"), &recorded).await.unwrap();
+    assert!(detached.is_empty(), "a foreign ELB's groups are not the deletion's to detach");
     assert_eq!(asg_calls().since(&before).total(), 0);
 
     // Groups without an AutoScaling client: a configuration error before any call.

@@ -621,7 +621,20 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     assert_eq!((asg_calls.attempts("AttachLoadBalancers"), asg_calls.attempts("DetachLoadBalancers")), (1, 1), "{asg_calls:?}");
     assert!(asg_calls.attempts("DescribeAutoScalingGroups") >= 3, "{asg_calls:?}");
 
+    // Attached again, then the resource deleted: the group is detached before the ELB goes,
+    // so that it does not keep naming a deleted load balancer.
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backends": {"autoScalingGroups": ["loop-asg-web"]}}})))
+        .await
+        .unwrap();
+    eventually("attached again", || async {
+        (MOTO.group_load_balancers(crate::REGION, "loop-asg-web") == std::slice::from_ref(&elb_name)).then_some(())
+    })
+    .await;
     lbs.delete("web", &DeleteParams::default()).await.unwrap();
     eventually("resource gone", || async { lbs.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    assert!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web").is_empty(), "detached before the delete");
+    assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
+    let asg_calls = ElbCalls::parse_family(&metrics.encode(), AUTOSCALING_CALLS);
+    assert_eq!((asg_calls.attempts("AttachLoadBalancers"), asg_calls.attempts("DetachLoadBalancers")), (2, 2), "{asg_calls:?}");
     operator.stop().await;
 }

@@ -172,7 +172,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
                     seen: s.get(&inputs.name),
                     attributes: Some(&inputs.desired.attributes),
                     read_health: false,
-                    recorded_groups: &[],
+                    ..Known::default()
                 },
                 None => Known::default(),
             };
@@ -352,9 +352,21 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-    let result = match ctx.elb.for_scope(&scope) {
-        Ok(elb) => execute::delete(&*elb, &name, &owner).await,
-        Err(e) => Err(e),
+    let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
+        (Ok(elb), Ok(autoscaling)) => {
+            let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
+            match execute::detach_groups(apis, &name, &owner, &groups_of(&lb)).await {
+                Ok(detached) => {
+                    for g in detached {
+                        ctx.publish(&*lb, EventType::Normal, "Updated", "DetachLoadBalancers", format!("detached Auto Scaling group {g}"))
+                            .await;
+                    }
+                    execute::delete(&*elb, &name, &owner).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     match result {
         Ok(Deleted::Deleted) => {
@@ -374,6 +386,13 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         }
     }
     Ok(Action::await_change())
+}
+
+/// The Auto Scaling groups a LoadBalancer names or recorded as attached.
+fn groups_of(lb: &LoadBalancer) -> Vec<String> {
+    let named = lb.spec.backends.iter().flat_map(|b| b.auto_scaling_groups.iter());
+    let recorded = lb.status.iter().flat_map(|s| s.auto_scaling_groups.iter());
+    named.chain(recorded).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
 }
 
 /// The ELB action an error came from, for the event's `action`.
