@@ -101,7 +101,11 @@ async fn inventory_pass(
     let default_region = &ctx.config.default_region;
     let interest =
         ctx.stores.loadbalancers.state().iter().filter(|lb| &Scope::of(lb, default_region) == region).map(|lb| elb_name(lb)).collect();
-    let snapshot = inventory::take(elb, &interest, all_tags).await?;
+    let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
+    if !all_tags {
+        // The first pass serves the first syncs: the groups they look at, read in bulk.
+        snapshot.groups = first_groups(ctx, region).await;
+    }
     if all_tags {
         report_orphans(ctx, region, &snapshot, orphans_seen);
     }
@@ -140,6 +144,33 @@ async fn inventory_pass(
     }
     ctx.schedule.publish_snapshot(region, snapshot);
     Ok(())
+}
+
+/// The Auto Scaling groups the region's LoadBalancers name or recorded as attached, read
+/// in bulk; nothing when none names any. A failed read is logged and leaves it to each
+/// first sync to read its own.
+async fn first_groups(ctx: &Context, region: &Scope) -> inventory::GroupsSeen {
+    let default_region = &ctx.config.default_region;
+    let names: std::collections::BTreeSet<String> = ctx
+        .stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| &Scope::of(lb, default_region) == region)
+        .flat_map(|lb| super::loadbalancer::groups_named(lb))
+        .collect();
+    if names.is_empty() {
+        return Default::default();
+    }
+    let read = match ctx.elb.autoscaling_for_scope(region) {
+        Ok(Some(autoscaling)) => inventory::GroupsSeen::read(&*autoscaling, names).await,
+        Ok(None) => return Default::default(),
+        Err(e) => Err(e),
+    };
+    read.unwrap_or_else(|e| {
+        warn!(error = %e, "could not read the Auto Scaling groups in bulk; the first syncs read their own");
+        Default::default()
+    })
 }
 
 /// The orphan gauge of `region` and a log line for each new orphan: ELBs tagged for this

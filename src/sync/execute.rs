@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{debug, info};
 
-use super::inventory::Seen;
+use super::inventory::{GroupsSeen, Seen};
 use super::ownership::{Owner, Ownership};
 use super::plan::{self, Action, Desired, Groups, Observed, ObservedGroup, PlanError};
-use crate::autoscaling::AutoScalingApi;
+use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
 use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
 
 /// The ELB after a successful convergence.
@@ -45,11 +45,14 @@ pub struct Known<'a> {
     /// Groups this resource recorded as attached (`status.autoScalingGroups`): looked at
     /// with the wanted ones, so that a group removed from the spec is detached.
     pub recorded_groups: &'a [String],
+    /// The groups an inventory pass read; used instead of a describe when it asked for
+    /// every group this sync looks at.
+    pub groups_seen: Option<&'a GroupsSeen>,
 }
 
 impl Default for Known<'_> {
     fn default() -> Self {
-        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[] }
+        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None }
     }
 }
 
@@ -147,7 +150,11 @@ async fn converge_into(
         }
     };
     // Only after the ownership check: a foreign ELB's groups are not looked at.
-    let mut groups = observe_groups(apis.autoscaling, name, &desired.auto_scaling_groups, known.recorded_groups).await?;
+    let names: BTreeSet<String> = desired.auto_scaling_groups.iter().chain(known.recorded_groups).cloned().collect();
+    let mut groups = match known.groups_seen.and_then(|s| s.covering(&names)) {
+        Some(found) => groups_of(name, found),
+        None => observe_groups(apis.autoscaling, name, names).await?,
+    };
     let observed = observed.map(|o| Observed { groups: groups.clone(), ..o });
     let actions = plan::plan(desired, observed.as_ref())?;
     debug!(elb = name, actions = actions.len(), "planned");
@@ -182,15 +189,9 @@ async fn converge_into(
     Ok(Outcome::Converged(Box::new(Converged { description, health, attributes, groups })))
 }
 
-/// The wanted and recorded groups, as one bulk read (DescribeAutoScalingGroups, 50 names a
-/// call) reports them; none, no call.
-async fn observe_groups(
-    autoscaling: Option<&dyn AutoScalingApi>,
-    elb_name: &str,
-    wanted: &BTreeSet<String>,
-    recorded: &[String],
-) -> Result<Groups, elb::Error> {
-    let names: BTreeSet<String> = wanted.iter().chain(recorded).cloned().collect();
+/// The groups `names`, as one bulk read (DescribeAutoScalingGroups, 50 names a call)
+/// reports them; none, no call.
+async fn observe_groups(autoscaling: Option<&dyn AutoScalingApi>, elb_name: &str, names: BTreeSet<String>) -> Result<Groups, elb::Error> {
     if names.is_empty() {
         return Ok(Groups::new());
     }
@@ -200,7 +201,12 @@ async fn observe_groups(
         )));
     };
     let found = autoscaling.describe_auto_scaling_groups(&names.into_iter().collect::<Vec<_>>()).await?;
-    Ok(found
+    Ok(groups_of(elb_name, found))
+}
+
+/// The groups as seen from the ELB `elb_name`.
+fn groups_of(elb_name: &str, found: Vec<AutoScalingGroup>) -> Groups {
+    found
         .into_iter()
         .map(|g| {
             let observed = ObservedGroup {
@@ -210,7 +216,7 @@ async fn observe_groups(
             };
             (g.name, observed)
         })
-        .collect())
+        .collect()
 }
 
 /// The error AWS gives to AttachLoadBalancers naming a group that does not exist
@@ -374,7 +380,7 @@ pub async fn detach_groups(apis: Apis<'_>, name: &str, owner: &Owner, groups: &[
     if groups.is_empty() || owned_tags(apis.elb, name, owner).await?.is_none() {
         return Ok(Vec::new());
     }
-    let observed = observe_groups(apis.autoscaling, name, &BTreeSet::new(), groups).await?;
+    let observed = observe_groups(apis.autoscaling, name, groups.iter().cloned().collect()).await?;
     let mut detached = Vec::new();
     for group in observed.iter().filter(|(_, g)| g.attached).map(|(n, _)| n) {
         apply_to(apis, &observed, name, &Action::DetachGroup(group.clone())).await?;

@@ -172,7 +172,9 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
                     seen: s.get(&inputs.name),
                     attributes: Some(&inputs.desired.attributes),
                     read_health: false,
-                    ..Known::default()
+                    recorded_groups: &[],
+                    // The groups the region's LoadBalancers name, read in bulk with the pass.
+                    groups_seen: Some(&s.groups),
                 },
                 None => Known::default(),
             };
@@ -355,7 +357,7 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {
             let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
-            match execute::detach_groups(apis, &name, &owner, &groups_of(&lb)).await {
+            match execute::detach_groups(apis, &name, &owner, &groups_named(&lb)).await {
                 Ok(detached) => {
                     for g in detached {
                         ctx.publish(&*lb, EventType::Normal, "Updated", "DetachLoadBalancers", format!("detached Auto Scaling group {g}"))
@@ -389,7 +391,7 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
 }
 
 /// The Auto Scaling groups a LoadBalancer names or recorded as attached.
-fn groups_of(lb: &LoadBalancer) -> Vec<String> {
+pub fn groups_named(lb: &LoadBalancer) -> Vec<String> {
     let named = lb.spec.backends.iter().flat_map(|b| b.auto_scaling_groups.iter());
     let recorded = lb.status.iter().flat_map(|s| s.auto_scaling_groups.iter());
     named.chain(recorded).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
