@@ -3,7 +3,8 @@
 //!
 //! - **Inventory** every `resync_interval` (the first at once, so that the first syncs after
 //!   a start or a leader change are checked against it rather than described one by one):
-//!   paginated DescribeLoadBalancers plus batched DescribeTags, as class resync. Each
+//!   paginated DescribeLoadBalancers plus batched DescribeTags (the first pass also reads
+//!   the Auto Scaling groups the LoadBalancers name, 50 a call), as class resync. Each
 //!   LoadBalancer synced before is planned against what the pass saw; a non-empty plan is
 //!   drift, and the object is triggered for a resync. Attributes are re-read only for the
 //!   resources that manage them, every `attributes_every` passes.
