@@ -8,6 +8,8 @@
 //! - [`elb`]: the operator's own client for the Classic ELB Query API. No AWS wire type
 //!   leaves it.
 //! - [`ec2`]: the read-only EC2 client (instances, security groups, subnets).
+//! - [`autoscaling`]: the Auto Scaling client (attach and detach Classic ELBs, groups read in
+//!   bulk) for `spec.backends.autoScalingGroups`.
 //! - [`reachability`]: whether the backends' security groups admit the load balancer (pure
 //!   decision, and the EC2 calls it needs).
 //! - [`orphans`]: ELBs tagged for this cluster that no LoadBalancer claims (pure
@@ -22,6 +24,7 @@
 //! - [`rbac`]: the Kubernetes API calls the operator makes (the chart's RBAC source).
 //! - [`cli`], [`operator`]: the command line, and the wiring of `elb-operator run`.
 
+pub mod autoscaling;
 pub mod aws;
 pub mod cli;
 pub mod controller;

@@ -124,12 +124,16 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         Some(fence) => elb_config.with_fence(fence),
         None => elb_config,
     };
+    // Attach and detach are writes: the AutoScaling client shares the ELB client's fence.
+    let autoscaling_config =
+        crate::autoscaling::client_config_from_env(&elb_config, None).map_err(Error::ElbConfig)?.with_metrics(metrics.autoscaling.clone());
     let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
         let config = controller_config(&args, &health);
         let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
         let elb = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
         let ec2 = ec2_config.clone().map(|c| elb.beside::<crate::ec2::Client>(c));
-        let clients = crate::controller::AwsClients { elb, ec2 };
+        let autoscaling = elb.beside(autoscaling_config.clone());
+        let clients = crate::controller::AwsClients { elb, autoscaling, ec2 };
         crate::controller::run(config, client.clone(), clients, metrics.clone(), stop.cancelled_owned())
     })
     .await

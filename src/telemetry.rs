@@ -160,6 +160,8 @@ pub struct Metrics {
     pub elb: ApiMetrics,
     /// The EC2 client's calls (the optional backend reachability check).
     pub ec2: ApiMetrics,
+    /// The Auto Scaling client's calls (`spec.backends.autoScalingGroups`).
+    pub autoscaling: ApiMetrics,
     /// Registered instances by ELB health state, over all managed load balancers.
     pub instances: Family<StateLabels, Gauge>,
     /// Managed LoadBalancers by their `Ready` condition (`True`, `False`).
@@ -188,6 +190,7 @@ impl Metrics {
         registry.register("reconcile_duration_seconds", "Reconcile duration", reconcile.duration.clone());
         let elb = ApiMetrics::register(&mut registry, "elb", "ELB");
         let ec2 = ApiMetrics::register(&mut registry, "ec2", "EC2");
+        let autoscaling = ApiMetrics::register(&mut registry, "autoscaling", "Auto Scaling");
         let instances = Family::<StateLabels, Gauge>::default();
         registry.register("instances", "Registered instances by ELB health state", instances.clone());
         let load_balancers_ready = Family::<StateLabels, Gauge>::default();
@@ -221,7 +224,17 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, ec2, instances, load_balancers_ready, fleet, leader }
+        Metrics {
+            registry: Arc::new(Mutex::new(registry)),
+            reconcile,
+            elb,
+            ec2,
+            autoscaling,
+            instances,
+            load_balancers_ready,
+            fleet,
+            leader,
+        }
     }
 
     /// The Prometheus text exposition of every metric.

@@ -170,6 +170,25 @@ pub fn endpoint_from_vars(service: &Service, env: &dyn Fn(&str) -> Option<String
     env(service.endpoint_env).or_else(|| env(ENV_ENDPOINT_ALL)).as_deref().map(normalize_endpoint).transpose()
 }
 
+/// The configuration of a client of `service` next to a base client's (the ELB client's):
+/// the same region, credentials (and their cache), timeouts, retries and write fence; the
+/// service's endpoint (`endpoint`, else its variable, else `AWS_ENDPOINT_URL`, else the
+/// region's, as `env` looks them up); `rate_limit`, a budget of its own; no metrics (the
+/// caller attaches the service's own) and the API's default page size.
+pub fn beside(
+    base: &ClientConfig,
+    service: &Service,
+    endpoint: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+    rate_limit: RateLimitConfig,
+) -> Result<ClientConfig, Error> {
+    let endpoint = match endpoint.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => Some(normalize_endpoint(e)?),
+        None => endpoint_from_vars(service, env)?,
+    };
+    Ok(ClientConfig { endpoint, rate_limit, metrics: None, page_size: None, ..base.clone() })
+}
+
 /// An endpoint override checked to be an http(s) URL, without its trailing slashes (the
 /// client appends the path).
 pub fn normalize_endpoint(e: &str) -> Result<String, Error> {

@@ -1,9 +1,10 @@
 //! What the operator's AWS clients share, whatever the service: the Query protocol and its
 //! one call path ([`query`]), and everything that call path stands on.
 //!
-//! The ELB client (`crate::elb`) and the EC2 client (`crate::ec2`) are each a list of
-//! actions and typed decoders over a [`query::QueryClient`]; signing, credentials, retries,
-//! the budget, the write fence, timeouts and metrics are written once, here.
+//! The ELB client (`crate::elb`), the EC2 client (`crate::ec2`) and the Auto Scaling client
+//! (`crate::autoscaling`) are each a list of actions and typed decoders over a
+//! [`query::QueryClient`]; signing, credentials, retries, the budget, the write fence,
+//! timeouts and metrics are written once, here.
 //!
 //! Submodules: [`config`] (region, endpoint, knobs), [`credentials`] (the default chain and
 //! its cache), [`signing`] (SigV4), [`retry`] (standard mode), [`rate_limit`] (the budget of

@@ -192,6 +192,9 @@ pub fn resolve(backends: Option<&Backends>, namespace: &str, pods: &[Arc<Pod>], 
             }
         }
     }
+    // AWS registers a group's instances; the spec selects them all the same (Ready waits
+    // for one InService).
+    out.selects_anything |= !backends.auto_scaling_groups.is_empty();
     for id in &backends.instance_ids {
         out.selects_anything = true;
         out.instances.entry(id.clone()).or_default();

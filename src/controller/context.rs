@@ -11,6 +11,7 @@ use tracing::warn;
 
 use super::cache::Stores;
 use super::schedule::{Schedule, Settings};
+use crate::autoscaling::{self, AutoScalingApi};
 use crate::crd::LoadBalancer;
 use crate::ec2::{self, Ec2Api};
 use crate::elb::{self, ElbApi};
@@ -101,12 +102,26 @@ pub trait ElbClients: Send + Sync + 'static {
     fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
         None
     }
+
+    /// The AutoScaling client of the scope; `None` when there is none (a LoadBalancer that
+    /// names Auto Scaling groups then fails its sync with a configuration error).
+    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(None)
+    }
 }
 
-/// The ELB clients, and the EC2 clients beside them (`Regional::beside`: a role is assumed
-/// once for both) when the reachability check is on.
+impl ElbClients for elb::Clients {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+    }
+}
+
+/// The ELB clients and, beside them (`Regional::beside`: a role is assumed once for all),
+/// the AutoScaling clients that `spec.backends.autoScalingGroups` needs and, when the
+/// reachability check is on, the EC2 clients of that check.
 pub struct AwsClients {
     pub elb: elb::Clients,
+    pub autoscaling: autoscaling::Clients,
     pub ec2: Option<ec2::Clients>,
 }
 
@@ -119,11 +134,9 @@ impl ElbClients for AwsClients {
         let ec2 = self.ec2.as_ref()?;
         Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
     }
-}
 
-impl ElbClients for elb::Clients {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
-        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - **Inventory** every `resync_interval` (the first at once, so that the first syncs after
 //!   a start or a leader change are checked against it rather than described one by one):
-//!   paginated DescribeLoadBalancers plus batched DescribeTags, as class resync. Each
+//!   paginated DescribeLoadBalancers plus batched DescribeTags (the first pass also reads
+//!   the Auto Scaling groups the LoadBalancers name, 50 a call), as class resync. Each
 //!   LoadBalancer synced before is planned against what the pass saw; a non-empty plan is
 //!   drift, and the object is triggered for a resync. Attributes are re-read only for the
 //!   resources that manage them, every `attributes_every` passes.
@@ -119,7 +120,11 @@ async fn inventory_pass(
     let default_region = &ctx.config.default_region;
     let interest =
         ctx.stores.loadbalancers.state().iter().filter(|lb| &Scope::of(lb, default_region) == region).map(|lb| elb_name(lb)).collect();
-    let snapshot = inventory::take(elb, &interest, all_tags).await?;
+    let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
+    if !all_tags {
+        // The first pass serves the first syncs: the groups they look at, read in bulk.
+        snapshot.groups = first_groups(ctx, region).await;
+    }
     if all_tags {
         report_orphans(ctx, region, &snapshot, orphans_seen);
     }
@@ -142,7 +147,8 @@ async fn inventory_pass(
         };
         let drift = match snapshot.get(&target.desired.name).and_then(|seen| seen.observed(attributes)) {
             None => true,
-            Some(observed) => {
+            Some(mut observed) => {
+                observed.groups = target.groups.clone();
                 let foreign = !matches!(target.owner.ownership(&observed.tags), crate::sync::ownership::Ownership::Owned);
                 (foreign && !target.adopt) || !plan::plan(&target.desired, Some(&observed)).map(|a| a.is_empty()).unwrap_or(false)
             }
@@ -157,6 +163,33 @@ async fn inventory_pass(
     }
     ctx.schedule.publish_snapshot(region, snapshot);
     Ok(())
+}
+
+/// The Auto Scaling groups the region's LoadBalancers name or recorded as attached, read
+/// in bulk; nothing when none names any. A failed read is logged and leaves it to each
+/// first sync to read its own.
+async fn first_groups(ctx: &Context, region: &Scope) -> inventory::GroupsSeen {
+    let default_region = &ctx.config.default_region;
+    let names: std::collections::BTreeSet<String> = ctx
+        .stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| &Scope::of(lb, default_region) == region)
+        .flat_map(|lb| super::loadbalancer::groups_named(lb))
+        .collect();
+    if names.is_empty() {
+        return Default::default();
+    }
+    let read = match ctx.elb.autoscaling_for_scope(region) {
+        Ok(Some(autoscaling)) => inventory::GroupsSeen::read(&*autoscaling, names).await,
+        Ok(None) => return Default::default(),
+        Err(e) => Err(e),
+    };
+    read.unwrap_or_else(|e| {
+        warn!(error = %e, "could not read the Auto Scaling groups in bulk; the first syncs read their own");
+        Default::default()
+    })
 }
 
 /// The orphan gauge of `region` and a log line for each new orphan: ELBs tagged for this

@@ -32,7 +32,7 @@ use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::inventory::Snapshot;
 use crate::sync::ownership::Owner;
-use crate::sync::plan::Desired;
+use crate::sync::plan::{group_instances, Desired, Groups};
 
 /// A stable hash of anything hashable (the inputs of a sync, the relevant parts of a node).
 pub fn fingerprint<T: Hash>(value: &T) -> u64 {
@@ -105,6 +105,18 @@ pub struct Target {
     pub desired: Desired,
     pub owner: Owner,
     pub adopt: bool,
+    /// The Auto Scaling groups as the sync left them: the observer does not read them, and
+    /// their instances are AWS's to register.
+    pub groups: Groups,
+}
+
+impl Target {
+    /// The instances that should be registered: the desired ones and those of the groups.
+    pub fn registered(&self) -> BTreeSet<String> {
+        let mut all = self.desired.instances.clone();
+        all.extend(group_instances(&self.desired.auto_scaling_groups, &self.groups));
+        all
+    }
 }
 
 /// Per-LoadBalancer memory.
@@ -403,8 +415,8 @@ impl Schedule {
             match health {
                 Some(h) => {
                     let registered: BTreeSet<&str> = h.iter().map(|i| i.instance_id.as_str()).collect();
-                    let wanted = m.target.as_ref().map(|t| t.desired.instances.iter().map(String::as_str).collect::<BTreeSet<_>>());
-                    if wanted.is_some_and(|w| w != registered) {
+                    let wanted = m.target.as_ref().map(|t| t.registered());
+                    if wanted.is_some_and(|w| w.iter().map(String::as_str).collect::<BTreeSet<_>>() != registered) {
                         m.pending.get_or_insert((Class::Resync, now));
                     }
                     m.transition = h.iter().any(|i| i.state != HealthState::InService);
@@ -529,12 +541,14 @@ mod tests {
                 attributes: Default::default(),
                 tags: Default::default(),
                 instances: ["i-1".to_string()].into(),
+                auto_scaling_groups: Default::default(),
                 stickiness: Default::default(),
                 proxy_protocol_ports: Default::default(),
                 ssl_policies: Default::default(),
             },
             owner: Owner::new("c", "ns", "lb"),
             adopt: false,
+            groups: Default::default(),
         }
     }
 

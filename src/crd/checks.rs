@@ -54,6 +54,12 @@ pub fn is_cookie_name(name: &str) -> bool {
     COOKIE_NAME.is_match(name)
 }
 
+/// An Auto Scaling group name: 1-255 characters of ASCII 33-126 except ':'
+/// ([`super::loadbalancer::AUTO_SCALING_GROUP_NAME_RULE`]).
+pub fn is_auto_scaling_group_name(name: &str) -> bool {
+    (1..=255).contains(&name.len()) && name.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b':')
+}
+
 /// ELB's character set of tag keys and values: Unicode letters, separators and digits, and
 /// `_ . : / = + - @` ([`super::loadbalancer::TAG_VALUES_CHARSET_RULE`] for values; the schema
 /// cannot check keys within the CEL cost budget, so only the controller does).
@@ -211,6 +217,17 @@ mod tests {
     }
 
     #[test]
+    fn auto_scaling_group_twin_agrees_with_its_rule() {
+        let long = "g".repeat(255);
+        let too_long = "g".repeat(256);
+        for s in SAMPLES.iter().copied().chain([long.as_str(), too_long.as_str(), "web-asg", "a\\b]c", "~!"]) {
+            assert_eq!(is_auto_scaling_group_name(s), list_rule(lb::AUTO_SCALING_GROUP_NAME_RULE, s), "{s:?}");
+        }
+        assert!(is_auto_scaling_group_name(&long) && !is_auto_scaling_group_name(&too_long));
+        assert!(!is_auto_scaling_group_name("a:b") && !is_auto_scaling_group_name("web app") && !is_auto_scaling_group_name(""));
+    }
+
+    #[test]
     fn tag_problems_name_the_tag() {
         assert_eq!(tag_problem("team", "web"), None);
         assert_eq!(tag_problem("cost center", ""), None);
@@ -239,6 +256,7 @@ mod tests {
             prop_assert_eq!(is_certificate_arn(&s), string_rule(lb::CERTIFICATE_ARN_RULE, &s));
             prop_assert_eq!(is_zone_name(&s), list_rule(lb::ZONE_NAME_RULE, &s));
             prop_assert_eq!(is_cookie_name(&s), string_rule(lb::COOKIE_NAME_RULE, &s));
+            prop_assert_eq!(is_auto_scaling_group_name(&s), list_rule(lb::AUTO_SCALING_GROUP_NAME_RULE, &s));
             prop_assert_eq!(is_tag_text(&s), tag_value_rule(&s));
             let spec = json!({"region": "us-east-1", "availabilityZones": [&s], "listeners": [{"sslCertificateId": &s}]});
             prop_assert_eq!(is_zone_of(&s, "us-east-1"), spec_rule(lb::ZONES_IN_REGION_RULE, spec.clone()));

@@ -351,7 +351,9 @@ pub struct HealthCheckRef {
     pub name: String,
 }
 
-/// The sources of instances registered with the ELB. The union of all three is registered.
+/// The sources of instances registered with the ELB. The operator registers the union of
+/// the pods', the nodes' and the listed instances; AWS registers the instances of the Auto
+/// Scaling groups.
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Backends {
@@ -373,6 +375,19 @@ pub struct Backends {
     #[x_kube(validation = Rule::new("self.all(i, i.matches('^i-[0-9a-f]{8,17}$'))")
         .message("instanceIds must be EC2 instance ids such as i-0abc12345678def90"))]
     pub instance_ids: Vec<String>,
+
+    /// EC2 Auto Scaling groups (in the ELB's region and account) to attach the ELB to,
+    /// at most 50: AWS then registers each group's instances, also those it launches
+    /// later, and deregisters those it terminates; the operator leaves them alone. A
+    /// group removed from this list is detached. A group that does not exist makes
+    /// Synced False with reason ValidationError. Names are 1-255 printable ASCII
+    /// characters without spaces or ':'.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(max = 255)))]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    #[x_kube(validation = Rule::new(AUTO_SCALING_GROUP_NAME_RULE)
+        .message("autoScalingGroups must be Auto Scaling group names: 1-255 printable ASCII characters, no spaces and no ':'"))]
+    pub auto_scaling_groups: Vec<String>,
 }
 
 /// Whether the ELB gets a public DNS name.
@@ -506,6 +521,12 @@ pub struct LoadBalancerStatus {
     #[x_kube(merge_strategy = ListMerge::Map(vec!["instanceId".into()]))]
     pub instances: Vec<InstanceStatus>,
 
+    /// The Auto Scaling groups attached to the ELB by this resource, as last observed.
+    /// A group listed here and no longer in spec.backends.autoScalingGroups is detached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub auto_scaling_groups: Vec<String>,
+
     /// InService instances over registered instances, such as `2/3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthy: Option<String>,
@@ -574,10 +595,28 @@ pub struct InstanceStatus {
     /// ELB's explanation of the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who registered the instance: `Backends` (the operator, for spec.backends' pods,
+    /// nodes or instance ids) or `AutoScalingGroup` (AWS, for an attached group). Absent
+    /// for an instance neither explains (about to be deregistered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<InstanceSource>,
+}
+
+/// Who registered an instance with the ELB.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum InstanceSource {
+    /// The operator, for spec.backends' pods, nodes or instance ids (also when a group has
+    /// the instance too).
+    Backends,
+    /// AWS, for an Auto Scaling group of spec.backends.autoScalingGroups.
+    AutoScalingGroup,
 }
 
 /// CEL: a valid ELB name.
 pub const ELB_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$')";
+/// CEL: Auto Scaling group names: 1-255 characters of ASCII 33-126 except ':' (AWS's rule
+/// for CreateAutoScalingGroup).
+pub const AUTO_SCALING_GROUP_NAME_RULE: &str = "self.all(g, g.matches('^[!-9;-~]{1,255}$'))";
 /// CEL: an availability zone name (region name plus a zone letter).
 pub const ZONE_NAME_RULE: &str = "self.all(z, z.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$'))";
 /// CEL: an AWS region name.

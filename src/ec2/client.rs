@@ -2,7 +2,7 @@
 
 use super::model::*;
 use super::wire;
-use crate::aws::config::{endpoint_from_vars, normalize_endpoint};
+use crate::aws::config::beside;
 use crate::aws::query::{Params, QueryClient, Service, Shape};
 use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
@@ -35,11 +35,7 @@ pub const RATE_LIMIT: RateLimitConfig =
 /// up); [`RATE_LIMIT`]; no fence (nothing to fence) and no metrics (the caller attaches its
 /// own, e.g. `Metrics::ec2`).
 pub fn client_config(base: &ClientConfig, endpoint: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
-    let endpoint = match endpoint.map(str::trim).filter(|e| !e.is_empty()) {
-        Some(e) => Some(normalize_endpoint(e)?),
-        None => endpoint_from_vars(&SERVICE, env)?,
-    };
-    Ok(ClientConfig { endpoint, rate_limit: RATE_LIMIT, metrics: None, fence: None, page_size: None, ..base.clone() })
+    Ok(ClientConfig { fence: None, ..beside(base, &SERVICE, endpoint, env, RATE_LIMIT)? })
 }
 
 /// [`client_config`] over the process environment (an empty variable counts as unset).

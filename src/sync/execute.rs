@@ -1,14 +1,16 @@
-//! The ELB side of a reconcile, without Kubernetes: observe the ELB, check ownership, plan,
-//! apply each action as one ELB call, and read back what status needs. It takes any
-//! [`ElbApi`], so it is tested directly against moto (`tests/reconcile/elb_side.rs`).
+//! The ELB side of a reconcile, without Kubernetes: observe the ELB (and the Auto Scaling
+//! groups it concerns), check ownership, plan, apply each action as one ELB or AutoScaling
+//! call, and read back what status needs. It takes any [`ElbApi`] and
+//! [`AutoScalingApi`], so it is tested directly against moto (`tests/reconcile/elb_side.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use tracing::{debug, info};
 
-use super::inventory::Seen;
+use super::inventory::{GroupsSeen, Seen};
 use super::ownership::{Owner, Ownership};
-use super::plan::{self, Action, Desired, Observed, PlanError};
+use super::plan::{self, Action, Desired, Groups, Observed, ObservedGroup, PlanError};
+use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
 use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
 
 /// The ELB after a successful convergence.
@@ -20,6 +22,15 @@ pub struct Converged {
     pub health: Option<Vec<InstanceState>>,
     /// The attributes observed (managed fields only; default when none is managed).
     pub attributes: LoadBalancerAttributes,
+    /// The Auto Scaling groups looked at, as the applied attaches and detaches left them.
+    pub groups: Groups,
+}
+
+impl Converged {
+    /// The names of the groups attached to the ELB, sorted.
+    pub fn attached_groups(&self) -> Vec<String> {
+        self.groups.iter().filter(|(_, g)| g.attached).map(|(n, _)| n.clone()).collect()
+    }
 }
 
 /// What the caller already knows about the ELB, to spare describes.
@@ -31,11 +42,17 @@ pub struct Known<'a> {
     pub attributes: Option<&'a LoadBalancerAttributes>,
     /// Read instance health even when nothing changed.
     pub read_health: bool,
+    /// Groups this resource recorded as attached (`status.autoScalingGroups`): looked at
+    /// with the wanted ones, so that a group removed from the spec is detached.
+    pub recorded_groups: &'a [String],
+    /// The groups an inventory pass read; used instead of a describe when it asked for
+    /// every group this sync looks at.
+    pub groups_seen: Option<&'a GroupsSeen>,
 }
 
 impl Default for Known<'_> {
     fn default() -> Self {
-        Known { seen: None, attributes: None, read_health: true }
+        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None }
     }
 }
 
@@ -73,21 +90,29 @@ pub struct Report {
 /// (it gets the ownership tags). An ELB claimed by another resource or cluster is never
 /// adopted: two resources would otherwise fight over it.
 pub async fn converge(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool) -> Report {
-    converge_from(elb, desired, owner, adopt, Known::default()).await
+    converge_from(Apis { elb, autoscaling: None }, desired, owner, adopt, Known::default()).await
+}
+
+/// The APIs a convergence calls. Without an AutoScaling client, a desired state that names
+/// Auto Scaling groups fails with a configuration error (and makes no call).
+#[derive(Clone, Copy)]
+pub struct Apis<'a> {
+    pub elb: &'a dyn ElbApi,
+    pub autoscaling: Option<&'a dyn AutoScalingApi>,
 }
 
 /// [`converge`], starting from what the caller already knows. An ELB the inventory did not
 /// see is still described by name first: a foreign ELB may have taken the name since, and
 /// only a fresh describe keeps the operator from creating over it.
-pub async fn converge_from(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool, known: Known<'_>) -> Report {
+pub async fn converge_from(apis: Apis<'_>, desired: &Desired, owner: &Owner, adopt: bool, known: Known<'_>) -> Report {
     let mut applied = Vec::new();
     let mut adopted = false;
-    let result = converge_into(elb, desired, owner, adopt, known, &mut applied, &mut adopted).await;
+    let result = converge_into(apis, desired, owner, adopt, known, &mut applied, &mut adopted).await;
     Report { applied, adopted, result }
 }
 
 async fn converge_into(
-    elb: &dyn ElbApi,
+    apis: Apis<'_>,
     desired: &Desired,
     owner: &Owner,
     adopt: bool,
@@ -95,6 +120,7 @@ async fn converge_into(
     applied: &mut Vec<Action>,
     adopted: &mut bool,
 ) -> Result<Outcome, Failure> {
+    let elb = apis.elb;
     let name = desired.name.as_str();
     let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
         Some(seen) => Some(seen),
@@ -120,13 +146,25 @@ async fn converge_into(
                 Some(a) => a.clone(),
                 None => elb.describe_load_balancer_attributes(name).await?,
             };
-            Some(Observed { description, tags, attributes })
+            Some(Observed { description, tags, attributes, groups: Groups::new() })
         }
     };
+    // Only after the ownership check: a foreign ELB's groups are not looked at.
+    let names: BTreeSet<String> = desired.auto_scaling_groups.iter().chain(known.recorded_groups).cloned().collect();
+    let mut groups = match known.groups_seen.and_then(|s| s.covering(&names)) {
+        Some(found) => groups_of(name, found),
+        None => observe_groups(apis.autoscaling, name, names).await?,
+    };
+    let observed = observed.map(|o| Observed { groups: groups.clone(), ..o });
     let actions = plan::plan(desired, observed.as_ref())?;
     debug!(elb = name, actions = actions.len(), "planned");
     for action in actions {
-        apply(elb, name, &action).await?;
+        apply_to(apis, &groups, name, &action).await?;
+        match &action {
+            Action::AttachGroup(g) => groups.entry(g.clone()).or_default().attached = true,
+            Action::DetachGroup(g) => groups.entry(g.clone()).or_default().attached = false,
+            _ => {}
+        }
         applied.push(action);
     }
     let unchanged = applied.is_empty();
@@ -148,7 +186,64 @@ async fn converge_into(
     } else {
         Some(elb.describe_instance_health(name, &[]).await?)
     };
-    Ok(Outcome::Converged(Box::new(Converged { description, health, attributes })))
+    Ok(Outcome::Converged(Box::new(Converged { description, health, attributes, groups })))
+}
+
+/// The groups `names`, as one bulk read (DescribeAutoScalingGroups, 50 names a call)
+/// reports them; none, no call.
+async fn observe_groups(autoscaling: Option<&dyn AutoScalingApi>, elb_name: &str, names: BTreeSet<String>) -> Result<Groups, elb::Error> {
+    if names.is_empty() {
+        return Ok(Groups::new());
+    }
+    let Some(autoscaling) = autoscaling else {
+        return Err(elb::Error::Config(format!(
+            "load balancer {elb_name} names Auto Scaling groups but no AutoScaling client is configured"
+        )));
+    };
+    let found = autoscaling.describe_auto_scaling_groups(&names.into_iter().collect::<Vec<_>>()).await?;
+    Ok(groups_of(elb_name, found))
+}
+
+/// The groups as seen from the ELB `elb_name`.
+fn groups_of(elb_name: &str, found: Vec<AutoScalingGroup>) -> Groups {
+    found
+        .into_iter()
+        .map(|g| {
+            let observed = ObservedGroup {
+                attached: g.is_attached_to(elb_name),
+                instances: g.instances.iter().map(|i| i.instance_id.clone()).collect(),
+                zones: g.instances.iter().filter_map(|i| Some((i.instance_id.clone(), i.availability_zone.clone()?))).collect(),
+            };
+            (g.name, observed)
+        })
+        .collect()
+}
+
+/// The error AWS gives to AttachLoadBalancers naming a group that does not exist
+/// (`ValidationError`), made here from the describe instead of spending a call on it.
+fn group_not_found(group: &str) -> elb::Error {
+    elb::Error::Api {
+        action: "AttachLoadBalancers",
+        code: "ValidationError".into(),
+        message: format!(
+            "AutoScalingGroup name not found - AutoScalingGroup '{group}' not found (DescribeAutoScalingGroups does not list it)"
+        ),
+        request_id: None,
+        status: 400,
+    }
+}
+
+/// Performs one action: exactly one ELB or AutoScaling call (none for a group `groups`
+/// says does not exist: that is reported as AWS would).
+async fn apply_to(apis: Apis<'_>, groups: &Groups, name: &str, action: &Action) -> Result<(), elb::Error> {
+    let n = [name.to_string()];
+    let autoscaling = || apis.autoscaling.ok_or_else(|| elb::Error::Config("no AutoScaling client is configured".into()));
+    match action {
+        Action::AttachGroup(g) if !groups.contains_key(g) => Err(group_not_found(g)),
+        Action::AttachGroup(g) => autoscaling()?.attach_load_balancers(g, &n).await,
+        Action::DetachGroup(g) => autoscaling()?.detach_load_balancers(g, &n).await,
+        _ => apply(apis.elb, name, action).await,
+    }
 }
 
 /// The attributes after a ModifyLoadBalancerAttributes of `modified` over `observed`.
@@ -186,7 +281,8 @@ async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, String
     Ok(Observed::tags_from(tags))
 }
 
-/// Performs one action: exactly one ELB call.
+/// Performs one ELB action: exactly one ELB call. The Auto Scaling actions are
+/// [`apply_to`]'s.
 pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), elb::Error> {
     let n = [name.to_string()];
     match action {
@@ -226,6 +322,9 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
             elb.set_load_balancer_policies_for_backend_server(name, *instance_port, policy_names).await
         }
         Action::DeletePolicy { policy_name } => elb.delete_load_balancer_policy(name, policy_name).await,
+        Action::AttachGroup(_) | Action::DetachGroup(_) => {
+            Err(elb::Error::Config(format!("{} is an AutoScaling call, not an ELB one", action.api_action())))
+        }
     }
 }
 
@@ -253,20 +352,41 @@ pub enum Deleted {
 /// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
 /// Returns whether it was marked; a missing or foreign ELB is left alone.
 pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, elb::Error> {
-    let tags = match tags_of(elb, name).await {
-        Ok(t) => t,
-        Err(e) if e.is_not_found() => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    if tags.is_empty() || owner.ownership(&tags) != Ownership::Owned {
+    let Some(tags) = owned_tags(elb, name, owner).await? else {
         return Ok(false);
-    }
+    };
     if tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true") {
         return Ok(true);
     }
     let tag = elb::Tag { key: crate::crd::tags::RETAINED_TAG.into(), value: Some("true".into()) };
     elb.add_tags(&[name.to_string()], &[tag]).await?;
     Ok(true)
+}
+
+/// The tags of the ELB if it exists and this resource owns it, else `None`.
+async fn owned_tags(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Option<BTreeMap<String, String>>, elb::Error> {
+    let tags = match tags_of(elb, name).await {
+        Ok(t) => t,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok((!tags.is_empty() && owner.ownership(&tags) == Ownership::Owned).then_some(tags))
+}
+
+/// Before the ELB is deleted: detaches it from the Auto Scaling groups among `groups` that
+/// are attached to it (a group would otherwise keep naming a load balancer that is gone),
+/// if, and only if, this resource owns it. Returns the groups detached; no groups, no call.
+pub async fn detach_groups(apis: Apis<'_>, name: &str, owner: &Owner, groups: &[String]) -> Result<Vec<String>, elb::Error> {
+    if groups.is_empty() || owned_tags(apis.elb, name, owner).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let observed = observe_groups(apis.autoscaling, name, groups.iter().cloned().collect()).await?;
+    let mut detached = Vec::new();
+    for group in observed.iter().filter(|(_, g)| g.attached).map(|(n, _)| n) {
+        apply_to(apis, &observed, name, &Action::DetachGroup(group.clone())).await?;
+        detached.push(group.clone());
+    }
+    Ok(detached)
 }
 
 /// What [`delete_unless`] did.

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use tokio::time::Instant;
 
 use super::plan::Observed;
+use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
 use crate::elb::{self, ElbApi, LoadBalancerAttributes, LoadBalancerDescription};
 
 /// One ELB as a pass saw it.
@@ -26,7 +27,7 @@ pub struct Seen {
 impl Seen {
     /// What the planner needs, given the attributes (which only a per-name call returns).
     pub fn observed(&self, attributes: LoadBalancerAttributes) -> Option<Observed> {
-        Some(Observed { description: self.description.clone(), tags: self.tags.clone()?, attributes })
+        Some(Observed { description: self.description.clone(), tags: self.tags.clone()?, attributes, groups: Default::default() })
     }
 }
 
@@ -36,13 +37,40 @@ pub struct Snapshot {
     pub taken: Instant,
     /// By lower-case name (ELB names are case-insensitive).
     by_name: HashMap<String, Seen>,
+    /// The Auto Scaling groups the region's LoadBalancers name, when the pass read them.
+    pub groups: GroupsSeen,
+}
+
+/// Auto Scaling groups read in bulk with a pass (DescribeAutoScalingGroups, 50 names a
+/// call), so that the first syncs after a start do not read them one LoadBalancer at a
+/// time: the names asked, and the groups found (a name asked and not found does not exist).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupsSeen {
+    pub asked: BTreeSet<String>,
+    pub found: BTreeMap<String, AutoScalingGroup>,
+}
+
+impl GroupsSeen {
+    /// Reads the groups `names`; no names, no call.
+    pub async fn read(autoscaling: &dyn AutoScalingApi, names: BTreeSet<String>) -> Result<GroupsSeen, elb::Error> {
+        let found = match names.is_empty() {
+            true => Vec::new(),
+            false => autoscaling.describe_auto_scaling_groups(&names.iter().cloned().collect::<Vec<_>>()).await?,
+        };
+        Ok(GroupsSeen { asked: names, found: found.into_iter().map(|g| (g.name.clone(), g)).collect() })
+    }
+
+    /// The groups among `names` that exist, when every one of `names` was asked.
+    pub fn covering(&self, names: &BTreeSet<String>) -> Option<Vec<AutoScalingGroup>> {
+        names.is_subset(&self.asked).then(|| names.iter().filter_map(|n| self.found.get(n).cloned()).collect())
+    }
 }
 
 impl Snapshot {
     /// A snapshot of these ELBs, taken now (what [`take`] builds; tests build their own).
     pub fn from_seen(seen: impl IntoIterator<Item = Seen>) -> Snapshot {
         let by_name = seen.into_iter().map(|s| (s.description.name.to_ascii_lowercase(), s)).collect();
-        Snapshot { taken: Instant::now(), by_name }
+        Snapshot { taken: Instant::now(), by_name, groups: GroupsSeen::default() }
     }
 
     pub fn get(&self, name: &str) -> Option<&Seen> {

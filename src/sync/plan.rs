@@ -10,7 +10,9 @@
 //!    the others are left alone; a certificate-only change uses SetLoadBalancerListenerSSLCertificate;
 //! 5. policies (stickiness, PROXY protocol): create, attach, then delete unused ones;
 //! 6. health check; 7. attributes (only the fields the spec sets);
-//! 8. instances: registrations before deregistrations (capacity never dips), in batches.
+//! 8. instances: registrations before deregistrations (capacity never dips), in batches;
+//!    the instances of Auto Scaling groups are AWS's to register and deregister, never ours;
+//! 9. Auto Scaling groups: attach before detach, one AutoScaling call per group.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -61,6 +63,8 @@ pub struct Desired {
     /// User tags plus the ownership tags.
     pub tags: BTreeMap<String, String>,
     pub instances: BTreeSet<String>,
+    /// Auto Scaling groups attached to the ELB (`spec.backends.autoScalingGroups`).
+    pub auto_scaling_groups: BTreeSet<String>,
     /// Cookie stickiness per front-end port.
     pub stickiness: BTreeMap<u16, Stickiness>,
     /// Instance ports that receive the PROXY protocol header.
@@ -113,6 +117,30 @@ pub struct Observed {
     pub description: LoadBalancerDescription,
     pub tags: BTreeMap<String, String>,
     pub attributes: LoadBalancerAttributes,
+    /// The Auto Scaling groups looked at (wanted, or recorded as attached by this resource).
+    pub groups: Groups,
+}
+
+/// Auto Scaling groups by name, as DescribeAutoScalingGroups reported them; a group that is
+/// not in the map does not exist.
+pub type Groups = BTreeMap<String, ObservedGroup>;
+
+/// One Auto Scaling group, seen from one ELB.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ObservedGroup {
+    /// Whether the group is attached to this ELB.
+    pub attached: bool,
+    /// The group's instances.
+    pub instances: BTreeSet<String>,
+    /// Their availability zones, where reported (instance id → zone).
+    pub zones: BTreeMap<String, String>,
+}
+
+/// The instances AWS registers and deregisters itself: those of the groups attached to the
+/// ELB or about to be (once attached, AWS registers them; once detached, it deregisters
+/// them). The instance diff leaves them alone.
+pub fn group_instances(wanted: &BTreeSet<String>, groups: &Groups) -> BTreeSet<String> {
+    groups.iter().filter(|(name, g)| g.attached || wanted.contains(*name)).flat_map(|(_, g)| g.instances.iter().cloned()).collect()
 }
 
 impl Observed {
@@ -144,6 +172,10 @@ pub enum Action {
     ModifyAttributes(LoadBalancerAttributes),
     RegisterInstances(Vec<String>),
     DeregisterInstances(Vec<String>),
+    /// AutoScaling AttachLoadBalancers of this ELB to the group.
+    AttachGroup(String),
+    /// AutoScaling DetachLoadBalancers of this ELB from the group.
+    DetachGroup(String),
     CreateLbCookiePolicy {
         policy_name: String,
         expiration_seconds: Option<i64>,
@@ -185,7 +217,7 @@ pub enum Change {
 }
 
 impl Action {
-    /// The ELB API action this becomes.
+    /// The API action this becomes (ELB's, or AutoScaling's for groups).
     pub fn api_action(&self) -> &'static str {
         match self {
             Action::Create(_) => "CreateLoadBalancer",
@@ -203,6 +235,8 @@ impl Action {
             Action::ModifyAttributes(_) => "ModifyLoadBalancerAttributes",
             Action::RegisterInstances(_) => "RegisterInstancesWithLoadBalancer",
             Action::DeregisterInstances(_) => "DeregisterInstancesFromLoadBalancer",
+            Action::AttachGroup(_) => "AttachLoadBalancers",
+            Action::DetachGroup(_) => "DetachLoadBalancers",
             Action::CreateLbCookiePolicy { .. } => "CreateLBCookieStickinessPolicy",
             Action::CreateAppCookiePolicy { .. } => "CreateAppCookieStickinessPolicy",
             Action::CreateProxyProtocolPolicy { .. } | Action::CreateSslNegotiationPolicy { .. } => "CreateLoadBalancerPolicy",
@@ -254,6 +288,8 @@ impl fmt::Display for Action {
             Action::ModifyAttributes(_) => write!(f, "modified attributes"),
             Action::RegisterInstances(i) => write!(f, "registered instances {}", i.join(",")),
             Action::DeregisterInstances(i) => write!(f, "deregistered instances {}", i.join(",")),
+            Action::AttachGroup(g) => write!(f, "attached Auto Scaling group {g}"),
+            Action::DetachGroup(g) => write!(f, "detached Auto Scaling group {g}"),
             Action::CreateLbCookiePolicy { policy_name, .. }
             | Action::CreateAppCookiePolicy { policy_name, .. }
             | Action::CreateProxyProtocolPolicy { policy_name } => write!(f, "created policy {policy_name}"),
@@ -317,6 +353,7 @@ fn plan_create(d: &Desired) -> Result<Vec<Action>, PlanError> {
         actions.push(Action::ModifyAttributes(d.attributes.clone()));
     }
     actions.extend(batches(&d.instances.iter().cloned().collect::<Vec<_>>(), Action::RegisterInstances));
+    actions.extend(plan_groups(&d.auto_scaling_groups, &Groups::new()));
     Ok(actions)
 }
 
@@ -356,8 +393,21 @@ fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
     if let Some(changes) = plan_attributes(&d.attributes, &o.attributes) {
         actions.push(Action::ModifyAttributes(changes));
     }
-    actions.extend(plan_instances(&d.instances, &desc.instances));
+    let aws_managed = group_instances(&d.auto_scaling_groups, &o.groups);
+    let registered: Vec<String> =
+        desc.instances.iter().filter(|i| !aws_managed.contains(*i) || d.instances.contains(*i)).cloned().collect();
+    actions.extend(plan_instances(&d.instances, &registered));
+    actions.extend(plan_groups(&d.auto_scaling_groups, &o.groups));
     Ok(actions)
+}
+
+/// Attaches the wanted groups not attached (a group that does not exist too: the attach
+/// reports it), then detaches the observed groups attached but no longer wanted.
+pub fn plan_groups(wanted: &BTreeSet<String>, groups: &Groups) -> Vec<Action> {
+    let attached = |name: &String| groups.get(name).is_some_and(|g| g.attached);
+    let attach = wanted.iter().filter(|g| !attached(g)).cloned().map(Action::AttachGroup);
+    let detach = groups.iter().filter(|(name, g)| g.attached && !wanted.contains(*name)).map(|(name, _)| Action::DetachGroup(name.clone()));
+    attach.chain(detach).collect()
 }
 
 /// Stickiness and PROXY protocol. Only the operator's own policies (named with
@@ -680,6 +730,7 @@ mod tests {
             attributes: LoadBalancerAttributes::default(),
             tags: [("team".to_string(), "web".to_string())].into(),
             instances: set(&["i-1", "i-2"]),
+            auto_scaling_groups: BTreeSet::new(),
             stickiness: BTreeMap::new(),
             proxy_protocol_ports: BTreeSet::new(),
             ssl_policies: BTreeMap::new(),
@@ -705,6 +756,7 @@ mod tests {
                 idle_timeout: Some(60),
                 access_log: Some(AccessLog { enabled: false, s3_bucket_name: None, s3_bucket_prefix: None, emit_interval: None }),
             },
+            groups: Groups::new(),
         }
     }
 
@@ -917,6 +969,68 @@ mod tests {
         for (name, want, have, expect) in cases {
             assert_eq!(plan_instances(&want, &have), expect, "case {name}");
         }
+    }
+
+    fn group(attached: bool, instances: &[&str]) -> ObservedGroup {
+        ObservedGroup { attached, instances: set(instances), zones: BTreeMap::new() }
+    }
+
+    #[test]
+    fn groups_are_attached_and_detached_and_their_instances_left_to_aws() {
+        // i-1, i-2 from the spec; web (i-7, i-8) wanted and attached; old (i-9) attached, no
+        // longer wanted; new (i-5) wanted, not attached yet.
+        let mut d = desired();
+        d.auto_scaling_groups = set(&["web", "new"]);
+        let mut o = converged();
+        o.groups =
+            [("web".into(), group(true, &["i-7", "i-8"])), ("old".into(), group(true, &["i-9"])), ("new".into(), group(false, &["i-5"]))]
+                .into();
+        o.description.instances = strings(&["i-1", "i-2", "i-7", "i-8", "i-9", "i-6"]);
+        assert_eq!(
+            plan(&d, Some(&o)).unwrap(),
+            vec![Action::DeregisterInstances(strings(&["i-6"])), Action::AttachGroup("new".into()), Action::DetachGroup("old".into()),],
+            "only i-6, in no group, is the operator's to deregister; no group instance is registered by it"
+        );
+        assert_eq!(group_instances(&d.auto_scaling_groups, &o.groups), set(&["i-5", "i-7", "i-8", "i-9"]));
+    }
+
+    #[test]
+    fn an_instance_both_selected_and_in_a_group_stays_registered_by_the_operator() {
+        let mut d = desired();
+        d.auto_scaling_groups = set(&["web"]);
+        let mut o = converged();
+        o.groups = [("web".into(), group(true, &["i-2", "i-7"]))].into();
+        o.description.instances = strings(&["i-1", "i-7"]);
+        assert_eq!(plan(&d, Some(&o)).unwrap(), vec![Action::RegisterInstances(strings(&["i-2"]))], "i-2 is a selected backend");
+        o.description.instances = strings(&["i-1", "i-2", "i-7"]);
+        assert_eq!(plan(&d, Some(&o)).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn groups_table() {
+        let cases: Vec<(&str, &[&str], Groups, Vec<Action>)> = vec![
+            ("none", &[], Groups::new(), vec![]),
+            ("attached", &["a"], [("a".into(), group(true, &[]))].into(), vec![]),
+            ("exists, not attached", &["a"], [("a".into(), group(false, &[]))].into(), vec![Action::AttachGroup("a".into())]),
+            ("not found: the attach reports it", &["a"], Groups::new(), vec![Action::AttachGroup("a".into())]),
+            ("removed from the spec", &[], [("a".into(), group(true, &["i-1"]))].into(), vec![Action::DetachGroup("a".into())]),
+            ("recorded, detached already", &[], [("a".into(), group(false, &["i-1"]))].into(), vec![]),
+            (
+                "attach before detach",
+                &["b"],
+                [("a".into(), group(true, &[])), ("b".into(), group(false, &[]))].into(),
+                vec![Action::AttachGroup("b".into()), Action::DetachGroup("a".into())],
+            ),
+        ];
+        for (name, wanted, groups, expect) in cases {
+            assert_eq!(plan_groups(&set(wanted), &groups), expect, "case {name}");
+        }
+        let mut d = desired();
+        d.auto_scaling_groups = set(&["web"]);
+        let created = plan(&d, None).unwrap();
+        assert_eq!(created.last(), Some(&Action::AttachGroup("web".into())), "a new ELB gets its groups last: {created:?}");
+        assert_eq!(Action::AttachGroup("web".into()).api_action(), "AttachLoadBalancers");
+        assert_eq!(Action::DetachGroup("web".into()).to_string(), "detached Auto Scaling group web");
     }
 
     #[test]

@@ -8,7 +8,8 @@ mod world;
 use std::collections::BTreeSet;
 
 use elb_operator::elb::{ElbApi, Listener};
-use world::{eventually, repo_path, World};
+use serde_json::json;
+use world::{eventually, repo_path, World, REGION};
 
 fn yaml_status_condition(lb: &serde_json::Value, ty: &str) -> Option<(String, String, String)> {
     lb["status"]["conditions"].as_array()?.iter().find(|c| c["type"] == ty).map(|c| {
@@ -347,4 +348,40 @@ async fn crash_mid_convergence_leaves_no_duplicate_or_leak() {
 
     w.kubectl_ok(&["delete", "loadbalancer/crash", "--timeout=60s"]);
     assert!(elb.describe_load_balancers(&[]).await.unwrap().is_empty(), "no ELB leaked");
+}
+
+/// `spec.backends.autoScalingGroups` through kubectl and the operator binary: the group's
+/// instances InService in status as the group's, the group detached when the spec drops it,
+/// and `kubectl explain` documenting the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_scaling_group_is_attached_and_detached() {
+    let mut w = World::start().await;
+    let group = format!("e2e-asg-{}", w.id);
+    let ids = w.moto().create_auto_scaling_group(&group, "us-east-1a", 2);
+    w.start_operator();
+    let out = w.apply_yaml(&lb_yaml("asg", &format!("  backends:\n    autoScalingGroups: [{group}]\n")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    w.kubectl_ok(&["wait", "--for=condition=Ready", "loadbalancer/asg", "--timeout=90s"]);
+    let status = eventually("both instances InService", &w, || async {
+        let lb = w.get_json("loadbalancer/asg");
+        (lb["status"]["healthy"] == "2/2").then(|| lb["status"].clone())
+    })
+    .await;
+    let elb_name = status["loadBalancerName"].as_str().expect("ELB name").to_string();
+    assert_eq!(status["autoScalingGroups"], json!([group]));
+    let listed: Vec<(String, String)> = status["instances"]
+        .as_array()
+        .expect("instances")
+        .iter()
+        .map(|i| (i["instanceId"].as_str().unwrap_or_default().to_string(), i["source"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(listed, ids.iter().map(|i| (i.clone(), "AutoScalingGroup".to_string())).collect::<Vec<_>>());
+    assert_eq!(w.moto().group_load_balancers(REGION, &group), std::slice::from_ref(&elb_name));
+
+    w.kubectl_ok(&["patch", "loadbalancer/asg", "--type=merge", "-p", r#"{"spec":{"backends":{"autoScalingGroups":null}}}"#]);
+    eventually("the group detached", &w, || async { w.moto().group_load_balancers(REGION, &group).is_empty().then_some(()) }).await;
+    eventually("no instance left", &w, || async { w.describe(&elb_name).await.filter(|d| d.instances.is_empty()) }).await;
+    let explained = w.kubectl_ok(&["explain", "loadbalancer.spec.backends.autoScalingGroups"]);
+    assert!(explained.contains("Auto Scaling groups") && explained.contains("detached"), "{explained}");
+    w.kubectl_ok(&["delete", "loadbalancer/asg", "--timeout=60s"]);
 }

@@ -161,7 +161,7 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     MOTO.stop_instances(&ids[1..2]);
     let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new());
+    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
     assert_eq!(summary, "1/2");
     assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
 
@@ -464,4 +464,73 @@ async fn tls_negotiation_policy_follows_the_spec() {
     let d = snapshot(&c, name).await.description;
     assert!(!d.policies.other_policies.contains(&ours), "{:?}", d.policies);
     execute::delete(&c, name, &owner(name)).await.unwrap();
+}
+
+/// Auto Scaling groups through the sync engine: attached beside instances the spec names,
+/// their instances never registered or deregistered by the operator, a recorded group
+/// detached once the spec drops it, and a foreign ELB's groups not even read.
+#[tokio::test]
+async fn groups_are_attached_beside_the_spec_instances_and_detached_when_dropped() {
+    use elb_operator::autoscaling::{self, AutoScalingApi};
+    use elb_operator::sync::execute::{Apis, Known};
+    use test_support::metrics::{ElbCalls, AUTOSCALING_CALLS};
+
+    let group = MOTO.create_auto_scaling_group("side-asg", "us-east-1a", 2);
+    let own = MOTO.run_instances(1, "us-east-1a");
+    let (c, metrics) = counted();
+    let config = autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap();
+    let asg = autoscaling::Client::new(config.with_metrics(metrics.autoscaling.clone())).unwrap();
+    let apis = Apis { elb: &c, autoscaling: Some(&asg as &dyn AutoScalingApi) };
+    let asg_calls = || ElbCalls::parse_family(&metrics.encode(), AUTOSCALING_CALLS);
+    let name = "side-asg-lb";
+    let mut spec = tutorial_spec(&["us-east-1a"], &own);
+    spec.backends.as_mut().unwrap().auto_scaling_groups = vec!["side-asg".into()];
+    let want = desired(name, &spec, None);
+    let mut all = [group.clone(), own.clone()].concat();
+    all.sort();
+
+    let (applied, _) = converged(execute::converge_from(apis, &want, &owner(name), false, Known::default()).await);
+    assert_eq!(applied.first().map(Action::api_action), Some("CreateLoadBalancer"));
+    assert_eq!(applied.last(), Some(&Action::AttachGroup("side-asg".into())));
+    assert_eq!(api_actions(&applied).iter().filter(|a| a.starts_with("Register")).count(), 1, "the spec's instance: {applied:?}");
+    let (applied, state) = converged(execute::converge_from(apis, &want, &owner(name), false, Known::default()).await);
+    assert_eq!(applied, [], "converged: the group's instances are AWS's, not drift");
+    let mut registered = state.description.instances.clone();
+    registered.sort();
+    assert_eq!(registered, all);
+    assert_eq!(state.attached_groups(), ["side-asg"]);
+    assert!(state.health.as_ref().is_some_and(|h| h.len() == 3), "{:?}", state.health);
+    let counted = calls(&metrics);
+    assert_eq!(counted.attempts("RegisterInstancesWithLoadBalancer"), 1, "only the spec's own instance: {counted:?}");
+    assert_eq!(counted.attempts("DeregisterInstancesFromLoadBalancer"), 0, "{counted:?}");
+    assert_eq!(asg_calls().attempts("DescribeAutoScalingGroups"), 2, "one bulk read per sync");
+
+    // Dropped from the spec, recorded in status: detached, the spec's instance kept.
+    let dropped = desired(name, &tutorial_spec(&["us-east-1a"], &own), None);
+    let recorded = ["side-asg".to_string()];
+    let known = Known { recorded_groups: &recorded, ..Known::default() };
+    let (applied, state) = converged(execute::converge_from(apis, &dropped, &owner(name), false, known).await);
+    assert_eq!(applied, [Action::DetachGroup("side-asg".into())]);
+    assert_eq!(state.description.instances, own);
+    assert!(state.attached_groups().is_empty());
+    assert!(MOTO.group_load_balancers(REGION, "side-asg").is_empty());
+    let (applied, _) = converged(execute::converge_from(apis, &dropped, &owner(name), false, known).await);
+    assert_eq!(applied, [], "a recorded group found detached needs nothing");
+    let (attaches, detaches) = (asg_calls().attempts("AttachLoadBalancers"), asg_calls().attempts("DetachLoadBalancers"));
+    assert_eq!((attaches, detaches), (1, 1));
+
+    // A foreign ELB: nothing changed, its groups not read.
+    create_foreign(&c, "side-asg-foreign", &[], &own[0]).await;
+    let before = asg_calls();
+    let report = execute::converge_from(apis, &desired("side-asg-foreign", &spec, None), &owner("side-asg-foreign"), false, known).await;
+    assert!(matches!(report.result, Ok(Outcome::Conflict { .. })), "{:?}", report.result);
+    let detached = execute::detach_groups(apis, "side-asg-foreign", &owner("side-asg-foreign"), &recorded).await.unwrap();
+    assert!(detached.is_empty(), "a foreign ELB's groups are not the deletion's to detach");
+    assert_eq!(asg_calls().since(&before).total(), 0);
+
+    // Groups without an AutoScaling client: a configuration error before any call.
+    let before = calls(&metrics);
+    let report = execute::converge(&c, &desired("side-asg-none", &spec, None), &owner("side-asg-none"), false).await;
+    assert!(matches!(&report.result, Err(execute::Failure::Elb(Error::Config(m))) if m.contains("AutoScaling")), "{:?}", report.result);
+    assert_eq!(calls(&metrics).since(&before).matching(is_mutating), 0);
 }

@@ -50,7 +50,7 @@ struct Operator {
 impl Operator {
     /// The controllers of `namespace` with ELB clients only (no reachability check).
     async fn start(client: &kube::Client, namespace: &str) -> Operator {
-        Self::start_with(client, Self::config(namespace), Clients::new(crate::config())).await
+        Self::start_with(client, Self::config(namespace), Clients::new(crate::config()), Metrics::new()).await
     }
 
     fn config(namespace: &str) -> Config {
@@ -63,10 +63,10 @@ impl Operator {
         }
     }
 
-    async fn start_with(client: &kube::Client, config: Config, clients: impl ElbClients) -> Operator {
+    /// The controllers with `config` and `clients`, recording into `metrics`.
+    async fn start_with(client: &kube::Client, config: Config, clients: impl ElbClients, metrics: Metrics) -> Operator {
         elb::install_crypto_provider();
         let readiness = config.readiness.clone();
-        let metrics = Metrics::new();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(config, client.clone(), clients, metrics.clone(), async {
             let _ = stopped.await;
@@ -606,7 +606,8 @@ async fn backends_reachable_follows_the_security_group_rules() {
     let ec2 = elb.beside(crate::config().with_metrics(metrics.ec2.clone()));
     // A short resync interval: a False result is checked again after it.
     let config = Config { resync_interval: Duration::from_secs(2), ..Operator::config(ns) };
-    let operator = Operator::start_with(&kube, config, AwsClients { elb, ec2: Some(ec2) }).await;
+    let autoscaling = elb.beside(elb_operator::autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap());
+    let operator = Operator::start_with(&kube, config, AwsClients { elb, ec2: Some(ec2), autoscaling }, metrics.clone()).await;
 
     let closed = eventually("BackendsReachable=False", || async {
         lbs.get("reach").await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "False"))
@@ -736,8 +737,13 @@ async fn without_ec2_permissions_backends_reachable_is_unknown() {
         create(&lbs, reach_lb(name, &group, "denied")).await;
     }
     let ec2 = std::sync::Arc::new(RefusingEc2::default());
-    let operator =
-        Operator::start_with(&kube, Operator::config(ns), RefusedEc2 { elb: Clients::new(crate::config()), ec2: ec2.clone() }).await;
+    let operator = Operator::start_with(
+        &kube,
+        Operator::config(ns),
+        RefusedEc2 { elb: Clients::new(crate::config()), ec2: ec2.clone() },
+        Metrics::new(),
+    )
+    .await;
     for name in ["denied-a", "denied-b"] {
         let lb = eventually("BackendsReachable=Unknown", || async {
             lbs.get(name).await.ok().filter(|lb| reachable(lb).is_some_and(|(s, _, _)| s == "Unknown"))
@@ -754,5 +760,116 @@ async fn without_ec2_permissions_backends_reachable_is_unknown() {
         lbs.delete(name, &DeleteParams::default()).await.unwrap();
     }
     eventually("resources gone", || async { lbs.list(&ListParams::default()).await.unwrap().items.is_empty().then_some(()) }).await;
+    operator.stop().await;
+}
+
+/// `spec.backends.autoScalingGroups` end to end: a group that does not exist is reported
+/// with AWS's code; a group of 2 instances is attached, AWS (moto) registers its instances,
+/// status lists them InService with `source: AutoScalingGroup`; removed from the spec, the
+/// group is detached. The operator never registers or deregisters a group instance itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_scaling_groups_are_attached_reported_and_detached() {
+    use elb_operator::autoscaling;
+    use elb_operator::crd::InstanceSource;
+    use test_support::metrics::{ElbCalls, AUTOSCALING_CALLS};
+
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-asg";
+    namespace(&kube, ns).await;
+    let ids = MOTO.create_auto_scaling_group("loop-asg-web", "us-east-1a", 2);
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "web"},
+               "spec": {"availabilityZones": ["us-east-1a"],
+                        "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}],
+                        "backends": {"autoScalingGroups": ["loop-asg-missing"]}}}),
+    )
+    .await;
+    let metrics = Metrics::new();
+    let elb_clients = Clients::new(crate::config().with_metrics(metrics.elb.clone()));
+    let asg_config = autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap();
+    let clients =
+        AwsClients { autoscaling: elb_clients.beside(asg_config.with_metrics(metrics.autoscaling.clone())), elb: elb_clients, ec2: None };
+    let operator = Operator::start_with(&kube, Operator::config(ns), clients, metrics.clone()).await;
+
+    // A group that does not exist: Synced False with AWS's code for it, and a Warning event.
+    let lb = eventually("Synced False", || async {
+        lbs.get("web").await.ok().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.status == "False"))
+    })
+    .await;
+    let synced = condition(&lb, "Synced").unwrap();
+    assert_eq!(synced.reason, "ValidationError", "{synced:?}");
+    assert!(synced.message.contains("loop-asg-missing"), "{synced:?}");
+    // The event follows the status write.
+    eventually("the Warning event", || async {
+        let seen = events(&kube, ns).await;
+        seen.iter().any(|(t, r, n)| t == "Warning" && r == "ValidationError" && n.contains("loop-asg-missing")).then_some(())
+    })
+    .await;
+
+    // The group that exists: attached, its instances InService in status, marked as the group's.
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backends": {"autoScalingGroups": ["loop-asg-web"]}}})))
+        .await
+        .unwrap();
+    let lb = eventually("Ready with the group's instances", || async {
+        lbs.get("web")
+            .await
+            .ok()
+            .filter(|lb| is_true(lb, "Ready") && lb.status.as_ref().is_some_and(|s| s.healthy.as_deref() == Some("2/2")))
+    })
+    .await;
+    let status = lb.status.clone().unwrap();
+    let elb_name = status.load_balancer_name.clone().unwrap();
+    assert_eq!(status.auto_scaling_groups, ["loop-asg-web"]);
+    let listed: Vec<_> = status.instances.iter().map(|i| (i.instance_id.clone(), i.state.clone(), i.source)).collect();
+    let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
+    assert_eq!(listed, want);
+    assert_eq!(registered(&elb_name).await, ids);
+    assert!(status.instances.iter().all(|i| i.availability_zone.as_deref() == Some("us-east-1a")), "zones from the group: {status:?}");
+    assert!(is_true(&lb, "ZonesBalanced"), "{:?}", status.zones);
+    assert_eq!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web"), std::slice::from_ref(&elb_name));
+    assert!(is_true(&lb, "Synced"));
+
+    // Removed from the spec: detached, and AWS deregisters the instances.
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backends": {"autoScalingGroups": null}}}))).await.unwrap();
+    eventually("detached", || async { MOTO.group_load_balancers(crate::REGION, "loop-asg-web").is_empty().then_some(()) }).await;
+    let lb = eventually("status without the group", || async {
+        lbs.get("web").await.ok().filter(|lb| {
+            lb.status.as_ref().is_some_and(|s| s.auto_scaling_groups.is_empty() && s.instances.is_empty()) && is_true(lb, "Synced")
+        })
+    })
+    .await;
+    assert_eq!(condition(&lb, "Ready").map(|c| c.reason.as_str()), Some("NoBackendsSelected"));
+    assert!(registered(&elb_name).await.is_empty());
+    let seen = events(&kube, ns).await;
+    for note in ["attached Auto Scaling group loop-asg-web", "detached Auto Scaling group loop-asg-web"] {
+        assert!(seen.iter().any(|(t, _, n)| t == "Normal" && n == note), "no event {note:?} in {seen:?}");
+    }
+
+    // Counted from the operator's own metrics: the group's instances were never the
+    // operator's to register or deregister; one attach, one detach, no call for the missing group.
+    let elb_calls = ElbCalls::parse(&metrics.encode());
+    assert_eq!(elb_calls.attempts("RegisterInstancesWithLoadBalancer"), 0, "{elb_calls:?}");
+    assert_eq!(elb_calls.attempts("DeregisterInstancesFromLoadBalancer"), 0, "{elb_calls:?}");
+    let asg_calls = ElbCalls::parse_family(&metrics.encode(), AUTOSCALING_CALLS);
+    assert_eq!((asg_calls.attempts("AttachLoadBalancers"), asg_calls.attempts("DetachLoadBalancers")), (1, 1), "{asg_calls:?}");
+    assert!(asg_calls.attempts("DescribeAutoScalingGroups") >= 3, "{asg_calls:?}");
+
+    // Attached again, then the resource deleted: the group is detached before the ELB goes,
+    // so that it does not keep naming a deleted load balancer.
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(json!({"spec": {"backends": {"autoScalingGroups": ["loop-asg-web"]}}})))
+        .await
+        .unwrap();
+    eventually("attached again", || async {
+        (MOTO.group_load_balancers(crate::REGION, "loop-asg-web") == std::slice::from_ref(&elb_name)).then_some(())
+    })
+    .await;
+    lbs.delete("web", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    assert!(MOTO.group_load_balancers(crate::REGION, "loop-asg-web").is_empty(), "detached before the delete");
+    assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
+    let asg_calls = ElbCalls::parse_family(&metrics.encode(), AUTOSCALING_CALLS);
+    assert_eq!((asg_calls.attempts("AttachLoadBalancers"), asg_calls.attempts("DetachLoadBalancers")), (2, 2), "{asg_calls:?}");
     operator.stop().await;
 }

@@ -167,6 +167,12 @@ pub fn desired_state(
         // Neither: follow the zones of the current backends.
         _ => Placement::Zones(resolved.zones()),
     };
+    let groups = spec.backends.as_ref().map(|b| b.auto_scaling_groups.as_slice()).unwrap_or_default();
+    if let Some(g) = groups.iter().find(|g| !checks::is_auto_scaling_group_name(g)) {
+        return Err(SpecProblem::invalid(format!(
+            "spec.backends.autoScalingGroups: {g:?} is not an Auto Scaling group name (1-255 printable ASCII characters, no spaces and no ':')"
+        )));
+    }
     let attributes = spec.attributes.as_ref().map(convert_attributes).unwrap_or_default();
     let mut tags: BTreeMap<String, String> = spec.tags.clone();
     tags.extend(owner.tags());
@@ -180,6 +186,7 @@ pub fn desired_state(
         attributes,
         tags,
         instances: resolved.instance_ids(),
+        auto_scaling_groups: set(groups),
         stickiness,
         proxy_protocol_ports,
         ssl_policies,
@@ -308,6 +315,19 @@ tags: {team: web}
         assert_eq!(d.attributes.access_log, None);
         assert_eq!(d.tags.len(), 3, "team + exactly two ownership tags: {:?}", d.tags);
         assert_eq!(d.tags["elb.operator.dev/resource"], "default/my-lb");
+    }
+
+    #[test]
+    fn auto_scaling_groups_are_wanted_as_named_and_bad_names_refused() {
+        let mut s = spec(TUTORIAL);
+        s.backends.as_mut().unwrap().auto_scaling_groups = vec!["web-asg".into(), "batch.v2".into()];
+        let d = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap();
+        assert_eq!(d.auto_scaling_groups, ["batch.v2".to_string(), "web-asg".to_string()].into());
+        for bad in ["", "has:colon", "has space", &"x".repeat(256)] {
+            s.backends.as_mut().unwrap().auto_scaling_groups = vec![bad.to_string()];
+            let e = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap_err();
+            assert!(e.message.contains("autoScalingGroups"), "{bad:?}: {e:?}");
+        }
     }
 
     #[test]

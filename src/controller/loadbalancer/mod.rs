@@ -134,7 +134,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
     };
     let elb = match ctx.elb.for_scope(&inputs.scope) {
         Ok(c) => c,
-        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, false).await),
+        Err(e) => return Err(elb_failure(&lb, ctx, &inputs, e, Done::default()).await),
     };
     ctx.schedule.ensure_observer(&inputs.scope, || tokio::spawn(observer::run(ctx.clone(), inputs.scope.clone())));
     let print = fingerprint(&format!("{:?}", (lb.metadata.generation, lb.spec.adopt, &inputs.scope, &inputs.desired, &inputs.resolved)));
@@ -153,7 +153,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
         Step::WriteReachability(verdict) => {
             // Right after a sync, the cache may not hold the status that sync wrote yet:
             // written only over the status it was computed from, else again in a moment.
-            match report_as(&lb, ctx, Observation::Reachability(&verdict), false, true).await {
+            match report_adopting(&lb, ctx, Observation::Reachability(&verdict), Done { if_current: true, ..Done::default() }).await {
                 Ok(()) => Ok(Action::await_change()),
                 Err(Error::Kube(kube::Error::Api(e))) if e.code == 409 => {
                     debug!("status changed since the cache saw it; the reachability result is written later");
@@ -185,7 +185,14 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             // Attributes are not in the inventory: the status vouches for them until the
             // observer's slower attribute pass checks them.
             let known = match &snapshot {
-                Some(s) => Known { seen: s.get(&inputs.name), attributes: Some(&inputs.desired.attributes), read_health: false },
+                Some(s) => Known {
+                    seen: s.get(&inputs.name),
+                    attributes: Some(&inputs.desired.attributes),
+                    read_health: false,
+                    recorded_groups: &[],
+                    // The groups the region's LoadBalancers name, read in bulk with the pass.
+                    groups_seen: Some(&s.groups),
+                },
                 None => Known::default(),
             };
             with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
@@ -232,7 +239,14 @@ async fn full_sync(
     known: Known<'_>,
 ) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
-    let sync_report = execute::converge_from(elb, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
+    let autoscaling = match ctx.elb.autoscaling_for_scope(&inputs.scope) {
+        Ok(c) => c,
+        Err(e) => return Err(elb_failure(lb, ctx, inputs, e, Done::default()).await),
+    };
+    let apis = execute::Apis { elb, autoscaling: autoscaling.as_deref() };
+    let recorded_groups = lb.status.as_ref().map(|s| s.auto_scaling_groups.as_slice()).unwrap_or_default();
+    let known = Known { recorded_groups, ..known };
+    let sync_report = execute::converge_from(apis, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
     for action in &sync_report.applied {
         let reason = match action.change() {
             Change::Created => "Created",
@@ -248,11 +262,12 @@ async fn full_sync(
             let cross_zone = converged.attributes.cross_zone_load_balancing;
             let observation =
                 Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
-            report_adopting(lb, ctx, observation, sync_report.adopted).await?;
+            report_adopting(lb, ctx, observation, Done { adopted: sync_report.adopted, ..Done::default() }).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
-            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt };
+            let groups = converged.groups.clone();
+            let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt, groups };
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
             ctx.schedule.reach_observed(&key, reachable::Inputs::of(&converged.description));
@@ -273,7 +288,10 @@ async fn full_sync(
             ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
-        Err(Failure::Elb(e)) => Err(elb_failure(lb, ctx, inputs, e, sync_report.adopted).await),
+        Err(Failure::Elb(e)) => {
+            let done = Done { adopted: sync_report.adopted, maybe_attached: Some(&inputs.desired.auto_scaling_groups), if_current: false };
+            Err(elb_failure(lb, ctx, inputs, e, done).await)
+        }
         Err(Failure::Plan(p)) => {
             let reason = match p {
                 PlanError::SchemeMismatch { .. } => "SchemeMismatch",
@@ -287,10 +305,22 @@ async fn full_sync(
     }
 }
 
+/// What a sync did that status keeps even when the sync then failed: whether it adopted the
+/// ELB, and the groups a failed sync may have attached (its wanted ones: an attach may have
+/// been applied and still answered with an error), which must be detached once the spec
+/// drops them. And how to write: `if_current`, only over the version of the object the
+/// status was computed from ([`super::status::write_over`]), with the events after the write.
+#[derive(Debug, Default, Clone, Copy)]
+struct Done<'a> {
+    adopted: bool,
+    maybe_attached: Option<&'a std::collections::BTreeSet<String>>,
+    if_current: bool,
+}
+
 /// Reports an ELB error (condition + Warning event naming code and message) and returns it.
 /// A write the lease's fence refused is not reported: this process may not lead any more,
 /// and status and events are the leader's to write.
-async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, adopted: bool) -> Error {
+async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::Error, done: Done<'_>) -> Error {
     if matches!(e, elb::Error::Fenced { .. }) {
         debug!(error = %e, "write refused by the lease's fence; not reported");
         return Error::Elb(e);
@@ -300,7 +330,7 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
     let synced = Verdict::new(SYNCED, false, &reason, &message);
     let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
-    if let Err(write) = report_adopting(lb, ctx, observation, adopted).await {
+    if let Err(write) = report_adopting(lb, ctx, observation, done).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;
@@ -310,23 +340,20 @@ async fn elb_failure(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, e: elb::
 /// Computes the new status from `observation`, warns once when backends stop resolving,
 /// and writes the status when it changed.
 async fn report(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>) -> Result<()> {
-    report_adopting(lb, ctx, observation, false).await
+    report_adopting(lb, ctx, observation, Done::default()).await
 }
 
 /// [`report`], recording in status that the sync adopted the ELB (sticky: an adopted ELB
 /// stays adopted, whatever happens to the sync).
-async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool) -> Result<()> {
-    report_as(lb, ctx, observation, adopted, false).await
-}
-
-/// [`report_adopting`]; with `if_current`, the status is written only over the version of
-/// `lb` it was computed from ([`super::status::write_over`]), and the events follow the write.
-async fn report_as(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, adopted: bool, if_current: bool) -> Result<()> {
+async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_>, done: Done<'_>) -> Result<()> {
     let previous = lb.status.clone().unwrap_or_default();
     let mut next = status::next(&previous, lb.metadata.generation, &observation);
-    next.adopted |= adopted;
+    next.adopted |= done.adopted;
+    if let Some(groups) = done.maybe_attached {
+        status::remember_attached(&mut next, groups);
+    }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
-    if if_current && super::status::write_over(&api, lb, lb.status.as_ref(), &next, true).await? {
+    if done.if_current && super::status::write_over(&api, lb, lb.status.as_ref(), &next, true).await? {
         debug!("status written");
     }
     if let Some(c) = status::newly_unresolved(&previous, &next) {
@@ -338,7 +365,7 @@ async fn report_as(lb: &LoadBalancer, ctx: &Context, observation: Observation<'_
     if let Some(c) = status::newly_unreachable(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckBackends", c.message.clone()).await;
     }
-    if !if_current && super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
+    if !done.if_current && super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
     }
     ctx.schedule.status_written(&ObjectRef::from_obj(lb), &next);
@@ -376,9 +403,21 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-    let result = match ctx.elb.for_scope(&scope) {
-        Ok(elb) => execute::delete(&*elb, &name, &owner).await,
-        Err(e) => Err(e),
+    let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
+        (Ok(elb), Ok(autoscaling)) => {
+            let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
+            match execute::detach_groups(apis, &name, &owner, &groups_named(&lb)).await {
+                Ok(detached) => {
+                    for g in detached {
+                        ctx.publish(&*lb, EventType::Normal, "Updated", "DetachLoadBalancers", format!("detached Auto Scaling group {g}"))
+                            .await;
+                    }
+                    execute::delete(&*elb, &name, &owner).await
+                }
+                Err(e) => Err(e),
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
     match result {
         Ok(Deleted::Deleted) => {
@@ -398,6 +437,13 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         }
     }
     Ok(Action::await_change())
+}
+
+/// The Auto Scaling groups a LoadBalancer names or recorded as attached.
+pub fn groups_named(lb: &LoadBalancer) -> Vec<String> {
+    let named = lb.spec.backends.iter().flat_map(|b| b.auto_scaling_groups.iter());
+    let recorded = lb.status.iter().flat_map(|s| s.auto_scaling_groups.iter());
+    named.chain(recorded).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
 }
 
 /// The ELB action an error came from, for the event's `action`.

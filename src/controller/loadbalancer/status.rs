@@ -28,9 +28,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
-use crate::crd::{InstanceStatus, LoadBalancerStatus};
+use crate::crd::{InstanceSource, InstanceStatus, LoadBalancerStatus};
 use crate::elb::{self, HealthState, InstanceState};
 use crate::sync::execute::Converged;
+use crate::sync::plan;
 
 use super::zones;
 
@@ -66,10 +67,12 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 None => (recorded_health(previous), previous.instances_observed_time.clone()),
             };
             let health = dedupe(&health);
-            let (instances, healthy) = instances(&health, &resolved.instances);
+            let groups = converged.attached_groups();
+            let from_groups = group_backends(&converged.groups);
+            let (instances, healthy) = instances(&health, &resolved.instances, &from_groups);
             let sorted_set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>().into_iter().collect::<Vec<_>>();
             let (zones, subnets) = (sorted_set(&d.availability_zones), sorted_set(&d.subnets));
-            let balance = zones::balance(&zones, &health, &resolved.instances, *cross_zone);
+            let balance = zones::balance(&zones, &health, &with_groups(&resolved.instances, &from_groups), *cross_zone);
             let verdicts = [
                 ready_verdict(true, false, resolved.selects_anything, &health),
                 Verdict::new(SYNCED, true, "Synced", "the load balancer matches the spec"),
@@ -85,6 +88,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 availability_zones: zones,
                 subnets,
                 instances,
+                auto_scaling_groups: groups,
                 healthy: Some(healthy),
                 zones: balance.zones,
                 instances_observed_time: observed_time,
@@ -95,9 +99,17 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
         }
         Observation::HealthPolled { health, resolved, at, cross_zone } => {
             let health = dedupe(health);
-            let (instances, healthy) = instances(&health, &resolved.instances);
+            // Group membership is read by syncs only: the last one's stands.
+            let from_groups = previous
+                .instances
+                .iter()
+                .filter(|i| i.source == Some(InstanceSource::AutoScalingGroup))
+                .map(|i| (i.instance_id.clone(), Backend { zone: i.availability_zone.clone(), node: None }))
+                .collect();
+            let (instances, healthy) = instances(&health, &resolved.instances, &from_groups);
             let ready = ready_verdict(true, false, resolved.selects_anything, &health);
-            let balance = zones::balance(&previous.availability_zones, &health, &resolved.instances, *cross_zone);
+            let balance =
+                zones::balance(&previous.availability_zones, &health, &with_groups(&resolved.instances, &from_groups), *cross_zone);
             // Only Ready and ZonesBalanced change; the other conditions keep their place and
             // content.
             LoadBalancerStatus {
@@ -173,6 +185,17 @@ pub fn newly_unreachable<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalanc
     newly_false(previous, next, BACKENDS_REACHABLE)
 }
 
+/// Adds `groups` to `status.autoScalingGroups`: a sync that failed may have attached any
+/// group it wanted (an attach AWS applied can still be answered with an error), and must
+/// not forget it, or a group dropped from the spec before the next successful sync would
+/// stay attached. Recording one that was not attached costs one name in the next sync's
+/// describe, which then finds it detached, and that sync's status drops it.
+pub fn remember_attached(status: &mut LoadBalancerStatus, groups: &BTreeSet<String>) {
+    let mut all: BTreeSet<String> = status.auto_scaling_groups.iter().cloned().collect();
+    all.extend(groups.iter().cloned());
+    status.auto_scaling_groups = all.into_iter().collect();
+}
+
 /// The instance health a status recorded.
 pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
     status
@@ -195,21 +218,51 @@ pub fn newly_unresolved<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalance
     (!already).then_some(now)
 }
 
+/// The instances of the attached groups, with the zones AWS reported for them.
+pub fn group_backends(groups: &plan::Groups) -> BTreeMap<String, Backend> {
+    plan::group_instances(&BTreeSet::new(), groups)
+        .into_iter()
+        .map(|id| {
+            let zone = groups.values().find_map(|g| g.zones.get(&id)).cloned();
+            (id, Backend { zone, node: None })
+        })
+        .collect()
+}
+
+/// The resolved backends, plus the groups' instances they do not name (for zones).
+fn with_groups(known: &BTreeMap<String, Backend>, from_groups: &BTreeMap<String, Backend>) -> BTreeMap<String, Backend> {
+    let mut all = from_groups.clone();
+    all.extend(known.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
 /// One status entry per instance ELB reports, sorted by id, with zone and node from the
-/// resolved backends; and the `InService/registered` summary.
-pub fn instances(health: &[InstanceState], known: &BTreeMap<String, Backend>) -> (Vec<InstanceStatus>, String) {
+/// resolved backends (else the zone of a group instance) and its source (the resolved
+/// backends, else the instances of attached groups `from_groups`); and the
+/// `InService/registered` summary.
+pub fn instances(
+    health: &[InstanceState],
+    known: &BTreeMap<String, Backend>,
+    from_groups: &BTreeMap<String, Backend>,
+) -> (Vec<InstanceStatus>, String) {
     let health = dedupe(health);
     let mut out: Vec<InstanceStatus> = health
         .iter()
         .map(|h| {
             let backend = known.get(&h.instance_id);
+            let group = from_groups.get(&h.instance_id);
             InstanceStatus {
                 instance_id: h.instance_id.clone(),
-                availability_zone: backend.and_then(|b| b.zone.clone()),
+                availability_zone: backend.and_then(|b| b.zone.clone()).or_else(|| group.and_then(|g| g.zone.clone())),
                 node: backend.and_then(|b| b.node.clone()),
                 state: h.state.to_string(),
                 reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
                 description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
+                source: match (backend, group) {
+                    (Some(_), _) => Some(InstanceSource::Backends),
+                    (None, Some(_)) => Some(InstanceSource::AutoScalingGroup),
+                    (None, None) => None,
+                },
             }
         })
         .collect();
@@ -329,14 +382,23 @@ mod tests {
         let (list, summary) = instances(
             &[h("i-3", "OutOfService", Some("Instance")), h("i-2", "InService", Some("N/A")), h("i-1", "InService", None)],
             &known,
+            &[("i-1".to_string(), Backend { zone: Some("us-east-1c".into()), node: None }), ("i-2".to_string(), Backend::default())].into(),
         );
         assert_eq!(summary, "2/3");
+        let sources = list.iter().map(|i| i.source).collect::<Vec<_>>();
+        assert_eq!(
+            sources,
+            [Some(InstanceSource::AutoScalingGroup), Some(InstanceSource::Backends), None],
+            "a selected backend is the operator's even when a group has it too"
+        );
         assert_eq!(list.iter().map(|i| i.instance_id.as_str()).collect::<Vec<_>>(), ["i-1", "i-2", "i-3"]);
         assert_eq!(list[1].node.as_deref(), Some("n2"));
         assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"));
         assert_eq!(list[1].reason_code, None, "N/A is dropped");
         assert_eq!(list[2].reason_code.as_deref(), Some("Instance"));
-        assert_eq!(instances(&[], &known).1, "0/0");
+        assert_eq!(list[0].availability_zone.as_deref(), Some("us-east-1c"), "a group instance's zone comes from its group");
+        assert_eq!(list[1].availability_zone.as_deref(), Some("us-east-1b"), "the node's zone first");
+        assert_eq!(instances(&[], &known, &BTreeMap::new()).1, "0/0");
     }
 
     fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
@@ -405,6 +467,77 @@ mod tests {
     }
 
     #[test]
+    fn group_instances_are_marked_and_attached_groups_listed_and_a_poll_keeps_both() {
+        use crate::sync::plan::ObservedGroup;
+        let r = resolved(&[("i-1", None)]);
+        let group = |attached: bool, ids: &[&str]| ObservedGroup {
+            attached,
+            instances: ids.iter().map(|i| i.to_string()).collect(),
+            zones: ids.iter().map(|i| (i.to_string(), "us-east-1a".to_string())).collect(),
+        };
+        let converged = Converged {
+            description: elb::LoadBalancerDescription {
+                name: "lb".into(),
+                availability_zones: vec!["us-east-1a".into()],
+                ..Default::default()
+            },
+            health: Some(health(&[("i-1", "InService"), ("i-7", "InService"), ("i-9", "OutOfService")])),
+            attributes: Default::default(),
+            // "old" was just detached: AWS is deregistering i-9.
+            groups: [("web".to_string(), group(true, &["i-7"])), ("old".to_string(), group(false, &["i-9"]))].into(),
+        };
+        let at = Time(k8s_openapi::jiff::Timestamp::now());
+        let synced = next(
+            &LoadBalancerStatus::default(),
+            Some(1),
+            &Observation::Synced { converged: &converged, region: "us-east-1", resolved: &r, at: &at, cross_zone: None },
+        );
+        assert_eq!(synced.auto_scaling_groups, ["web"]);
+        let sources = |s: &LoadBalancerStatus| s.instances.iter().map(|i| (i.instance_id.clone(), i.source)).collect::<Vec<_>>();
+        let expect = vec![
+            ("i-1".to_string(), Some(InstanceSource::Backends)),
+            ("i-7".to_string(), Some(InstanceSource::AutoScalingGroup)),
+            ("i-9".to_string(), None),
+        ];
+        assert_eq!(sources(&synced), expect);
+        assert_eq!(synced.instances[1].availability_zone.as_deref(), Some("us-east-1a"));
+        // Zone balance counts the group's instance in its zone (i-1's zone is unknown).
+        assert_eq!(synced.zones, [crate::crd::ZoneStatus { name: "us-east-1a".into(), instances: 1, in_service: 1 }]);
+        assert_eq!(condition(&synced, ZONES_BALANCED).status, "True");
+        let polled = next(
+            &synced,
+            Some(1),
+            &Observation::HealthPolled {
+                health: &health(&[("i-1", "InService"), ("i-7", "OutOfService")]),
+                resolved: &r,
+                at: &at,
+                cross_zone: None,
+            },
+        );
+        assert_eq!(sources(&polled), expect[..2].to_vec());
+        assert_eq!(
+            polled.zones,
+            [crate::crd::ZoneStatus { name: "us-east-1a".into(), instances: 1, in_service: 0 }],
+            "zones kept by a poll"
+        );
+        assert_eq!(polled.auto_scaling_groups, ["web"]);
+        let failed = next(
+            &polled,
+            Some(2),
+            &Observation::Failed {
+                synced: Verdict::new(SYNCED, false, "ValidationError", "m"),
+                conflict: None,
+                resolved: None,
+                transient: false,
+            },
+        );
+        assert_eq!(failed.auto_scaling_groups, ["web"], "a failure forgets no attached group");
+        let mut after_attach = failed.clone();
+        remember_attached(&mut after_attach, &["api".to_string(), "web".to_string()].into());
+        assert_eq!(after_attach.auto_scaling_groups, ["api", "web"], "a group a failed sync may have attached is remembered");
+    }
+
+    #[test]
     fn a_sync_then_a_failure_then_a_poll() {
         let r = resolved(&[("i-1", Some("us-east-1a")), ("i-2", None)]);
         let converged = Converged {
@@ -416,6 +549,7 @@ mod tests {
             },
             health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
             attributes: Default::default(),
+            groups: Default::default(),
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let synced = next(
@@ -521,7 +655,7 @@ mod tests {
         assert_eq!(s.healthy.as_deref(), Some("1/2"));
         let many: Vec<InstanceState> =
             (0..MAX_STATUS_INSTANCES + 5).map(|i| health(&[(&format!("i-{i:05}"), "InService")]).remove(0)).collect();
-        let (list, summary) = instances(&many, &BTreeMap::new());
+        let (list, summary) = instances(&many, &BTreeMap::new(), &BTreeMap::new());
         assert_eq!(list.len(), MAX_STATUS_INSTANCES);
         assert_eq!(summary, format!("{0}/{0}", MAX_STATUS_INSTANCES + 5));
     }
@@ -533,6 +667,7 @@ mod tests {
             description: elb::LoadBalancerDescription { name: "lb".into(), ..Default::default() },
             health: Some(health(&[("i-1", "OutOfService")])),
             attributes: Default::default(),
+            groups: Default::default(),
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let sync = |prev: &LoadBalancerStatus| {

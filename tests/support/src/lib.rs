@@ -3,6 +3,7 @@
 //! ports and stops them on drop, and reads the operator's ELB call counts from its metrics
 //! ([`metrics::ElbCalls`]).
 
+pub mod autoscaling;
 pub mod ec2;
 pub mod fault_proxy;
 pub mod metrics;

@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 pub const ELB_CALLS: &str = "elb_operator_elb_calls_total";
 /// The counter family of EC2 calls (same labels).
 pub const EC2_CALLS: &str = "elb_operator_ec2_calls_total";
+/// The counter family of Auto Scaling calls (same labels).
+pub const AUTOSCALING_CALLS: &str = "elb_operator_autoscaling_calls_total";
 
 /// ELB call attempts by (action, outcome), `outcome` being `success` or an error kind label.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
