@@ -115,10 +115,11 @@ impl World {
             .env("KUBECONFIG", &self.kubeconfig)
             .env("AWS_ACCESS_KEY_ID", key)
             .env("AWS_SECRET_ACCESS_KEY", secret)
-            // ELB's endpoint only: EC2 (the reachability check) is moto's, or the region's
-            // when E2E_ELB_ENDPOINT names a real ELB endpoint.
+            // ELB's endpoint only: EC2 (the reachability check) and Auto Scaling are moto's,
+            // or the region's when E2E_ELB_ENDPOINT names a real ELB endpoint.
             .env("AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING", &self.elb_endpoint)
             .args(self.moto.as_ref().map(|m| format!("--ec2-endpoint={}", m.endpoint)))
+            .envs(self.moto.as_ref().map(|m| ("AWS_ENDPOINT_URL_AUTO_SCALING", m.endpoint.clone())))
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN")
             .stdin(Stdio::null())
