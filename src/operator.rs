@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::http::Health;
-use crate::leader::{Election, LeaderElector, LeaseConfig, SuperviseError};
+use crate::leader::{Election, LeaderElector, LeaseConfig, Shards, SuperviseError};
 use crate::telemetry::Metrics;
 
 /// Why `elb-operator run` stopped with an error.
@@ -47,6 +47,9 @@ pub enum Error {
 
     #[error("HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
+
+    #[error("--shards {0} needs leader election: the shards are held through Leases (drop --leader-election=false)")]
+    ShardsWithoutLeaderElection(u32),
 
     #[error(transparent)]
     Supervise(#[from] SuperviseError),
@@ -78,7 +81,18 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     let metrics = Metrics::new();
     let elb_config = elb_client_config(&args, &metrics).map_err(Error::ElbConfig)?;
 
-    let client = kube::Client::try_default().await?;
+    if args.shards > 1 && !args.leader_election {
+        return Err(Error::ShardsWithoutLeaderElection(args.shards));
+    }
+    // One identity for every lease of this process; the API server's audit log (and the
+    // test stand-in's request log) tells the replicas apart by the user agent naming it.
+    let identity = crate::leader::default_identity(args.leader_identity.clone());
+    let mut kube_config = kube::Config::infer().await.map_err(|e| Error::Kube(kube::Error::InferConfig(e)))?;
+    let agent = format!("elb-operator/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    if let Ok(agent) = http::HeaderValue::from_str(&agent) {
+        kube_config.headers.push((http::header::USER_AGENT, agent));
+    }
+    let client = kube::Client::try_from(kube_config)?;
     let missing = crate::crd::missing_crds(&client).await?;
     if !missing.is_empty() {
         return Err(Error::CrdsMissing { missing });
@@ -105,24 +119,37 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         });
     }
 
-    let elector = args.leader_election.then(|| {
+    let lease = {
         let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
-        let identity = crate::leader::default_identity(args.leader_identity.clone());
-        LeaderElector::new(client.clone(), LeaseConfig::new(&args.lease_name, namespace, identity, args.lease_duration))
-    });
-
-    // With leader election, every mutating ELB call is fenced by the lease.
-    let elb_config = match elector.as_ref().map(LeaderElector::fence) {
-        Some(fence) => elb_config.with_fence(fence),
-        None => elb_config,
+        LeaseConfig::new(&args.lease_name, namespace, identity.clone(), args.lease_duration)
     };
-    let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
-        let config = controller_config(&args, &health);
+    let controllers = |shards: Option<Shards>, elb_config: crate::elb::ClientConfig| {
+        let config = crate::controller::Config { shards, ..controller_config(&args, &health) };
         let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
-        let clients = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
-        crate::controller::run(config, client.clone(), clients, metrics.clone(), stop.cancelled_owned())
-    })
-    .await
+        let (client, metrics) = (client.clone(), metrics.clone());
+        // Fresh clients (and budgets) for each leadership term.
+        move |stop: CancellationToken| {
+            let clients = crate::elb::Clients::new(elb_config.clone()).with_session_name(session.clone());
+            crate::controller::run(config.clone(), client.clone(), clients, metrics.clone(), stop.cancelled_owned())
+        }
+    };
+    let result = if args.shards > 1 {
+        // One candidate per shard; each reconcile carries its shard's fence, so the client's
+        // own fence stays closed: a write outside any shard is refused.
+        let shards = Shards::new(args.shards, &identity);
+        let electors = (0..args.shards).map(|i| LeaderElector::for_shard(client.clone(), lease.clone(), &shards, i)).collect();
+        let run = controllers(Some(shards), elb_config.with_fence(crate::elb::Fence::default()));
+        crate::leader::supervise_shards(electors, health.clone(), shutdown, args.shutdown_timeout, run).await
+    } else {
+        let elector = args.leader_election.then(|| LeaderElector::new(client.clone(), lease));
+        // With leader election, every mutating ELB call is fenced by the lease.
+        let elb_config = match elector.as_ref().map(LeaderElector::fence) {
+            Some(fence) => elb_config.with_fence(fence),
+            None => elb_config,
+        };
+        let run = controllers(None, elb_config);
+        crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, run).await
+    }
     .map_err(Error::from);
 
     http_stop.cancel();

@@ -165,8 +165,11 @@ pub struct Metrics {
     /// Managed LoadBalancers by their `Ready` condition (`True`, `False`).
     pub load_balancers_ready: Family<StateLabels, Gauge>,
     pub fleet: FleetMetrics,
-    /// 1 while this process leads (or runs without leader election), else 0.
+    /// 1 while this process leads (or runs without leader election), else 0. With shards:
+    /// 1 while it holds at least one.
     pub leader: Gauge,
+    /// Shards this process holds (with `--shards N`; 0 otherwise).
+    pub shards_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -221,7 +224,9 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, ec2, instances, load_balancers_ready, fleet, leader }
+        let shards_held = Gauge::default();
+        registry.register("shards_held", "Shards this replica holds (--shards)", shards_held.clone());
+        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, ec2, instances, load_balancers_ready, fleet, leader, shards_held }
     }
 
     /// The Prometheus text exposition of every metric.

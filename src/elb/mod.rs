@@ -20,7 +20,7 @@ mod wire;
 
 pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
 pub use crate::aws::{
-    install_crypto_provider, is_mutating, rate_limit, with_class, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind, Fence,
+    install_crypto_provider, is_mutating, rate_limit, with_class, with_fence, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind, Fence,
     RateLimitConfig, RateLimiter, RetryConfig, Role,
 };
 pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};

@@ -15,11 +15,14 @@
 //! - A lease with no holder (released) is free at once. On graceful shutdown the holder
 //!   releases it by clearing `holderIdentity`.
 //!
-//! [`supervise`] runs the controllers while this process leads.
+//! [`supervise`] runs the controllers while this process leads; with shards ([`shards`]),
+//! [`supervise_shards`] runs them all along and one candidate per shard.
 
+pub mod shards;
 mod supervise;
 
-pub use supervise::{supervise, SuperviseError};
+pub use shards::Shards;
+pub use supervise::{supervise, supervise_shards, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;
@@ -108,11 +111,23 @@ pub struct LeaderElector {
     config: LeaseConfig,
     observed: Option<Observed>,
     fence: Fence,
+    /// The shard this candidate stands for, when sharded.
+    shard: Option<(Shards, u32)>,
 }
 
 impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
-        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default() }
+        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default(), shard: None }
+    }
+
+    /// The candidate for shard `shard` of `shards`: its lease is `<config.name>-shard-<i>`,
+    /// its fence the shard's, and it takes the shard only when [`Shards`] allows.
+    pub fn for_shard(client: kube::Client, mut config: LeaseConfig, shards: &Shards, shard: u32) -> Self {
+        config.name = shards::lease_name(&config.name, shard);
+        let mut elector = LeaderElector::new(client, config);
+        elector.fence = shards.fence(shard);
+        elector.shard = Some((shards.clone(), shard));
+        elector
     }
 
     /// The write fence this elector keeps: open until `renew_deadline` after the last
@@ -135,6 +150,20 @@ impl LeaderElector {
         if changed {
             self.observed = Some(Observed { spec: spec.clone(), at: Instant::now() });
         }
+        if let (Some((shards, i)), Some(o)) = (&self.shard, &self.observed) {
+            shards.saw(*i, self.observed_holder(), o.at + self.record_duration(&o.spec));
+        }
+    }
+
+    /// How long a lease record stays valid without renewal.
+    fn record_duration(&self, spec: &LeaseSpec) -> Duration {
+        spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration)
+    }
+
+    /// Whether this candidate may take its lease now (always, unless it stands for a shard
+    /// and this process holds its fair share already).
+    fn may_take(&self) -> bool {
+        self.shard.as_ref().is_none_or(|(shards, i)| shards.may_take(*i, self.config.retry_period))
     }
 
     /// One election step: acquires, renews or takes over the lease when this candidate may.
@@ -144,6 +173,9 @@ impl LeaderElector {
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
         let Some(current) = self.api.get_opt(&self.config.name).await? else {
+            if !self.may_take() {
+                return Ok(false);
+            }
             let spec = LeaseSpec {
                 holder_identity: Some(self.config.identity.clone()),
                 lease_duration_seconds: Some(self.config.lease_duration_seconds()),
@@ -168,12 +200,14 @@ impl LeaderElector {
         let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
         let mine = holder == Some(self.config.identity.as_str());
         if let (Some(_), false) = (holder, mine) {
-            let duration =
-                spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration);
+            let duration = self.record_duration(&spec);
             let seen_at = self.observed.as_ref().map(|o| o.at).unwrap_or_else(Instant::now);
             if seen_at.elapsed() < duration {
                 return Ok(false);
             }
+        }
+        if !mine && !self.may_take() {
+            return Ok(false);
         }
         let transitions = spec.lease_transitions.unwrap_or(0);
         let new_spec = LeaseSpec {
@@ -270,6 +304,9 @@ impl LeaderElector {
             if next != Election::Leader {
                 self.fence.close();
             }
+            if let Some((shards, i)) = &self.shard {
+                shards.set_held(*i, next == Election::Leader);
+            }
             state.send_if_modified(|s| {
                 let changed = *s != next;
                 *s = next;
@@ -281,6 +318,9 @@ impl LeaderElector {
             }
         }
         self.fence.close();
+        if let Some((shards, i)) = &self.shard {
+            shards.set_held(*i, false);
+        }
         if last_renewal.is_some() {
             match tokio::time::timeout(cfg.retry_period.max(Duration::from_secs(1)), self.release()).await {
                 Ok(Ok(())) => tracing::info!(lease = %cfg.name, "released the lease"),

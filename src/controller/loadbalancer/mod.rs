@@ -48,7 +48,8 @@ pub const RESOURCE: &str = "loadbalancer";
 pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
     let ns = lb.namespace().unwrap_or_default();
     let span = info_span!("reconcile", kind = "LoadBalancer", object = %format!("{ns}/{}", lb.name_any()));
-    async move {
+    let name = lb.name_any();
+    let reconcile = async {
         let _timer = ctx.metrics.reconcile.start(RESOURCE);
         let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &ns);
         let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
@@ -68,9 +69,8 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
             ctx.metrics.reconcile.failure(RESOURCE, e.metric_label());
         }
         result
-    }
-    .instrument(span)
-    .await
+    };
+    super::sharding::in_shard(&ctx, Some(&ns), &name, reconcile).instrument(span).await
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
@@ -286,6 +286,7 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
     }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
+    super::sharding::writable("status")?;
     if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
         debug!("status written");
     }

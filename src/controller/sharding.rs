@@ -1,0 +1,91 @@
+//! The controllers' side of shards (`--shards N`, see [`crate::leader::shards`]): a reconcile
+//! of an object whose shard this process does not hold does nothing, and one of a held
+//! shard runs under that shard's fence, which its ELB writes and its Kubernetes writes
+//! (status, events, pod conditions) check. When a shard is gained its objects are
+//! reconciled; when it is lost they are forgotten (no more health polls or drift checks
+//! here).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::channel::mpsc::UnboundedSender;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::ResourceExt;
+use tracing::{debug, info};
+
+use super::context::Context;
+use crate::crd::{HealthCheck, LoadBalancer};
+use crate::leader::Shards;
+use crate::{Error, Result};
+
+/// Runs `reconcile` for the object `namespace/name` if this process holds its shard, under
+/// the shard's fence; else does nothing and waits for a change (a gained shard triggers its
+/// objects, [`follow`]).
+pub async fn in_shard<F>(ctx: &Context, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
+where
+    F: Future<Output = Result<Action>>,
+{
+    let Some(shards) = &ctx.config.shards else { return reconcile.await };
+    let shard = shards.of(namespace.unwrap_or_default(), name);
+    if !shards.holds(shard) {
+        debug!(shard, "shard not held here; skipped");
+        return Ok(Action::await_change());
+    }
+    crate::aws::with_fence(shards.fence(shard), reconcile).await
+}
+
+/// Refuses a Kubernetes write once the object's shard is lost (`write` names it in the error).
+pub fn writable(write: &'static str) -> Result<()> {
+    match crate::aws::fence::writes_allowed() {
+        true => Ok(()),
+        false => Err(Error::Fenced { write }),
+    }
+}
+
+/// Follows the shards held until aborted: triggers every LoadBalancer and HealthCheck of a
+/// gained shard, forgets the LoadBalancers of a lost one, and publishes the shards-held
+/// gauge.
+pub async fn follow(
+    shards: Shards,
+    ctx: Arc<Context>,
+    lbs: Store<LoadBalancer>,
+    hcs: Store<HealthCheck>,
+    lb_triggers: UnboundedSender<ObjectRef<LoadBalancer>>,
+    hc_triggers: UnboundedSender<ObjectRef<HealthCheck>>,
+) {
+    let mut rx = shards.subscribe();
+    let mut before = vec![false; shards.count() as usize];
+    // Aborted when the controllers stop; each iteration waits for a change of the held
+    // shards, and u32::MAX changes is beyond any process's life.
+    for _ in 0..u32::MAX {
+        let now = rx.borrow_and_update().clone();
+        let held = now.iter().filter(|h| **h).count();
+        ctx.metrics.shards_held.set(held as i64);
+        ctx.metrics.leader.set(i64::from(held > 0));
+        let gained: Vec<u32> = (0..shards.count()).filter(|i| now[*i as usize] && !before[*i as usize]).collect();
+        let lost: Vec<u32> = (0..shards.count()).filter(|i| !now[*i as usize] && before[*i as usize]).collect();
+        let shard_of = |ns: Option<String>, name: String| shards.of(&ns.unwrap_or_default(), &name);
+        if !gained.is_empty() {
+            info!(?gained, held = ?shards.held(), "shards gained; reconciling their objects");
+            // Their first syncs must not be served by an inventory taken before the gain.
+            ctx.schedule.refresh_inventories();
+            for lb in lbs.state().iter().filter(|lb| gained.contains(&shard_of(lb.namespace(), lb.name_any()))) {
+                let _ = lb_triggers.unbounded_send(ObjectRef::from_obj(&**lb));
+            }
+            for hc in hcs.state().iter().filter(|hc| gained.contains(&shard_of(hc.namespace(), hc.name_any()))) {
+                let _ = hc_triggers.unbounded_send(ObjectRef::from_obj(&**hc));
+            }
+        }
+        if !lost.is_empty() {
+            info!(?lost, held = ?shards.held(), "shards lost; their objects are left to their new holders");
+            for lb in lbs.state().iter().filter(|lb| lost.contains(&shard_of(lb.namespace(), lb.name_any()))) {
+                ctx.forget(&ObjectRef::from_obj(&**lb));
+            }
+        }
+        before = now;
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
