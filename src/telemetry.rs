@@ -226,7 +226,17 @@ impl Metrics {
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
         let shards_held = Gauge::default();
         registry.register("shards_held", "Shards this replica holds (--shards)", shards_held.clone());
-        Metrics { registry: Arc::new(Mutex::new(registry)), reconcile, elb, ec2, instances, load_balancers_ready, fleet, leader, shards_held }
+        Metrics {
+            registry: Arc::new(Mutex::new(registry)),
+            reconcile,
+            elb,
+            ec2,
+            instances,
+            load_balancers_ready,
+            fleet,
+            leader,
+            shards_held,
+        }
     }
 
     /// The Prometheus text exposition of every metric.

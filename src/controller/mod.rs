@@ -197,7 +197,11 @@ impl Drop for Tasks {
 
 /// Reports an object that does not decode: a log line and a Warning event on it (with
 /// shards: by the holder of its shard only).
-fn report_invalid(recorder: Recorder, shards: Option<crate::leader::Shards>, kind: &'static str) -> impl Fn(InvalidObject) + Send + 'static {
+fn report_invalid(
+    recorder: Recorder,
+    shards: Option<crate::leader::Shards>,
+    kind: &'static str,
+) -> impl Fn(InvalidObject) + Send + 'static {
     move |invalid: InvalidObject| {
         let meta = &invalid.metadata;
         let name = meta.name.as_deref().unwrap_or_default();

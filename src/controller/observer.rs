@@ -102,9 +102,9 @@ async fn inventory_pass(
     orphans_seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), elb::Error> {
     // With shards: only the objects of the shards held here.
-    let members: Vec<(ObjectRef<LoadBalancer>, Memo)> = ctx.schedule.each(|memos| {
-        memos.iter().filter(|(k, m)| &m.scope == region && ctx.holds_key(k)).map(|(k, m)| (k.clone(), m.clone())).collect()
-    });
+    let members: Vec<(ObjectRef<LoadBalancer>, Memo)> = ctx
+        .schedule
+        .each(|memos| memos.iter().filter(|(k, m)| &m.scope == region && ctx.holds_key(k)).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the region in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
     let default_region = &ctx.config.default_region;

@@ -109,7 +109,15 @@ impl StandIn {
             let _ = stopped_tx.send(());
         })?;
         ready_rx.recv_timeout(Duration::from_secs(10)).map_err(std::io::Error::other)??;
-        Ok(StandIn { addr, kubeconfig: kubeconfig.to_path_buf(), _dir: None, stop: Some(stop_tx), stopped: Some(stopped_rx), faults, requests })
+        Ok(StandIn {
+            addr,
+            kubeconfig: kubeconfig.to_path_buf(),
+            _dir: None,
+            stop: Some(stop_tx),
+            stopped: Some(stopped_rx),
+            faults,
+            requests,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
