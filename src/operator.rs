@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::http::Health;
-use crate::leader::{Election, LeaderElector, LeaseConfig, Shards, SuperviseError};
+use crate::leader::{Election, LeaderElector, LeaseConfig, Role, Shards, SuperviseError};
 use crate::telemetry::Metrics;
 
 /// Why `elb-operator run` stopped with an error.
@@ -137,7 +137,8 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         // One candidate per shard; each reconcile carries its shard's fence, so the client's
         // own fence stays closed: a write outside any shard is refused.
         let shards = Shards::new(args.shards, &identity);
-        let electors = (0..args.shards).map(|i| LeaderElector::for_shard(client.clone(), lease.clone(), &shards, i)).collect();
+        let roles = (0..args.shards).flat_map(|i| [Role::Member(i), Role::Shard(i)]);
+        let electors = roles.map(|role| LeaderElector::for_role(client.clone(), lease.clone(), &shards, role)).collect();
         let run = controllers(Some(shards), elb_config.with_fence(crate::elb::Fence::default()));
         crate::leader::supervise_shards(electors, health.clone(), shutdown, args.shutdown_timeout, run).await
     } else {

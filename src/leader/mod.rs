@@ -21,7 +21,7 @@
 pub mod shards;
 mod supervise;
 
-pub use shards::Shards;
+pub use shards::{Role, Shards};
 pub use supervise::{supervise, supervise_shards, SuperviseError};
 
 use std::future::Future;
@@ -111,8 +111,8 @@ pub struct LeaderElector {
     config: LeaseConfig,
     observed: Option<Observed>,
     fence: Fence,
-    /// The shard this candidate stands for, when sharded.
-    shard: Option<(Shards, u32)>,
+    /// What this candidate stands for, when sharded.
+    shard: Option<(Shards, Role)>,
 }
 
 impl LeaderElector {
@@ -120,13 +120,19 @@ impl LeaderElector {
         LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default(), shard: None }
     }
 
-    /// The candidate for shard `shard` of `shards`: its lease is `<config.name>-shard-<i>`,
-    /// its fence the shard's, and it takes the shard only when [`Shards`] allows.
-    pub fn for_shard(client: kube::Client, mut config: LeaseConfig, shards: &Shards, shard: u32) -> Self {
-        config.name = shards::lease_name(&config.name, shard);
+    /// The candidate for `role` among `shards`: for shard `i`, the lease
+    /// `<config.name>-shard-<i>` and the shard's fence; for member slot `k`, the lease
+    /// `<config.name>-member-<k>`. It takes its lease only when [`Shards`] allows.
+    pub fn for_role(client: kube::Client, mut config: LeaseConfig, shards: &Shards, role: Role) -> Self {
+        config.name = match role {
+            Role::Shard(i) => shards::lease_name(&config.name, i),
+            Role::Member(k) => shards::member_lease_name(&config.name, k),
+        };
         let mut elector = LeaderElector::new(client, config);
-        elector.fence = shards.fence(shard);
-        elector.shard = Some((shards.clone(), shard));
+        if let Role::Shard(i) = role {
+            elector.fence = shards.fence(i);
+        }
+        elector.shard = Some((shards.clone(), role));
         elector
     }
 
@@ -150,8 +156,8 @@ impl LeaderElector {
         if changed {
             self.observed = Some(Observed { spec: spec.clone(), at: Instant::now() });
         }
-        if let (Some((shards, i)), Some(o)) = (&self.shard, &self.observed) {
-            shards.saw(*i, self.observed_holder(), o.at + self.record_duration(&o.spec));
+        if let (Some((shards, role)), Some(o)) = (&self.shard, &self.observed) {
+            shards.saw(*role, self.observed_holder(), o.at + self.record_duration(&o.spec));
         }
     }
 
@@ -160,10 +166,24 @@ impl LeaderElector {
         spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration)
     }
 
-    /// Whether this candidate may take its lease now (always, unless it stands for a shard
-    /// and this process holds its fair share already).
-    fn may_take(&self) -> bool {
-        self.shard.as_ref().is_none_or(|(shards, i)| shards.may_take(*i, self.config.retry_period))
+    /// Whether this candidate may take its lease now: always, unless it stands for a shard
+    /// or member slot and [`Shards::reserve`] says no. `Ok(None)`: no reservation needed.
+    fn reserve(&self) -> Result<Option<shards::Reservation>, ()> {
+        match &self.shard {
+            None => Ok(None),
+            Some((shards, role)) => shards.reserve(*role, self.config.retry_period, self.config.lease_duration).map(Some).ok_or(()),
+        }
+    }
+
+    /// Records a take at once, before its reservation ends (so that the next candidate of
+    /// this process counts it), with the fence opened first as [`LeaderElector::run`]
+    /// would (from `sent`, when this check began): the controllers start on the shard as
+    /// soon as it shows as held.
+    fn took(&self, sent: Instant) {
+        if let Some((shards, role)) = &self.shard {
+            self.fence.extend_to(sent + self.config.renew_deadline);
+            shards.set_held(*role, true);
+        }
     }
 
     /// One election step: acquires, renews or takes over the lease when this candidate may.
@@ -171,11 +191,10 @@ impl LeaderElector {
     /// does (or won a race). Errors are API failures; the caller decides how long they can
     /// be tolerated.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let sent = Instant::now();
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
         let Some(current) = self.api.get_opt(&self.config.name).await? else {
-            if !self.may_take() {
-                return Ok(false);
-            }
+            let Ok(_reservation) = self.reserve() else { return Ok(false) };
             let spec = LeaseSpec {
                 holder_identity: Some(self.config.identity.clone()),
                 lease_duration_seconds: Some(self.config.lease_duration_seconds()),
@@ -189,6 +208,7 @@ impl LeaderElector {
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
                     self.observe(&spec);
+                    self.took(sent);
                     Ok(true)
                 }
                 Err(kube::Error::Api(s)) if s.is_already_exists() || s.is_conflict() => Ok(false),
@@ -206,9 +226,8 @@ impl LeaderElector {
                 return Ok(false);
             }
         }
-        if !mine && !self.may_take() {
-            return Ok(false);
-        }
+        let reservation = if mine { Ok(None) } else { self.reserve() };
+        let Ok(_reservation) = reservation else { return Ok(false) };
         let transitions = spec.lease_transitions.unwrap_or(0);
         let new_spec = LeaseSpec {
             holder_identity: Some(self.config.identity.clone()),
@@ -225,6 +244,7 @@ impl LeaderElector {
         match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
             Ok(_) => {
                 self.observe(&new_spec);
+                self.took(sent);
                 Ok(true)
             }
             Err(kube::Error::Api(s)) if s.is_conflict() => Ok(false),
@@ -266,6 +286,12 @@ impl LeaderElector {
         let cfg = self.config.clone();
         let mut last_renewal: Option<Instant> = None;
         tokio::pin!(stop);
+        if let Some((shards, role)) = &self.shard {
+            tokio::select! {
+                _ = &mut stop => {}
+                _ = tokio::time::sleep(shards.initial_delay(*role, cfg.retry_period)) => {}
+            }
+        }
         loop {
             let sent = Instant::now();
             let attempt = tokio::time::timeout(cfg.retry_period, self.try_acquire_or_renew()).await;
@@ -304,8 +330,8 @@ impl LeaderElector {
             if next != Election::Leader {
                 self.fence.close();
             }
-            if let Some((shards, i)) = &self.shard {
-                shards.set_held(*i, next == Election::Leader);
+            if let Some((shards, role)) = &self.shard {
+                shards.set_held(*role, next == Election::Leader);
             }
             state.send_if_modified(|s| {
                 let changed = *s != next;
@@ -318,8 +344,8 @@ impl LeaderElector {
             }
         }
         self.fence.close();
-        if let Some((shards, i)) = &self.shard {
-            shards.set_held(*i, false);
+        if let Some((shards, role)) = &self.shard {
+            shards.set_held(*role, false);
         }
         if last_renewal.is_some() {
             match tokio::time::timeout(cfg.retry_period.max(Duration::from_secs(1)), self.release()).await {

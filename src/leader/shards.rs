@@ -6,16 +6,20 @@
 //! object's shard fence ([`crate::aws::fence::with_fence`]).
 //!
 //! Who takes a free shard (never a held one: leases are only taken over once expired):
-//! - at most its fair share, ⌈N / live replicas⌉, where the live replicas are this one and
-//!   the distinct holders of unexpired shard leases it has seen. A holder whose lease
-//!   expired does not count, so the survivors of a crash may take its shards;
-//! - in an order rotated by a hash of its identity: shard `preferred + k` (mod N) not before
-//!   `k` retry periods after the start, so replicas that start together begin with
-//!   different shards instead of the first one taking them all.
+//! - Replicas make themselves known by holding one of N *member* Leases,
+//!   `<lease-name>-member-<k>` (same election, at most one each): the live replicas are the
+//!   distinct holders of unexpired member leases, plus this one. A crashed replica's member
+//!   lease expires like its shards', so it stops counting.
+//! - With M live replicas, a replica takes free shards up to ⌊N/M⌋ at once, and up to
+//!   ⌈N/M⌉ only a lease duration after its start (so that replicas starting together first
+//!   get one share each); never more. Candidates of one process reserve before they try,
+//!   so its concurrent candidates cannot overshoot together.
+//! - Its candidates start staggered, in an order rotated by a hash of its identity, so
+//!   replicas that start together do not all race for shard 0 first.
 //!
 //! No rebalancing: a replica never gives up a shard it holds while it runs. One that starts
-//! when every shard is held waits for a shard to be freed (a replica's SIGTERM releases its
-//! leases at once; a crash frees them after the lease duration).
+//! when every shard is held gets work when a shard is freed (a replica's SIGTERM releases
+//! its leases at once; a crash frees them after the lease duration).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,13 +45,25 @@ pub fn lease_name(base: &str, shard: u32) -> String {
     format!("{base}-shard-{shard}")
 }
 
-/// Whether a candidate may take the free (or expired) shard `shard` now: pure, see the
-/// module doc. `live_others` counts the other replicas holding unexpired shard leases.
-pub fn may_take(shard: u32, count: u32, preferred: u32, held: usize, live_others: usize, since_start: Duration, retry: Duration) -> bool {
-    let count = count.max(1);
-    let fair = (count as usize).div_ceil(live_others + 1);
-    let rank = (shard + count - preferred % count) % count;
-    held < fair && since_start >= retry * rank
+/// The Lease of member slot `slot` (see the module doc).
+pub fn member_lease_name(base: &str, slot: u32) -> String {
+    format!("{base}-member-{slot}")
+}
+
+/// Whether a replica holding `held` of `count` shards, among `members` live replicas, may
+/// take one more now, `since_start` after its start: pure, see the module doc.
+pub fn may_take(count: u32, members: usize, held: usize, since_start: Duration, lease_duration: Duration) -> bool {
+    let (count, members) = (count.max(1) as usize, members.max(1));
+    held < count / members || (held < count.div_ceil(members) && since_start >= lease_duration)
+}
+
+/// What one candidate stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Shard `i`: its objects are reconciled while held.
+    Shard(u32),
+    /// Member slot `k`: holding one makes this replica count.
+    Member(u32),
 }
 
 /// The shards of this process: which it holds, their fences, and what it saw of the other
@@ -62,8 +78,18 @@ struct Inner {
     started: Instant,
     fences: Vec<Fence>,
     held: watch::Sender<Vec<bool>>,
-    /// Per shard, the holder its candidate last saw and until when that record is valid.
-    seen: Mutex<Vec<Option<(String, Instant)>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Member slots held by this process.
+    slots: Vec<bool>,
+    /// Per member slot, the holder last seen and until when that record is valid.
+    members: Vec<Option<(String, Instant)>>,
+    /// Takes under way (shards, slots): reserved before the API call, so that concurrent
+    /// candidates do not all take at once.
+    taking: (usize, usize),
 }
 
 impl std::fmt::Debug for Shards {
@@ -72,18 +98,35 @@ impl std::fmt::Debug for Shards {
     }
 }
 
+/// A take under way ([`Shards::reserve`]); released on drop.
+pub(super) struct Reservation {
+    shards: Shards,
+    role: Role,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut st = self.shards.0.state.lock().expect("shards lock");
+        match self.role {
+            Role::Shard(_) => st.taking.0 -= 1,
+            Role::Member(_) => st.taking.1 -= 1,
+        }
+    }
+}
+
 impl Shards {
     /// `count` shards, none held yet, for the candidate `identity`.
     pub fn new(count: u32, identity: &str) -> Shards {
         let count = count.max(1);
+        let n = count as usize;
         Shards(Arc::new(Inner {
             count,
             identity: identity.to_string(),
             preferred: (fnv1a(identity.as_bytes()) % u64::from(count)) as u32,
             started: Instant::now(),
             fences: (0..count).map(|_| Fence::default()).collect(),
-            held: watch::channel(vec![false; count as usize]).0,
-            seen: Mutex::new(vec![None; count as usize]),
+            held: watch::channel(vec![false; n]).0,
+            state: Mutex::new(State { slots: vec![false; n], members: vec![None; n], taking: (0, 0) }),
         }))
     }
 
@@ -116,40 +159,74 @@ impl Shards {
         self.0.fences[shard as usize % self.0.fences.len()].clone()
     }
 
-    pub(super) fn set_held(&self, shard: u32, held: bool) {
-        self.0.held.send_if_modified(|h| match h.get_mut(shard as usize) {
-            Some(slot) if *slot != held => {
-                *slot = held;
-                true
-            }
-            _ => false,
-        });
-    }
-
-    /// What the candidate of `shard` saw: its holder (if any) and until when it is valid.
-    pub(super) fn saw(&self, shard: u32, holder: Option<&str>, valid_until: Instant) {
-        if let Some(slot) = self.0.seen.lock().expect("shards lock").get_mut(shard as usize) {
-            *slot = holder.map(|h| (h.to_string(), valid_until));
+    /// How long the candidate for `role` waits before its first look: shards in the order
+    /// rotated by this identity's hash, spread over one retry period; members at once.
+    pub(super) fn initial_delay(&self, role: Role, retry: Duration) -> Duration {
+        match role {
+            Role::Shard(i) => retry * ((i + self.0.count - self.0.preferred) % self.0.count) / self.0.count,
+            Role::Member(_) => Duration::ZERO,
         }
     }
 
-    /// Whether the candidate of `shard` may take it now ([`may_take`]).
-    pub(super) fn may_take(&self, shard: u32, retry: Duration) -> bool {
-        let now = Instant::now();
-        let mut others: Vec<String> = self
-            .0
-            .seen
-            .lock()
-            .expect("shards lock")
-            .iter()
-            .flatten()
-            .filter(|(holder, until)| *holder != self.0.identity && *until > now)
-            .map(|(holder, _)| holder.clone())
-            .collect();
-        others.sort();
+    pub(super) fn set_held(&self, role: Role, held: bool) {
+        match role {
+            Role::Shard(i) => {
+                self.0.held.send_if_modified(|h| match h.get_mut(i as usize) {
+                    Some(slot) if *slot != held => {
+                        *slot = held;
+                        true
+                    }
+                    _ => false,
+                });
+            }
+            Role::Member(k) => {
+                if let Some(slot) = self.0.state.lock().expect("shards lock").slots.get_mut(k as usize) {
+                    *slot = held;
+                }
+            }
+        }
+    }
+
+    /// What the candidate for `role` saw: its holder (if any) and until when it is valid.
+    pub(super) fn saw(&self, role: Role, holder: Option<&str>, valid_until: Instant) {
+        if let Role::Member(k) = role {
+            if let Some(slot) = self.0.state.lock().expect("shards lock").members.get_mut(k as usize) {
+                *slot = holder.map(|h| (h.to_string(), valid_until));
+            }
+        }
+    }
+
+    /// The live replicas: this one and the distinct holders of unexpired member leases.
+    fn members(&self, st: &State, now: Instant) -> usize {
+        let mut others: Vec<&str> =
+            st.members.iter().flatten().filter(|(h, until)| *h != self.0.identity && *until > now).map(|(h, _)| h.as_str()).collect();
+        others.sort_unstable();
         others.dedup();
-        let held = self.held().len();
-        may_take(shard, self.0.count, self.0.preferred, held, others.len(), now.duration_since(self.0.started), retry)
+        others.len() + 1
+    }
+
+    /// Reserves a take for the candidate of `role` if it may take its lease now: a member
+    /// slot when this process holds none; a shard per [`may_take`], once one retry period
+    /// has passed since the start (every member lease was looked at).
+    pub(super) fn reserve(&self, role: Role, retry: Duration, lease_duration: Duration) -> Option<Reservation> {
+        let now = Instant::now();
+        let since_start = now.duration_since(self.0.started);
+        let mut st = self.0.state.lock().expect("shards lock");
+        let allowed = match role {
+            Role::Member(_) => st.slots.iter().filter(|h| **h).count() + st.taking.1 == 0,
+            Role::Shard(_) => {
+                let held = self.0.held.borrow().iter().filter(|h| **h).count() + st.taking.0;
+                since_start >= retry && may_take(self.0.count, self.members(&st, now), held, since_start, lease_duration)
+            }
+        };
+        if !allowed {
+            return None;
+        }
+        match role {
+            Role::Shard(_) => st.taking.0 += 1,
+            Role::Member(_) => st.taking.1 += 1,
+        }
+        Some(Reservation { shards: self.clone(), role })
     }
 }
 
@@ -172,33 +249,53 @@ mod tests {
     }
 
     #[test]
-    fn a_candidate_takes_its_fair_share_starting_with_its_preferred_shard() {
-        let retry = Duration::from_secs(1);
+    fn a_replica_takes_its_floor_share_at_once_and_its_ceiling_after_a_lease_duration() {
+        let lease = Duration::from_secs(15);
         let t = Duration::from_secs;
-        // Alone at the start: only the preferred shard (2) at once, the next one after a retry.
-        assert!(may_take(2, 4, 2, 0, 0, t(0), retry));
-        assert!(!may_take(3, 4, 2, 1, 0, t(0), retry));
-        assert!(may_take(3, 4, 2, 1, 0, t(1), retry));
-        assert!(!may_take(1, 4, 2, 3, 0, t(2), retry), "shard 1 is 3 steps from 2");
-        assert!(may_take(1, 4, 2, 3, 0, t(3), retry), "alone: all four");
-        // Three replicas, four shards: at most two each.
-        assert!(may_take(0, 4, 2, 1, 2, t(60), retry));
-        assert!(!may_take(0, 4, 2, 2, 2, t(60), retry));
-        // Survivors of a crash (its lease expired, so it is not counted): two each again.
-        assert!(may_take(0, 4, 2, 1, 1, t(60), retry));
+        // Three replicas, four shards: one each at once, a second only after the settle time.
+        assert!(may_take(4, 3, 0, t(1), lease));
+        assert!(!may_take(4, 3, 1, t(1), lease));
+        assert!(may_take(4, 3, 1, t(15), lease));
+        assert!(!may_take(4, 3, 2, t(60), lease), "never more than the ceiling");
+        // Alone: all four at once.
+        assert!(may_take(4, 1, 3, t(1), lease));
+        assert!(!may_take(4, 1, 4, t(1), lease));
+        // More replicas than shards: at most one each, after the settle time.
+        assert!(!may_take(2, 3, 0, t(1), lease) && may_take(2, 3, 0, t(15), lease) && !may_take(2, 3, 1, t(60), lease));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn expired_holders_do_not_count_as_replicas() {
+    async fn expired_members_do_not_count_and_reservations_bound_concurrent_takes() {
+        let (retry, lease) = (Duration::from_secs(1), Duration::from_secs(6));
         let s = Shards::new(2, "me");
-        let retry = Duration::from_millis(1);
-        tokio::time::advance(Duration::from_secs(1)).await;
-        s.set_held(0, true);
-        s.saw(0, Some("me"), Instant::now() + Duration::from_secs(10));
-        s.saw(1, Some("other"), Instant::now() + Duration::from_secs(10));
-        assert!(!s.may_take(1, retry), "two replicas, two shards: one each");
-        tokio::time::advance(Duration::from_secs(10)).await;
-        assert!(s.may_take(1, retry), "the other one's lease expired: its shard is free for me");
+        assert!(s.reserve(Role::Shard(0), retry, lease).is_none(), "not before the member leases were looked at");
+        let member = s.reserve(Role::Member(0), retry, lease).expect("no member slot yet");
+        assert!(s.reserve(Role::Member(1), retry, lease).is_none(), "one member slot at a time");
+        drop(member);
+        s.set_held(Role::Member(0), true);
+        assert!(s.reserve(Role::Member(1), retry, lease).is_none(), "one member slot is enough");
+        s.saw(Role::Member(0), Some("me"), Instant::now() + lease);
+        s.saw(Role::Member(1), Some("other"), Instant::now() + lease);
+        tokio::time::advance(retry).await;
+        let first = s.reserve(Role::Shard(0), retry, lease).expect("two replicas, two shards: one each");
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "the take under way counts");
+        s.set_held(Role::Shard(0), true);
+        drop(first);
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "one each while the other one lives");
+        tokio::time::advance(lease).await;
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_some(), "the other one's member lease expired: its shard is free for me");
         assert_eq!(s.held(), vec![0]);
+    }
+
+    #[test]
+    fn candidates_start_staggered_from_the_preferred_shard() {
+        let s = Shards::new(4, "some-identity");
+        let retry = Duration::from_secs(4);
+        let delays: Vec<Duration> = (0..4).map(|i| s.initial_delay(Role::Shard(i), retry)).collect();
+        let mut sorted = delays.clone();
+        sorted.sort();
+        assert_eq!(sorted, (0..4).map(Duration::from_secs).collect::<Vec<_>>(), "{delays:?}");
+        assert_eq!(delays[s.0.preferred as usize], Duration::ZERO);
+        assert_eq!(member_lease_name("elb-operator", 1), "elb-operator-member-1");
     }
 }

@@ -168,9 +168,8 @@ async fn three_replicas_split_the_shards_write_each_object_one_at_a_time_and_sur
     let per_replica = |h: &[Option<usize>], r: usize| h.iter().filter(|x| **x == Some(r)).count();
     println!("shard holders after {:?}: {before:?}", test_start.elapsed());
     for r in 0..REPLICAS {
-        assert!(per_replica(&before, r) <= 2, "no replica holds more than its fair share (ceil(4/3)): {before:?}");
+        assert!((1..=2).contains(&per_replica(&before, r)), "each replica holds its share (1 or 2 of 4): {before:?}");
     }
-    assert!((0..REPLICAS).filter(|r| per_replica(&before, *r) > 0).count() >= 2, "the work is split: {before:?}");
 
     // SIGKILL a replica holding shards; create LoadBalancers in its shards and change one of
     // its existing ones: its shards move to the survivors, which converge them.
