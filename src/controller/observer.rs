@@ -7,6 +7,10 @@
 //!   LoadBalancer synced before is planned against what the pass saw; a non-empty plan is
 //!   drift, and the object is triggered for a resync. Attributes are re-read only for the
 //!   resources that manage them, every `attributes_every` passes.
+//! - With shards (`--shards`), each replica observes only the LoadBalancers of the shards it
+//!   holds: the drift checks, the tags it reads and the health polls are split across the
+//!   replicas; DescribeLoadBalancers pages (400 ELBs each) are read by every replica that
+//!   holds a shard, and the tags of every ELB (the orphan gauge) only by shard 0's holder.
 //! - **Health polls** when due (see [`Memo::poll_due`]), most urgent first (in transition,
 //!   then the oldest observation), and only while the describe budget has a spare token
 //!   that no change or resync waits for. A failed poll is retried later within the budget;
@@ -63,6 +67,11 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
         if ctx.schedule.refreshes() != refreshes {
             refreshes = ctx.schedule.refreshes();
             next_inventory = Instant::now();
+        }
+        // With shards, a replica that holds none has nothing to observe (its next shard
+        // refreshes the inventory anyway).
+        if Instant::now() >= next_inventory && ctx.config.shards.as_ref().is_some_and(|s| s.held().is_empty()) {
+            next_inventory = Instant::now() + settings.resync_interval;
         }
         if Instant::now() >= next_inventory {
             let with_attributes = passes % settings.attributes_every.max(1) == 0 && passes > 0;
