@@ -227,8 +227,6 @@ VALUE_EFFECTS = {
     "httpPort": lambda d: "--http-bind=0.0.0.0:9100" in args(d) and container(d)["ports"][0]["containerPort"] == 9100,
     "replicaCount": lambda d: _dep(d)["spec"]["replicas"] == 2,
     "shards": lambda d: "--shards=4" in args(d),
-    "podAntiAffinity": lambda d: "requiredDuringSchedulingIgnoredDuringExecution"
-    in _dep(d)["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"],
     "extraEnv": lambda d: {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"} in container(d)["env"],
     "image": lambda d: container(d)["image"] == "registry.example.com/elb-operator:9.9.9"
     and container(d)["imagePullPolicy"] == "Always",
@@ -258,6 +256,8 @@ COVERED_ELSEWHERE = {
     "readinessProbe": "test_probes_hit_the_operator_http_port",
     "prometheusRule": "test_monitoring.py",
     "grafanaDashboard": "test_monitoring.py",
+    # It acts only with replicaCount > 1.
+    "podAntiAffinity": "test_several_replicas_get_a_pdb_and_spread_over_nodes",
 }
 
 
@@ -355,6 +355,8 @@ def test_several_replicas_get_a_pdb_and_spread_over_nodes():
     (term,) = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
     assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    required = _dep(render({"replicaCount": 2, "podAntiAffinity": "required"}))["spec"]["template"]["spec"]["affinity"]
+    assert required["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0] == term["podAffinityTerm"]
     # The user's own affinity is kept, and their podAntiAffinity wins; both can be turned off.
     mine = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}, "nodeAffinity": {}}
     assert _dep(render({"replicaCount": 3, "affinity": mine}))["spec"]["template"]["spec"]["affinity"] == mine
