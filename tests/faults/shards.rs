@@ -197,7 +197,7 @@ async fn three_replicas_split_the_shards_write_each_object_one_at_a_time_and_sur
     assert!(after.iter().all(|h| h.is_some_and(|r| r != victim)), "the survivors hold every shard: {after:?}");
     if let Some(name) = &changed {
         let elb = elb_operator::naming::elb_name(NS, name);
-        let listeners = s.elb().describe_load_balancers(&[elb.clone()]).await.unwrap()[0].listeners.len();
+        let listeners = s.elb().describe_load_balancers(std::slice::from_ref(&elb)).await.unwrap()[0].listeners.len();
         assert_eq!(listeners, 2, "the change to {name} reached its ELB");
     }
 
