@@ -22,11 +22,11 @@ use crate::{Error, Result};
 /// Runs `reconcile` for the object `namespace/name` if this process holds its shard, under
 /// the shard's fence; else does nothing and waits for a change (a gained shard triggers its
 /// objects, [`follow`]).
-pub async fn in_shard<F>(ctx: &Context, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
+pub async fn in_shard<F>(shards: Option<&Shards>, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
 where
     F: Future<Output = Result<Action>>,
 {
-    let Some(shards) = &ctx.config.shards else { return reconcile.await };
+    let Some(shards) = shards else { return reconcile.await };
     let shard = shards.of(namespace.unwrap_or_default(), name);
     if !shards.holds(shard) {
         debug!(shard, "shard not held here; skipped");
@@ -87,5 +87,38 @@ pub async fn follow(
         if rx.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::leader::Role;
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[tokio::test]
+    async fn only_a_held_shard_reconciles_and_only_while_its_fence_is_open() {
+        let shards = Shards::new(2, "me");
+        let shard = shards.of("ns", "lb");
+        let ran = std::sync::atomic::AtomicU32::new(0);
+        let reconcile = || async {
+            ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            writable("status").map(|_| Action::await_change())
+        };
+        assert!(in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.is_ok());
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "not held: not run");
+
+        shards.fence(shard).extend_to(Instant::now() + Duration::from_secs(30));
+        shards.set_held(Role::Shard(shard), true);
+        assert!(in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.is_ok(), "held, fence open: writes");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        // Lost while the reconcile runs: the fence closes first, so its writes are refused.
+        shards.fence(shard).close();
+        let err = in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.unwrap_err();
+        assert!(matches!(err, Error::Fenced { write: "status" }), "{err}");
+        assert!(in_shard(None, Some("ns"), "lb", reconcile()).await.is_ok(), "without shards: no fence to check");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 }

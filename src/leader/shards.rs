@@ -168,7 +168,7 @@ impl Shards {
         }
     }
 
-    pub(super) fn set_held(&self, role: Role, held: bool) {
+    pub(crate) fn set_held(&self, role: Role, held: bool) {
         match role {
             Role::Shard(i) => {
                 self.0.held.send_if_modified(|h| match h.get_mut(i as usize) {

@@ -70,7 +70,7 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
         }
         result
     };
-    super::sharding::in_shard(&ctx, Some(&ns), &name, reconcile).instrument(span).await
+    super::sharding::in_shard(ctx.config.shards.as_ref(), Some(&ns), &name, reconcile).instrument(span).await
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
