@@ -102,8 +102,7 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
         conditions: status::conditions(&previous.conditions, &[verdict], hc.metadata.generation),
     };
     let api: Api<HealthCheck> = Api::namespaced(ctx.client.clone(), ns);
-    super::sharding::writable("status")?;
-    status::write(&api, hc, hc.status.as_ref(), &status).await.map_err(Error::Kube)?;
+    super::sharding::fenced("status", status::write(&api, hc, hc.status.as_ref(), &status)).await?.map_err(Error::Kube)?;
     Ok(Action::await_change())
 }
 

@@ -35,12 +35,13 @@ where
     crate::aws::with_fence(shards.fence(shard), reconcile).await
 }
 
-/// Refuses a Kubernetes write once the object's shard is lost (`write` names it in the error).
-pub fn writable(write: &'static str) -> Result<()> {
-    match crate::aws::fence::writes_allowed() {
-        true => Ok(()),
-        false => Err(Error::Fenced { write }),
-    }
+/// Runs the Kubernetes write `fut` (`write` names it in the error) unless the object's shard
+/// was lost, and not past its fence: like an ELB write, the request may not outlive the
+/// moment another replica could hold the shard.
+pub async fn fenced<F: Future>(write: &'static str, fut: F) -> Result<F::Output> {
+    let Some(fence) = crate::aws::fence::scoped() else { return Ok(fut.await) };
+    let left = fence.remaining().ok_or(Error::Fenced { write })?;
+    tokio::time::timeout(left, fut).await.map_err(|_| Error::Fenced { write })
 }
 
 /// Follows the shards held until aborted: triggers every LoadBalancer and HealthCheck of a
@@ -104,7 +105,7 @@ mod tests {
         let ran = std::sync::atomic::AtomicU32::new(0);
         let reconcile = || async {
             ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            writable("status").map(|_| Action::await_change())
+            fenced("status", async { Action::await_change() }).await
         };
         assert!(in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.is_ok());
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "not held: not run");
@@ -120,5 +121,14 @@ mod tests {
         assert!(matches!(err, Error::Fenced { write: "status" }), "{err}");
         assert!(in_shard(None, Some("ns"), "lb", reconcile()).await.is_ok(), "without shards: no fence to check");
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_kubernetes_write_does_not_outlive_its_fence() {
+        let fence = crate::aws::Fence::default();
+        fence.extend_to(Instant::now() + Duration::from_secs(2));
+        let slow = fenced("status", tokio::time::sleep(Duration::from_secs(10)));
+        let err = crate::aws::with_fence(fence, slow).await.unwrap_err();
+        assert!(matches!(err, Error::Fenced { .. }), "{err}");
     }
 }

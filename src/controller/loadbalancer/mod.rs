@@ -286,8 +286,7 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckZones", c.message.clone()).await;
     }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
-    super::sharding::writable("status")?;
-    if super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
+    if super::sharding::fenced("status", super::status::write(&api, lb, lb.status.as_ref(), &next)).await?? {
         debug!("status written");
     }
     gates::update(ctx, lb, Some(&next)).await;
