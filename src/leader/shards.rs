@@ -10,12 +10,15 @@
 //!   `<lease-name>-member-<k>` (same election, at most one each): the live replicas are the
 //!   distinct holders of unexpired member leases, plus this one. A crashed replica's member
 //!   lease expires like its shards', so it stops counting.
-//! - With M live replicas, a replica takes free shards up to ⌊N/M⌋ at once, and up to
-//!   ⌈N/M⌉ only a lease duration after its start (so that replicas starting together first
-//!   get one share each); never more. Candidates of one process reserve before they try,
-//!   so its concurrent candidates cannot overshoot together.
+//! - A replica takes shards only once others can count it: its member lease held for a
+//!   retry period (every other replica looked at it since). Then, with M live replicas:
+//!   its first shard at once; up to ⌊N/M⌋ once the set of live replicas it sees has not
+//!   changed for two retry periods; up to ⌈N/M⌉ only after that and a lease duration after
+//!   its start (so that replicas starting together first get one share each); never more.
+//!   Candidates of one process reserve before they try, so its concurrent candidates
+//!   cannot overshoot together.
 //! - Its candidates start staggered, in an order rotated by a hash of its identity, so
-//!   replicas that start together do not all race for shard 0 first.
+//!   replicas that start together do not all race for shard 0 (or member slot 0) first.
 //!
 //! No rebalancing: a replica never gives up a shard it holds while it runs. One that starts
 //! when every shard is held gets work when a shard is freed (a replica's SIGTERM releases
@@ -50,11 +53,25 @@ pub fn member_lease_name(base: &str, slot: u32) -> String {
     format!("{base}-member-{slot}")
 }
 
-/// Whether a replica holding `held` of `count` shards, among `members` live replicas, may
-/// take one more now, `since_start` after its start: pure, see the module doc.
-pub fn may_take(count: u32, members: usize, held: usize, since_start: Duration, lease_duration: Duration) -> bool {
-    let (count, members) = (count.max(1) as usize, members.max(1));
-    held < count / members || (held < count.div_ceil(members) && since_start >= lease_duration)
+/// What a replica knows when one of its shard candidates could take a free shard.
+#[derive(Debug, Clone, Copy)]
+pub struct Outlook {
+    /// Shards it holds (or is taking).
+    pub held: usize,
+    /// Live replicas, itself included.
+    pub members: usize,
+    /// Whether the others can count it: its member lease held for a retry period.
+    pub registered: bool,
+    /// Whether the set of live replicas has not changed for two retry periods.
+    pub stable: bool,
+    /// Whether a lease duration passed since its start.
+    pub settled: bool,
+}
+
+/// Whether a replica may take one more of `count` shards now: pure, see the module doc.
+pub fn may_take(count: u32, o: Outlook) -> bool {
+    let (count, members) = (count.max(1) as usize, o.members.max(1));
+    o.registered && (o.held == 0 || (o.stable && o.held < count / members) || (o.stable && o.settled && o.held < count.div_ceil(members)))
 }
 
 /// What one candidate stands for.
@@ -81,7 +98,6 @@ struct Inner {
     state: Mutex<State>,
 }
 
-#[derive(Default)]
 struct State {
     /// Member slots held by this process.
     slots: Vec<bool>,
@@ -90,6 +106,10 @@ struct State {
     /// Takes under way (shards, slots): reserved before the API call, so that concurrent
     /// candidates do not all take at once.
     taking: (usize, usize),
+    /// Since when this process holds a member slot.
+    member_since: Option<Instant>,
+    /// The live replicas last counted, and since when that set is unchanged.
+    live: (Vec<String>, Instant),
 }
 
 impl std::fmt::Debug for Shards {
@@ -126,7 +146,13 @@ impl Shards {
             started: Instant::now(),
             fences: (0..count).map(|_| Fence::default()).collect(),
             held: watch::channel(vec![false; n]).0,
-            state: Mutex::new(State { slots: vec![false; n], members: vec![None; n], taking: (0, 0) }),
+            state: Mutex::new(State {
+                slots: vec![false; n],
+                members: vec![None; n],
+                taking: (0, 0),
+                member_since: None,
+                live: (Vec::new(), Instant::now()),
+            }),
         }))
     }
 
@@ -159,12 +185,11 @@ impl Shards {
         self.0.fences[shard as usize % self.0.fences.len()].clone()
     }
 
-    /// How long the candidate for `role` waits before its first look: shards in the order
-    /// rotated by this identity's hash, spread over one retry period; members at once.
+    /// How long the candidate for `role` waits before its first look: shards (and member
+    /// slots) in the order rotated by this identity's hash, spread over one retry period.
     pub(super) fn initial_delay(&self, role: Role, retry: Duration) -> Duration {
         match role {
-            Role::Shard(i) => retry * ((i + self.0.count - self.0.preferred) % self.0.count) / self.0.count,
-            Role::Member(_) => Duration::ZERO,
+            Role::Shard(i) | Role::Member(i) => retry * ((i + self.0.count - self.0.preferred) % self.0.count) / self.0.count,
         }
     }
 
@@ -180,8 +205,15 @@ impl Shards {
                 });
             }
             Role::Member(k) => {
-                if let Some(slot) = self.0.state.lock().expect("shards lock").slots.get_mut(k as usize) {
+                let mut st = self.0.state.lock().expect("shards lock");
+                if let Some(slot) = st.slots.get_mut(k as usize) {
                     *slot = held;
+                }
+                let any = st.slots.iter().any(|h| *h);
+                match (any, st.member_since) {
+                    (true, None) => st.member_since = Some(Instant::now()),
+                    (false, Some(_)) => st.member_since = None,
+                    _ => {}
                 }
             }
         }
@@ -190,33 +222,49 @@ impl Shards {
     /// What the candidate for `role` saw: its holder (if any) and until when it is valid.
     pub(super) fn saw(&self, role: Role, holder: Option<&str>, valid_until: Instant) {
         if let Role::Member(k) = role {
-            if let Some(slot) = self.0.state.lock().expect("shards lock").members.get_mut(k as usize) {
+            let now = Instant::now();
+            let mut st = self.0.state.lock().expect("shards lock");
+            if let Some(slot) = st.members.get_mut(k as usize) {
                 *slot = holder.map(|h| (h.to_string(), valid_until));
+            }
+            let live = self.live(&st, now);
+            if live != st.live.0 {
+                st.live = (live, now);
             }
         }
     }
 
-    /// The live replicas: this one and the distinct holders of unexpired member leases.
-    fn members(&self, st: &State, now: Instant) -> usize {
-        let mut others: Vec<&str> =
-            st.members.iter().flatten().filter(|(h, until)| *h != self.0.identity && *until > now).map(|(h, _)| h.as_str()).collect();
+    /// The other live replicas: the distinct holders of unexpired member leases.
+    fn live(&self, st: &State, now: Instant) -> Vec<String> {
+        let mut others: Vec<String> =
+            st.members.iter().flatten().filter(|(h, until)| *h != self.0.identity && *until > now).map(|(h, _)| h.clone()).collect();
         others.sort_unstable();
         others.dedup();
-        others.len() + 1
+        others
     }
 
     /// Reserves a take for the candidate of `role` if it may take its lease now: a member
-    /// slot when this process holds none; a shard per [`may_take`], once one retry period
-    /// has passed since the start (every member lease was looked at).
+    /// slot when this process holds none; a shard per [`may_take`].
     pub(super) fn reserve(&self, role: Role, retry: Duration, lease_duration: Duration) -> Option<Reservation> {
         let now = Instant::now();
-        let since_start = now.duration_since(self.0.started);
         let mut st = self.0.state.lock().expect("shards lock");
         let allowed = match role {
             Role::Member(_) => st.slots.iter().filter(|h| **h).count() + st.taking.1 == 0,
             Role::Shard(_) => {
-                let held = self.0.held.borrow().iter().filter(|h| **h).count() + st.taking.0;
-                since_start >= retry && may_take(self.0.count, self.members(&st, now), held, since_start, lease_duration)
+                let live = self.live(&st, now);
+                // A member that expired since the last look changes the set too.
+                if live != st.live.0 {
+                    st.live = (live.clone(), now);
+                }
+                let stable = now.duration_since(st.live.1) >= retry * 2;
+                let outlook = Outlook {
+                    held: self.0.held.borrow().iter().filter(|h| **h).count() + st.taking.0,
+                    members: live.len() + 1,
+                    registered: st.member_since.is_some_and(|t| now.duration_since(t) >= retry),
+                    stable,
+                    settled: now.duration_since(self.0.started) >= lease_duration,
+                };
+                may_take(self.0.count, outlook)
             }
         };
         if !allowed {
@@ -249,41 +297,48 @@ mod tests {
     }
 
     #[test]
-    fn a_replica_takes_its_floor_share_at_once_and_its_ceiling_after_a_lease_duration() {
-        let lease = Duration::from_secs(15);
-        let t = Duration::from_secs;
-        // Three replicas, four shards: one each at once, a second only after the settle time.
-        assert!(may_take(4, 3, 0, t(1), lease));
-        assert!(!may_take(4, 3, 1, t(1), lease));
-        assert!(may_take(4, 3, 1, t(15), lease));
-        assert!(!may_take(4, 3, 2, t(60), lease), "never more than the ceiling");
-        // Alone: all four at once.
-        assert!(may_take(4, 1, 3, t(1), lease));
-        assert!(!may_take(4, 1, 4, t(1), lease));
-        // More replicas than shards: at most one each, after the settle time.
-        assert!(!may_take(2, 3, 0, t(1), lease) && may_take(2, 3, 0, t(15), lease) && !may_take(2, 3, 1, t(60), lease));
+    fn a_replica_takes_one_shard_at_once_its_floor_once_stable_and_its_ceiling_once_settled() {
+        let o = |held, members, registered, stable, settled| Outlook { held, members, registered, stable, settled };
+        // Three replicas, four shards.
+        assert!(!may_take(4, o(0, 3, false, true, true)), "not before the others can count it");
+        assert!(may_take(4, o(0, 3, true, false, false)), "its first shard at once");
+        assert!(!may_take(4, o(1, 3, true, true, false)), "the floor (1) reached: the second waits for the settle time");
+        assert!(may_take(4, o(1, 3, true, true, true)));
+        assert!(!may_take(4, o(1, 3, true, false, true)), "not while replicas come and go");
+        assert!(!may_take(4, o(2, 3, true, true, true)), "never more than the ceiling");
+        // Alone: all four once the view is stable, before the settle time.
+        assert!(may_take(4, o(3, 1, true, true, false)));
+        assert!(!may_take(4, o(1, 1, true, false, false)), "unstable: only the first");
+        assert!(!may_take(4, o(4, 1, true, true, true)));
+        // More replicas than shards: one each at most.
+        assert!(may_take(2, o(0, 3, true, false, false)) && !may_take(2, o(1, 3, true, true, true)));
     }
 
     #[tokio::test(start_paused = true)]
-    async fn expired_members_do_not_count_and_reservations_bound_concurrent_takes() {
+    async fn a_replica_registers_first_and_expired_members_stop_counting() {
         let (retry, lease) = (Duration::from_secs(1), Duration::from_secs(6));
         let s = Shards::new(2, "me");
-        assert!(s.reserve(Role::Shard(0), retry, lease).is_none(), "not before the member leases were looked at");
+        assert!(s.reserve(Role::Shard(0), retry, lease).is_none(), "no member slot yet: the others cannot count it");
         let member = s.reserve(Role::Member(0), retry, lease).expect("no member slot yet");
         assert!(s.reserve(Role::Member(1), retry, lease).is_none(), "one member slot at a time");
-        drop(member);
         s.set_held(Role::Member(0), true);
+        drop(member);
         assert!(s.reserve(Role::Member(1), retry, lease).is_none(), "one member slot is enough");
         s.saw(Role::Member(0), Some("me"), Instant::now() + lease);
         s.saw(Role::Member(1), Some("other"), Instant::now() + lease);
+        assert!(s.reserve(Role::Shard(0), retry, lease).is_none(), "registered only a retry period after taking the slot");
         tokio::time::advance(retry).await;
-        let first = s.reserve(Role::Shard(0), retry, lease).expect("two replicas, two shards: one each");
+        let first = s.reserve(Role::Shard(0), retry, lease).expect("the first shard");
         assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "the take under way counts");
         s.set_held(Role::Shard(0), true);
         drop(first);
-        assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "one each while the other one lives");
         tokio::time::advance(lease).await;
-        assert!(s.reserve(Role::Shard(1), retry, lease).is_some(), "the other one's member lease expired: its shard is free for me");
+        s.saw(Role::Member(1), Some("other"), Instant::now() + lease);
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "two replicas, two shards: one each while the other lives");
+        tokio::time::advance(lease).await;
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_none(), "the other one just expired: the set changed");
+        tokio::time::advance(retry * 2).await;
+        assert!(s.reserve(Role::Shard(1), retry, lease).is_some(), "alone now: its shard is free for me");
         assert_eq!(s.held(), vec![0]);
     }
 
@@ -292,6 +347,7 @@ mod tests {
         let s = Shards::new(4, "some-identity");
         let retry = Duration::from_secs(4);
         let delays: Vec<Duration> = (0..4).map(|i| s.initial_delay(Role::Shard(i), retry)).collect();
+        assert_eq!(s.initial_delay(Role::Member(1), retry), delays[1], "member slots in the same order");
         let mut sorted = delays.clone();
         sorted.sort();
         assert_eq!(sorted, (0..4).map(Duration::from_secs).collect::<Vec<_>>(), "{delays:?}");
