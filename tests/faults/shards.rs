@@ -1,6 +1,7 @@
 //! Scale-out with shards, with three real processes (`elb-operator run --shards 4`): every
-//! LoadBalancer is reconciled, by one replica at a time, and the shards of a SIGKILLed
-//! replica move to the survivors, whose LoadBalancers keep converging.
+//! LoadBalancer is reconciled, by one replica at a time; the shards of a SIGKILLed replica
+//! move to the survivors, whose LoadBalancers keep converging; a SIGTERMed replica hands its
+//! shards over at once.
 //!
 //! Who wrote what is read off two logs: the stand-in's request log (each replica's
 //! Kubernetes client names its identity in its user agent, as a real API server's audit
@@ -200,6 +201,40 @@ async fn three_replicas_split_the_shards_write_each_object_one_at_a_time_and_sur
         let listeners = s.elb().describe_load_balancers(std::slice::from_ref(&elb)).await.unwrap()[0].listeners.len();
         assert_eq!(listeners, 2, "the change to {name} reached its ELB");
     }
+
+    // SIGTERM one survivor: it stops its controllers, then releases its shards, and the last
+    // replica takes them over at once (without waiting for the leases to expire) and
+    // converges a LoadBalancer created in one of them.
+    let leaving = (0..REPLICAS).find(|r| *r != victim).unwrap();
+    let last = (0..REPLICAS).find(|r| *r != victim && *r != leaving).unwrap();
+    let handed: BTreeSet<u32> = (0..SHARDS).filter(|i| after[*i as usize] == Some(leaving)).collect();
+    let late = (FIRST + 200..FIRST + 400).map(|i| format!("lb-{i}")).find(|n| handed.contains(&shard_of(NS, n, SHARDS))).unwrap();
+    ops[leaving].signal("TERM");
+    let termed = Instant::now();
+    let exited = test_support::poll(Duration::from_secs(20), || {
+        let running = ops[leaving].running();
+        async move { (!running).then_some(()) }
+    })
+    .await;
+    assert!(exited.is_some(), "replica {leaving} exits on SIGTERM\n{}", ops[leaving].log_tail(30));
+    ops[leaving].kill(); // reaps it: nothing left to signal on drop
+    let log = ops[leaving].logs().into_iter().map(|(_, t)| t).collect::<String>();
+    let released = |i: &u32| log.lines().any(|l| l.contains("released the lease") && l.contains(&lease_name(LEASE, *i)));
+    assert!(!handed.is_empty() && handed.iter().all(released), "replica {leaving} released {handed:?}:\n{log}");
+    s.create_custom(NS, "LoadBalancer", json!({"metadata": {"name": late}, "spec": spec(&instances, &[80])})).await.unwrap();
+    names.insert(late.clone());
+    let all = test_support::poll(Duration::from_secs(20), || async {
+        Some(holders(&leases).await).filter(|h| h.iter().all(|r| *r == Some(last)))
+    })
+    .await;
+    assert!(all.is_some(), "replica {last} takes every shard\n{}", tails(&ops));
+    println!(
+        "replica {leaving} (shards {handed:?}) released its shards; replica {last} holds all four {:?} after SIGTERM",
+        termed.elapsed()
+    );
+    test_support::poll(Duration::from_secs(30), || converged(&s, &names))
+        .await
+        .unwrap_or_else(|| panic!("the last replica converges everything\n{}", tails(&ops)));
 
     // Kubernetes writes of each LoadBalancer (finalizer, status), by replica.
     let replica_of = |agent: &str| (0..REPLICAS).find(|r| agent.contains(&format!("({}_", label(*r))));
