@@ -16,7 +16,7 @@ use tracing::{debug, info};
 
 use super::context::Context;
 use crate::crd::{HealthCheck, LoadBalancer};
-use crate::leader::Shards;
+use crate::leader::shards::{Shards, Tenure};
 use crate::{Error, Result};
 
 /// Runs `reconcile` for the object `namespace/name` if this process holds its shard, under
@@ -56,17 +56,31 @@ pub async fn follow(
     hc_triggers: UnboundedSender<ObjectRef<HealthCheck>>,
 ) {
     let mut rx = shards.subscribe();
-    let mut before = vec![false; shards.count() as usize];
+    let mut before = vec![Tenure::default(); shards.count() as usize];
     // Aborted when the controllers stop; each iteration waits for a change of the held
     // shards, and u32::MAX changes is beyond any process's life.
     for _ in 0..u32::MAX {
         let now = rx.borrow_and_update().clone();
-        let held = now.iter().filter(|h| **h).count();
+        let held = now.iter().filter(|t| t.held).count();
         ctx.metrics.shards_held.set(held as i64);
         ctx.metrics.leader.set(i64::from(held > 0));
-        let gained: Vec<u32> = (0..shards.count()).filter(|i| now[*i as usize] && !before[*i as usize]).collect();
-        let lost: Vec<u32> = (0..shards.count()).filter(|i| !now[*i as usize] && before[*i as usize]).collect();
+        // A shard lost and regained since the last look is both: forgotten, then triggered.
+        let (mut gained, mut lost) = (Vec::new(), Vec::new());
+        for (i, (now, before)) in (0u32..).zip(now.iter().zip(&before)) {
+            if before.held && (!now.held || now.term != before.term) {
+                lost.push(i);
+            }
+            if now.held && now.term != before.term {
+                gained.push(i);
+            }
+        }
         let shard_of = |ns: Option<String>, name: String| shards.of(&ns.unwrap_or_default(), &name);
+        if !lost.is_empty() {
+            info!(?lost, held = ?shards.held(), "shards lost; their objects are left to their new holders");
+            for lb in lbs.state().iter().filter(|lb| lost.contains(&shard_of(lb.namespace(), lb.name_any()))) {
+                ctx.forget(&ObjectRef::from_obj(&**lb));
+            }
+        }
         if !gained.is_empty() {
             info!(?gained, held = ?shards.held(), "shards gained; reconciling their objects");
             // Their first syncs must not be served by an inventory taken before the gain.
@@ -76,12 +90,6 @@ pub async fn follow(
             }
             for hc in hcs.state().iter().filter(|hc| gained.contains(&shard_of(hc.namespace(), hc.name_any()))) {
                 let _ = hc_triggers.unbounded_send(ObjectRef::from_obj(&**hc));
-            }
-        }
-        if !lost.is_empty() {
-            info!(?lost, held = ?shards.held(), "shards lost; their objects are left to their new holders");
-            for lb in lbs.state().iter().filter(|lb| lost.contains(&shard_of(lb.namespace(), lb.name_any()))) {
-                ctx.forget(&ObjectRef::from_obj(&**lb));
             }
         }
         before = now;

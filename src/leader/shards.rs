@@ -74,6 +74,14 @@ pub fn may_take(count: u32, o: Outlook) -> bool {
     o.registered && (o.held == 0 || (o.stable && o.held < count / members) || (o.stable && o.settled && o.held < count.div_ceil(members)))
 }
 
+/// Whether this process holds a shard, and how many times it gained it: a shard lost and
+/// regained between two looks of an observer shows as a new term.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tenure {
+    pub held: bool,
+    pub term: u64,
+}
+
 /// What one candidate stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -94,7 +102,7 @@ struct Inner {
     preferred: u32,
     started: Instant,
     fences: Vec<Fence>,
-    held: watch::Sender<Vec<bool>>,
+    held: watch::Sender<Vec<Tenure>>,
     state: Mutex<State>,
 }
 
@@ -145,7 +153,7 @@ impl Shards {
             preferred: (fnv1a(identity.as_bytes()) % u64::from(count)) as u32,
             started: Instant::now(),
             fences: (0..count).map(|_| Fence::default()).collect(),
-            held: watch::channel(vec![false; n]).0,
+            held: watch::channel(vec![Tenure::default(); n]).0,
             state: Mutex::new(State {
                 slots: vec![false; n],
                 members: vec![None; n],
@@ -167,16 +175,16 @@ impl Shards {
 
     /// Whether this process holds `shard`.
     pub fn holds(&self, shard: u32) -> bool {
-        self.0.held.borrow().get(shard as usize).copied().unwrap_or(false)
+        self.0.held.borrow().get(shard as usize).is_some_and(|t| t.held)
     }
 
     /// The shards held now.
     pub fn held(&self) -> Vec<u32> {
-        self.0.held.borrow().iter().enumerate().filter(|(_, h)| **h).map(|(i, _)| i as u32).collect()
+        self.0.held.borrow().iter().enumerate().filter(|(_, t)| t.held).map(|(i, _)| i as u32).collect()
     }
 
-    /// Follows which shards are held (index = shard).
-    pub fn subscribe(&self) -> watch::Receiver<Vec<bool>> {
+    /// Follows which shards are held, and their terms (index = shard).
+    pub fn subscribe(&self) -> watch::Receiver<Vec<Tenure>> {
         self.0.held.subscribe()
     }
 
@@ -197,8 +205,9 @@ impl Shards {
         match role {
             Role::Shard(i) => {
                 self.0.held.send_if_modified(|h| match h.get_mut(i as usize) {
-                    Some(slot) if *slot != held => {
-                        *slot = held;
+                    Some(t) if t.held != held => {
+                        t.held = held;
+                        t.term += u64::from(held);
                         true
                     }
                     _ => false,
@@ -258,7 +267,7 @@ impl Shards {
                 }
                 let stable = now.duration_since(st.live.1) >= retry * 2;
                 let outlook = Outlook {
-                    held: self.0.held.borrow().iter().filter(|h| **h).count() + st.taking.0,
+                    held: self.0.held.borrow().iter().filter(|t| t.held).count() + st.taking.0,
                     members: live.len() + 1,
                     registered: st.member_since.is_some_and(|t| now.duration_since(t) >= retry),
                     stable,
@@ -340,6 +349,9 @@ mod tests {
         tokio::time::advance(retry * 2).await;
         assert!(s.reserve(Role::Shard(1), retry, lease).is_some(), "alone now: its shard is free for me");
         assert_eq!(s.held(), vec![0]);
+        s.set_held(Role::Shard(0), false);
+        s.set_held(Role::Shard(0), true);
+        assert_eq!(s.subscribe().borrow()[0], Tenure { held: true, term: 2 }, "a lost and regained shard: a new term");
     }
 
     #[test]
