@@ -106,6 +106,13 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_LEASE_DURATION", default_value = "15s", value_parser = parse_lease_duration)]
     pub lease_duration: Duration,
 
+    /// Split the LoadBalancers and HealthChecks into this many shards by a stable hash of
+    /// namespace/name; each shard is held through its own Lease (`<lease-name>-shard-<i>`)
+    /// by one replica at a time, and a replica reconciles only the shards it holds. 1: one
+    /// leader does all the work (the Lease `<lease-name>`). Needs leader election.
+    #[arg(long, env = "ELB_OPERATOR_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub shards: u32,
+
     /// Identity written into the Lease. Default: the pod name (POD_NAME) or the host name,
     /// plus a random suffix.
     #[arg(long, env = "POD_NAME")]
@@ -260,6 +267,8 @@ mod tests {
         assert_eq!(a.concurrency, 9);
         assert_eq!(a.lease_duration, Duration::from_secs(20));
         assert_eq!(run_args(&["--watch-namespace", ""]).watch_namespace(), None);
+        assert_eq!((run_args(&[]).shards, run_args(&["--shards=4"]).shards), (1, 4));
+        assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name=c", "--shards=0"]).is_err());
     }
 
     #[test]

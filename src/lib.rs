@@ -62,6 +62,11 @@ pub enum Error {
 
     #[error("finalizer error: {0}")]
     Finalizer(String),
+
+    /// A Kubernetes write (status, event, pod condition) of an object whose shard this
+    /// process no longer holds: not sent.
+    #[error("{write} not written: this replica no longer holds the object's shard")]
+    Fenced { write: &'static str },
 }
 
 impl Error {
@@ -73,6 +78,7 @@ impl Error {
             Error::InvalidSpec(_) => "invalid_spec",
             Error::Conflict(_) => "conflict",
             Error::Finalizer(_) => "finalizer",
+            Error::Fenced { .. } => "fenced",
         }
     }
 }

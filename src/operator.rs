@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::RunArgs;
 use crate::http::Health;
-use crate::leader::{Election, LeaderElector, LeaseConfig, SuperviseError};
+use crate::leader::{Election, LeaderElector, LeaseConfig, Role, Shards, SuperviseError};
 use crate::telemetry::Metrics;
 
 /// Why `elb-operator run` stopped with an error.
@@ -50,6 +50,9 @@ pub enum Error {
 
     #[error("HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
+
+    #[error("--shards {0} needs leader election: the shards are held through Leases (drop --leader-election=false)")]
+    ShardsWithoutLeaderElection(u32),
 
     #[error(transparent)]
     Supervise(#[from] SuperviseError),
@@ -86,7 +89,18 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         false => None,
     };
 
-    let client = kube::Client::try_default().await?;
+    if args.shards > 1 && !args.leader_election {
+        return Err(Error::ShardsWithoutLeaderElection(args.shards));
+    }
+    // One identity for every lease of this process; the API server's audit log (and the
+    // test stand-in's request log) tells the replicas apart by the user agent naming it.
+    let identity = crate::leader::default_identity(args.leader_identity.clone());
+    let mut kube_config = kube::Config::infer().await.map_err(|e| Error::Kube(kube::Error::InferConfig(e)))?;
+    let agent = format!("elb-operator/{} ({identity})", env!("CARGO_PKG_VERSION"));
+    if let Ok(agent) = http::HeaderValue::from_str(&agent) {
+        kube_config.headers.push((http::header::USER_AGENT, agent));
+    }
+    let client = kube::Client::try_from(kube_config)?;
     let missing = crate::crd::missing_crds(&client).await?;
     if !missing.is_empty() {
         return Err(Error::CrdsMissing { missing });
@@ -113,30 +127,47 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         });
     }
 
-    let elector = args.leader_election.then(|| {
+    let lease = {
         let namespace = args.lease_namespace.clone().unwrap_or_else(|| client.default_namespace().to_string());
-        let identity = crate::leader::default_identity(args.leader_identity.clone());
-        LeaderElector::new(client.clone(), LeaseConfig::new(&args.lease_name, namespace, identity, args.lease_duration))
-    });
-
-    // With leader election, every mutating ELB call is fenced by the lease.
-    let elb_config = match elector.as_ref().map(LeaderElector::fence) {
-        Some(fence) => elb_config.with_fence(fence),
-        None => elb_config,
+        LeaseConfig::new(&args.lease_name, namespace, identity.clone(), args.lease_duration)
     };
-    // Attach and detach are writes: the AutoScaling client shares the ELB client's fence.
-    let autoscaling_config =
-        crate::autoscaling::client_config_from_env(&elb_config, None).map_err(Error::ElbConfig)?.with_metrics(metrics.autoscaling.clone());
-    let result = crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, |stop| {
-        let config = controller_config(&args, &health);
+    // The clients of one leadership term, from the ELB client's settings (with the fence of
+    // the term): attach and detach are writes, so the AutoScaling client shares that fence;
+    // the reachability check's EC2 client only reads.
+    let controllers = |shards: Option<Shards>, elb_config: crate::elb::ClientConfig| -> Result<_, Error> {
+        let config = crate::controller::Config { shards, ..controller_config(&args, &health) };
         let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
-        let elb = crate::elb::Clients::new(elb_config.clone()).with_session_name(session);
-        let ec2 = ec2_config.clone().map(|c| elb.beside::<crate::ec2::Client>(c));
-        let autoscaling = elb.beside(autoscaling_config.clone());
-        let clients = crate::controller::AwsClients { elb, autoscaling, ec2 };
-        crate::controller::run(config, client.clone(), clients, metrics.clone(), stop.cancelled_owned())
-    })
-    .await
+        let autoscaling_config = crate::autoscaling::client_config_from_env(&elb_config, None)
+            .map_err(Error::ElbConfig)?
+            .with_metrics(metrics.autoscaling.clone());
+        let (client, metrics, ec2_config) = (client.clone(), metrics.clone(), ec2_config.clone());
+        // Fresh clients (and budgets) for each leadership term.
+        Ok(move |stop: CancellationToken| {
+            let elb = crate::elb::Clients::new(elb_config.clone()).with_session_name(session.clone());
+            let ec2 = ec2_config.clone().map(|c| elb.beside::<crate::ec2::Client>(c));
+            let autoscaling = elb.beside(autoscaling_config.clone());
+            let clients = crate::controller::AwsClients { elb, autoscaling, ec2 };
+            crate::controller::run(config.clone(), client.clone(), clients, metrics.clone(), stop.cancelled_owned())
+        })
+    };
+    let result = if args.shards > 1 {
+        // One candidate per shard; each reconcile carries its shard's fence, so the client's
+        // own fence stays closed: a write outside any shard is refused.
+        let shards = Shards::new(args.shards, &identity);
+        let roles = (0..args.shards).flat_map(|i| [Role::Member(i), Role::Shard(i)]);
+        let electors = roles.map(|role| LeaderElector::for_role(client.clone(), lease.clone(), &shards, role)).collect();
+        let run = controllers(Some(shards), elb_config.with_fence(crate::elb::Fence::default()))?;
+        crate::leader::supervise_shards(electors, health.clone(), shutdown, args.shutdown_timeout, run).await
+    } else {
+        let elector = args.leader_election.then(|| LeaderElector::new(client.clone(), lease));
+        // With leader election, every mutating ELB call is fenced by the lease.
+        let elb_config = match elector.as_ref().map(LeaderElector::fence) {
+            Some(fence) => elb_config.with_fence(fence),
+            None => elb_config,
+        };
+        let run = controllers(None, elb_config)?;
+        crate::leader::supervise(elector, health.clone(), shutdown, args.shutdown_timeout, run).await
+    }
     .map_err(Error::from);
 
     http_stop.cancel();

@@ -167,8 +167,11 @@ pub struct Metrics {
     /// Managed LoadBalancers by their `Ready` condition (`True`, `False`).
     pub load_balancers_ready: Family<StateLabels, Gauge>,
     pub fleet: FleetMetrics,
-    /// 1 while this process leads (or runs without leader election), else 0.
+    /// 1 while this process leads (or runs without leader election), else 0. With shards:
+    /// 1 while it holds at least one.
     pub leader: Gauge,
+    /// Shards this process holds (with `--shards N`; 0 otherwise).
+    pub shards_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -224,6 +227,8 @@ impl Metrics {
         );
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
+        let shards_held = Gauge::default();
+        registry.register("shards_held", "Shards this replica holds (--shards)", shards_held.clone());
         Metrics {
             registry: Arc::new(Mutex::new(registry)),
             reconcile,
@@ -234,6 +239,7 @@ impl Metrics {
             load_balancers_ready,
             fleet,
             leader,
+            shards_held,
         }
     }
 

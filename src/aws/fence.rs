@@ -7,7 +7,13 @@
 //! renew deadline is half a lease duration, so the margin absorbs clock-rate differences
 //! and a request in flight. The client checks the fence before every attempt of a
 //! mutating call, and cuts the attempt's timeout to what is left.
+//!
+//! With shards (`--shards N`), each shard has its own lease and so its own fence: a
+//! reconcile runs inside [`with_fence`] of its object's shard, and that fence, carried by
+//! the task, is the one checked, not the client's. The client's own fence then stays
+//! closed, so a write outside any shard's scope is refused (fail closed).
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,9 +52,42 @@ impl Fence {
     }
 }
 
+tokio::task_local! {
+    static SCOPED: Fence;
+}
+
+/// Runs `fut` with every write it makes fenced by `fence` (a shard's), instead of the
+/// client's fence. Kubernetes writes check it too ([`writes_allowed`]).
+pub async fn with_fence<F: Future>(fence: Fence, fut: F) -> F::Output {
+    SCOPED.scope(fence, fut).await
+}
+
+/// The fence the calling task runs under ([`with_fence`]), if any.
+pub fn scoped() -> Option<Fence> {
+    SCOPED.try_with(Fence::clone).ok()
+}
+
+/// Whether the calling task may write now: always outside [`with_fence`] (a single
+/// leader's controllers stop as a whole when the lease is lost), else while its fence is
+/// open.
+pub fn writes_allowed() -> bool {
+    scoped().is_none_or(|f| f.remaining().is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_scoped_fence_is_the_one_the_task_writes_under() {
+        assert!(scoped().is_none() && writes_allowed(), "no scope: nothing to check");
+        let open = Fence::default();
+        open.extend_to(Instant::now() + Duration::from_secs(5));
+        assert!(with_fence(open.clone(), async { writes_allowed() }).await);
+        assert!(!with_fence(Fence::default(), async { writes_allowed() }).await, "a closed shard fence refuses");
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert!(!with_fence(open, async { writes_allowed() }).await, "past its deadline");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_fence_opens_on_renewal_and_closes_at_its_deadline() {

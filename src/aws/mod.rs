@@ -30,7 +30,7 @@ pub use config::ClientConfig;
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use exchange::install_crypto_provider;
-pub use fence::Fence;
+pub use fence::{with_fence, Fence};
 pub use query::{is_mutating, Service};
 pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use regional::{FromConfig, Regional, Role};

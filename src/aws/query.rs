@@ -336,7 +336,10 @@ impl QueryClient {
         // Checked right before sending, on every attempt: a retry after the lease was lost
         // must not go out either. The attempt may not outlive the fence.
         let mut timeout = cfg.timeout;
+        // A shard's fence carried by the task (`fence::with_fence`) takes the place of the
+        // client's.
         if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
+            let fence = super::fence::scoped().unwrap_or_else(|| fence.clone());
             timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
         }
         let credentials = cfg.credentials.get().await?;

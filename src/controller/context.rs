@@ -46,6 +46,9 @@ pub struct Config {
     pub instance: Option<String>,
     /// Flips to ready when the caches are synced; back when shutting down.
     pub readiness: Readiness,
+    /// With `--shards N` (N > 1): the shards this process holds; only their objects are
+    /// reconciled, each under its shard's fence ([`super::sharding`]).
+    pub shards: Option<crate::leader::Shards>,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             reporter: "elb-operator".into(),
             instance: None,
             readiness: Readiness::default(),
+            shards: None,
         }
     }
 }
@@ -195,8 +199,30 @@ impl Context {
         self.ready.forget(key);
     }
 
-    /// Publishes an event about `obj`; a failure is logged, never fatal.
+    /// Whether this process reconciles the object `namespace/name`: always without shards,
+    /// else when it holds the object's shard.
+    pub fn holds(&self, namespace: Option<&str>, name: &str) -> bool {
+        self.config.shards.as_ref().is_none_or(|s| s.holds(s.of(namespace.unwrap_or_default(), name)))
+    }
+
+    /// [`Context::holds`] for a LoadBalancer's key.
+    pub fn holds_key(&self, key: &ObjectRef<LoadBalancer>) -> bool {
+        self.holds(key.namespace.as_deref(), &key.name)
+    }
+
+    /// Whether this process does the region-wide work that is not split by object (the
+    /// orphan report's tags of every ELB): without shards, or as the holder of shard 0.
+    pub fn region_wide(&self) -> bool {
+        self.config.shards.as_ref().is_none_or(|s| s.holds(0))
+    }
+
+    /// Publishes an event about `obj`; a failure is logged, never fatal. Not sent once the
+    /// object's shard is lost ([`crate::aws::fence::writes_allowed`]).
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, type_: EventType, reason: &str, action: &str, note: String) {
+        if !crate::aws::fence::writes_allowed() {
+            tracing::debug!(reason, "shard lost: event not published");
+            return;
+        }
         let event = Event {
             type_,
             reason: reason.to_string(),

@@ -106,6 +106,10 @@ fn instance_of(ctx: &Context, pod: &Pod) -> Option<String> {
 /// Patches the pod's condition when it differs; keeps its transition time while its status
 /// does not change.
 async fn write(ctx: &Context, pod: &Pod, wanted: &Gate) -> Result<(), kube::Error> {
+    // The shard of the LoadBalancer being reconciled was lost: its new holder sets gates.
+    if !crate::aws::fence::writes_allowed() {
+        return Ok(());
+    }
     let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == IN_SERVICE));
     let status = if wanted.status { "True" } else { "False" };
     if current

@@ -73,16 +73,15 @@ pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action
     let ns = hc.namespace().unwrap_or_default();
     let name = hc.name_any();
     let span = info_span!("reconcile", kind = "HealthCheck", object = %format!("{ns}/{name}"));
-    async move {
+    let reconcile = async {
         let _timer = ctx.metrics.reconcile.start("healthcheck");
         let result = reconcile_inner(&hc, &ctx, &ns, &name).await;
         if let Err(e) = &result {
             ctx.metrics.reconcile.failure("healthcheck", e.metric_label());
         }
         result
-    }
-    .instrument(span)
-    .await
+    };
+    super::sharding::in_shard(ctx.config.shards.as_ref(), Some(&ns), &name, reconcile).instrument(span).await
 }
 
 async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {
@@ -103,7 +102,7 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
         conditions: status::conditions(&previous.conditions, &[verdict], hc.metadata.generation),
     };
     let api: Api<HealthCheck> = Api::namespaced(ctx.client.clone(), ns);
-    status::write(&api, hc, hc.status.as_ref(), &status).await.map_err(Error::Kube)?;
+    super::sharding::fenced("status", status::write(&api, hc, hc.status.as_ref(), &status)).await?.map_err(Error::Kube)?;
     Ok(Action::await_change())
 }
 

@@ -18,6 +18,7 @@ pub mod healthcheck;
 pub mod loadbalancer;
 pub mod observer;
 pub mod schedule;
+pub mod sharding;
 pub mod status;
 pub mod triggers;
 
@@ -69,7 +70,7 @@ pub async fn run(
         (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
-    let invalid = |kind: &'static str| report_invalid(recorder.clone(), kind);
+    let invalid = |kind: &'static str| report_invalid(recorder.clone(), config.shards.clone(), kind);
 
     let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect(lb_api, wc.clone(), 2, |_| {}, invalid("LoadBalancer"));
     let (hc_store, hc_synced, hc_driver, mut hc_rx) = cache::reflect(hc_api, wc.clone(), 2, |_| {}, invalid("HealthCheck"));
@@ -91,12 +92,18 @@ pub async fn run(
     let controller_config = controller::Config::default().concurrency(config.concurrency);
     // The observers trigger resyncs and health-status writes through this channel.
     let (triggers, triggered) = futures::channel::mpsc::unbounded();
-    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers));
+    // A gained shard triggers its HealthChecks through this one.
+    let (hc_triggers, hc_triggered) = futures::channel::mpsc::unbounded();
+    let shards = config.shards.clone();
+    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()));
 
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.
     let mut tasks = Tasks(vec![], ctx.clone());
     tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn));
+    if let Some(shards) = shards.clone() {
+        tasks.0.push(tokio::spawn(sharding::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
+    }
     tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
         let stores = stores.clone();
@@ -158,6 +165,7 @@ pub async fn run(
         .watches_stream(lb_rx.remove(0).map(Ok), move |lb: LoadBalancer| {
             users.changed(&lb, lbs_present.get(&ObjectRef::from_obj(&lb)).is_some())
         })
+        .reconcile_on(hc_triggered)
         .graceful_shutdown_on(shutdown.clone())
         .run(healthcheck::reconcile, healthcheck::error_policy, ctx.clone())
         .for_each(|r| async move {
@@ -180,8 +188,11 @@ pub async fn run(
     };
 
     info!("controllers starting");
-    // The controllers run only while this process leads (or without leader election).
-    ctx.metrics.leader.set(1);
+    // The controllers run only while this process leads (or without leader election); with
+    // shards they run all along, and `sharding::follow` keeps the gauge.
+    if shards.is_none() {
+        ctx.metrics.leader.set(1);
+    }
     futures::future::join3(lb_controller, hc_controller, health_writer).await;
     info!("controllers stopped");
     ctx.metrics.leader.set(0);
@@ -204,10 +215,19 @@ impl Drop for Tasks {
     }
 }
 
-/// Reports an object that does not decode: a log line and a Warning event on it.
-fn report_invalid(recorder: Recorder, kind: &'static str) -> impl Fn(InvalidObject) + Send + 'static {
+/// Reports an object that does not decode: a log line and a Warning event on it (with
+/// shards: by the holder of its shard only).
+fn report_invalid(
+    recorder: Recorder,
+    shards: Option<crate::leader::Shards>,
+    kind: &'static str,
+) -> impl Fn(InvalidObject) + Send + 'static {
     move |invalid: InvalidObject| {
         let meta = &invalid.metadata;
+        let name = meta.name.as_deref().unwrap_or_default();
+        if shards.as_ref().is_some_and(|s| !s.holds(s.of(meta.namespace.as_deref().unwrap_or_default(), name))) {
+            return;
+        }
         warn!(kind, namespace = meta.namespace.as_deref().unwrap_or(""), name = meta.name.as_deref().unwrap_or(""), error = %invalid.error, "object does not decode; skipped");
         let api_version = match kind {
             "LoadBalancer" | "HealthCheck" => format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),

@@ -8,6 +8,10 @@
 //!   LoadBalancer synced before is planned against what the pass saw; a non-empty plan is
 //!   drift, and the object is triggered for a resync. Attributes are re-read only for the
 //!   resources that manage them, every `attributes_every` passes.
+//! - With shards (`--shards`), each replica observes only the LoadBalancers of the shards it
+//!   holds: the drift checks, the tags it reads and the health polls are split across the
+//!   replicas; DescribeLoadBalancers pages (400 ELBs each) are read by every replica that
+//!   holds a shard, and the tags of every ELB (the orphan gauge) only by shard 0's holder.
 //! - **Health polls** when due (see [`Memo::poll_due`]), most urgent first (in transition,
 //!   then the oldest observation), and only while the describe budget has a spare token
 //!   that no change or resync waits for. A failed poll is retried later within the budget;
@@ -71,14 +75,26 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
     let mut next_inventory = Instant::now();
     let mut passes: u32 = 0;
     let mut orphans_seen = std::collections::BTreeSet::new();
+    let mut refreshes = ctx.schedule.refreshes();
     // Bounded: one iteration per tick at least, for as long as the controllers run (the
     // task is aborted when they stop); u32::MAX ticks is decades.
     for _ in 0..u32::MAX {
+        // A shard was gained: its objects' first syncs wait for a fresh pass.
+        if ctx.schedule.refreshes() != refreshes {
+            refreshes = ctx.schedule.refreshes();
+            next_inventory = Instant::now();
+        }
+        // With shards, a replica that holds none has nothing to observe (its next shard
+        // refreshes the inventory anyway).
+        if Instant::now() >= next_inventory && ctx.config.shards.as_ref().is_some_and(|s| s.held().is_empty()) {
+            next_inventory = Instant::now() + settings.resync_interval;
+        }
         if Instant::now() >= next_inventory {
             let with_attributes = passes % settings.attributes_every.max(1) == 0 && passes > 0;
             // The first pass after a start reads only the tags the first syncs need; later
-            // passes read every ELB's tags, for the orphan gauge.
-            let all_tags = passes > 0;
+            // passes read every ELB's tags, for the orphan gauge (with shards: only the
+            // holder of shard 0 does, the others read their own shards' tags).
+            let all_tags = passes > 0 && ctx.region_wide();
             match with_class(Class::Resync, inventory_pass(&ctx, &*elb, &region, with_attributes, all_tags, &mut orphans_seen)).await {
                 Ok(()) => {
                     passes += 1;
@@ -113,13 +129,21 @@ async fn inventory_pass(
     all_tags: bool,
     orphans_seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), elb::Error> {
-    let members: Vec<(ObjectRef<LoadBalancer>, Memo)> =
-        ctx.schedule.each(|memos| memos.iter().filter(|(_, m)| &m.scope == region).map(|(k, m)| (k.clone(), m.clone())).collect());
+    // With shards: only the objects of the shards held here.
+    let members: Vec<(ObjectRef<LoadBalancer>, Memo)> = ctx
+        .schedule
+        .each(|memos| memos.iter().filter(|(k, m)| &m.scope == region && ctx.holds_key(k)).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the region in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
     let default_region = &ctx.config.default_region;
-    let interest =
-        ctx.stores.loadbalancers.state().iter().filter(|lb| &Scope::of(lb, default_region) == region).map(|lb| elb_name(lb)).collect();
+    let interest = ctx
+        .stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| &Scope::of(lb, default_region) == region && ctx.holds(lb.namespace().as_deref(), &lb.name_any()))
+        .map(|lb| elb_name(lb))
+        .collect();
     let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
     if !all_tags {
         // The first pass serves the first syncs: the groups they look at, read in bulk.
@@ -215,7 +239,7 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scop
     let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
         memos
             .iter()
-            .filter(|(_, m)| &m.scope == region)
+            .filter(|(k, m)| &m.scope == region && ctx.holds_key(k))
             .filter_map(|(k, m)| {
                 let at = m.poll_due(interval)?;
                 let name = m.target.as_ref()?.desired.name.clone();

@@ -216,6 +216,7 @@ pub struct Schedule {
     /// Wakes the observers (new object, new transition).
     pub(super) wake: Notify,
     resync_slots: Arc<Semaphore>,
+    refreshes: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Schedule {
@@ -244,6 +245,7 @@ impl Schedule {
             health_rx: Mutex::new(Some(health_rx)),
             wake: Notify::new(),
             resync_slots,
+            refreshes: Default::default(),
         }
     }
 
@@ -486,6 +488,21 @@ impl Schedule {
         if let Some(r) = self.regions.lock().expect("regions lock").get(scope) {
             r.snapshot.send_replace(Some(Arc::new(snapshot)));
         }
+    }
+
+    /// Drops every region's inventory and asks each observer for a new pass at once (a shard
+    /// was gained: the first syncs of its objects wait for an inventory taken after that).
+    pub fn refresh_inventories(&self) {
+        for r in self.regions.lock().expect("regions lock").values() {
+            r.snapshot.send_replace(None);
+        }
+        self.refreshes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.wake.notify_waiters();
+    }
+
+    /// Counts [`Schedule::refresh_inventories`]: an observer that sees it move takes a pass.
+    pub(super) fn refreshes(&self) -> u64 {
+        self.refreshes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Starts the observer of `scope` with `start` unless it runs already.

@@ -20,8 +20,8 @@ mod wire;
 
 pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
 pub use crate::aws::{
-    install_crypto_provider, is_mutating, rate_limit, with_class, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind, Fence,
-    RateLimitConfig, RateLimiter, RetryConfig, Role,
+    install_crypto_provider, is_mutating, rate_limit, with_class, with_fence, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind,
+    Fence, RateLimitConfig, RateLimiter, RetryConfig, Role,
 };
 pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
 pub use config::ElbArgs;

@@ -15,11 +15,14 @@
 //! - A lease with no holder (released) is free at once. On graceful shutdown the holder
 //!   releases it by clearing `holderIdentity`.
 //!
-//! [`supervise`] runs the controllers while this process leads.
+//! [`supervise`] runs the controllers while this process leads; with shards ([`shards`]),
+//! [`supervise_shards`] runs them all along and one candidate per shard.
 
+pub mod shards;
 mod supervise;
 
-pub use supervise::{supervise, SuperviseError};
+pub use shards::{Role, Shards};
+pub use supervise::{supervise, supervise_shards, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;
@@ -108,11 +111,29 @@ pub struct LeaderElector {
     config: LeaseConfig,
     observed: Option<Observed>,
     fence: Fence,
+    /// What this candidate stands for, when sharded.
+    shard: Option<(Shards, Role)>,
 }
 
 impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
-        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default() }
+        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default(), shard: None }
+    }
+
+    /// The candidate for `role` among `shards`: for shard `i`, the lease
+    /// `<config.name>-shard-<i>` and the shard's fence; for member slot `k`, the lease
+    /// `<config.name>-member-<k>`. It takes its lease only when [`Shards`] allows.
+    pub fn for_role(client: kube::Client, mut config: LeaseConfig, shards: &Shards, role: Role) -> Self {
+        config.name = match role {
+            Role::Shard(i) => shards::lease_name(&config.name, i),
+            Role::Member(k) => shards::member_lease_name(&config.name, k),
+        };
+        let mut elector = LeaderElector::new(client, config);
+        if let Role::Shard(i) = role {
+            elector.fence = shards.fence(i);
+        }
+        elector.shard = Some((shards.clone(), role));
+        elector
     }
 
     /// The write fence this elector keeps: open until `renew_deadline` after the last
@@ -135,6 +156,34 @@ impl LeaderElector {
         if changed {
             self.observed = Some(Observed { spec: spec.clone(), at: Instant::now() });
         }
+        if let (Some((shards, role)), Some(o)) = (&self.shard, &self.observed) {
+            shards.saw(*role, self.observed_holder(), o.at + self.record_duration(&o.spec));
+        }
+    }
+
+    /// How long a lease record stays valid without renewal.
+    fn record_duration(&self, spec: &LeaseSpec) -> Duration {
+        spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration)
+    }
+
+    /// Whether this candidate may take its lease now: always, unless it stands for a shard
+    /// or member slot and [`Shards::reserve`] says no. `Ok(None)`: no reservation needed.
+    fn reserve(&self) -> Result<Option<shards::Reservation>, ()> {
+        match &self.shard {
+            None => Ok(None),
+            Some((shards, role)) => shards.reserve(*role, self.config.retry_period, self.config.lease_duration).map(Some).ok_or(()),
+        }
+    }
+
+    /// Records a take at once, before its reservation ends (so that the next candidate of
+    /// this process counts it), with the fence opened first as [`LeaderElector::run`]
+    /// would (from `sent`, when this check began): the controllers start on the shard as
+    /// soon as it shows as held.
+    fn took(&self, sent: Instant) {
+        if let Some((shards, role)) = &self.shard {
+            self.fence.extend_to(sent + self.config.renew_deadline);
+            shards.set_held(*role, true);
+        }
     }
 
     /// One election step: acquires, renews or takes over the lease when this candidate may.
@@ -142,8 +191,10 @@ impl LeaderElector {
     /// does (or won a race). Errors are API failures; the caller decides how long they can
     /// be tolerated.
     pub async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let sent = Instant::now();
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
         let Some(current) = self.api.get_opt(&self.config.name).await? else {
+            let Ok(_reservation) = self.reserve() else { return Ok(false) };
             let spec = LeaseSpec {
                 holder_identity: Some(self.config.identity.clone()),
                 lease_duration_seconds: Some(self.config.lease_duration_seconds()),
@@ -157,6 +208,7 @@ impl LeaderElector {
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
                     self.observe(&spec);
+                    self.took(sent);
                     Ok(true)
                 }
                 Err(kube::Error::Api(s)) if s.is_already_exists() || s.is_conflict() => Ok(false),
@@ -168,13 +220,14 @@ impl LeaderElector {
         let holder = spec.holder_identity.as_deref().filter(|h| !h.is_empty());
         let mine = holder == Some(self.config.identity.as_str());
         if let (Some(_), false) = (holder, mine) {
-            let duration =
-                spec.lease_duration_seconds.filter(|s| *s > 0).map(|s| Duration::from_secs(s as u64)).unwrap_or(self.config.lease_duration);
+            let duration = self.record_duration(&spec);
             let seen_at = self.observed.as_ref().map(|o| o.at).unwrap_or_else(Instant::now);
             if seen_at.elapsed() < duration {
                 return Ok(false);
             }
         }
+        let reservation = if mine { Ok(None) } else { self.reserve() };
+        let Ok(_reservation) = reservation else { return Ok(false) };
         let transitions = spec.lease_transitions.unwrap_or(0);
         let new_spec = LeaseSpec {
             holder_identity: Some(self.config.identity.clone()),
@@ -191,6 +244,7 @@ impl LeaderElector {
         match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {
             Ok(_) => {
                 self.observe(&new_spec);
+                self.took(sent);
                 Ok(true)
             }
             Err(kube::Error::Api(s)) if s.is_conflict() => Ok(false),
@@ -232,6 +286,12 @@ impl LeaderElector {
         let cfg = self.config.clone();
         let mut last_renewal: Option<Instant> = None;
         tokio::pin!(stop);
+        if let Some((shards, role)) = &self.shard {
+            tokio::select! {
+                _ = &mut stop => {}
+                _ = tokio::time::sleep(shards.initial_delay(*role, cfg.retry_period)) => {}
+            }
+        }
         loop {
             let sent = Instant::now();
             let attempt = tokio::time::timeout(cfg.retry_period, self.try_acquire_or_renew()).await;
@@ -270,6 +330,9 @@ impl LeaderElector {
             if next != Election::Leader {
                 self.fence.close();
             }
+            if let Some((shards, role)) = &self.shard {
+                shards.set_held(*role, next == Election::Leader);
+            }
             state.send_if_modified(|s| {
                 let changed = *s != next;
                 *s = next;
@@ -281,6 +344,9 @@ impl LeaderElector {
             }
         }
         self.fence.close();
+        if let Some((shards, role)) = &self.shard {
+            shards.set_held(*role, false);
+        }
         if last_renewal.is_some() {
             match tokio::time::timeout(cfg.retry_period.max(Duration::from_secs(1)), self.release()).await {
                 Ok(Ok(())) => tracing::info!(lease = %cfg.name, "released the lease"),

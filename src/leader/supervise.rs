@@ -136,6 +136,42 @@ where
     result
 }
 
+/// Runs `controllers` from the start until `shutdown` is cancelled, with one candidate per
+/// shard (`electors`, from [`LeaderElector::for_shard`]) running beside them: the controllers
+/// reconcile only the objects of the shards held at the moment, each under its shard's
+/// fence. On shutdown the controllers stop first (bounded by `grace`), then the electors
+/// release the shards they hold.
+pub async fn supervise_shards<F, Fut>(
+    electors: Vec<LeaderElector>,
+    health: Health,
+    shutdown: CancellationToken,
+    grace: Duration,
+    controllers: F,
+) -> Result<(), SuperviseError>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: Future<Output = crate::Result<()>>,
+{
+    // Readiness is the controllers' (caches synced): they run whichever shards are held.
+    health.set_election(Election::Disabled);
+    let elector_stop = CancellationToken::new();
+    // If this future is dropped, the electors stop too instead of holding shards on their own.
+    let _elector_guard = elector_stop.clone().drop_guard();
+    let tasks: Vec<_> = electors
+        .into_iter()
+        .map(|elector| tokio::spawn(elector.run(watch::channel(Election::Starting).0, elector_stop.clone().cancelled_owned())))
+        .collect();
+    let stop = shutdown.child_token();
+    let out = run_until_stopped(controllers(stop.clone()), &stop, || grace).await;
+    health.set_caches_synced(false);
+    // Only now, with the controllers stopped, give up the shards.
+    elector_stop.cancel();
+    if tokio::time::timeout(grace, futures::future::join_all(tasks)).await.is_err() {
+        tracing::warn!("shard election did not stop in time");
+    }
+    finished(out, &stop)
+}
+
 fn finished(out: Option<crate::Result<()>>, stop: &CancellationToken) -> Result<(), SuperviseError> {
     match out {
         Some(Ok(())) if stop.is_cancelled() => Ok(()),

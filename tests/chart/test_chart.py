@@ -42,6 +42,8 @@ NON_DEFAULT = {
     "terminationGracePeriodSeconds": 40,
     "httpPort": 9100,
     "replicaCount": 2,
+    "shards": 4,
+    "podAntiAffinity": "required",
     "extraEnv": [{"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"}],
     "image": {"repository": "registry.example.com/elb-operator", "tag": "9.9.9", "pullPolicy": "Always"},
     "imagePullSecrets": [{"name": "regcred"}],
@@ -227,6 +229,7 @@ VALUE_EFFECTS = {
     "terminationGracePeriodSeconds": lambda d: _dep(d)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 40,
     "httpPort": lambda d: "--http-bind=0.0.0.0:9100" in args(d) and container(d)["ports"][0]["containerPort"] == 9100,
     "replicaCount": lambda d: _dep(d)["spec"]["replicas"] == 2,
+    "shards": lambda d: "--shards=4" in args(d),
     "extraEnv": lambda d: {"name": "AWS_STS_REGIONAL_ENDPOINTS", "value": "regional"} in container(d)["env"],
     "image": lambda d: container(d)["image"] == "registry.example.com/elb-operator:9.9.9"
     and container(d)["imagePullPolicy"] == "Always",
@@ -256,6 +259,8 @@ COVERED_ELSEWHERE = {
     "readinessProbe": "test_probes_hit_the_operator_http_port",
     "prometheusRule": "test_monitoring.py",
     "grafanaDashboard": "test_monitoring.py",
+    # It acts only with replicaCount > 1.
+    "podAntiAffinity": "test_several_replicas_get_a_pdb_and_spread_over_nodes",
 }
 
 
@@ -319,6 +324,48 @@ def test_elb_client_numbers_given_as_strings_render_unchanged():
         chart.validate_schema(chart.merge_values(values))
     a = args(render(values))
     assert "--elb-mutate-rate=0.5" in a and "--elb-timeout-seconds=30" in a
+
+
+def test_shards_default_to_one_leader_and_need_leader_election():
+    assert "--shards=1" in args(render())
+    with pytest.raises(helm.HelmError, match="needs leaderElection"):
+        render({"shards": 2, "leaderElection": {"enabled": False}})
+    with helm.Chart.load(CHART) as chart, pytest.raises(Exception):
+        chart.validate_schema(chart.merge_values({"shards": 0}))
+
+
+def test_sharded_rbac_names_every_shard_and_member_lease_and_nothing_more():
+    gs = grants(render({"shards": 3, "replicaCount": 3}))
+    lease = "elb-elb-operator"
+    for i in range(3):
+        for name in (f"{lease}-shard-{i}", f"{lease}-member-{i}"):
+            assert allowed(gs, "coordination.k8s.io", "leases", "get", NAMESPACE, name)
+            assert allowed(gs, "coordination.k8s.io", "leases", "update", NAMESPACE, name)
+    for name in (lease, f"{lease}-shard-3", f"{lease}-member-3"):
+        assert not allowed(gs, "coordination.k8s.io", "leases", "update", NAMESPACE, name), name
+    assert allowed(gs, "coordination.k8s.io", "leases", "create", NAMESPACE)
+
+
+def test_several_replicas_get_a_pdb_and_spread_over_nodes():
+    docs = render()
+    assert not [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    assert "affinity" not in _dep(docs)["spec"]["template"]["spec"], "one replica: nothing to spread"
+    docs = render({"replicaCount": 3, "shards": 6})
+    pod = _dep(docs)["spec"]["template"]
+    pdb = one(docs, "PodDisruptionBudget")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": pdb["spec"]["selector"]}
+    assert pdb["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    (term,) = pod["spec"]["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    required = _dep(render({"replicaCount": 2, "podAntiAffinity": "required"}))["spec"]["template"]["spec"]["affinity"]
+    assert required["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0] == term["podAffinityTerm"]
+    # The user's own affinity is kept, and their podAntiAffinity wins; both can be turned off.
+    mine = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": []}, "nodeAffinity": {}}
+    assert _dep(render({"replicaCount": 3, "affinity": mine}))["spec"]["template"]["spec"]["affinity"] == mine
+    docs = render({"replicaCount": 3, "podAntiAffinity": "", "podDisruptionBudget": {"enabled": False}})
+    assert "affinity" not in _dep(docs)["spec"]["template"]["spec"]
+    assert not [d for d in docs if d["kind"] == "PodDisruptionBudget"]
 
 
 def test_leader_election_can_be_turned_off():

@@ -84,6 +84,13 @@ def test_rule_has_the_alerts_for_this_release():
     assert "elb_operator_orphaned_load_balancers" in r["ElbOperatorOrphanedLoadBalancers"]["expr"]
 
 
+def test_with_shards_the_no_leader_alert_wants_every_shard_held():
+    r = rules(render({**ON, "shards": 4, "replicaCount": 3}))
+    expr = r["ElbOperatorNoLeader"]["expr"]
+    assert expr.startswith(f'sum(elb_operator_shards_held{{namespace="{NAMESPACE}", job="elb-elb-operator"}}) < 4'), expr
+    assert "absent(elb_operator_leader" in expr
+
+
 def test_rule_values():
     docs = render({"prometheusRule": {"enabled": True, "labels": {"release": "prom"}, "alertLabels": {"team": "platform"},
                                       "selector": 'cluster="eu"', "throttledRatio": 0.25,
@@ -351,8 +358,9 @@ def test_the_scrape_is_the_operators(scrape):
 def test_every_alert_expression_uses_exported_metrics(scrape):
     types, labels = exposition(scrape)
     problems = []
-    for name, a in rules(render(ON)).items():
-        problems += check_expr(a["expr"], types, labels)
+    for values in (ON, {**ON, "shards": 4, "replicaCount": 3}):
+        for name, a in rules(render(values)).items():
+            problems += check_expr(a["expr"], types, labels)
     assert problems == []
 
 

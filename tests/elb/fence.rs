@@ -44,3 +44,22 @@ async fn a_write_in_flight_when_the_fence_passes_is_not_retried() {
     assert_eq!(server.count(), 1, "one attempt sent, while the fence allowed it");
     assert!(started.elapsed() < Duration::from_secs(3), "the attempt did not outlive the fence");
 }
+
+/// With shards, the task carries its object's shard fence, and that one decides: the
+/// client's own (closed) fence does not refuse a write of a held shard, and a lost shard's
+/// write is refused before it is sent.
+#[tokio::test]
+async fn a_shard_fence_carried_by_the_task_decides_instead_of_the_clients() {
+    let server = FaultServer::start(vec![Reply::empty_ok("RegisterInstancesWithLoadBalancer")]).await;
+    let c = client(&server, &Fence::default());
+    let held = Fence::default();
+    held.extend_to(Instant::now() + Duration::from_secs(30));
+    with_fence(held, c.register_instances("lb", &["i-1".to_string()])).await.expect("the shard is held");
+    assert_eq!(server.count(), 1);
+    let lost = Fence::default();
+    let err = with_fence(lost, c.register_instances("lb", &["i-1".to_string()])).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { .. }), "{err}");
+    let err = c.register_instances("lb", &["i-1".to_string()]).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { .. }), "outside any shard: the client's fence, closed: {err}");
+    assert_eq!(server.count(), 1, "nothing more was sent");
+}

@@ -49,7 +49,8 @@ pub const RESOURCE: &str = "loadbalancer";
 pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
     let ns = lb.namespace().unwrap_or_default();
     let span = info_span!("reconcile", kind = "LoadBalancer", object = %format!("{ns}/{}", lb.name_any()));
-    async move {
+    let name = lb.name_any();
+    let reconcile = async {
         let _timer = ctx.metrics.reconcile.start(RESOURCE);
         let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &ns);
         let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
@@ -69,9 +70,8 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
             ctx.metrics.reconcile.failure(RESOURCE, e.metric_label());
         }
         result
-    }
-    .instrument(span)
-    .await
+    };
+    super::sharding::in_shard(ctx.config.shards.as_ref(), Some(&ns), &name, reconcile).instrument(span).await
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
@@ -207,19 +207,22 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
 pub async fn write_health(key: ObjectRef<LoadBalancer>, ctx: Arc<Context>) {
     let Some(lb) = ctx.stores.loadbalancers.get(&key) else { return };
     let span = info_span!("write_health", kind = "LoadBalancer", object = %key);
-    async move {
-        let Ok(inputs) = desired::resolve(&lb, &ctx) else { return };
-        let Some((health, at)) = ctx.schedule.take_health(&key, status_print(lb.status.as_ref())) else { return };
+    let write = async {
+        let Ok(inputs) = desired::resolve(&lb, &ctx) else { return Ok(Action::await_change()) };
+        let Some((health, at)) = ctx.schedule.take_health(&key, status_print(lb.status.as_ref())) else {
+            return Ok(Action::await_change());
+        };
         let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
         let polled = Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone };
-        if let Err(e) = report(&lb, &ctx, polled).await {
-            warn!(error = %e, "could not write the health status");
-            return;
-        }
-        ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
+        report(&lb, &ctx, polled).await?;
+        ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
+        Ok(Action::await_change())
+    };
+    // As a reconcile: only for an object of a shard this replica holds, within its fence.
+    let written = super::sharding::in_shard(ctx.config.shards.as_ref(), key.namespace.as_deref(), &key.name, write).instrument(span).await;
+    if let Err(e) = written {
+        warn!(object = %key, error = %e, "could not write the health status");
     }
-    .instrument(span)
-    .await
 }
 
 /// Whether the status says the ELB matched the spec of the current generation.
@@ -353,7 +356,7 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
         status::remember_attached(&mut next, groups);
     }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
-    if done.if_current && super::status::write_over(&api, lb, lb.status.as_ref(), &next, true).await? {
+    if done.if_current && super::sharding::fenced("status", super::status::write_over(&api, lb, lb.status.as_ref(), &next, true)).await?? {
         debug!("status written");
     }
     if let Some(c) = status::newly_unresolved(&previous, &next) {
@@ -365,7 +368,7 @@ async fn report_adopting(lb: &LoadBalancer, ctx: &Context, observation: Observat
     if let Some(c) = status::newly_unreachable(&previous, &next) {
         ctx.publish(lb, EventType::Warning, &c.reason, "CheckBackends", c.message.clone()).await;
     }
-    if !done.if_current && super::status::write(&api, lb, lb.status.as_ref(), &next).await? {
+    if !done.if_current && super::sharding::fenced("status", super::status::write(&api, lb, lb.status.as_ref(), &next)).await?? {
         debug!("status written");
     }
     ctx.schedule.status_written(&ObjectRef::from_obj(lb), &next);

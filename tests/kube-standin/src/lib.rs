@@ -2,7 +2,8 @@
 //! Controller, finalizer helper, event Recorder, leases) and kubectl 1.32 (apply, get,
 //! describe, wait, delete) use. See `docs/kube-standin.md` for what it covers and leaves out.
 //! Tests of a client under API failures make chosen requests fail or answer late through
-//! [`StandIn::faults`] (see [`faults`]).
+//! [`StandIn::faults`] (see [`faults`]). Every request is recorded with its client's
+//! user agent ([`StandIn::requests`], see [`requests`]).
 //!
 //! ```no_run
 //! let standin = kube_standin::StandIn::start_blocking().unwrap();
@@ -20,6 +21,7 @@ pub mod jsonpath;
 pub mod meta;
 pub mod openapi;
 pub mod patch;
+pub mod requests;
 pub mod resources;
 pub mod selectors;
 pub mod server;
@@ -42,6 +44,7 @@ pub struct StandIn {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stopped: Option<std::sync::mpsc::Receiver<()>>,
     faults: faults::Faults,
+    requests: requests::RequestLog,
 }
 
 /// The kubeconfig text for a server URL.
@@ -77,6 +80,8 @@ impl StandIn {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<std::io::Result<()>>();
         let faults = faults::Faults::default();
         let server_faults = faults.clone();
+        let requests = requests::RequestLog::default();
+        let server_requests = requests.clone();
         std::thread::Builder::new().name(format!("kube-standin-{}", addr.port())).spawn(move || {
             let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
                 Ok(rt) => rt,
@@ -94,7 +99,7 @@ impl StandIn {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                serve_with_faults(listener, addr, server_faults, async move {
+                serve_logged(listener, addr, server_faults, server_requests, async move {
                     let _ = stop_rx.await;
                 })
                 .await;
@@ -104,7 +109,15 @@ impl StandIn {
             let _ = stopped_tx.send(());
         })?;
         ready_rx.recv_timeout(Duration::from_secs(10)).map_err(std::io::Error::other)??;
-        Ok(StandIn { addr, kubeconfig: kubeconfig.to_path_buf(), _dir: None, stop: Some(stop_tx), stopped: Some(stopped_rx), faults })
+        Ok(StandIn {
+            addr,
+            kubeconfig: kubeconfig.to_path_buf(),
+            _dir: None,
+            stop: Some(stop_tx),
+            stopped: Some(stopped_rx),
+            faults,
+            requests,
+        })
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -125,6 +138,11 @@ impl StandIn {
     /// The faults injected into this server's answers (see [`faults`]); none at start.
     pub fn faults(&self) -> &faults::Faults {
         &self.faults
+    }
+
+    /// Every request served so far, with its client's user agent (see [`requests`]).
+    pub fn requests(&self) -> &requests::RequestLog {
+        &self.requests
     }
 
     /// Stops the server and waits (briefly) until it has stopped.
@@ -161,6 +179,17 @@ pub async fn serve_with_faults(
     faults: faults::Faults,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    serve_logged(listener, addr, faults, requests::RequestLog::default(), stop).await
+}
+
+/// [`serve_with_faults`], recording every request in `requests`.
+pub async fn serve_logged(
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    faults: faults::Faults,
+    requests: requests::RequestLog,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let shared = server::Shared::new(addr.to_string());
     let closing = shared.closing.clone();
     let log = std::env::var_os("KUBE_STANDIN_LOG").is_some();
@@ -169,8 +198,12 @@ pub async fn serve_with_faults(
         move |req: axum::extract::Request| {
             let shared = Arc::clone(&shared);
             let faults = faults.clone();
+            let requests = requests.clone();
             let closing = shared.closing.subscribe();
             let line = log.then(|| format!("{} {}", req.method(), req.uri()));
+            let received = std::time::Instant::now();
+            let (method, uri) = (req.method().to_string(), req.uri().to_string());
+            let user_agent = req.headers().get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
             let fut: std::pin::Pin<Box<dyn std::future::Future<Output = axum::response::Response> + Send>> = Box::pin(async move {
                 let resp = match faults.intercept(&req, closing).await {
                     Some(refused) => refused,
@@ -179,6 +212,8 @@ pub async fn serve_with_faults(
                 if let Some(line) = line {
                     eprintln!("kube-standin: {line} -> {}", resp.status().as_u16());
                 }
+                let status = resp.status().as_u16();
+                requests.record(requests::Request { received, answered: std::time::Instant::now(), method, uri, user_agent, status });
                 resp
             });
             fut

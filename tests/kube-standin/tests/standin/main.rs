@@ -8,6 +8,7 @@ mod common;
 mod faults;
 mod kubectl;
 mod openapi;
+mod requests;
 mod runtime;
 mod ssa;
 mod watch;
