@@ -57,7 +57,8 @@ async fn only_the_instance_whose_groups_have_no_rule_for_the_load_balancer_is_re
     let c = MOTO.run_instances_in_groups(1, &zone, &[ssh_only.clone(), wrong_protocol.clone()]).remove(0);
     let d = MOTO.run_instances_in_groups(1, &zone, &[ssh_only.clone(), by_group.clone()]).remove(0);
     let lb = load_balancer("reach-lb", vec![elb_sg.clone()], &[a.clone(), b.clone(), c.clone(), d.clone()]).await;
-    let groups_before = MOTO.security_groups_document(REGION);
+    let groups = [&elb_sg, &by_group, &by_cidr, &ssh_only, &wrong_protocol].map(String::as_str);
+    let groups_before = MOTO.security_groups_document(REGION, &groups);
 
     let source = ElbSource::of(&lb);
     assert_eq!(source.group_ids, [elb_sg.clone()].into());
@@ -78,7 +79,7 @@ async fn only_the_instance_whose_groups_have_no_rule_for_the_load_balancer_is_re
         (1, 2, 1),
         "{calls:?}"
     );
-    assert_eq!(MOTO.security_groups_document(REGION), groups_before, "no security group was modified");
+    assert_eq!(MOTO.security_groups_document(REGION, &groups), groups_before, "no security group was modified");
 }
 
 #[tokio::test]

@@ -168,10 +168,14 @@ impl Moto {
         );
     }
 
-    /// Every security group of a region as DescribeSecurityGroups answers (to compare before
-    /// and after something that must not change them).
-    pub fn security_groups_document(&self, region: &str) -> String {
-        let body = self.ec2(region, &[("Action", "DescribeSecurityGroups")]);
+    /// The security groups `ids` of a region as DescribeSecurityGroups answers them, to
+    /// compare before and after something that must not change them. Only those: tests
+    /// running beside change groups of their own.
+    pub fn security_groups_document(&self, region: &str, ids: &[&str]) -> String {
+        let keys: Vec<String> = (1..=ids.len()).map(|i| format!("GroupId.{i}")).collect();
+        let mut params = vec![("Action", "DescribeSecurityGroups")];
+        params.extend(keys.iter().map(String::as_str).zip(ids.iter().copied()));
+        let body = self.ec2(region, &params);
         // The request id differs between calls; the groups must not.
         let mut rest = body.as_str();
         let mut out = String::new();
