@@ -94,7 +94,7 @@ impl Args {
             pods_per_lb: 0,
             nodes: 20,
             health_checks: 1,
-            concurrency: 4,
+            concurrency: 16,
             health_poll_interval: "30s".into(),
             settle: Duration::from_secs(30),
             steady: Duration::from_secs(60),
@@ -151,7 +151,7 @@ impl Args {
                     println!(
                         "fleet bench: --lbs N (1000) --limits shipped|lifted --pods-per-lb P (10000/N, 3..10) --nodes K (20)\n  \
                          --health-checks H (1: every LoadBalancer references the same HealthCheck)\n  \
-                         --concurrency C (4) --health-poll-interval D (30s) --settle S (30) --steady S (60)\n  \
+                         --concurrency C (16) --health-poll-interval D (30s) --settle S (30) --steady S (60)\n  \
                          --restart-window S (60) --changes K (10) --timeout S (3600) --skip-bare --skip-restart --skip-change\n  \
                          --out-dir DIR (target/bench-fleet) --log-level FILTER (info) --smoke"
                     );

@@ -70,8 +70,9 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
 
-    /// How many objects are reconciled at the same time.
-    #[arg(long, env = "ELB_OPERATOR_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// How many objects are reconciled at the same time. The ELB budget, not this, paces the
+    /// AWS calls; more slots let changes, status writes and Kubernetes round trips overlap.
+    #[arg(long, env = "ELB_OPERATOR_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
 
     /// Log format.

@@ -60,7 +60,7 @@ impl Default for Config {
             allowed_role_arns: Vec::new(),
             health_poll_interval: Duration::from_secs(30),
             resync_interval: Duration::from_secs(600),
-            concurrency: 4,
+            concurrency: 16,
             reporter: "elb-operator".into(),
             instance: None,
             readiness: Readiness::default(),
