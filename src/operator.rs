@@ -135,7 +135,10 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // the term): attach and detach are writes, so the AutoScaling client shares that fence;
     // the reachability check's EC2 client only reads.
     let controllers = |shards: Option<Shards>, elb_config: crate::elb::ClientConfig| -> Result<_, Error> {
-        let config = crate::controller::Config { shards, ..controller_config(&args, &health) };
+        // One leader: its reconciles' Kubernetes writes stop at the lease's fence, as its ELB
+        // writes do (with shards, each shard's fence does that).
+        let lease_fence = if shards.is_none() { elb_config.fence.clone() } else { None };
+        let config = crate::controller::Config { shards, lease_fence, ..controller_config(&args, &health) };
         let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
         let autoscaling_config = crate::autoscaling::client_config_from_env(&elb_config, None)
             .map_err(Error::ElbConfig)?

@@ -19,8 +19,6 @@ pub struct GroupInstance {
     pub instance_id: String,
     /// `Pending`, `InService`, `Terminating`, … (empty when not reported).
     pub lifecycle_state: String,
-    /// `Healthy` or `Unhealthy` (empty when not reported).
-    pub health_status: String,
     /// Its availability zone, when reported.
     pub availability_zone: Option<String>,
 }

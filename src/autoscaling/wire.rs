@@ -31,7 +31,6 @@ pub fn describe_auto_scaling_groups(result: &Element) -> Result<Vec<AutoScalingG
                     .map(|i| GroupInstance {
                         instance_id: i.string("InstanceId"),
                         lifecycle_state: i.string("LifecycleState"),
-                        health_status: i.string("HealthStatus"),
                         availability_zone: i.text_of("AvailabilityZone").filter(|z| !z.is_empty()),
                     })
                     .filter(|i| !i.instance_id.is_empty())

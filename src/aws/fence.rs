@@ -56,8 +56,9 @@ tokio::task_local! {
     static SCOPED: Fence;
 }
 
-/// Runs `fut` with every write it makes fenced by `fence` (a shard's), instead of the
-/// client's fence. Kubernetes writes check it too ([`writes_allowed`]).
+/// Runs `fut` with every write it makes fenced by `fence` (a shard's, or the single
+/// leader's lease), instead of the client's fence. Kubernetes writes check it too
+/// ([`writes_allowed`]).
 pub async fn with_fence<F: Future>(fence: Fence, fut: F) -> F::Output {
     SCOPED.scope(fence, fut).await
 }
@@ -67,9 +68,8 @@ pub fn scoped() -> Option<Fence> {
     SCOPED.try_with(Fence::clone).ok()
 }
 
-/// Whether the calling task may write now: always outside [`with_fence`] (a single
-/// leader's controllers stop as a whole when the lease is lost), else while its fence is
-/// open.
+/// Whether the calling task may write now: always outside [`with_fence`] (without leader
+/// election, or work outside a reconcile), else while its fence is open.
 pub fn writes_allowed() -> bool {
     scoped().is_none_or(|f| f.remaining().is_some())
 }

@@ -49,6 +49,10 @@ pub struct Config {
     /// With `--shards N` (N > 1): the shards this process holds; only their objects are
     /// reconciled, each under its shard's fence ([`super::sharding`]).
     pub shards: Option<crate::leader::Shards>,
+    /// With one leader (no shards) and leader election: the lease's fence. Each reconcile
+    /// runs under it, so that its Kubernetes writes stop with its ELB writes when the lease
+    /// may have passed to another process ([`super::sharding::in_shard`]).
+    pub lease_fence: Option<crate::aws::Fence>,
 }
 
 impl Default for Config {
@@ -65,6 +69,7 @@ impl Default for Config {
             instance: None,
             readiness: Readiness::default(),
             shards: None,
+            lease_fence: None,
         }
     }
 }

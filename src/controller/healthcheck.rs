@@ -81,7 +81,7 @@ pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action
         }
         result
     };
-    super::sharding::in_shard(ctx.config.shards.as_ref(), Some(&ns), &name, reconcile).instrument(span).await
+    super::sharding::in_shard(&ctx.config, Some(&ns), &name, reconcile).instrument(span).await
 }
 
 async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {

@@ -166,6 +166,9 @@ pub async fn run(
             users.changed(&lb, lbs_present.get(&ObjectRef::from_obj(&lb)).is_some())
         })
         .reconcile_on(hc_triggered)
+        // `usedBy` follows LoadBalancer events; a LoadBalancer deleted while the watch was
+        // down sends none, so every HealthCheck is recomputed once per resync interval too.
+        .reconcile_all_on(every(ctx.config.resync_interval))
         .graceful_shutdown_on(shutdown.clone())
         .run(healthcheck::reconcile, healthcheck::error_policy, ctx.clone())
         .for_each(|r| async move {
@@ -199,6 +202,14 @@ pub async fn run(
     readiness.set(false);
     drop(tasks);
     Ok(())
+}
+
+/// A tick every `period`, the first after one period.
+fn every(period: std::time::Duration) -> impl futures::Stream<Item = ()> + Send + 'static {
+    futures::stream::unfold((), move |()| async move {
+        tokio::time::sleep(period).await;
+        Some(((), ()))
+    })
 }
 
 /// Tasks spawned for one run of the controllers, and the schedule's observers: aborted

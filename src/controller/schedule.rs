@@ -283,6 +283,21 @@ impl Schedule {
         }
     }
 
+    /// A poll result whose write failed: kept for the next try unless a newer one came, and
+    /// no longer counted as written (so an identical next result is written, not held back
+    /// as fresh).
+    pub fn health_unwritten(&self, key: &ObjectRef<LoadBalancer>, health: Vec<InstanceState>, at: Time) {
+        self.with(key, |m| {
+            m.health.get_or_insert((health, at));
+            m.written = None;
+        });
+    }
+
+    /// Triggers a reconcile of `key`.
+    pub fn trigger(&self, key: &ObjectRef<LoadBalancer>) {
+        let _ = self.triggers.unbounded_send(key.clone());
+    }
+
     /// Records the status this process wrote for `key` (or found already current).
     pub fn status_written(&self, key: &ObjectRef<LoadBalancer>, status: &LoadBalancerStatus) {
         let print = status_print(Some(status));
@@ -374,7 +389,6 @@ impl Schedule {
         inputs: u64,
         target: Target,
         attributes: LoadBalancerAttributes,
-        _class: Class,
         registered: usize,
         health: Option<&[InstanceState]>,
         changed: bool,
@@ -579,15 +593,15 @@ mod tests {
         let s = Schedule::new(settings(), tx);
         let key = ObjectRef::new("lb").within("ns");
         assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: Class::Change, first: true });
-        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
         assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle, "nothing pending: no timer decides anything");
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "inputs changed");
-        s.synced(&key, 2, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), false);
+        s.synced(&key, 2, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), false);
 
         s.drifted(&key);
         assert_eq!(rx.next().await, Some(key.clone()), "drift triggers the object");
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false });
-        s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
+        s.synced(&key, 2, target(), Default::default(), 1, None, false);
 
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
         let mut writes = s.health_writes().expect("the health queue");
@@ -599,7 +613,7 @@ mod tests {
 
         s.polled(&key, Some(vec![state("i-2", "InService")]));
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "registered instances drifted");
-        s.synced(&key, 2, target(), Default::default(), Class::Resync, 1, None, false);
+        s.synced(&key, 2, target(), Default::default(), 1, None, false);
         s.polled(&key, None);
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
     }
@@ -615,7 +629,7 @@ mod tests {
         let inputs = Inputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
         s.step(&key, &scope(), 1, None);
         s.reach_observed(&key, inputs.clone());
-        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
         assert!(rx.try_recv().is_err(), "nothing to write yet");
         assert!(s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap(), "never checked");
 
@@ -626,7 +640,7 @@ mod tests {
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "a change goes first");
         s.reach_observed(&key, inputs.clone());
         assert_eq!(rx.next().await, Some(key.clone()), "the sync hands the unwritten result back");
-        s.synced(&key, 2, target(), Default::default(), Class::Change, 1, None, false);
+        s.synced(&key, 2, target(), Default::default(), 1, None, false);
         assert_eq!(s.step(&key, &scope(), 2, None), Step::WriteReachability(closed.clone()));
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Idle, "written once");
         s.reach_unwritten(&key, closed.clone());
@@ -639,7 +653,7 @@ mod tests {
         let s = Schedule::new(settings(), tx);
         let key = ObjectRef::new("lb").within("ns");
         s.step(&key, &scope(), 1, None);
-        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "OutOfService")]), true);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "OutOfService")]), true);
         let t0 = Instant::now();
         // An instance not InService puts it in transition: polled every 5 s.
         assert_eq!(s.with(&key, |m| m.poll_due(Duration::from_secs(30))).unwrap(), Some(t0 + TRANSITION_POLL));
@@ -673,7 +687,7 @@ mod tests {
         let mut rx = s.health_writes().unwrap();
         let key = ObjectRef::new("lb").within("ns");
         s.step(&key, &scope(), 1, None);
-        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
         s.polled(&key, Some(vec![state("i-1", "InService")]));
         assert!(rx.try_recv().is_err(), "same health, just written: no trigger");
         assert_eq!(s.step(&key, &scope(), 1, None), Step::Idle);
@@ -695,7 +709,7 @@ mod tests {
         let mut writes = s.health_writes().unwrap();
         let key = ObjectRef::new("lb").within("ns");
         s.step(&key, &scope(), 1, None);
-        s.synced(&key, 1, target(), Default::default(), Class::Change, 1, Some(&[state("i-1", "InService")]), true);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
         let written = LoadBalancerStatus { healthy: Some("1/1".into()), ..Default::default() };
         s.status_written(&key, &written);
 
@@ -713,5 +727,24 @@ mod tests {
         assert_eq!(health[0].state, HealthState::OutOfService);
         assert_eq!(s.take_health(&key, status_print(Some(&written))), None, "written once");
         assert!(reconciles.try_recv().is_err());
+    }
+
+    /// A result whose write failed is written by the next try, and an identical next poll
+    /// is not held back as already written.
+    #[tokio::test(start_paused = true)]
+    async fn a_health_result_not_written_is_kept_for_the_next_try() {
+        let (tx, _reconciles) = mpsc::unbounded();
+        let s = Schedule::new(settings(), tx);
+        let mut writes = s.health_writes().unwrap();
+        let key = ObjectRef::new("lb").within("ns");
+        s.step(&key, &scope(), 1, None);
+        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        let Step::WriteHealth { health, at } = s.step(&key, &scope(), 1, None) else { panic!("a result to write") };
+        s.health_unwritten(&key, health, at);
+        assert!(matches!(s.step(&key, &scope(), 1, None), Step::WriteHealth { .. }), "the next reconcile writes it");
+        s.health_unwritten(&key, vec![state("i-1", "OutOfService")], Time(k8s_openapi::jiff::Timestamp::now()));
+        s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
+        assert!(writes.try_recv().is_ok(), "the same result again is queued: the last one was not written");
     }
 }

@@ -14,19 +14,24 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 use tracing::{debug, info};
 
-use super::context::Context;
+use super::context::{Config, Context};
 use crate::crd::{HealthCheck, LoadBalancer};
 use crate::leader::shards::{Shards, Tenure};
 use crate::{Error, Result};
 
 /// Runs `reconcile` for the object `namespace/name` if this process holds its shard, under
 /// the shard's fence; else does nothing and waits for a change (a gained shard triggers its
-/// objects, [`follow`]).
-pub async fn in_shard<F>(shards: Option<&Shards>, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
+/// objects, [`follow`]). Without shards, under the single leader's lease fence, if any.
+pub async fn in_shard<F>(config: &Config, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
 where
     F: Future<Output = Result<Action>>,
 {
-    let Some(shards) = shards else { return reconcile.await };
+    let Some(shards) = config.shards.as_ref() else {
+        return match &config.lease_fence {
+            Some(fence) => crate::aws::with_fence(fence.clone(), reconcile).await,
+            None => reconcile.await,
+        };
+    };
     let shard = shards.of(namespace.unwrap_or_default(), name);
     if !shards.holds(shard) {
         debug!(shard, "shard not held here; skipped");
@@ -110,25 +115,40 @@ mod tests {
     async fn only_a_held_shard_reconciles_and_only_while_its_fence_is_open() {
         let shards = Shards::new(2, "me");
         let shard = shards.of("ns", "lb");
+        let sharded = Config { shards: Some(shards.clone()), ..Config::default() };
         let ran = std::sync::atomic::AtomicU32::new(0);
         let reconcile = || async {
             ran.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             fenced("status", async { Action::await_change() }).await
         };
-        assert!(in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.is_ok());
+        assert!(in_shard(&sharded, Some("ns"), "lb", reconcile()).await.is_ok());
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "not held: not run");
 
         shards.fence(shard).extend_to(Instant::now() + Duration::from_secs(30));
         shards.set_held(Role::Shard(shard), true);
-        assert!(in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.is_ok(), "held, fence open: writes");
+        assert!(in_shard(&sharded, Some("ns"), "lb", reconcile()).await.is_ok(), "held, fence open: writes");
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
 
         // Lost while the reconcile runs: the fence closes first, so its writes are refused.
         shards.fence(shard).close();
-        let err = in_shard(Some(&shards), Some("ns"), "lb", reconcile()).await.unwrap_err();
+        let err = in_shard(&sharded, Some("ns"), "lb", reconcile()).await.unwrap_err();
         assert!(matches!(err, Error::Fenced { write: "status" }), "{err}");
-        assert!(in_shard(None, Some("ns"), "lb", reconcile()).await.is_ok(), "without shards: no fence to check");
+        assert!(in_shard(&Config::default(), Some("ns"), "lb", reconcile()).await.is_ok(), "without shards or lease: no fence to check");
         assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    /// One leader: a reconcile runs under the lease's fence, so its Kubernetes writes stop
+    /// once the lease may have passed to another process, as its ELB writes do.
+    #[tokio::test]
+    async fn with_one_leader_kubernetes_writes_stop_at_the_lease_fence() {
+        let fence = crate::aws::Fence::default();
+        let leader = Config { lease_fence: Some(fence.clone()), ..Config::default() };
+        let reconcile = || async { fenced("status", async { Action::await_change() }).await };
+        fence.extend_to(Instant::now() + Duration::from_secs(30));
+        assert!(in_shard(&leader, Some("ns"), "lb", reconcile()).await.is_ok(), "leading: writes");
+        fence.close();
+        let err = in_shard(&leader, Some("ns"), "lb", reconcile()).await.unwrap_err();
+        assert!(matches!(err, Error::Fenced { write: "status" }), "{err}");
     }
 
     #[tokio::test(start_paused = true)]

@@ -137,7 +137,7 @@ where
 }
 
 /// Runs `controllers` from the start until `shutdown` is cancelled, with one candidate per
-/// shard (`electors`, from [`LeaderElector::for_shard`]) running beside them: the controllers
+/// shard (`electors`, from [`LeaderElector::for_role`]) running beside them: the controllers
 /// reconcile only the objects of the shards held at the moment, each under its shard's
 /// fence. On shutdown the controllers stop first (bounded by `grace`), then the electors
 /// release the shards they hold.

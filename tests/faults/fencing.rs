@@ -184,6 +184,25 @@ impl Pair {
             self.a.log_tail(60)
         );
         assert!(!of_a.is_empty(), "{scenario}: the old leader wrote before the takeover");
+        // Nor did its LoadBalancer status writes reach the API server after the takeover:
+        // they are fenced by the same lease (the stand-in's request log, by user agent).
+        let since = std::time::Instant::now() - SystemTime::now().duration_since(acquired).unwrap_or_default();
+        let late_status: Vec<String> = self
+            .s
+            .standin
+            .requests()
+            .entries()
+            .into_iter()
+            .filter(|r| r.is_write() && r.user_agent.contains("(proc-a_") && r.received >= since)
+            .filter(|r| r.path().contains("/loadbalancers/") && r.path().ends_with("/status"))
+            .map(|r| format!("{} {} ({})", r.method, r.path(), r.status))
+            .collect();
+        assert!(
+            late_status.is_empty(),
+            "{scenario}: the old leader wrote status after the takeover:\n  {}\n{}",
+            late_status.join("\n  "),
+            self.a.log_tail(60)
+        );
         assert!(
             fenced.is_some(),
             "{scenario}: the old leader tried a write after its deadline and its fence refused it (else this proves nothing):\n{}",

@@ -71,7 +71,7 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
         }
         result
     };
-    super::sharding::in_shard(ctx.config.shards.as_ref(), Some(&ns), &name, reconcile).instrument(span).await
+    super::sharding::in_shard(&ctx.config, Some(&ns), &name, reconcile).instrument(span).await
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
@@ -144,12 +144,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
             gates::update(ctx, &lb, lb.status.as_ref()).await;
             Ok(Action::await_change())
         }
-        Step::WriteHealth { health, at } => {
-            let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
-            report(&lb, ctx, Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone }).await?;
-            ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
-            Ok(Action::await_change())
-        }
+        Step::WriteHealth { health, at } => write_polled(&lb, ctx, &inputs, health, at).await,
         Step::WriteReachability(verdict) => {
             // Right after a sync, the cache may not hold the status that sync wrote yet:
             // written only over the status it was computed from, else again in a moment.
@@ -195,7 +190,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
                 },
                 None => Known::default(),
             };
-            with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, class, known)).await
+            with_class(class, full_sync(&lb, ctx, &inputs, &*elb, print, known)).await
         }
     }
 }
@@ -208,20 +203,52 @@ pub async fn write_health(key: ObjectRef<LoadBalancer>, ctx: Arc<Context>) {
     let Some(lb) = ctx.stores.loadbalancers.get(&key) else { return };
     let span = info_span!("write_health", kind = "LoadBalancer", object = %key);
     let write = async {
-        let Ok(inputs) = desired::resolve(&lb, &ctx) else { return Ok(Action::await_change()) };
         let Some((health, at)) = ctx.schedule.take_health(&key, status_print(lb.status.as_ref())) else {
             return Ok(Action::await_change());
         };
-        let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
-        let polled = Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone };
-        report(&lb, &ctx, polled).await?;
-        ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
-        Ok(Action::await_change())
+        let inputs = match desired::resolve(&lb, &ctx) {
+            Ok(inputs) => inputs,
+            // An invalid spec: the reconcile reports it; the result waits for it.
+            Err(_) => {
+                ctx.schedule.health_unwritten(&key, health, at);
+                return Ok(Action::await_change());
+            }
+        };
+        write_polled(&lb, &ctx, &inputs, health, at).await
     };
     // As a reconcile: only for an object of a shard this replica holds, within its fence.
-    let written = super::sharding::in_shard(ctx.config.shards.as_ref(), key.namespace.as_deref(), &key.name, write).instrument(span).await;
-    if let Err(e) = written {
-        warn!(object = %key, error = %e, "could not write the health status");
+    match super::sharding::in_shard(&ctx.config, key.namespace.as_deref(), &key.name, write).instrument(span).await {
+        Ok(action) if action == Action::await_change() => {}
+        // Not written (the cache lagged): the reconcile writes it in a moment.
+        Ok(_) => ctx.schedule.trigger(&key),
+        Err(e) => warn!(object = %key, error = %e, "could not write the health status; the next reconcile or poll writes it"),
+    }
+}
+
+/// Writes a poll result into status, only over the version of the object it was computed
+/// from (a `resourceVersion` precondition): over a cache that has not seen the last sync's
+/// or check's write yet, a whole-status write would undo it. A result not written is kept
+/// for the next try (unless a newer one came), and a conflict is retried in about a second,
+/// once the cache caught up.
+async fn write_polled(lb: &LoadBalancer, ctx: &Context, inputs: &Inputs, health: Vec<elb::InstanceState>, at: Time) -> Result<Action> {
+    let key = ObjectRef::from_obj(lb);
+    let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
+    let polled = Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone };
+    match report_adopting(lb, ctx, polled, Done { if_current: true, ..Done::default() }).await {
+        Ok(()) => {
+            ctx.instances.record(key, health.iter().map(|h| h.state.as_str()));
+            Ok(Action::await_change())
+        }
+        Err(e) => {
+            ctx.schedule.health_unwritten(&key, health, at);
+            match e {
+                Error::Kube(kube::Error::Api(e)) if e.code == 409 => {
+                    debug!("status changed since the cache saw it; the health result is written later");
+                    Ok(Action::requeue(jittered(Duration::from_secs(1))))
+                }
+                e => Err(e),
+            }
+        }
     }
 }
 
@@ -238,7 +265,6 @@ async fn full_sync(
     inputs: &Inputs,
     elb: &dyn elb::ElbApi,
     print: u64,
-    class: Class,
     known: Known<'_>,
 ) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
@@ -274,7 +300,7 @@ async fn full_sync(
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
             ctx.schedule.reach_observed(&key, reachable::Inputs::of(&converged.description));
-            ctx.schedule.synced(&key, print, target, converged.attributes.clone(), class, registered, converged.health.as_deref(), changed);
+            ctx.schedule.synced(&key, print, target, converged.attributes.clone(), registered, converged.health.as_deref(), changed);
             Ok(Action::await_change())
         }
         Ok(Outcome::Conflict { claimed_by }) => {
