@@ -76,6 +76,8 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
     let mut passes: u32 = 0;
     let mut orphans_seen = std::collections::BTreeSet::new();
     let mut refreshes = ctx.schedule.refreshes();
+    // The next pass serves first syncs (after the start, or a gained shard).
+    let mut first_syncs = true;
     // Bounded: one iteration per tick at least, for as long as the controllers run (the
     // task is aborted when they stop); u32::MAX ticks is decades.
     for _ in 0..u32::MAX {
@@ -83,6 +85,7 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
         if ctx.schedule.refreshes() != refreshes {
             refreshes = ctx.schedule.refreshes();
             next_inventory = Instant::now();
+            first_syncs = true;
         }
         // With shards, a replica that holds none has nothing to observe (its next shard
         // refreshes the inventory anyway).
@@ -95,9 +98,11 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
             // passes read every ELB's tags, for the orphan gauge (with shards: only the
             // holder of shard 0 does, the others read their own shards' tags).
             let all_tags = passes > 0 && ctx.region_wide();
-            match with_class(Class::Resync, inventory_pass(&ctx, &*elb, &region, with_attributes, all_tags, &mut orphans_seen)).await {
+            let pass = inventory_pass(&ctx, &*elb, &region, with_attributes, all_tags, first_syncs, &mut orphans_seen);
+            match with_class(Class::Resync, pass).await {
                 Ok(()) => {
                     passes += 1;
+                    first_syncs = false;
                     next_inventory = Instant::now() + settings.resync_interval;
                 }
                 Err(e) => {
@@ -120,13 +125,15 @@ async fn observe(ctx: Arc<Context>, region: Scope) {
     }
 }
 
-/// One inventory pass over the region: snapshot, then drift checks.
+/// One inventory pass over the region: snapshot, then drift checks. With `first_syncs`,
+/// it also reads the Auto Scaling groups the first syncs look at, in bulk.
 async fn inventory_pass(
     ctx: &Context,
     elb: &dyn ElbApi,
     region: &Scope,
     with_attributes: bool,
     all_tags: bool,
+    first_syncs: bool,
     orphans_seen: &mut std::collections::BTreeSet<String>,
 ) -> Result<(), elb::Error> {
     // With shards: only the objects of the shards held here.
@@ -145,8 +152,7 @@ async fn inventory_pass(
         .map(|lb| elb_name(lb))
         .collect();
     let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
-    if !all_tags {
-        // The first pass serves the first syncs: the groups they look at, read in bulk.
+    if first_syncs {
         snapshot.groups = first_groups(ctx, region).await;
     }
     if all_tags {
@@ -199,7 +205,7 @@ async fn first_groups(ctx: &Context, region: &Scope) -> inventory::GroupsSeen {
         .loadbalancers
         .state()
         .iter()
-        .filter(|lb| &Scope::of(lb, default_region) == region)
+        .filter(|lb| &Scope::of(lb, default_region) == region && ctx.holds(lb.namespace().as_deref(), &lb.name_any()))
         .flat_map(|lb| super::loadbalancer::groups_named(lb))
         .collect();
     if names.is_empty() {
