@@ -229,6 +229,26 @@ pub struct CreateLoadBalancerInput {
     pub tags: Vec<Tag>,
 }
 
+impl CreateLoadBalancerInput {
+    /// The smallest load balancer: `name` in `zone`, with one HTTP listener from port 80 to
+    /// `instance_port` and nothing else (set tags, groups or a scheme on the result).
+    pub fn http(name: &str, zone: &str, instance_port: u16) -> CreateLoadBalancerInput {
+        let listener = Listener {
+            load_balancer_port: 80,
+            protocol: Protocol::HTTP,
+            instance_port,
+            instance_protocol: Protocol::HTTP,
+            ssl_certificate_id: None,
+        };
+        CreateLoadBalancerInput {
+            name: name.into(),
+            listeners: vec![listener],
+            availability_zones: vec![zone.into()],
+            ..Default::default()
+        }
+    }
+}
+
 /// Connection draining settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionDraining {

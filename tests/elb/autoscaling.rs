@@ -4,7 +4,7 @@
 //! group's instances. The call path is the ELB client's, tested in the other files.
 
 use elb_operator::autoscaling::{self, AutoScalingApi, NAMES_BATCH};
-use elb_operator::elb::{CreateLoadBalancerInput, ElbApi, Listener, Protocol};
+use elb_operator::elb::{CreateLoadBalancerInput, ElbApi};
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::{ElbCalls, AUTOSCALING_CALLS};
 
@@ -34,19 +34,7 @@ async fn registered(elb: &dyn ElbApi, name: &str) -> Vec<String> {
 async fn a_group_is_read_attached_and_detached() {
     let ids = MOTO.create_auto_scaling_group("asg-rt-web", &format!("{REGION}a"), 2);
     let elb = client(REGION);
-    let listener = Listener {
-        load_balancer_port: 80,
-        protocol: Protocol::HTTP,
-        instance_port: 8080,
-        instance_protocol: Protocol::HTTP,
-        ssl_certificate_id: None,
-    };
-    let input = CreateLoadBalancerInput {
-        name: "asg-rt-lb".into(),
-        listeners: vec![listener],
-        availability_zones: vec![format!("{REGION}a")],
-        ..Default::default()
-    };
+    let input = CreateLoadBalancerInput::http("asg-rt-lb", &format!("{REGION}a"), 8080);
     elb.create_load_balancer(&input).await.unwrap();
     let lb = ["asg-rt-lb".to_string()];
     let (c, metrics) = counted();

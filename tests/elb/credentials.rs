@@ -68,18 +68,7 @@ pub(crate) static AUTH_MOTO: LazyLock<(Moto, String, String)> = LazyLock::new(||
 async fn moto_checks_signatures_correct_passes_wrong_secret_is_auth() {
     let (moto, ak, sk) = &*AUTH_MOTO;
     let good = Client::new(unlimited(ClientConfig::for_endpoint("us-east-1", &moto.endpoint, ak, sk))).unwrap();
-    let input = CreateLoadBalancerInput {
-        name: "signed".into(),
-        listeners: vec![Listener {
-            load_balancer_port: 80,
-            protocol: Protocol::HTTP,
-            instance_port: 80,
-            instance_protocol: Protocol::HTTP,
-            ssl_certificate_id: None,
-        }],
-        availability_zones: vec!["us-east-1a".into()],
-        ..Default::default()
-    };
+    let input = CreateLoadBalancerInput::http("signed", "us-east-1a", 80);
     good.create_load_balancer(&input).await.expect("correctly signed call passes");
     assert_eq!(good.describe_load_balancers(&["signed".into()]).await.unwrap().len(), 1);
 

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, Listener, RateLimitConfig};
+use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, RateLimitConfig};
 use elb_operator::sync::inventory;
 use test_support::fault_proxy::{FaultProxy, Hold, ProxyConfig};
 use test_support::moto::Moto;
@@ -30,19 +30,7 @@ async fn an_elb_deleted_during_an_inventory_pass_does_not_fail_it() {
     let direct = client(&moto.endpoint);
     let names: Vec<String> = (0..3).map(|i| format!("inv-{i}")).collect();
     for name in &names {
-        let input = CreateLoadBalancerInput {
-            name: name.clone(),
-            listeners: vec![Listener {
-                load_balancer_port: 80,
-                protocol: "HTTP".into(),
-                instance_port: 8080,
-                instance_protocol: "HTTP".into(),
-                ssl_certificate_id: None,
-            }],
-            availability_zones: vec!["us-east-1a".into()],
-            ..Default::default()
-        };
-        direct.create_load_balancer(&input).await.unwrap();
+        direct.create_load_balancer(&CreateLoadBalancerInput::http(name, "us-east-1a", 8080)).await.unwrap();
     }
     // DescribeTags waits at the proxy; meanwhile one of the ELBs goes away.
     proxy.hold(Hold { action: Some("DescribeTags".into()), delay: Duration::from_millis(1500), times: Some(1), ..Hold::default() });

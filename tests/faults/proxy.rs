@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, Error, ErrorKind, Listener, RateLimitConfig};
+use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, Error, ErrorKind, RateLimitConfig};
 use test_support::fault_proxy::{FaultKind, FaultProxy, Hold, Phase, ProxyConfig};
 use test_support::moto::Moto;
 
@@ -21,18 +21,7 @@ fn client(endpoint: &str, key: &str) -> Client {
 }
 
 fn input(name: &str) -> CreateLoadBalancerInput {
-    CreateLoadBalancerInput {
-        name: name.to_string(),
-        listeners: vec![Listener {
-            load_balancer_port: 80,
-            protocol: "HTTP".into(),
-            instance_port: 8080,
-            instance_protocol: "HTTP".into(),
-            ssl_certificate_id: None,
-        }],
-        availability_zones: vec!["us-east-1a".into()],
-        ..Default::default()
-    }
+    CreateLoadBalancerInput::http(name, "us-east-1a", 8080)
 }
 
 /// moto loads its ELB backend on the first call (a second or more on a busy machine).

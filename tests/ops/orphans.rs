@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG, RETAINED_TAG};
 use elb_operator::crd::LoadBalancer;
-use elb_operator::elb::{self, CreateLoadBalancerInput, ElbApi, Listener, Protocol, Tag};
+use elb_operator::elb::{self, CreateLoadBalancerInput, ElbApi, Tag};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use tokio::process::Command;
@@ -130,19 +130,7 @@ async fn the_report_finds_what_a_stripped_finalizer_left_and_deletes_only_that()
 
     let elb = elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
     // A foreign ELB (no tags) and another cluster's ELB claiming the same resource.
-    let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput {
-        name: name.into(),
-        listeners: vec![Listener {
-            load_balancer_port: 80,
-            protocol: Protocol::HTTP,
-            instance_port: 80,
-            instance_protocol: Protocol::HTTP,
-            ssl_certificate_id: None,
-        }],
-        availability_zones: vec!["us-east-1a".into()],
-        tags,
-        ..Default::default()
-    };
+    let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput { tags, ..CreateLoadBalancerInput::http(name, "us-east-1a", 80) };
     elb.create_load_balancer(&input("foreign-lb", vec![])).await.unwrap();
     elb.create_load_balancer(&input("elsewhere-lb", vec![tag(CLUSTER_TAG, "elsewhere"), tag(RESOURCE_TAG, "default/gone-lb")]))
         .await

@@ -306,17 +306,8 @@ async fn the_observer_exports_orphaned_elbs() {
     let c = crate::client();
     let tags = [("elb.operator.dev/cluster", "fleet-test"), ("elb.operator.dev/resource", "fleet-orphans/gone")];
     c.create_load_balancer(&elb_operator::elb::CreateLoadBalancerInput {
-        name: "fleet-orphan".into(),
-        listeners: vec![elb_operator::elb::Listener {
-            load_balancer_port: 80,
-            protocol: elb_operator::elb::Protocol::HTTP,
-            instance_port: 80,
-            instance_protocol: elb_operator::elb::Protocol::HTTP,
-            ssl_certificate_id: None,
-        }],
-        availability_zones: vec!["us-east-1a".into()],
         tags: tags.iter().map(|(k, v)| elb_operator::elb::Tag { key: k.to_string(), value: Some(v.to_string()) }).collect(),
-        ..Default::default()
+        ..elb_operator::elb::CreateLoadBalancerInput::http("fleet-orphan", "us-east-1a", 80)
     })
     .await
     .unwrap();

@@ -432,20 +432,7 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
     namespace(&kube, ns).await;
     let c = client();
     for name in ["loop-adopt-kept", "loop-adopt-deleted"] {
-        c.create_load_balancer(&CreateLoadBalancerInput {
-            name: name.into(),
-            listeners: vec![Listener {
-                load_balancer_port: 80,
-                protocol: "HTTP".into(),
-                instance_port: 8080,
-                instance_protocol: "HTTP".into(),
-                ssl_certificate_id: None,
-            }],
-            availability_zones: vec!["us-east-1a".into()],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        c.create_load_balancer(&CreateLoadBalancerInput::http(name, "us-east-1a", 8080)).await.unwrap();
     }
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let lb = |name: &str, elb: &str, policy: Option<&str>| {

@@ -3,7 +3,7 @@
 //! the EC2 reads counted, and no security group changed.
 
 use elb_operator::ec2;
-use elb_operator::elb::{CreateLoadBalancerInput, ElbApi, HealthCheck, Listener, Protocol};
+use elb_operator::elb::{CreateLoadBalancerInput, ElbApi, HealthCheck};
 use elb_operator::reachability::{backend_ports, check_backends, ElbSource};
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::{ElbCalls, EC2_CALLS};
@@ -17,20 +17,7 @@ fn ec2_client() -> (ec2::Client, Metrics) {
 
 async fn load_balancer(name: &str, security_groups: Vec<String>, instances: &[String]) -> elb_operator::elb::LoadBalancerDescription {
     let elb = client();
-    let listener = Listener {
-        load_balancer_port: 80,
-        protocol: Protocol::HTTP,
-        instance_port: 8080,
-        instance_protocol: Protocol::HTTP,
-        ssl_certificate_id: None,
-    };
-    let input = CreateLoadBalancerInput {
-        name: name.into(),
-        listeners: vec![listener],
-        availability_zones: vec![format!("{REGION}a")],
-        security_groups,
-        ..Default::default()
-    };
+    let input = CreateLoadBalancerInput { security_groups, ..CreateLoadBalancerInput::http(name, &format!("{REGION}a"), 8080) };
     elb.create_load_balancer(&input).await.unwrap();
     let hc = HealthCheck { target: "HTTP:9000/health".into(), interval: 30, timeout: 5, healthy_threshold: 3, unhealthy_threshold: 5 };
     elb.configure_health_check(name, &hc).await.unwrap();
