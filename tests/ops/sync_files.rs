@@ -1,5 +1,5 @@
-//! Files kept in step with the code: the IAM policy and the RBAC requirements the chart
-//! tests read.
+//! Files kept in step with the code: the IAM policy (and its trust-policy example) and the
+//! RBAC requirements the chart tests read.
 
 use std::collections::BTreeSet;
 
@@ -13,29 +13,71 @@ use elb_operator::ec2::ACTIONS as EC2_ACTIONS;
 use elb_operator::elb::ACTIONS as ELB_ACTIONS;
 
 /// The AWS actions beyond ELB that the operator calls, and who calls them.
-const OTHER_ACTIONS: &[(&str, &str)] = &[("sts:AssumeRole", "aws::credentials::assume_role (spec.roleArn)")];
+const OTHER_ACTIONS: &[(&str, &str)] = &[
+    ("sts:AssumeRole", "aws::credentials::assume_role (spec.roleArn)"),
+    ("sts:TagSession", "aws::credentials::assume_role (the session tags of every AssumeRole)"),
+];
+
+/// The ownership tag whose presence scopes every ELB write (`crd::tags::CLUSTER_TAG`). A
+/// literal on purpose: existing ELBs and customers' IAM policies carry this exact key.
+const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
+/// The session tag that a tenant role's trust policy matches against its namespace.
+const NAMESPACE_TAG: &str = "elb.operator.dev/namespace";
+/// The ELBs the write statements name: Classic load balancers, of any region and account.
+const ELB_ARN: &str = "arn:aws:elasticloadbalancing:*:*:loadbalancer/*";
+
+fn policy(path: &str) -> serde_json::Value {
+    let policy: serde_json::Value = serde_json::from_str(&repo_file(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+    assert_eq!(policy["Version"], "2012-10-17", "{path}");
+    policy
+}
+
+fn statements(policy: &serde_json::Value) -> &[serde_json::Value] {
+    policy["Statement"].as_array().expect("Statement list")
+}
+
+fn actions(statement: &serde_json::Value) -> Vec<&str> {
+    match &statement["Action"] {
+        serde_json::Value::String(a) => vec![a.as_str()],
+        list => list.as_array().expect("Action: a string or a list").iter().map(|a| a.as_str().unwrap()).collect(),
+    }
+}
+
+/// `Condition.<operator>.<key>` of `statement`, if set.
+fn condition<'a>(statement: &'a serde_json::Value, operator: &str, key: &str) -> Option<&'a serde_json::Value> {
+    statement["Condition"].get(operator)?.get(key)
+}
+
+/// Whether `statement` allows its actions only when the tag `key` is present in the
+/// request (`aws:RequestTag`) or on the resource (`aws:ResourceTag`): `Null` is `"false"`.
+fn requires_tag(statement: &serde_json::Value, context: &str, key: &str) -> bool {
+    condition(statement, "Null", &format!("{context}/{key}")) == Some(&serde_json::json!("false"))
+}
 
 #[test]
 fn iam_policy_allows_exactly_the_actions_the_clients_can_call() {
-    let policy: serde_json::Value = serde_json::from_str(&repo_file("docs/iam-policy.json")).expect("valid JSON");
-    assert_eq!(policy["Version"], "2012-10-17");
+    let policy = policy("docs/iam-policy.json");
     let mut allowed = BTreeSet::new();
-    for statement in policy["Statement"].as_array().expect("Statement list") {
+    let mut sids = BTreeSet::new();
+    for statement in statements(&policy) {
         assert_eq!(statement["Effect"], "Allow");
         let sid = statement["Sid"].as_str().expect("every statement has a Sid");
-        for action in statement["Action"].as_array().expect("Action list") {
-            let action = action.as_str().unwrap();
+        assert!(sids.insert(sid), "Sid {sid} twice");
+        for action in actions(statement) {
             // The EC2 reads serve the optional backend check only: their own statement, so
             // that leaving them out is leaving out one statement.
             match action.split_once(':') {
                 _ if OTHER_ACTIONS.iter().any(|(a, _)| *a == action) => {}
                 Some(("elasticloadbalancing", _)) => assert!(!sid.contains("Optional"), "{action} in {sid}"),
                 Some(("ec2", _)) => assert_eq!(sid, "ElbOperatorBackendCheckOptional", "{action}"),
-                // spec.backends.autoScalingGroups: one statement, left out where no group is used.
-                Some(("autoscaling", _)) => assert_eq!(sid, "ElbOperatorAutoScalingGroups", "{action}"),
+                // spec.backends.autoScalingGroups: the statements left out where no group is used.
+                Some(("autoscaling", _)) => assert!(sid.starts_with("ElbOperatorAutoScalingGroups"), "{action} in {sid}"),
                 _ => panic!("{action}: not an action the operator calls (see OTHER_ACTIONS)"),
             }
-            assert!(allowed.insert(action.to_string()), "{action} listed twice");
+            // An action may appear in several statements, each under its own condition
+            // (AddTags: request tag or resource tag), but once in each.
+            assert_eq!(actions(statement).iter().filter(|a| **a == action).count(), 1, "{action} twice in {sid}");
+            allowed.insert(action.to_string());
         }
     }
     let wanted: BTreeSet<String> = ELB_ACTIONS
@@ -49,6 +91,77 @@ fn iam_policy_allows_exactly_the_actions_the_clients_can_call() {
     let extra: Vec<_> = allowed.difference(&wanted).collect();
     assert!(missing.is_empty() && extra.is_empty(), "docs/iam-policy.json: missing {missing:?}, not needed {extra:?}");
     assert!(EC2_ACTIONS.iter().all(|a| a.starts_with("Describe")), "the EC2 client only reads");
+}
+
+/// Every ELB write the client can send is allowed only on an ELB of some cluster's operator
+/// (its `aws:ResourceTag`), except the two that write the ownership tag: CreateLoadBalancer
+/// and AddTags (create and adopt), allowed when the request carries it (`aws:RequestTag`).
+/// Reads are on `*`; nothing else in the policy reaches an ELB.
+#[test]
+fn iam_policy_scopes_every_elb_write_by_the_cluster_tag() {
+    let policy = policy("docs/iam-policy.json");
+    for action in ELB_ACTIONS {
+        let full = format!("elasticloadbalancing:{action}");
+        let granting: Vec<_> = statements(&policy).iter().filter(|s| actions(s).contains(&full.as_str())).collect();
+        assert!(!granting.is_empty(), "{full} is not allowed");
+        if action.starts_with("Describe") {
+            for s in &granting {
+                assert_eq!(s["Resource"], "*", "{full}: a read, on every ELB");
+                assert!(s.get("Condition").is_none(), "{full}: a read, unconditioned");
+            }
+            continue;
+        }
+        let mut by_request_tag = false;
+        for s in &granting {
+            assert_eq!(s["Resource"], ELB_ARN, "{full}: on Classic load balancers only");
+            let request = requires_tag(s, "aws:RequestTag", CLUSTER_TAG);
+            let resource = requires_tag(s, "aws:ResourceTag", CLUSTER_TAG);
+            assert!(request || resource, "{full} in {}: allowed without the {CLUSTER_TAG} tag", s["Sid"]);
+            by_request_tag |= request && !resource;
+        }
+        let request_tag_expected = matches!(*action, "CreateLoadBalancer" | "AddTags");
+        assert_eq!(by_request_tag, request_tag_expected, "{full}: allowed by aws:RequestTag/{CLUSTER_TAG}");
+        if *action == "CreateLoadBalancer" {
+            assert!(granting.iter().all(|s| !requires_tag(s, "aws:ResourceTag", CLUSTER_TAG)), "{full}: there is no resource yet");
+        } else {
+            // Every ELB the operator created or adopted carries the tag: each write is allowed on it.
+            assert!(granting.iter().any(|s| requires_tag(s, "aws:ResourceTag", CLUSTER_TAG)), "{full} on an owned ELB");
+        }
+    }
+    // Session tags on every AssumeRole: a tenant role's trust policy can tell namespaces apart.
+    let assume: Vec<_> = statements(&policy).iter().filter(|s| actions(s).iter().any(|a| a.starts_with("sts:"))).collect();
+    assert!(!assume.is_empty());
+    for s in assume {
+        for key in [CLUSTER_TAG, NAMESPACE_TAG] {
+            assert!(requires_tag(s, "aws:RequestTag", key), "{}: AssumeRole without the session tag {key}", s["Sid"]);
+        }
+    }
+}
+
+/// The trust-policy example admits one namespace of one cluster: AssumeRole and TagSession,
+/// each only with both session tags set to the tenant's values.
+#[test]
+fn trust_policy_example_admits_one_namespace_by_its_session_tags() {
+    let policy = policy("docs/iam-trust-policy.json");
+    let mut seen = BTreeSet::new();
+    for s in statements(&policy) {
+        assert_eq!(s["Effect"], "Allow");
+        assert!(s["Principal"]["AWS"].as_str().is_some_and(|p| p.contains(":role/")), "a trust policy names the operator's role");
+        assert!(s.get("Resource").is_none(), "a trust policy has no Resource");
+        for action in actions(s) {
+            assert!(matches!(action, "sts:AssumeRole" | "sts:TagSession"), "{action}");
+            seen.insert(action);
+        }
+        for key in [CLUSTER_TAG, NAMESPACE_TAG] {
+            let value = condition(s, "StringEquals", &format!("aws:RequestTag/{key}"));
+            assert!(value.is_some_and(|v| v.is_string()), "{}: {key} must equal one value", s["Sid"]);
+        }
+        let keys = condition(s, "ForAllValues:StringEquals", "aws:TagKeys");
+        if actions(s).contains(&"sts:TagSession") {
+            assert_eq!(keys, Some(&serde_json::json!([CLUSTER_TAG, NAMESPACE_TAG])), "no other session tag");
+        }
+    }
+    assert_eq!(seen, BTreeSet::from(["sts:AssumeRole", "sts:TagSession"]));
 }
 
 #[test]
