@@ -23,7 +23,7 @@ const OTHER_ACTIONS: &[(&str, &str)] = &[
 const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
 /// The session tag that a tenant role's trust policy matches against its namespace.
 const NAMESPACE_TAG: &str = "elb.operator.dev/namespace";
-/// The ELBs the write statements name: Classic load balancers, of any region and account.
+/// The ELBs the write statements name: load balancers of any region and account.
 const ELB_ARN: &str = "arn:aws:elasticloadbalancing:*:*:loadbalancer/*";
 
 fn policy(path: &str) -> serde_json::Value {
@@ -113,7 +113,10 @@ fn iam_policy_scopes_every_elb_write_by_the_cluster_tag() {
         }
         let mut by_request_tag = false;
         for s in &granting {
-            assert_eq!(s["Resource"], ELB_ARN, "{full}: on Classic load balancers only");
+            // CreateLoadBalancer names no existing ELB: on `*` as in AWS's tag-on-create
+            // example, scoped by its request tag; every other write names its ELB.
+            let arn = if *action == "CreateLoadBalancer" { "*" } else { ELB_ARN };
+            assert_eq!(s["Resource"], arn, "{full}");
             let request = requires_tag(s, "aws:RequestTag", CLUSTER_TAG);
             let resource = requires_tag(s, "aws:ResourceTag", CLUSTER_TAG);
             assert!(request || resource, "{full} in {}: allowed without the {CLUSTER_TAG} tag", s["Sid"]);
