@@ -5,7 +5,7 @@
 #    (hadolint for the Dockerfile, actionlint for the workflows, parliament for the IAM
 #    policies), from scripts/requirements.txt;
 #  - podman with runc and uidmap (Debian packages) to build and run the container image, and
-#    shellcheck (actionlint checks the workflows' shell steps with it),
+#    also ShellCheck (actionlint checks the workflows' shell steps with it),
 #    when missing (as root, or through passwordless sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
