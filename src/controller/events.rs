@@ -12,7 +12,7 @@ use super::sharding::holds_object;
 use super::status::truncate;
 
 /// The longest note an event carries; longer ones are cut.
-const NOTE_LIMIT: usize = 1000;
+pub const NOTE_LIMIT: usize = 1000;
 
 /// An event of `type_` for `reason`, from `action`, with `note` cut to [`NOTE_LIMIT`].
 pub fn event(type_: EventType, reason: &str, action: &str, note: &str) -> Event {

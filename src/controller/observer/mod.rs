@@ -4,23 +4,23 @@
 //! - **Inventory** every `resync_interval` (the first at once, so that the first syncs after
 //!   a start or a leader change are checked against it rather than described one by one):
 //!   paginated DescribeLoadBalancers plus batched DescribeTags (the first pass also reads
-//!   the Auto Scaling groups the LoadBalancers name, 50 a call: [`groups`]), as class
+//!   the Auto Scaling groups the LoadBalancers name, 50 a call: `groups.rs`), as class
 //!   resync. Each LoadBalancer synced before is planned against what the pass saw; a
-//!   non-empty plan is drift, and the object is triggered for a resync ([`drift`]).
+//!   non-empty plan is drift, and the object is triggered for a resync (`drift.rs`).
 //!   Attributes are re-read only for the resources that manage them, every
-//!   `attributes_every` passes. Later passes also count the orphans ([`orphans`]).
+//!   `attributes_every` passes. Later passes also count the orphans (`orphans.rs`).
 //! - With shards (`--shards`), each replica observes only the LoadBalancers of the shards it
 //!   holds: the drift checks, the tags it reads and the health polls are split across the
 //!   replicas; DescribeLoadBalancers pages (400 ELBs each) are read by every replica that
 //!   holds a shard, and the tags of every ELB (the orphan gauge) only by shard 0's holder.
-//! - **Health polls** when due ([`polls`]), most urgent first (in transition, then the
+//! - **Health polls** when due (`polls.rs`), most urgent first (in transition, then the
 //!   oldest observation), and only while the describe budget has a spare token that no
 //!   change or resync waits for. A failed poll is retried later within the budget; it never
 //!   starts a full sync.
-//! - **Backend reachability checks** when due ([`reachability`]), a few at a time, as class
+//! - **Backend reachability checks** when due (`reachability.rs`), a few at a time, as class
 //!   resync on the EC2 client's own budget; the result is handed to the reconcile to write,
 //!   like a poll's.
-//! - **Gauges** of the pending work and the budget, every tick ([`gauges`]).
+//! - **Gauges** of the pending work and the budget, every tick (`gauges.rs`).
 
 mod drift;
 mod gauges;

@@ -52,7 +52,7 @@ pub fn status_print(status: Option<&LoadBalancerStatus>) -> u64 {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Sync the ELB, spending from the budget as `class`. `first` is the first sync since
-    /// this process started: the region's inventory may stand in for per-name describes.
+    /// this process started: the scope's inventory may stand in for per-name describes.
     Sync { class: Class, first: bool },
     /// Write the instance health a poll read at `at`.
     WriteHealth { health: Vec<InstanceState>, at: Time },

@@ -27,7 +27,7 @@ use crate::sync::inventory::Snapshot;
 pub struct Settings {
     /// A stable, all-InService LoadBalancer is polled at most this often.
     pub health_poll_interval: Duration,
-    /// An inventory pass (drift check) runs this often per region.
+    /// An inventory pass (drift check) runs this often per scope.
     pub resync_interval: Duration,
     /// Attributes (one call per ELB that manages them) are re-read every this many passes.
     pub attributes_every: u32,
