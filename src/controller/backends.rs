@@ -20,7 +20,7 @@ use kube::ResourceExt;
 use crate::crd::Backends;
 
 /// One instance to register, and what is known about it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Backend {
     pub zone: Option<String>,
     /// The node backed by this instance, when it came from a node.
@@ -28,7 +28,7 @@ pub struct Backend {
 }
 
 /// The outcome of resolving a LoadBalancer's backends.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Hash)]
 pub struct Resolved {
     /// Instance id → what is known about it.
     pub instances: BTreeMap<String, Backend>,

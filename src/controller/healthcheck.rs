@@ -6,7 +6,7 @@ use std::sync::Arc;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::ResourceExt;
-use tracing::{info_span, warn, Instrument};
+use tracing::warn;
 
 use super::context::Context;
 use super::status::{self, Verdict};
@@ -68,20 +68,13 @@ pub fn validate_target(target: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The metrics label of this controller.
+pub const RESOURCE: &str = "healthcheck";
+
 /// Reconciles one HealthCheck: pure validation, then a status write when it changed.
 pub async fn reconcile(hc: Arc<HealthCheck>, ctx: Arc<Context>) -> Result<Action> {
-    let ns = hc.namespace().unwrap_or_default();
-    let name = hc.name_any();
-    let span = info_span!("reconcile", kind = "HealthCheck", object = %format!("{ns}/{name}"));
-    let reconcile = async {
-        let _timer = ctx.metrics.reconcile.start("healthcheck");
-        let result = reconcile_inner(&hc, &ctx, &ns, &name).await;
-        if let Err(e) = &result {
-            ctx.metrics.reconcile.failure("healthcheck", e.metric_label());
-        }
-        result
-    };
-    super::sharding::in_shard(&ctx.config, Some(&ns), &name, reconcile).instrument(span).await
+    let (ns, name) = (hc.namespace().unwrap_or_default(), hc.name_any());
+    super::reconciler::run(&ctx, RESOURCE, &*hc, reconcile_inner(&hc, &ctx, &ns, &name)).await
 }
 
 async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) -> Result<Action> {
@@ -109,7 +102,7 @@ async fn reconcile_inner(hc: &HealthCheck, ctx: &Context, ns: &str, name: &str) 
 /// Kubernetes errors are retried with backoff; nothing else can fail here.
 pub fn error_policy(hc: Arc<HealthCheck>, error: &Error, _ctx: Arc<Context>) -> Action {
     warn!(object = %format!("{}/{}", hc.namespace().unwrap_or_default(), hc.name_any()), %error, "HealthCheck reconcile failed");
-    Action::requeue(super::schedule::jittered(std::time::Duration::from_secs(5)))
+    Action::requeue(super::retry::jittered(std::time::Duration::from_secs(5)))
 }
 
 #[cfg(test)]

@@ -7,17 +7,29 @@
 //! references (its spec or existence, not its status);
 //! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
 //! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness). Plus the requeues that [`schedule`] asks
-//! for (health polls and the full resync).
+//! changes of labels, providerID and readiness). Plus the objects the [`schedule`] routes
+//! back: a resync after drift, a poll or check result to write (poll results mostly go to
+//! the health writer beside the reconcile queue); and a retry after a failure
+//! ([`loadbalancer::error_policy`]). No timer requeues an object that converged.
+//! HealthChecks are also all recomputed once per resync interval.
 
 pub mod backends;
 pub mod cache;
+pub mod clients;
+pub mod config;
 pub mod context;
+pub mod events;
+pub mod fingerprint;
 pub mod gates;
+pub mod groups;
+pub mod handover;
 pub mod healthcheck;
 pub mod loadbalancer;
 pub mod observer;
+pub mod reconciler;
+pub mod retry;
 pub mod schedule;
+pub mod scope;
 pub mod sharding;
 pub mod status;
 pub mod triggers;
@@ -26,17 +38,19 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::Api;
-use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::core::error_boundary::DeserializeGuard;
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{controller, watcher, Controller, WatchStreamExt};
 use kube::ResourceExt;
 use tracing::{debug, info, warn};
 
-pub use context::{AwsClients, Config, Context, ElbClients, Scope};
+pub use clients::{AwsClients, ClientsByScope};
+pub use config::Config;
+pub use context::Context;
+pub use scope::Scope;
 
 use crate::crd::{HealthCheck, LoadBalancer};
 use crate::telemetry::Metrics;
@@ -47,7 +61,7 @@ use crate::telemetry::Metrics;
 pub async fn run(
     config: Config,
     client: kube::Client,
-    elb: impl ElbClients,
+    elb: impl ClientsByScope,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::Error> {
@@ -70,18 +84,20 @@ pub async fn run(
         (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
-    let invalid = |kind: &'static str| report_invalid(recorder.clone(), config.shards.clone(), kind);
-
-    let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect(lb_api, wc.clone(), 2, |_| {}, invalid("LoadBalancer"));
-    let (hc_store, hc_synced, hc_driver, mut hc_rx) = cache::reflect(hc_api, wc.clone(), 2, |_| {}, invalid("HealthCheck"));
-    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect(pod_api, wc.clone(), 1, backends::trim_pod, invalid("Pod"));
+    let (lb_store, lb_synced, lb_driver, mut lb_rx) =
+        cache::reflect(lb_api, wc.clone(), 2, |_| {}, events::report_invalid::<LoadBalancer>(recorder.clone(), config.shards.clone()));
+    let (hc_store, hc_synced, hc_driver, mut hc_rx) =
+        cache::reflect(hc_api, wc.clone(), 2, |_| {}, events::report_invalid::<HealthCheck>(recorder.clone(), config.shards.clone()));
+    let (pod_store, pod_synced, pod_driver, mut pod_rx) =
+        cache::reflect(pod_api, wc.clone(), 1, backends::trim_pod, events::report_invalid::<Pod>(recorder.clone(), config.shards.clone()));
     let trim_node = |n: &mut Node| {
         // The controllers never read node images; they are most of a node's size.
         if let Some(s) = n.status.as_mut() {
             s.images = None;
         }
     };
-    let (node_store, node_synced, node_driver, mut node_rx) = cache::reflect(node_api, wc, 1, trim_node, invalid("Node"));
+    let (node_store, node_synced, node_driver, mut node_rx) =
+        cache::reflect(node_api, wc, 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
     let stores = cache::Stores {
         loadbalancers: lb_store.clone(),
         healthchecks: hc_store.clone(),
@@ -102,7 +118,7 @@ pub async fn run(
     let mut tasks = Tasks(vec![], ctx.clone());
     tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn));
     if let Some(shards) = shards.clone() {
-        tasks.0.push(tokio::spawn(sharding::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
+        tasks.0.push(tokio::spawn(handover::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
     }
     tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
@@ -222,49 +238,6 @@ impl Drop for Tasks {
         for t in &self.0 {
             t.abort();
         }
-        self.1.schedule.stop();
-    }
-}
-
-/// Reports an object that does not decode: a log line and a Warning event on it (with
-/// shards: by the holder of its shard only).
-fn report_invalid(
-    recorder: Recorder,
-    shards: Option<crate::leader::Shards>,
-    kind: &'static str,
-) -> impl Fn(InvalidObject) + Send + 'static {
-    move |invalid: InvalidObject| {
-        let meta = &invalid.metadata;
-        let name = meta.name.as_deref().unwrap_or_default();
-        if shards.as_ref().is_some_and(|s| !s.holds(s.of(meta.namespace.as_deref().unwrap_or_default(), name))) {
-            return;
-        }
-        warn!(kind, namespace = meta.namespace.as_deref().unwrap_or(""), name = meta.name.as_deref().unwrap_or(""), error = %invalid.error, "object does not decode; skipped");
-        let api_version = match kind {
-            "LoadBalancer" | "HealthCheck" => format!("{}/{}", crate::crd::GROUP, crate::crd::VERSION),
-            _ => "v1".to_string(),
-        };
-        let reference = ObjectReference {
-            api_version: Some(api_version),
-            kind: Some(kind.to_string()),
-            name: meta.name.clone(),
-            namespace: meta.namespace.clone(),
-            uid: meta.uid.clone(),
-            resource_version: meta.resource_version.clone(),
-            ..Default::default()
-        };
-        let event = Event {
-            type_: EventType::Warning,
-            reason: "InvalidObject".into(),
-            note: Some(status::truncate(&format!("the object does not decode and is ignored until fixed: {}", invalid.error), 1000)),
-            action: "Decode".into(),
-            secondary: None,
-        };
-        let recorder = recorder.clone();
-        tokio::spawn(async move {
-            if let Err(e) = recorder.publish(&event, &reference).await {
-                warn!(error = %e, "could not publish event");
-            }
-        });
+        self.1.schedule.scopes.stop();
     }
 }

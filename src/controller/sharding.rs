@@ -1,27 +1,34 @@
-//! The controllers' side of shards (`--shards N`, see [`crate::leader::shards`]): a reconcile
-//! of an object whose shard this process does not hold does nothing, and one of a held
-//! shard runs under that shard's fence, which its ELB writes and its Kubernetes writes
-//! (status, events, pod conditions) check. When a shard is gained its objects are
-//! reconciled; when it is lost they are forgotten (no more health polls or drift checks
-//! here).
+//! The controllers' side of shards (`--shards N`, see [`crate::leader::shards`]): which
+//! objects this replica reconciles ([`holds_object`], the one answer), and the fences its
+//! reconciles and Kubernetes writes run under. A reconcile of an object whose shard this
+//! process does not hold does nothing, and one of a held shard runs under that shard's
+//! fence, which its ELB writes and its Kubernetes writes (status, events, pod conditions)
+//! check. What happens when a shard is gained or lost is [`super::handover`]'s.
 
 use std::future::Future;
-use std::sync::Arc;
 
-use futures::channel::mpsc::UnboundedSender;
 use kube::runtime::controller::Action;
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::ResourceExt;
-use tracing::{debug, info};
+use tracing::debug;
 
-use super::context::{Config, Context};
-use crate::crd::{HealthCheck, LoadBalancer};
-use crate::leader::shards::{Shards, Tenure};
+use super::config::Config;
+use crate::leader::shards::Shards;
 use crate::{Error, Result};
+
+/// The shard of the object `namespace/name`.
+pub fn shard_of(shards: &Shards, namespace: Option<&str>, name: &str) -> u32 {
+    shards.of(namespace.unwrap_or_default(), name)
+}
+
+/// Whether this process reconciles the object `namespace/name`: always without shards, else
+/// when it holds the object's shard.
+pub fn holds_object(shards: Option<&Shards>, namespace: Option<&str>, name: &str) -> bool {
+    shards.is_none_or(|s| s.holds(shard_of(s, namespace, name)))
+}
 
 /// Runs `reconcile` for the object `namespace/name` if this process holds its shard, under
 /// the shard's fence; else does nothing and waits for a change (a gained shard triggers its
-/// objects, [`follow`]). Without shards, under the single leader's lease fence, if any.
+/// objects, [`super::handover::follow`]). Without shards, under the single leader's lease
+/// fence, if any.
 pub async fn in_shard<F>(config: &Config, namespace: Option<&str>, name: &str, reconcile: F) -> Result<Action>
 where
     F: Future<Output = Result<Action>>,
@@ -32,8 +39,8 @@ where
             None => reconcile.await,
         };
     };
-    let shard = shards.of(namespace.unwrap_or_default(), name);
-    if !shards.holds(shard) {
+    let shard = shard_of(shards, namespace, name);
+    if !holds_object(Some(shards), namespace, name) {
         debug!(shard, "shard not held here; skipped");
         return Ok(Action::await_change());
     }
@@ -49,67 +56,22 @@ pub async fn fenced<F: Future>(write: &'static str, fut: F) -> Result<F::Output>
     tokio::time::timeout(left, fut).await.map_err(|_| Error::Fenced { write })
 }
 
-/// Follows the shards held until aborted: triggers every LoadBalancer and HealthCheck of a
-/// gained shard, forgets the LoadBalancers of a lost one, and publishes the shards-held
-/// gauge.
-pub async fn follow(
-    shards: Shards,
-    ctx: Arc<Context>,
-    lbs: Store<LoadBalancer>,
-    hcs: Store<HealthCheck>,
-    lb_triggers: UnboundedSender<ObjectRef<LoadBalancer>>,
-    hc_triggers: UnboundedSender<ObjectRef<HealthCheck>>,
-) {
-    let mut rx = shards.subscribe();
-    let mut before = vec![Tenure::default(); shards.count() as usize];
-    // Aborted when the controllers stop; each iteration waits for a change of the held
-    // shards, and u32::MAX changes is beyond any process's life.
-    for _ in 0..u32::MAX {
-        let now = rx.borrow_and_update().clone();
-        let held = now.iter().filter(|t| t.held).count();
-        ctx.metrics.shards_held.set(held as i64);
-        ctx.metrics.leader.set(i64::from(held > 0));
-        // A shard lost and regained since the last look is both: forgotten, then triggered.
-        let (mut gained, mut lost) = (Vec::new(), Vec::new());
-        for (i, (now, before)) in (0u32..).zip(now.iter().zip(&before)) {
-            if before.held && (!now.held || now.term != before.term) {
-                lost.push(i);
-            }
-            if now.held && now.term != before.term {
-                gained.push(i);
-            }
-        }
-        let shard_of = |ns: Option<String>, name: String| shards.of(&ns.unwrap_or_default(), &name);
-        if !lost.is_empty() {
-            info!(?lost, held = ?shards.held(), "shards lost; their objects are left to their new holders");
-            for lb in lbs.state().iter().filter(|lb| lost.contains(&shard_of(lb.namespace(), lb.name_any()))) {
-                ctx.forget(&ObjectRef::from_obj(&**lb));
-            }
-        }
-        if !gained.is_empty() {
-            info!(?gained, held = ?shards.held(), "shards gained; reconciling their objects");
-            // Their first syncs must not be served by an inventory taken before the gain.
-            ctx.schedule.refresh_inventories();
-            for lb in lbs.state().iter().filter(|lb| gained.contains(&shard_of(lb.namespace(), lb.name_any()))) {
-                let _ = lb_triggers.unbounded_send(ObjectRef::from_obj(&**lb));
-            }
-            for hc in hcs.state().iter().filter(|hc| gained.contains(&shard_of(hc.namespace(), hc.name_any()))) {
-                let _ = hc_triggers.unbounded_send(ObjectRef::from_obj(&**hc));
-            }
-        }
-        before = now;
-        if rx.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::leader::Role;
     use std::time::Duration;
     use tokio::time::Instant;
+
+    #[test]
+    fn a_replica_holds_the_objects_of_its_shards_and_every_object_without_shards() {
+        let shards = Shards::new(4, "me");
+        assert!(holds_object(None, Some("ns"), "lb"), "without shards: every object");
+        assert!(!holds_object(Some(&shards), Some("ns"), "lb"), "no shard held yet");
+        shards.set_held(Role::Shard(shard_of(&shards, Some("ns"), "lb")), true);
+        assert!(holds_object(Some(&shards), Some("ns"), "lb"));
+        assert_eq!(shard_of(&shards, None, "node"), shards.of("", "node"), "a cluster-scoped object: the empty namespace");
+    }
 
     #[tokio::test]
     async fn only_a_held_shard_reconciles_and_only_while_its_fence_is_open() {

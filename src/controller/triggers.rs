@@ -9,7 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
 use super::backends;
-use super::schedule::fingerprint;
+use super::fingerprint::fingerprint;
 use crate::crd::{HealthCheck, LoadBalancer};
 
 /// The LoadBalancers of `namespace` whose `healthCheckRef` names the HealthCheck `name`.

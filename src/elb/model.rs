@@ -137,7 +137,7 @@ pub struct ListenerDescription {
 }
 
 /// The ELB health check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct HealthCheck {
     /// `TCP:port`, `SSL:port`, `HTTP:port/path` or `HTTPS:port/path`.
     pub target: String,
@@ -250,14 +250,14 @@ impl CreateLoadBalancerInput {
 }
 
 /// Connection draining settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConnectionDraining {
     pub enabled: bool,
     pub timeout: Option<i32>,
 }
 
 /// Access log settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AccessLog {
     pub enabled: bool,
     pub s3_bucket_name: Option<String>,
@@ -267,7 +267,7 @@ pub struct AccessLog {
 }
 
 /// Load balancer attributes. In a Modify call, `None` means "leave unchanged".
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct LoadBalancerAttributes {
     pub cross_zone_load_balancing: Option<bool>,
     pub connection_draining: Option<ConnectionDraining>,

@@ -30,7 +30,7 @@ const AWS_TAG_PREFIX: &str = "aws:";
 
 /// Where the ELB is placed. An empty set means "not managed": the planner never empties
 /// the placement of an ELB (AWS refuses it), and cannot create an ELB without one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Placement {
     Zones(BTreeSet<String>),
     Subnets(BTreeSet<String>),
@@ -46,7 +46,7 @@ impl Placement {
 }
 
 /// The ELB as the spec (plus resolved backends and the referenced health check) wants it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Desired {
     pub name: String,
     /// `None` = AWS default (internet-facing).

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use elb_operator::controller::{self, AwsClients, Config, ElbClients, Scope};
+use elb_operator::controller::{self, AwsClients, ClientsByScope, Config, Scope};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
 use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::sync::{execute, ownership::Owner};
@@ -64,7 +64,7 @@ impl Operator {
     }
 
     /// The controllers with `config` and `clients`, recording into `metrics`.
-    async fn start_with(client: &kube::Client, config: Config, clients: impl ElbClients, metrics: Metrics) -> Operator {
+    async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
         elb::install_crypto_provider();
         let readiness = config.readiness.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -694,7 +694,7 @@ struct RefusedEc2 {
     ec2: std::sync::Arc<RefusingEc2>,
 }
 
-impl ElbClients for RefusedEc2 {
+impl ClientsByScope for RefusedEc2 {
     fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, elb::Error> {
         self.elb.for_scope(scope)
     }

@@ -31,6 +31,7 @@ use self::desired::Inputs;
 use self::status::{error_reason, Observation};
 use super::context::{Context, Scope};
 use super::gates;
+use super::groups::groups_named;
 use super::observer;
 use super::schedule::{fingerprint, jittered, status_print, Step, Target};
 use super::status::Verdict;
@@ -47,13 +48,9 @@ pub const RESOURCE: &str = "loadbalancer";
 
 /// Reconciles one LoadBalancer (entry point of the controller).
 pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
-    let ns = lb.namespace().unwrap_or_default();
-    let span = info_span!("reconcile", kind = "LoadBalancer", object = %format!("{ns}/{}", lb.name_any()));
-    let name = lb.name_any();
+    let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     let reconcile = async {
-        let _timer = ctx.metrics.reconcile.start(RESOURCE);
-        let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &ns);
-        let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
+        finalizer(&api, crd::FINALIZER, lb.clone(), |event| async {
             match event {
                 FinalizerEvent::Apply(lb) => apply(lb, &ctx).await,
                 // Deletion is a change: it is spent from the budget first.
@@ -65,13 +62,9 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
             FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
             FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::Kube(e),
             other => Error::Finalizer(other.to_string()),
-        });
-        if let Err(e) = &result {
-            ctx.metrics.reconcile.failure(RESOURCE, e.metric_label());
-        }
-        result
+        })
     };
-    super::sharding::in_shard(&ctx.config, Some(&ns), &name, reconcile).instrument(span).await
+    super::reconciler::run(&ctx, RESOURCE, &*lb, reconcile).await
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
@@ -466,13 +459,6 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         }
     }
     Ok(Action::await_change())
-}
-
-/// The Auto Scaling groups a LoadBalancer names or recorded as attached.
-pub fn groups_named(lb: &LoadBalancer) -> Vec<String> {
-    let named = lb.spec.backends.iter().flat_map(|b| b.auto_scaling_groups.iter());
-    let recorded = lb.status.iter().flat_map(|s| s.auto_scaling_groups.iter());
-    named.chain(recorded).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect()
 }
 
 /// The ELB action an error came from, for the event's `action`.

@@ -30,7 +30,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use tokio::time::Instant;
 
-use crate::controller::schedule::fingerprint;
+use crate::controller::fingerprint::fingerprint;
 use crate::controller::status::Verdict;
 use crate::crd::condition::BACKENDS_REACHABLE;
 use crate::ec2::Ec2Api;

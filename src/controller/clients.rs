@@ -1,0 +1,70 @@
+//! The AWS clients of a [`Scope`]: the ELB client every LoadBalancer needs, the Auto Scaling
+//! client of `spec.backends.autoScalingGroups`, and the EC2 client of the backend
+//! reachability check.
+
+use std::sync::Arc;
+
+use super::scope::Scope;
+use crate::autoscaling::{self, AutoScalingApi};
+use crate::ec2::{self, Ec2Api};
+use crate::elb::{self, ElbApi};
+
+/// Routes ELB, EC2 and Auto Scaling clients by scope. Implemented by `elb::Clients` (ELB
+/// only) and [`AwsClients`] (all three); a single ELB client serves its own region with its
+/// own credentials only.
+pub trait ClientsByScope: Send + Sync + 'static {
+    /// The ELB client of `scope`.
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
+
+    /// The EC2 client of `scope` for the backend reachability check; `None`: no check (the
+    /// `BackendsReachable` condition is not written).
+    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+        None
+    }
+
+    /// The AutoScaling client of the scope; `None` when there is none (a LoadBalancer that
+    /// names Auto Scaling groups then fails its sync with a configuration error).
+    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(None)
+    }
+}
+
+impl ClientsByScope for elb::Clients {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+    }
+}
+
+/// The ELB clients and, beside them (`Regional::beside`: a role is assumed once for all),
+/// the AutoScaling clients that `spec.backends.autoScalingGroups` needs and, when the
+/// reachability check is on, the EC2 clients of that check.
+pub struct AwsClients {
+    pub elb: elb::Clients,
+    pub autoscaling: autoscaling::Clients,
+    pub ec2: Option<ec2::Clients>,
+}
+
+impl ClientsByScope for AwsClients {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        self.elb.for_scope(scope)
+    }
+
+    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+        let ec2 = self.ec2.as_ref()?;
+        Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
+    }
+
+    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+        Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
+    }
+}
+
+impl ClientsByScope for Arc<dyn ElbApi> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+        if self.region() == scope.region && scope.role.is_none() {
+            Ok(self.clone())
+        } else {
+            Err(elb::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
+        }
+    }
+}

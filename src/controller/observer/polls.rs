@@ -1,0 +1,66 @@
+//! The health polls of a scope: started when due, most urgent first, while the describe
+//! budget has a token that no change or resync waits for.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::reflector::ObjectRef;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tracing::debug;
+
+use crate::controller::context::Context;
+use crate::controller::scope::Scope;
+use crate::crd::LoadBalancer;
+use crate::elb::{with_class, Class, ElbApi};
+use crate::sync::execute;
+
+/// Health polls in flight at once per scope.
+pub(super) const IN_FLIGHT: usize = 4;
+/// A failed poll is retried after this long.
+const RETRY: Duration = Duration::from_secs(10);
+
+/// Starts the health polls that are due, most urgent first, while the budget has spare
+/// tokens and fewer than [`IN_FLIGHT`] run.
+pub(super) async fn dispatch(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, scope: &Scope, polls: &Arc<Semaphore>) {
+    let now = Instant::now();
+    let interval = ctx.schedule.settings.health_poll_interval;
+    let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
+        memos
+            .iter()
+            .filter(|(k, m)| &m.scope == scope && ctx.holds_key(k))
+            .filter_map(|(k, m)| {
+                let at = m.poll_due(interval)?;
+                let name = m.target.as_ref()?.desired.name.clone();
+                (at <= now).then(|| (!m.transition, at, k.clone(), name))
+            })
+            .collect()
+    });
+    // In transition first, then the oldest observation.
+    due.sort_by_key(|d| (d.0, d.1));
+    let budget = elb.budget();
+    for (_, _, key, name) in due {
+        let Ok(permit) = polls.clone().try_acquire_owned() else { return };
+        if let Some(b) = &budget {
+            if !b.describe.has_spare(Class::Health) {
+                return;
+            }
+        }
+        // Not due again while this poll runs.
+        ctx.schedule.with(&key, |m| m.poll_backoff_until = Some(now + RETRY));
+        let (ctx, elb) = (ctx.clone(), elb.clone());
+        tokio::spawn(async move {
+            match with_class(Class::Health, execute::poll_health(&*elb, &name)).await {
+                Ok(health) => ctx.schedule.polled(&key, health),
+                Err(e) => {
+                    debug!(elb = %name, error = %e, "health poll failed; retrying within the budget");
+                    ctx.schedule.poll_failed(&key, RETRY);
+                }
+            }
+            // The slot is free: look for the next due poll now, not at the next tick (which
+            // capped polls at IN_FLIGHT per TICK, 8/s, whatever the budget).
+            drop(permit);
+            ctx.schedule.scopes.wake.notify_waiters();
+        });
+    }
+}
