@@ -1,12 +1,20 @@
 //! The custom resources: `LoadBalancer` and `HealthCheck` (group `elb.operator.dev`,
 //! version `v1alpha1`). Doc comments on these types become the `kubectl explain` text.
 
+pub mod attributes;
+pub mod backends;
 pub mod checks;
 pub mod healthcheck;
+pub mod listener;
 pub mod loadbalancer;
+pub mod rules;
 pub mod tags;
+mod to_elb;
 
+pub use attributes::*;
+pub use backends::*;
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
+pub use listener::*;
 pub use loadbalancer::*;
 
 /// The API group of both resources.
