@@ -13,7 +13,7 @@ use super::backends::{Backends, HealthCheckRef};
 use super::listener::ListenerSpec;
 // Re-exported so that `crd::loadbalancer::ELB_NAME_RULE` and the like keep naming the rules.
 pub use super::rules::*;
-use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
+use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, OPERATOR_TAG_ROOM, RESERVED_TAG_PREFIX};
 
 /// A Classic Elastic Load Balancer managed by the operator. The operator creates the ELB,
 /// keeps its listeners, zones or subnets, security groups, health check, attributes, tags
@@ -70,8 +70,25 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     .message("region is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
     .field_path(".region"))]
+#[x_kube(validation = Rule::new(CLASS_NAME_IMMUTABLE_RULE)
+    .message("className is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".className"))]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
+    /// The LoadBalancerClass that grants this LoadBalancer what it may reach in AWS (roles,
+    /// regions, schemes, adoption, tags of the resources it names). Unset: the class
+    /// annotated `elb.operator.dev/is-default-class: "true"`, or, when there is none, the
+    /// built-in rules (the operator's `--allowed-role-arns`, no adoption). Immutable,
+    /// including setting or removing it later. A class that does not exist, or that does
+    /// not select this namespace, refuses the LoadBalancer with reason ClassNotAllowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new(OBJECT_NAME_RULE).message(
+        "className must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+    ))]
+    pub class_name: Option<String>,
+
     /// The ELB name: 1-32 letters, digits and hyphens, not starting or ending with a hyphen.
     /// Immutable, including setting or removing it later. Default: derived from namespace
     /// and name plus a short hash (see status.loadBalancerName).
@@ -170,8 +187,8 @@ pub struct LoadBalancerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Attributes>,
 
-    /// Tags put on the ELB, besides the operator's two ownership tags: at most 48 (ELB
-    /// allows 50 per load balancer), keys of 1-128 characters not starting with `aws:` or
+    /// Tags put on the ELB, besides the operator's markers: at most 47 (ELB allows 50 per
+    /// load balancer and the operator keeps 3 for its own ownership markers), keys of 1-128 characters not starting with `aws:` or
     /// `elb.operator.dev/`, values of at most 256 characters. Keys and values may hold
     /// letters, digits, spaces and `_ . : / = + - @` (a key with other characters is
     /// reported by the operator in the Synced condition, as ELB refuses it).
@@ -183,7 +200,7 @@ pub struct LoadBalancerSpec {
     // rule's estimated cost would be unbounded; the controller checks them instead.
     #[schemars(extend("maxProperties" = MAX_ELB_TAGS, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     #[x_kube(validation = Rule::new(format!("size(self) <= {MAX_USER_TAGS}"))
-        .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator adds 2 ownership tags"))))]
+        .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator's ownership markers take the other {OPERATOR_TAG_ROOM}"))))]
     #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)")
         .message("tag keys must be 1-128 characters long"))]
     #[x_kube(validation = Rule::new("self.all(k, size(self[k]) <= 256)")

@@ -66,3 +66,14 @@ pub const LISTENER_PAIR_RULE: &str = "!has(self.instanceProtocol) \
 /// protocol follows the front-end one).
 pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyProtocol \
 || !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";
+/// CEL: a list of AWS region names ([`REGION_NAME_RULE`] for each).
+pub const REGION_NAMES_RULE: &str = "self.all(r, r.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$'))";
+/// CEL: role ARN globs: an IAM role ARN in which `*` may stand for any run of characters
+/// in the partition, the account id and the role's path and name (the shape only: what a
+/// glob matches is the operator's business).
+pub const ROLE_ARN_GLOBS_RULE: &str =
+    "self.all(a, a.matches('^arn:(aws[a-z-]*|[*]):iam::([0-9]{12}|[0-9]*[*][0-9*]*):role/[A-Za-z0-9_+=,.@/*-]+$'))";
+/// CEL (transition): className may not be set, changed or removed: the class decides what
+/// the LoadBalancer may reach, so switching would escape it.
+pub const CLASS_NAME_IMMUTABLE_RULE: &str = "has(self.className) == has(oldSelf.className) \
+&& (!has(self.className) || self.className == oldSelf.className)";
