@@ -1,8 +1,8 @@
 //! elb-operator: makes AWS Classic Elastic Load Balancers declarative.
 //!
 //! Module map (one module per concept):
-//! - [`crd`]: the `LoadBalancer` and `HealthCheck` custom resource types (their doc comments
-//!   are the `kubectl explain` text).
+//! - [`crd`]: the `LoadBalancer`, `HealthCheck` and `LoadBalancerClass` custom resource types
+//!   (their doc comments are the `kubectl explain` text).
 //! - [`aws`]: what the AWS clients share: the Query protocol and its one call path (signing,
 //!   credentials, XML, errors, retries, rate limiting, the write fence).
 //! - [`elb`]: the operator's own client for the Classic ELB Query API. No AWS wire type

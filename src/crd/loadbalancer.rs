@@ -1,5 +1,7 @@
 //! The `LoadBalancer` resource: one AWS Classic Elastic Load Balancer, its listeners,
-//! placement, attributes and the instances behind it.
+//! placement, attributes and the instances behind it. The spec's parts have their own files
+//! ([`super::listener`], [`super::backends`], [`super::attributes`]), and the CEL rules
+//! theirs ([`super::rules`]).
 
 use std::collections::BTreeMap;
 
