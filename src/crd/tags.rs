@@ -21,5 +21,15 @@ pub const OWNERSHIP_TAG_COUNT: usize = 2;
 /// The ELB limit of tags per load balancer.
 pub const MAX_ELB_TAGS: usize = 50;
 
-/// The most tags a user may put in `spec.tags`: the ELB limit minus the ownership tags.
-pub const MAX_USER_TAGS: usize = MAX_ELB_TAGS - OWNERSHIP_TAG_COUNT;
+/// The tags the operator keeps for its own markers on each ELB: the ownership tags and room
+/// for one more marker (the cluster's identity, or an adoption), so that they always fit
+/// beside a user's tags. Fixed, not derived: the CRDs' limit must not move when a marker is
+/// added, which is why this is larger than [`OWNERSHIP_TAG_COUNT`] today.
+pub const OPERATOR_TAG_ROOM: usize = 3;
+
+// The ownership tags must fit in the room kept for them.
+const _: () = assert!(OWNERSHIP_TAG_COUNT <= OPERATOR_TAG_ROOM);
+
+/// The most tags a user may put in `spec.tags` (and a class in its `tags`): the ELB limit
+/// minus the room kept for the operator's markers.
+pub const MAX_USER_TAGS: usize = MAX_ELB_TAGS - OPERATOR_TAG_ROOM;
