@@ -33,7 +33,9 @@ pub use placement::plan_placement;
 pub use policies::{plan_policies, ssl_policy_name, Stickiness, POLICY_PREFIX, PROXY_PROTOCOL_POLICY};
 pub use tags::plan_tags;
 
-use crate::elb::{CreateLoadBalancerInput, HealthCheck, Listener, LoadBalancerAttributes, LoadBalancerDescription, Scheme, Tag};
+use crate::elb::{
+    CreateLoadBalancerInput, HealthCheck, HealthTarget, Listener, LoadBalancerAttributes, LoadBalancerDescription, Scheme, Tag,
+};
 
 /// Instances per RegisterInstancesWithLoadBalancer / DeregisterInstancesFromLoadBalancer call.
 pub const INSTANCE_BATCH: usize = 20;
@@ -224,12 +226,13 @@ pub fn plan_groups(wanted: &BTreeSet<String>, groups: &Groups) -> Vec<Action> {
 }
 
 fn same_health_check(a: &HealthCheck, b: &HealthCheck) -> bool {
-    // AWS keeps the target as sent but the protocol part is case-insensitive.
-    let norm = |t: &str| match t.split_once(':') {
-        Some((proto, rest)) => format!("{}:{rest}", proto.to_ascii_uppercase()),
-        None => t.to_string(),
+    // AWS keeps the target as sent but compares the protocol without case: typed targets
+    // compare as AWS does; one that does not parse is compared as text.
+    let same_target = match (HealthTarget::parse_described(&a.target), HealthTarget::parse_described(&b.target)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.target == b.target,
     };
-    norm(&a.target) == norm(&b.target)
+    same_target
         && a.interval == b.interval
         && a.timeout == b.timeout
         && a.healthy_threshold == b.healthy_threshold
