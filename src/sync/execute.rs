@@ -5,10 +5,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::inventory::{GroupsSeen, Seen};
-use super::ownership::{Owner, Ownership};
+use super::ownership::{self, Admission, ConflictReason, Owner, Ownership};
 use super::plan::{self, Action, Desired, Groups, Observed, ObservedGroup, PlanError};
 use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
 use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription, PolicyAttribute};
@@ -48,11 +48,16 @@ pub struct Known<'a> {
     /// The groups an inventory pass read; used instead of a describe when it asked for
     /// every group this sync looks at.
     pub groups_seen: Option<&'a GroupsSeen>,
+    /// The record of the spec tag keys the operator wrote (kept in status from the last
+    /// [`Report::managed_tags`]): only those are removed when they leave the spec. `None`
+    /// when there is no record (lost, or never kept): no spec tag is removed then, so a tag
+    /// the operator never wrote is never stripped.
+    pub written_tags: Option<&'a BTreeSet<String>>,
 }
 
 impl Default for Known<'_> {
     fn default() -> Self {
-        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None }
+        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None, written_tags: None }
     }
 }
 
@@ -61,8 +66,9 @@ impl Default for Known<'_> {
 pub enum Outcome {
     /// The ELB matches the desired state.
     Converged(Box<Converged>),
-    /// An ELB with the wanted name is not ours; nothing was changed.
-    Conflict { claimed_by: Option<String> },
+    /// An ELB with the wanted name is not ours; nothing was changed. `reason` is the
+    /// condition reason ([`ConflictReason::as_str`]).
+    Conflict { claimed_by: Option<String>, reason: ConflictReason },
 }
 
 /// Why a convergence stopped.
@@ -76,19 +82,23 @@ pub enum Failure {
 }
 
 /// What a convergence did: the actions that succeeded (in order), whether it adopted a
-/// foreign ELB (decided before any call, so known even when a later call failed), and how
-/// it ended.
+/// foreign ELB (decided before any call, so known even when a later call failed), how it
+/// ended, and the tag record to keep.
 #[derive(Debug)]
 pub struct Report {
     pub applied: Vec<Action>,
     pub adopted: bool,
     pub result: Result<Outcome, Failure>,
+    /// The spec tag keys the operator manages after this convergence: the record to keep
+    /// (in status) and pass back as [`Known::written_tags`] next time. After a failure it
+    /// also holds the keys of the record given, whose removal may not have happened.
+    pub managed_tags: BTreeSet<String>,
 }
 
-/// Brings the ELB `desired.name` to `desired`. A foreign ELB (see [`Owner::ownership`]) is
-/// never changed; with `adopt`, an ELB that carries no ownership tag at all is taken over
-/// (it gets the ownership tags). An ELB claimed by another resource or cluster is never
-/// adopted: two resources would otherwise fight over it.
+/// Brings the ELB `desired.name` to `desired`. Whether an existing ELB may be changed is
+/// [`Ownership::admits`]: a foreign ELB is never changed; with `adopt`, an ELB that no one
+/// claims is taken over (it gets the ownership tags and [`ownership::ADOPTED_TAG`]). An ELB
+/// claimed by another resource, cluster or controller is never adopted.
 pub async fn converge(elb: &dyn ElbApi, desired: &Desired, owner: &Owner, adopt: bool) -> Report {
     converge_from(Apis { elb, autoscaling: None }, desired, owner, adopt, Known::default()).await
 }
@@ -108,7 +118,11 @@ pub async fn converge_from(apis: Apis<'_>, desired: &Desired, owner: &Owner, ado
     let mut applied = Vec::new();
     let mut adopted = false;
     let result = converge_into(apis, desired, owner, adopt, known, &mut applied, &mut adopted).await;
-    Report { applied, adopted, result }
+    let mut managed_tags = plan::managed_tags(&desired.tags);
+    if result.is_err() {
+        managed_tags.extend(known.written_tags.into_iter().flatten().cloned());
+    }
+    Report { applied, adopted, result, managed_tags }
 }
 
 async fn converge_into(
@@ -132,13 +146,13 @@ async fn converge_into(
     let observed = match seen {
         None => None,
         Some((description, tags)) => {
-            match owner.ownership(&tags) {
-                Ownership::Owned => {}
-                Ownership::Foreign { claimed_by: None } if adopt => {
+            match Ownership::admits(&tags, owner, adopt.into()) {
+                Admission::Owned => {}
+                Admission::Adopt => {
                     info!(elb = name, "adopting load balancer");
                     *adopted = true;
                 }
-                Ownership::Foreign { claimed_by } => return Ok(Outcome::Conflict { claimed_by }),
+                Admission::Refused { claimed_by, reason } => return Ok(Outcome::Conflict { claimed_by, reason }),
             }
             // Only managed attributes are compared: none managed, nothing to read.
             let attributes = match known.attributes {
@@ -156,7 +170,17 @@ async fn converge_into(
         None => observe_groups(apis.autoscaling, name, names).await?,
     };
     let observed = observed.map(|o| Observed { groups: groups.clone(), ..o });
-    let actions = plan::plan(desired, observed.as_ref())?;
+    // The AddTags that writes the ownership tags on an adopted ELB also marks it adopted.
+    let adopting;
+    let desired = if *adopted {
+        let mut d = desired.clone();
+        d.tags.insert(ownership::ADOPTED_TAG.to_string(), "true".to_string());
+        adopting = d;
+        &adopting
+    } else {
+        desired
+    };
+    let actions = plan::plan(desired, observed.as_ref(), known.written_tags)?;
     debug!(elb = name, actions = actions.len(), "planned");
     for action in actions {
         apply_to(apis, &groups, name, &action).await?;
@@ -347,6 +371,9 @@ pub enum Deleted {
     Foreign {
         claimed_by: Option<String>,
     },
+    /// The ELB was adopted ([`ownership::ADOPTED_TAG`]) and the resource did not say
+    /// `deletionPolicy: Delete` itself: it was left in place, marked retained (best effort).
+    KeptAdopted,
 }
 
 /// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
@@ -375,10 +402,22 @@ async fn owned_tags(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Optio
 
 /// Before the ELB is deleted: detaches it from the Auto Scaling groups among `groups` that
 /// are attached to it (a group would otherwise keep naming a load balancer that is gone),
-/// if, and only if, this resource owns it. Returns the groups detached; no groups, no call.
-pub async fn detach_groups(apis: Apis<'_>, name: &str, owner: &Owner, groups: &[String]) -> Result<Vec<String>, elb::Error> {
-    if groups.is_empty() || owned_tags(apis.elb, name, owner).await?.is_none() {
+/// if, and only if, this resource owns it and [`delete`] will delete it (an adopted ELB
+/// without `explicit_delete` is kept, with its groups). Returns the groups detached; no
+/// groups, no call.
+pub async fn detach_groups(
+    apis: Apis<'_>,
+    name: &str,
+    owner: &Owner,
+    groups: &[String],
+    explicit_delete: bool,
+) -> Result<Vec<String>, elb::Error> {
+    if groups.is_empty() {
         return Ok(Vec::new());
+    }
+    match owned_tags(apis.elb, name, owner).await? {
+        Some(tags) if explicit_delete || !ownership::is_adopted(&tags) => {}
+        _ => return Ok(Vec::new()),
     }
     let observed = observe_groups(apis.autoscaling, name, groups.iter().cloned().collect()).await?;
     let mut detached = Vec::new();
@@ -419,15 +458,31 @@ pub async fn delete_unless<K>(
     }
 }
 
-/// Deletes the ELB if, and only if, this resource owns it. Already gone is success.
-pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Deleted, elb::Error> {
-    let foreign = |tags: &BTreeMap<String, String>| match owner.ownership(tags) {
-        Ownership::Foreign { claimed_by } => Some(claimed_by),
+/// Why [`delete`] kept an ELB.
+enum Keep {
+    Foreign(Option<String>),
+    Adopted,
+}
+
+/// Deletes the ELB if, and only if, this resource owns it, and, when the ELB carries
+/// [`ownership::ADOPTED_TAG`], only with `explicit_delete` (the resource itself says
+/// `deletionPolicy: Delete`): the tag decides, not a status that may be lost. Already gone
+/// is success. An adopted ELB kept is marked retained for the orphan report (best effort).
+pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner, explicit_delete: bool) -> Result<Deleted, elb::Error> {
+    let keep = |tags: &BTreeMap<String, String>| match owner.ownership(tags) {
+        Ownership::Foreign { claimed_by } => Some(Keep::Foreign(claimed_by)),
+        Ownership::Owned if ownership::is_adopted(tags) && !explicit_delete => Some(Keep::Adopted),
         Ownership::Owned => None,
     };
-    Ok(match delete_unless(elb, name, foreign).await? {
+    Ok(match delete_unless(elb, name, keep).await? {
         DeleteOutcome::Deleted => Deleted::Deleted,
         DeleteOutcome::AlreadyGone => Deleted::AlreadyGone,
-        DeleteOutcome::Kept(claimed_by) => Deleted::Foreign { claimed_by },
+        DeleteOutcome::Kept(Keep::Foreign(claimed_by)) => Deleted::Foreign { claimed_by },
+        DeleteOutcome::Kept(Keep::Adopted) => {
+            if let Err(e) = mark_retained(elb, name, owner).await {
+                warn!(elb = name, error = %e, "could not tag the kept adopted load balancer");
+            }
+            Deleted::KeptAdopted
+        }
     })
 }

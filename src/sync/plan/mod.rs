@@ -31,7 +31,7 @@ pub use listeners::plan_listeners;
 use listeners::sorted_listeners;
 pub use placement::plan_placement;
 pub use policies::{plan_policies, ssl_policy_name, Stickiness, POLICY_PREFIX, PROXY_PROTOCOL_POLICY};
-pub use tags::plan_tags;
+pub use tags::{managed_tags, plan_tags};
 
 use crate::elb::{
     CreateLoadBalancerInput, HealthCheck, HealthTarget, Listener, LoadBalancerAttributes, LoadBalancerDescription, Scheme, Tag,
@@ -136,10 +136,14 @@ pub enum PlanError {
 }
 
 /// The actions that turn `observed` (or nothing, when the ELB does not exist) into `desired`.
-pub fn plan(desired: &Desired, observed: Option<&Observed>) -> Result<Vec<Action>, PlanError> {
+///
+/// `written` is the record of the tag keys the operator wrote from the spec before (see
+/// [`plan_tags`]): only those, and its own markers, are ever removed; `None` (the record is
+/// lost, or the caller has none) removes no spec key.
+pub fn plan(desired: &Desired, observed: Option<&Observed>, written: Option<&BTreeSet<String>>) -> Result<Vec<Action>, PlanError> {
     match observed {
         None => plan_create(desired),
-        Some(observed) => plan_update(desired, observed),
+        Some(observed) => plan_update(desired, observed, written),
     }
 }
 
@@ -172,7 +176,7 @@ fn plan_create(d: &Desired) -> Result<Vec<Action>, PlanError> {
     Ok(actions)
 }
 
-fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
+fn plan_update(d: &Desired, o: &Observed, written: Option<&BTreeSet<String>>) -> Result<Vec<Action>, PlanError> {
     let desc = &o.description;
     if let Some(want) = &d.scheme {
         if *want != desc.scheme {
@@ -180,7 +184,7 @@ fn plan_update(d: &Desired, o: &Observed) -> Result<Vec<Action>, PlanError> {
         }
     }
     let mut actions = Vec::new();
-    actions.extend(plan_tags(&d.tags, &o.tags));
+    actions.extend(plan_tags(&d.tags, &o.tags, written));
     actions.extend(plan_placement(&d.placement, desc));
     if let Some(groups) = &d.security_groups {
         let observed: BTreeSet<String> = desc.security_groups.iter().cloned().collect();

@@ -69,7 +69,7 @@ fn converged() -> Observed {
 
 #[test]
 fn converged_state_plans_nothing() {
-    assert_eq!(plan(&desired(), Some(&converged())).unwrap(), vec![]);
+    assert_eq!(plan(&desired(), Some(&converged()), None).unwrap(), vec![]);
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn create_carries_everything_then_configures_the_rest() {
     d.attributes.idle_timeout = Some(120);
     d.security_groups = Some(set(&["sg-1"]));
     d.scheme = Some(Scheme::Internal);
-    let actions = plan(&d, None).unwrap();
+    let actions = plan(&d, None, None).unwrap();
     let names: Vec<_> = actions.iter().map(Action::api_action).collect();
     assert_eq!(names, ["CreateLoadBalancer", "ConfigureHealthCheck", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]);
     let Action::Create(input) = &actions[0] else { panic!() };
@@ -96,7 +96,7 @@ fn create_minimal_has_no_follow_ups() {
     let mut d = desired();
     d.health_check = None;
     d.instances.clear();
-    let actions = plan(&d, None).unwrap();
+    let actions = plan(&d, None, None).unwrap();
     assert_eq!(actions.len(), 1);
     assert!(matches!(actions[0], Action::Create(_)));
 }
@@ -105,7 +105,7 @@ fn create_minimal_has_no_follow_ups() {
 fn create_in_subnets() {
     let mut d = desired();
     d.placement = Placement::Subnets(set(&["subnet-1"]));
-    let Action::Create(input) = &plan(&d, None).unwrap()[0] else { panic!() };
+    let Action::Create(input) = &plan(&d, None, None).unwrap()[0] else { panic!() };
     assert_eq!(input.subnets, strings(&["subnet-1"]));
     assert!(input.availability_zones.is_empty());
 }
@@ -114,7 +114,7 @@ fn create_in_subnets() {
 fn create_without_placement_is_refused() {
     let mut d = desired();
     d.placement = Placement::Zones(BTreeSet::new());
-    assert_eq!(plan(&d, None), Err(PlanError::NoPlacement));
+    assert_eq!(plan(&d, None, None), Err(PlanError::NoPlacement));
 }
 
 #[test]
@@ -122,11 +122,11 @@ fn scheme_cannot_change() {
     let mut d = desired();
     d.scheme = Some(Scheme::Internal);
     assert_eq!(
-        plan(&d, Some(&converged())),
+        plan(&d, Some(&converged()), None),
         Err(PlanError::SchemeMismatch { observed: Scheme::InternetFacing, desired: Scheme::Internal })
     );
     d.scheme = Some(Scheme::InternetFacing);
-    assert_eq!(plan(&d, Some(&converged())).unwrap(), vec![]);
+    assert_eq!(plan(&d, Some(&converged()), None).unwrap(), vec![]);
 }
 
 #[test]
@@ -286,7 +286,7 @@ fn groups_are_attached_and_detached_and_their_instances_left_to_aws() {
             .into();
     o.description.instances = strings(&["i-1", "i-2", "i-7", "i-8", "i-9", "i-6"]);
     assert_eq!(
-        plan(&d, Some(&o)).unwrap(),
+        plan(&d, Some(&o), None).unwrap(),
         vec![Action::DeregisterInstances(strings(&["i-6"])), Action::AttachGroup("new".into()), Action::DetachGroup("old".into()),],
         "only i-6, in no group, is the operator's to deregister; no group instance is registered by it"
     );
@@ -300,9 +300,9 @@ fn an_instance_both_selected_and_in_a_group_stays_registered_by_the_operator() {
     let mut o = converged();
     o.groups = [("web".into(), group(true, &["i-2", "i-7"]))].into();
     o.description.instances = strings(&["i-1", "i-7"]);
-    assert_eq!(plan(&d, Some(&o)).unwrap(), vec![Action::RegisterInstances(strings(&["i-2"]))], "i-2 is a selected backend");
+    assert_eq!(plan(&d, Some(&o), None).unwrap(), vec![Action::RegisterInstances(strings(&["i-2"]))], "i-2 is a selected backend");
     o.description.instances = strings(&["i-1", "i-2", "i-7"]);
-    assert_eq!(plan(&d, Some(&o)).unwrap(), vec![]);
+    assert_eq!(plan(&d, Some(&o), None).unwrap(), vec![]);
 }
 
 #[test]
@@ -326,7 +326,7 @@ fn groups_table() {
     }
     let mut d = desired();
     d.auto_scaling_groups = set(&["web"]);
-    let created = plan(&d, None).unwrap();
+    let created = plan(&d, None, None).unwrap();
     assert_eq!(created.last(), Some(&Action::AttachGroup("web".into())), "a new ELB gets its groups last: {created:?}");
     assert_eq!(Action::AttachGroup("web".into()).api_action(), "AttachLoadBalancers");
     assert_eq!(Action::DetachGroup("web".into()).to_string(), "detached Auto Scaling group web");
@@ -336,25 +336,76 @@ fn groups_table() {
 fn tags_table() {
     let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
     let tag = |k: &str, v: &str| Tag { key: k.into(), value: Some(v.into()) };
-    let cases: Vec<(&str, BTreeMap<String, String>, BTreeMap<String, String>, Vec<Action>)> = vec![
-        ("equal", map(&[("a", "1")]), map(&[("a", "1")]), vec![]),
-        ("add", map(&[("a", "1"), ("b", "2")]), map(&[("a", "1")]), vec![Action::AddTags(vec![tag("b", "2")])]),
-        ("change value", map(&[("a", "2")]), map(&[("a", "1")]), vec![Action::AddTags(vec![tag("a", "2")])]),
-        ("remove", map(&[("a", "1")]), map(&[("a", "1"), ("b", "2")]), vec![Action::RemoveTags(strings(&["b"]))]),
-        ("aws: tags are never removed", map(&[("a", "1")]), map(&[("a", "1"), ("aws:cloudformation:stack-name", "x")]), vec![]),
+    let record = |keys: &[&str]| Some(set(keys));
+    let (cluster, resource) = ("elb.operator.dev/cluster", "elb.operator.dev/resource");
+    let cases: Vec<(&str, BTreeMap<String, String>, BTreeMap<String, String>, Option<BTreeSet<String>>, Vec<Action>)> = vec![
+        ("equal", map(&[("a", "1")]), map(&[("a", "1")]), record(&["a"]), vec![]),
+        ("add", map(&[("a", "1"), ("b", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("b", "2")])]),
+        ("change value", map(&[("a", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("a", "2")])]),
         (
-            "adoption: add ownership before removing",
-            map(&[("elb.operator.dev/cluster", "c"), ("elb.operator.dev/resource", "ns/n")]),
+            "a key it wrote and the spec dropped is removed",
+            map(&[("a", "1")]),
+            map(&[("a", "1"), ("b", "2")]),
+            record(&["a", "b"]),
+            vec![Action::RemoveTags(strings(&["b"]))],
+        ),
+        ("a key it never wrote stays", map(&[("a", "1")]), map(&[("a", "1"), ("CostCenter", "42")]), record(&["a"]), vec![]),
+        ("record lost: nothing of the spec's is removed", map(&[("a", "1")]), map(&[("a", "1"), ("b", "2")]), None, vec![]),
+        (
+            "a foreign value under a spec key: the spec wins",
+            map(&[("team", "web")]),
+            map(&[("team", "someone-else")]),
+            None,
+            vec![Action::AddTags(vec![tag("team", "web")])],
+        ),
+        (
+            "aws: tags are never removed",
+            map(&[("a", "1")]),
+            map(&[("a", "1"), ("aws:cloudformation:stack-name", "x")]),
+            record(&["aws:cloudformation:stack-name"]),
+            vec![],
+        ),
+        (
+            "its own stale markers go, record or not",
+            map(&[(cluster, "c"), (resource, "ns/n")]),
+            map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/retained", "true")]),
+            None,
+            vec![Action::RemoveTags(strings(&["elb.operator.dev/retained"]))],
+        ),
+        (
+            "the adopted and cluster-uid markers are records, never removed",
+            map(&[(cluster, "c"), (resource, "ns/n")]),
+            map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/adopted", "true"), ("elb.operator.dev/cluster-uid", "u")]),
+            record(&[]),
+            vec![],
+        ),
+        (
+            "adoption: ownership added, the ELB's own tags kept",
+            map(&[(cluster, "c"), (resource, "ns/n")]),
             map(&[("old", "x")]),
-            vec![
-                Action::AddTags(vec![tag("elb.operator.dev/cluster", "c"), tag("elb.operator.dev/resource", "ns/n")]),
-                Action::RemoveTags(strings(&["old"])),
-            ],
+            None,
+            vec![Action::AddTags(vec![tag(cluster, "c"), tag(resource, "ns/n")])],
         ),
     ];
-    for (name, want, have, expect) in cases {
-        assert_eq!(plan_tags(&want, &have), expect, "case {name}");
+    for (name, want, have, written, expect) in cases {
+        assert_eq!(plan_tags(&want, &have, written.as_ref()), expect, "case {name}");
     }
+    // The record after a sync: the spec's keys, not the markers.
+    assert_eq!(managed_tags(&map(&[("team", "web"), (cluster, "c"), (resource, "ns/n")])), set(&["team"]));
+}
+
+#[test]
+fn a_full_plan_removes_only_recorded_tags() {
+    let mut o = converged();
+    o.tags.insert("CostCenter".into(), "42".into());
+    o.tags.insert("env".into(), "old".into());
+    let d = desired();
+    assert_eq!(plan(&d, Some(&o), None).unwrap(), vec![], "no record: nothing removed");
+    assert_eq!(
+        plan(&d, Some(&o), Some(&set(&["team", "env"]))).unwrap(),
+        vec![Action::RemoveTags(strings(&["env"]))],
+        "env was the operator's, CostCenter never was"
+    );
 }
 
 #[test]
@@ -453,7 +504,7 @@ fn security_groups_table() {
     for (name, groups, observed, expect) in cases {
         let mut d = desired();
         d.security_groups = groups;
-        assert_eq!(plan(&d, Some(&observed)).unwrap(), expect, "case {name}");
+        assert_eq!(plan(&d, Some(&observed), None).unwrap(), expect, "case {name}");
     }
 }
 
@@ -486,7 +537,7 @@ fn health_check_table() {
     for (name, hc, observed, expect) in cases {
         let mut d = desired();
         d.health_check = hc;
-        assert_eq!(plan(&d, Some(&observed)).unwrap(), expect, "case {name}");
+        assert_eq!(plan(&d, Some(&observed), None).unwrap(), expect, "case {name}");
     }
 }
 
@@ -499,7 +550,7 @@ fn full_update_is_ordered() {
     d.health_check = Some(HealthCheck { interval: 30, ..health_check() });
     d.attributes.idle_timeout = Some(30);
     d.instances = set(&["i-1", "i-3"]);
-    let names: Vec<_> = plan(&d, Some(&converged())).unwrap().iter().map(Action::api_action).collect();
+    let names: Vec<_> = plan(&d, Some(&converged()), None).unwrap().iter().map(Action::api_action).collect();
     assert_eq!(
         names,
         [
@@ -665,7 +716,7 @@ fn create_sets_up_policies() {
     let mut d = desired();
     d.stickiness.insert(80, Stickiness::LbCookie { expiration_seconds: None });
     d.proxy_protocol_ports.insert(8443);
-    let names: Vec<_> = plan(&d, None).unwrap().iter().map(Action::api_action).collect();
+    let names: Vec<_> = plan(&d, None, None).unwrap().iter().map(Action::api_action).collect();
     assert_eq!(
         names,
         [
@@ -698,7 +749,7 @@ fn a_tls_policy_replaces_the_predefined_one_and_is_replaced_when_it_changes() {
         vec![ListenerDescription { listener: d.listeners[0].clone(), policy_names: strings(&["ELBSecurityPolicy-2016-08", "custom"]) }];
     o.description.policies.other_policies = strings(&["ELBSecurityPolicy-2016-08"]);
     let ours = ssl_policy_name(443, "ELBSecurityPolicy-TLS-1-2-2017-01");
-    let actions = plan(&d, Some(&o)).unwrap();
+    let actions = plan(&d, Some(&o), None).unwrap();
     assert_eq!(
         actions,
         [
@@ -710,18 +761,18 @@ fn a_tls_policy_replaces_the_predefined_one_and_is_replaced_when_it_changes() {
     // Applied: nothing more to do.
     o.description.listeners[0].policy_names = strings(&["custom", &ours]);
     o.description.policies.other_policies.push(ours.clone());
-    assert_eq!(plan(&d, Some(&o)).unwrap(), []);
+    assert_eq!(plan(&d, Some(&o), None).unwrap(), []);
 
     // Another reference: a new policy, then the old one goes.
     d.ssl_policies = [(443, "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string())].into();
     let newer = ssl_policy_name(443, "ELBSecurityPolicy-TLS13-1-2-2021-06");
-    let names: Vec<String> = plan(&d, Some(&o)).unwrap().iter().map(|a| a.to_string()).collect();
+    let names: Vec<String> = plan(&d, Some(&o), None).unwrap().iter().map(|a| a.to_string()).collect();
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names[0].contains(&newer) && names[2].contains(&ours) && names[2].starts_with("deleted"), "{names:?}");
 
     // The field removed: ours is detached and deleted; the others stay.
     d.ssl_policies.clear();
-    let actions = plan(&d, Some(&o)).unwrap();
+    let actions = plan(&d, Some(&o), None).unwrap();
     assert_eq!(actions[0], Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom"]) });
     assert_eq!(actions[1], Action::DeletePolicy { policy_name: ours });
 }
