@@ -601,3 +601,37 @@ async fn groups_are_attached_beside_the_spec_instances_and_detached_when_dropped
     assert!(matches!(&report.result, Err(execute::Failure::Elb(Error::Config(m))) if m.contains("AutoScaling")), "{:?}", report.result);
     assert_eq!(calls(&metrics).since(&before).matching(is_mutating), 0);
 }
+
+/// The cluster-uid ownership tag: written on create by an owner that knows its cluster's
+/// UID, and added to an ELB made before the tag existed at its next sync.
+#[tokio::test]
+async fn the_cluster_uid_tag_is_written_on_create_and_added_on_the_next_sync() {
+    use elb_operator::sync::ownership::CLUSTER_UID_TAG;
+    let c = client();
+    let ids = MOTO.run_instances(1, "us-east-1a");
+    let spec = tutorial_spec(&["us-east-1a"], &ids);
+    let resolved = backends::resolve(spec.backends.as_ref(), "default", &[], &[]).expect("backends");
+    let uid_tag = Tag { key: CLUSTER_UID_TAG.into(), value: Some("uid-1".into()) };
+
+    let name = "rc-uid-new";
+    let owner_uid = owner(name).with_cluster_uid("uid-1");
+    let want = desired_state(&spec, name, None, &resolved, &owner_uid).expect("desired state");
+    converged(execute::converge(&c, &want, &owner_uid, false).await);
+    assert!(snapshot(&c, name).await.tags.contains(&uid_tag), "written on create");
+    execute::delete(&c, name, &owner_uid, false).await.unwrap();
+
+    let name = "rc-uid-old";
+    converged(execute::converge(&c, &desired(name, &spec, None), &owner(name), false).await);
+    assert!(!snapshot(&c, name).await.tags.iter().any(|t| t.key == CLUSTER_UID_TAG));
+    let owner_uid = owner(name).with_cluster_uid("uid-1");
+    let want = desired_state(&spec, name, None, &resolved, &owner_uid).expect("desired state");
+    let (applied, _) = converged(execute::converge(&c, &want, &owner_uid, false).await);
+    assert_eq!(applied, [Action::AddTags(vec![uid_tag.clone()])]);
+    assert!(snapshot(&c, name).await.tags.contains(&uid_tag));
+    // Another cluster of the same name (another uid) finds it foreign now.
+    let twin = owner(name).with_cluster_uid("uid-2");
+    let report = execute::converge(&c, &want, &twin, true).await;
+    assert!(matches!(report.result, Ok(Outcome::Conflict { reason: ConflictReason::ForeignOwner, .. })), "{:?}", report.result);
+    assert!(matches!(execute::delete(&c, name, &twin, true).await.unwrap(), Deleted::Foreign { .. }));
+    execute::delete(&c, name, &owner_uid, false).await.unwrap();
+}

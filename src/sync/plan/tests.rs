@@ -776,3 +776,24 @@ fn a_tls_policy_replaces_the_predefined_one_and_is_replaced_when_it_changes() {
     assert_eq!(actions[0], Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom"]) });
     assert_eq!(actions[1], Action::DeletePolicy { policy_name: ours });
 }
+
+#[test]
+fn the_cluster_uid_tag_is_written_on_create_and_added_to_an_elb_without_it() {
+    use crate::sync::ownership::{Owner, CLUSTER_UID_TAG};
+    let before = Owner::new("prod", "web", "my-lb");
+    let owner = before.clone().with_cluster_uid("uid-1");
+    let mut d = desired();
+    d.tags.extend(owner.tags());
+    let Action::Create(input) = &plan(&d, None, None).unwrap()[0] else { panic!() };
+    assert!(input.tags.contains(&Tag { key: CLUSTER_UID_TAG.into(), value: Some("uid-1".into()) }), "{:?}", input.tags);
+
+    // An ELB made before the tag existed: owned, and the tag is added.
+    let mut o = converged();
+    o.tags = d.tags.clone();
+    o.tags.remove(CLUSTER_UID_TAG);
+    assert_eq!(before.ownership(&o.tags), owner.ownership(&o.tags));
+    assert_eq!(
+        plan(&d, Some(&o), None).unwrap(),
+        vec![Action::AddTags(vec![Tag { key: CLUSTER_UID_TAG.into(), value: Some("uid-1".into()) }])]
+    );
+}
