@@ -4,9 +4,10 @@
 //!
 //! [`classify()`] is the decision, pure: an inventory snapshot of a region (with every ELB's
 //! tags), the cluster name and the LoadBalancer resources that exist → the orphaned ELBs,
-//! and apart from them the ELBs a `deletionPolicy: Retain` resource left behind on purpose
-//! ([`RETAINED_TAG`]), which are never deleted. The running operator exports their count
-//! after each inventory pass; [`run`] is `elb-operator orphans`, which prints them and, with
+//! and apart from them the ELBs left behind on purpose, which are never deleted: by a
+//! `deletionPolicy: Retain` resource ([`crate::crd::tags::RETAINED_TAG`]), or adopted ones
+//! ([`crate::sync::ownership::ADOPTED_TAG`]). The running operator exports their count
+//! after each inventory pass; [`run()`] is `elb-operator orphans`, which prints them and, with
 //! `--delete --yes`, deletes the orphaned ones.
 //!
 //! An ELB is claimed when a LoadBalancer with the `namespace/name` of its resource tag

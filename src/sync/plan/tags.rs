@@ -25,7 +25,7 @@ const AWS_TAG_PREFIX: &str = "aws:";
 const KEPT_MARKERS: [&str; 2] = [ADOPTED_TAG, CLUSTER_UID_TAG];
 
 /// AddTags for desired tags missing or with another value; RemoveTags for keys not wanted
-/// that are the operator's: its markers (but [`KEPT_MARKERS`]) and the keys of `written`,
+/// that are the operator's: its markers (but the adopted and cluster-uid records) and the keys of `written`,
 /// the record of the spec keys it wrote before. `None` means the record is lost: then no
 /// spec key is removed, since a foreign tag cannot be told from a former spec tag. AWS's
 /// own `aws:` tags are never touched.
