@@ -462,7 +462,7 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
         .map(|d| {
             let (client, done) = (client.clone(), done.clone());
             async move {
-                for action in plan::plan(&d, None).expect("plan") {
+                for action in plan::plan(&d, None, None).expect("plan") {
                     execute::apply(&client, &d.name, &action).await.expect("bare call");
                 }
                 client.describe_load_balancers(std::slice::from_ref(&d.name)).await.expect("describe");

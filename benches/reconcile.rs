@@ -42,7 +42,7 @@ fn bench_planner() {
     let start = Instant::now();
     let mut actions = 0;
     for _ in 0..iterations {
-        actions = plan::plan(&d, None).expect("plan").len();
+        actions = plan::plan(&d, None, None).expect("plan").len();
     }
     let per = start.elapsed() / iterations;
     println!("planner: create plan for 500 instances: {actions} actions, {per:?} per plan");

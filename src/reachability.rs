@@ -59,8 +59,7 @@ pub fn backend_ports(description: &LoadBalancerDescription) -> BTreeSet<u16> {
 
 /// The port of a health check target: `HTTP:8080/health` → 8080, `TCP:22` → 22.
 pub fn health_check_port(target: &str) -> Option<u16> {
-    let (_, rest) = target.split_once(':')?;
-    rest.split('/').next()?.parse().ok()
+    crate::elb::HealthTarget::parse_described(target).ok().map(|t| t.port)
 }
 
 /// What the check found.

@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health_target;
 pub mod model;
 mod wire;
 
@@ -25,4 +26,5 @@ pub use crate::aws::{
 };
 pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
 pub use config::ElbArgs;
+pub use health_target::{HealthTarget, TargetError, TargetProtocol};
 pub use model::*;

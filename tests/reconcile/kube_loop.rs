@@ -376,8 +376,8 @@ async fn conflict_missing_health_check_and_retain() {
 
     // Clean up what the test left in moto on purpose.
     for (name, cluster, resource) in [(kept_elb.as_str(), "loop-test", "loop-conflict/kept")] {
-        let owner = Owner { cluster: cluster.into(), resource: resource.into() };
-        assert_eq!(execute::delete(&c, name, &owner).await.unwrap(), execute::Deleted::Deleted);
+        let owner = Owner { cluster: cluster.into(), resource: resource.into(), cluster_uid: None };
+        assert_eq!(execute::delete(&c, name, &owner, false).await.unwrap(), execute::Deleted::Deleted);
     }
     c.delete_load_balancer("loop-foreign").await.unwrap();
 }

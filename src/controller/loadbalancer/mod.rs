@@ -180,6 +180,7 @@ async fn apply(lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
                     recorded_groups: &[],
                     // The groups the region's LoadBalancers name, read in bulk with the pass.
                     groups_seen: Some(&s.groups),
+                    written_tags: None,
                 },
                 None => Known::default(),
             };
@@ -296,7 +297,7 @@ async fn full_sync(
             ctx.schedule.synced(&key, print, target, converged.attributes.clone(), registered, converged.health.as_deref(), changed);
             Ok(Action::await_change())
         }
-        Ok(Outcome::Conflict { claimed_by }) => {
+        Ok(Outcome::Conflict { claimed_by, reason }) => {
             let message = format!(
                 "load balancer {} in {} exists and is not owned by this resource{}; it is left unchanged. \
                  Choose another spec.loadBalancerName, or set spec.adopt: true to take over a load balancer without ownership tags",
@@ -304,10 +305,10 @@ async fn full_sync(
                 inputs.region,
                 claimed_by.map(|c| format!(" (its tags name {c})")).unwrap_or_default()
             );
-            let synced = Verdict::new(SYNCED, false, "Conflict", &message);
+            let synced = Verdict::new(SYNCED, false, reason.as_str(), &message);
             report(lb, ctx, Observation::Failed { synced, conflict: Some(&message), resolved: Some(&inputs.resolved), transient: false })
                 .await?;
-            ctx.publish(lb, EventType::Warning, "Conflict", "Observe", message.clone()).await;
+            ctx.publish(lb, EventType::Warning, reason.as_str(), "Observe", message.clone()).await;
             Err(Error::Conflict(message))
         }
         Err(Failure::Elb(e)) => {
@@ -425,16 +426,17 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
+    let explicit_delete = lb.spec.deletion_policy == Some(DeletionPolicy::Delete);
     let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {
             let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
-            match execute::detach_groups(apis, &name, &owner, &groups_named(&lb)).await {
+            match execute::detach_groups(apis, &name, &owner, &groups_named(&lb), explicit_delete).await {
                 Ok(detached) => {
                     for g in detached {
                         ctx.publish(&*lb, EventType::Normal, "Updated", "DetachLoadBalancers", format!("detached Auto Scaling group {g}"))
                             .await;
                     }
-                    execute::delete(&*elb, &name, &owner).await
+                    execute::delete(&*elb, &name, &owner, explicit_delete).await
                 }
                 Err(e) => Err(e),
             }
@@ -447,6 +449,10 @@ async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
                 .await;
         }
         Ok(Deleted::AlreadyGone) => debug!(elb = %name, "load balancer already gone"),
+        Ok(Deleted::KeptAdopted) => {
+            let note = format!("load balancer {name} in {region} was adopted and deletionPolicy: Delete is not set: it is left in place");
+            ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
+        }
         Ok(Deleted::Foreign { .. }) => {
             let note = format!("load balancer {name} in {region} is not owned by this resource; it is left in place");
             ctx.publish(&*lb, EventType::Warning, "Conflict", "Delete", note).await;

@@ -59,8 +59,9 @@ pub(super) async fn inventory_pass(
             None => true,
             Some(mut observed) => {
                 observed.groups = target.groups.clone();
-                let foreign = !matches!(target.owner.ownership(&observed.tags), crate::sync::ownership::Ownership::Owned);
-                (foreign && !target.adopt) || !plan::plan(&target.desired, Some(&observed)).map(|a| a.is_empty()).unwrap_or(false)
+                use crate::sync::ownership::{Admission, Ownership};
+                let owned = Ownership::admits(&observed.tags, &target.owner, target.adopt.into()) == Admission::Owned;
+                !owned || !plan::plan(&target.desired, Some(&observed), None).map(|a| a.is_empty()).unwrap_or(false)
             }
         };
         if drift {
