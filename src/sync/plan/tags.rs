@@ -57,3 +57,87 @@ pub fn plan_tags(
 pub fn managed_tags(desired: &BTreeMap<String, String>) -> BTreeSet<String> {
     desired.keys().filter(|k| !k.starts_with(RESERVED_TAG_PREFIX)).cloned().collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::type_complexity)] // table rows are tuples
+mod tests {
+    use super::super::tests::*;
+    use super::super::*;
+
+    #[test]
+    fn tags_table() {
+        let map =
+            |pairs: &[(&str, &str)]| -> BTreeMap<String, String> { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
+        let tag = |k: &str, v: &str| Tag { key: k.into(), value: Some(v.into()) };
+        let record = |keys: &[&str]| Some(set(keys));
+        let (cluster, resource) = ("elb.operator.dev/cluster", "elb.operator.dev/resource");
+        let cases: Vec<(&str, BTreeMap<String, String>, BTreeMap<String, String>, Option<BTreeSet<String>>, Vec<Action>)> = vec![
+            ("equal", map(&[("a", "1")]), map(&[("a", "1")]), record(&["a"]), vec![]),
+            ("add", map(&[("a", "1"), ("b", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("b", "2")])]),
+            ("change value", map(&[("a", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("a", "2")])]),
+            (
+                "a key it wrote and the spec dropped is removed",
+                map(&[("a", "1")]),
+                map(&[("a", "1"), ("b", "2")]),
+                record(&["a", "b"]),
+                vec![Action::RemoveTags(strings(&["b"]))],
+            ),
+            ("a key it never wrote stays", map(&[("a", "1")]), map(&[("a", "1"), ("CostCenter", "42")]), record(&["a"]), vec![]),
+            ("record lost: nothing of the spec's is removed", map(&[("a", "1")]), map(&[("a", "1"), ("b", "2")]), None, vec![]),
+            (
+                "a foreign value under a spec key: the spec wins",
+                map(&[("team", "web")]),
+                map(&[("team", "someone-else")]),
+                None,
+                vec![Action::AddTags(vec![tag("team", "web")])],
+            ),
+            (
+                "aws: tags are never removed",
+                map(&[("a", "1")]),
+                map(&[("a", "1"), ("aws:cloudformation:stack-name", "x")]),
+                record(&["aws:cloudformation:stack-name"]),
+                vec![],
+            ),
+            (
+                "its own stale markers go, record or not",
+                map(&[(cluster, "c"), (resource, "ns/n")]),
+                map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/retained", "true")]),
+                None,
+                vec![Action::RemoveTags(strings(&["elb.operator.dev/retained"]))],
+            ),
+            (
+                "the adopted and cluster-uid markers are records, never removed",
+                map(&[(cluster, "c"), (resource, "ns/n")]),
+                map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/adopted", "true"), ("elb.operator.dev/cluster-uid", "u")]),
+                record(&[]),
+                vec![],
+            ),
+            (
+                "adoption: ownership added, the ELB's own tags kept",
+                map(&[(cluster, "c"), (resource, "ns/n")]),
+                map(&[("old", "x")]),
+                None,
+                vec![Action::AddTags(vec![tag(cluster, "c"), tag(resource, "ns/n")])],
+            ),
+        ];
+        for (name, want, have, written, expect) in cases {
+            assert_eq!(plan_tags(&want, &have, written.as_ref()), expect, "case {name}");
+        }
+        // The record after a sync: the spec's keys, not the markers.
+        assert_eq!(managed_tags(&map(&[("team", "web"), (cluster, "c"), (resource, "ns/n")])), set(&["team"]));
+    }
+
+    #[test]
+    fn a_full_plan_removes_only_recorded_tags() {
+        let mut o = converged();
+        o.tags.insert("CostCenter".into(), "42".into());
+        o.tags.insert("env".into(), "old".into());
+        let d = desired();
+        assert_eq!(plan(&d, Some(&o), None).unwrap(), vec![], "no record: nothing removed");
+        assert_eq!(
+            plan(&d, Some(&o), Some(&set(&["team", "env"]))).unwrap(),
+            vec![Action::RemoveTags(strings(&["env"]))],
+            "env was the operator's, CostCenter never was"
+        );
+    }
+}

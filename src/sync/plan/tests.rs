@@ -5,13 +5,13 @@
 use super::*;
 use crate::elb::{AccessLog, ConnectionDraining, ListenerDescription};
 
-fn set(items: &[&str]) -> BTreeSet<String> {
+pub(super) fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
-fn strings(items: &[&str]) -> Vec<String> {
+pub(super) fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
-fn listener(port: u16, proto: &str, iport: u16, iproto: &str, cert: Option<&str>) -> Listener {
+pub(super) fn listener(port: u16, proto: &str, iport: u16, iproto: &str, cert: Option<&str>) -> Listener {
     Listener {
         load_balancer_port: port,
         protocol: proto.into(),
@@ -20,13 +20,13 @@ fn listener(port: u16, proto: &str, iport: u16, iproto: &str, cert: Option<&str>
         ssl_certificate_id: cert.map(String::from),
     }
 }
-fn tutorial_listeners() -> Vec<Listener> {
+pub(super) fn tutorial_listeners() -> Vec<Listener> {
     vec![listener(80, "HTTP", 8080, "HTTP", None), listener(443, "TCP", 8443, "TCP", None)]
 }
-fn health_check() -> HealthCheck {
+pub(super) fn health_check() -> HealthCheck {
     HealthCheck { target: "HTTP:8080/health".into(), interval: 20, timeout: 5, healthy_threshold: 3, unhealthy_threshold: 5 }
 }
-fn desired() -> Desired {
+pub(super) fn desired() -> Desired {
     Desired {
         name: "my-lb".into(),
         scheme: None,
@@ -44,7 +44,7 @@ fn desired() -> Desired {
     }
 }
 /// The observed state that exactly matches [`desired`].
-fn converged() -> Observed {
+pub(super) fn converged() -> Observed {
     let d = desired();
     Observed {
         description: LoadBalancerDescription {
@@ -270,7 +270,7 @@ fn instances_table() {
     }
 }
 
-fn group(attached: bool, instances: &[&str]) -> ObservedGroup {
+pub(super) fn group(attached: bool, instances: &[&str]) -> ObservedGroup {
     ObservedGroup { attached, instances: set(instances), zones: BTreeMap::new() }
 }
 
@@ -330,162 +330,6 @@ fn groups_table() {
     assert_eq!(created.last(), Some(&Action::AttachGroup("web".into())), "a new ELB gets its groups last: {created:?}");
     assert_eq!(Action::AttachGroup("web".into()).api_action(), "AttachLoadBalancers");
     assert_eq!(Action::DetachGroup("web".into()).to_string(), "detached Auto Scaling group web");
-}
-
-#[test]
-fn tags_table() {
-    let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> { pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect() };
-    let tag = |k: &str, v: &str| Tag { key: k.into(), value: Some(v.into()) };
-    let record = |keys: &[&str]| Some(set(keys));
-    let (cluster, resource) = ("elb.operator.dev/cluster", "elb.operator.dev/resource");
-    let cases: Vec<(&str, BTreeMap<String, String>, BTreeMap<String, String>, Option<BTreeSet<String>>, Vec<Action>)> = vec![
-        ("equal", map(&[("a", "1")]), map(&[("a", "1")]), record(&["a"]), vec![]),
-        ("add", map(&[("a", "1"), ("b", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("b", "2")])]),
-        ("change value", map(&[("a", "2")]), map(&[("a", "1")]), record(&["a"]), vec![Action::AddTags(vec![tag("a", "2")])]),
-        (
-            "a key it wrote and the spec dropped is removed",
-            map(&[("a", "1")]),
-            map(&[("a", "1"), ("b", "2")]),
-            record(&["a", "b"]),
-            vec![Action::RemoveTags(strings(&["b"]))],
-        ),
-        ("a key it never wrote stays", map(&[("a", "1")]), map(&[("a", "1"), ("CostCenter", "42")]), record(&["a"]), vec![]),
-        ("record lost: nothing of the spec's is removed", map(&[("a", "1")]), map(&[("a", "1"), ("b", "2")]), None, vec![]),
-        (
-            "a foreign value under a spec key: the spec wins",
-            map(&[("team", "web")]),
-            map(&[("team", "someone-else")]),
-            None,
-            vec![Action::AddTags(vec![tag("team", "web")])],
-        ),
-        (
-            "aws: tags are never removed",
-            map(&[("a", "1")]),
-            map(&[("a", "1"), ("aws:cloudformation:stack-name", "x")]),
-            record(&["aws:cloudformation:stack-name"]),
-            vec![],
-        ),
-        (
-            "its own stale markers go, record or not",
-            map(&[(cluster, "c"), (resource, "ns/n")]),
-            map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/retained", "true")]),
-            None,
-            vec![Action::RemoveTags(strings(&["elb.operator.dev/retained"]))],
-        ),
-        (
-            "the adopted and cluster-uid markers are records, never removed",
-            map(&[(cluster, "c"), (resource, "ns/n")]),
-            map(&[(cluster, "c"), (resource, "ns/n"), ("elb.operator.dev/adopted", "true"), ("elb.operator.dev/cluster-uid", "u")]),
-            record(&[]),
-            vec![],
-        ),
-        (
-            "adoption: ownership added, the ELB's own tags kept",
-            map(&[(cluster, "c"), (resource, "ns/n")]),
-            map(&[("old", "x")]),
-            None,
-            vec![Action::AddTags(vec![tag(cluster, "c"), tag(resource, "ns/n")])],
-        ),
-    ];
-    for (name, want, have, written, expect) in cases {
-        assert_eq!(plan_tags(&want, &have, written.as_ref()), expect, "case {name}");
-    }
-    // The record after a sync: the spec's keys, not the markers.
-    assert_eq!(managed_tags(&map(&[("team", "web"), (cluster, "c"), (resource, "ns/n")])), set(&["team"]));
-}
-
-#[test]
-fn a_full_plan_removes_only_recorded_tags() {
-    let mut o = converged();
-    o.tags.insert("CostCenter".into(), "42".into());
-    o.tags.insert("env".into(), "old".into());
-    let d = desired();
-    assert_eq!(plan(&d, Some(&o), None).unwrap(), vec![], "no record: nothing removed");
-    assert_eq!(
-        plan(&d, Some(&o), Some(&set(&["team", "env"]))).unwrap(),
-        vec![Action::RemoveTags(strings(&["env"]))],
-        "env was the operator's, CostCenter never was"
-    );
-}
-
-#[test]
-fn attributes_table() {
-    let observed = converged().attributes;
-    let draining = |enabled, timeout| Some(ConnectionDraining { enabled, timeout });
-    let cases: Vec<(&str, LoadBalancerAttributes, Option<LoadBalancerAttributes>)> = vec![
-        ("nothing set", LoadBalancerAttributes::default(), None),
-        (
-            "equal values",
-            LoadBalancerAttributes { cross_zone_load_balancing: Some(false), idle_timeout: Some(60), ..Default::default() },
-            None,
-        ),
-        (
-            "only the differing field is sent",
-            LoadBalancerAttributes { cross_zone_load_balancing: Some(false), idle_timeout: Some(120), ..Default::default() },
-            Some(LoadBalancerAttributes { idle_timeout: Some(120), ..Default::default() }),
-        ),
-        (
-            "cross zone",
-            LoadBalancerAttributes { cross_zone_load_balancing: Some(true), ..Default::default() },
-            Some(LoadBalancerAttributes { cross_zone_load_balancing: Some(true), ..Default::default() }),
-        ),
-        (
-            "draining enabled, timeout unset",
-            LoadBalancerAttributes { connection_draining: draining(true, None), ..Default::default() },
-            Some(LoadBalancerAttributes { connection_draining: draining(true, None), ..Default::default() }),
-        ),
-        (
-            "draining disabled, any timeout",
-            LoadBalancerAttributes { connection_draining: draining(false, None), ..Default::default() },
-            None,
-        ),
-        (
-            "draining timeout differs",
-            LoadBalancerAttributes { connection_draining: draining(false, Some(30)), ..Default::default() },
-            Some(LoadBalancerAttributes { connection_draining: draining(false, Some(30)), ..Default::default() }),
-        ),
-        (
-            "access log enabled",
-            LoadBalancerAttributes {
-                access_log: Some(AccessLog {
-                    enabled: true,
-                    s3_bucket_name: Some("b".into()),
-                    s3_bucket_prefix: None,
-                    emit_interval: Some(5),
-                }),
-                ..Default::default()
-            },
-            Some(LoadBalancerAttributes {
-                access_log: Some(AccessLog {
-                    enabled: true,
-                    s3_bucket_name: Some("b".into()),
-                    s3_bucket_prefix: None,
-                    emit_interval: Some(5),
-                }),
-                ..Default::default()
-            }),
-        ),
-        (
-            "access log disabled matches",
-            LoadBalancerAttributes {
-                access_log: Some(AccessLog {
-                    enabled: false,
-                    s3_bucket_name: Some("b".into()),
-                    s3_bucket_prefix: None,
-                    emit_interval: None,
-                }),
-                ..Default::default()
-            },
-            None,
-        ),
-    ];
-    for (name, want, expect) in cases {
-        assert_eq!(plan_attributes(&want, &observed), expect, "case {name}");
-    }
-    // Attributes AWS did not report are set.
-    let empty = LoadBalancerAttributes::default();
-    let want = LoadBalancerAttributes { idle_timeout: Some(60), ..Default::default() };
-    assert_eq!(plan_attributes(&want, &empty), Some(want.clone()));
 }
 
 #[test]
@@ -565,216 +409,6 @@ fn full_update_is_ordered() {
             "DeregisterInstancesFromLoadBalancer",
         ]
     );
-}
-
-#[test]
-fn policies_table() {
-    use crate::elb::{BackendServerDescription, LbCookieStickinessPolicy, Policies};
-    let lb = |exp: Option<i64>| Stickiness::LbCookie { expiration_seconds: exp };
-    let lb300 = lb(Some(300)).policy_name(80);
-    let lb600 = lb(Some(600)).policy_name(80);
-    assert_eq!(lb300, "elb-operator-lb-cookie-80-300");
-    let observed = |listener_policies: &[(u16, &[&str])], backend: &[(u16, &[&str])], defined: &[&str]| {
-        let mut desc = converged().description;
-        for (port, names) in listener_policies {
-            let l = desc.listeners.iter_mut().find(|l| l.listener.load_balancer_port == *port).unwrap();
-            l.policy_names = strings(names);
-        }
-        desc.backend_server_descriptions =
-            backend.iter().map(|(p, n)| BackendServerDescription { instance_port: *p, policy_names: strings(n) }).collect();
-        desc.policies = Policies {
-            lb_cookie_stickiness: defined
-                .iter()
-                .filter(|n| n.contains("lb-cookie"))
-                .map(|n| LbCookieStickinessPolicy { policy_name: n.to_string(), cookie_expiration_period: None })
-                .collect(),
-            other_policies: defined.iter().filter(|n| !n.contains("lb-cookie")).map(|n| n.to_string()).collect(),
-            ..Default::default()
-        };
-        desc
-    };
-    let sticky = |s: Option<Stickiness>| -> BTreeMap<u16, Stickiness> { s.map(|s| (80, s)).into_iter().collect() };
-    let proxy_policy = PROXY_PROTOCOL_POLICY.to_string();
-    struct Case {
-        name: &'static str,
-        stickiness: BTreeMap<u16, Stickiness>,
-        proxy: BTreeSet<u16>,
-        observed: LoadBalancerDescription,
-        fresh: BTreeSet<u16>,
-        want: Vec<Action>,
-    }
-    let cases = vec![
-        Case {
-            name: "nothing",
-            stickiness: sticky(None),
-            proxy: BTreeSet::new(),
-            observed: observed(&[], &[], &[]),
-            fresh: BTreeSet::new(),
-            want: vec![],
-        },
-        Case {
-            name: "add lb-cookie stickiness",
-            stickiness: sticky(Some(lb(Some(300)))),
-            proxy: BTreeSet::new(),
-            observed: observed(&[], &[], &[]),
-            fresh: BTreeSet::new(),
-            want: vec![
-                Action::CreateLbCookiePolicy { policy_name: lb300.clone(), expiration_seconds: Some(300) },
-                Action::SetListenerPolicies { port: 80, policy_names: vec![lb300.clone()] },
-            ],
-        },
-        Case {
-            name: "converged",
-            stickiness: sticky(Some(lb(Some(300)))),
-            proxy: BTreeSet::new(),
-            observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
-            fresh: BTreeSet::new(),
-            want: vec![],
-        },
-        Case {
-            name: "changed settings: new policy, swap, delete the old one",
-            stickiness: sticky(Some(lb(Some(600)))),
-            proxy: BTreeSet::new(),
-            observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
-            fresh: BTreeSet::new(),
-            want: vec![
-                Action::CreateLbCookiePolicy { policy_name: lb600.clone(), expiration_seconds: Some(600) },
-                Action::SetListenerPolicies { port: 80, policy_names: vec![lb600.clone()] },
-                Action::DeletePolicy { policy_name: lb300.clone() },
-            ],
-        },
-        Case {
-            name: "removed",
-            stickiness: sticky(None),
-            proxy: BTreeSet::new(),
-            observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
-            fresh: BTreeSet::new(),
-            want: vec![Action::SetListenerPolicies { port: 80, policy_names: vec![] }, Action::DeletePolicy { policy_name: lb300.clone() }],
-        },
-        Case {
-            name: "others' policies stay attached and defined",
-            stickiness: sticky(Some(lb(Some(300)))),
-            proxy: BTreeSet::new(),
-            observed: observed(&[(80, &["ELBSecurityPolicy-2016-08"])], &[], &["ELBSecurityPolicy-2016-08"]),
-            fresh: BTreeSet::new(),
-            want: vec![
-                Action::CreateLbCookiePolicy { policy_name: lb300.clone(), expiration_seconds: Some(300) },
-                Action::SetListenerPolicies { port: 80, policy_names: strings(&["ELBSecurityPolicy-2016-08", &lb300]) },
-            ],
-        },
-        Case {
-            name: "re-created listener gets its policy again",
-            stickiness: sticky(Some(lb(Some(300)))),
-            proxy: BTreeSet::new(),
-            observed: observed(&[(80, &[&lb300])], &[], &[&lb300]),
-            fresh: [80].into(),
-            want: vec![Action::SetListenerPolicies { port: 80, policy_names: vec![lb300.clone()] }],
-        },
-        Case {
-            name: "proxy protocol on",
-            stickiness: sticky(None),
-            proxy: [8443].into(),
-            observed: observed(&[], &[], &[]),
-            fresh: BTreeSet::new(),
-            want: vec![
-                Action::CreateProxyProtocolPolicy { policy_name: proxy_policy.clone() },
-                Action::SetBackendPolicies { instance_port: 8443, policy_names: vec![proxy_policy.clone()] },
-            ],
-        },
-        Case {
-            name: "proxy protocol off",
-            stickiness: sticky(None),
-            proxy: BTreeSet::new(),
-            observed: observed(&[], &[(8443, &[&proxy_policy])], &[&proxy_policy]),
-            fresh: BTreeSet::new(),
-            want: vec![
-                Action::SetBackendPolicies { instance_port: 8443, policy_names: vec![] },
-                Action::DeletePolicy { policy_name: proxy_policy.clone() },
-            ],
-        },
-    ];
-    for c in cases {
-        let mut d = desired();
-        d.stickiness = c.stickiness;
-        d.proxy_protocol_ports = c.proxy;
-        assert_eq!(plan_policies(&d, &c.observed, &c.fresh), c.want, "case {}", c.name);
-    }
-}
-
-#[test]
-fn app_cookie_policy_names_are_stable_and_distinct() {
-    let a = Stickiness::AppCookie { cookie_name: "SESSIONID".into() };
-    let b = Stickiness::AppCookie { cookie_name: "JSESSIONID".into() };
-    assert_eq!(a.policy_name(80), a.policy_name(80));
-    assert_ne!(a.policy_name(80), b.policy_name(80));
-    assert_ne!(a.policy_name(80), a.policy_name(81));
-    assert!(a.policy_name(80).starts_with(POLICY_PREFIX));
-}
-
-#[test]
-fn create_sets_up_policies() {
-    let mut d = desired();
-    d.stickiness.insert(80, Stickiness::LbCookie { expiration_seconds: None });
-    d.proxy_protocol_ports.insert(8443);
-    let names: Vec<_> = plan(&d, None, None).unwrap().iter().map(Action::api_action).collect();
-    assert_eq!(
-        names,
-        [
-            "CreateLoadBalancer",
-            "ConfigureHealthCheck",
-            "CreateLBCookieStickinessPolicy",
-            "CreateLoadBalancerPolicy",
-            "SetLoadBalancerPoliciesOfListener",
-            "SetLoadBalancerPoliciesForBackendServer",
-            "RegisterInstancesWithLoadBalancer",
-        ]
-    );
-}
-
-#[test]
-fn display_names_the_change() {
-    assert_eq!(Action::DeleteListener(443).to_string(), "deleted listener on port 443");
-    assert_eq!(Action::RegisterInstances(strings(&["i-1", "i-2"])).to_string(), "registered instances i-1,i-2");
-    assert_eq!(Action::RegisterInstances(vec![]).change(), Change::Registered);
-}
-
-#[test]
-fn a_tls_policy_replaces_the_predefined_one_and_is_replaced_when_it_changes() {
-    let cert = "arn:aws:acm:us-east-1:123456789012:certificate/x";
-    let mut d = desired();
-    d.listeners = vec![listener(443, "HTTPS", 8080, "HTTP", Some(cert))];
-    d.ssl_policies = [(443, "ELBSecurityPolicy-TLS-1-2-2017-01".to_string())].into();
-    let mut o = converged();
-    o.description.listeners =
-        vec![ListenerDescription { listener: d.listeners[0].clone(), policy_names: strings(&["ELBSecurityPolicy-2016-08", "custom"]) }];
-    o.description.policies.other_policies = strings(&["ELBSecurityPolicy-2016-08"]);
-    let ours = ssl_policy_name(443, "ELBSecurityPolicy-TLS-1-2-2017-01");
-    let actions = plan(&d, Some(&o), None).unwrap();
-    assert_eq!(
-        actions,
-        [
-            Action::CreateSslNegotiationPolicy { policy_name: ours.clone(), reference: "ELBSecurityPolicy-TLS-1-2-2017-01".into() },
-            Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom", &ours]) },
-        ]
-    );
-
-    // Applied: nothing more to do.
-    o.description.listeners[0].policy_names = strings(&["custom", &ours]);
-    o.description.policies.other_policies.push(ours.clone());
-    assert_eq!(plan(&d, Some(&o), None).unwrap(), []);
-
-    // Another reference: a new policy, then the old one goes.
-    d.ssl_policies = [(443, "ELBSecurityPolicy-TLS13-1-2-2021-06".to_string())].into();
-    let newer = ssl_policy_name(443, "ELBSecurityPolicy-TLS13-1-2-2021-06");
-    let names: Vec<String> = plan(&d, Some(&o), None).unwrap().iter().map(|a| a.to_string()).collect();
-    assert_eq!(names.len(), 3, "{names:?}");
-    assert!(names[0].contains(&newer) && names[2].contains(&ours) && names[2].starts_with("deleted"), "{names:?}");
-
-    // The field removed: ours is detached and deleted; the others stay.
-    d.ssl_policies.clear();
-    let actions = plan(&d, Some(&o), None).unwrap();
-    assert_eq!(actions[0], Action::SetListenerPolicies { port: 443, policy_names: strings(&["custom"]) });
-    assert_eq!(actions[1], Action::DeletePolicy { policy_name: ours });
 }
 
 #[test]
