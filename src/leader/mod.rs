@@ -22,7 +22,7 @@ pub mod shards;
 mod supervise;
 
 pub use shards::{Role, Shards};
-pub use supervise::{supervise, supervise_shards, SuperviseError};
+pub use supervise::{supervise, supervise_shards, Report, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;
