@@ -156,7 +156,9 @@ mod tests {
     async fn a_fresh_lease_of_another_count_excludes_until_it_expires_or_is_released() {
         let d = Duration::from_secs(6);
         let x = Exclusion::default();
-        let old = |v: &str, holder: Option<&str>| vec![lease("op-shard-0", Some("2"), holder, v), lease("op-member-0", Some("2"), Some("old"), v)];
+        let old = |v: &str, holder: Option<&str>| {
+            vec![lease("op-shard-0", Some("2"), holder, v), lease("op-member-0", Some("2"), Some("old"), v)]
+        };
         assert!(x.clear("op", 4, "new", &[], d), "nothing there");
         assert!(!x.clear("op", 4, "new", &old("1", Some("old")), d), "shard 0 of 2 is fresh");
         assert!(x.clear("op", 2, "new", &old("1", Some("old")), d), "the same count: the shard election decides");

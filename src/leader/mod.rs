@@ -143,6 +143,7 @@ impl LeaderElector {
     /// `<config.name>-shard-<i>` and the shard's fence; for member slot `k`, the lease
     /// `<config.name>-member-<k>`. It takes its lease only when [`Shards`] allows.
     pub fn for_role(client: kube::Client, mut config: LeaseConfig, shards: &Shards, role: Role) -> Self {
+        let base = config.name.clone();
         config.name = match role {
             Role::Shard(i) => shards::lease_name(&config.name, i),
             Role::Member(k) => shards::member_lease_name(&config.name, k),
@@ -152,6 +153,7 @@ impl LeaderElector {
             elector.fence = shards.fence(i);
         }
         elector.shard = Some((shards.clone(), role));
+        elector.base = base;
         elector.count = shards.count();
         elector.exclusion = shards.exclusion();
         elector
