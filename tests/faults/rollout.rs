@@ -1,8 +1,9 @@
 //! Rollouts that change the shard count, with real processes: an old replica runs with one
 //! count (1: the single leader, without `--shards`), a new one starts with another, as a
 //! rolling update that changes `--shards` would do. The new replica takes no Lease (and so
-//! writes nothing) while the old one's Leases are fresh, says so in its log once, and takes
-//! every Lease of its count once the old one stopped (SIGTERM releases them at once).
+//! writes nothing) while the old one's Leases are fresh, says so in its log once, exports
+//! `elb_operator_leader 0` and `elb_operator_shards_held 0`, and takes every Lease of its
+//! count once the old one stopped (SIGTERM releases them at once).
 //!
 //! Who wrote which Lease is read off the stand-in's request log: each replica's Kubernetes
 //! client names its identity in its user agent.
@@ -99,6 +100,24 @@ fn log(op: &Operator) -> String {
     op.logs().into_iter().map(|(_, t)| t).collect()
 }
 
+/// The value of the gauge `name` on the replica's `/metrics` (its address read off its log).
+async fn gauge(op: &Operator, name: &str) -> Option<i64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let text = log(op);
+    let line = text.lines().find(|l| l.contains("serving /metrics"))?;
+    let addr = line.split("127.0.0.1:").nth(1)?;
+    let addr = format!("127.0.0.1:{}", addr.chars().take_while(char::is_ascii_digit).collect::<String>());
+    let get = async {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        stream.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await.ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.ok()?;
+        Some(String::from_utf8_lossy(&raw).to_string())
+    };
+    let body = tokio::time::timeout(Duration::from_secs(10), get).await.ok()??;
+    body.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
 async fn rollout(old_shards: u32, new_shards: u32) {
     let s = Services::start(ProxyConfig::default()).await;
     s.namespace(NS).await;
@@ -129,6 +148,9 @@ async fn rollout(old_shards: u32, new_shards: u32) {
         assert!(theirs.is_some(), "the old replica keeps its Leases\n{}", tails([&old, &new]));
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+    // What it exports: neither leading nor holding a shard.
+    assert_eq!(gauge(&new, "elb_operator_leader").await, Some(0), "the new replica does not lead\n{}", log(&new));
+    assert_eq!(gauge(&new, "elb_operator_shards_held").await, Some(0), "the new replica holds no shard\n{}", log(&new));
     let writes = lease_writes(&s, "new");
     assert!(writes.is_empty(), "the new replica ({new_shards}) wrote Leases while the old one's ({old_shards}) were fresh: {writes:?}");
     assert_eq!(log(&new).matches(BLOCKED).count(), 1, "logged once, not every look\n{}", log(&new));
@@ -149,6 +171,13 @@ async fn rollout(old_shards: u32, new_shards: u32) {
         .unwrap_or_else(|| panic!("the new replica takes every Lease of its count, labelled {new_shards}\n{}", tails([&old, &new])));
     println!("{old_shards} → {new_shards}: the new replica held everything {:?} after the old one exited", stopped.elapsed());
     assert!(log(&new).contains(CLEARED), "the new replica logs that it takes Leases again\n{}", log(&new));
+    let held = if new_shards > 1 { i64::from(new_shards) } else { 0 };
+    let exported = test_support::poll(Duration::from_secs(20), || async {
+        let (leader, shards) = (gauge(&new, "elb_operator_leader").await, gauge(&new, "elb_operator_shards_held").await);
+        (leader == Some(1) && shards == Some(held)).then_some(())
+    })
+    .await;
+    assert!(exported.is_some(), "the new replica exports leader 1 and shards_held {held}\n{}", log(&new));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
