@@ -114,6 +114,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
 
     let health = Health::new(if args.leader_election { Election::Starting } else { Election::Disabled });
     let listener = tokio::net::TcpListener::bind(args.http_bind).await.map_err(|source| Error::Bind { addr: args.http_bind, source })?;
+    tracing::info!(addr = %listener.local_addr().unwrap_or(args.http_bind), "serving /metrics, /healthz and /readyz");
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(crate::http::serve(listener, metrics.clone(), health.clone(), http_stop.clone().cancelled_owned()));
 

@@ -302,6 +302,15 @@ impl<K: std::hash::Hash + Eq> StateTally<K> {
     }
 }
 
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
 /// The log filter given on the command line is not a valid `EnvFilter` directive.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid log level/filter {filter:?}: {source}")]
@@ -315,7 +324,7 @@ pub struct LogFilterError {
 /// current span's fields such as the object key) or text, filtered by `filter` in
 /// `EnvFilter` syntax (`info`, `warn,elb_operator=debug`). Logs go to stderr. Installing
 /// twice (as tests may) keeps the first subscriber.
-pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), LogFilterError> {
+pub fn init_tracing(format: LogFormat, filter: &str) -> Result<(), LogFilterError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{fmt, EnvFilter, Registry};
@@ -323,10 +332,10 @@ pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), L
     let env_filter = EnvFilter::try_new(filter).map_err(|source| LogFilterError { filter: filter.to_string(), source })?;
     let registry = Registry::default().with(env_filter);
     let _already_set = match format {
-        crate::cli::LogFormat::Json => {
+        LogFormat::Json => {
             registry.with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr)).try_init()
         }
-        crate::cli::LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
     };
     Ok(())
 }
