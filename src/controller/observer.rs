@@ -29,7 +29,6 @@ use tokio::time::Instant;
 use tracing::{debug, info, info_span, warn, Instrument};
 
 use super::context::{Context, Scope};
-use super::loadbalancer::desired::elb_name;
 use super::loadbalancer::reachable::{self, Denied};
 use super::schedule::Memo;
 use crate::crd::LoadBalancer;
@@ -149,7 +148,7 @@ async fn inventory_pass(
         .state()
         .iter()
         .filter(|lb| &Scope::of(lb, default_region) == region && ctx.holds(lb.namespace().as_deref(), &lb.name_any()))
-        .map(|lb| elb_name(lb))
+        .map(|lb| lb.load_balancer_name())
         .collect();
     let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
     if first_syncs {

@@ -679,6 +679,13 @@ pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyPr
 || !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";
 
 impl LoadBalancer {
+    /// The ELB's name: `spec.loadBalancerName`, else derived from namespace and name
+    /// ([`crate::naming::elb_name`]).
+    pub fn load_balancer_name(&self) -> String {
+        use kube::ResourceExt;
+        self.spec.load_balancer_name.clone().unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
+    }
+
     /// The deletion policy in force (see `spec.deletionPolicy`).
     pub fn deletion_policy(&self) -> DeletionPolicy {
         let adopted = self.status.as_ref().is_some_and(|s| s.adopted);

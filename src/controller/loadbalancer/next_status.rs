@@ -1,5 +1,6 @@
-//! The status of a LoadBalancer: one pure function, [`next`], from the previous status and
-//! what a reconcile observed to the new status, plus the verdicts it is made of.
+//! The next status of a LoadBalancer: one pure function, [`next`], from the previous status
+//! and what a reconcile observed to the new status, plus the verdicts it is made of. Written
+//! by [`super::report`] only.
 //!
 //! Conditions of a LoadBalancer (all always present):
 //! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
@@ -29,7 +30,7 @@ use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
 use crate::crd::condition::{BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
 use crate::crd::{InstanceSource, InstanceStatus, LoadBalancerStatus};
-use crate::elb::{self, HealthState, InstanceState};
+use crate::elb::{HealthState, InstanceState};
 use crate::sync::execute::Converged;
 use crate::sync::plan;
 
@@ -342,33 +343,10 @@ pub fn conflict_verdict(conflict: Option<&str>) -> Verdict {
     }
 }
 
-/// A condition reason from an ELB error: its code, else a name for its kind.
-pub fn error_reason(e: &elb::Error) -> String {
-    if let elb::Error::AssumeRoleFailed { .. } = e {
-        return "AssumeRoleFailed".into();
-    }
-    let reason: String = match e.code() {
-        Some(code) => code.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
-        None => String::new(),
-    };
-    if !reason.is_empty() {
-        return reason;
-    }
-    match e.kind() {
-        elb::ErrorKind::NotFound => "LoadBalancerNotFound",
-        elb::ErrorKind::Duplicate => "Duplicate",
-        elb::ErrorKind::Throttled => "Throttling",
-        elb::ErrorKind::Retryable => "ServiceUnavailable",
-        elb::ErrorKind::Auth => "AuthFailure",
-        elb::ErrorKind::Terminal => "ELBError",
-    }
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::elb;
 
     #[test]
     fn instance_table_and_summary() {
@@ -438,21 +416,6 @@ mod tests {
         assert!(!v.status);
         assert_eq!(v.reason, "NodeWithoutProviderID");
         assert!(v.message.contains("n3"));
-    }
-
-    #[test]
-    fn error_reasons() {
-        let api = |code: &str, status| elb::Error::Api {
-            action: "CreateLoadBalancer",
-            code: code.into(),
-            message: "m".into(),
-            request_id: None,
-            status,
-        };
-        assert_eq!(error_reason(&api("ValidationError", 400)), "ValidationError");
-        assert_eq!(error_reason(&api("Throttling", 400)), "Throttling");
-        let timeout = elb::Error::Timeout { action: "DescribeLoadBalancers", timeout: Duration::from_secs(1) };
-        assert_eq!(error_reason(&timeout), "ServiceUnavailable");
     }
 
     fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {
