@@ -466,7 +466,7 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
 /// The gate condition of a pod, as (status, reason).
 async fn gate_of(kube: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
     let pod = Api::<Pod>::namespaced(kube.clone(), ns).get(name).await.ok()?;
-    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::gates::IN_SERVICE)?;
+    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::backends::IN_SERVICE)?;
     Some((c.status, c.reason.unwrap_or_default()))
 }
 

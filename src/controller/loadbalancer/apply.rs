@@ -20,7 +20,7 @@ use super::report::{self, write_status, StatusWrite};
 use crate::controller::context::Context;
 use crate::controller::observer;
 use crate::controller::schedule::{fingerprint, jittered, Step, Target};
-use crate::crd::condition::SYNCED;
+use crate::crd::condition::{Status, SYNCED};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, with_class, Class};
 use crate::sync::execute::{self, Failure, Known, Outcome};
@@ -102,7 +102,7 @@ pub async fn apply(lb: &LoadBalancer, ctx: &Arc<Context>, inputs: &SyncInputs) -
 /// Whether the status says the ELB matched the spec of the current generation.
 fn synced_for_generation(lb: &LoadBalancer) -> bool {
     lb.status.as_ref().is_some_and(|s| {
-        s.observed_generation == lb.metadata.generation && s.conditions.iter().any(|c| c.type_ == SYNCED && c.status == "True")
+        s.observed_generation == lb.metadata.generation && s.conditions.iter().any(|c| c.type_ == SYNCED && Status::of(&c.status) == Status::True)
     })
 }
 

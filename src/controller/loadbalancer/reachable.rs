@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use crate::controller::schedule::fingerprint;
 use crate::controller::status::Verdict;
-use crate::crd::condition::BACKENDS_REACHABLE;
+use crate::crd::condition::{Status, BACKENDS_REACHABLE};
 use crate::ec2::Ec2Api;
 use crate::elb::LoadBalancerDescription;
 use crate::reachability::{backend_ports, check_backends, CheckError, ElbSource, Reachability, PORTS_CLOSED};
@@ -76,9 +76,9 @@ pub enum Outcome {
 impl Outcome {
     /// The outcome a written condition stands for (after a restart).
     fn of_condition(c: &Condition) -> Outcome {
-        match (c.status.as_str(), c.reason.as_str()) {
-            ("True", _) => Outcome::Reachable,
-            ("False", _) => Outcome::PortsClosed,
+        match (Status::of(&c.status), c.reason.as_str()) {
+            (Status::True, _) => Outcome::Reachable,
+            (Status::False, _) => Outcome::PortsClosed,
             (_, "EC2NotAllowed") => Outcome::NotAllowed,
             _ => Outcome::Failed,
         }
@@ -322,13 +322,13 @@ mod tests {
     fn conditions_from_results() {
         let closed = Reachability { closed: vec![("i-1".into(), 8080)], checked: 1, unchecked: vec![], ports: [8080].into() };
         let (o, v) = verdict(&Ok(closed));
-        assert_eq!((o, v.status, v.unknown, v.reason.as_str()), (Outcome::PortsClosed, false, false, "PortsClosed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (Outcome::PortsClosed, Status::False, "PortsClosed"));
         assert_eq!(v.message, "no security group rule admits the load balancer on i-1:8080");
         let open = Reachability { checked: 1, ports: [8080].into(), ..Default::default() };
         assert_eq!(verdict(&Ok(open)).1.reason, "PortsOpen");
         assert_eq!(verdict(&Ok(Reachability::default())).1.reason, "NoInstances");
         let (o, v) = verdict(&Err(CheckError::from(denied("DescribeInstances"))));
-        assert_eq!((o, v.unknown, v.reason.as_str()), (Outcome::NotAllowed, true, "EC2NotAllowed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (Outcome::NotAllowed, Status::Unknown, "EC2NotAllowed"));
         assert!(v.message.contains("ec2:DescribeInstances") && v.message.contains("optional"), "{}", v.message);
         let throttled = aws::Error::Api {
             action: "DescribeInstances",
@@ -338,7 +338,7 @@ mod tests {
             status: 503,
         };
         let (o, v) = verdict(&Err(CheckError::from(throttled)));
-        assert_eq!((o, v.unknown, v.reason.as_str()), (Outcome::Failed, true, "EC2CheckFailed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (Outcome::Failed, Status::Unknown, "EC2CheckFailed"));
     }
 
     /// An EC2 API that refuses every read, counting them.
