@@ -806,7 +806,7 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let elb_name = status.load_balancer_name.clone().unwrap();
     assert_eq!(status.auto_scaling_groups, ["loop-asg-web"]);
     let listed: Vec<_> = status.instances.iter().map(|i| (i.instance_id.clone(), i.state.clone(), i.source)).collect();
-    let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
+    let want: Vec<_> = ids.iter().map(|id| (id.clone(), elb_operator::crd::InstanceState::InService, Some(InstanceSource::AutoScalingGroup))).collect();
     assert_eq!(listed, want);
     assert_eq!(registered(&elb_name).await, ids);
     assert!(status.instances.iter().all(|i| i.availability_zone.as_deref() == Some("us-east-1a")), "zones from the group: {status:?}");
