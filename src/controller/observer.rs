@@ -286,7 +286,7 @@ async fn dispatch_polls(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, region: &Scop
 fn dispatch_checks(ctx: &Arc<Context>, ec2: &Arc<dyn Ec2Api>, region: &Scope, checks: &Arc<tokio::sync::Semaphore>, denied: &Arc<Denied>) {
     let now = Instant::now();
     let resync = ctx.schedule.settings.resync_interval;
-    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::Inputs>, u64)> = ctx.schedule.each(|memos| {
+    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::CheckInputs>, u64)> = ctx.schedule.each(|memos| {
         memos
             .iter()
             .filter(|(_, m)| &m.scope == region && reachable::due(&m.reach, m.transition, now, resync))

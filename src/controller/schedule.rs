@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::context::Scope;
-use super::loadbalancer::reachable::{self, Inputs, Outcome};
+use super::loadbalancer::reachable::{self, CheckInputs, CheckOutcome};
 use super::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
@@ -314,8 +314,9 @@ impl Schedule {
     }
 
     /// Decides the step for an object whose current inputs have fingerprint `inputs`.
-    /// `status` seeds the memory of an object seen for the first time. Returns whether the
-    /// object's region is new (its observer must be started).
+    /// `status` seeds the memory of an object seen for the first time. Returns what the
+    /// reconcile does: a sync of some class, a health or reachability result to write, or
+    /// nothing.
     pub fn step(&self, key: &ObjectRef<LoadBalancer>, scope: &Scope, inputs: u64, status: Option<&LoadBalancerStatus>) -> Step {
         let now = Instant::now();
         let mut memos = self.memos.lock().expect("schedule lock");
@@ -358,7 +359,7 @@ impl Schedule {
     /// object again.
     ///
     /// [`synced`]: Self::synced
-    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) {
+    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: CheckInputs) {
         if self.with(key, |m| m.reach.observed(inputs)) == Some(true) {
             let _ = self.triggers.unbounded_send(key.clone());
         }
@@ -366,7 +367,7 @@ impl Schedule {
 
     /// Records a reachability check of the inputs with fingerprint `print` and triggers the
     /// object to write its verdict.
-    pub(super) fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict) {
+    pub(super) fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: CheckOutcome, verdict: Verdict) {
         if self.with(key, |m| m.reach.checked(print, outcome, verdict, Instant::now())).is_some() {
             let _ = self.triggers.unbounded_send(key.clone());
         }
@@ -626,7 +627,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded();
         let s = Schedule::new(settings(), tx);
         let key = ObjectRef::new("lb").within("ns");
-        let inputs = Inputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
+        let inputs = CheckInputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
         s.step(&key, &scope(), 1, None);
         s.reach_observed(&key, inputs.clone());
         s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
@@ -634,7 +635,7 @@ mod tests {
         assert!(s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap(), "never checked");
 
         let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "i-1:80");
-        s.reach_checked(&key, inputs.print(), Outcome::PortsClosed, closed.clone());
+        s.reach_checked(&key, inputs.print(), CheckOutcome::PortsClosed, closed.clone());
         assert_eq!(rx.next().await, Some(key.clone()), "the result triggers its write");
         assert!(!s.with(&key, |m| reachable::due(&m.reach, false, Instant::now(), Duration::from_secs(600))).unwrap());
         assert_eq!(s.step(&key, &scope(), 2, None), Step::Sync { class: Class::Change, first: false }, "a change goes first");

@@ -139,7 +139,7 @@ async fn full_sync(
             let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt, groups };
             let registered = converged.description.instances.len();
             let changed = !sync_report.applied.is_empty();
-            ctx.schedule.reach_observed(&key, reachable::Inputs::of(&converged.description));
+            ctx.schedule.reach_observed(&key, reachable::CheckInputs::of(&converged.description));
             ctx.schedule.synced(&key, print, target, converged.attributes.clone(), registered, converged.health.as_deref(), changed);
             Ok(Action::await_change())
         }
