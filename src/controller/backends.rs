@@ -143,7 +143,10 @@ pub fn trim_pod(pod: &mut Pod) {
 
 /// Whether a node is Ready.
 pub fn node_ready(node: &Node) -> bool {
-    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && Status::of(&c.status) == Status::True))
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && Status::of(&c.status) == Status::True))
 }
 
 /// A pod selector: the empty selector selects every pod (Kubernetes semantics).

@@ -105,7 +105,8 @@ async fn write(ctx: &Context, pod: &Pod, wanted: &Gate) -> Result<(), kube::Erro
     let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == IN_SERVICE));
     let status = Status::from(wanted.status);
     let same_status = |c: &PodCondition| Status::of(&c.status) == status;
-    if current.is_some_and(|c| same_status(c) && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message))
+    if current
+        .is_some_and(|c| same_status(c) && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message))
     {
         return Ok(());
     }

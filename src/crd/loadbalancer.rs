@@ -738,7 +738,10 @@ impl LoadBalancer {
     /// ([`crate::naming::elb_name`]).
     pub fn load_balancer_name(&self) -> String {
         use kube::ResourceExt;
-        self.spec.load_balancer_name.clone().unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
+        self.spec
+            .load_balancer_name
+            .clone()
+            .unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
     }
 
     /// The deletion policy in force (see `spec.deletionPolicy`).

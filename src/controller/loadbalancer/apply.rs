@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
+use kube::ResourceExt;
 use tracing::debug;
 
 use super::build::SyncInputs;
@@ -21,7 +23,7 @@ use crate::controller::context::Context;
 use crate::controller::observer;
 use crate::controller::schedule::{fingerprint, jittered, Step, Target};
 use crate::crd::condition::{Status, SYNCED};
-use crate::crd::LoadBalancer;
+use crate::crd::{self, LoadBalancer};
 use crate::elb::{self, with_class, Class};
 use crate::sync::execute::{self, Failure, Known, Outcome};
 use crate::{Error, Result};
@@ -102,8 +104,36 @@ pub async fn apply(lb: &LoadBalancer, ctx: &Arc<Context>, inputs: &SyncInputs) -
 /// Whether the status says the ELB matched the spec of the current generation.
 fn synced_for_generation(lb: &LoadBalancer) -> bool {
     lb.status.as_ref().is_some_and(|s| {
-        s.observed_generation == lb.metadata.generation && s.conditions.iter().any(|c| c.type_ == SYNCED && Status::of(&c.status) == Status::True)
+        s.observed_generation == lb.metadata.generation
+            && s.conditions.iter().any(|c| c.type_ == SYNCED && Status::of(&c.status) == Status::True)
     })
+}
+
+/// Adds the operator's finalizer to `lb` when it has none, before the sync engine may write
+/// to AWS: from then on, deleting `lb` waits for its cleanup. The patch only applies over
+/// the finalizers it was computed from (a JSON patch `test`), so that a finalizer another
+/// writer added meanwhile is neither lost nor doubled; a refused patch is retried.
+async fn add_finalizer(lb: &LoadBalancer, ctx: &Context) -> Result<()> {
+    let finalizers = lb.finalizers();
+    if finalizers.iter().any(|f| f == crd::FINALIZER) {
+        return Ok(());
+    }
+    let ops = match finalizers.is_empty() {
+        true => serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": null},
+            {"op": "add", "path": "/metadata/finalizers", "value": [crd::FINALIZER]},
+        ]),
+        false => serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": finalizers},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": crd::FINALIZER},
+        ]),
+    };
+    // The JSON patch type is kube's own (its json-patch version), inferred from `Patch::Json`.
+    let patch = Patch::Json::<()>(serde_json::from_value(ops).map_err(|e| Error::Finalizer(e.to_string()))?);
+    let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
+    crate::controller::sharding::fenced("finalizer", api.patch(&lb.name_any(), &PatchParams::default(), &patch)).await??;
+    debug!("finalizer added");
+    Ok(())
 }
 
 /// Converges the ELB and reports the outcome.
@@ -121,6 +151,7 @@ async fn full_sync(
         Err(e) => return Err(report::aws_failed(lb, ctx, inputs, e, StatusWrite::default()).await),
     };
     let apis = execute::Apis { elb, autoscaling: autoscaling.as_deref() };
+    add_finalizer(lb, ctx).await?;
     let recorded_groups = lb.status.as_ref().map(|s| s.auto_scaling_groups.as_slice()).unwrap_or_default();
     let known = Known { recorded_groups, ..known };
     let sync_report = execute::converge_from(apis, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
@@ -145,7 +176,8 @@ async fn full_sync(
         }
         Ok(Outcome::Conflict { claimed_by }) => Err(report::conflict(lb, ctx, inputs, claimed_by).await),
         Err(Failure::Elb(e)) => {
-            let how = StatusWrite { adopted: sync_report.adopted, maybe_attached: Some(&inputs.desired.auto_scaling_groups), if_current: false };
+            let how =
+                StatusWrite { adopted: sync_report.adopted, maybe_attached: Some(&inputs.desired.auto_scaling_groups), if_current: false };
             Err(report::aws_failed(lb, ctx, inputs, e, how).await)
         }
         Err(Failure::Plan(p)) => Err(report::plan_failed(lb, ctx, inputs, p).await),

@@ -29,7 +29,14 @@ pub struct SyncInputs {
 /// placed by neither zones nor subnets follows the zones of its current backends.
 pub fn build(spec: ValidatedSpec) -> SyncInputs {
     let desired = desired(&spec);
-    SyncInputs { region: spec.scope.region.clone(), scope: spec.scope, name: spec.name, owner: spec.owner, resolved: spec.backends, desired }
+    SyncInputs {
+        region: spec.scope.region.clone(),
+        scope: spec.scope,
+        name: spec.name,
+        owner: spec.owner,
+        resolved: spec.backends,
+        desired,
+    }
 }
 
 fn desired(spec: &ValidatedSpec) -> Desired {

@@ -54,7 +54,13 @@ pub async fn write_health(key: ObjectRef<LoadBalancer>, ctx: Arc<Context>) {
 /// or check's write yet, a whole-status write would undo it. A result not written is kept
 /// for the next try (unless a newer one came), and a conflict is retried in about a second,
 /// once the cache caught up.
-pub async fn write_polled(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, health: Vec<elb::InstanceState>, at: Time) -> Result<Action> {
+pub async fn write_polled(
+    lb: &LoadBalancer,
+    ctx: &Context,
+    inputs: &SyncInputs,
+    health: Vec<elb::InstanceState>,
+    at: Time,
+) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
     let cross_zone = inputs.desired.attributes.cross_zone_load_balancing;
     let polled = Observation::HealthPolled { health: &health, resolved: &inputs.resolved, at: &at, cross_zone };

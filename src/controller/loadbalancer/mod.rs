@@ -10,6 +10,10 @@
 //! 5. [`report`]: the one status writer, with the events and the readiness gates;
 //! 6. [`cleanup`]: on deletion, the ELB this resource owns is deleted (the finalizer).
 //!
+//! The finalizer is added by [`apply`] just before the sync engine runs, the first step that
+//! may write to AWS: a LoadBalancer that was refused, or never got that far, has none and
+//! is deleted at once.
+//!
 //! Beside them: the health writer ([`health`]), which writes what the region's observer
 //! polled; the pure status computation ([`next_status`]) and its parts ([`zones`],
 //! [`reachable`]). Health polls and drift checks are the region observer's
@@ -58,25 +62,53 @@ pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Actio
     let reconcile = async {
         let _timer = ctx.metrics.reconcile.start(RESOURCE);
         let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &ns);
-        let result = finalizer(&api, crd::FINALIZER, lb, |event| async {
-            match event {
-                FinalizerEvent::Apply(lb) => steps(&lb, &ctx).await,
-                // Deletion is a change: it is spent from the budget first.
-                FinalizerEvent::Cleanup(lb) => with_class(Class::Change, cleanup::cleanup(lb, &ctx)).await,
+        let result = match (has_finalizer(&lb), lb.metadata.deletion_timestamp.is_some()) {
+            // Nothing written to AWS yet: no finalizer until the first write (see apply).
+            (false, false) => steps(&lb, &ctx).await,
+            // Deleted before it reached AWS: nothing to clean up.
+            (false, true) => {
+                ctx.forget(&ObjectRef::from_obj(&*lb));
+                Ok(Action::await_change())
             }
-        })
-        .await
-        .map_err(|e| match e {
-            FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
-            FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::Kube(e),
-            other => Error::Finalizer(other.to_string()),
-        });
+            (true, _) => with_finalizer(&api, lb, &ctx).await,
+        };
         if let Err(e) = &result {
             ctx.metrics.reconcile.failure(RESOURCE, e.metric_label());
         }
         result
     };
     super::sharding::in_shard(&ctx.config, Some(&ns), &name, reconcile).instrument(span).await
+}
+
+/// Whether `lb` carries the operator's finalizer (it reached AWS).
+pub fn has_finalizer(lb: &LoadBalancer) -> bool {
+    lb.finalizers().iter().any(|f| f == crd::FINALIZER)
+}
+
+/// Forgets a LoadBalancer deleted without the operator's finalizer when its deletion is
+/// seen: no cleanup runs for it, which would otherwise forget it.
+pub fn forget_if_deleted(ctx: &Context, lb: &LoadBalancer) {
+    if lb.metadata.deletion_timestamp.is_some() && !has_finalizer(lb) {
+        ctx.forget(&ObjectRef::from_obj(lb));
+    }
+}
+
+/// A LoadBalancer with the finalizer: its steps, or on deletion its cleanup, after which
+/// kube's finalizer helper removes the finalizer.
+async fn with_finalizer(api: &Api<LoadBalancer>, lb: Arc<LoadBalancer>, ctx: &Arc<Context>) -> Result<Action> {
+    finalizer(api, crd::FINALIZER, lb, |event| async {
+        match event {
+            FinalizerEvent::Apply(lb) => steps(&lb, ctx).await,
+            // Deletion is a change: it is spent from the budget first.
+            FinalizerEvent::Cleanup(lb) => with_class(Class::Change, cleanup::cleanup(lb, ctx)).await,
+        }
+    })
+    .await
+    .map_err(|e| match e {
+        FinalizerError::ApplyFailed(e) | FinalizerError::CleanupFailed(e) => e,
+        FinalizerError::AddFinalizer(e) | FinalizerError::RemoveFinalizer(e) => Error::Kube(e),
+        other => Error::Finalizer(other.to_string()),
+    })
 }
 
 /// The steps of a LoadBalancer that is not being deleted: resolve → validate → build →

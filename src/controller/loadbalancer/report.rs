@@ -47,7 +47,9 @@ pub async fn write_status(lb: &LoadBalancer, ctx: &Context, observation: Observa
         next_status::remember_attached(&mut next, groups);
     }
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
-    if how.if_current && crate::controller::sharding::fenced("status", status::write_over(&api, lb, lb.status.as_ref(), &next, true)).await?? {
+    if how.if_current
+        && crate::controller::sharding::fenced("status", status::write_over(&api, lb, lb.status.as_ref(), &next, true)).await??
+    {
         debug!("status written");
     }
     if let Some(c) = next_status::newly_unresolved(&previous, &next) {

@@ -54,11 +54,7 @@ pub struct Policy<'a> {
 
 impl<'a> Policy<'a> {
     pub fn of(config: &'a Config) -> Self {
-        Policy {
-            cluster_name: &config.cluster_name,
-            default_region: &config.default_region,
-            allowed_role_arns: &config.allowed_role_arns,
-        }
+        Policy { cluster_name: &config.cluster_name, default_region: &config.default_region, allowed_role_arns: &config.allowed_role_arns }
     }
 }
 
