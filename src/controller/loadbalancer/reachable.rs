@@ -30,7 +30,6 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use tokio::time::Instant;
 
-use crate::controller::schedule::fingerprint;
 use crate::controller::status::Verdict;
 use crate::crd::condition::{Status, BACKENDS_REACHABLE};
 use crate::ec2::Ec2Api;
@@ -59,8 +58,13 @@ impl CheckInputs {
         CheckInputs { instances: instances.into_iter().collect(), source: ElbSource::of(description), ports: backend_ports(description) }
     }
 
+    /// A hash of the inputs, to tell whether they changed since the last check. (Of their
+    /// `Debug` text: `ElbSource` has no `Hash`.)
     pub fn print(&self) -> u64 {
-        fingerprint(&format!("{self:?}"))
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{self:?}").hash(&mut h);
+        h.finish()
     }
 }
 
