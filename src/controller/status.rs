@@ -88,7 +88,7 @@ where
     write_over(api, obj, current, status, false).await
 }
 
-/// [`write`], and with `if_current` only over the version of `obj` it was computed from (a
+/// [`write()`], and with `if_current` only over the version of `obj` it was computed from (a
 /// `resourceVersion` precondition: a stale `obj` is refused with 409 Conflict). For a status
 /// computed from a cache that may not have seen the last write yet: written over, that
 /// write's fields would be lost.
