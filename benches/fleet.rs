@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use elb_operator::controller::backends;
-use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::controller::loadbalancer::build::desired_state;
 use elb_operator::crd::{LoadBalancer, LoadBalancerSpec};
 use elb_operator::elb::{self, Client, ClientConfig, ElbApi, RateLimitConfig};
 use elb_operator::sync::execute;

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use elb_operator::controller::backends;
-use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::controller::loadbalancer::build::desired_state;
 use elb_operator::crd::LoadBalancerSpec;
 use elb_operator::elb::{self, Client, ClientConfig, RateLimitConfig};
 use elb_operator::sync::execute::{self, Outcome};

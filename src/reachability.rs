@@ -24,7 +24,7 @@ pub const PORTS_CLOSED: &str = "PortsClosed";
 pub const MESSAGE_PAIRS: usize = 10;
 
 /// Where a load balancer's traffic to its instances comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ElbSource {
     /// Security group ids: the load balancer's `SecurityGroups` (what `spec.securityGroups`
     /// applied), to which the caller may add more.

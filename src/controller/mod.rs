@@ -154,7 +154,12 @@ pub async fn run(
         Default::default(),
     );
     // The operator's own status writes come back as events: they trigger nothing.
-    let lb_events = lb_rx.remove(0).map(Ok).predicate_filter(triggers::loadbalancer_fingerprint, Default::default());
+    let gone_ctx = ctx.clone();
+    let lb_events = lb_rx
+        .remove(0)
+        .inspect(move |lb| loadbalancer::forget_if_deleted(&gone_ctx, lb))
+        .map(Ok)
+        .predicate_filter(triggers::loadbalancer_fingerprint, Default::default());
     let lb_controller = Controller::for_stream(lb_events, lb_store.clone())
         .with_config(controller_config.clone())
         .watches_stream(hc_events, move |hc: HealthCheck| {

@@ -184,7 +184,7 @@ pub struct LbCookieStickinessPolicy {
 /// The security group AWS names as the load balancer's traffic source: what an instance's
 /// inbound rule can name to admit it. Given by name (in a VPC, one of the load balancer's
 /// own groups; `amazon-elb`/`amazon-elb-sg` in EC2-Classic).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceSecurityGroup {
     /// The owning account (its id in a VPC, `amazon-elb` in EC2-Classic).
     pub owner_alias: String,

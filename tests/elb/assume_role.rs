@@ -23,7 +23,7 @@ async fn a_refused_assume_role_names_the_role_and_the_aws_message() {
         other => panic!("expected AssumeRoleFailed, got {other:?}"),
     }
     assert!(!err.to_string().contains("source-secret-value"));
-    assert_eq!(elb_operator::controller::loadbalancer::status::error_reason(&err), "AssumeRoleFailed");
+    assert_eq!(elb_operator::controller::loadbalancer::report::error_reason(&err), "AssumeRoleFailed");
     let sent = &server.received()[0];
     assert_eq!(sent.param("Action").as_deref(), Some("AssumeRole"));
     assert_eq!(sent.param("ExternalId").as_deref(), Some("ext-1"));

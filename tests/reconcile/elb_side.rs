@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use elb_operator::controller::backends;
 use elb_operator::controller::healthcheck;
-use elb_operator::controller::loadbalancer::desired::desired_state;
-use elb_operator::controller::loadbalancer::status;
+use elb_operator::controller::loadbalancer::build::desired_state;
+use elb_operator::controller::loadbalancer::next_status;
 use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
 use elb_operator::sync::execute::{self, Converged, Deleted, Outcome, Report};
@@ -161,7 +161,7 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     MOTO.stop_instances(&ids[1..2]);
     let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
+    let (table, summary) = next_status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
     assert_eq!(summary, "1/2");
     assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
 
@@ -434,7 +434,7 @@ async fn an_error_stops_the_sync_and_names_its_action() {
             assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
             let text = e.to_string();
             assert!(text.starts_with("ApplySecurityGroupsToLoadBalancer: ValidationError: "), "{text}");
-            assert_eq!(elb_operator::controller::loadbalancer::status::error_reason(e), "ValidationError");
+            assert_eq!(elb_operator::controller::loadbalancer::report::error_reason(e), "ValidationError");
         }
         other => panic!("expected an ELB error, got {other:?}"),
     }

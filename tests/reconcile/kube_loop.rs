@@ -466,7 +466,7 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
 /// The gate condition of a pod, as (status, reason).
 async fn gate_of(kube: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
     let pod = Api::<Pod>::namespaced(kube.clone(), ns).get(name).await.ok()?;
-    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::gates::IN_SERVICE)?;
+    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::backends::IN_SERVICE)?;
     Some((c.status, c.reason.unwrap_or_default()))
 }
 
@@ -806,7 +806,8 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let elb_name = status.load_balancer_name.clone().unwrap();
     assert_eq!(status.auto_scaling_groups, ["loop-asg-web"]);
     let listed: Vec<_> = status.instances.iter().map(|i| (i.instance_id.clone(), i.state.clone(), i.source)).collect();
-    let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
+    let want: Vec<_> =
+        ids.iter().map(|id| (id.clone(), elb_operator::crd::InstanceState::InService, Some(InstanceSource::AutoScalingGroup))).collect();
     assert_eq!(listed, want);
     assert_eq!(registered(&elb_name).await, ids);
     assert!(status.instances.iter().all(|i| i.availability_zone.as_deref() == Some("us-east-1a")), "zones from the group: {status:?}");
@@ -854,5 +855,63 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     assert_eq!(execute::describe(&client(), &elb_name).await.unwrap(), None);
     let asg_calls = ElbCalls::parse_family(&metrics.encode(), AUTOSCALING_CALLS);
     assert_eq!((asg_calls.attempts("AttachLoadBalancers"), asg_calls.attempts("DetachLoadBalancers")), (2, 2), "{asg_calls:?}");
+    operator.stop().await;
+}
+
+/// The finalizer comes with the first AWS write: a refused LoadBalancer never gets it and
+/// is deleted at once (and leaves the Ready gauge); a valid one gets it before its ELB
+/// exists: while the finalizer cannot be added, no ELB is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalizer_comes_with_the_first_aws_write() {
+    use kube_standin::faults::Fault;
+    let (standin, kube) = kube_client().await;
+    let ns = "loop-finalizer";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let has_finalizer = |lb: &LoadBalancer| lb.metadata.finalizers.iter().flatten().any(|f| f == elb_operator::crd::FINALIZER);
+    let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
+    let lb = |name: &str, spec: serde_json::Value| json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec});
+    // Every write to the valid object (the finalizer's patch among them) fails for now.
+    let valid_path = format!("/apis/elb.operator.dev/v1alpha1/namespaces/{ns}/loadbalancers/valid");
+    let refuse = standin.faults().inject(Fault::on(valid_path).method("PATCH").fail(500));
+    create(
+        &lbs,
+        lb("refused", json!({"loadBalancerName": "loop-fin-refused", "availabilityZones": ["us-east-1a"], "listeners": listeners, "healthCheckRef": {"name": "missing"}})),
+    )
+    .await;
+    create(&lbs, lb("valid", json!({"loadBalancerName": "loop-fin-valid", "availabilityZones": ["us-east-1a"], "listeners": listeners})))
+        .await;
+    let operator = Operator::start(&kube, ns).await;
+    let ready_false =
+        || operator.metrics.load_balancers_ready.get_or_create(&elb_operator::telemetry::StateLabels { state: "False".into() }).get();
+
+    // Refused: reported, no finalizer, no ELB; deleted at once, and forgotten.
+    let refused = eventually("HealthCheckNotFound", || async {
+        lbs.get("refused").await.ok().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.reason == "HealthCheckNotFound"))
+    })
+    .await;
+    assert!(!has_finalizer(&refused), "{:?}", refused.metadata.finalizers);
+    assert_eq!(execute::describe(&client(), "loop-fin-refused").await.unwrap(), None);
+    eventually("the refused one counted not Ready", || async { (ready_false() == 1).then_some(()) }).await;
+    lbs.delete("refused", &DeleteParams::default()).await.unwrap();
+    assert!(lbs.get_opt("refused").await.unwrap().is_none(), "deleted at once, without waiting for the operator");
+    eventually("the deleted one no longer counted", || async { (ready_false() == 0).then_some(()) }).await;
+
+    // Valid, but the finalizer cannot be added yet: its sync does not start.
+    eventually("a try to add the finalizer", || async { (standin.faults().hits(refuse) > 0).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(execute::describe(&client(), "loop-fin-valid").await.unwrap(), None, "an ELB created before the finalizer");
+    assert!(!has_finalizer(&lbs.get("valid").await.unwrap()));
+
+    // Once it can: the finalizer, then the ELB.
+    standin.faults().remove(refuse);
+    let valid = eventually("valid Ready", || async { lbs.get("valid").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    assert!(has_finalizer(&valid), "{:?}", valid.metadata.finalizers);
+    assert!(execute::describe(&client(), "loop-fin-valid").await.unwrap().is_some());
+
+    // And with it, deletion waits for the cleanup: the ELB goes first.
+    lbs.delete("valid", &DeleteParams::default()).await.unwrap();
+    eventually("valid gone", || async { lbs.get_opt("valid").await.unwrap().is_none().then_some(()) }).await;
+    assert_eq!(execute::describe(&client(), "loop-fin-valid").await.unwrap(), None);
     operator.stop().await;
 }

@@ -6,7 +6,6 @@ use tracing::{debug, info};
 
 use super::{cached_in, groups, orphans};
 use crate::controller::context::Context;
-use crate::controller::loadbalancer::desired::elb_name;
 use crate::controller::schedule::Memo;
 use crate::controller::scope::Scope;
 use crate::crd::LoadBalancer;
@@ -30,7 +29,7 @@ pub(super) async fn inventory_pass(
         .each(|memos| memos.iter().filter(|(k, m)| &m.scope == scope && ctx.holds_key(k)).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the scope in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
-    let interest = cached_in(ctx, scope).iter().map(|lb| elb_name(lb)).collect();
+    let interest = cached_in(ctx, scope).iter().map(|lb| lb.load_balancer_name()).collect();
     let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
     if first_syncs {
         snapshot.groups = groups::first_groups(ctx, scope).await;

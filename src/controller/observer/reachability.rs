@@ -20,7 +20,7 @@ use crate::elb::{with_class, Class};
 pub(super) fn dispatch(ctx: &Arc<Context>, ec2: &Arc<dyn Ec2Api>, scope: &Scope, checks: &Arc<Semaphore>, denied: &Arc<Denied>) {
     let now = Instant::now();
     let resync = ctx.schedule.settings.resync_interval;
-    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::Inputs>, u64)> = ctx.schedule.each(|memos| {
+    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::CheckInputs>, u64)> = ctx.schedule.each(|memos| {
         memos
             .iter()
             .filter(|(_, m)| &m.scope == scope && reachable::due(&m.reach, m.transition, now, resync))

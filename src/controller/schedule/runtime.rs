@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::index::{status_print, Index, Memo, Route, Step, Target};
 use super::scopes::Scopes;
-use crate::controller::loadbalancer::reachable::{Inputs, Outcome};
+use crate::controller::loadbalancer::reachable::{CheckInputs, CheckOutcome};
 use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
@@ -135,13 +135,13 @@ impl Schedule {
     /// object again.
     ///
     /// [`synced`]: Self::synced
-    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) {
+    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: CheckInputs) {
         let route = self.index().reach_observed(key, inputs);
         self.route(key, route);
     }
 
     /// Records a reachability check and triggers the object to write its verdict.
-    pub fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict) {
+    pub fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: CheckOutcome, verdict: Verdict) {
         let route = self.index().reach_checked(key, print, outcome, verdict, Instant::now());
         self.route(key, route);
     }
