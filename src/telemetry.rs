@@ -9,8 +9,10 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+pub use crate::aws::metrics::{latency_histogram, ActionLabels, ApiMetrics, CallLabels};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResourceLabels {
@@ -26,26 +28,9 @@ pub struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
-    /// The API action, e.g. `CreateLoadBalancer`.
-    pub action: String,
-    /// `success`, or the error kind label (`throttled`, `retryable`, `not_found`, ...).
-    pub outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ActionLabels {
-    pub action: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     /// `InService`, `OutOfService` or `Unknown`.
     pub state: String,
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
 /// Reconcile metrics: runs, failures by error label, duration, per resource kind.
@@ -79,40 +64,6 @@ pub struct ReconcileTimer {
 impl Drop for ReconcileTimer {
     fn drop(&mut self) {
         self.duration.get_or_create(&self.labels).observe(self.start.elapsed().as_secs_f64());
-    }
-}
-
-/// Metrics of one AWS API client (ELB, EC2): calls by action and outcome (throttles
-/// included), latency, and time spent waiting for the client-side rate limiter.
-#[derive(Clone)]
-pub struct ApiMetrics {
-    pub calls: Family<CallLabels, Counter>,
-    pub latency: Family<ActionLabels, Histogram, fn() -> Histogram>,
-    pub rate_limiter_wait: Histogram,
-}
-
-impl ApiMetrics {
-    /// The three families, to be registered under `{prefix}_calls`,
-    /// `{prefix}_call_duration_seconds` and `{prefix}_rate_limiter_wait_seconds`.
-    fn register(registry: &mut Registry, prefix: &str, api: &str) -> ApiMetrics {
-        let m = ApiMetrics {
-            calls: Family::default(),
-            latency: Family::new_with_constructor(latency_histogram),
-            rate_limiter_wait: latency_histogram(),
-        };
-        registry.register(format!("{prefix}_calls"), format!("{api} API calls by action and outcome"), m.calls.clone());
-        registry.register(format!("{prefix}_call_duration_seconds"), format!("{api} API call latency"), m.latency.clone());
-        registry.register(
-            format!("{prefix}_rate_limiter_wait_seconds"),
-            format!("Time {api} calls spent waiting for the client-side rate limiter"),
-            m.rate_limiter_wait.clone(),
-        );
-        m
-    }
-
-    pub fn observe_call(&self, action: &str, outcome: &str, seconds: f64) {
-        self.calls.get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() }).inc();
-        self.latency.get_or_create(&ActionLabels { action: action.to_string() }).observe(seconds);
     }
 }
 

@@ -14,24 +14,29 @@
 //! IMDS calls), [`error`] (one error type, one retry classification), [`query`] (it all
 //! together).
 
+pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
 pub(crate) mod exchange;
 pub mod fence;
+pub mod metrics;
 pub mod query;
 pub mod rate_limit;
 pub mod regional;
 pub mod retry;
+pub mod service;
 pub mod signing;
 pub(crate) mod xml;
 
+pub use client::{paginate, ServiceClient};
 pub use config::ClientConfig;
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use exchange::install_crypto_provider;
 pub use fence::{with_fence, Fence};
-pub use query::{is_mutating, Service};
+pub use metrics::ApiMetrics;
+pub use service::{is_mutating, Service, Shape};
 pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
 pub use regional::{FromConfig, Regional, Role};
 pub use retry::RetryConfig;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::client::SERVICE;
+use super::wire::SERVICE;
 use crate::aws::config::normalize_endpoint;
 use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
 

@@ -23,6 +23,7 @@ pub use crate::aws::{
     install_crypto_provider, is_mutating, rate_limit, with_class, with_fence, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind,
     Fence, RateLimitConfig, RateLimiter, RetryConfig, Role,
 };
-pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
+pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
+pub use wire::SERVICE;
 pub use config::ElbArgs;
 pub use model::*;
