@@ -23,6 +23,7 @@ pub mod fence;
 pub mod metrics;
 pub mod query;
 pub mod rate_limit;
+pub mod redact;
 pub mod regional;
 pub mod retry;
 pub mod service;
