@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::credentials::{self, SharedCredentials};
-use super::service::Service;
+use super::metrics::ApiMetrics;
 use super::rate_limit::RateLimitConfig;
 use super::retry::RetryConfig;
+use super::service::Service;
 use super::Error;
-use super::metrics::ApiMetrics;
 
 /// Environment variable overriding every AWS endpoint (after the service's own variable).
 pub const ENV_ENDPOINT_ALL: &str = "AWS_ENDPOINT_URL";

@@ -212,7 +212,8 @@ mod tests {
     #[test]
     fn public_messages_keep_the_code_and_drop_principals_and_accounts() {
         let sts = "User: arn:aws:sts::123456789012:assumed-role/op/i-0abc is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/x";
-        let assume = Error::AssumeRoleFailed { role_arn: "arn:aws:iam::210987654321:role/x".into(), message: format!("AccessDenied: {sts}") };
+        let assume =
+            Error::AssumeRoleFailed { role_arn: "arn:aws:iam::210987654321:role/x".into(), message: format!("AccessDenied: {sts}") };
         let public = assume.public_message();
         assert_eq!(
             public,

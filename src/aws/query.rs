@@ -16,9 +16,9 @@ use super::config::ClientConfig;
 use super::exchange::{self, http_client, snippet, ExchangeError};
 use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
+pub use super::service::{is_mutating, Service, Shape};
 use super::xml::{self, Element};
 use super::{signing, DecodeError, Error, ErrorKind};
-pub use super::service::{is_mutating, Service, Shape};
 
 /// Form parameters of one request, in insertion order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

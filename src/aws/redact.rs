@@ -40,10 +40,7 @@ mod tests {
     #[test]
     fn sts_access_denied_loses_both_principals_and_keeps_the_action() {
         let text = "AccessDenied: User: arn:aws:sts::123456789012:assumed-role/op/i-0abc is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/x";
-        assert_eq!(
-            redact(text),
-            "AccessDenied: User: <principal> is not authorized to perform: sts:AssumeRole on resource: <principal>"
-        );
+        assert_eq!(redact(text), "AccessDenied: User: <principal> is not authorized to perform: sts:AssumeRole on resource: <principal>");
     }
 
     #[test]

@@ -30,4 +30,3 @@ pub struct Service {
 pub fn is_mutating(action: &str) -> bool {
     !action.starts_with("Describe")
 }
-
