@@ -67,16 +67,37 @@ impl Drop for ReconcileTimer {
     }
 }
 
+/// Where calls go: the region and the account (`crate::aws::account_label`: the role's
+/// account id, `default` for the operator's own credentials). Never a role name or ARN:
+/// tenants choose those, and they would drive the number of series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RegionLabels {
     pub region: String,
+    pub account: String,
+}
+
+impl RegionLabels {
+    /// The labels of calls to `region` made as `role` (`None`: the operator's own).
+    pub fn of(region: &str, role: Option<&crate::aws::Role>) -> RegionLabels {
+        RegionLabels { region: region.to_string(), account: crate::aws::account_label(role) }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BudgetLabels {
     pub region: String,
+    /// As in [`RegionLabels`].
+    pub account: String,
     /// `describe` or `mutate`.
     pub kind: String,
+}
+
+impl BudgetLabels {
+    /// The labels of the `kind` bucket of the budget of `region` as `role`.
+    pub fn of(region: &str, role: Option<&crate::aws::Role>, kind: &str) -> BudgetLabels {
+        let RegionLabels { region, account } = RegionLabels::of(region, role);
+        BudgetLabels { region, account, kind: kind.to_string() }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -280,4 +301,23 @@ pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), L
         crate::cli::LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_labels_carry_the_account_never_the_role() {
+        let metrics = Metrics::new();
+        let role = crate::aws::Role { arn: "arn:aws:iam::123456789012:role/team-a-secret-name".into(), external_id: Some("x".into()) };
+        metrics.fleet.orphaned_load_balancers.get_or_create(&RegionLabels::of("eu-west-1", Some(&role))).set(2);
+        metrics.fleet.orphaned_load_balancers.get_or_create(&RegionLabels::of("eu-west-1", None)).set(1);
+        metrics.fleet.budget_rate.get_or_create(&BudgetLabels::of("eu-west-1", Some(&role), "mutate")).set(3.0);
+        let text = metrics.encode();
+        assert!(text.contains(r#"elb_operator_orphaned_load_balancers{region="eu-west-1",account="123456789012"} 2"#), "{text}");
+        assert!(text.contains(r#"elb_operator_orphaned_load_balancers{region="eu-west-1",account="default"} 1"#), "{text}");
+        assert!(text.contains(r#"{region="eu-west-1",account="123456789012",kind="mutate"} 3"#), "{text}");
+        assert!(!text.contains("team-a-secret-name") && !text.contains("arn:"), "{text}");
+    }
 }

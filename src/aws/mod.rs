@@ -38,6 +38,6 @@ pub use exchange::install_crypto_provider;
 pub use fence::{with_fence, Fence};
 pub use metrics::ApiMetrics;
 pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
-pub use regional::{FromConfig, Regional, Role, Tenant};
+pub use regional::{account_label, FromConfig, Regional, Role, Tenant};
 pub use retry::RetryConfig;
 pub use service::{is_mutating, Service, Shape};

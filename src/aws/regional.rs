@@ -16,6 +16,29 @@ pub struct Role {
     pub external_id: Option<String>,
 }
 
+/// The `account` metric label of calls made without a role: the operator's own credentials.
+pub const DEFAULT_ACCOUNT: &str = "default";
+/// The `account` label of a role whose ARN names no account id.
+pub const UNKNOWN_ACCOUNT: &str = "unknown";
+
+impl Role {
+    /// The account id of the role's ARN (`arn:<partition>:iam::<12 digits>:role/…`).
+    pub fn account_id(&self) -> Option<&str> {
+        let account = self.arn.split(':').nth(4)?;
+        (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())).then_some(account)
+    }
+}
+
+/// The `account` label of metrics about calls made as `role`: its account id,
+/// [`DEFAULT_ACCOUNT`] for the operator's own credentials. Never the role's name or ARN:
+/// tenants choose those, and metric labels must stay few.
+pub fn account_label(role: Option<&Role>) -> String {
+    match role {
+        None => DEFAULT_ACCOUNT.to_string(),
+        Some(r) => r.account_id().unwrap_or(UNKNOWN_ACCOUNT).to_string(),
+    }
+}
+
 /// Who a client acts for: the cluster and the namespace of the LoadBalancers it serves.
 ///
 /// An assumed role's session carries it, as the session tags `elb.operator.dev/cluster` and
@@ -235,6 +258,16 @@ mod tests {
         drop(held);
         assert!(!elb.evict("us-east-1", Some(&role), Some(&b)));
         assert_eq!(elb.cached(), (3, 2), "and they go at the next eviction once it is dropped");
+    }
+
+    #[test]
+    fn account_labels_are_account_ids_never_role_names() {
+        let role = |arn: &str| Role { arn: arn.into(), external_id: None };
+        assert_eq!(account_label(Some(&role("arn:aws:iam::123456789012:role/team-a/lb"))), "123456789012");
+        assert_eq!(account_label(Some(&role("arn:aws-cn:iam::210987654321:role/x"))), "210987654321");
+        assert_eq!(account_label(Some(&role("arn:aws:iam::12345:role/x"))), UNKNOWN_ACCOUNT);
+        assert_eq!(account_label(Some(&role("team-a-role"))), UNKNOWN_ACCOUNT);
+        assert_eq!(account_label(None), DEFAULT_ACCOUNT);
     }
 
     #[test]

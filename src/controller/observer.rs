@@ -228,7 +228,7 @@ fn report_orphans(ctx: &Context, region: &Scope, snapshot: &inventory::Snapshot,
     let live =
         ctx.stores.loadbalancers.state().iter().map(|lb| format!("{}/{}", lb.namespace().unwrap_or_default(), lb.name_any())).collect();
     let found = crate::orphans::classify(snapshot, &region.region, &ctx.config.cluster_name, &live, ctx.config.namespace.as_deref());
-    let labels = crate::telemetry::RegionLabels { region: region.to_string() };
+    let labels = crate::telemetry::RegionLabels::of(&region.region, region.role.as_ref());
     ctx.metrics.fleet.orphaned_load_balancers.get_or_create(&labels).set(found.orphaned.len() as i64);
     for o in &found.orphaned {
         if seen.insert(o.name.clone()) {
@@ -347,7 +347,7 @@ fn publish_gauges(ctx: &Context, elb: &dyn ElbApi, region: &Scope) {
     fleet.oldest_health_observation_seconds.set(oldest_health.as_secs_f64());
     if let Some(b) = elb.budget() {
         for (kind, bucket) in [("describe", &b.describe), ("mutate", &b.mutate)] {
-            let labels = crate::telemetry::BudgetLabels { region: region.to_string(), kind: kind.into() };
+            let labels = crate::telemetry::BudgetLabels::of(&region.region, region.role.as_ref(), kind);
             fleet.budget_rate.get_or_create(&labels).set(bucket.current_rate());
             fleet.budget_configured_rate.get_or_create(&labels).set(bucket.configured_rate());
         }
