@@ -45,7 +45,7 @@ pub fn client_config(base: &ClientConfig, endpoint: Option<&str>, env: &dyn Fn(&
 
 /// [`client_config`] over the process environment (an empty variable counts as unset).
 pub fn client_config_from_env(base: &ClientConfig, endpoint: Option<&str>) -> Result<ClientConfig, Error> {
-    client_config(base, endpoint, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    client_config(base, endpoint, &crate::aws::config::process_env)
 }
 
 /// The Auto Scaling client of one region. Cheap to clone.

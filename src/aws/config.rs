@@ -157,6 +157,12 @@ impl ClientConfig {
     }
 }
 
+/// A variable of the process environment; an empty one counts as unset. The `env` of
+/// [`ClientConfig::from_vars`] and [`beside`] outside tests.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// `https://{service}.{region}.amazonaws.com`, `.amazonaws.com.cn` in China regions.
 pub fn default_endpoint(service: &str, region: &str) -> String {
     let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };

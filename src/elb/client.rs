@@ -72,6 +72,12 @@ impl Client {
         Client::from_config(config)
     }
 
+    /// [`ServiceClient::config`], without importing the trait (callers of the ELB client
+    /// read its configuration to build a variant).
+    pub fn config(&self) -> &ClientConfig {
+        self.query.config()
+    }
+
     /// Tokens left in the retry quota.
     pub fn retry_quota_available(&self) -> u32 {
         self.query.retry_quota_available()
