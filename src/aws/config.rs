@@ -208,8 +208,18 @@ pub fn normalize_endpoint(e: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ec2::SERVICE as EC2;
-    use crate::elb::SERVICE as ELB;
+    use crate::aws::service::Shape;
+
+    // Two services as the ELB and EC2 clients describe theirs (this module sits below them).
+    static ELB: Service = Service {
+        name: "elasticloadbalancing",
+        version: "2012-06-01",
+        endpoint_env: "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
+        label: "ELB",
+        shape: Shape::Wrapped,
+    };
+    static EC2: Service =
+        Service { name: "ec2", version: "2016-11-15", endpoint_env: "AWS_ENDPOINT_URL_EC2", label: "EC2", shape: Shape::Bare };
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
