@@ -22,9 +22,10 @@ mod wire;
 pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
 pub use crate::aws::{
     install_crypto_provider, is_mutating, rate_limit, with_class, with_fence, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind,
-    Fence, RateLimitConfig, RateLimiter, RetryConfig, Role,
+    Fence, RateLimitConfig, RateLimiter, RetryConfig, Role, ServiceClient, Tenant,
 };
-pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
+pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::ElbArgs;
 pub use health_target::{HealthTarget, TargetError, TargetProtocol};
 pub use model::*;
+pub use wire::SERVICE;

@@ -317,7 +317,7 @@ async fn the_observer_exports_orphaned_elbs() {
         c.resync_interval = Duration::from_secs(1);
     })
     .await;
-    let want = "elb_operator_orphaned_load_balancers{region=\"us-east-1\"} 1";
+    let want = "elb_operator_orphaned_load_balancers{region=\"us-east-1\",account=\"default\"} 1";
     eventually("the orphan gauge", || async { run.metrics.encode().lines().any(|l| l == want).then_some(()) }).await;
     run.stop().await;
     c.delete_load_balancer("fleet-orphan").await.unwrap();
