@@ -11,7 +11,6 @@ pub mod loadbalancer;
 pub mod loadbalancerclass;
 pub mod rules;
 pub mod tags;
-mod to_elb;
 
 pub use attributes::*;
 pub use backends::*;

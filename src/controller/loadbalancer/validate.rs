@@ -216,9 +216,9 @@ pub fn validate_spec(
         }
         listeners.push(Listener {
             load_balancer_port,
-            protocol: l.protocol.into(),
+            protocol: elb_protocol(l.protocol),
             instance_port,
-            instance_protocol: instance_protocol.into(),
+            instance_protocol: elb_protocol(instance_protocol),
             ssl_certificate_id: l.ssl_certificate_id.clone(),
         });
     }
@@ -268,7 +268,7 @@ pub fn validate_spec(
         owner,
         health_check,
         backends,
-        scheme: spec.scheme.map(Into::into),
+        scheme: spec.scheme.map(elb_scheme),
         listeners,
         stickiness,
         proxy_protocol_ports,
@@ -280,6 +280,23 @@ pub fn validate_spec(
         auto_scaling_groups: set(groups),
         _sealed: (),
     })
+}
+
+/// The API's protocol in the ELB model (which also carries protocols AWS may report).
+fn elb_protocol(p: Protocol) -> elb::Protocol {
+    match p {
+        Protocol::HTTP => elb::Protocol::HTTP,
+        Protocol::HTTPS => elb::Protocol::HTTPS,
+        Protocol::TCP => elb::Protocol::TCP,
+        Protocol::SSL => elb::Protocol::SSL,
+    }
+}
+
+fn elb_scheme(s: crd::Scheme) -> elb::Scheme {
+    match s {
+        crd::Scheme::InternetFacing => elb::Scheme::InternetFacing,
+        crd::Scheme::Internal => elb::Scheme::Internal,
+    }
 }
 
 fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
