@@ -317,6 +317,13 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
 
+    /// The keys of the user tags (`spec.tags` and the class's `tags`) the operator wrote on
+    /// the ELB: only these are ever removed from it when they leave the spec. Tags with other
+    /// keys (cost allocation, Tag Policies, other tools) are never touched; when this record
+    /// is lost (a status restored without it), no tag is removed until it is rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_tag_keys: Option<Vec<String>>,
+
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,

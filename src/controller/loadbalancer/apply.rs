@@ -4,6 +4,7 @@
 //! inventory on the first pass after a start), plans, applies and reads back, spending
 //! from the budget in its class. Its outcome goes to [`super::report`].
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -155,7 +156,10 @@ async fn full_sync(
     let apis = execute::Apis { elb, autoscaling: autoscaling.as_deref() };
     add_finalizer(lb, ctx).await?;
     let recorded_groups = lb.status.as_ref().map(|s| s.auto_scaling_groups.as_slice()).unwrap_or_default();
-    let known = Known { recorded_groups, ..known };
+    // The tag keys this operator wrote: only those are removed when they leave the spec.
+    let written: Option<BTreeSet<String>> =
+        lb.status.as_ref().and_then(|s| s.managed_tag_keys.as_ref()).map(|k| k.iter().cloned().collect());
+    let known = Known { recorded_groups, written_tags: written.as_ref(), ..known };
     let sync_report = execute::converge_from(apis, &inputs.desired, &inputs.owner, lb.spec.adopt, known).await;
     report::applied(lb, ctx, &sync_report.applied).await;
     match sync_report.result {
@@ -164,7 +168,8 @@ async fn full_sync(
             let cross_zone = converged.attributes.cross_zone_load_balancing;
             let observation =
                 Observation::Synced { converged: &converged, region: &inputs.region, resolved: &inputs.resolved, at: &at, cross_zone };
-            write_status(lb, ctx, observation, StatusWrite { adopted: sync_report.adopted, ..StatusWrite::default() }).await?;
+            let how = StatusWrite { adopted: sync_report.adopted, managed_tags: Some(&sync_report.managed_tags), ..StatusWrite::default() };
+            write_status(lb, ctx, observation, how).await?;
             if let Some(health) = &converged.health {
                 ctx.instances.record(key.clone(), health.iter().map(|h| h.state.as_str()));
             }
@@ -178,8 +183,12 @@ async fn full_sync(
         }
         Ok(Outcome::Conflict { claimed_by, reason }) => Err(report::conflict(lb, ctx, inputs, claimed_by, reason).await),
         Err(Failure::Elb(e)) => {
-            let how =
-                StatusWrite { adopted: sync_report.adopted, maybe_attached: Some(&inputs.desired.auto_scaling_groups), if_current: false };
+            let how = StatusWrite {
+                adopted: sync_report.adopted,
+                managed_tags: Some(&sync_report.managed_tags),
+                maybe_attached: Some(&inputs.desired.auto_scaling_groups),
+                if_current: false,
+            };
             Err(report::aws_failed(lb, ctx, inputs, e, how).await)
         }
         Err(Failure::Plan(p)) => Err(report::plan_failed(lb, ctx, inputs, p).await),

@@ -94,6 +94,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 zones: balance.zones,
                 instances_observed_time: observed_time,
                 adopted: previous.adopted,
+                managed_tag_keys: previous.managed_tag_keys.clone(),
                 observed_generation: generation,
                 conditions: with_reachability(conditions(&previous.conditions, &verdicts, generation), previous),
             }

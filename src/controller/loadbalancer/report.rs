@@ -33,6 +33,8 @@ use crate::{Error, Result};
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StatusWrite<'a> {
     pub adopted: bool,
+    /// The tag record a sync left ([`crate::sync::execute::Report::managed_tags`]).
+    pub managed_tags: Option<&'a BTreeSet<String>>,
     pub maybe_attached: Option<&'a BTreeSet<String>>,
     pub if_current: bool,
 }
@@ -44,6 +46,9 @@ pub async fn write_status(lb: &LoadBalancer, ctx: &Context, observation: Observa
     let previous = lb.status.clone().unwrap_or_default();
     let mut next = next_status::next(&previous, lb.metadata.generation, &observation);
     next.adopted |= how.adopted;
+    if let Some(keys) = how.managed_tags {
+        next.managed_tag_keys = Some(keys.iter().cloned().collect());
+    }
     if let Some(groups) = how.maybe_attached {
         next_status::remember_attached(&mut next, groups);
     }
