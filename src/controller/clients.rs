@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::scope::Scope;
 use crate::autoscaling::{self, AutoScalingApi};
+use crate::aws;
 use crate::ec2::{self, Ec2Api};
 use crate::elb::{self, ElbApi};
 
@@ -14,23 +15,23 @@ use crate::elb::{self, ElbApi};
 /// own credentials only.
 pub trait ClientsByScope: Send + Sync + 'static {
     /// The ELB client of `scope`.
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error>;
 
     /// The EC2 client of `scope` for the backend reachability check; `None`: no check (the
     /// `BackendsReachable` condition is not written).
-    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         None
     }
 
     /// The AutoScaling client of the scope; `None` when there is none (a LoadBalancer that
     /// names Auto Scaling groups then fails its sync with a configuration error).
-    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
         Ok(None)
     }
 }
 
 impl ClientsByScope for elb::Clients {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         Ok(self.get_as(&scope.region, scope.role.as_ref())?)
     }
 }
@@ -45,26 +46,26 @@ pub struct AwsClients {
 }
 
 impl ClientsByScope for AwsClients {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         self.elb.for_scope(scope)
     }
 
-    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         let ec2 = self.ec2.as_ref()?;
         Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
     }
 
-    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
         Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
     }
 }
 
 impl ClientsByScope for Arc<dyn ElbApi> {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         if self.region() == scope.region && scope.role.is_none() {
             Ok(self.clone())
         } else {
-            Err(elb::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
+            Err(aws::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::Error;
+use crate::aws::Error;
 
 /// A listener protocol. The API writes protocols in any case (`https` from some SDKs), so
 /// they are decoded case-insensitively; one this client does not know is kept as `Other`,
@@ -313,7 +313,7 @@ pub trait ElbApi: Send + Sync {
 
     /// The API budget its calls are spent from, if it has one: the scheduler reads what is
     /// left of it before it spends calls on lower classes of work.
-    fn budget(&self) -> Option<std::sync::Arc<super::rate_limit::RateLimiter>> {
+    fn budget(&self) -> Option<std::sync::Arc<crate::aws::rate_limit::RateLimiter>> {
         None
     }
 

@@ -38,7 +38,7 @@ use kube::api::{Api, ListParams, PostParams};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::elb::Fence;
+use crate::aws::Fence;
 
 /// This process's part in leader election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use kube::api::{Api, ListParams};
 
 use super::classify::{classify, cluster_mismatches, reason_to_keep, Orphan, Orphans};
 use super::{render, Deletion, Report, CLUSTER_UID_TAG};
+use crate::aws;
 use crate::cli::{OrphansArgs, OutputFormat};
 use crate::crd::LoadBalancer;
 use crate::elb::{self, ElbApi};
@@ -23,7 +24,7 @@ pub enum Error {
     Usage(String),
 
     #[error("ELB client configuration: {0}")]
-    ElbConfig(#[source] elb::Error),
+    ElbConfig(#[source] aws::Error),
 
     /// Without the list of LoadBalancers, every tagged ELB would look orphaned.
     #[error("listing the LoadBalancer resources: {0}")]
@@ -45,7 +46,7 @@ pub enum Error {
     Inventory {
         region: String,
         #[source]
-        source: elb::Error,
+        source: aws::Error,
     },
 }
 
@@ -158,7 +159,7 @@ pub async fn run(args: &OrphansArgs) -> Result<Report, Error> {
 /// when the report (and every deletion asked for) succeeded, 1 when something failed, 2 for
 /// a command line that cannot run.
 pub async fn main(args: OrphansArgs) -> ExitCode {
-    elb::install_crypto_provider();
+    aws::install_crypto_provider();
     let report = match run(&args).await {
         Ok(r) => r,
         Err(e) => {

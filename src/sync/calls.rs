@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::plan::{Action, Groups, Observed, ObservedGroup};
 use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
-use crate::elb::{self, ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
+use crate::aws;
+use crate::elb::{ElbApi, InstanceState, LoadBalancerDescription, PolicyAttribute};
 
 /// The APIs a convergence calls. Without an AutoScaling client, a desired state that names
 /// Auto Scaling groups fails with a configuration error (and makes no call).
@@ -21,12 +22,12 @@ pub async fn observe_groups(
     autoscaling: Option<&dyn AutoScalingApi>,
     elb_name: &str,
     names: BTreeSet<String>,
-) -> Result<Groups, elb::Error> {
+) -> Result<Groups, aws::Error> {
     if names.is_empty() {
         return Ok(Groups::new());
     }
     let Some(autoscaling) = autoscaling else {
-        return Err(elb::Error::Config(format!(
+        return Err(aws::Error::Config(format!(
             "load balancer {elb_name} names Auto Scaling groups but no AutoScaling client is configured"
         )));
     };
@@ -51,8 +52,8 @@ pub(super) fn groups_of(elb_name: &str, found: Vec<AutoScalingGroup>) -> Groups 
 
 /// The error AWS gives to AttachLoadBalancers naming a group that does not exist
 /// (`ValidationError`), made here from the describe instead of spending a call on it.
-fn group_not_found(group: &str) -> elb::Error {
-    elb::Error::Api {
+fn group_not_found(group: &str) -> aws::Error {
+    aws::Error::Api {
         action: "AttachLoadBalancers",
         code: "ValidationError".into(),
         message: format!(
@@ -65,9 +66,9 @@ fn group_not_found(group: &str) -> elb::Error {
 
 /// Performs one action: exactly one ELB or AutoScaling call (none for a group `groups`
 /// says does not exist: that is reported as AWS would).
-pub async fn apply_to(apis: Apis<'_>, groups: &Groups, name: &str, action: &Action) -> Result<(), elb::Error> {
+pub async fn apply_to(apis: Apis<'_>, groups: &Groups, name: &str, action: &Action) -> Result<(), aws::Error> {
     let n = [name.to_string()];
-    let autoscaling = || apis.autoscaling.ok_or_else(|| elb::Error::Config("no AutoScaling client is configured".into()));
+    let autoscaling = || apis.autoscaling.ok_or_else(|| aws::Error::Config("no AutoScaling client is configured".into()));
     match action {
         Action::AttachGroup(g) if !groups.contains_key(g) => Err(group_not_found(g)),
         Action::AttachGroup(g) => autoscaling()?.attach_load_balancers(g, &n).await,
@@ -77,7 +78,7 @@ pub async fn apply_to(apis: Apis<'_>, groups: &Groups, name: &str, action: &Acti
 }
 
 /// The description of one ELB, `None` when it does not exist.
-pub async fn describe(elb: &dyn ElbApi, name: &str) -> Result<Option<LoadBalancerDescription>, elb::Error> {
+pub async fn describe(elb: &dyn ElbApi, name: &str) -> Result<Option<LoadBalancerDescription>, aws::Error> {
     match elb.describe_load_balancers(&[name.to_string()]).await {
         Ok(found) => Ok(found.into_iter().find(|d| d.name.eq_ignore_ascii_case(name))),
         Err(e) if e.is_not_found() => Ok(None),
@@ -85,7 +86,7 @@ pub async fn describe(elb: &dyn ElbApi, name: &str) -> Result<Option<LoadBalance
     }
 }
 
-pub async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, String>, elb::Error> {
+pub async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, String>, aws::Error> {
     let all = elb.describe_tags(&[name.to_string()]).await?;
     let tags = all.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, t)| t.as_slice()).unwrap_or(&[]);
     Ok(Observed::tags_from(tags))
@@ -93,7 +94,7 @@ pub async fn tags_of(elb: &dyn ElbApi, name: &str) -> Result<BTreeMap<String, St
 
 /// Performs one ELB action: exactly one ELB call. The Auto Scaling actions are
 /// [`apply_to`]'s.
-pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), elb::Error> {
+pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), aws::Error> {
     let n = [name.to_string()];
     match action {
         Action::Create(input) => elb.create_load_balancer(input).await.map(drop),
@@ -133,13 +134,13 @@ pub async fn apply(elb: &dyn ElbApi, name: &str, action: &Action) -> Result<(), 
         }
         Action::DeletePolicy { policy_name } => elb.delete_load_balancer_policy(name, policy_name).await,
         Action::AttachGroup(_) | Action::DetachGroup(_) => {
-            Err(elb::Error::Config(format!("{} is an AutoScaling call, not an ELB one", action.api_action())))
+            Err(aws::Error::Config(format!("{} is an AutoScaling call, not an ELB one", action.api_action())))
         }
     }
 }
 
 /// The health of the registered instances, `None` when the ELB does not exist (any more).
-pub async fn poll_health(elb: &dyn ElbApi, name: &str) -> Result<Option<Vec<InstanceState>>, elb::Error> {
+pub async fn poll_health(elb: &dyn ElbApi, name: &str) -> Result<Option<Vec<InstanceState>>, aws::Error> {
     match elb.describe_instance_health(name, &[]).await {
         Ok(h) => Ok(Some(h)),
         Err(e) if e.is_not_found() => Ok(None),

@@ -13,7 +13,8 @@ use super::inventory::{GroupsSeen, Seen};
 use super::ownership::{self, Admission, ConflictReason, Owner, Ownership};
 use super::plan::{self, Action, Desired, Groups, Observed, PlanError};
 pub use super::removal::{delete, delete_unless, detach_groups, mark_retained, DeleteOutcome, Deleted};
-use crate::elb::{self, ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription};
+use crate::aws;
+use crate::elb::{ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription};
 
 /// The ELB after a successful convergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +79,7 @@ pub enum Outcome {
 pub enum Failure {
     /// An ELB call failed; its message names the action, code and AWS message.
     #[error(transparent)]
-    Elb(#[from] elb::Error),
+    Elb(#[from] aws::Error),
     #[error(transparent)]
     Plan(#[from] PlanError),
 }
@@ -217,8 +218,8 @@ fn merge_attributes(observed: LoadBalancerAttributes, modified: &LoadBalancerAtt
     }
 }
 
-fn not_found(name: &str) -> elb::Error {
-    elb::Error::Api {
+fn not_found(name: &str) -> aws::Error {
+    aws::Error::Api {
         action: "DescribeLoadBalancers",
         code: "LoadBalancerNotFound".into(),
         message: format!("load balancer {name} disappeared while being reconciled"),

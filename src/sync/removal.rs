@@ -9,6 +9,7 @@ use tracing::warn;
 use super::calls::{apply_to, describe, observe_groups, tags_of, Apis};
 use super::ownership::{self, Owner, Ownership};
 use super::plan::Action;
+use crate::aws;
 use crate::elb::{self, ElbApi};
 
 /// What deleting did.
@@ -28,7 +29,7 @@ pub enum Deleted {
 
 /// Marks an ELB that this resource owns as retained ([`crate::crd::tags::RETAINED_TAG`]).
 /// Returns whether it was marked; a missing or foreign ELB is left alone.
-pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, elb::Error> {
+pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<bool, aws::Error> {
     let Some(tags) = owned_tags(elb, name, owner).await? else {
         return Ok(false);
     };
@@ -41,7 +42,7 @@ pub async fn mark_retained(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Resul
 }
 
 /// The tags of the ELB if it exists and this resource owns it, else `None`.
-async fn owned_tags(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Option<BTreeMap<String, String>>, elb::Error> {
+async fn owned_tags(elb: &dyn ElbApi, name: &str, owner: &Owner) -> Result<Option<BTreeMap<String, String>>, aws::Error> {
     let tags = match tags_of(elb, name).await {
         Ok(t) => t,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -61,7 +62,7 @@ pub async fn detach_groups(
     owner: &Owner,
     groups: &[String],
     explicit_delete: bool,
-) -> Result<Vec<String>, elb::Error> {
+) -> Result<Vec<String>, aws::Error> {
     if groups.is_empty() {
         return Ok(Vec::new());
     }
@@ -94,7 +95,7 @@ pub async fn delete_unless<K>(
     elb: &dyn ElbApi,
     name: &str,
     keep: impl FnOnce(&BTreeMap<String, String>) -> Option<K>,
-) -> Result<DeleteOutcome<K>, elb::Error> {
+) -> Result<DeleteOutcome<K>, aws::Error> {
     if describe(elb, name).await?.is_none() {
         return Ok(DeleteOutcome::AlreadyGone);
     }
@@ -118,7 +119,7 @@ enum Keep {
 /// [`ownership::ADOPTED_TAG`], only with `explicit_delete` (the resource itself says
 /// `deletionPolicy: Delete`): the tag decides, not a status that may be lost. Already gone
 /// is success. An adopted ELB kept is marked retained for the orphan report (best effort).
-pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner, explicit_delete: bool) -> Result<Deleted, elb::Error> {
+pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner, explicit_delete: bool) -> Result<Deleted, aws::Error> {
     let keep = |tags: &BTreeMap<String, String>| match owner.ownership(tags) {
         Ownership::Foreign { claimed_by } => Some(Keep::Foreign(claimed_by)),
         Ownership::Owned if ownership::is_adopted(tags) && !explicit_delete => Some(Keep::Adopted),

@@ -1,8 +1,9 @@
 //! STS AssumeRole (`spec.roleArn`): a refused role is a typed error naming the role and
 //! AWS's message, never a crash, and no secret reaches the message.
 
-use elb_operator::elb::credentials::assume_role::AssumeRole;
-use elb_operator::elb::credentials::ProvideCredentials;
+use elb_operator::aws::credentials::assume_role::AssumeRole;
+use elb_operator::aws::credentials::ProvideCredentials;
+use elb_operator::aws::*;
 use elb_operator::elb::*;
 
 use crate::common;

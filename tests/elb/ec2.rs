@@ -3,8 +3,8 @@
 //! does not allow reported as "not allowed". The call path is the ELB client's, so signing,
 //! retries and timeouts are tested once, in the other files of this binary.
 
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
 use elb_operator::ec2::{self, Ec2Api, IpProtocol, PortRange};
-use elb_operator::elb::{ClientConfig, RateLimitConfig};
 use elb_operator::telemetry::Metrics;
 use test_support::ec2::xml_values;
 use test_support::metrics::{ElbCalls, EC2_CALLS};

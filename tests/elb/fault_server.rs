@@ -154,7 +154,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
 }
 
 async fn forward(upstream: &str, method: Method, uri: &Uri, headers: HeaderMap, body: Bytes) -> Response {
-    elb_operator::elb::install_crypto_provider();
+    elb_operator::aws::install_crypto_provider();
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let mut request = reqwest::Client::new().request(method, format!("{upstream}{path}")).body(body);
     for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {

@@ -6,6 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use elb_operator::aws;
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG, RETAINED_TAG};
 use elb_operator::crd::LoadBalancer;
 use elb_operator::elb::{self, CreateLoadBalancerInput, ElbApi, Tag};
@@ -128,7 +129,7 @@ async fn the_report_finds_what_a_stripped_finalizer_left_and_deletes_only_that()
     tokio::time::timeout(Duration::from_secs(10), operator.wait()).await.expect("the operator exits").unwrap();
     let (gone, kept, live) = (names[0].clone(), names[1].clone(), names[2].clone());
 
-    let elb = elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
+    let elb = elb::Client::new(aws::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
     // A foreign ELB (no tags) and another cluster's ELB claiming the same resource.
     let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput { tags, ..CreateLoadBalancerInput::http(name, "us-east-1a", 80) };
     elb.create_load_balancer(&input("foreign-lb", vec![])).await.unwrap();
@@ -224,7 +225,7 @@ async fn delete_refuses_when_a_candidate_belongs_to_another_cluster_uid() {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let uid = namespaces.get("kube-system").await.unwrap().metadata.uid.expect("kube-system has a uid");
 
-    let elb = elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
+    let elb = elb::Client::new(aws::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
     let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput { tags, ..CreateLoadBalancerInput::http(name, "us-east-1a", 80) };
     // No LoadBalancer claims either: both are candidates under this --cluster-name.
     let ours = [tag(CLUSTER_TAG, CLUSTER), tag(RESOURCE_TAG, "default/ours"), tag(CLUSTER_UID_TAG, &uid)];

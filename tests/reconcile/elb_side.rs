@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use elb_operator::aws::{is_mutating, Error};
 use elb_operator::controller::backends;
 use elb_operator::controller::healthcheck;
 use elb_operator::controller::loadbalancer::build::desired_state;

@@ -5,9 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use elb_operator::aws;
 use elb_operator::controller::{self, AwsClients, ClientsByScope, Config, Scope};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
-use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
+use elb_operator::elb::{Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -65,7 +66,7 @@ impl Operator {
 
     /// The controllers with `config` and `clients`, recording into `metrics`.
     async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
-        elb::install_crypto_provider();
+        aws::install_crypto_provider();
         let readiness = config.readiness.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(config, client.clone(), clients, metrics.clone(), async {
@@ -653,9 +654,9 @@ async fn backends_reachable_follows_the_security_group_rules() {
 struct RefusingEc2(std::sync::atomic::AtomicUsize);
 
 impl RefusingEc2 {
-    fn refuse<T>(&self, action: &'static str) -> Result<T, elb::Error> {
+    fn refuse<T>(&self, action: &'static str) -> Result<T, aws::Error> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Err(elb::Error::Api {
+        Err(aws::Error::Api {
             action,
             code: "UnauthorizedOperation".into(),
             message: "You are not authorized to perform this operation.".into(),
@@ -670,20 +671,20 @@ impl elb_operator::ec2::Ec2Api for RefusingEc2 {
     fn region(&self) -> &str {
         crate::REGION
     }
-    async fn describe_instances(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::InstanceNetwork>, elb::Error> {
+    async fn describe_instances(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::InstanceNetwork>, aws::Error> {
         self.refuse("DescribeInstances")
     }
-    async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+    async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::SecurityGroup>, aws::Error> {
         self.refuse("DescribeSecurityGroups")
     }
     async fn describe_security_groups_by_name(
         &self,
         _: &[String],
         _: Option<&str>,
-    ) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+    ) -> Result<Vec<elb_operator::ec2::SecurityGroup>, aws::Error> {
         self.refuse("DescribeSecurityGroups")
     }
-    async fn describe_subnets(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::Subnet>, elb::Error> {
+    async fn describe_subnets(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::Subnet>, aws::Error> {
         self.refuse("DescribeSubnets")
     }
 }
@@ -695,10 +696,10 @@ struct RefusedEc2 {
 }
 
 impl ClientsByScope for RefusedEc2 {
-    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, aws::Error> {
         self.elb.for_scope(scope)
     }
-    fn ec2_for_scope(&self, _: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, _: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, aws::Error>> {
         Some(Ok(self.ec2.clone()))
     }
 }

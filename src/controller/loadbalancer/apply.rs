@@ -20,13 +20,14 @@ use super::health::write_polled;
 use super::next_status::Observation;
 use super::reachable;
 use super::report::{self, write_status, StatusWrite};
+use crate::aws::{with_class, Class};
 use crate::controller::context::Context;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::observer;
 use crate::controller::schedule::{jittered, Step, Target};
 use crate::crd::condition::{Status, SYNCED};
 use crate::crd::{self, LoadBalancer};
-use crate::elb::{self, with_class, Class};
+use crate::elb;
 use crate::sync::execute::{self, Failure, Known, Outcome};
 use crate::{Error, Result};
 

@@ -11,10 +11,10 @@ use kube::ResourceExt;
 use tracing::{debug, warn};
 
 use super::report::{action_of, error_reason};
+use crate::aws;
 use crate::controller::context::{Context, Scope};
 use crate::controller::groups::groups_named;
 use crate::crd::{DeletionPolicy, LoadBalancer};
-use crate::elb;
 use crate::sync::execute::{self, Deleted};
 use crate::sync::ownership::Owner;
 use crate::{Error, Result};
@@ -78,10 +78,10 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
             ctx.publish(&*lb, EventType::Warning, "Conflict", "Delete", note).await;
         }
         Err(e) => {
-            if !matches!(e, elb::Error::Fenced { .. }) {
+            if !matches!(e, aws::Error::Fenced { .. }) {
                 ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.to_string()).await;
             }
-            return Err(Error::Elb(e));
+            return Err(Error::Aws(e));
         }
     }
     Ok(Action::await_change())

@@ -47,8 +47,9 @@ use self::apply::{RETRY, TERMINAL_RETRY};
 use self::validate::Policy;
 use super::context::Context;
 use super::schedule::jittered;
+use crate::aws;
+use crate::aws::{with_class, Class};
 use crate::crd::{self, LoadBalancer};
-use crate::elb::{self, with_class, Class};
 use crate::{Error, Result};
 
 /// The metrics label of this controller.
@@ -139,8 +140,8 @@ fn retry_delay(error: &Error, resync_interval: Duration) -> Duration {
         Error::InvalidSpec(_) | Error::Conflict(_) => resync_interval,
         // Not the spec's fault: the lease's renew deadline passed. Either the process lost
         // the lease (its controllers stop anyway) or a renewal was late and it leads on.
-        Error::Elb(elb::Error::Fenced { .. }) => jittered(RETRY),
-        Error::Elb(e) if e.kind() == elb::ErrorKind::Terminal => jittered(TERMINAL_RETRY.min(resync_interval)),
+        Error::Aws(aws::Error::Fenced { .. }) => jittered(RETRY),
+        Error::Aws(e) if e.kind() == aws::ErrorKind::Terminal => jittered(TERMINAL_RETRY.min(resync_interval)),
         _ => jittered(RETRY),
     }
 }
@@ -164,8 +165,8 @@ mod tests {
             synced: vec![],
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
-        let elb: Arc<dyn elb::ElbApi> =
-            Arc::new(elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
+        let elb: Arc<dyn crate::elb::ElbApi> =
+            Arc::new(crate::elb::Client::new(aws::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b")).unwrap());
         let (triggers, _) = futures::channel::mpsc::unbounded();
         Arc::new(Context::new(client, Config::default(), Arc::new(elb), crate::telemetry::Metrics::new(), recorder, stores, triggers))
     }
@@ -176,7 +177,7 @@ mod tests {
     async fn retries_do_not_back_off_per_object() {
         let ctx = context();
         let lb = Arc::new(LoadBalancer::new("lb", serde_json::from_value(serde_json::json!({"listeners": []})).unwrap()));
-        let throttled = Error::Elb(elb::Error::Api {
+        let throttled = Error::Aws(aws::Error::Api {
             action: "DescribeLoadBalancers",
             code: "Throttling".into(),
             message: "slow down".into(),
@@ -200,9 +201,9 @@ mod tests {
     #[test]
     fn a_fenced_write_is_retried_soon_not_after_a_minute() {
         let resync = Duration::from_secs(600);
-        let fenced = Error::Elb(elb::Error::Fenced { action: "RegisterInstancesWithLoadBalancer" });
+        let fenced = Error::Aws(aws::Error::Fenced { action: "RegisterInstancesWithLoadBalancer" });
         assert!(retry_delay(&fenced, resync) <= RETRY.mul_f64(1.2), "{:?}", retry_delay(&fenced, resync));
-        let validation = Error::Elb(elb::Error::Api {
+        let validation = Error::Aws(aws::Error::Api {
             action: "CreateLoadBalancer",
             code: "ValidationError".into(),
             message: "m".into(),
@@ -210,7 +211,7 @@ mod tests {
             status: 400,
         });
         assert!(retry_delay(&validation, resync) >= TERMINAL_RETRY.mul_f64(0.8));
-        let throttled = Error::Elb(elb::Error::Api {
+        let throttled = Error::Aws(aws::Error::Api {
             action: "CreateLoadBalancer",
             code: "Throttling".into(),
             message: "m".into(),

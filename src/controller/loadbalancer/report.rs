@@ -14,12 +14,12 @@ use tracing::{debug, warn};
 use super::build::SyncInputs;
 use super::next_status::{self, Observation};
 use super::validate::Refusal;
+use crate::aws;
 use crate::controller::context::Context;
 use crate::controller::gates;
 use crate::controller::status::{self, Verdict};
 use crate::crd::condition::{READY, SYNCED};
 use crate::crd::LoadBalancer;
-use crate::elb;
 use crate::sync::ownership::ConflictReason;
 use crate::sync::plan::{Action, Change, PlanError};
 use crate::{Error, Result};
@@ -152,26 +152,26 @@ pub async fn plan_failed(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, 
 /// Reports an AWS error (condition + Warning event naming code and message) and returns it.
 /// A write the lease's fence refused is not reported: this process may not lead any more,
 /// and status and events are the leader's to write.
-pub async fn aws_failed(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, e: elb::Error, how: StatusWrite<'_>) -> Error {
-    if matches!(e, elb::Error::Fenced { .. }) {
+pub async fn aws_failed(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, e: aws::Error, how: StatusWrite<'_>) -> Error {
+    if matches!(e, aws::Error::Fenced { .. }) {
         debug!(error = %e, "write refused by the lease's fence; not reported");
-        return Error::Elb(e);
+        return Error::Aws(e);
     }
     let reason = error_reason(&e);
     let message = e.to_string();
     let synced = Verdict::new(SYNCED, false, &reason, &message);
-    let transient = matches!(e.kind(), elb::ErrorKind::Throttled | elb::ErrorKind::Retryable);
+    let transient = matches!(e.kind(), aws::ErrorKind::Throttled | aws::ErrorKind::Retryable);
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
     if let Err(write) = write_status(lb, ctx, observation, how).await {
         warn!(error = %write, "could not write status");
     }
     ctx.publish(lb, EventType::Warning, &reason, action_of(&e), message).await;
-    Error::Elb(e)
+    Error::Aws(e)
 }
 
 /// A condition reason from an ELB error: its code, else a name for its kind.
-pub fn error_reason(e: &elb::Error) -> String {
-    if let elb::Error::AssumeRoleFailed { .. } = e {
+pub fn error_reason(e: &aws::Error) -> String {
+    if let aws::Error::AssumeRoleFailed { .. } = e {
         return "AssumeRoleFailed".into();
     }
     let reason: String = match e.code() {
@@ -182,18 +182,18 @@ pub fn error_reason(e: &elb::Error) -> String {
         return reason;
     }
     match e.kind() {
-        elb::ErrorKind::NotFound => "LoadBalancerNotFound",
-        elb::ErrorKind::Duplicate => "Duplicate",
-        elb::ErrorKind::Throttled => "Throttling",
-        elb::ErrorKind::Retryable => "ServiceUnavailable",
-        elb::ErrorKind::Auth => "AuthFailure",
-        elb::ErrorKind::Terminal => "ELBError",
+        aws::ErrorKind::NotFound => "LoadBalancerNotFound",
+        aws::ErrorKind::Duplicate => "Duplicate",
+        aws::ErrorKind::Throttled => "Throttling",
+        aws::ErrorKind::Retryable => "ServiceUnavailable",
+        aws::ErrorKind::Auth => "AuthFailure",
+        aws::ErrorKind::Terminal => "ELBError",
     }
     .to_string()
 }
 
 /// The ELB action an error came from, for the event's `action`.
-pub fn action_of(e: &elb::Error) -> &'static str {
+pub fn action_of(e: &aws::Error) -> &'static str {
     e.action().unwrap_or("ELB")
 }
 
@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn error_reasons() {
-        let api = |code: &str, status| elb::Error::Api {
+        let api = |code: &str, status| aws::Error::Api {
             action: "CreateLoadBalancer",
             code: code.into(),
             message: "m".into(),
@@ -213,7 +213,7 @@ mod tests {
         };
         assert_eq!(error_reason(&api("ValidationError", 400)), "ValidationError");
         assert_eq!(error_reason(&api("Throttling", 400)), "Throttling");
-        let timeout = elb::Error::Timeout { action: "DescribeLoadBalancers", timeout: Duration::from_secs(1) };
+        let timeout = aws::Error::Timeout { action: "DescribeLoadBalancers", timeout: Duration::from_secs(1) };
         assert_eq!(error_reason(&timeout), "ServiceUnavailable");
     }
 }

@@ -5,6 +5,7 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{debug, info};
 
 use super::{cached_in, groups, orphans};
+use crate::aws;
 use crate::controller::context::Context;
 use crate::controller::schedule::Memo;
 use crate::controller::scope::Scope;
@@ -22,7 +23,7 @@ pub(super) async fn inventory_pass(
     all_tags: bool,
     first_syncs: bool,
     orphans_seen: &mut std::collections::BTreeSet<String>,
-) -> Result<(), elb::Error> {
+) -> Result<(), aws::Error> {
     // With shards: only the objects of the shards held here.
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> = ctx
         .schedule

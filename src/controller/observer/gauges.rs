@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::aws::Class;
 use crate::controller::context::Context;
 use crate::controller::scope::Scope;
-use crate::elb::{Class, ElbApi};
+use crate::elb::ElbApi;
 
 /// Publishes the fleet gauges, and the budget gauges of `scope`.
 pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {

@@ -39,8 +39,8 @@ use tracing::{info_span, warn, Instrument};
 use super::context::Context;
 use super::loadbalancer::reachable::{self, Denied};
 use super::scope::Scope;
+use crate::aws::{with_class, Class};
 use crate::crd::LoadBalancer;
-use crate::elb::{with_class, Class};
 
 /// The longest the observer sleeps between looks at the budget and the schedule.
 const TICK: Duration = Duration::from_millis(500);

@@ -8,12 +8,12 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, info_span, Instrument};
 
+use crate::aws::{with_class, Class};
 use crate::controller::context::Context;
 use crate::controller::loadbalancer::reachable::{self, Denied};
 use crate::controller::scope::Scope;
 use crate::crd::LoadBalancer;
 use crate::ec2::Ec2Api;
-use crate::elb::{with_class, Class};
 
 /// Starts the backend reachability checks that are due, while fewer than
 /// [`reachable::CHECKS_IN_FLIGHT`] run.

@@ -13,12 +13,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
+use crate::aws::Class;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::loadbalancer::reachable::{self, CheckInputs, CheckOutcome};
 use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
-use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
+use crate::elb::{HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::ownership::Owner;
 use crate::sync::plan::{group_instances, Desired, Groups};
 

@@ -232,7 +232,7 @@ mod tests {
         let mut writes = s.health_writes().expect("the health queue");
         assert!(s.health_writes().is_none(), "taken once, by the health writer");
         let key = ObjectRef::new("lb").within("ns");
-        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::elb::Class::Change, first: true });
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::aws::Class::Change, first: true });
         s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
 
         s.drifted(&key);
