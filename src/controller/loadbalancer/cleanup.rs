@@ -79,7 +79,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         }
         Err(e) => {
             if !matches!(e, aws::Error::Fenced { .. }) {
-                ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.to_string()).await;
+                ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.public_message()).await;
             }
             return Err(Error::Aws(e));
         }

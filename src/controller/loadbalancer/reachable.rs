@@ -30,6 +30,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use tokio::time::Instant;
 
+use crate::aws::redact::redact;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::status::Verdict;
 use crate::crd::condition::{Status, BACKENDS_REACHABLE};
@@ -163,8 +164,8 @@ pub fn verdict(result: &Result<Reachability, CheckError>) -> (CheckOutcome, Verd
         }
         Ok(r) if r.is_reachable() => (CheckOutcome::Reachable, Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", r.message())),
         Ok(r) => (CheckOutcome::PortsClosed, Verdict::new(BACKENDS_REACHABLE, false, PORTS_CLOSED, r.message())),
-        Err(e @ CheckError::NotAllowed { .. }) => (CheckOutcome::NotAllowed, not_allowed(e.to_string())),
-        Err(e) => (CheckOutcome::Failed, Verdict::unknown(BACKENDS_REACHABLE, e.reason(), e.to_string())),
+        Err(e @ CheckError::NotAllowed { .. }) => (CheckOutcome::NotAllowed, not_allowed(redact(&e.to_string()))),
+        Err(e) => (CheckOutcome::Failed, Verdict::unknown(BACKENDS_REACHABLE, e.reason(), redact(&e.to_string()))),
     }
 }
 
@@ -194,7 +195,7 @@ impl Denied {
         }
         let result = check_backends(ec2, &inputs.instances, &inputs.source, &inputs.ports).await;
         if let Err(e @ CheckError::NotAllowed { .. }) = &result {
-            let first = self.0.lock().expect("denied lock").replace((now + resync_interval, e.to_string())).is_none();
+            let first = self.0.lock().expect("denied lock").replace((now + resync_interval, redact(&e.to_string()))).is_none();
             if first {
                 tracing::warn!(error = %e, "EC2 reads not allowed: BackendsReachable is Unknown until they are (the check is optional)");
             }

@@ -158,7 +158,7 @@ pub async fn aws_failed(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, e
         return Error::Aws(e);
     }
     let reason = error_reason(&e);
-    let message = e.to_string();
+    let message = e.public_message();
     let synced = Verdict::new(SYNCED, false, &reason, &message);
     let transient = matches!(e.kind(), aws::ErrorKind::Throttled | aws::ErrorKind::Retryable);
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient };
