@@ -162,6 +162,8 @@ mod tests {
             healthchecks: reflector::store().0,
             pods: reflector::store().0,
             nodes: reflector::store().0,
+            classes: reflector::store().0,
+            namespaces: reflector::store().0,
             synced: vec![],
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
