@@ -164,7 +164,9 @@ mod tests {
     use crate::ec2::{InstanceNetwork, SecurityGroup, Subnet, FILTER_BATCH};
     use crate::tenancy::RefusalReason;
 
-    fn tags(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    type Tags = BTreeMap<String, String>;
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
@@ -186,7 +188,7 @@ mod tests {
             Fake { tags: pairs.into_iter().collect(), ..Fake::default() }
         }
 
-        fn lookup(&self, action: &'static str, ids: &[String], batch: usize) -> Result<Vec<(String, BTreeMap<String, String>)>, Error> {
+        fn lookup(&self, action: &'static str, ids: &[String], batch: usize) -> Result<Vec<(String, Tags)>, Error> {
             let mut calls = self.calls.lock().unwrap();
             for chunk in ids.chunks(batch) {
                 calls.push((action, chunk.len()));
