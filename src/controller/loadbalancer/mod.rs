@@ -28,6 +28,7 @@ pub mod next_status;
 pub mod reachable;
 pub mod report;
 pub mod resolve;
+pub mod resource_tags;
 pub mod validate;
 pub mod zones;
 
