@@ -39,6 +39,9 @@ pub struct Resolved {
     pub unknown_nodes: BTreeSet<String>,
     /// Whether the spec selects anything at all (a selector or static ids).
     pub selects_anything: bool,
+    /// Instances from pods or nodes left out because they lack the tags the
+    /// LoadBalancerClass requires (reason `InstanceNotAllowed`), with the message.
+    pub not_allowed: Option<(BTreeSet<String>, String)>,
 }
 
 impl Resolved {

@@ -115,7 +115,7 @@ where
 }
 
 /// A Ready node backed by `instance` (or without providerID when `None`).
-async fn node(client: &kube::Client, name: &str, instance: Option<(&str, &str)>) {
+pub(crate) async fn node(client: &kube::Client, name: &str, instance: Option<(&str, &str)>) {
     let api: Api<Node> = Api::all(client.clone());
     let provider = instance.map(|(zone, id)| format!("aws:///{zone}/{id}"));
     create(&api, json!({"metadata": {"name": name}, "spec": {"providerID": provider}})).await;
@@ -171,7 +171,7 @@ pub(crate) async fn events(client: &kube::Client, ns: &str) -> Vec<(String, Stri
         .collect()
 }
 
-async fn registered(elb_name: &str) -> Vec<String> {
+pub(crate) async fn registered(elb_name: &str) -> Vec<String> {
     let mut ids = execute::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
     ids.sort();
     ids

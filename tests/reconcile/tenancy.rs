@@ -261,3 +261,75 @@ async fn require_class_refuses_classless_loadbalancers() {
     assert!(!exists("ten-require-web").await);
     operator.stop().await;
 }
+
+/// A class requiring resource tags: a spec naming an untagged instance is refused with no
+/// AWS write; nodes backed by untagged instances are left out (`InstanceNotAllowed`) and the
+/// rest registered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn required_resource_tags_bound_what_a_namespace_reaches() {
+    use crate::MOTO;
+    use elb_operator::controller::AwsClients;
+    let (_standin, kube) = kube_client().await;
+    let ns = "ten-resources";
+    namespace(&kube, ns).await;
+    let ids = MOTO.run_instances(2, "us-east-1b");
+    let (ours, theirs) = (&ids[0], &ids[1]);
+    MOTO.ec2(crate::REGION, &[("Action", "CreateTags"), ("ResourceId.1", ours.as_str()), ("Tag.1.Key", "team"), ("Tag.1.Value", "a")]);
+    for (name, id) in [("ten-resources-ours", ours), ("ten-resources-theirs", theirs)] {
+        crate::kube_loop::node(&kube, name, Some(("us-east-1b", id))).await;
+        let nodes: Api<k8s_openapi::api::core::v1::Node> = Api::all(kube.clone());
+        nodes
+            .patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"pool": "ten-resources"}}})))
+            .await
+            .unwrap();
+    }
+    let classes: Api<LoadBalancerClass> = Api::all(kube.clone());
+    create(&classes, class("tagged", true, json!({"requiredResourceTags": {"team": "a"}}))).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
+    create(
+        &lbs,
+        lb(
+            "named",
+            json!({"loadBalancerName": "ten-resources-named", "availabilityZones": ["us-east-1b"], "listeners": listeners,
+                            "backends": {"instanceIds": [theirs]}}),
+        ),
+    )
+    .await;
+    create(
+        &lbs,
+        lb(
+            "pool",
+            json!({"loadBalancerName": "ten-resources-pool", "availabilityZones": ["us-east-1b"], "listeners": listeners,
+                           "backends": {"nodeSelector": {"matchLabels": {"pool": "ten-resources"}}}}),
+        ),
+    )
+    .await;
+    let elb = Clients::new(crate::config());
+    let ec2 = elb.beside(crate::config());
+    let autoscaling = elb.beside(elb_operator::autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap());
+    let operator = Operator::start_with(&kube, Operator::config(ns), AwsClients { elb, ec2: Some(ec2), autoscaling }, Metrics::new()).await;
+
+    let named = refused(&lbs, "named", "ResourceNotAllowed").await;
+    let message = &condition(&named, "Synced").unwrap().message;
+    assert!(message.contains(theirs.as_str()) && message.contains("team=a"), "{message}");
+    assert!(!exists("ten-resources-named").await, "a refused spec wrote to AWS");
+
+    let pool = eventually("pool Synced with the untagged node left out", || async {
+        lbs.get("pool")
+            .await
+            .ok()
+            .filter(|lb| is_true(lb, "Synced") && condition(lb, "BackendsResolved").is_some_and(|c| c.status == "False"))
+    })
+    .await;
+    let resolved = condition(&pool, "BackendsResolved").unwrap();
+    assert_eq!(resolved.reason, "InstanceNotAllowed");
+    assert!(resolved.message.contains(theirs.as_str()), "{}", resolved.message);
+    assert_eq!(crate::kube_loop::registered("ten-resources-pool").await, [ours.clone()]);
+
+    for name in ["named", "pool"] {
+        lbs.delete(name, &DeleteParams::default()).await.unwrap();
+        eventually("resource gone", || async { lbs.get_opt(name).await.unwrap().is_none().then_some(()) }).await;
+    }
+    operator.stop().await;
+}

@@ -13,7 +13,7 @@ use tracing::{debug, info_span, warn, Instrument};
 use super::build::{build, SyncInputs};
 use super::next_status::Observation;
 use super::report::{write_status, StatusWrite};
-use super::resolve::resolve;
+use super::resolve::from_caches;
 use super::validate::{validate, Policy};
 use crate::controller::context::Context;
 use crate::controller::schedule::{jittered, status_print};
@@ -30,7 +30,7 @@ pub async fn write_health(key: ObjectRef<LoadBalancer>, ctx: Arc<Context>) {
         let Some((health, at)) = ctx.schedule.take_health(&key, status_print(lb.status.as_ref())) else {
             return Ok(Action::await_change());
         };
-        let inputs = match validate(&lb, resolve(&lb, &ctx), &Policy::of(&ctx.config)) {
+        let inputs = match validate(&lb, from_caches(&lb, &ctx), &Policy::of(&ctx.config)) {
             Ok(validated) => build(validated),
             // A refused spec: the reconcile reports it; the result waits for it.
             Err(_) => {

@@ -112,7 +112,10 @@ async fn steps(lb: &LoadBalancer, ctx: &Arc<Context>) -> Result<Action> {
     if !ctx.stores.wait_ready(Duration::from_secs(30)).await {
         return Ok(Action::requeue(RETRY));
     }
-    let referenced = resolve::resolve(lb, ctx);
+    let referenced = match resolve::resolve(lb, ctx).await {
+        Ok(referenced) => referenced,
+        Err(e) => return Err(Error::Aws(e)),
+    };
     let validated = match validate::validate(lb, referenced, &Policy::of(&ctx.config)) {
         Ok(validated) => validated,
         Err(refusal) => return Err(report::refused(lb, ctx, &refusal).await),

@@ -358,6 +358,9 @@ pub fn backends_verdict(resolved: &Resolved) -> Verdict {
             format!("selected pods run on nodes that are not known: {}", list(&resolved.unknown_nodes)),
         );
     }
+    if let Some((_, message)) = &resolved.not_allowed {
+        return Verdict::new(BACKENDS_RESOLVED, false, crate::tenancy::INSTANCE_NOT_ALLOWED, message.clone());
+    }
     Verdict::new(BACKENDS_RESOLVED, true, "Resolved", "every selected backend resolved to an EC2 instance")
 }
 

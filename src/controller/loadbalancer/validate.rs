@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
 
-use super::resolve::Referenced;
+use super::resolve::{named, Referenced};
 use crate::controller::backends::Resolved;
 use crate::controller::config::Config;
 use crate::controller::healthcheck;
@@ -131,7 +131,24 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
                 .map_err(|m| Refusal { reason: "HealthCheckInvalid", message: format!("HealthCheck {ns}/{name}: {m}") })?,
         ),
     };
-    let backends = referenced.backends.map_err(|e| Refusal::invalid(e.to_string()))?;
+    let mut backends = referenced.backends.map_err(|e| Refusal::invalid(e.to_string()))?;
+    // Not read (`None`): the health writer's path, which writes nothing to AWS.
+    if let (false, Some(tags)) = (grant.required_resource_tags.is_empty(), referenced.resource_tags) {
+        let tags = tags.map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        // What the spec names must carry the tags, else nothing is written; instances from
+        // pods and nodes that lack them are left out, the rest applied.
+        let named = named(lb);
+        tags.check_named(&grant, &named).map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        let selected: Vec<String> = backends.instances.keys().filter(|id| !named.instances.contains(*id)).cloned().collect();
+        let left_out = tags.instances_not_allowed(&grant, selected.iter().map(String::as_str));
+        if !left_out.is_empty() {
+            for id in &left_out {
+                backends.instances.remove(id);
+            }
+            let message = grant.instances_not_allowed_message(&left_out);
+            backends.not_allowed = Some((left_out.into_iter().collect(), message));
+        }
+    }
     let mut validated = validate_spec(&lb.spec, scope, &lb.load_balancer_name(), owner, health_check, backends)?;
     validated.tags = grant.elb_tags(&lb.spec.tags);
     Ok(validated)
@@ -383,6 +400,7 @@ tags: {team: web}
             backends: Ok(resolved(&[("i-1", Some("us-east-1a"))])),
             classes: vec![],
             namespace_labels: BTreeMap::new(),
+            resource_tags: None,
         }
     }
 
