@@ -1,6 +1,9 @@
-//! Step 6, cleanup (the finalizer's): `Delete` removes the ELB this resource owns (already
-//! gone is success); `Retain` leaves it, tagged for the orphan report; a foreign ELB is
-//! never deleted and never blocks deletion.
+//! Step 6, cleanup (the finalizer's), under the class's rules (no role or region it does not
+//! grant is used): `Delete` (the spec's, else the class's default) removes the ELB this
+//! resource owns (already gone is success); `Retain` leaves it, tagged for the orphan report;
+//! an ELB tagged adopted is kept unless the spec itself says `Delete`; a foreign ELB is
+//! never deleted and never blocks deletion. A deletion that cannot succeed gives up and
+//! leaves the ELB rather than hold the finalizer forever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +17,8 @@ use tracing::{debug, warn};
 use super::report::{action_of, error_reason};
 use super::validate::Policy;
 use crate::aws;
-use crate::controller::context::{Context, Scope};
+use crate::controller::context::Context;
+use crate::controller::scope::Scope;
 use crate::controller::groups::groups_named;
 use crate::crd::{DeletionPolicy, LoadBalancer};
 use crate::sync::execute::{self, Deleted};

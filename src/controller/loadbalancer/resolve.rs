@@ -1,6 +1,8 @@
-//! Step 1, resolve: read what a LoadBalancer refers to, from the caches: its HealthCheck,
-//! and the pods and nodes its backends select (as EC2 instances). Reads only; nothing is
-//! judged here: a missing HealthCheck or a bad selector is [`super::validate`]'s to refuse.
+//! Step 1, resolve: read what a LoadBalancer refers to: from the caches, its HealthCheck,
+//! the pods and nodes its backends select (as EC2 instances), the LoadBalancerClasses and
+//! its namespace's labels; from AWS, only when its class requires resource tags, the tags of
+//! the resources it names or resolves. Reads only; nothing is judged here: a missing
+//! HealthCheck, a bad selector or a class's refusal is [`super::validate`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
