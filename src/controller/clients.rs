@@ -28,11 +28,29 @@ pub trait ClientsByScope: Send + Sync + 'static {
     fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
         Ok(None)
     }
+
+    /// Drops the clients of `scope`, and the assumed credentials no client holds any more:
+    /// no LoadBalancer maps to the scope now (the observer ended). A later call for the
+    /// scope builds them again (a cleanup does).
+    fn evict(&self, _scope: &Scope) {}
+}
+
+/// The clients of `scope` in a [`aws::Regional`]: a role scope's sessions name its tenant.
+fn get<C: aws::FromConfig>(regional: &aws::Regional<C>, scope: &Scope) -> Result<Arc<C>, aws::Error> {
+    regional.get_for(&scope.region, scope.role.as_deref(), scope.tenant())
+}
+
+fn evict<C: aws::FromConfig>(regional: &aws::Regional<C>, scope: &Scope) -> bool {
+    regional.evict(&scope.region, scope.role.as_deref(), scope.tenant())
 }
 
 impl ClientsByScope for elb::Clients {
     fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
-        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+        Ok(get(self, scope)?)
+    }
+
+    fn evict(&self, scope: &Scope) {
+        evict(self, scope);
     }
 }
 
@@ -52,11 +70,21 @@ impl ClientsByScope for AwsClients {
 
     fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         let ec2 = self.ec2.as_ref()?;
-        Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
+        Some(get(ec2, scope).map(|c| c as Arc<dyn Ec2Api>))
     }
 
     fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
-        Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
+        Ok(Some(get(&self.autoscaling, scope)?))
+    }
+
+    /// From every service: they share the assumed credentials, which go with the last
+    /// client that holds them.
+    fn evict(&self, scope: &Scope) {
+        evict(&self.elb, scope);
+        evict(&self.autoscaling, scope);
+        if let Some(ec2) = &self.ec2 {
+            evict(ec2, scope);
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let key = ObjectRef::from_obj(&*lb);
     ctx.forget(&key);
     let name = lb.load_balancer_name();
-    let scope = Scope::of(&lb, &ctx.config.default_region);
+    let scope = Scope::of(&lb, &ctx.config.default_region, &ctx.config.cluster_name);
     let region = scope.region.clone();
     if lb.deletion_policy() == DeletionPolicy::Retain {
         let why = match lb.spec.deletion_policy {

@@ -92,7 +92,7 @@ pub struct ValidatedSpec {
 pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
     let ns = lb.namespace().unwrap_or_default();
     let owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
-    let scope = Scope::of(lb, policy.default_region);
+    let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
     if let Some(role) = &scope.role {
         if !role_allowed(&role.arn, policy.allowed_role_arns) {
             return Err(Refusal {
