@@ -49,6 +49,8 @@ use crate::crd::LoadBalancer;
 
 /// The longest the observer sleeps between looks at the budget and the schedule.
 const TICK: Duration = Duration::from_millis(500);
+/// How long a retired observer waits for its polls and checks in flight.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 /// A failed inventory pass is retried after this long.
 const INVENTORY_RETRY: Duration = Duration::from_secs(30);
 
@@ -125,6 +127,13 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
         // LoadBalancer leaving the cache.
         if Instant::now() >= next_inventory && retire_if_unused(&ctx, &scope) {
             info!("no LoadBalancer maps to the scope any more; its observer ends and its clients are dropped");
+            // The polls and checks in flight hold the scope's clients: with every slot back,
+            // none does (bounded by the clients' timeouts).
+            let slots = async {
+                let _ = polls.acquire_many(polls::IN_FLIGHT as u32).await;
+                let _ = checks.acquire_many(reachable::CHECKS_IN_FLIGHT as u32).await;
+            };
+            let _ = tokio::time::timeout(IN_FLIGHT_WAIT, slots).await;
             return;
         }
         // A shard was gained: its objects' first syncs wait for a fresh pass.
