@@ -97,3 +97,47 @@ impl ClientsByScope for Arc<dyn ElbApi> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::scope::TenantRole;
+
+    fn scope(region: &str, namespace: Option<&str>) -> Scope {
+        let role = |ns: &str| TenantRole {
+            role: aws::Role { arn: "arn:aws:iam::123456789012:role/lb".into(), external_id: None },
+            tenant: aws::Tenant::new("prod", ns),
+        };
+        Scope { region: region.into(), role: namespace.map(role) }
+    }
+
+    /// A role scope's clients act for its namespace: one assumed session per namespace,
+    /// whatever the region; eviction drops a scope's clients from every service, and the
+    /// session with the last of them.
+    #[test]
+    fn role_scopes_assume_per_namespace_and_evict_from_every_service() {
+        let base = aws::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:1", "AK", "SK");
+        let elb = elb::Clients::new(base.clone());
+        let clients = AwsClients { autoscaling: elb.beside(base.clone()), ec2: Some(elb.beside(base)), elb };
+        let (a_east, a_west, b_east, plain) = (
+            scope("us-east-1", Some("team-a")),
+            scope("us-west-2", Some("team-a")),
+            scope("us-east-1", Some("team-b")),
+            scope("us-east-1", None),
+        );
+        for s in [&a_east, &a_west, &b_east, &plain] {
+            clients.for_scope(s).unwrap();
+            clients.autoscaling_for_scope(s).unwrap().unwrap();
+            clients.ec2_for_scope(s).unwrap().unwrap();
+        }
+        assert_eq!(clients.elb.cached(), (4, 2), "team-a's two regions share one session; team-b has its own");
+        clients.evict(&a_east);
+        assert_eq!((clients.elb.cached(), clients.autoscaling.cached().0, clients.ec2.as_ref().unwrap().cached().0), ((3, 2), 3, 3));
+        clients.evict(&a_west);
+        assert_eq!(clients.elb.cached(), (2, 1), "team-a's last scope gone: its session too");
+        clients.evict(&plain);
+        assert_eq!(clients.elb.cached(), (1, 1), "team-b's session stays");
+        clients.evict(&b_east);
+        assert_eq!((clients.elb.cached(), clients.autoscaling.cached(), clients.ec2.as_ref().unwrap().cached()), ((0, 0), (0, 0), (0, 0)));
+    }
+}

@@ -45,10 +45,11 @@ impl Scope {
         let tenant = || aws::Tenant::new(cluster, lb.metadata.namespace.clone().unwrap_or_default());
         Scope {
             region: lb.spec.region.clone().unwrap_or_else(|| default_region.to_string()),
-            role: lb.spec.role_arn.clone().map(|arn| TenantRole {
-                role: aws::Role { arn, external_id: lb.spec.external_id.clone() },
-                tenant: tenant(),
-            }),
+            role: lb
+                .spec
+                .role_arn
+                .clone()
+                .map(|arn| TenantRole { role: aws::Role { arn, external_id: lb.spec.external_id.clone() }, tenant: tenant() }),
         }
     }
 

@@ -927,7 +927,10 @@ impl ClientsByScope for SharedClients {
     fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, aws::Error>> {
         self.0.ec2_for_scope(scope)
     }
-    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<std::sync::Arc<dyn elb_operator::autoscaling::AutoScalingApi>>, aws::Error> {
+    fn autoscaling_for_scope(
+        &self,
+        scope: &Scope,
+    ) -> Result<Option<std::sync::Arc<dyn elb_operator::autoscaling::AutoScalingApi>>, aws::Error> {
         self.0.autoscaling_for_scope(scope)
     }
     fn evict(&self, scope: &Scope) {
@@ -948,8 +951,14 @@ async fn a_scope_without_load_balancers_is_stopped_and_evicted() {
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
     let lb = |name: &str, spec: serde_json::Value| json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec});
-    create(&lbs, lb("as-role", json!({"loadBalancerName": "loop-evict-role", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role})))
-        .await;
+    create(
+        &lbs,
+        lb(
+            "as-role",
+            json!({"loadBalancerName": "loop-evict-role", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role}),
+        ),
+    )
+    .await;
     create(&lbs, lb("plain", json!({"loadBalancerName": "loop-evict-plain", "availabilityZones": ["us-east-1a"], "listeners": listeners})))
         .await;
 
@@ -974,13 +983,25 @@ async fn a_scope_without_load_balancers_is_stopped_and_evicted() {
     eventually("as-role gone", || async { lbs.get_opt("as-role").await.unwrap().is_none().then_some(()) }).await;
     let gone = tokio::time::Instant::now();
     let evicted = test_support::poll(resync * 5, || async { (scopes() == 1 && clients.elb.cached() == (1, 0)).then_some(()) }).await;
-    assert!(evicted.is_some(), "scopes {} and cached {:?} {:?} after the role's last LoadBalancer left", scopes(), clients.elb.cached(), gone.elapsed());
+    assert!(
+        evicted.is_some(),
+        "scopes {} and cached {:?} {:?} after the role's last LoadBalancer left",
+        scopes(),
+        clients.elb.cached(),
+        gone.elapsed()
+    );
     assert_eq!(clients.autoscaling.cached(), (1, 0), "the role's Auto Scaling client went with the scope");
     assert!(execute::describe(&client(), "loop-evict-plain").await.unwrap().is_some());
 
     // A new LoadBalancer of the role starts its scope again.
-    create(&lbs, lb("again", json!({"loadBalancerName": "loop-evict-again", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role})))
-        .await;
+    create(
+        &lbs,
+        lb(
+            "again",
+            json!({"loadBalancerName": "loop-evict-again", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role}),
+        ),
+    )
+    .await;
     eventually("again Ready", || async { lbs.get("again").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
     assert_eq!((scopes(), clients.elb.cached()), (2, (2, 1)));
 

@@ -192,7 +192,8 @@ mod tests {
         }))
         .expect("a LoadBalancer");
         if deleting {
-            lb.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+            lb.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
         }
         lb
     }
