@@ -490,7 +490,7 @@ mod tests {
                 group("sg-b", vec![rule("tcp", Some((80, 80)), &["10.0.0.0/16"], &[])]),
                 SecurityGroup { group_id: "sg-src".into(), group_name: "elb-sg".into(), ..Default::default() },
             ],
-            subnets: vec![Subnet { subnet_id: "subnet-1".into(), vpc_id: None, availability_zone: None, cidrs: vec![net("10.0.1.0/24")] }],
+            subnets: vec![Subnet { subnet_id: "subnet-1".into(), cidrs: vec![net("10.0.1.0/24")], ..Default::default() }],
             ..Default::default()
         };
         let r = check_backends(&fake, &ids(&["i-1", "i-2"]), &elb(&[], Some("elb-sg"), &["subnet-1"]), &set(&[80])).await.unwrap();

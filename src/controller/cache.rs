@@ -1,4 +1,5 @@
-//! The controllers' caches: one reflector per kind (LoadBalancer, HealthCheck, Pod, Node).
+//! The controllers' caches: one reflector per kind (LoadBalancer, HealthCheck, Pod, Node,
+//! LoadBalancerClass, Namespace).
 //! Each watch runs once; its events are fanned out to the controllers that need them, and
 //! reconcilers read the stores, never the API.
 
@@ -8,7 +9,7 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::Api;
 use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
 use kube::runtime::reflector::{self, Store};
@@ -18,7 +19,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::crd::{HealthCheck, LoadBalancer};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
 /// The reflector caches the reconcilers read from.
 #[derive(Clone)]
@@ -27,11 +28,29 @@ pub struct Stores {
     pub healthchecks: Store<HealthCheck>,
     pub pods: Store<Pod>,
     pub nodes: Store<Node>,
+    /// The LoadBalancerClasses (cluster-scoped): the tenancy rules.
+    pub classes: Store<LoadBalancerClass>,
+    /// The watched namespaces, trimmed to their metadata: the labels a class's
+    /// namespaceSelector reads.
+    pub namespaces: Store<Namespace>,
     /// One flag per cache, set when its first full list is in.
     pub synced: Vec<watch::Receiver<bool>>,
 }
 
 impl Stores {
+    /// The LoadBalancerClasses in the cluster.
+    pub fn classes(&self) -> Vec<LoadBalancerClass> {
+        self.classes.state().iter().map(|c| (**c).clone()).collect()
+    }
+
+    /// The labels of `namespace` (none when it is not in the cache).
+    pub fn namespace_labels(&self, namespace: &str) -> std::collections::BTreeMap<String, String> {
+        self.namespaces
+            .get(&kube::runtime::reflector::ObjectRef::new(namespace))
+            .and_then(|n| n.metadata.labels.clone())
+            .unwrap_or_default()
+    }
+
     /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
     /// pod cache would deregister every instance.
     ///
@@ -49,6 +68,13 @@ impl Stores {
         };
         tokio::time::timeout(limit, all).await.unwrap_or(false)
     }
+}
+
+/// A Namespace as the cache keeps it: its metadata (the labels are what is read).
+pub fn trim_namespace(ns: &mut Namespace) {
+    ns.spec = None;
+    ns.status = None;
+    ns.metadata.annotations = None;
 }
 
 /// One watch of `api` into a store, with its objects (deleted ones included) fanned out to

@@ -38,7 +38,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::Api;
 use kube::core::error_boundary::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
@@ -52,7 +52,7 @@ pub use config::Config;
 pub use context::Context;
 pub use scope::Scope;
 
-use crate::crd::{HealthCheck, LoadBalancer};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 use crate::telemetry::Metrics;
 
 /// Runs the LoadBalancer and HealthCheck controllers until `shutdown` resolves, then lets
@@ -97,14 +97,37 @@ pub async fn run(
         }
     };
     let (node_store, node_synced, node_driver, mut node_rx) =
-        cache::reflect(node_api, wc, 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
+        cache::reflect(node_api, wc.clone(), 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
+    let class_api: Api<DeserializeGuard<LoadBalancerClass>> = Api::all(client.clone());
+    let (class_store, class_synced, class_driver, mut class_rx) = cache::reflect(
+        class_api,
+        watcher::Config::default(),
+        1,
+        |_| {},
+        events::report_invalid::<LoadBalancerClass>(recorder.clone(), config.shards.clone()),
+    );
+    // The namespaces' labels, for the classes' namespaceSelectors: only the watched one when
+    // the operator watches one namespace.
+    let ns_api: Api<DeserializeGuard<Namespace>> = Api::all(client.clone());
+    let ns_wc = match ns {
+        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+        None => watcher::Config::default(),
+    };
+    let (ns_store, ns_synced, ns_driver, mut ns_rx) =
+        cache::reflect(ns_api, ns_wc, 1, cache::trim_namespace, events::report_invalid::<Namespace>(recorder.clone(), None));
     let stores = cache::Stores {
         loadbalancers: lb_store.clone(),
         healthchecks: hc_store.clone(),
         pods: pod_store.clone(),
         nodes: node_store.clone(),
-        synced: vec![lb_synced, hc_synced, pod_synced, node_synced],
+        classes: class_store.clone(),
+        namespaces: ns_store.clone(),
+        synced: vec![lb_synced, hc_synced, pod_synced, node_synced, class_synced, ns_synced],
     };
+    let mut config = config;
+    if config.cluster_uid.is_none() {
+        config.cluster_uid = cluster_uid(&client).await;
+    }
     let controller_config = controller::Config::default().concurrency(config.concurrency);
     // The observers trigger resyncs and health-status writes through this channel.
     let (triggers, triggered) = futures::channel::mpsc::unbounded();
@@ -116,7 +139,7 @@ pub async fn run(
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.
     let mut tasks = Tasks(vec![], ctx.clone());
-    tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn));
+    tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver, class_driver, ns_driver].into_iter().map(tokio::spawn));
     if let Some(shards) = shards.clone() {
         tasks.0.push(tokio::spawn(handover::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
     }
@@ -148,6 +171,8 @@ pub async fn run(
     let lbs_for_pods = lb_store.clone();
     let lbs_for_nodes = lb_store.clone();
     let pods_for_nodes = pod_store.clone();
+    let lbs_for_classes = lb_store.clone();
+    let lbs_for_namespaces = lb_store.clone();
     let hcs_present = hc_store.clone();
     let hc_events = hc_rx.remove(0).map(Ok).predicate_filter(
         move |hc: &HealthCheck| triggers::health_check_fingerprint(hc, hcs_present.get(&ObjectRef::from_obj(hc)).is_some()),
@@ -169,6 +194,15 @@ pub async fn run(
         .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
             triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node)
         })
+        // A class change re-evaluates the LoadBalancers it may apply to; a namespace's label
+        // change, that namespace's.
+        .watches_stream(class_rx.remove(0).map(Ok), move |class: LoadBalancerClass| {
+            triggers::class_to_loadbalancers(&lbs_for_classes, &class)
+        })
+        .watches_stream(
+            ns_rx.remove(0).map(Ok).predicate_filter(triggers::namespace_fingerprint, Default::default()),
+            move |ns: Namespace| triggers::namespace_to_loadbalancers(&lbs_for_namespaces, &ns),
+        )
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
         .run(loadbalancer::reconcile, loadbalancer::error_policy, ctx.clone())
@@ -223,6 +257,18 @@ pub async fn run(
     readiness.set(false);
     drop(tasks);
     Ok(())
+}
+
+/// The UID of the `kube-system` Namespace: this cluster's identity in the ownership tags.
+/// `None` (logged) when it cannot be read; ELBs then carry no `cluster-uid` tag.
+async fn cluster_uid(client: &kube::Client) -> Option<String> {
+    match Api::<Namespace>::all(client.clone()).get("kube-system").await {
+        Ok(ns) => ns.metadata.uid,
+        Err(e) => {
+            warn!(error = %e, "could not read the kube-system namespace; ELBs get no cluster-uid tag");
+            None
+        }
+    }
 }
 
 /// A tick every `period`, the first after one period.

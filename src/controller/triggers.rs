@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
 use super::backends;
 use super::fingerprint::fingerprint;
-use crate::crd::{HealthCheck, LoadBalancer};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
 /// The LoadBalancers of `namespace` whose `healthCheckRef` names the HealthCheck `name`.
 /// The one answer to "who uses this HealthCheck": it triggers their reconciles and fills
@@ -113,6 +113,31 @@ pub fn node_fingerprint(node: &Node) -> Option<u64> {
     )))
 }
 
+/// The LoadBalancers a LoadBalancerClass change may re-evaluate: those that name it, and
+/// those that name none (the default-class annotation may have moved to or from it).
+pub fn class_to_loadbalancers(lbs: &Store<LoadBalancer>, class: &LoadBalancerClass) -> Vec<ObjectRef<LoadBalancer>> {
+    let name = class.name_any();
+    lbs.state().iter().filter(|lb| may_use_class(lb, &name)).map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// Whether the class `name` may apply to `lb`: named by it, or the default of those that name
+/// none.
+fn may_use_class(lb: &LoadBalancer, name: &str) -> bool {
+    lb.spec.class_name.as_deref().is_none_or(|n| n == name)
+}
+
+/// The LoadBalancers of a namespace whose labels changed (a class's namespaceSelector reads
+/// them).
+pub fn namespace_to_loadbalancers(lbs: &Store<LoadBalancer>, namespace: &Namespace) -> Vec<ObjectRef<LoadBalancer>> {
+    let name = namespace.name_any();
+    lbs.state().iter().filter(|lb| lb.namespace().as_deref() == Some(name.as_str())).map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// What of a Namespace the LoadBalancers depend on: its labels (and its existence).
+pub fn namespace_fingerprint(namespace: &Namespace) -> Option<u64> {
+    Some(fingerprint(&(namespace.metadata.labels.as_ref(), namespace.metadata.deletion_timestamp.is_some())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +152,29 @@ mod tests {
         let mut lb = LoadBalancer::new(name, spec);
         lb.metadata.namespace = Some(ns.into());
         Arc::new(lb)
+    }
+
+    /// A class change reaches the LoadBalancers naming it and those naming none (the default
+    /// may have moved), never those of another class; a namespace's, only its own.
+    #[test]
+    fn classes_and_namespaces_reach_the_loadbalancers_they_may_govern() {
+        let (store, mut writer) = kube::runtime::reflector::store::<LoadBalancer>();
+        for (ns, name, class) in [("a", "named", Some("team")), ("a", "other", Some("other")), ("b", "unnamed", None)] {
+            let mut lb = (*lb(ns, name, None)).clone();
+            lb.spec.class_name = class.map(Into::into);
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(lb));
+        }
+        let class = LoadBalancerClass::new("team", serde_json::from_value(serde_json::json!({})).unwrap());
+        let mut reached: Vec<String> = class_to_loadbalancers(&store, &class).into_iter().map(|r| r.name).collect();
+        reached.sort();
+        assert_eq!(reached, ["named", "unnamed"]);
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "a", "labels": {"team": "a"}}})).unwrap();
+        let mut reached: Vec<String> = namespace_to_loadbalancers(&store, &ns).into_iter().map(|r| r.name).collect();
+        reached.sort();
+        assert_eq!(reached, ["named", "other"]);
+        let relabelled: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "a", "labels": {"team": "b"}}})).unwrap();
+        assert_ne!(namespace_fingerprint(&ns), namespace_fingerprint(&relabelled));
     }
 
     #[test]

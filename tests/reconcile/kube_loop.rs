@@ -26,7 +26,7 @@ pub(crate) async fn kube_client() -> (StandIn, kube::Client) {
     let standin = StandIn::start().await.expect("stand-in");
     let client = connect(&standin).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml"] {
+    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml", "loadbalancerclasses.elb.operator.dev.yaml"] {
         let path = test_support::repo_root().join("crds").join(file);
         let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         crds.create(&PostParams::default(), &crd).await.expect("install CRD");
@@ -41,7 +41,7 @@ async fn connect(standin: &StandIn) -> kube::Client {
 }
 
 /// The controllers of one test, stopped (gracefully) on [`Operator::stop`].
-struct Operator {
+pub(crate) struct Operator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
     readiness: elb_operator::http::Readiness,
@@ -50,11 +50,11 @@ struct Operator {
 
 impl Operator {
     /// The controllers of `namespace` with ELB clients only (no reachability check).
-    async fn start(client: &kube::Client, namespace: &str) -> Operator {
+    pub(crate) async fn start(client: &kube::Client, namespace: &str) -> Operator {
         Self::start_with(client, Self::config(namespace), Clients::new(crate::config()), Metrics::new()).await
     }
 
-    fn config(namespace: &str) -> Config {
+    pub(crate) fn config(namespace: &str) -> Config {
         Config {
             cluster_name: "loop-test".into(),
             namespace: Some(namespace.into()),
@@ -65,7 +65,7 @@ impl Operator {
     }
 
     /// The controllers with `config` and `clients`, recording into `metrics`.
-    async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
+    pub(crate) async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
         aws::install_crypto_provider();
         let readiness = config.readiness.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -81,7 +81,7 @@ impl Operator {
         self.metrics.reconcile.runs.get_or_create(&elb_operator::telemetry::ResourceLabels { resource: resource.into() }).get()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("graceful shutdown").unwrap().unwrap();
         assert!(!self.readiness.is_ready());
@@ -156,7 +156,7 @@ pub(crate) fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s
     lb.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
 }
 
-fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
+pub(crate) fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
     condition(lb, type_).is_some_and(|c| c.status == "True")
 }
 
@@ -297,7 +297,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     operator.stop().await;
 }
 
-async fn client_tags(name: &str) -> std::collections::BTreeMap<String, String> {
+pub(crate) async fn client_tags(name: &str) -> std::collections::BTreeMap<String, String> {
     let tags = client().describe_tags(&[name.to_string()]).await.unwrap().remove(name).unwrap_or_default();
     tags.into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
 }
@@ -435,9 +435,17 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
     for name in ["loop-adopt-kept", "loop-adopt-deleted"] {
         c.create_load_balancer(&CreateLoadBalancerInput::http(name, "us-east-1a", 8080)).await.unwrap();
     }
+    // Adoption goes through a class that allows it.
+    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
+    create(
+        &classes,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass",
+                            "metadata": {"name": "adopters"}, "spec": {"adoption": "Allowed"}}),
+    )
+    .await;
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let lb = |name: &str, elb: &str, policy: Option<&str>| {
-        let mut spec = json!({"loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
+        let mut spec = json!({"className": "adopters", "loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
                               "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]});
         if let Some(p) = policy {
             spec["deletionPolicy"] = json!(p);

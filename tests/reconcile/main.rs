@@ -13,6 +13,7 @@ mod elb_side;
 mod fleet;
 mod kube_loop;
 mod reachability;
+mod tenancy;
 
 use std::sync::LazyLock;
 

@@ -3,6 +3,7 @@
 //! never deleted and never blocks deletion.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -11,13 +12,25 @@ use kube::ResourceExt;
 use tracing::{debug, warn};
 
 use super::report::{action_of, error_reason};
+use super::validate::Policy;
 use crate::aws;
 use crate::controller::context::{Context, Scope};
 use crate::controller::groups::groups_named;
 use crate::crd::{DeletionPolicy, LoadBalancer};
 use crate::sync::execute::{self, Deleted};
 use crate::sync::ownership::Owner;
+use crate::tenancy;
 use crate::{Error, Result};
+
+/// How long a deletion keeps retrying AWS errors that may pass (throttling, timeouts, a
+/// region that does not answer) before it gives up and leaves the ELB.
+const CLEANUP_GIVE_UP: Duration = Duration::from_secs(600);
+
+/// How long ago `lb` was deleted.
+fn deleted_for(lb: &LoadBalancer) -> Duration {
+    let since = lb.metadata.deletion_timestamp.as_ref().map(|t| k8s_openapi::jiff::Timestamp::now().duration_since(t.0));
+    since.and_then(|d| Duration::try_from(d).ok()).unwrap_or_default()
+}
 
 /// Deletion: `Delete` removes the ELB this resource owns (already gone is success);
 /// `Retain` leaves it; a foreign ELB is never deleted and never blocks deletion.
@@ -27,10 +40,23 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let name = lb.load_balancer_name();
     let scope = Scope::of(&lb, &ctx.config.default_region, &ctx.config.cluster_name);
     let region = scope.region.clone();
-    if lb.deletion_policy() == DeletionPolicy::Retain {
+    // The class's rules bind cleanup too: a role or region the class (no longer) grants is
+    // never used; the ELB is left in place, the orphan report lists it.
+    let ns = lb.namespace().unwrap_or_default();
+    let classes = ctx.stores.classes();
+    let class = match tenancy::admit_scope(&lb.spec, &ns, &ctx.stores.namespace_labels(&ns), &Policy::of(&ctx.config).tenancy(&classes)) {
+        Ok(class) => class,
+        Err(refusal) => {
+            let note = format!("{}: load balancer {name} in {region} is left in place", refusal.message);
+            ctx.publish(&*lb, EventType::Warning, refusal.reason.as_str(), "Delete", note).await;
+            return Ok(Action::await_change());
+        }
+    };
+    let policy = lb.spec.deletion_policy.or(class.and_then(|c| c.spec.deletion_policy)).unwrap_or(DeletionPolicy::Delete);
+    if policy == DeletionPolicy::Retain {
         let why = match lb.spec.deletion_policy {
-            Some(_) => "deletionPolicy is Retain",
-            None => "the load balancer was adopted and deletionPolicy: Delete is not set",
+            Some(_) => "deletionPolicy is Retain".to_string(),
+            None => format!("LoadBalancerClass {}'s deletionPolicy is Retain", class.map(|c| c.name_any()).unwrap_or_default()),
         };
         let note = format!("{why}: load balancer {name} in {region} is left in place");
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
@@ -77,10 +103,22 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
             let note = format!("load balancer {name} in {region} is not owned by this resource; it is left in place");
             ctx.publish(&*lb, EventType::Warning, "Conflict", "Delete", note).await;
         }
+        Err(e) if matches!(e, aws::Error::Fenced { .. }) => return Err(Error::Aws(e)),
         Err(e) => {
-            if !matches!(e, aws::Error::Fenced { .. }) {
-                ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), e.public_message()).await;
+            // A deletion that can never succeed (a role that cannot be assumed, a region that
+            // does not answer) must not keep the finalizer forever, nor its namespace in
+            // Terminating: given up, the ELB is left in place and the orphan report lists it.
+            let give_up = match e.kind() {
+                aws::ErrorKind::Auth | aws::ErrorKind::Terminal => true,
+                _ => deleted_for(&lb) > CLEANUP_GIVE_UP,
+            };
+            let message = e.public_message();
+            if give_up {
+                let note = format!("{message}: load balancer {name} in {region} is left in place (the orphan report lists it)");
+                ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), note).await;
+                return Ok(Action::await_change());
             }
+            ctx.publish(&*lb, EventType::Warning, &error_reason(&e), action_of(&e), message).await;
             return Err(Error::Aws(e));
         }
     }

@@ -28,6 +28,7 @@ pub mod next_status;
 pub mod reachable;
 pub mod report;
 pub mod resolve;
+pub mod resource_tags;
 pub mod validate;
 pub mod zones;
 
@@ -162,6 +163,8 @@ mod tests {
             healthchecks: reflector::store().0,
             pods: reflector::store().0,
             nodes: reflector::store().0,
+            classes: reflector::store().0,
+            namespaces: reflector::store().0,
             synced: vec![],
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });

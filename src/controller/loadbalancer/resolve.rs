@@ -2,6 +2,7 @@
 //! and the pods and nodes its backends select (as EC2 instances). Reads only; nothing is
 //! judged here: a missing HealthCheck or a bad selector is [`super::validate`]'s to refuse.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::runtime::reflector::ObjectRef;
@@ -9,7 +10,7 @@ use kube::ResourceExt;
 
 use crate::controller::backends::{self, Resolved, SelectorError};
 use crate::controller::context::Context;
-use crate::crd::{HealthCheck, LoadBalancer};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
 /// The objects a LoadBalancer refers to, as the caches hold them.
 #[derive(Debug, Clone)]
@@ -18,6 +19,10 @@ pub struct Referenced {
     pub health_check: Option<(String, Option<Arc<HealthCheck>>)>,
     /// The instances the backends select, or why the selectors cannot be read.
     pub backends: Result<Resolved, SelectorError>,
+    /// Every LoadBalancerClass in the cluster, and the labels of the LoadBalancer's
+    /// namespace: what the tenancy rules decide from.
+    pub classes: Vec<LoadBalancerClass>,
+    pub namespace_labels: BTreeMap<String, String>,
 }
 
 /// Reads the HealthCheck and the backends `lb` refers to from the caches of `ctx`.
@@ -28,5 +33,5 @@ pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Referenced {
         (r.name.clone(), hc)
     });
     let backends = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state());
-    Referenced { health_check, backends }
+    Referenced { health_check, backends, classes: ctx.stores.classes(), namespace_labels: ctx.stores.namespace_labels(&ns) }
 }

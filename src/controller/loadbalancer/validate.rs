@@ -7,12 +7,11 @@
 //! refusal ([`Refusal`]) names the condition reason and a message; the object is then
 //! reported `Synced=False` and nothing is written to AWS.
 //!
-//! Policy rules (today the role allow-list) take a [`Policy`], built from the operator's
-//! settings. It is the seam for the tenancy rules: the namespace's class and the resource
-//! tags it requires arrive through [`Policy`] (settings, class) and [`Referenced`] (what
-//! resolve read, including any AWS tag reads), and their refusals (`ClassNotAllowed`,
-//! `RoleNotAllowed`, `RegionNotAllowed`, ...) are added to [`validate`], before the spec
-//! checks.
+//! The tenancy rules come first ([`crate::tenancy::admit`]): the LoadBalancerClass that
+//! applies, its namespaceSelector, roles, regions, schemes, adoption and tags, and the
+//! operator's `--allowed-role-arns` and `--require-class` ([`Policy`]); the classes and the
+//! namespace's labels are what [`super::resolve`] read. Their refusals (`ClassNotAllowed`,
+//! `RoleNotAllowed`, `RegionNotAllowed`, ...) come before the spec checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -23,10 +22,11 @@ use crate::controller::backends::Resolved;
 use crate::controller::config::Config;
 use crate::controller::healthcheck;
 use crate::controller::scope::Scope;
-use crate::crd::{self, checks, LoadBalancer, LoadBalancerSpec, Protocol};
+use crate::crd::{self, checks, LoadBalancer, LoadBalancerClass, LoadBalancerSpec, Protocol};
 use crate::elb::{self, AccessLog, ConnectionDraining, Listener, LoadBalancerAttributes};
 use crate::sync::ownership::Owner;
 use crate::sync::plan::{Placement, Stickiness};
+use crate::tenancy;
 
 /// Why a LoadBalancer is refused: the `Synced` condition's reason and a message naming
 /// what was refused (for the condition and a Warning event).
@@ -49,13 +49,36 @@ pub struct Policy<'a> {
     pub cluster_name: &'a str,
     /// The region of a LoadBalancer without `spec.region`.
     pub default_region: &'a str,
-    /// Patterns of the roles `spec.roleArn` may name ([`role_allowed`]).
+    /// Patterns of the roles `spec.roleArn` may name (an upper bound over every class).
     pub allowed_role_arns: &'a [String],
+    /// `--require-class`: refuse LoadBalancers no class applies to.
+    pub require_class: bool,
+    /// The cluster's identity in the ownership tags (`elb.operator.dev/cluster-uid`).
+    pub cluster_uid: Option<&'a str>,
 }
 
 impl<'a> Policy<'a> {
+    /// The tenancy rules' view of this policy, over the cluster's `classes`.
+    pub fn tenancy<'c>(&self, classes: &'c [LoadBalancerClass]) -> tenancy::Policy<'c>
+    where
+        'a: 'c,
+    {
+        tenancy::Policy {
+            classes,
+            allowed_role_arns: self.allowed_role_arns,
+            require_class: self.require_class,
+            operator_region: self.default_region,
+        }
+    }
+
     pub fn of(config: &'a Config) -> Self {
-        Policy { cluster_name: &config.cluster_name, default_region: &config.default_region, allowed_role_arns: &config.allowed_role_arns }
+        Policy {
+            cluster_name: &config.cluster_name,
+            default_region: &config.default_region,
+            allowed_role_arns: &config.allowed_role_arns,
+            require_class: config.require_class,
+            cluster_uid: config.cluster_uid.as_deref(),
+        }
     }
 }
 
@@ -91,24 +114,13 @@ pub struct ValidatedSpec {
 /// first refusal is reported). Pure.
 pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
     let ns = lb.namespace().unwrap_or_default();
-    let owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
-    let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
-    if let Some(role) = &scope.role {
-        if !role_allowed(&role.arn, policy.allowed_role_arns) {
-            return Err(Refusal {
-                reason: "RoleNotAllowed",
-                message: format!(
-                    "role {} is not allowed by the operator's --allowed-role-arns ({}); ask its administrator to allow it",
-                    role.arn,
-                    if policy.allowed_role_arns.is_empty() {
-                        "empty: no role is allowed".to_string()
-                    } else {
-                        policy.allowed_role_arns.join(", ")
-                    }
-                ),
-            });
-        }
+    let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))
+        .map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+    let mut owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
+    if let Some(uid) = policy.cluster_uid {
+        owner = owner.with_cluster_uid(uid);
     }
+    let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
     let health_check = match referenced.health_check {
         None => None,
         Some((name, None)) => {
@@ -120,7 +132,9 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
         ),
     };
     let backends = referenced.backends.map_err(|e| Refusal::invalid(e.to_string()))?;
-    validate_spec(&lb.spec, scope, &lb.load_balancer_name(), owner, health_check, backends)
+    let mut validated = validate_spec(&lb.spec, scope, &lb.load_balancer_name(), owner, health_check, backends)?;
+    validated.tags = grant.elb_tags(&lb.spec.tags);
+    Ok(validated)
 }
 
 /// The spec's own rules (those the CRD schema also makes), on a spec whose references are
@@ -313,19 +327,6 @@ fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
     }
 }
 
-/// Whether `arn` matches one of `patterns`, where `*` stands for any run of characters.
-pub fn role_allowed(arn: &str, patterns: &[String]) -> bool {
-    patterns.iter().any(|p| glob(p.as_bytes(), arn.as_bytes()))
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && glob(rest, tail)),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,6 +381,8 @@ tags: {team: web}
         Referenced {
             health_check: health_check.map(|(name, exists)| (name.to_string(), exists.then(|| hc(name)))),
             backends: Ok(resolved(&[("i-1", Some("us-east-1a"))])),
+            classes: vec![],
+            namespace_labels: BTreeMap::new(),
         }
     }
 
@@ -388,7 +391,13 @@ tags: {team: web}
     #[test]
     fn validate_refuses_in_order_and_keeps_what_build_needs() {
         let allowed = vec!["arn:aws:iam::111111111111:role/elb-*".to_string()];
-        let policy = Policy { cluster_name: "prod", default_region: "eu-west-1", allowed_role_arns: &allowed };
+        let policy = Policy {
+            cluster_name: "prod",
+            default_region: "eu-west-1",
+            allowed_role_arns: &allowed,
+            require_class: false,
+            cluster_uid: None,
+        };
         const ROLE: &str = "roleArn: arn:aws:iam::222222222222:role/other";
         const BAD_LISTENERS: &str = "listeners: []";
         let both = lb("team-a", &format!("{{{ROLE}, {BAD_LISTENERS}, healthCheckRef: {{name: hc}}}}"));
@@ -449,11 +458,11 @@ tags: {team: web}
     #[test]
     fn role_allow_list_patterns() {
         let allowed = vec!["arn:aws:iam::111111111111:role/elb-*".to_string(), "arn:aws:iam::222222222222:role/exact".to_string()];
-        assert!(role_allowed("arn:aws:iam::111111111111:role/elb-operator", &allowed));
-        assert!(role_allowed("arn:aws:iam::222222222222:role/exact", &allowed));
-        assert!(!role_allowed("arn:aws:iam::222222222222:role/exactly", &allowed));
-        assert!(!role_allowed("arn:aws:iam::333333333333:role/elb-operator", &allowed));
-        assert!(!role_allowed("arn:aws:iam::111111111111:role/elb-operator", &[]), "empty allows nothing");
+        assert!(tenancy::glob::matches_any(&allowed, "arn:aws:iam::111111111111:role/elb-operator"));
+        assert!(tenancy::glob::matches_any(&allowed, "arn:aws:iam::222222222222:role/exact"));
+        assert!(!tenancy::glob::matches_any(&allowed, "arn:aws:iam::222222222222:role/exactly"));
+        assert!(!tenancy::glob::matches_any(&allowed, "arn:aws:iam::333333333333:role/elb-operator"));
+        assert!(!tenancy::glob::matches_any(&[], "arn:aws:iam::111111111111:role/elb-operator"), "empty allows nothing");
     }
 
     /// The rules the CRD gained for what AWS refuses later are repeated here, each with a
