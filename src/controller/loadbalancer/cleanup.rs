@@ -42,7 +42,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let key = ObjectRef::from_obj(&*lb);
     ctx.forget(&key);
     let name = lb.load_balancer_name();
-    let scope = Scope::of(&lb, &ctx.config.default_region);
+    let scope = Scope::of(&lb, &ctx.config.default_region, &ctx.config.cluster_name);
     let region = scope.region.clone();
     // The class's rules bind cleanup too: a role or region the class (no longer) grants is
     // never used; the ELB is left in place, the orphan report lists it.

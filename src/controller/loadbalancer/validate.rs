@@ -121,7 +121,7 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
     if let Some(uid) = policy.cluster_uid {
         owner = owner.with_cluster_uid(uid);
     }
-    let scope = Scope::of(lb, policy.default_region);
+    let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
     let health_check = match referenced.health_check {
         None => None,
         Some((name, None)) => {

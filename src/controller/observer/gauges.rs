@@ -44,7 +44,7 @@ pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {
     fleet.oldest_health_observation_seconds.set(oldest_health.as_secs_f64());
     if let Some(b) = elb.budget() {
         for (kind, bucket) in [("describe", &b.describe), ("mutate", &b.mutate)] {
-            let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_ref(), kind);
+            let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_deref(), kind);
             fleet.budget_rate.get_or_create(&labels).set(bucket.current_rate());
             fleet.budget_configured_rate.get_or_create(&labels).set(bucket.configured_rate());
         }

@@ -1,11 +1,13 @@
 //! The per-scope half of the schedule's runtime: each scope's observer task and the latest
-//! inventory it took, which first syncs wait for.
+//! inventory it took, which first syncs wait for. A scope that no LoadBalancer maps to any
+//! more is retired ([`Scopes::retire`]): its observer ends and its entry goes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -26,6 +28,8 @@ pub struct Scopes {
     /// Wakes the observers (new object, new transition, a finished poll or check).
     pub wake: Notify,
     refreshes: AtomicU64,
+    /// Set to [`Scopes::running`] on every change, once given ([`Scopes::count_into`]).
+    gauge: OnceLock<Gauge>,
 }
 
 impl Scopes {
@@ -69,10 +73,50 @@ impl Scopes {
             scopes.insert(scope.clone(), Observed { snapshot, observer: None });
             let handle = start();
             scopes.get_mut(scope).expect("inserted").observer = Some(handle);
+            self.count(&scopes);
         }
     }
 
-    /// Stops every observer (leadership lost, shutdown).
+    /// Forgets `scope` (its inventory, and the handle of its observer, which is the caller
+    /// and ends) unless `in_use` says a LoadBalancer still maps to it; returns whether it
+    /// did. `in_use` runs under the lock that [`Scopes::ensure_observer`] takes: a
+    /// LoadBalancer that enters the cache before `in_use` looks keeps the scope, and one
+    /// that enters after finds no observer and starts a new one.
+    pub fn retire(&self, scope: &Scope, in_use: impl FnOnce() -> bool) -> bool {
+        let mut scopes = self.scopes.lock().expect("scopes lock");
+        if in_use() {
+            return false;
+        }
+        // Dropping the handle detaches the task: the observer returns by itself.
+        let retired = scopes.remove(scope).is_some();
+        self.count(&scopes);
+        retired
+    }
+
+    /// How many scopes have an observer running (or about to end after being retired).
+    pub fn running(&self) -> usize {
+        Self::running_in(&self.scopes.lock().expect("scopes lock"))
+    }
+
+    fn running_in(scopes: &HashMap<Scope, Observed>) -> usize {
+        scopes.values().filter(|o| o.observer.as_ref().is_some_and(|h| !h.is_finished())).count()
+    }
+
+    /// Keeps `gauge` (`elb_operator_scopes`) at [`Scopes::running`] from now on; the first
+    /// gauge given is kept.
+    pub fn count_into(&self, gauge: Gauge) {
+        let _ = self.gauge.set(gauge);
+        self.count(&self.scopes.lock().expect("scopes lock"));
+    }
+
+    fn count(&self, scopes: &HashMap<Scope, Observed>) {
+        if let Some(g) = self.gauge.get() {
+            g.set(Self::running_in(scopes) as i64);
+        }
+    }
+
+    /// Stops every observer (leadership lost, shutdown). Their entries stay, so that no
+    /// reconcile still running starts them again.
     pub fn stop(&self) {
         if let Ok(mut scopes) = self.scopes.lock() {
             for o in scopes.values_mut() {
@@ -80,6 +124,7 @@ impl Scopes {
                     h.abort();
                 }
             }
+            self.count(&scopes);
         }
     }
 }
@@ -87,5 +132,51 @@ impl Scopes {
 impl Drop for Scopes {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(region: &str) -> Scope {
+        Scope { region: region.into(), role: None }
+    }
+
+    fn forever() -> JoinHandle<()> {
+        tokio::spawn(std::future::pending())
+    }
+
+    /// A retired scope loses its entry (its inventory is gone) and is no longer counted; one
+    /// still in use stays; the next `ensure_observer` starts a new observer.
+    #[tokio::test]
+    async fn a_scope_is_retired_only_when_unused_and_starts_again_on_demand() {
+        let scopes = Scopes::default();
+        let gauge = Gauge::default();
+        scopes.count_into(gauge.clone());
+        let (a, b) = (scope("a"), scope("b"));
+        scopes.ensure_observer(&a, forever);
+        scopes.ensure_observer(&b, forever);
+        scopes.ensure_observer(&a, || unreachable!("runs already"));
+        assert_eq!((scopes.running(), gauge.get()), (2, 2));
+        scopes.publish_snapshot(&a, Snapshot::from_seen([]));
+        assert!(scopes.snapshot(&a, Duration::ZERO).await.is_some());
+
+        assert!(!scopes.retire(&a, || true), "a LoadBalancer still maps to it");
+        assert_eq!(scopes.running(), 2);
+        assert!(scopes.retire(&a, || false));
+        assert_eq!((scopes.running(), gauge.get()), (1, 1));
+        assert!(scopes.snapshot(&a, Duration::ZERO).await.is_none(), "its inventory went with it");
+        assert!(!scopes.retire(&a, || false), "already retired");
+
+        let mut started = false;
+        scopes.ensure_observer(&a, || {
+            started = true;
+            forever()
+        });
+        assert!(started, "needed again: a new observer");
+        assert_eq!(gauge.get(), 2);
+        scopes.stop();
+        assert_eq!((scopes.running(), gauge.get()), (0, 0));
     }
 }
