@@ -62,7 +62,7 @@ use crate::telemetry::Metrics;
 pub async fn run(
     config: Config,
     client: kube::Client,
-    elb: impl ClientsByScope,
+    aws: impl ClientsByScope,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::Error> {
@@ -135,7 +135,7 @@ pub async fn run(
     // A gained shard triggers its HealthChecks through this one.
     let (hc_triggers, hc_triggered) = futures::channel::mpsc::unbounded();
     let shards = config.shards.clone();
-    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()));
+    let ctx = Arc::new(Context::new(client, config, Arc::new(aws), metrics, recorder, stores.clone(), triggers.clone()));
 
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.

@@ -18,8 +18,8 @@ use super::report::{action_of, error_reason};
 use super::validate::Policy;
 use crate::aws;
 use crate::controller::context::Context;
-use crate::controller::scope::Scope;
 use crate::controller::groups::groups_named;
+use crate::controller::scope::Scope;
 use crate::crd::{DeletionPolicy, LoadBalancer};
 use crate::sync::execute::{self, Deleted};
 use crate::sync::ownership::Owner;
@@ -66,7 +66,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
         // Marked for the orphan report; best effort, deletion never waits on it.
         let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-        let marked = match ctx.elb.for_scope(&scope) {
+        let marked = match ctx.aws.for_scope(&scope) {
             Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
             Err(e) => Err(e),
         };
@@ -77,7 +77,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
     let explicit_delete = lb.spec.deletion_policy == Some(DeletionPolicy::Delete);
-    let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
+    let result = match (ctx.aws.for_scope(&scope), ctx.aws.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {
             let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
             match execute::detach_groups(apis, &name, &owner, &groups_named(&lb), explicit_delete).await {

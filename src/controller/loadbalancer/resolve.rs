@@ -46,9 +46,9 @@ pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws
         (Some(_), Ok(resolved)) => {
             let mut wanted = named(lb);
             wanted.instances.extend(resolved.instance_ids());
-            let scope = Scope::of(lb, &ctx.config.default_region);
-            let ec2 = ctx.elb.ec2_for_scope(&scope).transpose()?;
-            let autoscaling = ctx.elb.autoscaling_for_scope(&scope)?;
+            let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
+            let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
+            let autoscaling = ctx.aws.autoscaling_for_scope(&scope)?;
             match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
                 Ok(tags) => Some(Ok(tags)),
                 Err(ReadError::Aws(e)) => return Err(e),

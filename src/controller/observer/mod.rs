@@ -61,7 +61,7 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
     observe(ctx.clone(), scope.clone()).instrument(span).await;
     // The observer's clients are dropped: the scope's clients, and the credentials only they
     // held, can go (a health poll still in flight keeps them until the next eviction).
-    ctx.elb.evict(&scope);
+    ctx.aws.evict(&scope);
 }
 
 /// The LoadBalancers of `scope` in the cache whose shards this process holds, synced since
@@ -92,7 +92,7 @@ fn retire_if_unused(ctx: &Context, scope: &Scope) -> bool {
 }
 
 async fn observe(ctx: Arc<Context>, scope: Scope) {
-    let elb = match ctx.elb.for_scope(&scope) {
+    let elb = match ctx.aws.for_scope(&scope) {
         Ok(elb) => elb,
         Err(e) => {
             warn!(error = %e, "no ELB client for the scope; no inventory or health polls");
@@ -101,7 +101,7 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
             return;
         }
     };
-    let ec2 = match ctx.elb.ec2_for_scope(&scope) {
+    let ec2 = match ctx.aws.ec2_for_scope(&scope) {
         Some(Ok(ec2)) => Some(ec2),
         Some(Err(e)) => {
             warn!(error = %e, "no EC2 client for the scope; no backend reachability checks");
