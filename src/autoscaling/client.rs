@@ -6,7 +6,7 @@ use super::wire;
 use crate::aws::config::beside;
 use crate::aws::query::{QueryClient, Service, Shape};
 use crate::aws::regional::{FromConfig, Regional};
-use crate::aws::{paginate, Bucket, ClientConfig, Error, RateLimitConfig, ServiceClient};
+use crate::aws::{paginate, Bucket, ClientConfig, Error, RateLimitConfig};
 
 /// Auto Scaling over the Query protocol: answers are wrapped in `<Action>Result`, as ELB's.
 /// The endpoint variable is the one the AWS SDKs read for this service (its id is
@@ -57,17 +57,7 @@ pub struct Client {
 /// One [`Client`] per (role, region), built on demand (`elb::Clients::beside`).
 pub type Clients = Regional<Client>;
 
-impl ServiceClient for Client {
-    const SERVICE: &'static Service = &SERVICE;
-
-    fn from_query(query: QueryClient) -> Client {
-        Client { query }
-    }
-
-    fn query(&self) -> &QueryClient {
-        &self.query
-    }
-}
+crate::aws::client::service_client!(Client, SERVICE);
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {

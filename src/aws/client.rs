@@ -26,6 +26,25 @@ pub trait ServiceClient: Sized {
     }
 }
 
+/// Implements [`ServiceClient`] for `$client`, a struct whose one field `query` is the
+/// [`QueryClient`] of `$service`: the skeleton every service client shares.
+macro_rules! service_client {
+    ($client:ident, $service:expr) => {
+        impl $crate::aws::ServiceClient for $client {
+            const SERVICE: &'static $crate::aws::service::Service = &$service;
+
+            fn from_query(query: $crate::aws::query::QueryClient) -> $client {
+                $client { query }
+            }
+
+            fn query(&self) -> &$crate::aws::query::QueryClient {
+                &self.query
+            }
+        }
+    };
+}
+pub(crate) use service_client;
+
 impl<C: ServiceClient> FromConfig for C {
     fn from_config(config: ClientConfig) -> Result<C, Error> {
         Ok(C::from_query(QueryClient::new(C::SERVICE, config)?))

@@ -6,7 +6,7 @@ use crate::aws::config::beside;
 use crate::aws::query::{Params, QueryClient, Service, Shape};
 use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
-use crate::aws::{paginate, Bucket, ClientConfig, DecodeError, Error, RateLimitConfig, ServiceClient};
+use crate::aws::{paginate, Bucket, ClientConfig, DecodeError, Error, RateLimitConfig};
 
 /// EC2 over the Query protocol: answers hold their fields directly, errors come as
 /// `Response/Errors/Error`.
@@ -52,17 +52,7 @@ pub struct Client {
 /// One [`Client`] per region, built on demand from a base configuration.
 pub type Clients = Regional<Client>;
 
-impl ServiceClient for Client {
-    const SERVICE: &'static Service = &SERVICE;
-
-    fn from_query(query: QueryClient) -> Client {
-        Client { query }
-    }
-
-    fn query(&self) -> &QueryClient {
-        &self.query
-    }
-}
+crate::aws::client::service_client!(Client, SERVICE);
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use super::model::*;
 use super::wire::{self, ElbParams, SERVICE};
-use crate::aws::query::{Params, QueryClient, Service};
+use crate::aws::query::{Params, QueryClient};
 use crate::aws::rate_limit::RateLimiter;
 use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
-use crate::aws::{paginate, ClientConfig, DecodeError, Error, ServiceClient};
+use crate::aws::{paginate, ClientConfig, DecodeError, Error};
 
 /// Every action the client can send (kept in step with `docs/iam-policy.json` by a test).
 pub const ACTIONS: &[&str] = &[
@@ -55,17 +55,7 @@ pub struct Client {
     query: QueryClient,
 }
 
-impl ServiceClient for Client {
-    const SERVICE: &'static Service = &SERVICE;
-
-    fn from_query(query: QueryClient) -> Client {
-        Client { query }
-    }
-
-    fn query(&self) -> &QueryClient {
-        &self.query
-    }
-}
+crate::aws::client::service_client!(Client, SERVICE);
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {

@@ -72,34 +72,12 @@ pub fn desired_state(
     let validated = validate_spec(spec, scope, name, owner.clone(), health_check, resolved.clone())?;
     Ok(desired(&validated))
 }
+
 #[cfg(test)]
 mod tests {
+    use super::super::validate::tests::{owner, resolved, spec, TUTORIAL};
     use super::*;
     use crate::elb::ConnectionDraining;
-
-    fn spec(yaml: &str) -> LoadBalancerSpec {
-        serde_yaml::from_str(yaml).expect("spec yaml")
-    }
-
-    const TUTORIAL: &str = r#"
-availabilityZones: [us-east-1a, us-east-1b]
-listeners:
-- {port: 80, instancePort: 8080, protocol: HTTP}
-- {port: 443, instancePort: 8443, protocol: TCP}
-healthCheckRef: {name: instance-health}
-backends:
-  instanceIds: [i-1, i-2]
-attributes: {crossZone: false, connectionDraining: {enabled: true, timeoutSeconds: 300}, idleTimeoutSeconds: 60}
-tags: {team: web}
-"#;
-
-    fn owner() -> Owner {
-        Owner::new("prod", "default", "my-lb")
-    }
-
-    fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
-        Resolved::of_instances(ids)
-    }
 
     #[test]
     fn tutorial_spec_to_desired() {

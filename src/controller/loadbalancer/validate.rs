@@ -346,14 +346,14 @@ fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn spec(yaml: &str) -> LoadBalancerSpec {
+    pub(in crate::controller::loadbalancer) fn spec(yaml: &str) -> LoadBalancerSpec {
         serde_yaml::from_str(yaml).expect("spec yaml")
     }
 
-    const TUTORIAL: &str = r#"
+    pub(in crate::controller::loadbalancer) const TUTORIAL: &str = r#"
 availabilityZones: [us-east-1a, us-east-1b]
 listeners:
 - {port: 80, instancePort: 8080, protocol: HTTP}
@@ -365,11 +365,11 @@ attributes: {crossZone: false, connectionDraining: {enabled: true, timeoutSecond
 tags: {team: web}
 "#;
 
-    fn owner() -> Owner {
+    pub(in crate::controller::loadbalancer) fn owner() -> Owner {
         Owner::new("prod", "default", "my-lb")
     }
 
-    fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
+    pub(in crate::controller::loadbalancer) fn resolved(ids: &[(&str, Option<&str>)]) -> Resolved {
         Resolved::of_instances(ids)
     }
 
