@@ -216,9 +216,10 @@ pub struct LoadBalancerSpec {
     pub tags: BTreeMap<String, String>,
 
     /// What happens to the ELB when this resource is deleted: `Delete` removes it, `Retain`
-    /// leaves it in AWS. Unset: `Delete`, except for an ELB that existed before this
-    /// resource and was adopted (`adopt: true`), which is retained unless `Delete` is written
-    /// here explicitly: the operator never deletes what it did not create unless told to.
+    /// leaves it in AWS. Unset: the LoadBalancerClass's `deletionPolicy`, else `Delete`. An
+    /// ELB that existed before this resource and was adopted (`adopt: true`; AWS tag
+    /// `elb.operator.dev/adopted`) is retained unless `Delete` is written here explicitly:
+    /// the operator never deletes what it did not create unless told to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
 
