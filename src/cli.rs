@@ -62,6 +62,13 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_ALLOWED_ROLE_ARNS", value_delimiter = ',')]
     pub allowed_role_arns: Vec<String>,
 
+    /// Refuse LoadBalancers that no LoadBalancerClass applies to (no spec.className and no
+    /// class annotated elb.operator.dev/is-default-class: "true"), with reason
+    /// ClassNotAllowed, instead of applying the built-in rules. `--require-class` alone
+    /// means true.
+    #[arg(long, env = "ELB_OPERATOR_REQUIRE_CLASS", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub require_class: bool,
+
     /// How often registered instances' health is polled (DescribeInstanceHealth).
     #[arg(long, env = "ELB_OPERATOR_HEALTH_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub health_poll_interval: Duration,
@@ -321,6 +328,15 @@ mod tests {
         assert_eq!((a.output, a.delete, a.yes, a.namespace.as_deref()), (OutputFormat::Json, true, true, Some("web")));
         assert_eq!(a.elb.endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert!(Cli::try_parse_from(["elb-operator", "orphans", "-o", "yaml", "--cluster-name", "c"]).is_err());
+    }
+
+    #[test]
+    fn require_class_is_off_by_default() {
+        assert!(!run_args(&[]).require_class);
+        assert!(run_args(&["--require-class"]).require_class);
+        assert!(run_args(&["--require-class=true"]).require_class);
+        assert!(!run_args(&["--require-class=false"]).require_class);
+        assert!(Cli::try_parse_from(["elb-operator", "run", "--cluster-name", "c", "--require-class=maybe"]).is_err());
     }
 
     #[test]

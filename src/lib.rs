@@ -15,6 +15,8 @@
 //! - [`orphans`]: ELBs tagged for this cluster that no LoadBalancer claims (pure
 //!   classification, and the `elb-operator orphans` report).
 //! - [`naming`]: the deterministic ELB name derived from namespace/name.
+//! - [`tenancy`]: what a LoadBalancer may reach in AWS, from its LoadBalancerClass (pure:
+//!   the class, the namespace, roles, regions, schemes, adoption, tags, required resource tags).
 //! - [`sync`]: the sync engine without Kubernetes: ownership, pure planning (desired vs
 //!   observed ELB state -> ordered ELB actions) and their execution against the ELB API.
 //! - [`controller`]: the reconcile loops: caches, triggers, the schedule, backend discovery,
@@ -40,6 +42,7 @@ pub mod rbac;
 pub mod reachability;
 pub mod sync;
 pub mod telemetry;
+pub mod tenancy;
 
 /// The operator's error type. Each variant knows a short label used for metrics and event
 /// reasons.

@@ -8,7 +8,7 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 pub enum Scope {
     /// The watched namespace (all namespaces, or `--watch-namespace`); cluster-scoped
-    /// resources such as nodes always need a ClusterRole.
+    /// resources (nodes, namespaces, loadbalancerclasses) always need a ClusterRole.
     Watched,
     /// The operator's own namespace (the lease).
     Own,
@@ -37,6 +37,10 @@ pub const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
     // The readiness gate elb.operator.dev/in-service: a strategic merge patch of a condition.
     ("", "pods/status", &["patch"]),
     ("", "nodes", &["list", "watch"]),
+    // Tenancy: the classes that grant LoadBalancers what they may reach, and the labels of
+    // the namespaces a class's namespaceSelector selects. Both are cluster-scoped.
+    ("elb.operator.dev", "loadbalancerclasses", &["get", "list", "watch"]),
+    ("", "namespaces", &["get", "list", "watch"]),
     // kube's event Recorder creates events and patches repeats into a series.
     ("events.k8s.io", "events", &["create", "patch"]),
 ];

@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use elb_operator::crd::{self, HealthCheck, LoadBalancer};
+use elb_operator::crd::{self, HealthCheck, LoadBalancer, LoadBalancerClass};
 use kube::core::cel::{analyze_rule, compile_schema, ScopeContext, WarningKind};
 use kube_standin::validation;
 use serde_json::Value;
@@ -54,10 +54,10 @@ fn checked_in_crds_match_the_rust_types() {
 }
 
 #[test]
-fn crdgen_yaml_holds_both_crds_in_order() {
+fn crdgen_yaml_holds_every_crd_in_order() {
     let docs: Vec<Value> = documents(&crd::crdgen_yaml());
     let names: Vec<&str> = docs.iter().map(|d| d["metadata"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["healthchecks.elb.operator.dev", "loadbalancers.elb.operator.dev"]);
+    assert_eq!(names, ["healthchecks.elb.operator.dev", "loadbalancers.elb.operator.dev", "loadbalancerclasses.elb.operator.dev"]);
     for (doc, crd) in docs.iter().zip(crd::crds()) {
         assert_eq!(doc, &serde_json::to_value(crd).unwrap());
     }
@@ -174,6 +174,43 @@ fn printer_columns_show_the_elb_and_its_health() {
     }
 }
 
+#[test]
+fn class_printer_columns_show_what_the_class_grants() {
+    let crd = LoadBalancerClass::crd_for_test();
+    assert_eq!(crd.spec.scope, "Cluster");
+    assert_eq!(crd.spec.names.plural, "loadbalancerclasses");
+    let columns = crd.spec.versions[0].additional_printer_columns.clone().unwrap();
+    let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Default", "Adoption", "Regions", "Schemes", "Roles", "Age"]);
+    // The Default column reads the annotation, its dots escaped as kubectl's JSONPath wants.
+    assert_eq!(columns[0].json_path, r".metadata.annotations.elb\.operator\.dev/is-default-class");
+    let schema = schema_of(&crd);
+    for column in &columns[1..5] {
+        let field = column.json_path.strip_prefix(".spec.").unwrap();
+        assert!(!schema["properties"]["spec"]["properties"][field].is_null(), "printer column {} names a missing field", column.json_path);
+    }
+    // Adoption defaults to Forbidden in the schema, so the column is never empty.
+    assert_eq!(schema["properties"]["spec"]["properties"]["adoption"]["default"], "Forbidden");
+}
+
+/// A class example is deserialised with the right values, and the default class is the
+/// annotated one.
+#[test]
+fn class_examples_hold_a_team_class_and_a_default_class() {
+    let team = documents(&std::fs::read_to_string(repo_root().join("examples/class-team.yaml")).unwrap());
+    let class: LoadBalancerClass = serde_json::from_value(team[0].clone()).unwrap();
+    assert!(!class.is_default());
+    assert_eq!(class.spec.regions.as_deref(), Some(&["us-east-1".to_string(), "eu-west-1".to_string()][..]));
+    assert_eq!(class.spec.required_resource_tags.get("team").map(String::as_str), Some("payments"));
+    assert_eq!(class.spec.adoption, crd::Adoption::Forbidden);
+    let lb: LoadBalancer = serde_json::from_value(team[1].clone()).unwrap();
+    assert_eq!(lb.spec.class_name.as_deref(), Some("payments"));
+    let shared = documents(&std::fs::read_to_string(repo_root().join("examples/class-default.yaml")).unwrap());
+    let class: LoadBalancerClass = serde_json::from_value(shared[0].clone()).unwrap();
+    assert!(class.is_default());
+    assert_eq!(class.spec.deletion_policy, Some(crd::DeletionPolicy::Retain));
+}
+
 /// The API server's checks of a CRD it is asked to create (structural schema, defaults that
 /// pass their own schema, rules that compile, one-line messages, fieldPaths naming a
 /// property...), then this project's own conventions: no type alternatives or composition,
@@ -223,7 +260,7 @@ fn crds_pass_the_api_servers_crd_checks() {
 fn categories_do_not_shadow_short_names() {
     let crds = crd::crds();
     let short: Vec<String> = crds.iter().flat_map(|c| c.spec.names.short_names.clone().unwrap_or_default()).collect();
-    assert_eq!(short, ["elbhc", "elb"]);
+    assert_eq!(short, ["elbhc", "elb", "lbc"]);
     for crd in &crds {
         let categories = crd.spec.names.categories.clone().unwrap_or_default();
         assert_eq!(categories, ["elb-operator"]);
@@ -258,12 +295,15 @@ fn valid_examples_are_accepted_and_deserialise() {
             match doc["kind"].as_str().unwrap() {
                 "HealthCheck" => drop(serde_json::from_value::<HealthCheck>(doc.clone()).unwrap()),
                 "LoadBalancer" => drop(serde_json::from_value::<LoadBalancer>(doc.clone()).unwrap()),
+                "LoadBalancerClass" => drop(serde_json::from_value::<LoadBalancerClass>(doc.clone()).unwrap()),
                 other => panic!("unexpected kind {other} in {}", file.display()),
             }
             kinds.push(doc["kind"].as_str().unwrap().to_string());
         }
     }
-    assert!(kinds.iter().any(|k| k == "HealthCheck") && kinds.iter().any(|k| k == "LoadBalancer"));
+    for kind in ["HealthCheck", "LoadBalancer", "LoadBalancerClass"] {
+        assert!(kinds.iter().any(|k| k == kind), "no example of {kind}");
+    }
 }
 
 #[test]

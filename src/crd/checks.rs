@@ -20,48 +20,48 @@ static ACM_ARN: LazyLock<Regex> = LazyLock::new(|| re("^arn:[a-z-]+:acm:"));
 static COOKIE_NAME: LazyLock<Regex> = LazyLock::new(|| re("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"));
 static TAG_TEXT: LazyLock<Regex> = LazyLock::new(|| re(r"^[\p{L}\p{Z}\p{N}_.:/=+@-]*$"));
 
-/// An AWS region name such as `us-east-1` ([`super::loadbalancer::REGION_NAME_RULE`]).
+/// An AWS region name such as `us-east-1` ([`super::rules::REGION_NAME_RULE`]).
 pub fn is_region_name(region: &str) -> bool {
     REGION_NAME.is_match(region)
 }
 
-/// An availability zone name such as `us-east-1a` ([`super::loadbalancer::ZONE_NAME_RULE`]).
+/// An availability zone name such as `us-east-1a` ([`super::rules::ZONE_NAME_RULE`]).
 pub fn is_zone_name(zone: &str) -> bool {
     ZONE_NAME.is_match(zone)
 }
 
 /// Whether `zone` is a zone of `region`: the region name plus one character; a malformed
-/// region is not judged here ([`super::loadbalancer::ZONES_IN_REGION_RULE`]; CEL's `size`
+/// region is not judged here ([`super::rules::ZONES_IN_REGION_RULE`]; CEL's `size`
 /// counts code points).
 pub fn is_zone_of(zone: &str, region: &str) -> bool {
     !is_region_name(region) || (zone.starts_with(region) && zone.chars().count() == region.chars().count() + 1)
 }
 
-/// The ARN of an ACM or IAM server certificate ([`super::loadbalancer::CERTIFICATE_ARN_RULE`]).
+/// The ARN of an ACM or IAM server certificate ([`super::rules::CERTIFICATE_ARN_RULE`]).
 pub fn is_certificate_arn(id: &str) -> bool {
     CERTIFICATE_ARN.is_match(id)
 }
 
 /// Whether an ACM certificate ARN names another region than `region`; false for IAM
 /// certificates, which are global, and for a malformed region
-/// ([`super::loadbalancer::ACM_CERTIFICATE_REGION_RULE`]).
+/// ([`super::rules::ACM_CERTIFICATE_REGION_RULE`]).
 pub fn is_acm_certificate_outside(id: &str, region: &str) -> bool {
     is_region_name(region) && ACM_ARN.is_match(id) && !id.contains(&format!(":acm:{region}:"))
 }
 
-/// An application cookie name: an RFC 6265 token ([`super::loadbalancer::COOKIE_NAME_RULE`]).
+/// An application cookie name: an RFC 6265 token ([`super::rules::COOKIE_NAME_RULE`]).
 pub fn is_cookie_name(name: &str) -> bool {
     COOKIE_NAME.is_match(name)
 }
 
 /// An Auto Scaling group name: 1-255 characters of ASCII 33-126 except ':'
-/// ([`super::loadbalancer::AUTO_SCALING_GROUP_NAME_RULE`]).
+/// ([`super::rules::AUTO_SCALING_GROUP_NAME_RULE`]).
 pub fn is_auto_scaling_group_name(name: &str) -> bool {
     (1..=255).contains(&name.len()) && name.bytes().all(|b| (b'!'..=b'~').contains(&b) && b != b':')
 }
 
 /// ELB's character set of tag keys and values: Unicode letters, separators and digits, and
-/// `_ . : / = + - @` ([`super::loadbalancer::TAG_VALUES_CHARSET_RULE`] for values; the schema
+/// `_ . : / = + - @` ([`super::rules::TAG_VALUES_CHARSET_RULE`] for values; the schema
 /// cannot check keys within the CEL cost budget, so only the controller does).
 pub fn is_tag_text(text: &str) -> bool {
     TAG_TEXT.is_match(text)

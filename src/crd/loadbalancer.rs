@@ -3,12 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
+use super::attributes::Attributes;
+use super::backends::{Backends, HealthCheckRef};
+use super::listener::ListenerSpec;
+// Re-exported so that `crd::loadbalancer::ELB_NAME_RULE` and the like keep naming the rules.
+pub use super::rules::*;
+use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, OPERATOR_TAG_ROOM, RESERVED_TAG_PREFIX};
 
 /// A Classic Elastic Load Balancer managed by the operator. The operator creates the ELB,
 /// keeps its listeners, zones or subnets, security groups, health check, attributes, tags
@@ -65,8 +70,25 @@ use super::tags::{MAX_ELB_TAGS, MAX_USER_TAGS, RESERVED_TAG_PREFIX};
     .message("region is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
     .reason(Reason::FieldValueForbidden)
     .field_path(".region"))]
+#[x_kube(validation = Rule::new(CLASS_NAME_IMMUTABLE_RULE)
+    .message("className is immutable: it cannot be set, changed or removed after creation (create a new LoadBalancer instead)")
+    .reason(Reason::FieldValueForbidden)
+    .field_path(".className"))]
 #[serde(rename_all = "camelCase")]
 pub struct LoadBalancerSpec {
+    /// The LoadBalancerClass that grants this LoadBalancer what it may reach in AWS (roles,
+    /// regions, schemes, adoption, tags of the resources it names). Unset: the class
+    /// annotated `elb.operator.dev/is-default-class: "true"`, or, when there is none, the
+    /// built-in rules (the operator's `--allowed-role-arns`, no adoption). Immutable,
+    /// including setting or removing it later. A class that does not exist, or that does
+    /// not select this namespace, refuses the LoadBalancer with reason ClassNotAllowed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    #[x_kube(validation = Rule::new(OBJECT_NAME_RULE).message(
+        "className must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
+    ))]
+    pub class_name: Option<String>,
+
     /// The ELB name: 1-32 letters, digits and hyphens, not starting or ending with a hyphen.
     /// Immutable, including setting or removing it later. Default: derived from namespace
     /// and name plus a short hash (see status.loadBalancerName).
@@ -165,8 +187,8 @@ pub struct LoadBalancerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attributes: Option<Attributes>,
 
-    /// Tags put on the ELB, besides the operator's two ownership tags: at most 48 (ELB
-    /// allows 50 per load balancer), keys of 1-128 characters not starting with `aws:` or
+    /// Tags put on the ELB, besides the operator's markers: at most 47 (ELB allows 50 per
+    /// load balancer and the operator keeps 3 for its own ownership markers), keys of 1-128 characters not starting with `aws:` or
     /// `elb.operator.dev/`, values of at most 256 characters. Keys and values may hold
     /// letters, digits, spaces and `_ . : / = + - @` (a key with other characters is
     /// reported by the operator in the Synced condition, as ELB refuses it).
@@ -178,7 +200,7 @@ pub struct LoadBalancerSpec {
     // rule's estimated cost would be unbounded; the controller checks them instead.
     #[schemars(extend("maxProperties" = MAX_ELB_TAGS, "additionalProperties" = {"type": "string", "maxLength": 1024}))]
     #[x_kube(validation = Rule::new(format!("size(self) <= {MAX_USER_TAGS}"))
-        .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator adds 2 ownership tags"))))]
+        .message(Message::Message(format!("at most {MAX_USER_TAGS} tags: ELB allows {MAX_ELB_TAGS} per load balancer and the operator's ownership markers take the other {OPERATOR_TAG_ROOM}"))))]
     #[x_kube(validation = Rule::new("self.all(k, size(k) >= 1 && size(k) <= 128)")
         .message("tag keys must be 1-128 characters long"))]
     #[x_kube(validation = Rule::new("self.all(k, size(self[k]) <= 256)")
@@ -205,191 +227,6 @@ pub struct LoadBalancerSpec {
     pub adopt: bool,
 }
 
-/// One listener: traffic on `port` with `protocol` goes to `instancePort` on every instance.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new(LISTENER_CERT_RULE)
-    .message("HTTPS and SSL listeners need sslCertificateId (the ARN of an ACM or IAM server certificate)")
-    .reason(Reason::FieldValueRequired)
-    .field_path(".sslCertificateId"))]
-#[x_kube(validation = Rule::new("!has(self.sslCertificateId) || self.protocol in ['HTTPS', 'SSL']")
-    .message("sslCertificateId only applies to HTTPS and SSL listeners: HTTP and TCP listeners do not terminate TLS")
-    .field_path(".sslCertificateId"))]
-#[x_kube(validation = Rule::new(LISTENER_PAIR_RULE)
-    .message("instanceProtocol does not fit protocol: HTTP and HTTPS forward to HTTP or HTTPS, TCP and SSL forward to TCP or SSL")
-    .field_path(".instanceProtocol"))]
-#[x_kube(validation = Rule::new("!has(self.stickiness) || self.protocol in ['HTTP', 'HTTPS']")
-    .message("stickiness needs an HTTP or HTTPS listener")
-    .field_path(".stickiness"))]
-#[x_kube(validation = Rule::new("!has(self.sslPolicy) || self.protocol in ['HTTPS', 'SSL']")
-    .message("sslPolicy needs an HTTPS or SSL listener")
-    .field_path(".sslPolicy"))]
-#[x_kube(validation = Rule::new(LISTENER_PROXY_RULE)
-    .message("proxyProtocol needs a TCP or SSL instance protocol")
-    .field_path(".proxyProtocol"))]
-#[serde(rename_all = "camelCase")]
-pub struct ListenerSpec {
-    /// The front-end port the ELB listens on: 1-65535, unique among the listeners. (The
-    /// shorter EC2-Classic list, 25, 80, 443, 465, 587 and 1024-65535, no longer applies:
-    /// EC2-Classic is retired and every Classic ELB lives in a VPC.)
-    #[schemars(range(min = 1, max = 65535))]
-    pub port: i32,
-
-    /// The front-end protocol: HTTP, HTTPS, TCP or SSL.
-    pub protocol: Protocol,
-
-    /// The port on the instances traffic is sent to (1-65535).
-    #[schemars(range(min = 1, max = 65535))]
-    pub instance_port: i32,
-
-    /// The protocol to the instances. Default: HTTP for HTTP/HTTPS listeners, TCP for
-    /// TCP/SSL listeners. HTTP/HTTPS pairs only with HTTP/HTTPS, TCP/SSL with TCP/SSL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance_protocol: Option<Protocol>,
-
-    /// ARN of the server certificate: an ACM certificate
-    /// (`arn:aws:acm:<region>:<account>:certificate/<id>`, in the load balancer's region) or
-    /// an IAM server certificate (`arn:aws:iam::<account>:server-certificate/<name>`).
-    /// Required for HTTPS and SSL listeners, refused on HTTP and TCP ones. Whether the
-    /// certificate exists only AWS knows: a missing one shows in the Synced condition and a
-    /// Warning event.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new(CERTIFICATE_ARN_RULE).message(
-        "sslCertificateId must be the ARN of an ACM certificate (arn:aws:acm:<region>:<account>:certificate/<id>) or of an IAM server certificate (arn:aws:iam::<account>:server-certificate/<name>)"
-    ))]
-    pub ssl_certificate_id: Option<String>,
-
-    /// Cookie stickiness for HTTP/HTTPS listeners.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stickiness: Option<Stickiness>,
-
-    /// Send the PROXY protocol header to the instance port (TCP/SSL back ends).
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub proxy_protocol: bool,
-
-    /// The TLS negotiation policy of an HTTPS or SSL listener: the name of an AWS predefined
-    /// security policy, such as `ELBSecurityPolicy-TLS-1-2-2017-01`. The operator creates
-    /// its own SSLNegotiationPolicyType policy referencing it and sets it on the listener,
-    /// in place of the predefined one AWS attached; removing the field removes that policy.
-    /// Unset: the listener keeps whatever policy AWS or someone else set.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128), regex(pattern = r"^ELB[A-Za-z0-9-]+$"))]
-    pub ssl_policy: Option<String>,
-}
-
-/// A listener protocol.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, JsonSchema)]
-pub enum Protocol {
-    HTTP,
-    HTTPS,
-    TCP,
-    SSL,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::HTTP => "HTTP",
-            Protocol::HTTPS => "HTTPS",
-            Protocol::TCP => "TCP",
-            Protocol::SSL => "SSL",
-        }
-    }
-
-    /// Layer 7 protocols (HTTP/HTTPS) versus layer 4 (TCP/SSL).
-    pub fn is_http_family(self) -> bool {
-        matches!(self, Protocol::HTTP | Protocol::HTTPS)
-    }
-}
-
-/// The API accepts the four protocols ELB has; the ELB model also carries ones it may report.
-impl From<Protocol> for crate::elb::Protocol {
-    fn from(p: Protocol) -> Self {
-        match p {
-            Protocol::HTTP => crate::elb::Protocol::HTTP,
-            Protocol::HTTPS => crate::elb::Protocol::HTTPS,
-            Protocol::TCP => crate::elb::Protocol::TCP,
-            Protocol::SSL => crate::elb::Protocol::SSL,
-        }
-    }
-}
-
-/// Session stickiness on a listener: either the application's cookie (`cookieName`) or
-/// the ELB's own cookie (`expirationSeconds`, or neither field for a session cookie).
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("!(has(self.cookieName) && has(self.expirationSeconds))")
-    .message("stickiness takes either cookieName (the application's cookie) or expirationSeconds (the ELB's cookie), not both"))]
-#[serde(rename_all = "camelCase")]
-pub struct Stickiness {
-    /// Follow the application's own cookie with this name (app-cookie stickiness): a
-    /// non-empty cookie name of letters, digits and ``!#$%&'*+-.^_`|~`` (an RFC 6265 token).
-    /// When unset, the ELB issues its own cookie (lb-cookie stickiness).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    // maxLength bounds the rule's cost: browsers keep at most 4096 bytes of a cookie.
-    #[schemars(length(max = 4096))]
-    #[x_kube(validation = Rule::new(COOKIE_NAME_RULE).message(
-        "cookieName must be a cookie name: not empty, only letters, digits and !#$%&'*+-.^_`|~ (no spaces, quotes, commas, semicolons or =)"
-    ))]
-    pub cookie_name: Option<String>,
-
-    /// Lifetime of the ELB's cookie in seconds (lb-cookie stickiness), at least 1. Unset:
-    /// the browser session.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
-    pub expiration_seconds: Option<i64>,
-}
-
-/// A reference to a HealthCheck in the same namespace.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-pub struct HealthCheckRef {
-    /// The HealthCheck's name: an object name (DNS-1123 subdomain: at most 253 lowercase
-    /// letters, digits, `-` and `.`, starting and ending with a letter or digit).
-    #[schemars(length(min = 1, max = 253))]
-    #[x_kube(validation = Rule::new(OBJECT_NAME_RULE).message(
-        "healthCheckRef.name must be an object name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
-    ))]
-    pub name: String,
-}
-
-/// The sources of instances registered with the ELB. The operator registers the union of
-/// the pods', the nodes' and the listed instances; AWS registers the instances of the Auto
-/// Scaling groups.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Backends {
-    /// Pods in this namespace whose nodes are registered. A pod counts while it is
-    /// scheduled, not terminating, and all its containers are ready. The node's
-    /// spec.providerID (`aws:///<zone>/<instance-id>`) gives the instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_selector: Option<LabelSelector>,
-
-    /// Nodes registered directly. An empty selector (`{}`) selects no node, so that a
-    /// placeholder never registers the whole cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node_selector: Option<LabelSelector>,
-
-    /// EC2 instance ids (`i-…`) registered as they are, as in `register_instances`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 1000), inner(length(max = 19)))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    #[x_kube(validation = Rule::new("self.all(i, i.matches('^i-[0-9a-f]{8,17}$'))")
-        .message("instanceIds must be EC2 instance ids such as i-0abc12345678def90"))]
-    pub instance_ids: Vec<String>,
-
-    /// EC2 Auto Scaling groups (in the ELB's region and account) to attach the ELB to,
-    /// at most 50: AWS then registers each group's instances, also those it launches
-    /// later, and deregisters those it terminates; the operator leaves them alone. A
-    /// group removed from this list is detached. A group that does not exist makes
-    /// Synced False with reason ValidationError. Names are 1-255 printable ASCII
-    /// characters without spaces or ':'.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 50), inner(length(max = 255)))]
-    #[x_kube(merge_strategy = ListMerge::Set)]
-    #[x_kube(validation = Rule::new(AUTO_SCALING_GROUP_NAME_RULE)
-        .message("autoScalingGroups must be Auto Scaling group names: 1-255 printable ASCII characters, no spaces and no ':'"))]
-    pub auto_scaling_groups: Vec<String>,
-}
-
 /// Whether the ELB gets a public DNS name.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum Scheme {
@@ -408,15 +245,6 @@ impl Scheme {
     }
 }
 
-impl From<Scheme> for crate::elb::Scheme {
-    fn from(s: Scheme) -> Self {
-        match s {
-            Scheme::InternetFacing => crate::elb::Scheme::InternetFacing,
-            Scheme::Internal => crate::elb::Scheme::Internal,
-        }
-    }
-}
-
 /// What happens to the ELB when the resource is deleted.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
@@ -424,68 +252,6 @@ pub enum DeletionPolicy {
     Delete,
     /// Leave the ELB in AWS.
     Retain,
-}
-
-/// ELB attributes.
-#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Attributes {
-    /// Spread traffic evenly over all instances of all zones.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cross_zone: Option<bool>,
-
-    /// Let in-flight requests finish before an instance is deregistered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_draining: Option<ConnectionDrainingSpec>,
-
-    /// Seconds a connection may stay idle (1-4000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 4000))]
-    pub idle_timeout_seconds: Option<i32>,
-
-    /// Write access logs to S3.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_log: Option<AccessLogSpec>,
-}
-
-/// Connection draining.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ConnectionDrainingSpec {
-    /// Whether deregistered or unhealthy instances keep their in-flight requests.
-    pub enabled: bool,
-    /// Seconds to wait for in-flight requests (1-3600). Default 300.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1, max = 3600))]
-    pub timeout_seconds: Option<i32>,
-}
-
-/// Access logs.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[x_kube(validation = Rule::new("!self.enabled || (has(self.s3BucketName) && size(self.s3BucketName) > 0)")
-    .message("s3BucketName is required when access logs are enabled")
-    .reason(Reason::FieldValueRequired)
-    .field_path(".s3BucketName"))]
-#[serde(rename_all = "camelCase")]
-pub struct AccessLogSpec {
-    /// Whether access logs are written; needs s3BucketName.
-    pub enabled: bool,
-    /// The S3 bucket that receives the logs: its name only (3-255 letters, digits, `.`, `-`
-    /// and `_`; new buckets: 3-63 lowercase), without `s3://` or a key prefix.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 255))]
-    #[x_kube(validation = Rule::new(S3_BUCKET_NAME_RULE).message(
-        "s3BucketName must be a bucket name such as my-elb-logs: no s3:// and no key prefix (put the prefix in s3BucketPrefix)"
-    ))]
-    pub s3_bucket_name: Option<String>,
-    /// A key prefix inside the bucket.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3_bucket_prefix: Option<String>,
-    /// Minutes between log files: 5 or 60.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == 5 || self == 60")
-        .message("emitIntervalMinutes must be 5 or 60"))]
-    pub emit_interval_minutes: Option<i32>,
 }
 
 /// What the operator observed and did.
@@ -611,72 +377,6 @@ pub enum InstanceSource {
     /// AWS, for an Auto Scaling group of spec.backends.autoScalingGroups.
     AutoScalingGroup,
 }
-
-/// CEL: a valid ELB name.
-pub const ELB_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9]([a-zA-Z0-9-]{0,30}[a-zA-Z0-9])?$')";
-/// CEL: Auto Scaling group names: 1-255 characters of ASCII 33-126 except ':' (AWS's rule
-/// for CreateAutoScalingGroup).
-pub const AUTO_SCALING_GROUP_NAME_RULE: &str = "self.all(g, g.matches('^[!-9;-~]{1,255}$'))";
-/// CEL: an availability zone name (region name plus a zone letter).
-pub const ZONE_NAME_RULE: &str = "self.all(z, z.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+[a-z]$'))";
-/// CEL: an AWS region name.
-pub const REGION_NAME_RULE: &str = "self.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$')";
-/// CEL: every zone is in spec.region (the region name followed by one letter), when that is
-/// set and a region name (a malformed region has its own message).
-pub const ZONES_IN_REGION_RULE: &str = "!has(self.region) || !has(self.availabilityZones) \
-|| !self.region.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$') || self.availabilityZones.all(z, z.startsWith(self.region) && size(z) == size(self.region) + 1)";
-/// CEL: subnet ids.
-pub const SUBNET_ID_RULE: &str = "self.all(s, s.matches('^subnet-([0-9a-f]{8}|[0-9a-f]{17})$'))";
-/// CEL: security group ids.
-pub const SECURITY_GROUP_ID_RULE: &str = "self.all(g, g.matches('^sg-([0-9a-f]{8}|[0-9a-f]{17})$'))";
-/// CEL: the certificate ARN of an HTTPS/SSL listener: ACM (regional) or IAM (global), in
-/// any partition (aws, aws-cn, aws-us-gov, ...).
-pub const CERTIFICATE_ARN_RULE: &str = "self.matches('^arn:aws(-[a-z]+)*:(acm:[a-z]{2}(-[a-z]+)+-[0-9]+:[0-9]{12}:certificate/.+\
-|iam::[0-9]{12}:server-certificate/.+)$')";
-/// CEL: ACM certificates live in one region, which must be the ELB's when spec.region is
-/// set (without it the region is the operator's, which the schema cannot know) and a region
-/// name (a malformed region has its own message).
-pub const ACM_CERTIFICATE_REGION_RULE: &str = "!has(self.region) \
-|| !self.region.matches('^[a-z]{2}(-[a-z]+)+-[0-9]+$') || self.listeners.all(l, \
-!has(l.sslCertificateId) || !l.sslCertificateId.matches('^arn:[a-z-]+:acm:') \
-|| l.sslCertificateId.contains(':acm:' + self.region + ':'))";
-/// CEL: listeners forwarding to one instance port agree on back-end encryption (ELB's rule
-/// for InstanceProtocol; the default back-end protocol, HTTP or TCP, is unencrypted).
-pub const INSTANCE_PORT_ENCRYPTION_RULE: &str = "self.all(l, self.all(m, l.instancePort != m.instancePort \
-|| (has(l.instanceProtocol) && l.instanceProtocol in ['HTTPS', 'SSL']) \
-== (has(m.instanceProtocol) && m.instanceProtocol in ['HTTPS', 'SSL'])))";
-/// CEL: an application cookie name is an RFC 6265 token.
-pub const COOKIE_NAME_RULE: &str = r#"self.matches("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")"#;
-/// CEL: a Kubernetes object name (DNS-1123 subdomain; the length is the schema's).
-pub const OBJECT_NAME_RULE: &str = r"self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')";
-/// CEL: an S3 bucket name (legacy us-east-1 names included), not a URL or a path.
-pub const S3_BUCKET_NAME_RULE: &str = "self.matches('^[a-zA-Z0-9._-]{3,255}$')";
-/// CEL: tag values in ELB's character set (Unicode letters, separators and digits, and
-/// `_ . : / = + - @`).
-pub const TAG_VALUES_CHARSET_RULE: &str = r"self.all(k, self[k].matches('^[\\p{L}\\p{Z}\\p{N}_.:/=+@-]*$'))";
-/// CEL: zones and subnets exclusive.
-pub const ZONES_XOR_SUBNETS_RULE: &str = "!(has(self.availabilityZones) && has(self.subnets))";
-/// CEL (transition): loadBalancerName may not be set, changed or removed.
-pub const NAME_IMMUTABLE_RULE: &str = "has(self.loadBalancerName) == has(oldSelf.loadBalancerName) \
-&& (!has(self.loadBalancerName) || self.loadBalancerName == oldSelf.loadBalancerName)";
-/// CEL (transition): the effective scheme may not change; an unset scheme means
-/// internet-facing, so spelling out the default later is allowed.
-pub const SCHEME_IMMUTABLE_RULE: &str = "(has(self.scheme) ? self.scheme : 'internet-facing') \
-== (has(oldSelf.scheme) ? oldSelf.scheme : 'internet-facing')";
-/// CEL (transition): region may not be set, changed or removed (an unset region is the
-/// operator's, which the schema cannot know).
-pub const REGION_IMMUTABLE_RULE: &str = "has(self.region) == has(oldSelf.region) \
-&& (!has(self.region) || self.region == oldSelf.region)";
-/// CEL: HTTPS and SSL listeners carry a certificate.
-pub const LISTENER_CERT_RULE: &str = "!(self.protocol in ['HTTPS', 'SSL']) \
-|| (has(self.sslCertificateId) && size(self.sslCertificateId) > 0)";
-/// CEL: front-end and back-end protocols are of the same layer.
-pub const LISTENER_PAIR_RULE: &str = "!has(self.instanceProtocol) \
-|| ((self.protocol in ['HTTP', 'HTTPS']) == (self.instanceProtocol in ['HTTP', 'HTTPS']))";
-/// CEL: the PROXY protocol header only goes to TCP/SSL back ends (the default back-end
-/// protocol follows the front-end one).
-pub const LISTENER_PROXY_RULE: &str = "!has(self.proxyProtocol) || !self.proxyProtocol \
-|| !((has(self.instanceProtocol) ? self.instanceProtocol : self.protocol) in ['HTTP', 'HTTPS'])";
 
 impl LoadBalancer {
     /// The deletion policy in force (see `spec.deletionPolicy`).

@@ -1,15 +1,26 @@
-//! The custom resources: `LoadBalancer` and `HealthCheck` (group `elb.operator.dev`,
-//! version `v1alpha1`). Doc comments on these types become the `kubectl explain` text.
+//! The custom resources: `LoadBalancer`, `HealthCheck` and the cluster-scoped
+//! `LoadBalancerClass` (group `elb.operator.dev`, version `v1alpha1`). Doc comments on these
+//! types become the `kubectl explain` text.
 
+pub mod attributes;
+pub mod backends;
 pub mod checks;
 pub mod healthcheck;
+pub mod listener;
 pub mod loadbalancer;
+pub mod loadbalancerclass;
+pub mod rules;
 pub mod tags;
+mod to_elb;
 
+pub use attributes::*;
+pub use backends::*;
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
+pub use listener::*;
 pub use loadbalancer::*;
+pub use loadbalancerclass::{Adoption, LoadBalancerClass, LoadBalancerClassSpec, DEFAULT_CLASS_ANNOTATION};
 
-/// The API group of both resources.
+/// The API group of the resources.
 pub const GROUP: &str = "elb.operator.dev";
 /// The served and stored version.
 pub const VERSION: &str = "v1alpha1";
@@ -36,9 +47,10 @@ pub mod condition {
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
 
-/// Both CRDs, HealthCheck first (LoadBalancers reference it), as `crds/` holds them.
+/// The CRDs, as `crds/` holds them: HealthCheck first (LoadBalancers reference it), then
+/// LoadBalancer and LoadBalancerClass.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![HealthCheck::crd(), LoadBalancer::crd()]
+    vec![HealthCheck::crd(), LoadBalancer::crd(), LoadBalancerClass::crd()]
 }
 
 /// The YAML of one CRD, exactly as checked in under `crds/<name>.yaml`.
@@ -48,16 +60,16 @@ pub fn crd_yaml(crd: &CustomResourceDefinition) -> String {
     serde_yaml::to_string(crd).expect("a CRD serialises to YAML")
 }
 
-/// Both CRDs as one multi-document YAML stream, for `elb-operator crdgen | kubectl apply -f -`.
+/// The CRDs as one multi-document YAML stream, for `elb-operator crdgen | kubectl apply -f -`.
 pub fn crdgen_yaml() -> String {
     crds().iter().map(|crd| format!("---\n{}", crd_yaml(crd))).collect()
 }
 
-/// The plurals of the custom resources the API server does not serve (empty when both
-/// are installed), found through discovery, which every authenticated client may read.
+/// The plurals of the custom resources the API server does not serve (empty when all are
+/// installed), found through discovery, which every authenticated client may read.
 pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Error> {
     use kube::Resource;
-    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string()];
+    let wanted = [LoadBalancer::plural(&()).to_string(), HealthCheck::plural(&()).to_string(), LoadBalancerClass::plural(&()).to_string()];
     let served: Vec<String> = match client.list_api_group_resources(&format!("{GROUP}/{VERSION}")).await {
         Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
         Err(kube::Error::Api(s)) if s.is_not_found() => Vec::new(),
@@ -68,6 +80,8 @@ pub async fn missing_crds(client: &kube::Client) -> Result<Vec<String>, kube::Er
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn tutorial_lb() -> LoadBalancer {
@@ -136,16 +150,97 @@ mod tests {
     }
 
     #[test]
-    fn crdgen_yaml_is_two_documents() {
+    fn crdgen_yaml_is_three_documents() {
         let yaml = crdgen_yaml();
-        assert_eq!(yaml.matches("---\n").count(), 2);
+        assert_eq!(yaml.matches("---\n").count(), 3);
         assert!(yaml.contains("name: healthchecks.elb.operator.dev"));
         assert!(yaml.contains("name: loadbalancers.elb.operator.dev"));
+        assert!(yaml.contains("name: loadbalancerclasses.elb.operator.dev"));
+    }
+
+    #[test]
+    fn the_class_is_cluster_scoped_and_the_others_namespaced() {
+        let scopes: Vec<(String, String)> = crds().into_iter().map(|c| (c.spec.names.kind, c.spec.scope)).collect();
+        assert_eq!(
+            scopes,
+            [
+                ("HealthCheck".to_string(), "Namespaced".to_string()),
+                ("LoadBalancer".to_string(), "Namespaced".to_string()),
+                ("LoadBalancerClass".to_string(), "Cluster".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn class_name_is_immutable_on_typed_updates() {
+        let old = tutorial_lb();
+        let mut named = old.clone();
+        named.spec.class_name = Some("team-a".into());
+        // Valid on creation; setting it later, changing it and removing it are refused.
+        assert_eq!(messages(named.validate_cel()), Vec::<String>::new());
+        let mut other = named.clone();
+        other.spec.class_name = Some("team-b".into());
+        for (new, old) in [(&named, &old), (&other, &named), (&old, &named)] {
+            let got = messages(new.validate_cel_update(old));
+            assert_eq!(got.len(), 1, "{got:?}");
+            assert!(got[0].starts_with("className is immutable"), "{got:?}");
+        }
+        assert_eq!(messages(named.validate_cel_update(&named)), Vec::<String>::new());
+        assert_eq!(messages(old.validate_cel_update(&old)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn class_rules_on_typed_objects() {
+        let class = |spec: serde_json::Value| LoadBalancerClass::new("team-a", serde_json::from_value(spec).unwrap());
+        let good = class(serde_json::json!({
+            "namespaceSelector": {"matchLabels": {"team": "a"}},
+            "roleArns": ["arn:aws:iam::123456789012:role/team-a-*", "arn:aws:iam::*:role/elb"],
+            "regions": ["us-east-1", "eu-west-1"],
+            "schemes": ["internal"],
+            "adoption": "Allowed",
+            "requiredResourceTags": {"team": "a"},
+            "tags": {"cost-center": "42"},
+            "deletionPolicy": "Retain",
+        }));
+        assert_eq!(messages(good.validate_cel()), Vec::<String>::new());
+        assert_eq!(good.spec.adoption, Adoption::Allowed);
+        // Every field is optional; adoption defaults to Forbidden.
+        let empty = class(serde_json::json!({}));
+        assert_eq!(empty.spec.adoption, Adoption::Forbidden);
+        assert_eq!(messages(empty.validate_cel()), Vec::<String>::new());
+
+        for (spec, says) in [
+            (serde_json::json!({"regions": ["us-east-1a"]}), "regions must be AWS region names"),
+            (serde_json::json!({"roleArns": ["arn:aws:iam::123456789012:user/bob"]}), "roleArns must be IAM role ARNs"),
+            (serde_json::json!({"roleArns": ["arn:aws:iam::12345:role/x"]}), "roleArns must be IAM role ARNs"),
+            (serde_json::json!({"tags": {"elb.operator.dev/x": "y"}}), "reserved for the operator"),
+            (serde_json::json!({"tags": {"aws:x": "y"}}), "reserved by AWS"),
+            (serde_json::json!({"tags": {"team": "a;b"}}), "tag values may only contain"),
+            (serde_json::json!({"requiredResourceTags": {"": "a"}}), "requiredResourceTags keys must be 1-128"),
+        ] {
+            let got = messages(class(spec.clone()).validate_cel());
+            assert!(got.len() == 1 && got[0].contains(says), "{spec}: {got:?}");
+        }
+        let many: BTreeMap<String, String> = (0..=tags::MAX_USER_TAGS).map(|i| (format!("k{i}"), "v".to_string())).collect();
+        let got = messages(class(serde_json::json!({ "tags": many })).validate_cel());
+        assert!(got.len() == 1 && got[0].starts_with("at most 47 tags"), "{got:?}");
+    }
+
+    #[test]
+    fn the_default_class_is_the_annotated_one() {
+        let mut class = LoadBalancerClass::new("shared", LoadBalancerClassSpec::default());
+        assert!(!class.is_default());
+        class.metadata.annotations = Some([(DEFAULT_CLASS_ANNOTATION.to_string(), "false".to_string())].into());
+        assert!(!class.is_default());
+        class.metadata.annotations = Some([(DEFAULT_CLASS_ANNOTATION.to_string(), "true".to_string())].into());
+        assert!(class.is_default());
     }
 
     #[test]
     fn user_tag_limit_leaves_room_for_ownership_tags() {
-        assert_eq!(tags::MAX_USER_TAGS + tags::OWNERSHIP_TAG_COUNT, tags::MAX_ELB_TAGS);
+        assert_eq!(tags::MAX_USER_TAGS + tags::OPERATOR_TAG_ROOM, tags::MAX_ELB_TAGS);
+        assert!(tags::OPERATOR_TAG_ROOM > tags::OWNERSHIP_TAG_COUNT, "room for one marker beyond the ownership tags");
+        assert_eq!(tags::MAX_USER_TAGS, 47);
         for key in [tags::CLUSTER_TAG, tags::RESOURCE_TAG] {
             assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));
         }

@@ -21,5 +21,11 @@ pub const OWNERSHIP_TAG_COUNT: usize = 2;
 /// The ELB limit of tags per load balancer.
 pub const MAX_ELB_TAGS: usize = 50;
 
-/// The most tags a user may put in `spec.tags`: the ELB limit minus the ownership tags.
-pub const MAX_USER_TAGS: usize = MAX_ELB_TAGS - OWNERSHIP_TAG_COUNT;
+/// The tags the operator keeps for its own markers on each ELB: the ownership tags, plus one
+/// for the marker that records the cluster's identity or an adoption (issue 17), so that
+/// they always fit beside a user's tags.
+pub const OPERATOR_TAG_ROOM: usize = OWNERSHIP_TAG_COUNT + 1;
+
+/// The most tags a user may put in `spec.tags` (and a class in its `tags`): the ELB limit
+/// minus the room kept for the operator's markers.
+pub const MAX_USER_TAGS: usize = MAX_ELB_TAGS - OPERATOR_TAG_ROOM;

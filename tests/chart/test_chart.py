@@ -22,11 +22,12 @@ SA_NAME = "elb-elb-operator"
 # (a Rust test in tests/ops keeps this file in step with the binary).
 API_CALLS = json.loads((Path(__file__).parent / "kube_api_calls.json").read_text())
 # Resources that are not namespaced, so they always need a ClusterRole.
-CLUSTER_SCOPED = {("", "nodes")}
+CLUSTER_SCOPED = {("", "nodes"), ("", "namespaces"), ("elb.operator.dev", "loadbalancerclasses")}
 
 NON_DEFAULT = {
     "clusterName": "prod-eu-1",
     "allowedRoleArns": ["arn:aws:iam::111111111111:role/elb-*", "arn:aws:iam::222222222222:role/elb"],
+    "requireClass": True,
     "region": "eu-west-1",
     "elbEndpoint": "https://elasticloadbalancing.eu-west-1.amazonaws.com",
     "reachabilityCheck": {"enabled": False, "ec2Endpoint": "https://ec2.eu-west-1.amazonaws.com"},
@@ -127,6 +128,7 @@ def test_lint_is_strict_clean(values):
         {"elbClient": {"mutateRate": "0"}},
         {"elbClient": {"mutateBurst": 0}},
         {"elbClient": {"retries": 3}},
+        {"requireClass": "yes"},
     ],
 )
 def test_schema_refuses_invalid_values(bad):
@@ -148,7 +150,7 @@ def test_chart_crds_are_the_top_level_crds():
     chart_files = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
     with helm.Chart.load(CHART) as chart:
         names = sorted(yaml.safe_load(c["data"])["metadata"]["name"] for c in chart.crds)
-    assert names == ["healthchecks.elb.operator.dev", "loadbalancers.elb.operator.dev"]
+    assert names == ["healthchecks.elb.operator.dev", "loadbalancerclasses.elb.operator.dev", "loadbalancers.elb.operator.dev"]
     top_files = {p.name: p.read_bytes() for p in top.glob("*.yaml")}
     assert chart_files.keys() == top_files.keys(), "copy crds/*.yaml into charts/elb-operator/crds/"
     for name in top_files:
@@ -201,6 +203,7 @@ def test_defaults_log_json_and_elect_a_leader():
     assert "--lease-name=elb-elb-operator" in a
     assert not any(x.startswith(("--watch-namespace", "--elb-endpoint", "--ec2-endpoint")) for x in a)
     assert "--reachability-check=true" in a
+    assert "--require-class=false" in a
     env = {e["name"]: e for e in container(render())["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
 
@@ -214,6 +217,7 @@ def _dep(docs):
 VALUE_EFFECTS = {
     "clusterName": lambda d: "--cluster-name=prod-eu-1" in args(d),
     "allowedRoleArns": lambda d: "--allowed-role-arns=arn:aws:iam::111111111111:role/elb-*,arn:aws:iam::222222222222:role/elb" in args(d),
+    "requireClass": lambda d: "--require-class=true" in args(d),
     "region": lambda d: "--region=eu-west-1" in args(d),
     "elbEndpoint": lambda d: "--elb-endpoint=https://elasticloadbalancing.eu-west-1.amazonaws.com" in args(d),
     "reachabilityCheck": lambda d: {"--reachability-check=false", "--ec2-endpoint=https://ec2.eu-west-1.amazonaws.com"} <= set(args(d)),
@@ -481,7 +485,8 @@ def test_rbac_allows_every_api_call_and_nothing_else(case):
     assert granted - needed == set(), f"{case}: rules grant calls the operator never makes"
     assert not any("*" in (g["group"], g["resource"], g["verb"]) for g in gs)
     if watched:
-        # The one-namespace install needs no cluster-wide rights beyond the nodes.
+        # The one-namespace install needs no cluster-wide rights beyond the cluster-scoped
+        # resources (nodes, namespaces, classes).
         cluster_wide = {(g["group"], g["resource"]) for g in gs if g["namespace"] is None}
         assert cluster_wide == CLUSTER_SCOPED
 
