@@ -489,7 +489,7 @@ async fn kube_client(path: &Path) -> kube::Client {
 
 async fn install_crds(client: &kube::Client) {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml"] {
+    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml", "loadbalancerclasses.elb.operator.dev.yaml"] {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("crds").join(file);
         let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path).expect("CRD file")).expect("CRD");
         crds.create(&PostParams::default(), &crd).await.expect("install CRD");

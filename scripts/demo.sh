@@ -65,7 +65,7 @@ k() { kubectl --cache-dir "$work/kube-cache" "$@"; }
 wait_for 30 "the Kubernetes API stand-in" k get --raw /version
 
 k apply -f crds/ >/dev/null
-k wait --for=condition=Established crd/loadbalancers.elb.operator.dev crd/healthchecks.elb.operator.dev --timeout=30s >/dev/null
+k wait --for=condition=Established crd/loadbalancers.elb.operator.dev crd/healthchecks.elb.operator.dev crd/loadbalancerclasses.elb.operator.dev --timeout=30s >/dev/null
 
 # Nodes backed by EC2 instances in moto, with a Ready web pod on each.
 .venv/bin/python scripts/demo_cluster.py --endpoint "$moto" > "$work/cluster.yaml"

@@ -187,6 +187,7 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
         namespace: args.watch_namespace(),
         default_region: args.region.clone(),
         allowed_role_arns: args.allowed_role_arns.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
+        require_class: args.require_class,
         health_poll_interval: args.health_poll_interval,
         resync_interval: args.resync_interval,
         concurrency: args.concurrency,

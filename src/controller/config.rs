@@ -17,6 +17,12 @@ pub struct Config {
     /// `spec.roleArn`; empty: none. Otherwise anyone who may create a LoadBalancer could act
     /// as any role the operator can assume.
     pub allowed_role_arns: Vec<String>,
+    /// `--require-class`: refuse LoadBalancers that no LoadBalancerClass applies to.
+    pub require_class: bool,
+    /// The UID of the `kube-system` namespace, which names this cluster in the
+    /// `elb.operator.dev/cluster-uid` ownership tag. Read by [`super::run`] at its start
+    /// (whatever is set here is replaced); `None` when it could not be read.
+    pub cluster_uid: Option<String>,
     /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,
     /// How often an inventory pass re-reads the region's ELBs and corrects drift.
@@ -45,6 +51,8 @@ impl Default for Config {
             namespace: None,
             default_region: "us-east-1".into(),
             allowed_role_arns: Vec::new(),
+            require_class: false,
+            cluster_uid: None,
             health_poll_interval: Duration::from_secs(30),
             resync_interval: Duration::from_secs(600),
             concurrency: 16,

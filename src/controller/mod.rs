@@ -7,12 +7,14 @@
 //! references (its spec or existence, not its status);
 //! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
 //! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness). Plus the objects the [`schedule`] routes
+//! changes of labels, providerID and readiness); a LoadBalancerClass that it names, or any
+//! class when it names none (the default may move); a label change of its Namespace. Plus the objects the [`schedule`] routes
 //! back: a resync after drift, a poll or check result to write (poll results mostly go to
 //! the health writer beside the reconcile queue); and a retry after a failure
 //! ([`loadbalancer::error_policy`]). No timer requeues an object that converged.
 //! HealthChecks are also all recomputed once per resync interval.
 
+pub mod admission;
 pub mod backends;
 pub mod cache;
 pub mod clients;
@@ -38,7 +40,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::Api;
 use kube::core::error_boundary::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
@@ -52,20 +54,21 @@ pub use config::Config;
 pub use context::Context;
 pub use scope::Scope;
 
-use crate::crd::{HealthCheck, LoadBalancer};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 use crate::telemetry::Metrics;
 
 /// Runs the LoadBalancer and HealthCheck controllers until `shutdown` resolves, then lets
 /// in-flight reconciles finish and returns. `config.readiness` turns ready when every cache
 /// holds a full list, and not ready again when shutdown begins.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     client: kube::Client,
     elb: impl ClientsByScope,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::Error> {
     let shutdown = shutdown.boxed().shared();
+    config.cluster_uid = cluster_uid(&client).await;
     let readiness = config.readiness.clone();
     let wc = watcher::Config::default();
 
@@ -98,25 +101,43 @@ pub async fn run(
     };
     let (node_store, node_synced, node_driver, mut node_rx) =
         cache::reflect(node_api, wc, 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
+    let class_api: Api<DeserializeGuard<LoadBalancerClass>> = Api::all(client.clone());
+    let (class_store, class_synced, class_driver, mut class_rx) = cache::reflect(
+        class_api,
+        watcher::Config::default(),
+        1,
+        |_| {},
+        events::report_invalid::<LoadBalancerClass>(recorder.clone(), config.shards.clone()),
+    );
+    let ns_api: Api<DeserializeGuard<Namespace>> = Api::all(client.clone());
+    let (ns_store, ns_synced, ns_driver, mut ns_rx) = cache::reflect(
+        ns_api,
+        cache::namespace_watch(ns),
+        1,
+        cache::trim_namespace,
+        events::report_invalid::<Namespace>(recorder.clone(), config.shards.clone()),
+    );
     let stores = cache::Stores {
         loadbalancers: lb_store.clone(),
         healthchecks: hc_store.clone(),
         pods: pod_store.clone(),
         nodes: node_store.clone(),
-        synced: vec![lb_synced, hc_synced, pod_synced, node_synced],
+        synced: vec![lb_synced, hc_synced, pod_synced, node_synced, class_synced, ns_synced],
     };
+    let tenancy = cache::TenancyStores { classes: class_store, namespaces: ns_store.clone() };
     let controller_config = controller::Config::default().concurrency(config.concurrency);
     // The observers trigger resyncs and health-status writes through this channel.
     let (triggers, triggered) = futures::channel::mpsc::unbounded();
     // A gained shard triggers its HealthChecks through this one.
     let (hc_triggers, hc_triggered) = futures::channel::mpsc::unbounded();
     let shards = config.shards.clone();
-    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()));
+    let ctx =
+        Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()).with_tenancy(tenancy));
 
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.
     let mut tasks = Tasks(vec![], ctx.clone());
-    tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver].into_iter().map(tokio::spawn));
+    tasks.0.extend([lb_driver, hc_driver, pod_driver, node_driver, class_driver, ns_driver].into_iter().map(tokio::spawn));
     if let Some(shards) = shards.clone() {
         tasks.0.push(tokio::spawn(handover::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
     }
@@ -145,6 +166,8 @@ pub async fn run(
     }));
 
     let lbs = lb_store.clone();
+    let lbs_for_classes = lb_store.clone();
+    let lbs_for_namespaces = lb_store.clone();
     let lbs_for_pods = lb_store.clone();
     let lbs_for_nodes = lb_store.clone();
     let pods_for_nodes = pod_store.clone();
@@ -163,6 +186,12 @@ pub async fn run(
         .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers(&lbs_for_pods, &pod))
         .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
             triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node)
+        })
+        .watches_stream(class_rx.remove(0).map(Ok).predicate_filter(triggers::class_fingerprint, Default::default()), move |class| {
+            triggers::class_to_loadbalancers(&lbs_for_classes, &class.name_any())
+        })
+        .watches_stream(ns_rx.remove(0).map(Ok).predicate_filter(triggers::namespace_fingerprint, Default::default()), move |ns| {
+            triggers::namespace_to_loadbalancers(&lbs_for_namespaces, &ns.name_any())
         })
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
@@ -218,6 +247,22 @@ pub async fn run(
     readiness.set(false);
     drop(tasks);
     Ok(())
+}
+
+/// The UID of the `kube-system` namespace, which names this cluster; `None` (with a
+/// warning) when it cannot be read.
+async fn cluster_uid(client: &kube::Client) -> Option<String> {
+    match Api::<Namespace>::all(client.clone()).get("kube-system").await {
+        Ok(ns) if ns.metadata.uid.is_some() => ns.metadata.uid,
+        Ok(_) => {
+            warn!("the kube-system namespace has no UID; ELBs get no cluster-uid tag");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot read the kube-system namespace's UID; ELBs get no cluster-uid tag");
+            None
+        }
+    }
 }
 
 /// A tick every `period`, the first after one period.

@@ -82,6 +82,7 @@ impl World {
             "--for=condition=Established",
             "crd/loadbalancers.elb.operator.dev",
             "crd/healthchecks.elb.operator.dev",
+            "crd/loadbalancerclasses.elb.operator.dev",
             "--timeout=30s",
         ]);
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}})).unwrap();

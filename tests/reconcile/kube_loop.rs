@@ -25,7 +25,7 @@ pub(crate) async fn kube_client() -> (StandIn, kube::Client) {
     let standin = StandIn::start().await.expect("stand-in");
     let client = connect(&standin).await;
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml"] {
+    for file in ["healthchecks.elb.operator.dev.yaml", "loadbalancers.elb.operator.dev.yaml", "loadbalancerclasses.elb.operator.dev.yaml"] {
         let path = test_support::repo_root().join("crds").join(file);
         let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         crds.create(&PostParams::default(), &crd).await.expect("install CRD");
