@@ -27,6 +27,10 @@ pub trait ClientsByScope: Send + Sync + 'static {
     fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
         Ok(None)
     }
+
+    /// Drops what is kept for `scope` (its clients and credentials): no LoadBalancer uses
+    /// it any more ([`super::eviction`]). The next `*_for_scope` builds them again.
+    fn evict(&self, _scope: &Scope) {}
 }
 
 impl ClientsByScope for elb::Clients {

@@ -21,6 +21,7 @@ pub mod clients;
 pub mod config;
 pub mod context;
 pub mod events;
+pub mod eviction;
 pub mod fingerprint;
 pub mod gates;
 pub mod groups;
@@ -141,6 +142,7 @@ pub async fn run(
     if let Some(shards) = shards.clone() {
         tasks.0.push(tokio::spawn(handover::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
     }
+    tasks.0.push(tokio::spawn(eviction::run(ctx.clone())));
     tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
         let stores = stores.clone();

@@ -9,6 +9,16 @@ use crate::controller::context::Context;
 use crate::controller::scope::Scope;
 use crate::elb::{Class, ElbApi};
 
+/// Removes the budget gauges of `scope`.
+pub(super) fn forget(ctx: &Context, scope: &Scope) {
+    let fleet = &ctx.metrics.fleet;
+    for kind in ["describe", "mutate"] {
+        let labels = crate::telemetry::BudgetLabels { region: scope.to_string(), kind: kind.into() };
+        fleet.budget_rate.remove(&labels);
+        fleet.budget_configured_rate.remove(&labels);
+    }
+}
+
 /// Publishes the fleet gauges, and the budget gauges of `scope`.
 pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {
     let now = Instant::now();

@@ -53,6 +53,13 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
     observe(ctx, scope).instrument(span).await
 }
 
+/// Removes the gauges of an evicted `scope` (its budget, its orphan count): a scope that is
+/// no longer observed exports nothing stale.
+pub fn forget(ctx: &Context, scope: &Scope) {
+    gauges::forget(ctx, scope);
+    orphans::forget(ctx, scope);
+}
+
 /// The LoadBalancers of `scope` in the cache whose shards this process holds, synced since
 /// the start or not.
 fn cached_in(ctx: &Context, scope: &Scope) -> Vec<Arc<LoadBalancer>> {
