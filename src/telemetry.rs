@@ -150,6 +150,8 @@ pub struct FleetMetrics {
     pub budget_configured_rate: Family<BudgetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// ELBs tagged for this cluster that no LoadBalancer resource claims, after each inventory.
     pub orphaned_load_balancers: Family<RegionLabels, Gauge>,
+    /// Scopes (region, role) with a running observer.
+    pub scopes: Gauge,
 }
 
 /// Every metric the operator exports, and the registry that encodes them.
@@ -225,6 +227,7 @@ impl Metrics {
             "ELBs tagged for this cluster that no LoadBalancer resource claims",
             fleet.orphaned_load_balancers.clone(),
         );
+        registry.register("scopes", "Scopes (region and role) with a running observer", fleet.scopes.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
         let shards_held = Gauge::default();

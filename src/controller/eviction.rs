@@ -36,6 +36,7 @@ pub fn sweep(ctx: &Context) -> Vec<Scope> {
         ctx.elb.evict(scope);
         info!(scope = %scope, "no LoadBalancer left in the scope: its observer is stopped and its clients dropped");
     }
+    ctx.metrics.fleet.scopes.set(ctx.schedule.scopes.len() as i64);
     evicted
 }
 
@@ -129,13 +130,15 @@ mod tests {
         }
         assert!(sweep(&ctx).is_empty() && sweep(&ctx).is_empty(), "both scopes are used");
         assert_eq!(ctx.schedule.scopes.running().len(), 2);
+        assert_eq!(ctx.metrics.fleet.scopes.get(), 2, "the gauge");
 
         writer.apply_watcher_event(&Event::Delete(away.clone()));
         assert!(sweep(&ctx).is_empty(), "marked at the first sweep");
         let away_scope = Scope::of(&away, "us-east-1");
-        assert_eq!(sweep(&ctx), [away_scope.clone()]);
+        assert_eq!(sweep(&ctx), std::slice::from_ref(&away_scope));
         assert_eq!(ctx.schedule.scopes.running(), [Scope::of(&home, "us-east-1")]);
         assert_eq!(*evictions.0.lock().unwrap(), [away_scope], "its clients are dropped");
+        assert_eq!(ctx.metrics.fleet.scopes.get(), 1, "the gauge");
         tokio::task::yield_now().await;
         assert!(observers[1].is_finished(), "its observer is stopped");
         assert!(!observers[0].is_finished());

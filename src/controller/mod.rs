@@ -286,5 +286,6 @@ impl Drop for Tasks {
             t.abort();
         }
         self.1.schedule.scopes.stop();
+        self.1.metrics.fleet.scopes.set(0);
     }
 }

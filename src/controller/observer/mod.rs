@@ -73,6 +73,8 @@ fn cached_in(ctx: &Context, scope: &Scope) -> Vec<Arc<LoadBalancer>> {
 }
 
 async fn observe(ctx: Arc<Context>, scope: Scope) {
+    // Registered before it was started: counted here, and by the sweep that evicts it.
+    ctx.metrics.fleet.scopes.set(ctx.schedule.scopes.len() as i64);
     let elb = match ctx.elb.for_scope(&scope) {
         Ok(elb) => elb,
         Err(e) => {

@@ -102,6 +102,16 @@ impl Scopes {
         }
     }
 
+    /// How many scopes have an observer.
+    pub fn len(&self) -> usize {
+        self.scopes.lock().expect("scopes lock").len()
+    }
+
+    /// Whether no scope has an observer.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The scopes whose observer runs.
     pub fn running(&self) -> Vec<Scope> {
         self.scopes.lock().expect("scopes lock").keys().cloned().collect()
@@ -184,14 +194,14 @@ mod tests {
         let live = HashSet::from([used.clone()]);
         assert!(scopes.sweep(&live).is_empty(), "first sweep: only marked");
         scopes.ensure_observer(&revived, || unreachable!("runs already"));
-        assert_eq!(scopes.sweep(&live), [unused.clone()]);
+        assert_eq!(scopes.sweep(&live), std::slice::from_ref(&unused));
         let mut running = scopes.running();
         running.sort();
         assert_eq!(running, [revived.clone(), used.clone()]);
         let rx = stopped.remove(&unused).unwrap();
         assert!(tokio::time::timeout(Duration::from_secs(5), rx).await.expect("stopped").is_err(), "aborted, not finished");
         assert!(scopes.snapshot(&unused, Duration::ZERO).await.is_none(), "its inventory is dropped");
-        assert_eq!(scopes.sweep(&live), [revived.clone()], "idle for two sweeps after the reconcile");
+        assert_eq!(scopes.sweep(&live), std::slice::from_ref(&revived), "idle for two sweeps after the reconcile");
         assert_eq!(scopes.running(), [used]);
         // A scope started again after its eviction gets a new observer.
         let restarted = std::sync::atomic::AtomicBool::new(false);
