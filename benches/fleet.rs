@@ -32,10 +32,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use elb_operator::aws;
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
 use elb_operator::controller::backends;
-use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::controller::loadbalancer::build::desired_state;
 use elb_operator::crd::{LoadBalancer, LoadBalancerSpec};
-use elb_operator::elb::{self, Client, ClientConfig, ElbApi, RateLimitConfig};
+use elb_operator::elb::{self, Client, ElbApi};
 use elb_operator::sync::execute;
 use elb_operator::sync::ownership::Owner;
 use elb_operator::sync::plan;
@@ -462,7 +464,7 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
         .map(|d| {
             let (client, done) = (client.clone(), done.clone());
             async move {
-                for action in plan::plan(&d, None).expect("plan") {
+                for action in plan::plan(&d, None, None).expect("plan") {
                     execute::apply(&client, &d.name, &action).await.expect("bare call");
                 }
                 client.describe_load_balancers(std::slice::from_ref(&d.name)).await.expect("describe");
@@ -1202,7 +1204,7 @@ async fn run(args: Args) {
     );
     std::fs::create_dir_all(&args.out_dir).expect("output directory");
 
-    elb::install_crypto_provider();
+    aws::install_crypto_provider();
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let probe =
         Client::new(ClientConfig::for_endpoint(REGION, &moto.endpoint, "testing", "testing").with_rate_limit(RateLimitConfig::unlimited()))

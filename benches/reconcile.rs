@@ -7,10 +7,12 @@
 
 use std::time::Instant;
 
+use elb_operator::aws;
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
 use elb_operator::controller::backends;
-use elb_operator::controller::loadbalancer::desired::desired_state;
+use elb_operator::controller::loadbalancer::build::desired_state;
 use elb_operator::crd::LoadBalancerSpec;
-use elb_operator::elb::{self, Client, ClientConfig, RateLimitConfig};
+use elb_operator::elb::Client;
 use elb_operator::sync::execute::{self, Outcome};
 use elb_operator::sync::ownership::Owner;
 use elb_operator::sync::plan::{self, Desired};
@@ -42,7 +44,7 @@ fn bench_planner() {
     let start = Instant::now();
     let mut actions = 0;
     for _ in 0..iterations {
-        actions = plan::plan(&d, None).expect("plan").len();
+        actions = plan::plan(&d, None, None).expect("plan").len();
     }
     let per = start.elapsed() / iterations;
     println!("planner: create plan for 500 instances: {actions} actions, {per:?} per plan");
@@ -73,7 +75,7 @@ async fn bench_converge(n: usize) {
             "converge, {pass} pass over {n} load balancers: {elapsed:?} total, {:?} per load balancer, {} ELB calls ({} mutating)",
             elapsed / n as u32,
             calls.total(),
-            calls.matching(elb::is_mutating)
+            calls.matching(aws::is_mutating)
         );
     }
 }
@@ -83,7 +85,7 @@ fn main() {
         // `cargo test --benches` lists targets; there is nothing to list here.
         return;
     }
-    elb_operator::elb::install_crypto_provider();
+    elb_operator::aws::install_crypto_provider();
     bench_planner();
     let n = std::env::var("BENCH_LBS").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     tokio::runtime::Runtime::new().unwrap().block_on(bench_converge(n));

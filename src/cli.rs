@@ -31,14 +31,8 @@ pub enum Command {
     RbacRequirements,
 }
 
-/// Log output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// One JSON object per line (for log collectors).
-    Json,
-    /// Human-readable lines.
-    Text,
-}
+/// Log output format (telemetry's: the logs are set up there).
+pub use crate::telemetry::LogFormat;
 
 /// Flags of `elb-operator run`; every flag can also be set through its environment variable.
 #[derive(Debug, Clone, clap::Args)]

@@ -24,7 +24,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::sync::watch;
 
-pub use crate::leader::Election;
+use crate::leader::Election;
 use crate::telemetry::Metrics;
 
 fn election_to_u8(e: Election) -> u8 {
@@ -149,6 +149,16 @@ impl Health {
     /// The current readiness (see [`readiness`]).
     pub fn readiness(&self) -> Result<&'static str, NotReady> {
         readiness(self.election(), self.caches_synced())
+    }
+}
+
+impl crate::leader::Report for Health {
+    fn set_election(&self, election: Election) {
+        Health::set_election(self, election);
+    }
+
+    fn controllers_stopped(&self) {
+        self.set_caches_synced(false);
     }
 }
 

@@ -1,8 +1,8 @@
 //! elb-operator: makes AWS Classic Elastic Load Balancers declarative.
 //!
 //! Module map (one module per concept):
-//! - [`crd`]: the `LoadBalancer` and `HealthCheck` custom resource types (their doc comments
-//!   are the `kubectl explain` text).
+//! - [`crd`]: the `LoadBalancer`, `HealthCheck` and `LoadBalancerClass` custom resource types
+//!   (their doc comments are the `kubectl explain` text).
 //! - [`aws`]: what the AWS clients share: the Query protocol and its one call path (signing,
 //!   credentials, XML, errors, retries, rate limiting, the write fence).
 //! - [`elb`]: the operator's own client for the Classic ELB Query API. No AWS wire type
@@ -48,8 +48,9 @@ pub mod tenancy;
 /// reasons.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// An AWS call failed (ELB, EC2, Auto Scaling or STS).
     #[error(transparent)]
-    Elb(#[from] elb::Error),
+    Aws(#[from] aws::Error),
 
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
@@ -76,7 +77,7 @@ impl Error {
     /// A short, stable label for metrics and event reasons.
     pub fn metric_label(&self) -> &'static str {
         match self {
-            Error::Elb(e) => e.kind().label(),
+            Error::Aws(e) => e.kind().label(),
             Error::Kube(_) => "kube",
             Error::InvalidSpec(_) => "invalid_spec",
             Error::Conflict(_) => "conflict",

@@ -27,10 +27,10 @@ pub enum Error {
     Kube(#[from] kube::Error),
 
     #[error("ELB client configuration: {0}")]
-    ElbConfig(#[source] crate::elb::Error),
+    ElbConfig(#[source] crate::aws::Error),
 
     #[error("EC2 client configuration (--ec2-endpoint): {0}")]
-    Ec2Config(#[source] crate::elb::Error),
+    Ec2Config(#[source] crate::aws::Error),
 
     #[error(
         "the CustomResourceDefinitions for {missing:?} ({group}/{version}) are not installed; \
@@ -77,7 +77,7 @@ pub async fn shutdown_signal() {
 
 /// `elb-operator run`. Logs are set up by the caller (`main`), before anything can fail.
 pub async fn run(args: RunArgs) -> Result<(), Error> {
-    crate::elb::install_crypto_provider();
+    crate::aws::install_crypto_provider();
 
     // Invalid ELB flags or credential settings stop the process here, not on a later
     // leadership win.
@@ -114,6 +114,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
 
     let health = Health::new(if args.leader_election { Election::Starting } else { Election::Disabled });
     let listener = tokio::net::TcpListener::bind(args.http_bind).await.map_err(|source| Error::Bind { addr: args.http_bind, source })?;
+    tracing::info!(addr = %listener.local_addr().unwrap_or(args.http_bind), "serving /metrics, /healthz and /readyz");
     let http_stop = CancellationToken::new();
     let http_task = tokio::spawn(crate::http::serve(listener, metrics.clone(), health.clone(), http_stop.clone().cancelled_owned()));
 
@@ -134,12 +135,12 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     // The clients of one leadership term, from the ELB client's settings (with the fence of
     // the term): attach and detach are writes, so the AutoScaling client shares that fence;
     // the reachability check's EC2 client only reads.
-    let controllers = |shards: Option<Shards>, elb_config: crate::elb::ClientConfig| -> Result<_, Error> {
+    let controllers = |shards: Option<Shards>, elb_config: crate::aws::ClientConfig| -> Result<_, Error> {
         // One leader: its reconciles' Kubernetes writes stop at the lease's fence, as its ELB
         // writes do (with shards, each shard's fence does that).
         let lease_fence = if shards.is_none() { elb_config.fence.clone() } else { None };
         let config = crate::controller::Config { shards, lease_fence, ..controller_config(&args, &health) };
-        let session = crate::elb::credentials::assume_role::session_name(&[&args.cluster_name]);
+        let session = crate::aws::credentials::assume_role::session_name(&[&args.cluster_name]);
         let autoscaling_config = crate::autoscaling::client_config_from_env(&elb_config, None)
             .map_err(Error::ElbConfig)?
             .with_metrics(metrics.autoscaling.clone());
@@ -159,7 +160,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
         let shards = Shards::new(args.shards, &identity);
         let roles = (0..args.shards).flat_map(|i| [Role::Member(i), Role::Shard(i)]);
         let electors = roles.map(|role| LeaderElector::for_role(client.clone(), lease.clone(), &shards, role)).collect();
-        let run = controllers(Some(shards), elb_config.with_fence(crate::elb::Fence::default()))?;
+        let run = controllers(Some(shards), elb_config.with_fence(crate::aws::Fence::default()))?;
         crate::leader::supervise_shards(electors, health.clone(), shutdown, args.shutdown_timeout, run).await
     } else {
         let elector = args.leader_election.then(|| LeaderElector::new(client.clone(), lease));
@@ -200,7 +201,7 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
 
 /// The ELB client configuration ([`crate::elb::ElbArgs::client_config`]) with the operator's
 /// metrics.
-pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
+pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::aws::ClientConfig, crate::aws::Error> {
     Ok(args.elb.client_config_from_env(&args.region)?.with_metrics(metrics.elb.clone()))
 }
 
@@ -208,8 +209,8 @@ pub fn elb_client_config(args: &RunArgs, metrics: &Metrics) -> Result<crate::elb
 /// `--ec2-endpoint`, else the EC2 endpoint variables) with the operator's metrics.
 pub fn ec2_client_config(
     args: &RunArgs,
-    elb: &crate::elb::ClientConfig,
+    elb: &crate::aws::ClientConfig,
     metrics: &Metrics,
-) -> Result<crate::elb::ClientConfig, crate::elb::Error> {
+) -> Result<crate::aws::ClientConfig, crate::aws::Error> {
     Ok(crate::ec2::client_config_from_env(elb, args.ec2_endpoint.as_deref())?.with_metrics(metrics.ec2.clone()))
 }

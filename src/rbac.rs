@@ -52,8 +52,9 @@ pub const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
 pub const FINALIZER_PERMISSIONS: &[(&str, &str, &[&str])] =
     &[("elb.operator.dev", "loadbalancers/finalizers", &["update"]), ("elb.operator.dev", "healthchecks/finalizers", &["update"])];
 
-/// The API calls of the leader elector ([`crate::leader`]).
-pub const LEADER_ELECTION_API_CALLS: &[(&str, &str, &[&str])] = &[("coordination.k8s.io", "leases", &["get", "create", "update"])];
+/// The API calls of the leader elector ([`crate::leader`]); `list` before a take, to see
+/// Leases of another shard count.
+pub const LEADER_ELECTION_API_CALLS: &[(&str, &str, &[&str])] = &[("coordination.k8s.io", "leases", &["get", "list", "create", "update"])];
 
 /// Every Kubernetes API call the operator makes (the controllers' and the leader
 /// elector's), plus [`FINALIZER_PERMISSIONS`]: what the chart's RBAC must grant.

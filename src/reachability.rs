@@ -24,7 +24,7 @@ pub const PORTS_CLOSED: &str = "PortsClosed";
 pub const MESSAGE_PAIRS: usize = 10;
 
 /// Where a load balancer's traffic to its instances comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct ElbSource {
     /// Security group ids: the load balancer's `SecurityGroups` (what `spec.securityGroups`
     /// applied), to which the caller may add more.
@@ -59,8 +59,7 @@ pub fn backend_ports(description: &LoadBalancerDescription) -> BTreeSet<u16> {
 
 /// The port of a health check target: `HTTP:8080/health` → 8080, `TCP:22` → 22.
 pub fn health_check_port(target: &str) -> Option<u16> {
-    let (_, rest) = target.split_once(':')?;
-    rest.split('/').next()?.parse().ok()
+    crate::elb::HealthTarget::parse_described(target).ok().map(|t| t.port)
 }
 
 /// What the check found.
@@ -491,7 +490,7 @@ mod tests {
                 group("sg-b", vec![rule("tcp", Some((80, 80)), &["10.0.0.0/16"], &[])]),
                 SecurityGroup { group_id: "sg-src".into(), group_name: "elb-sg".into(), ..Default::default() },
             ],
-            subnets: vec![Subnet { subnet_id: "subnet-1".into(), vpc_id: None, availability_zone: None, cidrs: vec![net("10.0.1.0/24")] }],
+            subnets: vec![Subnet { subnet_id: "subnet-1".into(), cidrs: vec![net("10.0.1.0/24")], ..Default::default() }],
             ..Default::default()
         };
         let r = check_backends(&fake, &ids(&["i-1", "i-2"]), &elb(&[], Some("elb-sg"), &["subnet-1"]), &set(&[80])).await.unwrap();

@@ -9,8 +9,10 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+pub use crate::aws::metrics::{latency_histogram, ActionLabels, ApiMetrics, CallLabels};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResourceLabels {
@@ -26,26 +28,9 @@ pub struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallLabels {
-    /// The API action, e.g. `CreateLoadBalancer`.
-    pub action: String,
-    /// `success`, or the error kind label (`throttled`, `retryable`, `not_found`, ...).
-    pub outcome: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ActionLabels {
-    pub action: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StateLabels {
     /// `InService`, `OutOfService` or `Unknown`.
     pub state: String,
-}
-
-fn latency_histogram() -> Histogram {
-    Histogram::new(exponential_buckets(0.005, 2.0, 14))
 }
 
 /// Reconcile metrics: runs, failures by error label, duration, per resource kind.
@@ -82,50 +67,37 @@ impl Drop for ReconcileTimer {
     }
 }
 
-/// Metrics of one AWS API client (ELB, EC2): calls by action and outcome (throttles
-/// included), latency, and time spent waiting for the client-side rate limiter.
-#[derive(Clone)]
-pub struct ApiMetrics {
-    pub calls: Family<CallLabels, Counter>,
-    pub latency: Family<ActionLabels, Histogram, fn() -> Histogram>,
-    pub rate_limiter_wait: Histogram,
-}
-
-impl ApiMetrics {
-    /// The three families, to be registered under `{prefix}_calls`,
-    /// `{prefix}_call_duration_seconds` and `{prefix}_rate_limiter_wait_seconds`.
-    fn register(registry: &mut Registry, prefix: &str, api: &str) -> ApiMetrics {
-        let m = ApiMetrics {
-            calls: Family::default(),
-            latency: Family::new_with_constructor(latency_histogram),
-            rate_limiter_wait: latency_histogram(),
-        };
-        registry.register(format!("{prefix}_calls"), format!("{api} API calls by action and outcome"), m.calls.clone());
-        registry.register(format!("{prefix}_call_duration_seconds"), format!("{api} API call latency"), m.latency.clone());
-        registry.register(
-            format!("{prefix}_rate_limiter_wait_seconds"),
-            format!("Time {api} calls spent waiting for the client-side rate limiter"),
-            m.rate_limiter_wait.clone(),
-        );
-        m
-    }
-
-    pub fn observe_call(&self, action: &str, outcome: &str, seconds: f64) {
-        self.calls.get_or_create(&CallLabels { action: action.to_string(), outcome: outcome.to_string() }).inc();
-        self.latency.get_or_create(&ActionLabels { action: action.to_string() }).observe(seconds);
-    }
-}
-
+/// Where calls go: the region and the account (`crate::aws::account_label`: the role's
+/// account id, `default` for the operator's own credentials). Never a role name or ARN:
+/// tenants choose those, and they would drive the number of series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RegionLabels {
     pub region: String,
+    pub account: String,
+}
+
+impl RegionLabels {
+    /// The labels of calls to `region` made as `role` (`None`: the operator's own).
+    pub fn of(region: &str, role: Option<&crate::aws::Role>) -> RegionLabels {
+        RegionLabels { region: region.to_string(), account: crate::aws::account_label(role) }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BudgetLabels {
     pub region: String,
+    /// As in [`RegionLabels`].
+    pub account: String,
     /// `describe` or `mutate`.
     pub kind: String,
+}
+
+impl BudgetLabels {
+    /// The labels of the `kind` bucket of the budget of `region` as `role`.
+    pub fn of(region: &str, role: Option<&crate::aws::Role>, kind: &str) -> BudgetLabels {
+        let RegionLabels { region, account } = RegionLabels::of(region, role);
+        BudgetLabels { region, account, kind: kind.to_string() }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -305,6 +277,15 @@ impl<K: std::hash::Hash + Eq> StateTally<K> {
     }
 }
 
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
 /// The log filter given on the command line is not a valid `EnvFilter` directive.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid log level/filter {filter:?}: {source}")]
@@ -318,7 +299,7 @@ pub struct LogFilterError {
 /// current span's fields such as the object key) or text, filtered by `filter` in
 /// `EnvFilter` syntax (`info`, `warn,elb_operator=debug`). Logs go to stderr. Installing
 /// twice (as tests may) keeps the first subscriber.
-pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), LogFilterError> {
+pub fn init_tracing(format: LogFormat, filter: &str) -> Result<(), LogFilterError> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{fmt, EnvFilter, Registry};
@@ -326,10 +307,29 @@ pub fn init_tracing(format: crate::cli::LogFormat, filter: &str) -> Result<(), L
     let env_filter = EnvFilter::try_new(filter).map_err(|source| LogFilterError { filter: filter.to_string(), source })?;
     let registry = Registry::default().with(env_filter);
     let _already_set = match format {
-        crate::cli::LogFormat::Json => {
+        LogFormat::Json => {
             registry.with(fmt::layer().json().with_current_span(true).with_span_list(false).with_writer(std::io::stderr)).try_init()
         }
-        crate::cli::LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
+        LogFormat::Text => registry.with(fmt::layer().with_writer(std::io::stderr)).try_init(),
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_labels_carry_the_account_never_the_role() {
+        let metrics = Metrics::new();
+        let role = crate::aws::Role { arn: "arn:aws:iam::123456789012:role/team-a-secret-name".into(), external_id: Some("x".into()) };
+        metrics.fleet.orphaned_load_balancers.get_or_create(&RegionLabels::of("eu-west-1", Some(&role))).set(2);
+        metrics.fleet.orphaned_load_balancers.get_or_create(&RegionLabels::of("eu-west-1", None)).set(1);
+        metrics.fleet.budget_rate.get_or_create(&BudgetLabels::of("eu-west-1", Some(&role), "mutate")).set(3.0);
+        let text = metrics.encode();
+        assert!(text.contains(r#"elb_operator_orphaned_load_balancers{region="eu-west-1",account="123456789012"} 2"#), "{text}");
+        assert!(text.contains(r#"elb_operator_orphaned_load_balancers{region="eu-west-1",account="default"} 1"#), "{text}");
+        assert!(text.contains(r#"{region="eu-west-1",account="123456789012",kind="mutate"} 3"#), "{text}");
+        assert!(!text.contains("team-a-secret-name") && !text.contains("arn:"), "{text}");
+    }
 }

@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
+use elb_operator::aws::Error;
 use elb_operator::controller::backends::parse_provider_id;
 use elb_operator::controller::healthcheck::{validate, validate_target};
-use elb_operator::controller::loadbalancer::status::error_reason;
+use elb_operator::controller::loadbalancer::report::error_reason;
 use elb_operator::crd::healthcheck::{TARGET_PORT_RULE, TARGET_SYNTAX_RULE};
 use elb_operator::crd::HealthCheckSpec;
 use elb_operator::elb::fuzzing::{decode, decode_input, parse_error, Answer, ACTIONS, STATUSES};
-use elb_operator::elb::Error;
 use proptest::prelude::*;
 use serde_json::json;
 

@@ -6,7 +6,7 @@ use super::wire;
 use crate::aws::config::beside;
 use crate::aws::query::{QueryClient, Service, Shape};
 use crate::aws::regional::{FromConfig, Regional};
-use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
+use crate::aws::{paginate, Bucket, ClientConfig, Error, RateLimitConfig, ServiceClient};
 
 /// Auto Scaling over the Query protocol: answers are wrapped in `<Action>Result`, as ELB's.
 /// The endpoint variable is the one the AWS SDKs read for this service (its id is
@@ -45,7 +45,7 @@ pub fn client_config(base: &ClientConfig, endpoint: Option<&str>, env: &dyn Fn(&
 
 /// [`client_config`] over the process environment (an empty variable counts as unset).
 pub fn client_config_from_env(base: &ClientConfig, endpoint: Option<&str>) -> Result<ClientConfig, Error> {
-    client_config(base, endpoint, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    client_config(base, endpoint, &crate::aws::config::process_env)
 }
 
 /// The Auto Scaling client of one region. Cheap to clone.
@@ -57,19 +57,21 @@ pub struct Client {
 /// One [`Client`] per (role, region), built on demand (`elb::Clients::beside`).
 pub type Clients = Regional<Client>;
 
-impl FromConfig for Client {
-    fn from_config(config: ClientConfig) -> Result<Client, Error> {
-        Client::new(config)
+impl ServiceClient for Client {
+    const SERVICE: &'static Service = &SERVICE;
+
+    fn from_query(query: QueryClient) -> Client {
+        Client { query }
+    }
+
+    fn query(&self) -> &QueryClient {
+        &self.query
     }
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        Ok(Client { query: QueryClient::new(&SERVICE, config)? })
-    }
-
-    pub fn config(&self) -> &ClientConfig {
-        self.query.config()
+        Client::from_config(config)
     }
 
     async fn load_balancers(&self, action: &'static str, group: &str, load_balancer_names: &[String]) -> Result<(), Error> {
@@ -89,23 +91,14 @@ impl AutoScalingApi for Client {
         const ACTION: &str = "DescribeAutoScalingGroups";
         let mut out = Vec::new();
         for batch in names.chunks(NAMES_BATCH) {
-            let mut token: Option<String> = None;
-            for page in 1.. {
-                if page > MAX_PAGES {
-                    return Err(Error::UnexpectedResponse { action: ACTION, status: 200, snippet: format!("more than {MAX_PAGES} pages") });
-                }
+            let resource = (batch.len() == 1).then(|| batch[0].as_str());
+            let groups = paginate(ACTION, MAX_PAGES, |token| {
                 let mut p = self.query.params(ACTION);
-                p.list("AutoScalingGroupNames", batch).put("MaxRecords", NAMES_BATCH).put_opt("NextToken", token.as_ref());
-                let resource = (batch.len() == 1).then(|| batch[0].as_str());
+                p.list("AutoScalingGroupNames", batch).put("MaxRecords", NAMES_BATCH).put_opt("NextToken", token);
                 let read = |result: crate::aws::xml::Element| Ok((wire::describe_auto_scaling_groups(&result)?, wire::next_token(&result)));
-                let (groups, next) = self.query.call_reading(ACTION, resource, p, read).await?;
-                out.extend(groups);
-                match next {
-                    // A token that does not move would loop forever.
-                    Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                    _ => break,
-                }
-            }
+                self.query.call_reading(ACTION, resource, p, read)
+            });
+            out.extend(groups.await?);
         }
         Ok(out)
     }

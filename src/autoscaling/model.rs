@@ -1,6 +1,8 @@
 //! Typed answers of the Auto Scaling calls the operator makes, and the [`AutoScalingApi`]
 //! trait the sync engine programs against. No wire detail (no `member`, no XML).
 
+use std::collections::BTreeMap;
+
 use crate::aws::Error;
 
 /// An Auto Scaling group as DescribeAutoScalingGroups reports it (the fields the operator
@@ -11,6 +13,9 @@ pub struct AutoScalingGroup {
     /// The Classic load balancers attached to the group.
     pub load_balancer_names: Vec<String>,
     pub instances: Vec<GroupInstance>,
+    /// The group's own tags (`Tags`), which a class's `requiredResourceTags` are checked
+    /// against (whether AWS propagates them to instances at launch does not matter here).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// One instance of a group.
@@ -53,7 +58,7 @@ mod tests {
 
     #[test]
     fn attachment_is_by_case_insensitive_name() {
-        let g = AutoScalingGroup { name: "g".into(), load_balancer_names: vec!["Web-LB".into()], instances: vec![] };
+        let g = AutoScalingGroup { name: "g".into(), load_balancer_names: vec!["Web-LB".into()], ..Default::default() };
         assert!(g.is_attached_to("web-lb") && !g.is_attached_to("web"));
     }
 }

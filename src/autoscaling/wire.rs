@@ -2,6 +2,8 @@
 //! answers wrapped in `<Action>Result`, lists of `member`. Nothing here does I/O, so the
 //! decoders are unit-tested from documentation-shaped fixtures (and `tests/decoders.rs`).
 
+use std::collections::BTreeMap;
+
 use super::model::*;
 use crate::aws::xml::Element;
 use crate::aws::DecodeError;
@@ -9,6 +11,13 @@ use crate::aws::DecodeError;
 /// The `NextToken` of a page; `None` on the last one.
 pub fn next_token(result: &Element) -> Option<String> {
     result.text_of("NextToken").filter(|t| !t.is_empty())
+}
+
+/// The tags of a group: `Tags/member/{Key,Value}`, untrimmed (a class's required value must
+/// match exactly); a tag without a key is skipped.
+fn tags(group: &Element) -> BTreeMap<String, String> {
+    let raw = |t: &Element, name: &str| t.child(name).map(|c| c.text.clone()).unwrap_or_default();
+    group.members("Tags").into_iter().map(|t| (raw(t, "Key"), raw(t, "Value"))).filter(|(k, _)| !k.is_empty()).collect()
 }
 
 /// DescribeAutoScalingGroups: the groups of one page. A group without a name is a
@@ -35,6 +44,7 @@ pub fn describe_auto_scaling_groups(result: &Element) -> Result<Vec<AutoScalingG
                     })
                     .filter(|i| !i.instance_id.is_empty())
                     .collect(),
+                tags: tags(g),
             })
         })
         .collect()
@@ -56,6 +66,10 @@ mod tests {
           <member><InstanceId>i-0a</InstanceId><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>InService</LifecycleState><HealthStatus>Healthy</HealthStatus></member>
           <member><InstanceId>i-0b</InstanceId><LifecycleState>Pending</LifecycleState><HealthStatus>Healthy</HealthStatus></member>
         </Instances>
+        <Tags>
+          <member><ResourceId>web</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>team</Key><Value>payments</Value><PropagateAtLaunch>true</PropagateAtLaunch></member>
+          <member><ResourceId>web</ResourceId><ResourceType>auto-scaling-group</ResourceType><Key>Name</Key><Value>web </Value><PropagateAtLaunch>false</PropagateAtLaunch></member>
+        </Tags>
       </member>
       <member><AutoScalingGroupName>empty</AutoScalingGroupName><LoadBalancerNames/><Instances/></member>
     </AutoScalingGroups>
@@ -79,6 +93,9 @@ mod tests {
             (Some("us-east-1a"), None)
         );
         assert_eq!((groups[1].name.as_str(), groups[1].load_balancer_names.len(), groups[1].instances.len()), ("empty", 0, 0));
+        let want: BTreeMap<String, String> = [("team", "payments"), ("Name", "web ")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+        assert_eq!(groups[0].tags, want);
+        assert!(groups[1].tags.is_empty(), "no Tags, no tags");
         assert_eq!(next_token(&result).as_deref(), Some("tok"));
     }
 

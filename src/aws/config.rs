@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use super::credentials::{self, SharedCredentials};
-use super::query::Service;
+use super::metrics::ApiMetrics;
 use super::rate_limit::RateLimitConfig;
 use super::retry::RetryConfig;
+use super::service::Service;
 use super::Error;
-use crate::telemetry::ApiMetrics;
 
 /// Environment variable overriding every AWS endpoint (after the service's own variable).
 pub const ENV_ENDPOINT_ALL: &str = "AWS_ENDPOINT_URL";
@@ -157,6 +157,12 @@ impl ClientConfig {
     }
 }
 
+/// A variable of the process environment; an empty one counts as unset. The `env` of
+/// [`ClientConfig::from_vars`] and [`beside`] outside tests.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 /// `https://{service}.{region}.amazonaws.com`, `.amazonaws.com.cn` in China regions.
 pub fn default_endpoint(service: &str, region: &str) -> String {
     let suffix = if region.starts_with("cn-") { "amazonaws.com.cn" } else { "amazonaws.com" };
@@ -202,8 +208,18 @@ pub fn normalize_endpoint(e: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ec2::SERVICE as EC2;
-    use crate::elb::SERVICE as ELB;
+    use crate::aws::service::Shape;
+
+    // Two services as the ELB and EC2 clients describe theirs (this module sits below them).
+    static ELB: Service = Service {
+        name: "elasticloadbalancing",
+        version: "2012-06-01",
+        endpoint_env: "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
+        label: "ELB",
+        shape: Shape::Wrapped,
+    };
+    static EC2: Service =
+        Service { name: "ec2", version: "2016-11-15", endpoint_env: "AWS_ENDPOINT_URL_EC2", label: "EC2", shape: Shape::Bare };
     use std::collections::HashMap;
 
     fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -105,6 +105,20 @@ impl Error {
         }
     }
 
+    /// What status conditions and events may show: AWS's code and message with the
+    /// principal ARNs, account ids and encoded authorization messages removed
+    /// ([`redact`](super::redact::redact)). Tenants read status; the operator's log keeps
+    /// the full text (`Display`).
+    pub fn public_message(&self) -> String {
+        use super::redact::redact;
+        match self {
+            Error::Api { action, code, message, .. } => format!("{action}: {code}: {}", redact(message)),
+            // The role is the tenant's own (`spec.roleArn`); the message names the operator.
+            Error::AssumeRoleFailed { message, .. } => format!("assuming spec.roleArn failed: {}", redact(message)),
+            other => redact(&other.to_string()),
+        }
+    }
+
     /// The error code, when the API sent one.
     pub fn code(&self) -> Option<&str> {
         match self {
@@ -193,6 +207,31 @@ mod tests {
 
     fn api(code: &str, status: u16) -> Error {
         Error::Api { action: "DescribeInstances", code: code.into(), message: String::new(), request_id: None, status }
+    }
+
+    #[test]
+    fn public_messages_keep_the_code_and_drop_principals_and_accounts() {
+        let sts = "User: arn:aws:sts::123456789012:assumed-role/op/i-0abc is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::210987654321:role/x";
+        let assume =
+            Error::AssumeRoleFailed { role_arn: "arn:aws:iam::210987654321:role/x".into(), message: format!("AccessDenied: {sts}") };
+        let public = assume.public_message();
+        assert_eq!(
+            public,
+            "assuming spec.roleArn failed: AccessDenied: User: <principal> is not authorized to perform: sts:AssumeRole on resource: <principal>"
+        );
+        assert!(assume.to_string().contains("arn:aws:sts::123456789012:assumed-role/op/i-0abc"), "the log keeps the full text");
+        let api = Error::Api {
+            action: "DescribeLoadBalancers",
+            code: "AccessDenied".into(),
+            message: sts.replace("sts:AssumeRole", "elasticloadbalancing:DescribeLoadBalancers"),
+            request_id: Some("r-1".into()),
+            status: 403,
+        };
+        let public = api.public_message();
+        assert!(public.starts_with("DescribeLoadBalancers: AccessDenied: User: <principal>"), "{public}");
+        assert!(!public.contains("123456789012") && !public.contains("210987654321"), "{public}");
+        let creds = Error::Credentials("web identity arn:aws:iam::123456789012:role/operator: InvalidIdentityToken".into());
+        assert_eq!(creds.public_message(), "credentials: web identity <principal>: InvalidIdentityToken");
     }
 
     #[test]

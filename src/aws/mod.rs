@@ -14,24 +14,30 @@
 //! IMDS calls), [`error`] (one error type, one retry classification), [`query`] (it all
 //! together).
 
+pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
 pub(crate) mod exchange;
 pub mod fence;
+pub mod metrics;
 pub mod query;
 pub mod rate_limit;
+pub mod redact;
 pub mod regional;
 pub mod retry;
+pub mod service;
 pub mod signing;
 pub(crate) mod xml;
 
+pub use client::{paginate, ServiceClient};
 pub use config::ClientConfig;
 pub use credentials::{Credentials, SharedCredentials};
 pub use error::{DecodeError, Error, ErrorKind};
 pub use exchange::install_crypto_provider;
 pub use fence::{with_fence, Fence};
-pub use query::{is_mutating, Service};
+pub use metrics::ApiMetrics;
 pub use rate_limit::{with_class, Bucket, Class, RateLimitConfig, RateLimiter};
-pub use regional::{FromConfig, Regional, Role};
+pub use regional::{account_label, FromConfig, Regional, Role, Tenant};
 pub use retry::RetryConfig;
+pub use service::{is_mutating, Service, Shape};

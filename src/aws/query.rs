@@ -16,37 +16,9 @@ use super::config::ClientConfig;
 use super::exchange::{self, http_client, snippet, ExchangeError};
 use super::rate_limit::{self, RateLimiter};
 use super::retry::{self, RetryQuota};
+pub use super::service::{is_mutating, Service, Shape};
 use super::xml::{self, Element};
 use super::{signing, DecodeError, Error, ErrorKind};
-
-/// Where a successful answer keeps its fields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    /// `<ActionResponse><ActionResult>…</ActionResult><ResponseMetadata>…`: ELB, STS.
-    Wrapped,
-    /// `<ActionResponse><requestId>…</requestId>…`, the fields directly under the root: EC2.
-    Bare,
-}
-
-/// One Query API.
-#[derive(Debug)]
-pub struct Service {
-    /// The SigV4 service name, also the first label of its public endpoint.
-    pub name: &'static str,
-    /// The `Version` every request names.
-    pub version: &'static str,
-    /// The environment variable that overrides its endpoint (before `AWS_ENDPOINT_URL`).
-    pub endpoint_env: &'static str,
-    /// How logs and error messages name it (`ELB`, `EC2`).
-    pub label: &'static str,
-    pub shape: Shape,
-}
-
-/// Whether an action changes state: it picks the rate-limit bucket, and only such calls are
-/// fenced. Every Query API names its read-only actions `Describe…` (the only reads used here).
-pub fn is_mutating(action: &str) -> bool {
-    !action.starts_with("Describe")
-}
 
 /// Form parameters of one request, in insertion order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -333,16 +305,25 @@ impl QueryClient {
 
     async fn attempt(&self, action: &'static str, body: &str) -> Result<(Element, Option<String>), Error> {
         let cfg = &self.inner.config;
-        // Checked right before sending, on every attempt: a retry after the lease was lost
-        // must not go out either. The attempt may not outlive the fence.
-        let mut timeout = cfg.timeout;
         // A shard's fence carried by the task (`fence::with_fence`) takes the place of the
         // client's.
-        if let (true, Some(fence)) = (is_mutating(action), &cfg.fence) {
-            let fence = super::fence::scoped().unwrap_or_else(|| fence.clone());
-            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
+        let fence = match (is_mutating(action), &cfg.fence) {
+            (true, Some(fence)) => Some(super::fence::scoped().unwrap_or_else(|| fence.clone())),
+            _ => None,
+        };
+        // Checked on every attempt (a retry after the lease was lost must not go out either),
+        // first before fetching credentials, which costs an STS call when the fence is
+        // already closed.
+        if let Some(fence) = &fence {
+            fence.remaining().ok_or(Error::Fenced { action })?;
         }
         let credentials = cfg.credentials.get().await?;
+        // Then again right before sending: fetching credentials can take seconds (STS), and
+        // the lease may have passed meanwhile. The attempt may not outlive the fence.
+        let mut timeout = cfg.timeout;
+        if let Some(fence) = &fence {
+            timeout = timeout.min(fence.remaining().ok_or(Error::Fenced { action })?);
+        }
         let service = self.inner.service;
         let headers = signing::sign_post(&self.inner.url, body.as_bytes(), &credentials, &cfg.region, service.name, SystemTime::now())?;
         let mut request = self.inner.http.post(&self.inner.url).header("content-type", signing::CONTENT_TYPE).body(body.to_string());

@@ -17,6 +17,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{Selector, SelectorExt};
 use kube::ResourceExt;
 
+use crate::crd::condition::Status;
 use crate::crd::Backends;
 
 /// One instance to register, and what is known about it.
@@ -38,6 +39,9 @@ pub struct Resolved {
     pub unknown_nodes: BTreeSet<String>,
     /// Whether the spec selects anything at all (a selector or static ids).
     pub selects_anything: bool,
+    /// Instances from pods or nodes left out because they lack the tags the
+    /// LoadBalancerClass requires (reason `InstanceNotAllowed`), with the message.
+    pub not_allowed: Option<(BTreeSet<String>, String)>,
 }
 
 impl Resolved {
@@ -86,8 +90,16 @@ fn is_instance_id(id: &str) -> bool {
     id.strip_prefix("i-").is_some_and(|hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
+/// The condition type of the operator's readiness gate (the gates module sets it on pods).
+pub const IN_SERVICE: &str = "elb.operator.dev/in-service";
+
+/// Whether a pod opted in.
+pub fn has_gate(pod: &Pod) -> bool {
+    pod.spec.as_ref().and_then(|s| s.readiness_gates.as_ref()).is_some_and(|g| g.iter().any(|g| g.condition_type == IN_SERVICE))
+}
+
 /// Whether a pod counts as a backend: scheduled, not terminating, and ready, or ready but
-/// for the operator's own readiness gate ([`super::gates`]), which can only turn True once
+/// for the operator's own readiness gate ([`IN_SERVICE`]), which can only turn True once
 /// the pod is registered.
 pub fn pod_counts(pod: &Pod) -> bool {
     let scheduled = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
@@ -95,17 +107,17 @@ pub fn pod_counts(pod: &Pod) -> bool {
         return false;
     }
     let Some(status) = &pod.status else { return false };
-    let ready_condition = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True");
+    let ready_condition = status.conditions.iter().flatten().any(|c| c.type_ == "Ready" && Status::of(&c.status) == Status::True);
     let containers_ready = status.container_statuses.as_ref().is_some_and(|cs| !cs.is_empty() && cs.iter().all(|c| c.ready));
-    let condition = |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && c.status == "True");
-    let only_our_gate_missing = super::gates::has_gate(pod)
+    let condition = |type_: &str| status.conditions.iter().flatten().any(|c| c.type_ == type_ && Status::of(&c.status) == Status::True);
+    let only_our_gate_missing = has_gate(pod)
         && pod
             .spec
             .as_ref()
             .and_then(|s| s.readiness_gates.as_ref())
             .into_iter()
             .flatten()
-            .filter(|g| g.condition_type != super::gates::IN_SERVICE)
+            .filter(|g| g.condition_type != IN_SERVICE)
             .all(|g| condition(&g.condition_type));
     containers_ready && (ready_condition || only_our_gate_missing)
 }
@@ -134,7 +146,10 @@ pub fn trim_pod(pod: &mut Pod) {
 
 /// Whether a node is Ready.
 pub fn node_ready(node: &Node) -> bool {
-    node.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && Status::of(&c.status) == Status::True))
 }
 
 /// A pod selector: the empty selector selects every pod (Kubernetes semantics).
@@ -313,7 +328,7 @@ mod tests {
         let full: Pod = serde_json::from_value(serde_json::json!({
             "metadata": {"name": "web-1", "namespace": "ns", "labels": {"app": "web"}, "annotations": {"a": "x".repeat(500)},
                          "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web", "uid": "u"}]},
-            "spec": {"nodeName": "n1", "readinessGates": [{"conditionType": super::super::gates::IN_SERVICE}],
+            "spec": {"nodeName": "n1", "readinessGates": [{"conditionType": IN_SERVICE}],
                      "containers": [{"name": "c", "image": "nginx", "env": [{"name": "A", "value": "b"}]}]},
             "status": {"phase": "Running", "podIP": "10.0.0.1",
                        "conditions": [{"type": "Ready", "status": "False"}, {"type": "ContainersReady", "status": "True"}],
@@ -325,7 +340,7 @@ mod tests {
         trim_pod(&mut trimmed);
         assert!(pod_counts(&full), "only the gate is missing: counts");
         assert_eq!(pod_counts(&trimmed), pod_counts(&full));
-        assert!(super::super::gates::has_gate(&trimmed));
+        assert!(has_gate(&trimmed));
         assert!(selects_pod(Some(&Backends { pod_selector: Some(select_app("web")), ..Default::default() }), "ns", &trimmed));
         let size = |p: &Pod| serde_json::to_string(p).unwrap().len();
         assert!(size(&trimmed) * 2 < size(&full), "{} of {} bytes kept", size(&trimmed), size(&full));

@@ -1,7 +1,7 @@
 //! The controllers' caches: one reflector per kind (LoadBalancer, HealthCheck, Pod, Node,
-//! and for the tenancy rules LoadBalancerClass and Namespace). Each watch runs once; its
-//! events are fanned out to the controllers that need them, and reconcilers read the
-//! stores, never the API.
+//! LoadBalancerClass, Namespace).
+//! Each watch runs once; its events are fanned out to the controllers that need them, and
+//! reconcilers read the stores, never the API.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -9,8 +9,6 @@ use std::time::Duration;
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use std::collections::BTreeMap;
-
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::Api;
 use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
@@ -30,11 +28,29 @@ pub struct Stores {
     pub healthchecks: Store<HealthCheck>,
     pub pods: Store<Pod>,
     pub nodes: Store<Node>,
+    /// The LoadBalancerClasses (cluster-scoped): the tenancy rules.
+    pub classes: Store<LoadBalancerClass>,
+    /// The watched namespaces, trimmed to their metadata: the labels a class's
+    /// namespaceSelector reads.
+    pub namespaces: Store<Namespace>,
     /// One flag per cache, set when its first full list is in.
     pub synced: Vec<watch::Receiver<bool>>,
 }
 
 impl Stores {
+    /// The LoadBalancerClasses in the cluster.
+    pub fn classes(&self) -> Vec<LoadBalancerClass> {
+        self.classes.state().iter().map(|c| (**c).clone()).collect()
+    }
+
+    /// The labels of `namespace` (none when it is not in the cache).
+    pub fn namespace_labels(&self, namespace: &str) -> std::collections::BTreeMap<String, String> {
+        self.namespaces
+            .get(&kube::runtime::reflector::ObjectRef::new(namespace))
+            .and_then(|n| n.metadata.labels.clone())
+            .unwrap_or_default()
+    }
+
     /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
     /// pod cache would deregister every instance.
     ///
@@ -54,49 +70,11 @@ impl Stores {
     }
 }
 
-/// The caches the tenancy rules read ([`crate::tenancy::admit`]): every LoadBalancerClass,
-/// and the labels of the watched namespaces. Their sync flags are among [`Stores::synced`].
-#[derive(Clone)]
-pub struct TenancyStores {
-    pub classes: Store<LoadBalancerClass>,
-    /// All namespaces, or only the one the operator watches (`--namespace`), trimmed to
-    /// their metadata.
-    pub namespaces: Store<Namespace>,
-}
-
-impl TenancyStores {
-    /// Stores that stay empty: no class (the built-in rules) and no namespace labels. For
-    /// contexts built without the controllers' caches (unit tests).
-    pub fn empty() -> Self {
-        TenancyStores { classes: reflector::store().0, namespaces: reflector::store().0 }
-    }
-
-    /// Every cached class, by name.
-    pub fn classes(&self) -> Vec<LoadBalancerClass> {
-        let mut classes: Vec<LoadBalancerClass> = self.classes.state().iter().map(|c| (**c).clone()).collect();
-        classes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        classes
-    }
-
-    /// The labels of `namespace`; none when it is not cached (not yet seen, or deleted).
-    pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
-        self.namespaces.get(&reflector::ObjectRef::new(namespace)).and_then(|ns| ns.metadata.labels.clone()).unwrap_or_default()
-    }
-}
-
-/// Only a namespace's metadata is read (its labels).
+/// A Namespace as the cache keeps it: its metadata (the labels are what is read).
 pub fn trim_namespace(ns: &mut Namespace) {
     ns.spec = None;
     ns.status = None;
-}
-
-/// The watch of the namespaces whose labels matter: the one the operator watches (a field
-/// selector on its name), or all.
-pub fn namespace_watch(namespace: Option<&str>) -> watcher::Config {
-    match namespace {
-        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
-        None => watcher::Config::default(),
-    }
+    ns.metadata.annotations = None;
 }
 
 /// One watch of `api` into a store, with its objects (deleted ones included) fanned out to
@@ -173,39 +151,4 @@ fn valid<K>(
         watcher::Event::InitDone => Some(watcher::Event::InitDone),
     }))
     .and_then(|r| r.transpose())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kube::runtime::watcher::Event;
-
-    fn namespace(name: &str, labels: &[(&str, &str)]) -> Namespace {
-        let mut ns = Namespace::default();
-        ns.metadata.name = Some(name.into());
-        ns.metadata.labels = Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
-        ns
-    }
-
-    #[test]
-    fn namespace_labels_come_from_the_cache_and_a_missing_namespace_has_none() {
-        let (classes, mut class_writer) = reflector::store::<LoadBalancerClass>();
-        let (namespaces, mut ns_writer) = reflector::store::<Namespace>();
-        ns_writer.apply_watcher_event(&Event::Apply(namespace("team-a", &[("tenant", "a")])));
-        for name in ["b", "a"] {
-            class_writer.apply_watcher_event(&Event::Apply(LoadBalancerClass::new(name, Default::default())));
-        }
-        let stores = TenancyStores { classes, namespaces };
-        assert_eq!(stores.namespace_labels("team-a"), BTreeMap::from([("tenant".to_string(), "a".to_string())]));
-        assert!(stores.namespace_labels("team-b").is_empty());
-        let names: Vec<_> = stores.classes().into_iter().map(|c| c.metadata.name.unwrap()).collect();
-        assert_eq!(names, ["a", "b"], "sorted by name");
-        assert!(TenancyStores::empty().classes().is_empty());
-    }
-
-    #[test]
-    fn one_watched_namespace_is_watched_alone() {
-        assert_eq!(namespace_watch(Some("team-a")).field_selector.as_deref(), Some("metadata.name=team-a"));
-        assert_eq!(namespace_watch(None).field_selector, None);
-    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::scope::Scope;
 use crate::autoscaling::{self, AutoScalingApi};
+use crate::aws;
 use crate::ec2::{self, Ec2Api};
 use crate::elb::{self, ElbApi};
 
@@ -14,17 +15,17 @@ use crate::elb::{self, ElbApi};
 /// own credentials only.
 pub trait ClientsByScope: Send + Sync + 'static {
     /// The ELB client of `scope`.
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error>;
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error>;
 
     /// The EC2 client of `scope` for the backend reachability check; `None`: no check (the
     /// `BackendsReachable` condition is not written).
-    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, _scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         None
     }
 
     /// The AutoScaling client of the scope; `None` when there is none (a LoadBalancer that
     /// names Auto Scaling groups then fails its sync with a configuration error).
-    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+    fn autoscaling_for_scope(&self, _scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
         Ok(None)
     }
 
@@ -34,8 +35,12 @@ pub trait ClientsByScope: Send + Sync + 'static {
 }
 
 impl ClientsByScope for elb::Clients {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+    }
+
+    fn evict(&self, scope: &Scope) {
+        aws::Regional::evict(self, &scope.region, scope.role.as_ref(), None);
     }
 }
 
@@ -49,26 +54,56 @@ pub struct AwsClients {
 }
 
 impl ClientsByScope for AwsClients {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         self.elb.for_scope(scope)
     }
 
-    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         let ec2 = self.ec2.as_ref()?;
         Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
     }
 
-    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, elb::Error> {
+    fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
         Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
+    }
+
+    /// From every service: they share the assumed credentials, which go with the last
+    /// client that holds them.
+    fn evict(&self, scope: &Scope) {
+        let (region, role) = (&scope.region, scope.role.as_ref());
+        aws::Regional::evict(&self.elb, region, role, None);
+        aws::Regional::evict(&self.autoscaling, region, role, None);
+        if let Some(ec2) = &self.ec2 {
+            aws::Regional::evict(ec2, region, role, None);
+        }
     }
 }
 
 impl ClientsByScope for Arc<dyn ElbApi> {
-    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
         if self.region() == scope.region && scope.role.is_none() {
             Ok(self.clone())
         } else {
-            Err(elb::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
+            Err(aws::Error::Config(format!("no ELB client for {scope} (only {})", self.region())))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Eviction through the trait drops the scope's client from the cache, and only it.
+    #[test]
+    fn evicting_a_scope_drops_its_client() {
+        let clients = elb::Clients::new(aws::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b"));
+        let (home, away) = (Scope { region: "us-east-1".into(), role: None }, Scope { region: "eu-west-1".into(), role: None });
+        clients.for_scope(&home).unwrap();
+        clients.for_scope(&away).unwrap();
+        assert_eq!(clients.cached().0, 2);
+        ClientsByScope::evict(&clients, &away);
+        assert_eq!(clients.cached().0, 1);
+        ClientsByScope::evict(&clients, &away);
+        assert_eq!(clients.cached().0, 1, "the other scope's stays");
     }
 }

@@ -19,9 +19,9 @@ pub struct Config {
     pub allowed_role_arns: Vec<String>,
     /// `--require-class`: refuse LoadBalancers that no LoadBalancerClass applies to.
     pub require_class: bool,
-    /// The UID of the `kube-system` namespace, which names this cluster in the
-    /// `elb.operator.dev/cluster-uid` ownership tag. Read by [`super::run`] at its start
-    /// (whatever is set here is replaced); `None` when it could not be read.
+    /// The UID of the `kube-system` Namespace, written into the `elb.operator.dev/cluster-uid`
+    /// ownership tag so that `orphans --delete` can tell this cluster's ELBs from those of a
+    /// cluster with the same `--cluster-name`. Read by [`super::run`] when `None`.
     pub cluster_uid: Option<String>,
     /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,

@@ -6,8 +6,7 @@ use std::sync::Arc;
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
 
-use super::admission::Admission;
-use super::cache::{Stores, TenancyStores};
+use super::cache::Stores;
 use super::clients::ClientsByScope;
 use super::config::Config;
 use super::schedule::{Schedule, Settings};
@@ -31,8 +30,6 @@ pub struct Context {
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub stores: Stores,
-    /// The classes and namespaces the tenancy rules read ([`Context::admission`]).
-    pub tenancy: TenancyStores,
     pub schedule: Schedule,
     /// Registered instances by health state, per LoadBalancer.
     pub instances: StateTally<ObjectRef<LoadBalancer>>,
@@ -59,26 +56,7 @@ impl Context {
         let schedule = Schedule::new(settings, triggers);
         let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);
         let ready = StateTally::new(metrics.load_balancers_ready.clone(), READY_STATES);
-        let tenancy = TenancyStores::empty();
-        Context { client, config, elb, metrics, recorder, stores, tenancy, schedule, instances, ready }
-    }
-
-    /// This context reading the classes and namespaces from `tenancy` (the controllers'
-    /// caches); without it, no class exists and namespaces have no labels.
-    pub fn with_tenancy(self, tenancy: TenancyStores) -> Self {
-        Context { tenancy, ..self }
-    }
-
-    /// The inputs of the tenancy rules for a LoadBalancer of `namespace`, from the caches
-    /// and the settings; `ctx.admission(ns).admit(&lb.spec)` is [`crate::tenancy::admit`].
-    pub fn admission(&self, namespace: &str) -> Admission<'_> {
-        Admission::read(&self.tenancy, &self.config, namespace)
-    }
-
-    /// The UID of the cluster's `kube-system` namespace, for the
-    /// `elb.operator.dev/cluster-uid` ownership tag; `None` when it could not be read.
-    pub fn cluster_uid(&self) -> Option<&str> {
-        self.config.cluster_uid.as_deref()
+        Context { client, config, elb, metrics, recorder, stores, schedule, instances, ready }
     }
 
     /// Forgets a deleted LoadBalancer.

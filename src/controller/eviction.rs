@@ -31,8 +31,9 @@ pub fn live_scopes(lbs: &[Arc<LoadBalancer>], default_region: &str) -> HashSet<S
 pub fn sweep(ctx: &Context) -> Vec<Scope> {
     let live = live_scopes(&ctx.stores.loadbalancers.state(), &ctx.config.default_region);
     let evicted = ctx.schedule.scopes.sweep(&live);
+    let running = ctx.schedule.scopes.running();
     for scope in &evicted {
-        observer::forget(ctx, scope);
+        observer::forget(ctx, scope, &running);
         ctx.elb.evict(scope);
         info!(scope = %scope, "no LoadBalancer left in the scope: its observer is stopped and its clients dropped");
     }
@@ -59,17 +60,18 @@ mod tests {
     use kube::runtime::watcher::Event;
 
     use super::*;
+    use crate::aws;
     use crate::controller::cache::Stores;
     use crate::controller::{ClientsByScope, Config};
-    use crate::elb::{self, ElbApi};
+    use crate::elb::ElbApi;
 
     /// Clients that are never built, and remember what was evicted.
     #[derive(Default)]
     struct Evictions(Mutex<Vec<Scope>>);
 
     impl ClientsByScope for Arc<Evictions> {
-        fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, elb::Error> {
-            Err(elb::Error::Config(format!("no client for {scope} in this test")))
+        fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
+            Err(aws::Error::Config(format!("no client for {scope} in this test")))
         }
         fn evict(&self, scope: &Scope) {
             self.0.lock().unwrap().push(scope.clone());
@@ -112,6 +114,8 @@ mod tests {
             healthchecks: reflector::store().0,
             pods: reflector::store().0,
             nodes: reflector::store().0,
+            classes: reflector::store().0,
+            namespaces: reflector::store().0,
             synced: vec![],
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });

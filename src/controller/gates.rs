@@ -4,31 +4,23 @@
 //! rolling update never takes the last InService backend out before its replacement serves.
 //!
 //! The operator sets that condition through the pods/status subresource (a strategic merge
-//! patch, so other conditions are untouched), and only on pods that carry the gate. Such a
-//! pod counts as a backend while the gate is its one missing piece
-//! ([`super::backends::pod_counts`]), or the gate could never turn True.
+//! patch, so other conditions are untouched), and only on pods that carry the gate
+//! ([`super::backends::has_gate`]). Such a pod counts as a backend while the gate is its one
+//! missing piece ([`super::backends::pod_counts`]), or the gate could never turn True.
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 use tracing::{debug, warn};
 
-use super::backends::{parse_provider_id, selects_pod};
+use super::backends::{has_gate, parse_provider_id, selects_pod, IN_SERVICE};
 use super::context::Context;
-use crate::crd::{LoadBalancer, LoadBalancerStatus};
-use crate::elb::HealthState;
-
-/// The readiness gate's condition type.
-pub const IN_SERVICE: &str = "elb.operator.dev/in-service";
-
-/// Whether a pod opted in.
-pub fn has_gate(pod: &Pod) -> bool {
-    pod.spec.as_ref().and_then(|s| s.readiness_gates.as_ref()).is_some_and(|g| g.iter().any(|g| g.condition_type == IN_SERVICE))
-}
+use crate::crd::condition::Status;
+use crate::crd::{InstanceState, LoadBalancer, LoadBalancerStatus};
 
 /// The gate's condition for one pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,11 +49,11 @@ pub fn gate(instance: Option<&str>, selecting: &[(String, Option<&LoadBalancerSt
                     message: format!("instance {instance} is not registered on LoadBalancer {lb} yet"),
                 }
             }
-            Some(i) if i.state != HealthState::InService.as_str() => {
+            Some(i) if i.state != InstanceState::InService => {
                 let why = i.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
                 return Gate {
                     status: false,
-                    reason: i.state.clone(),
+                    reason: i.state.to_string(),
                     message: format!("instance {instance} is {} on LoadBalancer {lb}{why}", i.state),
                 };
             }
@@ -111,19 +103,20 @@ async fn write(ctx: &Context, pod: &Pod, wanted: &Gate) -> Result<(), kube::Erro
         return Ok(());
     }
     let current = pod.status.as_ref().and_then(|s| s.conditions.as_ref()).and_then(|cs| cs.iter().find(|c| c.type_ == IN_SERVICE));
-    let status = if wanted.status { "True" } else { "False" };
+    let status = Status::from(wanted.status);
+    let same_status = |c: &PodCondition| Status::of(&c.status) == status;
     if current
-        .is_some_and(|c| c.status == status && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message))
+        .is_some_and(|c| same_status(c) && c.reason.as_deref() == Some(&wanted.reason) && c.message.as_deref() == Some(&wanted.message))
     {
         return Ok(());
     }
     let transition = match current {
-        Some(c) if c.status == status => c.last_transition_time.clone().map(|t| t.0).unwrap_or_else(Timestamp::now),
+        Some(c) if same_status(c) => c.last_transition_time.clone().map(|t| t.0).unwrap_or_else(Timestamp::now),
         _ => Timestamp::now(),
     };
     let patch = serde_json::json!({"status": {"conditions": [{
         "type": IN_SERVICE,
-        "status": status,
+        "status": status.as_str(),
         "reason": wanted.reason,
         "message": crate::controller::status::truncate(&wanted.message, 1024),
         "lastTransitionTime": transition.to_string(),
@@ -131,7 +124,7 @@ async fn write(ctx: &Context, pod: &Pod, wanted: &Gate) -> Result<(), kube::Erro
     let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &pod.namespace().unwrap_or_default());
     let params = PatchParams { field_manager: Some(crate::controller::status::FIELD_MANAGER.to_string()), ..Default::default() };
     api.patch_status(&pod.name_any(), &params, &Patch::Strategic(&patch)).await?;
-    debug!(pod = %pod.name_any(), status, reason = %wanted.reason, "readiness gate set");
+    debug!(pod = %pod.name_any(), %status, reason = %wanted.reason, "readiness gate set");
     Ok(())
 }
 
@@ -146,7 +139,7 @@ mod tests {
                 .iter()
                 .map(|(id, s, d)| InstanceStatus {
                     instance_id: id.to_string(),
-                    state: s.to_string(),
+                    state: (*s).into(),
                     description: d.map(String::from),
                     ..Default::default()
                 })

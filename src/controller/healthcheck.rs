@@ -44,28 +44,7 @@ pub fn validate(spec: &HealthCheckSpec) -> Result<elb::HealthCheck, String> {
 /// `TCP:port`, `SSL:port`, `HTTP:port/path`, `HTTPS:port/path`; ELB allows a target of at
 /// most 1024 UTF-16 code units.
 pub fn validate_target(target: &str) -> Result<(), String> {
-    let bad = || format!("target {target:?} must be TCP:<port>, SSL:<port>, HTTP:<port>/<path> or HTTPS:<port>/<path>");
-    let (protocol, rest) = target.split_once(':').ok_or_else(bad)?;
-    // As the CRD's rules: a port of 1-5 digits, and a path of one line.
-    let port = match protocol {
-        "TCP" | "SSL" => rest,
-        "HTTP" | "HTTPS" => match rest.split_once('/') {
-            Some((port, path)) if !path.contains('\n') => port,
-            _ => return Err(bad()),
-        },
-        _ => return Err(bad()),
-    };
-    if !(1..=5).contains(&port.len()) || !port.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    match port.parse::<u32>() {
-        Ok(p) if (1..=65535).contains(&p) => {}
-        _ => return Err(format!("target {target:?}: the port must be 1-65535")),
-    }
-    if target.encode_utf16().count() > 1024 {
-        return Err(format!("target {target:?}: longer than 1024 characters"));
-    }
-    Ok(())
+    elb::HealthTarget::parse(target).map(drop).map_err(|e| e.to_string())
 }
 
 /// The metrics label of this controller.

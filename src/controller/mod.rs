@@ -7,14 +7,12 @@
 //! references (its spec or existence, not its status);
 //! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
 //! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness); a LoadBalancerClass that it names, or any
-//! class when it names none (the default may move); a label change of its Namespace. Plus the objects the [`schedule`] routes
+//! changes of labels, providerID and readiness). Plus the objects the [`schedule`] routes
 //! back: a resync after drift, a poll or check result to write (poll results mostly go to
 //! the health writer beside the reconcile queue); and a retry after a failure
 //! ([`loadbalancer::error_policy`]). No timer requeues an object that converged.
 //! HealthChecks are also all recomputed once per resync interval.
 
-pub mod admission;
 pub mod backends;
 pub mod cache;
 pub mod clients;
@@ -62,14 +60,13 @@ use crate::telemetry::Metrics;
 /// in-flight reconciles finish and returns. `config.readiness` turns ready when every cache
 /// holds a full list, and not ready again when shutdown begins.
 pub async fn run(
-    mut config: Config,
+    config: Config,
     client: kube::Client,
     elb: impl ClientsByScope,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::Error> {
     let shutdown = shutdown.boxed().shared();
-    config.cluster_uid = cluster_uid(&client).await;
     let readiness = config.readiness.clone();
     let wc = watcher::Config::default();
 
@@ -101,7 +98,7 @@ pub async fn run(
         }
     };
     let (node_store, node_synced, node_driver, mut node_rx) =
-        cache::reflect(node_api, wc, 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
+        cache::reflect(node_api, wc.clone(), 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
     let class_api: Api<DeserializeGuard<LoadBalancerClass>> = Api::all(client.clone());
     let (class_store, class_synced, class_driver, mut class_rx) = cache::reflect(
         class_api,
@@ -110,30 +107,35 @@ pub async fn run(
         |_| {},
         events::report_invalid::<LoadBalancerClass>(recorder.clone(), config.shards.clone()),
     );
+    // The namespaces' labels, for the classes' namespaceSelectors: only the watched one when
+    // the operator watches one namespace.
     let ns_api: Api<DeserializeGuard<Namespace>> = Api::all(client.clone());
-    let (ns_store, ns_synced, ns_driver, mut ns_rx) = cache::reflect(
-        ns_api,
-        cache::namespace_watch(ns),
-        1,
-        cache::trim_namespace,
-        events::report_invalid::<Namespace>(recorder.clone(), config.shards.clone()),
-    );
+    let ns_wc = match ns {
+        Some(ns) => watcher::Config::default().fields(&format!("metadata.name={ns}")),
+        None => watcher::Config::default(),
+    };
+    let (ns_store, ns_synced, ns_driver, mut ns_rx) =
+        cache::reflect(ns_api, ns_wc, 1, cache::trim_namespace, events::report_invalid::<Namespace>(recorder.clone(), None));
     let stores = cache::Stores {
         loadbalancers: lb_store.clone(),
         healthchecks: hc_store.clone(),
         pods: pod_store.clone(),
         nodes: node_store.clone(),
+        classes: class_store.clone(),
+        namespaces: ns_store.clone(),
         synced: vec![lb_synced, hc_synced, pod_synced, node_synced, class_synced, ns_synced],
     };
-    let tenancy = cache::TenancyStores { classes: class_store, namespaces: ns_store.clone() };
+    let mut config = config;
+    if config.cluster_uid.is_none() {
+        config.cluster_uid = cluster_uid(&client).await;
+    }
     let controller_config = controller::Config::default().concurrency(config.concurrency);
     // The observers trigger resyncs and health-status writes through this channel.
     let (triggers, triggered) = futures::channel::mpsc::unbounded();
     // A gained shard triggers its HealthChecks through this one.
     let (hc_triggers, hc_triggered) = futures::channel::mpsc::unbounded();
     let shards = config.shards.clone();
-    let ctx =
-        Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()).with_tenancy(tenancy));
+    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()));
 
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.
@@ -168,18 +170,23 @@ pub async fn run(
     }));
 
     let lbs = lb_store.clone();
-    let lbs_for_classes = lb_store.clone();
-    let lbs_for_namespaces = lb_store.clone();
     let lbs_for_pods = lb_store.clone();
     let lbs_for_nodes = lb_store.clone();
     let pods_for_nodes = pod_store.clone();
+    let lbs_for_classes = lb_store.clone();
+    let lbs_for_namespaces = lb_store.clone();
     let hcs_present = hc_store.clone();
     let hc_events = hc_rx.remove(0).map(Ok).predicate_filter(
         move |hc: &HealthCheck| triggers::health_check_fingerprint(hc, hcs_present.get(&ObjectRef::from_obj(hc)).is_some()),
         Default::default(),
     );
     // The operator's own status writes come back as events: they trigger nothing.
-    let lb_events = lb_rx.remove(0).map(Ok).predicate_filter(triggers::loadbalancer_fingerprint, Default::default());
+    let gone_ctx = ctx.clone();
+    let lb_events = lb_rx
+        .remove(0)
+        .inspect(move |lb| loadbalancer::forget_if_deleted(&gone_ctx, lb))
+        .map(Ok)
+        .predicate_filter(triggers::loadbalancer_fingerprint, Default::default());
     let lb_controller = Controller::for_stream(lb_events, lb_store.clone())
         .with_config(controller_config.clone())
         .watches_stream(hc_events, move |hc: HealthCheck| {
@@ -189,12 +196,15 @@ pub async fn run(
         .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
             triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node)
         })
-        .watches_stream(class_rx.remove(0).map(Ok).predicate_filter(triggers::class_fingerprint, Default::default()), move |class| {
-            triggers::class_to_loadbalancers(&lbs_for_classes, &class.name_any())
+        // A class change re-evaluates the LoadBalancers it may apply to; a namespace's label
+        // change, that namespace's.
+        .watches_stream(class_rx.remove(0).map(Ok), move |class: LoadBalancerClass| {
+            triggers::class_to_loadbalancers(&lbs_for_classes, &class)
         })
-        .watches_stream(ns_rx.remove(0).map(Ok).predicate_filter(triggers::namespace_fingerprint, Default::default()), move |ns| {
-            triggers::namespace_to_loadbalancers(&lbs_for_namespaces, &ns.name_any())
-        })
+        .watches_stream(
+            ns_rx.remove(0).map(Ok).predicate_filter(triggers::namespace_fingerprint, Default::default()),
+            move |ns: Namespace| triggers::namespace_to_loadbalancers(&lbs_for_namespaces, &ns),
+        )
         .reconcile_on(triggered)
         .graceful_shutdown_on(shutdown.clone())
         .run(loadbalancer::reconcile, loadbalancer::error_policy, ctx.clone())
@@ -251,17 +261,13 @@ pub async fn run(
     Ok(())
 }
 
-/// The UID of the `kube-system` namespace, which names this cluster; `None` (with a
-/// warning) when it cannot be read.
+/// The UID of the `kube-system` Namespace: this cluster's identity in the ownership tags.
+/// `None` (logged) when it cannot be read; ELBs then carry no `cluster-uid` tag.
 async fn cluster_uid(client: &kube::Client) -> Option<String> {
     match Api::<Namespace>::all(client.clone()).get("kube-system").await {
-        Ok(ns) if ns.metadata.uid.is_some() => ns.metadata.uid,
-        Ok(_) => {
-            warn!("the kube-system namespace has no UID; ELBs get no cluster-uid tag");
-            None
-        }
+        Ok(ns) => ns.metadata.uid,
         Err(e) => {
-            warn!(error = %e, "cannot read the kube-system namespace's UID; ELBs get no cluster-uid tag");
+            warn!(error = %e, "could not read the kube-system namespace; ELBs get no cluster-uid tag");
             None
         }
     }

@@ -1,21 +1,21 @@
 //! Where a LoadBalancer's ELB lives: its [`Scope`].
 
+use crate::aws;
 use crate::crd::LoadBalancer;
-use crate::elb;
 
 /// Where a LoadBalancer's ELB lives: a region, reached with the operator's own credentials
 /// or as a role (`spec.roleArn`). Each scope has its own API budget, inventory and observer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
     pub region: String,
-    pub role: Option<elb::Role>,
+    pub role: Option<aws::Role>,
 }
 
 impl Scope {
     pub fn of(lb: &LoadBalancer, default_region: &str) -> Scope {
         Scope {
             region: lb.spec.region.clone().unwrap_or_else(|| default_region.to_string()),
-            role: lb.spec.role_arn.clone().map(|arn| elb::Role { arn, external_id: lb.spec.external_id.clone() }),
+            role: lb.spec.role_arn.clone().map(|arn| aws::Role { arn, external_id: lb.spec.external_id.clone() }),
         }
     }
 }

@@ -7,6 +7,8 @@ use kube::api::{Api, Patch, PatchParams};
 use kube::Resource;
 use serde::Serialize;
 
+use crate::crd::condition::Status;
+
 /// The field manager of every status write.
 pub const FIELD_MANAGER: &str = "elb-operator";
 
@@ -14,21 +16,25 @@ pub const FIELD_MANAGER: &str = "elb-operator";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub type_: &'static str,
-    pub status: bool,
-    /// The controller could not tell (condition status `Unknown`); `status` is then false.
-    pub unknown: bool,
+    pub status: Status,
     pub reason: String,
     pub message: String,
 }
 
 impl Verdict {
+    /// A condition that is True or False.
     pub fn new(type_: &'static str, status: bool, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Verdict { type_, status, unknown: false, reason: reason.into(), message: message.into() }
+        Verdict { type_, status: status.into(), reason: reason.into(), message: message.into() }
     }
 
     /// A condition whose status is `Unknown`: `reason` says why it could not be decided.
     pub fn unknown(type_: &'static str, reason: impl Into<String>, message: impl Into<String>) -> Self {
-        Verdict { unknown: true, ..Verdict::new(type_, false, reason, message) }
+        Verdict { status: Status::Unknown, ..Verdict::new(type_, false, reason, message) }
+    }
+
+    /// The verdict a written condition of type `type_` stands for.
+    pub fn of_condition(type_: &'static str, c: &Condition) -> Self {
+        Verdict { type_, status: Status::of(&c.status), reason: c.reason.clone(), message: c.message.clone() }
     }
 }
 
@@ -38,12 +44,7 @@ pub fn conditions(previous: &[Condition], verdicts: &[Verdict], generation: Opti
     verdicts
         .iter()
         .map(|v| {
-            let status = match (v.unknown, v.status) {
-                (true, _) => "Unknown",
-                (false, true) => "True",
-                (false, false) => "False",
-            }
-            .to_string();
+            let status = v.status.as_str().to_string();
             let last_transition_time = previous
                 .iter()
                 .find(|c| c.type_ == v.type_ && c.status == status)
@@ -87,7 +88,7 @@ where
     write_over(api, obj, current, status, false).await
 }
 
-/// [`write`], and with `if_current` only over the version of `obj` it was computed from (a
+/// [`write()`], and with `if_current` only over the version of `obj` it was computed from (a
 /// `resourceVersion` precondition: a stale `obj` is refused with 409 Conflict). For a status
 /// computed from a cache that may not have seen the last write yet: written over, that
 /// write's fields would be lost.

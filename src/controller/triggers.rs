@@ -1,6 +1,5 @@
 //! Which LoadBalancers a change of another object reaches. The controllers' watches map
-//! HealthCheck, Pod, Node, LoadBalancerClass and Namespace events through these functions;
-//! they read only the caches.
+//! HealthCheck, Pod and Node events through these functions; they read only the caches.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,7 +10,7 @@ use kube::ResourceExt;
 
 use super::backends;
 use super::fingerprint::fingerprint;
-use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass, DEFAULT_CLASS_ANNOTATION};
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
 /// The LoadBalancers of `namespace` whose `healthCheckRef` names the HealthCheck `name`.
 /// The one answer to "who uses this HealthCheck": it triggers their reconciles and fills
@@ -103,43 +102,6 @@ pub fn node_to_loadbalancers(lbs: &Store<LoadBalancer>, pods: &Store<Pod>, node:
         .collect()
 }
 
-/// The LoadBalancers a change of the LoadBalancerClass `class` may concern: those that name
-/// it, and those that name no class, since the default class (an annotation) may have moved
-/// to it or away from it.
-pub fn under_class<'a>(lbs: &'a [Arc<LoadBalancer>], class: &'a str) -> impl Iterator<Item = &'a Arc<LoadBalancer>> + 'a {
-    lbs.iter().filter(move |lb| lb.spec.class_name.as_deref().is_none_or(|c| c == class))
-}
-
-/// The LoadBalancers a LoadBalancerClass change (creation, edit, deletion) reaches.
-pub fn class_to_loadbalancers(lbs: &Store<LoadBalancer>, class: &str) -> Vec<ObjectRef<LoadBalancer>> {
-    under_class(&lbs.state(), class).map(|lb| ObjectRef::from_obj(&**lb)).collect()
-}
-
-/// What of a LoadBalancerClass its LoadBalancers act on: its spec (generation), whether it
-/// is the default, and its deletion. Status or other metadata changes trigger nothing.
-pub fn class_fingerprint(class: &LoadBalancerClass) -> Option<u64> {
-    let meta = &class.metadata;
-    let default = meta.annotations.as_ref().and_then(|a| a.get(DEFAULT_CLASS_ANNOTATION));
-    Some(fingerprint(&(meta.generation, default, meta.deletion_timestamp.is_some())))
-}
-
-/// The LoadBalancers of `namespace`: a change of its labels may change which classes select
-/// it.
-pub fn in_namespace<'a>(lbs: &'a [Arc<LoadBalancer>], namespace: &'a str) -> impl Iterator<Item = &'a Arc<LoadBalancer>> + 'a {
-    lbs.iter().filter(move |lb| lb.namespace().as_deref() == Some(namespace))
-}
-
-/// The LoadBalancers a Namespace event reaches.
-pub fn namespace_to_loadbalancers(lbs: &Store<LoadBalancer>, namespace: &str) -> Vec<ObjectRef<LoadBalancer>> {
-    in_namespace(&lbs.state(), namespace).map(|lb| ObjectRef::from_obj(&**lb)).collect()
-}
-
-/// What of a namespace the tenancy rules read: its labels. Other changes (status,
-/// annotations, finalizers) trigger nothing.
-pub fn namespace_fingerprint(ns: &Namespace) -> Option<u64> {
-    Some(fingerprint(&ns.metadata.labels))
-}
-
 /// What of a node matters to backends: labels, providerID, readiness, deletion. Node
 /// events whose fingerprint did not change (heartbeats, image lists) trigger nothing.
 pub fn node_fingerprint(node: &Node) -> Option<u64> {
@@ -149,6 +111,31 @@ pub fn node_fingerprint(node: &Node) -> Option<u64> {
         backends::node_ready(node),
         node.metadata.deletion_timestamp.is_some(),
     )))
+}
+
+/// The LoadBalancers a LoadBalancerClass change may re-evaluate: those that name it, and
+/// those that name none (the default-class annotation may have moved to or from it).
+pub fn class_to_loadbalancers(lbs: &Store<LoadBalancer>, class: &LoadBalancerClass) -> Vec<ObjectRef<LoadBalancer>> {
+    let name = class.name_any();
+    lbs.state().iter().filter(|lb| may_use_class(lb, &name)).map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// Whether the class `name` may apply to `lb`: named by it, or the default of those that name
+/// none.
+fn may_use_class(lb: &LoadBalancer, name: &str) -> bool {
+    lb.spec.class_name.as_deref().is_none_or(|n| n == name)
+}
+
+/// The LoadBalancers of a namespace whose labels changed (a class's namespaceSelector reads
+/// them).
+pub fn namespace_to_loadbalancers(lbs: &Store<LoadBalancer>, namespace: &Namespace) -> Vec<ObjectRef<LoadBalancer>> {
+    let name = namespace.name_any();
+    lbs.state().iter().filter(|lb| lb.namespace().as_deref() == Some(name.as_str())).map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// What of a Namespace the LoadBalancers depend on: its labels (and its existence).
+pub fn namespace_fingerprint(namespace: &Namespace) -> Option<u64> {
+    Some(fingerprint(&(namespace.metadata.labels.as_ref(), namespace.metadata.deletion_timestamp.is_some())))
 }
 
 #[cfg(test)]
@@ -165,6 +152,29 @@ mod tests {
         let mut lb = LoadBalancer::new(name, spec);
         lb.metadata.namespace = Some(ns.into());
         Arc::new(lb)
+    }
+
+    /// A class change reaches the LoadBalancers naming it and those naming none (the default
+    /// may have moved), never those of another class; a namespace's, only its own.
+    #[test]
+    fn classes_and_namespaces_reach_the_loadbalancers_they_may_govern() {
+        let (store, mut writer) = kube::runtime::reflector::store::<LoadBalancer>();
+        for (ns, name, class) in [("a", "named", Some("team")), ("a", "other", Some("other")), ("b", "unnamed", None)] {
+            let mut lb = (*lb(ns, name, None)).clone();
+            lb.spec.class_name = class.map(Into::into);
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(lb));
+        }
+        let class = LoadBalancerClass::new("team", serde_json::from_value(serde_json::json!({})).unwrap());
+        let mut reached: Vec<String> = class_to_loadbalancers(&store, &class).into_iter().map(|r| r.name).collect();
+        reached.sort();
+        assert_eq!(reached, ["named", "unnamed"]);
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": "a", "labels": {"team": "a"}}})).unwrap();
+        let mut reached: Vec<String> = namespace_to_loadbalancers(&store, &ns).into_iter().map(|r| r.name).collect();
+        reached.sort();
+        assert_eq!(reached, ["named", "other"]);
+        let relabelled: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "a", "labels": {"team": "b"}}})).unwrap();
+        assert_ne!(namespace_fingerprint(&ns), namespace_fingerprint(&relabelled));
     }
 
     #[test]
@@ -205,65 +215,6 @@ mod tests {
         assert_eq!(names(users.changed(&lb("a", "y", Some("hc1")), true)), ["a/hc1"]);
         assert_eq!(names(users.changed(&lb("a", "y", Some("hc1")), false)), ["a/hc1"]);
         assert!(users.changed(&lb("a", "y", Some("hc1")), false).is_empty());
-    }
-
-    fn lb_of_class(ns: &str, name: &str, class: Option<&str>) -> Arc<LoadBalancer> {
-        let mut lb = (*lb(ns, name, None)).clone();
-        lb.spec.class_name = class.map(Into::into);
-        Arc::new(lb)
-    }
-
-    fn lb_names<'a>(lbs: impl Iterator<Item = &'a Arc<LoadBalancer>>) -> Vec<String> {
-        lbs.map(|lb| format!("{}/{}", lb.namespace().unwrap_or_default(), lb.name_any())).collect()
-    }
-
-    /// A class change reaches the LoadBalancers that name it and those that name none (the
-    /// default may have moved), not those of another class.
-    #[test]
-    fn a_class_change_reaches_its_load_balancers_and_those_without_a_class() {
-        let lbs = vec![
-            lb_of_class("a", "mine", Some("gold")),
-            lb_of_class("b", "other", Some("silver")),
-            lb_of_class("b", "none", None),
-            lb_of_class("c", "also-mine", Some("gold")),
-        ];
-        assert_eq!(lb_names(under_class(&lbs, "gold")), ["a/mine", "b/none", "c/also-mine"]);
-        assert_eq!(lb_names(under_class(&lbs, "bronze")), ["b/none"]);
-    }
-
-    #[test]
-    fn a_namespace_change_reaches_the_load_balancers_of_that_namespace() {
-        let lbs = vec![lb("a", "x", None), lb("b", "y", None), lb("a", "z", None)];
-        assert_eq!(lb_names(in_namespace(&lbs, "a")), ["a/x", "a/z"]);
-        assert_eq!(lb_names(in_namespace(&lbs, "c")), Vec::<String>::new());
-    }
-
-    /// The fingerprints move with what the tenancy rules read, and only with it.
-    #[test]
-    fn class_and_namespace_fingerprints_follow_what_the_rules_read() {
-        let class = LoadBalancerClass::new("gold", Default::default());
-        let mut defaulted = class.clone();
-        defaulted.metadata.annotations = Some([(DEFAULT_CLASS_ANNOTATION.to_string(), "true".to_string())].into());
-        assert_ne!(class_fingerprint(&class), class_fingerprint(&defaulted), "the default annotation");
-        let mut edited = class.clone();
-        edited.metadata.generation = Some(2);
-        assert_ne!(class_fingerprint(&class), class_fingerprint(&edited), "the spec");
-        let mut deleted = class.clone();
-        deleted.metadata.deletion_timestamp =
-            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
-        assert_ne!(class_fingerprint(&class), class_fingerprint(&deleted), "its deletion");
-        let mut relabelled = class.clone();
-        relabelled.metadata.labels = Some([("x".to_string(), "y".to_string())].into());
-        assert_eq!(class_fingerprint(&class), class_fingerprint(&relabelled), "its own labels are not read");
-
-        let mut ns = Namespace::default();
-        ns.metadata.name = Some("a".into());
-        let mut labelled = ns.clone();
-        labelled.metadata.labels = Some([("tenant".to_string(), "a".to_string())].into());
-        assert_ne!(namespace_fingerprint(&ns), namespace_fingerprint(&labelled));
-        let mut annotated = labelled.clone();
-        annotated.metadata.annotations = Some([("note".to_string(), "x".to_string())].into());
-        assert_eq!(namespace_fingerprint(&labelled), namespace_fingerprint(&annotated));
     }
 
     #[test]

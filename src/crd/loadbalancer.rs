@@ -1,5 +1,7 @@
 //! The `LoadBalancer` resource: one AWS Classic Elastic Load Balancer, its listeners,
-//! placement, attributes and the instances behind it.
+//! placement, attributes and the instances behind it. The spec's parts have their own files
+//! ([`super::listener`], [`super::backends`], [`super::attributes`]), and the CEL rules
+//! theirs ([`super::rules`]).
 
 use std::collections::BTreeMap;
 
@@ -315,6 +317,13 @@ pub struct LoadBalancerStatus {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopted: bool,
 
+    /// The keys of the user tags (`spec.tags` and the class's `tags`) the operator wrote on
+    /// the ELB: only these are ever removed from it when they leave the spec. Tags with other
+    /// keys (cost allocation, Tag Policies, other tools) are never touched; when this record
+    /// is lost (a status restored without it), no tag is removed until it is rebuilt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_tag_keys: Option<Vec<String>>,
+
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -354,7 +363,8 @@ pub struct InstanceStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<String>,
     /// `InService`, `OutOfService` or `Unknown`.
-    pub state: String,
+    #[schemars(with = "String")]
+    pub state: InstanceState,
     /// `ELB`, `Instance` or `N/A`: who caused the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason_code: Option<String>,
@@ -368,6 +378,60 @@ pub struct InstanceStatus {
     pub source: Option<InstanceSource>,
 }
 
+/// The health of a registered instance, as ELB reports it. Written as ELB spells it: an
+/// unexpected word is kept as it came (`Other`).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[serde(from = "String", into = "String")]
+pub enum InstanceState {
+    InService,
+    OutOfService,
+    /// ELB cannot tell yet (the instance is still being registered).
+    #[default]
+    Unknown,
+    Other(String),
+}
+
+impl InstanceState {
+    /// ELB's spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            InstanceState::InService => "InService",
+            InstanceState::OutOfService => "OutOfService",
+            InstanceState::Unknown => "Unknown",
+            InstanceState::Other(s) => s,
+        }
+    }
+}
+
+impl From<&str> for InstanceState {
+    fn from(s: &str) -> Self {
+        match s {
+            "InService" => InstanceState::InService,
+            "OutOfService" => InstanceState::OutOfService,
+            "Unknown" => InstanceState::Unknown,
+            other => InstanceState::Other(other.to_string()),
+        }
+    }
+}
+
+impl From<String> for InstanceState {
+    fn from(s: String) -> Self {
+        InstanceState::from(s.as_str())
+    }
+}
+
+impl From<InstanceState> for String {
+    fn from(s: InstanceState) -> Self {
+        s.as_str().to_string()
+    }
+}
+
+impl std::fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Who registered an instance with the ELB.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum InstanceSource {
@@ -379,6 +443,16 @@ pub enum InstanceSource {
 }
 
 impl LoadBalancer {
+    /// The ELB's name: `spec.loadBalancerName`, else derived from namespace and name
+    /// ([`crate::naming::elb_name`]).
+    pub fn load_balancer_name(&self) -> String {
+        use kube::ResourceExt;
+        self.spec
+            .load_balancer_name
+            .clone()
+            .unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
+    }
+
     /// The deletion policy in force (see `spec.deletionPolicy`).
     pub fn deletion_policy(&self) -> DeletionPolicy {
         let adopted = self.status.as_ref().is_some_and(|s| s.adopted);

@@ -11,7 +11,6 @@ pub mod loadbalancer;
 pub mod loadbalancerclass;
 pub mod rules;
 pub mod tags;
-mod to_elb;
 
 pub use attributes::*;
 pub use backends::*;
@@ -42,6 +41,52 @@ pub mod condition {
     /// The registered instances' security groups admit the ELB on every instance port and
     /// the health check port (the optional EC2 check). Informational: it does not change `Ready`.
     pub const BACKENDS_REACHABLE: &str = "BackendsReachable";
+
+    /// The status of a condition (of a LoadBalancer, a HealthCheck, a pod or a node), as
+    /// Kubernetes spells it: `True`, `False` or `Unknown`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum Status {
+        True,
+        False,
+        /// The controller could not tell.
+        Unknown,
+    }
+
+    impl Status {
+        /// The condition's `status` field.
+        pub fn as_str(self) -> &'static str {
+            match self {
+                Status::True => "True",
+                Status::False => "False",
+                Status::Unknown => "Unknown",
+            }
+        }
+
+        /// A condition's `status` field; anything but `True` or `False` is `Unknown`.
+        pub fn of(status: &str) -> Status {
+            match status {
+                "True" => Status::True,
+                "False" => Status::False,
+                _ => Status::Unknown,
+            }
+        }
+    }
+
+    impl From<bool> for Status {
+        fn from(b: bool) -> Status {
+            if b {
+                Status::True
+            } else {
+                Status::False
+            }
+        }
+    }
+
+    impl std::fmt::Display for Status {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
 }
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -150,6 +195,22 @@ mod tests {
     }
 
     #[test]
+    fn condition_and_instance_states_keep_their_spelling() {
+        for s in [condition::Status::True, condition::Status::False, condition::Status::Unknown] {
+            assert_eq!(condition::Status::of(s.as_str()), s);
+        }
+        assert_eq!(condition::Status::of(""), condition::Status::Unknown);
+        assert_eq!(condition::Status::from(true), condition::Status::True);
+        for word in ["InService", "OutOfService", "Unknown", "Draining"] {
+            let status: InstanceStatus = serde_json::from_value(serde_json::json!({"instanceId": "i-1", "state": word})).unwrap();
+            assert_eq!(serde_json::to_value(&status).unwrap()["state"], word);
+            assert_eq!(status.state.as_str(), word);
+        }
+        assert_eq!(InstanceState::from("InService"), InstanceState::InService);
+        assert_eq!(InstanceState::from("Draining"), InstanceState::Other("Draining".into()));
+    }
+
+    #[test]
     fn crdgen_yaml_is_three_documents() {
         let yaml = crdgen_yaml();
         assert_eq!(yaml.matches("---\n").count(), 3);
@@ -239,7 +300,6 @@ mod tests {
     #[test]
     fn user_tag_limit_leaves_room_for_ownership_tags() {
         assert_eq!(tags::MAX_USER_TAGS + tags::OPERATOR_TAG_ROOM, tags::MAX_ELB_TAGS);
-        assert!(tags::OPERATOR_TAG_ROOM > tags::OWNERSHIP_TAG_COUNT, "room for one marker beyond the ownership tags");
         assert_eq!(tags::MAX_USER_TAGS, 47);
         for key in [tags::CLUSTER_TAG, tags::RESOURCE_TAG] {
             assert!(key.starts_with(tags::RESERVED_TAG_PREFIX));

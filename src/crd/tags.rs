@@ -15,16 +15,21 @@ pub const RESOURCE_TAG: &str = "elb.operator.dev/resource";
 /// orphan to delete. Best effort: an ELB already at the tag limit keeps no marker.
 pub const RETAINED_TAG: &str = "elb.operator.dev/retained";
 
-/// How many ownership tags the operator adds to each ELB.
-pub const OWNERSHIP_TAG_COUNT: usize = 2;
+/// How many ownership tags the operator adds to each ELB: the cluster, the resource and the
+/// cluster's identity (`elb.operator.dev/cluster-uid`, the kube-system namespace UID).
+pub const OWNERSHIP_TAG_COUNT: usize = 3;
 
 /// The ELB limit of tags per load balancer.
 pub const MAX_ELB_TAGS: usize = 50;
 
-/// The tags the operator keeps for its own markers on each ELB: the ownership tags, plus one
-/// for the marker that records the cluster's identity or an adoption (issue 17), so that
-/// they always fit beside a user's tags.
-pub const OPERATOR_TAG_ROOM: usize = OWNERSHIP_TAG_COUNT + 1;
+/// The tags the operator keeps for its own markers on each ELB (the ownership tags), so that
+/// they always fit beside a user's tags. Fixed, not derived: the CRDs' limit must not move
+/// when a marker is added. (An adopted ELB's `elb.operator.dev/adopted` marker goes beside
+/// tags the operator never wrote, which it keeps; such an ELB can reach AWS's limit.)
+pub const OPERATOR_TAG_ROOM: usize = 3;
+
+// The ownership tags must fit in the room kept for them.
+const _: () = assert!(OWNERSHIP_TAG_COUNT <= OPERATOR_TAG_ROOM);
 
 /// The most tags a user may put in `spec.tags` (and a class in its `tags`): the ELB limit
 /// minus the room kept for the operator's markers.

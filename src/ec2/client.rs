@@ -6,7 +6,7 @@ use crate::aws::config::beside;
 use crate::aws::query::{Params, QueryClient, Service, Shape};
 use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
-use crate::aws::{Bucket, ClientConfig, DecodeError, Error, RateLimitConfig};
+use crate::aws::{paginate, Bucket, ClientConfig, DecodeError, Error, RateLimitConfig, ServiceClient};
 
 /// EC2 over the Query protocol: answers hold their fields directly, errors come as
 /// `Response/Errors/Error`.
@@ -40,7 +40,7 @@ pub fn client_config(base: &ClientConfig, endpoint: Option<&str>, env: &dyn Fn(&
 
 /// [`client_config`] over the process environment (an empty variable counts as unset).
 pub fn client_config_from_env(base: &ClientConfig, endpoint: Option<&str>) -> Result<ClientConfig, Error> {
-    client_config(base, endpoint, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+    client_config(base, endpoint, &crate::aws::config::process_env)
 }
 
 /// The EC2 client of one region (reads only). Cheap to clone.
@@ -52,19 +52,21 @@ pub struct Client {
 /// One [`Client`] per region, built on demand from a base configuration.
 pub type Clients = Regional<Client>;
 
-impl FromConfig for Client {
-    fn from_config(config: ClientConfig) -> Result<Client, Error> {
-        Client::new(config)
+impl ServiceClient for Client {
+    const SERVICE: &'static Service = &SERVICE;
+
+    fn from_query(query: QueryClient) -> Client {
+        Client { query }
+    }
+
+    fn query(&self) -> &QueryClient {
+        &self.query
     }
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        Ok(Client { query: QueryClient::new(&SERVICE, config)? })
-    }
-
-    pub fn config(&self) -> &ClientConfig {
-        self.query.config()
+        Client::from_config(config)
     }
 
     /// Every page of `action` for each batch of `values` of the filter `name` (plus the
@@ -79,30 +81,18 @@ impl Client {
         read: impl Fn(&Element) -> Result<Vec<T>, DecodeError>,
     ) -> Result<Vec<T>, Error> {
         let mut out = Vec::new();
+        let page_size = self.query.config().page_size.unwrap_or(*PAGE_SIZE.end()).clamp(*PAGE_SIZE.start(), *PAGE_SIZE.end());
         for batch in values.chunks(FILTER_BATCH) {
-            let mut token: Option<String> = None;
-            let mut pages = 0;
-            loop {
-                pages += 1;
-                if pages > MAX_PAGES {
-                    let snippet = format!("more than {MAX_PAGES} pages");
-                    return Err(Error::UnexpectedResponse { action, status: 200, snippet });
-                }
+            let resource = (batch.len() == 1).then(|| batch[0].as_str());
+            let pages = paginate(action, MAX_PAGES, |token| {
                 let mut p = self.query.params(action);
                 wire::filter(&mut p, 1, name, batch);
                 more(&mut p);
-                let page_size = self.query.config().page_size.unwrap_or(*PAGE_SIZE.end()).clamp(*PAGE_SIZE.start(), *PAGE_SIZE.end());
-                p.put("MaxResults", page_size).put_opt("NextToken", token.as_ref());
-                let resource = (batch.len() == 1).then(|| batch[0].as_str());
+                p.put("MaxResults", page_size).put_opt("NextToken", token);
                 let read_page = |root: Element| Ok((read(&root)?, wire::next_token(&root)));
-                let (page, next) = self.query.call_reading(action, resource, p, read_page).await?;
-                out.extend(page);
-                match next {
-                    // A token that does not move would loop forever.
-                    Some(t) if Some(&t) != token.as_ref() => token = Some(t),
-                    _ => break,
-                }
-            }
+                self.query.call_reading(action, resource, p, read_page)
+            });
+            out.extend(pages.await?);
         }
         Ok(out)
     }

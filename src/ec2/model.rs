@@ -1,6 +1,7 @@
 //! Typed answers of the EC2 reads the operator makes, and the [`Ec2Api`] trait that the
 //! reachability check programs against. These types carry no wire detail (no `item`, no XML).
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use ipnet::IpNet;
@@ -20,6 +21,8 @@ pub struct InstanceNetwork {
     pub subnet_id: Option<String>,
     pub availability_zone: Option<String>,
     pub private_ip: Option<String>,
+    /// Its tags (`tagSet`), which a class's `requiredResourceTags` are checked against.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// An IP protocol of a security group rule. EC2 writes the common ones by name and others
@@ -106,16 +109,20 @@ pub struct SecurityGroup {
     pub owner_id: String,
     pub vpc_id: Option<String>,
     pub ingress: Vec<IpPermission>,
+    /// Its tags (`tagSet`).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A subnet and its address ranges, as DescribeSubnets reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subnet {
     pub subnet_id: String,
     pub vpc_id: Option<String>,
     pub availability_zone: Option<String>,
     /// The IPv4 range, then any IPv6 ranges.
     pub cidrs: Vec<IpNet>,
+    /// Its tags (`tagSet`).
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The EC2 reads the operator makes. The real implementation is `ec2::Client`; anything else

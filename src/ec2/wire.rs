@@ -3,6 +3,8 @@
 //! typed values. Nothing here does I/O, so every decoder is unit-tested from
 //! documentation-shaped fixtures.
 
+use std::collections::BTreeMap;
+
 use ipnet::IpNet;
 
 use super::model::*;
@@ -34,6 +36,14 @@ fn cidr(e: &Element, name: &str) -> Result<Option<IpNet>, DecodeError> {
     text.parse().map(Some).map_err(|_| DecodeError::Malformed { element: name.to_string(), text, expected: "CIDR" })
 }
 
+/// The tags of a resource: `tagSet/item/{key,value}`. The text is kept untrimmed: a tag
+/// value may end in a space, and a class's required value must match it exactly. A tag
+/// without a key is skipped; one without a value has the empty value, as EC2 allows.
+pub fn tags(e: &Element) -> BTreeMap<String, String> {
+    let raw = |t: &Element, name: &str| t.child(name).map(|c| c.text.clone()).unwrap_or_default();
+    e.items("tagSet").into_iter().map(|t| (raw(t, "key"), raw(t, "value"))).filter(|(k, _)| !k.is_empty()).collect()
+}
+
 /// DescribeInstances: the instances of every reservation of one page.
 pub fn describe_instances(root: &Element) -> Vec<InstanceNetwork> {
     root.items("reservationSet")
@@ -47,6 +57,7 @@ pub fn describe_instances(root: &Element) -> Vec<InstanceNetwork> {
             subnet_id: non_empty(i, "subnetId"),
             availability_zone: i.child("placement").and_then(|p| non_empty(p, "availabilityZone")),
             private_ip: non_empty(i, "privateIpAddress"),
+            tags: tags(i),
         })
         .collect()
 }
@@ -97,6 +108,7 @@ pub fn describe_security_groups(root: &Element) -> Result<Vec<SecurityGroup>, De
                 owner_id: g.string("ownerId"),
                 vpc_id: non_empty(g, "vpcId"),
                 ingress: g.items("ipPermissions").into_iter().map(ip_permission).collect::<Result<_, _>>()?,
+                tags: tags(g),
             })
         })
         .collect()
@@ -116,6 +128,7 @@ pub fn describe_subnets(root: &Element) -> Result<Vec<Subnet>, DecodeError> {
                 vpc_id: non_empty(s, "vpcId"),
                 availability_zone: non_empty(s, "availabilityZone"),
                 cidrs,
+                tags: tags(s),
             })
         })
         .collect()
@@ -153,9 +166,15 @@ mod tests {
           <networkInterfaceSet>
             <item>
               <networkInterfaceId>eni-0f62d866</networkInterfaceId>
+              <tagSet><item><key>eni-only</key><value>x</value></item></tagSet>
               <groupSet><item><groupId>sg-e4076980</groupId><groupName>SecurityGroup1</groupName></item></groupSet>
             </item>
           </networkInterfaceSet>
+          <tagSet>
+            <item><key>Name</key><value>web-1</value></item>
+            <item><key>team</key><value>payments </value></item>
+            <item><key>empty</key><value/></item>
+          </tagSet>
         </item>
         <item>
           <instanceId>i-0598c7d356eba48d7</instanceId>
@@ -184,6 +203,7 @@ mod tests {
                 subnet_id: Some("subnet-56f5f633".into()),
                 availability_zone: Some("eu-west-1c".into()),
                 private_ip: Some("192.168.1.88".into()),
+                tags: [("Name", "web-1"), ("team", "payments "), ("empty", "")].map(|(k, v)| (k.to_string(), v.to_string())).into(),
             }
         );
         assert_eq!(
@@ -234,6 +254,7 @@ mod tests {
       <ipPermissionsEgress>
         <item><ipProtocol>-1</ipProtocol><ipRanges><item><cidrIp>0.0.0.0/0</cidrIp></item></ipRanges></item>
       </ipPermissionsEgress>
+      <tagSet><item><key>team</key><value>payments</value></item></tagSet>
     </item>
   </securityGroupInfo>
 </DescribeSecurityGroupsResponse>"#;
@@ -248,6 +269,7 @@ mod tests {
         assert_eq!((g.group_id.as_str(), g.group_name.as_str(), g.owner_id.as_str()), ("sg-1a2b3c4d", "WebServers", "123456789012"));
         assert_eq!(g.vpc_id.as_deref(), Some("vpc-614cc409"));
         assert_eq!(g.ingress.len(), 3, "egress rules are not inbound rules");
+        assert_eq!(g.tags, BTreeMap::from([("team".to_string(), "payments".to_string())]));
         assert_eq!(
             g.ingress[0],
             IpPermission {
@@ -298,19 +320,24 @@ mod tests {
         <item><ipv6CidrBlock>2001:db8:1234:1a00::/64</ipv6CidrBlock><associationId>a</associationId></item>
       </ipv6CidrBlockAssociationSet>
       <availabilityZone>us-east-1c</availabilityZone>
+      <tagSet><item><key>kubernetes.io/role/elb</key><value>1</value></item></tagSet>
     </item>
+    <item><subnetId>subnet-untagged</subnetId><cidrBlock>10.0.2.0/24</cidrBlock></item>
   </subnetSet>
 </DescribeSubnetsResponse>"#;
         let s = describe_subnets(&root("DescribeSubnets", doc)).unwrap();
+        assert_eq!(s.len(), 2);
         assert_eq!(
-            s,
-            vec![Subnet {
+            s[0],
+            Subnet {
                 subnet_id: "subnet-9d4a7b6c".into(),
                 vpc_id: Some("vpc-1a2b3c4d".into()),
                 availability_zone: Some("us-east-1c".into()),
                 cidrs: vec!["10.0.1.0/24".parse().unwrap(), "2001:db8:1234:1a00::/64".parse().unwrap()],
-            }]
+                tags: BTreeMap::from([("kubernetes.io/role/elb".to_string(), "1".to_string())]),
+            }
         );
+        assert_eq!((s[1].subnet_id.as_str(), s[1].tags.len()), ("subnet-untagged", 0), "no tagSet, no tags");
     }
 
     #[test]

@@ -4,21 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::model::*;
-use super::wire::{self, ElbParams};
-use crate::aws::query::{Params, QueryClient, Service, Shape};
+use super::wire::{self, ElbParams, SERVICE};
+use crate::aws::query::{Params, QueryClient, Service};
 use crate::aws::rate_limit::RateLimiter;
 use crate::aws::regional::{FromConfig, Regional};
 use crate::aws::xml::Element;
-use crate::aws::{ClientConfig, DecodeError, Error};
-
-/// Classic ELB over the Query protocol: `<Action>Result` answers.
-pub static SERVICE: Service = Service {
-    name: "elasticloadbalancing",
-    version: "2012-06-01",
-    endpoint_env: "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
-    label: "ELB",
-    shape: Shape::Wrapped,
-};
+use crate::aws::{paginate, ClientConfig, DecodeError, Error, ServiceClient};
 
 /// Every action the client can send (kept in step with `docs/iam-policy.json` by a test).
 pub const ACTIONS: &[&str] = &[
@@ -64,11 +55,25 @@ pub struct Client {
     query: QueryClient,
 }
 
-impl Client {
-    pub fn new(config: ClientConfig) -> Result<Client, Error> {
-        Ok(Client { query: QueryClient::new(&SERVICE, config)? })
+impl ServiceClient for Client {
+    const SERVICE: &'static Service = &SERVICE;
+
+    fn from_query(query: QueryClient) -> Client {
+        Client { query }
     }
 
+    fn query(&self) -> &QueryClient {
+        &self.query
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, Error> {
+        Client::from_config(config)
+    }
+
+    /// [`ServiceClient::config`], without importing the trait (callers of the ELB client
+    /// read its configuration to build a variant).
     pub fn config(&self) -> &ClientConfig {
         self.query.config()
     }
@@ -132,25 +137,17 @@ impl ElbApi for Client {
     }
 
     async fn describe_load_balancers(&self, names: &[String]) -> Result<Vec<LoadBalancerDescription>, Error> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        let lb = (names.len() == 1).then(|| names[0].as_str());
+        paginate("DescribeLoadBalancers", MAX_PAGES, |marker| {
             let mut p = wire::params("DescribeLoadBalancers");
             p.list("LoadBalancerNames", names);
             if names.is_empty() {
                 p.put_opt("PageSize", self.query.config().page_size);
             }
-            p.put_opt("Marker", marker.as_ref());
-            let lb = (names.len() == 1).then(|| names[0].as_str());
-            let (page, next) = self.call_reading("DescribeLoadBalancers", lb, p, |r| wire::describe_load_balancers(&r)).await?;
-            out.extend(page);
-            match next {
-                // A marker that does not move would loop forever.
-                Some(m) if Some(&m) != marker.as_ref() => marker = Some(m),
-                _ => return Ok(out),
-            }
-        }
-        Err(Error::UnexpectedResponse { action: "DescribeLoadBalancers", status: 200, snippet: format!("more than {MAX_PAGES} pages") })
+            p.put_opt("Marker", marker);
+            self.call_reading("DescribeLoadBalancers", lb, p, |r| wire::describe_load_balancers(&r))
+        })
+        .await
     }
 
     async fn create_load_balancer_listeners(&self, name: &str, listeners: &[Listener]) -> Result<(), Error> {
@@ -401,9 +398,3 @@ fn policies(p: &mut Params, names: &[String]) {
 
 /// One [`Client`] per (role, region), built on demand from a base configuration.
 pub type Clients = Regional<Client>;
-
-impl FromConfig for Client {
-    fn from_config(config: ClientConfig) -> Result<Client, Error> {
-        Client::new(config)
-    }
-}

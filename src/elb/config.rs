@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::client::SERVICE;
+use super::wire::SERVICE;
 use crate::aws::config::normalize_endpoint;
 use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
 
@@ -53,7 +53,7 @@ impl ElbArgs {
     /// [`client_config`](Self::client_config) over the process environment, where an empty
     /// variable counts as unset (as in the AWS SDKs).
     pub fn client_config_from_env(&self, region: &str) -> Result<ClientConfig, Error> {
-        self.client_config(region, &|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        self.client_config(region, &crate::aws::config::process_env)
     }
 
     /// Applies the flags to a configuration; a flag left out keeps what `config` holds.

@@ -8,21 +8,19 @@
 //!
 //! Submodules: [`client`] (the ELB actions), `wire` (their parameters and decoders),
 //! [`model`] (the typed values and [`ElbApi`]), [`config`] (the `--elb-*` flags). The shared
-//! pieces its API is made of (errors, configuration, budget, fence) are re-exported here, so
-//! callers of the ELB client need one import.
+//! pieces its API is made of (errors, configuration, budget, fence) are `crate::aws`'s, and
+//! callers import them from there.
 
 pub mod client;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health_target;
 pub mod model;
 mod wire;
 
-pub use crate::aws::credentials::{self, Credentials, SharedCredentials};
-pub use crate::aws::{
-    install_crypto_provider, is_mutating, rate_limit, with_class, with_fence, Bucket, Class, ClientConfig, DecodeError, Error, ErrorKind,
-    Fence, RateLimitConfig, RateLimiter, RetryConfig, Role,
-};
-pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH, SERVICE};
+pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::ElbArgs;
+pub use health_target::{HealthTarget, TargetError, TargetProtocol};
 pub use model::*;
+pub use wire::SERVICE;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::Error;
+use crate::aws::Error;
 
 /// A listener protocol. The API writes protocols in any case (`https` from some SDKs), so
 /// they are decoded case-insensitively; one this client does not know is kept as `Other`,
@@ -184,7 +184,7 @@ pub struct LbCookieStickinessPolicy {
 /// The security group AWS names as the load balancer's traffic source: what an instance's
 /// inbound rule can name to admit it. Given by name (in a VPC, one of the load balancer's
 /// own groups; `amazon-elb`/`amazon-elb-sg` in EC2-Classic).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SourceSecurityGroup {
     /// The owning account (its id in a VPC, `amazon-elb` in EC2-Classic).
     pub owner_alias: String,
@@ -313,7 +313,7 @@ pub trait ElbApi: Send + Sync {
 
     /// The API budget its calls are spent from, if it has one: the scheduler reads what is
     /// left of it before it spends calls on lower classes of work.
-    fn budget(&self) -> Option<std::sync::Arc<super::rate_limit::RateLimiter>> {
+    fn budget(&self) -> Option<std::sync::Arc<crate::aws::rate_limit::RateLimiter>> {
         None
     }
 

@@ -15,25 +15,30 @@
 //! - A lease with no holder (released) is free at once. On graceful shutdown the holder
 //!   releases it by clearing `holderIdentity`.
 //!
+//! - Every Lease records the shard count of its writer; a candidate takes no Lease while one
+//!   of another count is fresh ([`exclusion`]), so a rollout that changes `--shards` never
+//!   has two writers.
+//!
 //! [`supervise`] runs the controllers while this process leads; with shards ([`shards`]),
 //! [`supervise_shards`] runs them all along and one candidate per shard.
 
+pub mod exclusion;
 pub mod shards;
 mod supervise;
 
 pub use shards::{Role, Shards};
-pub use supervise::{supervise, supervise_shards, SuperviseError};
+pub use supervise::{supervise, supervise_shards, Report, SuperviseError};
 
 use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
-use kube::api::{Api, PostParams};
+use kube::api::{Api, ListParams, PostParams};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::elb::Fence;
+use crate::aws::Fence;
 
 /// This process's part in leader election.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,17 +118,32 @@ pub struct LeaderElector {
     fence: Fence,
     /// What this candidate stands for, when sharded.
     shard: Option<(Shards, Role)>,
+    /// The lease name of the single leader, which the shard and member names extend.
+    base: String,
+    /// The shard count this candidate's Leases record (1: the single leader).
+    count: u32,
+    exclusion: exclusion::Exclusion,
 }
 
 impl LeaderElector {
     pub fn new(client: kube::Client, config: LeaseConfig) -> Self {
-        LeaderElector { api: Api::namespaced(client, &config.namespace), config, observed: None, fence: Fence::default(), shard: None }
+        LeaderElector {
+            api: Api::namespaced(client, &config.namespace),
+            base: config.name.clone(),
+            config,
+            observed: None,
+            fence: Fence::default(),
+            shard: None,
+            count: 1,
+            exclusion: exclusion::Exclusion::default(),
+        }
     }
 
     /// The candidate for `role` among `shards`: for shard `i`, the lease
     /// `<config.name>-shard-<i>` and the shard's fence; for member slot `k`, the lease
     /// `<config.name>-member-<k>`. It takes its lease only when [`Shards`] allows.
     pub fn for_role(client: kube::Client, mut config: LeaseConfig, shards: &Shards, role: Role) -> Self {
+        let base = config.name.clone();
         config.name = match role {
             Role::Shard(i) => shards::lease_name(&config.name, i),
             Role::Member(k) => shards::member_lease_name(&config.name, k),
@@ -133,6 +153,9 @@ impl LeaderElector {
             elector.fence = shards.fence(i);
         }
         elector.shard = Some((shards.clone(), role));
+        elector.base = base;
+        elector.count = shards.count();
+        elector.exclusion = shards.exclusion();
         elector
     }
 
@@ -175,6 +198,18 @@ impl LeaderElector {
         }
     }
 
+    /// Whether no Lease of another shard count is fresh (see [`exclusion`]): one list of the
+    /// namespace's Leases, made only before a take.
+    async fn clear_of_other_counts(&self) -> Result<bool, kube::Error> {
+        let leases = self.api.list(&ListParams::default()).await?.items;
+        Ok(self.exclusion.clear(&self.base, self.count, &self.config.identity, &leases, self.config.lease_duration))
+    }
+
+    /// Labels a Lease about to be written with this candidate's shard count.
+    fn label(&self, meta: &mut ObjectMeta) {
+        meta.labels.get_or_insert_with(Default::default).insert(exclusion::COUNT_LABEL.to_string(), self.count.to_string());
+    }
+
     /// Records a take at once, before its reservation ends (so that the next candidate of
     /// this process counts it), with the fence opened first as [`LeaderElector::run`]
     /// would (from `sent`, when this check began): the controllers start on the shard as
@@ -195,6 +230,9 @@ impl LeaderElector {
         let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
         let Some(current) = self.api.get_opt(&self.config.name).await? else {
             let Ok(_reservation) = self.reserve() else { return Ok(false) };
+            if !self.clear_of_other_counts().await? {
+                return Ok(false);
+            }
             let spec = LeaseSpec {
                 holder_identity: Some(self.config.identity.clone()),
                 lease_duration_seconds: Some(self.config.lease_duration_seconds()),
@@ -203,8 +241,9 @@ impl LeaderElector {
                 lease_transitions: Some(0),
                 ..LeaseSpec::default()
             };
-            let lease =
+            let mut lease =
                 Lease { metadata: ObjectMeta { name: Some(self.config.name.clone()), ..ObjectMeta::default() }, spec: Some(spec.clone()) };
+            self.label(&mut lease.metadata);
             return match self.api.create(&PostParams::default(), &lease).await {
                 Ok(_) => {
                     self.observe(&spec);
@@ -228,6 +267,9 @@ impl LeaderElector {
         }
         let reservation = if mine { Ok(None) } else { self.reserve() };
         let Ok(_reservation) = reservation else { return Ok(false) };
+        if !mine && !self.clear_of_other_counts().await? {
+            return Ok(false);
+        }
         let transitions = spec.lease_transitions.unwrap_or(0);
         let new_spec = LeaseSpec {
             holder_identity: Some(self.config.identity.clone()),
@@ -239,6 +281,7 @@ impl LeaderElector {
         };
         let mut lease = current;
         lease.spec = Some(new_spec.clone());
+        self.label(&mut lease.metadata);
         // `lease.metadata.resourceVersion` is the one just read: a concurrent writer makes
         // this replace fail with 409 instead of both believing they lead.
         match self.api.replace(&self.config.name, &PostParams::default(), &lease).await {

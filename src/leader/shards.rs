@@ -20,6 +20,8 @@
 //! - Its candidates start staggered, in an order rotated by a hash of its identity, so
 //!   replicas that start together do not all race for shard 0 (or member slot 0) first.
 //!
+//! No Lease is taken while a Lease of another shard count is fresh ([`super::exclusion`]).
+//!
 //! No rebalancing: a replica never gives up a shard it holds while it runs. One that starts
 //! when every shard is held gets work when a shard is freed (a replica's SIGTERM releases
 //! its leases at once; a crash frees them after the lease duration).
@@ -102,6 +104,7 @@ struct Inner {
     preferred: u32,
     started: Instant,
     fences: Vec<Fence>,
+    exclusion: super::exclusion::Exclusion,
     held: watch::Sender<Vec<Tenure>>,
     state: Mutex<State>,
 }
@@ -153,6 +156,7 @@ impl Shards {
             preferred: (fnv1a(identity.as_bytes()) % u64::from(count)) as u32,
             started: Instant::now(),
             fences: (0..count).map(|_| Fence::default()).collect(),
+            exclusion: Default::default(),
             held: watch::channel(vec![Tenure::default(); n]).0,
             state: Mutex::new(State {
                 slots: vec![false; n],
@@ -191,6 +195,11 @@ impl Shards {
     /// The write fence of `shard` (its elector keeps it).
     pub fn fence(&self, shard: u32) -> Fence {
         self.0.fences[shard as usize % self.0.fences.len()].clone()
+    }
+
+    /// What this process's candidates saw of Leases of other shard counts.
+    pub(super) fn exclusion(&self) -> super::exclusion::Exclusion {
+        self.0.exclusion.clone()
     }
 
     /// How long the candidate for `role` waits before its first look: shards (and member

@@ -9,7 +9,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{Election, LeaderElector};
-use crate::http::Health;
+
+/// Where supervision reports what readiness depends on: the election state, and that the
+/// controllers stopped (their caches no longer count). The HTTP endpoints' health state
+/// implements it; this module needs nothing of HTTP.
+pub trait Report: Clone + Send + Sync + 'static {
+    fn set_election(&self, election: Election);
+    fn controllers_stopped(&self);
+}
 
 /// Why supervision ended with an error.
 #[derive(Debug, thiserror::Error)]
@@ -50,10 +57,10 @@ where
 ///   After they stopped, the elector releases the lease.
 ///
 /// `controllers` is called each time this process becomes leader; it must stop writing
-/// once its token is cancelled, and mark caches synced on `health` when they are.
+/// once its token is cancelled, and mark its caches synced (where `health` reads them) when they are.
 pub async fn supervise<F, Fut>(
     elector: Option<LeaderElector>,
-    health: Health,
+    health: impl Report,
     shutdown: CancellationToken,
     grace: Duration,
     mut controllers: F,
@@ -66,7 +73,7 @@ where
         health.set_election(Election::Disabled);
         let stop = shutdown.child_token();
         let out = run_until_stopped(controllers(stop.clone()), &stop, || grace).await;
-        health.set_caches_synced(false);
+        health.controllers_stopped();
         return finished(out, &stop);
     };
 
@@ -116,7 +123,7 @@ where
             run_until_stopped(controllers(stop.clone()), &stop, || if shutdown.is_cancelled() { grace } else { grace.min(lost_grace) })
                 .await;
         on_lost.abort();
-        health.set_caches_synced(false);
+        health.controllers_stopped();
         if let Err(e) = finished(out, &stop) {
             stop.cancel();
             break Err(e);
@@ -143,7 +150,7 @@ where
 /// release the shards they hold.
 pub async fn supervise_shards<F, Fut>(
     electors: Vec<LeaderElector>,
-    health: Health,
+    health: impl Report,
     shutdown: CancellationToken,
     grace: Duration,
     controllers: F,
@@ -163,7 +170,7 @@ where
         .collect();
     let stop = shutdown.child_token();
     let out = run_until_stopped(controllers(stop.clone()), &stop, || grace).await;
-    health.set_caches_synced(false);
+    health.controllers_stopped();
     // Only now, with the controllers stopped, give up the shards.
     elector_stop.cancel();
     if tokio::time::timeout(grace, futures::future::join_all(tasks)).await.is_err() {

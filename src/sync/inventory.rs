@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::plan::Observed;
 use crate::autoscaling::{AutoScalingApi, AutoScalingGroup};
+use crate::aws;
 use crate::elb::{self, ElbApi, LoadBalancerAttributes, LoadBalancerDescription};
 
 /// One ELB as a pass saw it.
@@ -52,7 +53,7 @@ pub struct GroupsSeen {
 
 impl GroupsSeen {
     /// Reads the groups `names`; no names, no call.
-    pub async fn read(autoscaling: &dyn AutoScalingApi, names: BTreeSet<String>) -> Result<GroupsSeen, elb::Error> {
+    pub async fn read(autoscaling: &dyn AutoScalingApi, names: BTreeSet<String>) -> Result<GroupsSeen, aws::Error> {
         let found = match names.is_empty() {
             true => Vec::new(),
             false => autoscaling.describe_auto_scaling_groups(&names.iter().cloned().collect::<Vec<_>>()).await?,
@@ -92,7 +93,7 @@ impl Snapshot {
 
 /// Takes a snapshot: all ELBs, and the tags of those named in `interest` (case-insensitive)
 /// plus, with `all_tags`, of every ELB (the orphan report needs them).
-pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool) -> Result<Snapshot, elb::Error> {
+pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool) -> Result<Snapshot, aws::Error> {
     let descriptions = elb.describe_load_balancers(&[]).await?;
     let taken = Instant::now();
     let interest: HashSet<String> = interest.iter().map(|n| n.to_ascii_lowercase()).collect();

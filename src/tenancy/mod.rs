@@ -78,18 +78,15 @@ impl Grant {
 
 /// Admits `spec` (of a LoadBalancer in `namespace`, labelled `namespace_labels`) under
 /// `policy`, or says why not. Checks, in order: the class, the namespace, the role, the
-/// region, the scheme, adoption and the tags; the first refusal is returned.
+/// region ([`admit_scope`]), then the scheme, adoption and the tags; the first refusal is
+/// returned.
 pub fn admit(
     spec: &LoadBalancerSpec,
     namespace: &str,
     namespace_labels: &BTreeMap<String, String>,
     policy: &Policy<'_>,
 ) -> Result<Grant, Refusal> {
-    let class = choose_class(spec.class_name.as_deref(), policy.classes, policy.require_class)?;
-    if let Some(class) = class {
-        admit_namespace(class, namespace, namespace_labels)?;
-    }
-    admit_role(class, spec.role_arn.as_deref(), policy.allowed_role_arns)?;
+    let class = admit_scope(spec, namespace, namespace_labels, policy)?;
     let Some(class) = class else {
         if spec.adopt {
             return Err(Refusal::new(
@@ -102,16 +99,6 @@ pub fn admit(
     };
     let name = name_of(class);
     let c = &class.spec;
-    let region = spec.region.as_deref().unwrap_or(policy.operator_region);
-    if let Some(regions) = &c.regions {
-        if !regions.iter().any(|r| r == region) {
-            let whose = if spec.region.is_some() { "" } else { " (the operator's region: spec.region is unset)" };
-            return Err(Refusal::new(
-                RegionNotAllowed,
-                format!("region {region}{whose} is not one of LoadBalancerClass {name}'s regions ({})", list(regions)),
-            ));
-        }
-    }
     let scheme = spec.scheme.unwrap_or(Scheme::InternetFacing);
     if let Some(schemes) = &c.schemes {
         if !schemes.contains(&scheme) {
@@ -136,6 +123,34 @@ pub fn admit(
         adoption_allowed: c.adoption == Adoption::Allowed,
         required_resource_tags: c.required_resource_tags.clone(),
     })
+}
+
+/// Where the operator may act for `spec` at all: the class that applies, the namespace it
+/// selects, the role and the region. Cleanup obeys these too (a deletion never assumes a
+/// role or reaches a region the class does not grant); the class that applies is returned.
+pub fn admit_scope<'a>(
+    spec: &LoadBalancerSpec,
+    namespace: &str,
+    namespace_labels: &BTreeMap<String, String>,
+    policy: &Policy<'a>,
+) -> Result<Option<&'a LoadBalancerClass>, Refusal> {
+    let class = choose_class(spec.class_name.as_deref(), policy.classes, policy.require_class)?;
+    if let Some(class) = class {
+        admit_namespace(class, namespace, namespace_labels)?;
+    }
+    admit_role(class, spec.role_arn.as_deref(), policy.allowed_role_arns)?;
+    let Some(class) = class else { return Ok(None) };
+    let region = spec.region.as_deref().unwrap_or(policy.operator_region);
+    if let Some(regions) = &class.spec.regions {
+        if !regions.iter().any(|r| r == region) {
+            let whose = if spec.region.is_some() { "" } else { " (the operator's region: spec.region is unset)" };
+            return Err(Refusal::new(
+                RegionNotAllowed,
+                format!("region {region}{whose} is not one of LoadBalancerClass {}'s regions ({})", name_of(class), list(regions)),
+            ));
+        }
+    }
+    Ok(Some(class))
 }
 
 /// The class that applies: the one `class_name` names, else the default one, else none

@@ -380,6 +380,22 @@ def test_leader_election_can_be_turned_off():
     assert not [d for d in docs if d["kind"] == "Role" and d["metadata"]["name"].endswith("leader-election")]
 
 
+@pytest.mark.parametrize("values", [{}, {"replicaCount": 3, "shards": 4}])
+def test_rollouts_replace_pods_one_by_one_only_under_leader_election(values):
+    # With leader election the Leases keep old and new pods from writing at once.
+    assert _dep(render(values))["spec"]["strategy"] == {"type": "RollingUpdate"}
+    # Without it nothing does: the old pod stops before the new one starts.
+    off = _dep(render({**values, "shards": 1, "leaderElection": {"enabled": False}}))
+    assert off["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_leases_can_be_listed_to_see_other_shard_counts():
+    for values in ({}, {"replicaCount": 3, "shards": 4}):
+        gs = grants(render(values))
+        assert allowed(gs, "coordination.k8s.io", "leases", "list", NAMESPACE)
+        assert not allowed(gs, "coordination.k8s.io", "leases", "list", "elsewhere")
+
+
 def test_name_overrides():
     docs = render({"fullnameOverride": "elbop"})
     assert one(docs, "Deployment")["metadata"]["name"] == "elbop"

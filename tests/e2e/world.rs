@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use elb_operator::aws;
 use elb_operator::elb::{self, ElbApi};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -98,7 +99,7 @@ impl World {
     /// An ELB client for checking what the operator did.
     pub fn elb(&self) -> elb::Client {
         let (key, secret) = credentials();
-        elb::Client::new(elb::ClientConfig::for_endpoint(REGION, &self.elb_endpoint, &key, &secret)).expect("ELB client")
+        elb::Client::new(aws::ClientConfig::for_endpoint(REGION, &self.elb_endpoint, &key, &secret)).expect("ELB client")
     }
 
     /// Starts (or restarts) the operator process, watching only this world's namespace.

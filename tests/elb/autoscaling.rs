@@ -74,3 +74,34 @@ async fn a_group_is_read_attached_and_detached() {
     assert_eq!(c.describe_auto_scaling_groups(&many).await.unwrap().len(), 1);
     assert_eq!(calls(&metrics).since(&counted).attempts("DescribeAutoScalingGroups"), 2);
 }
+
+#[tokio::test]
+async fn a_group_carries_its_tags() {
+    MOTO.create_auto_scaling_group("asg-tags-web", &format!("{REGION}b"), 1);
+    MOTO.create_auto_scaling_group("asg-tags-bare", &format!("{REGION}b"), 1);
+    MOTO.autoscaling(
+        REGION,
+        &[
+            ("Action", "CreateOrUpdateTags"),
+            ("Tags.member.1.ResourceId", "asg-tags-web"),
+            ("Tags.member.1.ResourceType", "auto-scaling-group"),
+            ("Tags.member.1.Key", "team"),
+            ("Tags.member.1.Value", "payments"),
+            ("Tags.member.1.PropagateAtLaunch", "true"),
+            ("Tags.member.2.ResourceId", "asg-tags-web"),
+            ("Tags.member.2.ResourceType", "auto-scaling-group"),
+            ("Tags.member.2.Key", "env"),
+            ("Tags.member.2.Value", "prod"),
+            ("Tags.member.2.PropagateAtLaunch", "false"),
+        ],
+    );
+    let (c, _) = counted();
+    let mut groups = c.describe_auto_scaling_groups(&["asg-tags-web".into(), "asg-tags-bare".into()]).await.unwrap();
+    groups.sort_by(|a, b| a.name.cmp(&b.name));
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["asg-tags-bare", "asg-tags-web"]);
+    assert!(groups[0].tags.is_empty(), "{groups:?}");
+    let want: std::collections::BTreeMap<String, String> =
+        [("env", "prod"), ("team", "payments")].map(|(k, v)| (k.to_string(), v.to_string())).into();
+    assert_eq!(groups[1].tags, want);
+}

@@ -2,7 +2,8 @@
 
 use std::sync::LazyLock;
 
-use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
+use elb_operator::elb::Client;
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;

@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
+use elb_operator::aws::*;
 use elb_operator::elb::*;
 use test_support::ec2::xml_values;
 use test_support::moto::Moto;

@@ -3,8 +3,8 @@
 //! does not allow reported as "not allowed". The call path is the ELB client's, so signing,
 //! retries and timeouts are tested once, in the other files of this binary.
 
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
 use elb_operator::ec2::{self, Ec2Api, IpProtocol, PortRange};
-use elb_operator::elb::{ClientConfig, RateLimitConfig};
 use elb_operator::telemetry::Metrics;
 use test_support::ec2::xml_values;
 use test_support::metrics::{ElbCalls, EC2_CALLS};
@@ -151,4 +151,84 @@ async fn a_read_iam_does_not_allow_is_not_allowed_and_not_retried() {
         }
         other => panic!("expected NotAllowed, got {other:?}"),
     }
+}
+
+/// `ids` tagged with `tags` through CreateTags (the call the platform team's tooling makes).
+fn create_tags(ids: &[&str], tags: &[(&str, &str)]) {
+    let mut keys = Vec::new();
+    for (n, id) in ids.iter().enumerate() {
+        keys.push((format!("ResourceId.{}", n + 1), id.to_string()));
+    }
+    for (n, (k, v)) in tags.iter().enumerate() {
+        keys.push((format!("Tag.{}.Key", n + 1), k.to_string()));
+        keys.push((format!("Tag.{}.Value", n + 1), v.to_string()));
+    }
+    let mut params: Vec<(&str, &str)> = vec![("Action", "CreateTags")];
+    params.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    MOTO.ec2(REGION, &params);
+}
+
+#[tokio::test]
+async fn instances_groups_and_subnets_carry_their_tags() {
+    let group = MOTO.create_security_group(REGION, "ec2-tags-web");
+    let ids = MOTO.run_instances_in_groups(2, &format!("{REGION}c"), std::slice::from_ref(&group));
+    let c = ec2::Client::new(config()).unwrap();
+    let subnet = c.describe_instances(&ids[..1]).await.unwrap()[0].subnet_id.clone().expect("a subnet");
+    // The subnet is the zone's default one, which other tests of this region read too: a
+    // key of this test's own.
+    create_tags(&[&ids[0], &group, &subnet], &[("ec2-tags/team", "payments"), ("ec2-tags/env", "prod ")]);
+    create_tags(&[&ids[1]], &[("ec2-tags/team", "search")]);
+
+    let want = |team: &str, env: Option<&str>| {
+        let mut t = std::collections::BTreeMap::from([("ec2-tags/team".to_string(), team.to_string())]);
+        t.extend(env.map(|e| ("ec2-tags/env".to_string(), e.to_string())));
+        t
+    };
+    let mut instances = c.describe_instances(&ids).await.unwrap();
+    instances.sort_by(|a, b| a.instance_id.cmp(&b.instance_id));
+    let by_id = |id: &str| instances.iter().find(|i| i.instance_id == id).unwrap_or_else(|| panic!("{id}: {instances:?}"));
+    assert_eq!(by_id(&ids[0]).tags, want("payments", Some("prod ")), "values are read exactly, trailing space and all");
+    assert_eq!(by_id(&ids[1]).tags, want("search", None));
+
+    let groups = c.describe_security_groups(std::slice::from_ref(&group)).await.unwrap();
+    assert_eq!(groups[0].tags, want("payments", Some("prod ")));
+    let subnets = c.describe_subnets(std::slice::from_ref(&subnet)).await.unwrap();
+    let mine: std::collections::BTreeMap<String, String> =
+        subnets[0].tags.iter().filter(|(k, _)| k.starts_with("ec2-tags/")).map(|(k, v)| (k.clone(), v.clone())).collect();
+    assert_eq!(mine, want("payments", Some("prod ")));
+
+    // An untagged group reads as no tags, not as a failure.
+    let bare = MOTO.create_security_group(REGION, "ec2-tags-bare");
+    assert!(c.describe_security_groups(std::slice::from_ref(&bare)).await.unwrap()[0].tags.is_empty());
+
+    // What the class check reads: one call per kind, the unknown instance not found, and
+    // the class's verdict on what moto holds.
+    use elb_operator::controller::loadbalancer::resource_tags::{self, Wanted};
+    use elb_operator::tenancy::{Grant, ResourceKind};
+    let (counted_client, metrics) = counted(config());
+    let set = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect();
+    let wanted = Wanted {
+        instances: set(&[&ids[0], &ids[1], "i-0123456789abcdef0"]),
+        security_groups: set(&[&group, &bare]),
+        subnets: set(&[&subnet]),
+        ..Wanted::default()
+    };
+    let read = resource_tags::read(Some(&counted_client), None, &wanted).await.unwrap();
+    let calls = ec2_calls(&metrics);
+    assert_eq!(
+        ["DescribeInstances", "DescribeSecurityGroups", "DescribeSubnets"].map(|a| calls.attempts(a)),
+        [1, 1, 1],
+        "one read per kind"
+    );
+    assert_eq!(read.tags(ResourceKind::Instance, "i-0123456789abcdef0"), None);
+    let grant = Grant { required_resource_tags: want("payments", None), ..Grant::default() };
+    let out = read.instances_not_allowed(&grant, wanted.instances.iter().map(String::as_str));
+    let mut want_out = vec![ids[1].clone(), "i-0123456789abcdef0".to_string()];
+    want_out.sort();
+    assert_eq!(out, want_out, "the other team's instance and the unknown one are left out");
+    let named = Wanted { instances: set(&[&ids[0]]), security_groups: set(&[&group]), subnets: set(&[&subnet]), ..Wanted::default() };
+    assert_eq!(read.check_named(&grant, &named), Ok(()));
+    let r = read.check_named(&grant, &Wanted { security_groups: set(&[&bare]), ..named }).unwrap_err();
+    assert_eq!(r.reason.as_str(), "ResourceNotAllowed");
+    assert!(r.message.contains(&bare), "{}", r.message);
 }

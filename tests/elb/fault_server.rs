@@ -1,6 +1,8 @@
 //! A small scripted HTTP server on 127.0.0.1:0 for fault tests: it answers each request
 //! with the next scripted reply (the last one repeats) and records what it received,
-//! with the tokio (possibly virtual) time of arrival.
+//! with the tokio (possibly virtual) time of arrival. Started with
+//! [`FaultServer::forwarding`], it records each request and forwards it to a real server
+//! (moto), whose answer it returns.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -78,6 +80,8 @@ impl Received {
 struct Inner {
     script: VecDeque<Reply>,
     received: Vec<Received>,
+    /// Forward to this URL instead of answering from the script.
+    upstream: Option<String>,
 }
 
 /// The running server; it stops when the test's runtime ends.
@@ -90,7 +94,17 @@ pub struct FaultServer {
 impl FaultServer {
     /// Starts serving on the current tokio runtime.
     pub async fn start(script: Vec<Reply>) -> FaultServer {
-        let inner = Arc::new(Mutex::new(Inner { script: script.into(), received: Vec::new() }));
+        Self::serve(Inner { script: script.into(), ..Inner::default() }).await
+    }
+
+    /// A recorder in front of `upstream`: every request is recorded, then forwarded as is
+    /// (headers and body; the path is kept).
+    pub async fn forwarding(upstream: &str) -> FaultServer {
+        Self::serve(Inner { upstream: Some(upstream.trim_end_matches('/').to_string()), ..Inner::default() }).await
+    }
+
+    async fn serve(inner: Inner) -> FaultServer {
+        let inner = Arc::new(Mutex::new(inner));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = axum::Router::new().fallback(handle).with_state(inner.clone());
@@ -110,15 +124,20 @@ impl FaultServer {
 }
 
 async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let upstream = inner.lock().unwrap().upstream.clone();
+    let received = Received {
+        method: method.to_string(),
+        path: uri.to_string(),
+        headers: headers.clone(),
+        body: String::from_utf8_lossy(&body).into_owned(),
+        at: tokio::time::Instant::now(),
+    };
+    inner.lock().unwrap().received.push(received);
+    if let Some(upstream) = upstream {
+        return forward(&upstream, method, &uri, headers, body).await;
+    }
     let reply = {
         let mut g = inner.lock().unwrap();
-        g.received.push(Received {
-            method: method.to_string(),
-            path: uri.to_string(),
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-            at: tokio::time::Instant::now(),
-        });
         if g.script.len() > 1 {
             g.script.pop_front()
         } else {
@@ -132,4 +151,22 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, method: Method, uri: Uri
         tokio::time::sleep(reply.delay).await;
     }
     (StatusCode::from_u16(reply.status).unwrap(), [("content-type", reply.content_type)], reply.body).into_response()
+}
+
+async fn forward(upstream: &str, method: Method, uri: &Uri, headers: HeaderMap, body: Bytes) -> Response {
+    elb_operator::aws::install_crypto_provider();
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut request = reqwest::Client::new().request(method, format!("{upstream}{path}")).body(body);
+    for (name, value) in headers.iter().filter(|(n, _)| *n != "host" && *n != "content-length") {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(r) => {
+            let status = StatusCode::from_u16(r.status().as_u16()).unwrap();
+            let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("text/xml").to_string();
+            let body = r.bytes().await.unwrap_or_default();
+            (status, [("content-type", content_type)], body).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
 }

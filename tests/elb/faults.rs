@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use elb_operator::aws::*;
 use elb_operator::elb::*;
 use elb_operator::telemetry::Metrics;
 

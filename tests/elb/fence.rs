@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use elb_operator::aws::*;
 use elb_operator::elb::*;
 use tokio::time::Instant;
 
@@ -62,4 +63,31 @@ async fn a_shard_fence_carried_by_the_task_decides_instead_of_the_clients() {
     let err = c.register_instances("lb", &["i-1".to_string()]).await.unwrap_err();
     assert!(matches!(err, Error::Fenced { .. }), "outside any shard: the client's fence, closed: {err}");
     assert_eq!(server.count(), 1, "nothing more was sent");
+}
+
+/// Fetching credentials can take seconds (a slow STS AssumeRole): a fence that passes
+/// meanwhile stops the write, although it was open when the attempt began.
+#[tokio::test]
+async fn a_fence_that_passes_while_credentials_are_fetched_stops_the_write() {
+    let assumed = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIASLOW</AccessKeyId><SecretAccessKey>slow-secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleResult><ResponseMetadata><RequestId>sts-1</RequestId></ResponseMetadata></AssumeRoleResponse>"#;
+    let sts = FaultServer::start(vec![Reply::xml(200, assumed).delayed(Duration::from_millis(1500))]).await;
+    let elb = FaultServer::start(vec![Reply::empty_ok("RegisterInstancesWithLoadBalancer")]).await;
+    let fence = Fence::default();
+    fence.extend_to(Instant::now() + Duration::from_millis(500));
+    let mut base = ClientConfig::for_endpoint("us-east-1", &elb.url, "AKIDFENCE", "fence-secret")
+        .with_rate_limit(RateLimitConfig::unlimited())
+        .with_fence(fence.clone());
+    base.sts_endpoint = Some(sts.url.clone());
+    let clients = Clients::new(base);
+    let role = Role { arn: "arn:aws:iam::111111111111:role/slow".into(), external_id: None };
+    let c = clients.get_as("us-east-1", Some(&role)).unwrap();
+    let err = c.register_instances("lb", &["i-1".to_string()]).await.unwrap_err();
+    assert!(matches!(err, Error::Fenced { action: "RegisterInstancesWithLoadBalancer" }), "{err}");
+    assert_eq!(sts.count(), 1, "the fence was open when the attempt began: credentials were fetched");
+    assert_eq!(elb.count(), 0, "the write was not sent after the fence passed");
+
+    // With the fence open again, the same client (its credentials cached) writes.
+    fence.extend_to(Instant::now() + Duration::from_secs(30));
+    c.register_instances("lb", &["i-1".to_string()]).await.expect("the fence is open");
+    assert_eq!((sts.count(), elb.count()), (1, 1));
 }

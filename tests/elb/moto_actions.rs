@@ -2,6 +2,7 @@
 //!
 //! Where moto differs from AWS, a comment says so.
 
+use elb_operator::aws::*;
 use elb_operator::elb::*;
 use elb_operator::telemetry::Metrics;
 

@@ -40,7 +40,8 @@ impl Services {
 
     /// An ELB client straight to moto (not through the proxy), for checks.
     pub fn elb(&self) -> elb_operator::elb::Client {
-        use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+        use elb_operator::aws::{ClientConfig, RateLimitConfig};
+        use elb_operator::elb::Client;
         Client::new(
             ClientConfig::for_endpoint(REGION, &self.moto.endpoint, "AKIDCHECKER", "checker").with_rate_limit(RateLimitConfig::unlimited()),
         )

@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, RateLimitConfig};
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
+use elb_operator::elb::{Client, CreateLoadBalancerInput, ElbApi};
 use elb_operator::sync::inventory;
 use test_support::fault_proxy::{FaultProxy, Hold, ProxyConfig};
 use test_support::moto::Moto;

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, Instant};
 
-use elb_operator::elb::{Client, ClientConfig, CreateLoadBalancerInput, ElbApi, Error, ErrorKind, RateLimitConfig};
+use elb_operator::aws::{ClientConfig, Error, ErrorKind, RateLimitConfig};
+use elb_operator::elb::{Client, CreateLoadBalancerInput, ElbApi};
 use test_support::fault_proxy::{FaultKind, FaultProxy, Hold, Phase, ProxyConfig};
 use test_support::moto::Moto;
 

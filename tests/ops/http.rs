@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use elb_operator::http::{serve, Election, Health};
+use elb_operator::http::{serve, Health};
+use elb_operator::leader::Election;
 use elb_operator::telemetry::{Metrics, StateLabels};
 use tokio_util::sync::CancellationToken;
 

@@ -344,3 +344,61 @@ async fn a_controller_error_ends_supervision_with_that_error() {
     .expect("returns");
     assert!(matches!(out, Err(elb_operator::leader::SuperviseError::Controllers(_))), "{out:?}");
 }
+
+/// A single-leader candidate takes no Lease while a shard Lease (another shard count) is
+/// fresh, however often it looks; it takes its own once that record has stood unchanged for
+/// its duration, and labels it with its count (1).
+#[tokio::test]
+async fn a_single_leader_waits_while_a_shard_lease_of_another_count_is_renewed() {
+    use elb_operator::leader::exclusion::COUNT_LABEL;
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
+    use kube::api::PostParams;
+
+    let standin = StandIn::start().await.expect("stand-in starts");
+    let leases = Leases::new(&standin);
+    let shard = "elb-operator-shard-1";
+    let renewed = |lease: Option<Lease>| {
+        let mut lease = lease.unwrap_or_else(|| Lease {
+            metadata: ObjectMeta {
+                name: Some(shard.into()),
+                labels: Some([(COUNT_LABEL.to_string(), "3".to_string())].into()),
+                ..ObjectMeta::default()
+            },
+            spec: None,
+        });
+        let now = MicroTime(k8s_openapi::jiff::Timestamp::now());
+        lease.spec = Some(LeaseSpec {
+            holder_identity: Some("old".into()),
+            lease_duration_seconds: Some(4),
+            renew_time: Some(now),
+            ..LeaseSpec::default()
+        });
+        lease
+    };
+    leases.0.create(&PostParams::default(), &renewed(None)).await.expect("create the shard lease");
+    let mut a = LeaderElector::new(client_of(&standin, "a"), config("a", Duration::from_secs(2)));
+
+    // "old" renews its shard (4 s leases: a loaded machine must not stall the renewals for
+    // that long) for 5 s, longer than the duration: a never takes.
+    let renewing = Instant::now();
+    while renewing.elapsed() < Duration::from_secs(5) {
+        assert!(!a.try_acquire_or_renew().await.unwrap(), "a took the lease while a shard lease of count 3 was fresh");
+        assert!(leases.get().await.is_none(), "a wrote the single-leader lease");
+        let current = leases.0.get(shard).await.expect("read the shard lease");
+        leases.0.replace(shard, &PostParams::default(), &renewed(Some(current))).await.expect("renew the shard lease");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // It stops renewing: a takes over once the record has stood unchanged for 4 s.
+    let stopped = Instant::now();
+    let mut taken = None;
+    while taken.is_none() && stopped.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        taken = a.try_acquire_or_renew().await.unwrap().then(|| stopped.elapsed());
+    }
+    let taken = taken.expect("a leads within 20 s once the shard lease expired");
+    assert!(taken >= Duration::from_secs(4), "a took over {taken:?} after the last renewal, before it expired");
+    let lease = leases.get().await.expect("the single-leader lease");
+    assert_eq!(holder_of(&lease).as_deref(), Some("a"));
+    assert_eq!(lease.metadata.labels.unwrap_or_default().get(COUNT_LABEL).map(String::as_str), Some("1"));
+}

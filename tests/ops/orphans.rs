@@ -6,6 +6,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use elb_operator::aws;
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG, RETAINED_TAG};
 use elb_operator::crd::LoadBalancer;
 use elb_operator::elb::{self, CreateLoadBalancerInput, ElbApi, Tag};
@@ -128,7 +129,7 @@ async fn the_report_finds_what_a_stripped_finalizer_left_and_deletes_only_that()
     tokio::time::timeout(Duration::from_secs(10), operator.wait()).await.expect("the operator exits").unwrap();
     let (gone, kept, live) = (names[0].clone(), names[1].clone(), names[2].clone());
 
-    let elb = elb::Client::new(elb::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
+    let elb = elb::Client::new(aws::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
     // A foreign ELB (no tags) and another cluster's ELB claiming the same resource.
     let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput { tags, ..CreateLoadBalancerInput::http(name, "us-east-1a", 80) };
     elb.create_load_balancer(&input("foreign-lb", vec![])).await.unwrap();
@@ -203,4 +204,56 @@ async fn without_the_crds_the_report_refuses_rather_than_call_everything_orphane
     assert_eq!(code, 1, "{out}{stderr}");
     assert!(out.is_empty(), "no report: {out}");
     assert!(stderr.starts_with("elb-operator orphans: listing the LoadBalancer resources:"), "{stderr}");
+}
+
+/// `orphans --delete` run against the wrong kube context: a candidate whose cluster-uid tag
+/// names another cluster than the context's (the UID of its kube-system namespace) makes
+/// the command refuse, name the mismatch and delete nothing; with the right context, the
+/// same run deletes the candidates of this cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_refuses_when_a_candidate_belongs_to_another_cluster_uid() {
+    use elb_operator::sync::ownership::CLUSTER_UID_TAG;
+    use k8s_openapi::api::core::v1::Namespace;
+
+    let moto = test_support::moto::Moto::start();
+    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
+    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in elb_operator::crd::crds() {
+        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    }
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let uid = namespaces.get("kube-system").await.unwrap().metadata.uid.expect("kube-system has a uid");
+
+    let elb = elb::Client::new(aws::ClientConfig::for_endpoint("us-east-1", &moto.endpoint, "testing", "testing")).unwrap();
+    let input = |name: &str, tags: Vec<Tag>| CreateLoadBalancerInput { tags, ..CreateLoadBalancerInput::http(name, "us-east-1a", 80) };
+    // No LoadBalancer claims either: both are candidates under this --cluster-name.
+    let ours = [tag(CLUSTER_TAG, CLUSTER), tag(RESOURCE_TAG, "default/ours"), tag(CLUSTER_UID_TAG, &uid)];
+    elb.create_load_balancer(&input("uid-ours-lb", ours.to_vec())).await.unwrap();
+    let theirs = [tag(CLUSTER_TAG, CLUSTER), tag(RESOURCE_TAG, "default/theirs"), tag(CLUSTER_UID_TAG, "another-cluster-uid")];
+    elb.create_load_balancer(&input("uid-theirs-lb", theirs.to_vec())).await.unwrap();
+
+    let kubeconfig = standin.kubeconfig_path();
+    let (code, out, stderr) = orphans(kubeconfig, &moto.endpoint, &["--delete", "--yes"]).await;
+    eprintln!("$ elb-operator orphans --delete --yes\n{out}{stderr}");
+    assert_eq!(code, 1, "refused: {out}{stderr}");
+    assert!(stderr.contains("refusing to delete"), "{stderr}");
+    assert!(stderr.contains(&format!("{CLUSTER_UID_TAG} {uid}")), "names the context's uid: {stderr}");
+    assert!(stderr.contains(&format!("uid-theirs-lb (us-east-1) is tagged {CLUSTER_UID_TAG}=another-cluster-uid")), "{stderr}");
+    assert!(!stderr.contains("uid-ours-lb"), "only the mismatch is named: {stderr}");
+    for name in ["uid-ours-lb", "uid-theirs-lb"] {
+        assert!(exists(&elb, name).await, "{name}: nothing is deleted when the run refuses");
+    }
+
+    // The listing alone is not refused: it deletes nothing.
+    let (code, table, stderr) = orphans(kubeconfig, &moto.endpoint, &[]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(table.contains("uid-ours-lb") && table.contains("uid-theirs-lb"), "{table}");
+
+    // The other cluster's ELB gone (its own cluster's business): the run goes ahead.
+    elb.delete_load_balancer("uid-theirs-lb").await.unwrap();
+    let (code, out, stderr) = orphans(kubeconfig, &moto.endpoint, &["--delete", "--yes"]).await;
+    assert_eq!(code, 0, "{out}{stderr}");
+    assert!(out.ends_with("Deletions:\nuid-ours-lb (us-east-1): deleted\n"), "{out}");
+    assert!(!exists(&elb, "uid-ours-lb").await);
 }

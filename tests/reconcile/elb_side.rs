@@ -7,14 +7,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use elb_operator::aws::{is_mutating, Error};
 use elb_operator::controller::backends;
 use elb_operator::controller::healthcheck;
-use elb_operator::controller::loadbalancer::desired::desired_state;
-use elb_operator::controller::loadbalancer::status;
+use elb_operator::controller::loadbalancer::build::desired_state;
+use elb_operator::controller::loadbalancer::next_status;
 use elb_operator::crd::{HealthCheckSpec, LoadBalancerSpec};
 use elb_operator::elb::*;
 use elb_operator::sync::execute::{self, Converged, Deleted, Outcome, Report};
-use elb_operator::sync::ownership::{Owner, CLUSTER_TAG, RESOURCE_TAG};
+use elb_operator::sync::ownership::{ConflictReason, Owner, ADOPTED_TAG, CLUSTER_TAG, RESOURCE_TAG};
 use elb_operator::sync::plan::{Action, Desired};
 
 use crate::{calls, client, counted, MOTO, REGION};
@@ -161,7 +162,7 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     MOTO.stop_instances(&ids[1..2]);
     let (applied, state) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert!(applied.is_empty(), "{applied:?}");
-    let (table, summary) = status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
+    let (table, summary) = next_status::instances(state.health.as_deref().expect("health read"), &BTreeMap::new(), &Default::default());
     assert_eq!(summary, "1/2");
     assert_eq!(table.iter().find(|i| i.instance_id == ids[1]).map(|i| i.state.as_str()), Some("OutOfService"));
 
@@ -180,9 +181,9 @@ async fn tutorial_scenario_converges_and_follows_changes() {
     assert_matches(&c, &want).await;
 
     // Delete: gone, and deleting again is success.
-    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+    assert_eq!(execute::delete(&c, name, &owner(name), false).await.unwrap(), Deleted::Deleted);
     assert_eq!(execute::describe(&c, name).await.unwrap(), None);
-    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::AlreadyGone);
+    assert_eq!(execute::delete(&c, name, &owner(name), false).await.unwrap(), Deleted::AlreadyGone);
 }
 
 #[tokio::test]
@@ -207,7 +208,7 @@ async fn converged_state_makes_no_mutating_call() {
         assert_eq!(second.attempts(read), 1, "{read}: {second:?}");
     }
     assert_eq!(second.total(), 4, "{second:?}");
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 /// A pre-existing ELB under the wanted name, with its own config and tags.
@@ -244,13 +245,27 @@ async fn create_foreign(c: &Client, name: &str, tags: &[(&str, &str)], instance:
 async fn foreign_load_balancer_is_never_changed() {
     let (c, metrics) = counted();
     let ids = MOTO.run_instances(2, "us-east-1c");
-    let cases: [(&str, Vec<(&str, &str)>, bool); 3] = [
-        ("rc-foreign-untagged", vec![("owner", "someone-else")], false),
-        // adopt never takes an ELB that another resource or cluster claims.
-        ("rc-foreign-claimed", vec![(CLUSTER_TAG, "other-cluster"), (RESOURCE_TAG, "default/rc-foreign-claimed")], true),
-        ("rc-foreign-sibling", vec![(CLUSTER_TAG, "test-cluster"), (RESOURCE_TAG, "other-ns/x")], true),
+    let cases: [(&str, Vec<(&str, &str)>, bool, ConflictReason); 6] = [
+        ("rc-foreign-untagged", vec![("owner", "someone-else")], false, ConflictReason::NotOwned),
+        // adopt never takes an ELB that another resource, cluster or controller claims.
+        (
+            "rc-foreign-claimed",
+            vec![(CLUSTER_TAG, "other-cluster"), (RESOURCE_TAG, "default/rc-foreign-claimed")],
+            true,
+            ConflictReason::ForeignOwner,
+        ),
+        ("rc-foreign-sibling", vec![(CLUSTER_TAG, "test-cluster"), (RESOURCE_TAG, "other-ns/x")], true, ConflictReason::NotOwned),
+        // A Service's ELB made by cloud-provider-aws, and one of the AWS Load Balancer Controller.
+        (
+            "rc-foreign-k8s",
+            vec![("kubernetes.io/cluster/x", "owned"), ("kubernetes.io/service-name", "default/web")],
+            true,
+            ConflictReason::ForeignOwner,
+        ),
+        ("rc-foreign-k8s-noadopt", vec![("kubernetes.io/cluster/x", "shared")], false, ConflictReason::ForeignOwner),
+        ("rc-foreign-lbc", vec![("elbv2.k8s.aws/cluster", "x")], true, ConflictReason::ForeignOwner),
     ];
-    for (name, tags, adopt) in cases {
+    for (name, tags, adopt, want_reason) in cases {
         create_foreign(&c, name, &tags, &ids[0]).await;
         let before = snapshot(&c, name).await;
         let calls_before = calls(&metrics);
@@ -259,11 +274,14 @@ async fn foreign_load_balancer_is_never_changed() {
         let report = execute::converge(&c, &want, &owner(name), adopt).await;
         assert!(report.applied.is_empty(), "{name}: {:?}", report.applied);
         match report.result {
-            Ok(Outcome::Conflict { claimed_by }) => assert_eq!(claimed_by.is_some(), adopt, "{name}: {claimed_by:?}"),
+            Ok(Outcome::Conflict { claimed_by, reason }) => {
+                assert_eq!(reason, want_reason, "{name}: {claimed_by:?}");
+                assert_eq!(claimed_by.is_some(), name != "rc-foreign-untagged", "{name}: {claimed_by:?}");
+            }
             other => panic!("{name}: expected a conflict, got {other:?}"),
         }
         // Deletion leaves it in place too.
-        assert!(matches!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Foreign { .. }));
+        assert!(matches!(execute::delete(&c, name, &owner(name), false).await.unwrap(), Deleted::Foreign { .. }));
         let made = calls(&metrics).since(&calls_before);
         assert_eq!(made.matching(is_mutating), 0, "{name}: {made:?}");
         assert_eq!(snapshot(&c, name).await, before, "{name} changed");
@@ -278,11 +296,61 @@ async fn adopt_takes_over_an_untagged_load_balancer() {
     let ids = MOTO.run_instances(2, "us-east-1a");
     create_foreign(&c, name, &[("legacy", "yes")], &ids[0]).await;
     let want = desired(name, &tutorial_spec(&["us-east-1a"], &ids[1..]), Some(tutorial_health_check(20)));
-    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), true).await);
-    // Ownership tags go on first, then the spec replaces the rest.
-    assert_eq!(applied[0].api_action(), "AddTags", "{applied:?}");
-    assert_matches(&c, &want).await;
-    assert_eq!(execute::delete(&c, name, &owner(name)).await.unwrap(), Deleted::Deleted);
+    let report = execute::converge(&c, &want, &owner(name), true).await;
+    assert!(report.adopted);
+    let (applied, _) = converged(report);
+    // Ownership tags go on first, with the adopted marker, in one call; then the spec
+    // replaces the rest, but the ELB's own tags.
+    let Action::AddTags(added) = &applied[0] else { panic!("{applied:?}") };
+    assert!(added.iter().any(|t| t.key == ADOPTED_TAG && t.value.as_deref() == Some("true")), "{added:?}");
+    assert!(added.iter().any(|t| t.key == CLUSTER_TAG) && added.iter().any(|t| t.key == RESOURCE_TAG), "{added:?}");
+    assert!(!api_actions(&applied).contains(&"RemoveTags"), "{applied:?}");
+    let mut with_own_tags = want.clone();
+    with_own_tags.tags.extend([("legacy".to_string(), "yes".to_string()), (ADOPTED_TAG.to_string(), "true".to_string())]);
+    assert_matches(&c, &with_own_tags).await;
+    // Converged: the marker and the ELB's own tag are not drift.
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(applied, [], "owned now: no adopt needed, nothing to change");
+
+    // Deleting its resource keeps it (the tag decides; no status is involved), and marks it
+    // retained; only an explicit deletionPolicy: Delete deletes it.
+    assert_eq!(execute::delete(&c, name, &owner(name), false).await.unwrap(), Deleted::KeptAdopted);
+    assert!(execute::describe(&c, name).await.unwrap().is_some(), "kept");
+    let tags = snapshot(&c, name).await.tags;
+    assert!(tags.iter().any(|t| t.key == "elb.operator.dev/retained" && t.value.as_deref() == Some("true")), "{tags:?}");
+    assert_eq!(execute::delete(&c, name, &owner(name), true).await.unwrap(), Deleted::Deleted);
+}
+
+#[tokio::test]
+async fn a_tag_the_operator_never_wrote_survives_a_full_sync() {
+    let c = client();
+    let name = "rc-foreign-tag";
+    let ids = MOTO.run_instances(1, "us-east-1a");
+    let mut spec = tutorial_spec(&["us-east-1a"], &ids);
+    spec.tags.insert("env".into(), "prod".into());
+    let want = desired(name, &spec, None);
+    let report = execute::converge(&c, &want, &owner(name), false).await;
+    let record = report.managed_tags.clone();
+    assert_eq!(record, ["env".to_string(), "team".to_string()].into(), "the spec's keys, not the markers");
+    converged(report);
+
+    // Out of band: a cost-allocation tag; then `env` leaves the spec.
+    c.add_tags(&[name.to_string()], &[Tag { key: "CostCenter".into(), value: Some("42".into()) }]).await.unwrap();
+    spec.tags.remove("env");
+    let want = desired(name, &spec, None);
+    let known = execute::Known { written_tags: Some(&record), ..execute::Known::default() };
+    let report = execute::converge_from(execute::Apis { elb: &c, autoscaling: None }, &want, &owner(name), false, known).await;
+    assert_eq!(report.managed_tags, ["team".to_string()].into());
+    let (applied, _) = converged(report);
+    assert_eq!(applied, [Action::RemoveTags(strings(&["env"]))], "only the key the operator wrote");
+    let tags = snapshot(&c, name).await.tags;
+    assert!(tags.contains(&Tag { key: "CostCenter".into(), value: Some("42".into()) }), "{tags:?}");
+    assert!(!tags.iter().any(|t| t.key == "env"), "{tags:?}");
+
+    // Without a record (lost), nothing but the markers is ever removed.
+    let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
+    assert_eq!(applied, []);
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -293,17 +361,17 @@ async fn drift_is_corrected() {
     let want = desired(name, &tutorial_spec(&["us-east-1a", "us-east-1b"], &ids), Some(tutorial_health_check(20)));
     converged(execute::converge(&c, &want, &owner(name), false).await);
 
-    // Out of band: a listener removed, an instance deregistered, a tag added, an attribute changed.
+    // Out of band: a listener removed, an instance deregistered, a tag added, an attribute
+    // changed. The tag is not the operator's: it stays.
     c.delete_load_balancer_listeners(name, &[443]).await.unwrap();
     c.deregister_instances(name, &ids[1..]).await.unwrap();
     c.add_tags(&[name.to_string()], &[Tag { key: "rogue".into(), value: Some("x".into()) }]).await.unwrap();
     c.modify_load_balancer_attributes(name, &LoadBalancerAttributes { idle_timeout: Some(300), ..Default::default() }).await.unwrap();
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
-    assert_eq!(
-        api_actions(&applied),
-        ["RemoveTags", "CreateLoadBalancerListeners", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]
-    );
-    assert_matches(&c, &want).await;
+    assert_eq!(api_actions(&applied), ["CreateLoadBalancerListeners", "ModifyLoadBalancerAttributes", "RegisterInstancesWithLoadBalancer"]);
+    let mut with_rogue = want.clone();
+    with_rogue.tags.insert("rogue".into(), "x".into());
+    assert_matches(&c, &with_rogue).await;
 
     // Out of band: the ELB deleted. It is created again, complete.
     c.delete_load_balancer(name).await.unwrap();
@@ -311,7 +379,7 @@ async fn drift_is_corrected() {
     assert_eq!(applied[0].api_action(), "CreateLoadBalancer");
     assert_eq!(state.health.as_ref().map(Vec::len), Some(2));
     assert_matches(&c, &want).await;
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -341,7 +409,7 @@ async fn vpc_placement_and_security_groups() {
     let (applied, _) = converged(execute::converge(&c, &want, &owner(name), false).await);
     assert_eq!(applied, vec![Action::DetachSubnets(vec![subnets[0].clone()])]);
     assert_matches(&c, &want).await;
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -367,13 +435,13 @@ async fn an_error_stops_the_sync_and_names_its_action() {
             assert_eq!(e.code(), Some("ValidationError"), "{e:?}");
             let text = e.to_string();
             assert!(text.starts_with("ApplySecurityGroupsToLoadBalancer: ValidationError: "), "{text}");
-            assert_eq!(elb_operator::controller::loadbalancer::status::error_reason(e), "ValidationError");
+            assert_eq!(elb_operator::controller::loadbalancer::report::error_reason(e), "ValidationError");
         }
         other => panic!("expected an ELB error, got {other:?}"),
     }
     let ports: Vec<u16> = listeners_of(&snapshot(&c, name).await.description).iter().map(|l| l.load_balancer_port).collect();
     assert_eq!(ports, [80], "nothing after the failed call ran");
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 #[tokio::test]
@@ -422,7 +490,7 @@ async fn stickiness_and_proxy_protocol_policies() {
     assert_eq!(d.policies.app_cookie_stickiness[0].cookie_name, "SESSIONID");
     assert!(d.policies.lb_cookie_stickiness.is_empty(), "{:?}", d.policies);
     assert!(!d.policies.other_policies.iter().any(|p| p.starts_with("elb-operator-")), "{:?}", d.policies);
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 /// A TLS negotiation policy on an HTTPS listener, against moto: created, set on the
@@ -463,7 +531,7 @@ async fn tls_negotiation_policy_follows_the_spec() {
     assert_eq!(api_actions(&applied), ["SetLoadBalancerPoliciesOfListener", "DeleteLoadBalancerPolicy"]);
     let d = snapshot(&c, name).await.description;
     assert!(!d.policies.other_policies.contains(&ours), "{:?}", d.policies);
-    execute::delete(&c, name, &owner(name)).await.unwrap();
+    execute::delete(&c, name, &owner(name), false).await.unwrap();
 }
 
 /// Auto Scaling groups through the sync engine: attached beside instances the spec names,
@@ -524,7 +592,7 @@ async fn groups_are_attached_beside_the_spec_instances_and_detached_when_dropped
     let before = asg_calls();
     let report = execute::converge_from(apis, &desired("side-asg-foreign", &spec, None), &owner("side-asg-foreign"), false, known).await;
     assert!(matches!(report.result, Ok(Outcome::Conflict { .. })), "{:?}", report.result);
-    let detached = execute::detach_groups(apis, "side-asg-foreign", &owner("side-asg-foreign"), &recorded).await.unwrap();
+    let detached = execute::detach_groups(apis, "side-asg-foreign", &owner("side-asg-foreign"), &recorded, true).await.unwrap();
     assert!(detached.is_empty(), "a foreign ELB's groups are not the deletion's to detach");
     assert_eq!(asg_calls().since(&before).total(), 0);
 
@@ -533,4 +601,38 @@ async fn groups_are_attached_beside_the_spec_instances_and_detached_when_dropped
     let report = execute::converge(&c, &desired("side-asg-none", &spec, None), &owner("side-asg-none"), false).await;
     assert!(matches!(&report.result, Err(execute::Failure::Elb(Error::Config(m))) if m.contains("AutoScaling")), "{:?}", report.result);
     assert_eq!(calls(&metrics).since(&before).matching(is_mutating), 0);
+}
+
+/// The cluster-uid ownership tag: written on create by an owner that knows its cluster's
+/// UID, and added to an ELB made before the tag existed at its next sync.
+#[tokio::test]
+async fn the_cluster_uid_tag_is_written_on_create_and_added_on_the_next_sync() {
+    use elb_operator::sync::ownership::CLUSTER_UID_TAG;
+    let c = client();
+    let ids = MOTO.run_instances(1, "us-east-1a");
+    let spec = tutorial_spec(&["us-east-1a"], &ids);
+    let resolved = backends::resolve(spec.backends.as_ref(), "default", &[], &[]).expect("backends");
+    let uid_tag = Tag { key: CLUSTER_UID_TAG.into(), value: Some("uid-1".into()) };
+
+    let name = "rc-uid-new";
+    let owner_uid = owner(name).with_cluster_uid("uid-1");
+    let want = desired_state(&spec, name, None, &resolved, &owner_uid).expect("desired state");
+    converged(execute::converge(&c, &want, &owner_uid, false).await);
+    assert!(snapshot(&c, name).await.tags.contains(&uid_tag), "written on create");
+    execute::delete(&c, name, &owner_uid, false).await.unwrap();
+
+    let name = "rc-uid-old";
+    converged(execute::converge(&c, &desired(name, &spec, None), &owner(name), false).await);
+    assert!(!snapshot(&c, name).await.tags.iter().any(|t| t.key == CLUSTER_UID_TAG));
+    let owner_uid = owner(name).with_cluster_uid("uid-1");
+    let want = desired_state(&spec, name, None, &resolved, &owner_uid).expect("desired state");
+    let (applied, _) = converged(execute::converge(&c, &want, &owner_uid, false).await);
+    assert_eq!(applied, [Action::AddTags(vec![uid_tag.clone()])]);
+    assert!(snapshot(&c, name).await.tags.contains(&uid_tag));
+    // Another cluster of the same name (another uid) finds it foreign now.
+    let twin = owner(name).with_cluster_uid("uid-2");
+    let report = execute::converge(&c, &want, &twin, true).await;
+    assert!(matches!(report.result, Ok(Outcome::Conflict { reason: ConflictReason::ForeignOwner, .. })), "{:?}", report.result);
+    assert!(matches!(execute::delete(&c, name, &twin, true).await.unwrap(), Deleted::Foreign { .. }));
+    execute::delete(&c, name, &owner_uid, false).await.unwrap();
 }

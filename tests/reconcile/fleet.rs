@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use elb_operator::autoscaling;
+use elb_operator::aws::{is_mutating, Bucket, RateLimitConfig};
 use elb_operator::controller::{self, Config};
 use elb_operator::crd::LoadBalancer;
-use elb_operator::elb::{is_mutating, Bucket, Clients, ElbApi, RateLimitConfig};
+use elb_operator::elb::{Clients, ElbApi};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, Patch, PatchParams};
@@ -29,7 +30,7 @@ async fn start(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimi
 }
 
 async fn start_with(client: &kube::Client, ns: &str, poll: Duration, budget: RateLimitConfig, tweak: impl FnOnce(&mut Config)) -> Run {
-    elb_operator::elb::install_crypto_provider();
+    elb_operator::aws::install_crypto_provider();
     let metrics = Metrics::new();
     let mut config = Config {
         cluster_name: "fleet-test".into(),
@@ -285,7 +286,7 @@ async fn a_role_puts_the_elb_in_its_own_account() {
 
     let clients = Clients::new(crate::config());
     let home = clients.get(crate::REGION).unwrap();
-    let away = clients.get_as(crate::REGION, Some(&elb_operator::elb::Role { arn: AWAY.into(), external_id: None })).unwrap();
+    let away = clients.get_as(crate::REGION, Some(&elb_operator::aws::Role { arn: AWAY.into(), external_id: None })).unwrap();
     let seen = |c: std::sync::Arc<elb_operator::elb::Client>, name: &'static str| async move {
         elb_operator::sync::execute::describe(&*c, name).await.unwrap().is_some()
     };
@@ -317,7 +318,7 @@ async fn the_observer_exports_orphaned_elbs() {
         c.resync_interval = Duration::from_secs(1);
     })
     .await;
-    let want = "elb_operator_orphaned_load_balancers{region=\"us-east-1\"} 1";
+    let want = "elb_operator_orphaned_load_balancers{region=\"us-east-1\",account=\"default\"} 1";
     eventually("the orphan gauge", || async { run.metrics.encode().lines().any(|l| l == want).then_some(()) }).await;
     run.stop().await;
     c.delete_load_balancer("fleet-orphan").await.unwrap();

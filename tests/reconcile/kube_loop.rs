@@ -5,9 +5,10 @@
 use std::future::Future;
 use std::time::Duration;
 
+use elb_operator::aws;
 use elb_operator::controller::{self, AwsClients, ClientsByScope, Config, Scope};
 use elb_operator::crd::{HealthCheck, LoadBalancer};
-use elb_operator::elb::{self, Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
+use elb_operator::elb::{Clients, CreateLoadBalancerInput, ElbApi, Listener, Tag};
 use elb_operator::sync::{execute, ownership::Owner};
 use elb_operator::telemetry::Metrics;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -40,7 +41,7 @@ async fn connect(standin: &StandIn) -> kube::Client {
 }
 
 /// The controllers of one test, stopped (gracefully) on [`Operator::stop`].
-struct Operator {
+pub(crate) struct Operator {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<Result<(), elb_operator::Error>>,
     readiness: elb_operator::http::Readiness,
@@ -49,11 +50,11 @@ struct Operator {
 
 impl Operator {
     /// The controllers of `namespace` with ELB clients only (no reachability check).
-    async fn start(client: &kube::Client, namespace: &str) -> Operator {
+    pub(crate) async fn start(client: &kube::Client, namespace: &str) -> Operator {
         Self::start_with(client, Self::config(namespace), Clients::new(crate::config()), Metrics::new()).await
     }
 
-    fn config(namespace: &str) -> Config {
+    pub(crate) fn config(namespace: &str) -> Config {
         Config {
             cluster_name: "loop-test".into(),
             namespace: Some(namespace.into()),
@@ -64,8 +65,8 @@ impl Operator {
     }
 
     /// The controllers with `config` and `clients`, recording into `metrics`.
-    async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
-        elb::install_crypto_provider();
+    pub(crate) async fn start_with(client: &kube::Client, config: Config, clients: impl ClientsByScope, metrics: Metrics) -> Operator {
+        aws::install_crypto_provider();
         let readiness = config.readiness.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(controller::run(config, client.clone(), clients, metrics.clone(), async {
@@ -80,7 +81,7 @@ impl Operator {
         self.metrics.reconcile.runs.get_or_create(&elb_operator::telemetry::ResourceLabels { resource: resource.into() }).get()
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.stop.send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(30), self.task).await.expect("graceful shutdown").unwrap().unwrap();
         assert!(!self.readiness.is_ready());
@@ -114,7 +115,7 @@ where
 }
 
 /// A Ready node backed by `instance` (or without providerID when `None`).
-async fn node(client: &kube::Client, name: &str, instance: Option<(&str, &str)>) {
+pub(crate) async fn node(client: &kube::Client, name: &str, instance: Option<(&str, &str)>) {
     let api: Api<Node> = Api::all(client.clone());
     let provider = instance.map(|(zone, id)| format!("aws:///{zone}/{id}"));
     create(&api, json!({"metadata": {"name": name}, "spec": {"providerID": provider}})).await;
@@ -155,7 +156,7 @@ pub(crate) fn condition<'a>(lb: &'a LoadBalancer, type_: &str) -> Option<&'a k8s
     lb.status.as_ref()?.conditions.iter().find(|c| c.type_ == type_)
 }
 
-fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
+pub(crate) fn is_true(lb: &LoadBalancer, type_: &str) -> bool {
     condition(lb, type_).is_some_and(|c| c.status == "True")
 }
 
@@ -170,7 +171,7 @@ pub(crate) async fn events(client: &kube::Client, ns: &str) -> Vec<(String, Stri
         .collect()
 }
 
-async fn registered(elb_name: &str) -> Vec<String> {
+pub(crate) async fn registered(elb_name: &str) -> Vec<String> {
     let mut ids = execute::describe(&client(), elb_name).await.unwrap().map(|d| d.instances).unwrap_or_default();
     ids.sort();
     ids
@@ -296,7 +297,7 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     operator.stop().await;
 }
 
-async fn client_tags(name: &str) -> std::collections::BTreeMap<String, String> {
+pub(crate) async fn client_tags(name: &str) -> std::collections::BTreeMap<String, String> {
     let tags = client().describe_tags(&[name.to_string()]).await.unwrap().remove(name).unwrap_or_default();
     tags.into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
 }
@@ -376,8 +377,8 @@ async fn conflict_missing_health_check_and_retain() {
 
     // Clean up what the test left in moto on purpose.
     for (name, cluster, resource) in [(kept_elb.as_str(), "loop-test", "loop-conflict/kept")] {
-        let owner = Owner { cluster: cluster.into(), resource: resource.into() };
-        assert_eq!(execute::delete(&c, name, &owner).await.unwrap(), execute::Deleted::Deleted);
+        let owner = Owner { cluster: cluster.into(), resource: resource.into(), cluster_uid: None };
+        assert_eq!(execute::delete(&c, name, &owner, false).await.unwrap(), execute::Deleted::Deleted);
     }
     c.delete_load_balancer("loop-foreign").await.unwrap();
 }
@@ -434,9 +435,17 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
     for name in ["loop-adopt-kept", "loop-adopt-deleted"] {
         c.create_load_balancer(&CreateLoadBalancerInput::http(name, "us-east-1a", 8080)).await.unwrap();
     }
+    // Adoption goes through a class that allows it.
+    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
+    create(
+        &classes,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass",
+                            "metadata": {"name": "adopters"}, "spec": {"adoption": "Allowed"}}),
+    )
+    .await;
     let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
     let lb = |name: &str, elb: &str, policy: Option<&str>| {
-        let mut spec = json!({"loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
+        let mut spec = json!({"className": "adopters", "loadBalancerName": elb, "adopt": true, "availabilityZones": ["us-east-1a"],
                               "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]});
         if let Some(p) = policy {
             spec["deletionPolicy"] = json!(p);
@@ -466,7 +475,7 @@ async fn an_adopted_elb_is_deleted_only_when_delete_is_written() {
 /// The gate condition of a pod, as (status, reason).
 async fn gate_of(kube: &kube::Client, ns: &str, name: &str) -> Option<(String, String)> {
     let pod = Api::<Pod>::namespaced(kube.clone(), ns).get(name).await.ok()?;
-    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::gates::IN_SERVICE)?;
+    let c = pod.status?.conditions?.into_iter().find(|c| c.type_ == elb_operator::controller::backends::IN_SERVICE)?;
     Some((c.status, c.reason.unwrap_or_default()))
 }
 
@@ -653,9 +662,9 @@ async fn backends_reachable_follows_the_security_group_rules() {
 struct RefusingEc2(std::sync::atomic::AtomicUsize);
 
 impl RefusingEc2 {
-    fn refuse<T>(&self, action: &'static str) -> Result<T, elb::Error> {
+    fn refuse<T>(&self, action: &'static str) -> Result<T, aws::Error> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        Err(elb::Error::Api {
+        Err(aws::Error::Api {
             action,
             code: "UnauthorizedOperation".into(),
             message: "You are not authorized to perform this operation.".into(),
@@ -670,20 +679,20 @@ impl elb_operator::ec2::Ec2Api for RefusingEc2 {
     fn region(&self) -> &str {
         crate::REGION
     }
-    async fn describe_instances(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::InstanceNetwork>, elb::Error> {
+    async fn describe_instances(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::InstanceNetwork>, aws::Error> {
         self.refuse("DescribeInstances")
     }
-    async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+    async fn describe_security_groups(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::SecurityGroup>, aws::Error> {
         self.refuse("DescribeSecurityGroups")
     }
     async fn describe_security_groups_by_name(
         &self,
         _: &[String],
         _: Option<&str>,
-    ) -> Result<Vec<elb_operator::ec2::SecurityGroup>, elb::Error> {
+    ) -> Result<Vec<elb_operator::ec2::SecurityGroup>, aws::Error> {
         self.refuse("DescribeSecurityGroups")
     }
-    async fn describe_subnets(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::Subnet>, elb::Error> {
+    async fn describe_subnets(&self, _: &[String]) -> Result<Vec<elb_operator::ec2::Subnet>, aws::Error> {
         self.refuse("DescribeSubnets")
     }
 }
@@ -695,10 +704,10 @@ struct RefusedEc2 {
 }
 
 impl ClientsByScope for RefusedEc2 {
-    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, elb::Error> {
+    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, aws::Error> {
         self.elb.for_scope(scope)
     }
-    fn ec2_for_scope(&self, _: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, elb::Error>> {
+    fn ec2_for_scope(&self, _: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, aws::Error>> {
         Some(Ok(self.ec2.clone()))
     }
 }
@@ -806,7 +815,8 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     let elb_name = status.load_balancer_name.clone().unwrap();
     assert_eq!(status.auto_scaling_groups, ["loop-asg-web"]);
     let listed: Vec<_> = status.instances.iter().map(|i| (i.instance_id.clone(), i.state.clone(), i.source)).collect();
-    let want: Vec<_> = ids.iter().map(|id| (id.clone(), "InService".to_string(), Some(InstanceSource::AutoScalingGroup))).collect();
+    let want: Vec<_> =
+        ids.iter().map(|id| (id.clone(), elb_operator::crd::InstanceState::InService, Some(InstanceSource::AutoScalingGroup))).collect();
     assert_eq!(listed, want);
     assert_eq!(registered(&elb_name).await, ids);
     assert!(status.instances.iter().all(|i| i.availability_zone.as_deref() == Some("us-east-1a")), "zones from the group: {status:?}");
@@ -934,5 +944,63 @@ async fn a_scope_without_load_balancers_is_evicted_within_a_resync_interval() {
         // Within one resync interval, plus the cache's delay in seeing the deletion.
         assert!(gone.elapsed() < resync + Duration::from_secs(1), "round {round}: evicted after {:?}", gone.elapsed());
     }
+    operator.stop().await;
+}
+
+/// The finalizer comes with the first AWS write: a refused LoadBalancer never gets it and
+/// is deleted at once (and leaves the Ready gauge); a valid one gets it before its ELB
+/// exists: while the finalizer cannot be added, no ELB is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_finalizer_comes_with_the_first_aws_write() {
+    use kube_standin::faults::Fault;
+    let (standin, kube) = kube_client().await;
+    let ns = "loop-finalizer";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let has_finalizer = |lb: &LoadBalancer| lb.metadata.finalizers.iter().flatten().any(|f| f == elb_operator::crd::FINALIZER);
+    let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
+    let lb = |name: &str, spec: serde_json::Value| json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec});
+    // Every write to the valid object (the finalizer's patch among them) fails for now.
+    let valid_path = format!("/apis/elb.operator.dev/v1alpha1/namespaces/{ns}/loadbalancers/valid");
+    let refuse = standin.faults().inject(Fault::on(valid_path).method("PATCH").fail(500));
+    create(
+        &lbs,
+        lb("refused", json!({"loadBalancerName": "loop-fin-refused", "availabilityZones": ["us-east-1a"], "listeners": listeners, "healthCheckRef": {"name": "missing"}})),
+    )
+    .await;
+    create(&lbs, lb("valid", json!({"loadBalancerName": "loop-fin-valid", "availabilityZones": ["us-east-1a"], "listeners": listeners})))
+        .await;
+    let operator = Operator::start(&kube, ns).await;
+    let ready_false =
+        || operator.metrics.load_balancers_ready.get_or_create(&elb_operator::telemetry::StateLabels { state: "False".into() }).get();
+
+    // Refused: reported, no finalizer, no ELB; deleted at once, and forgotten.
+    let refused = eventually("HealthCheckNotFound", || async {
+        lbs.get("refused").await.ok().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.reason == "HealthCheckNotFound"))
+    })
+    .await;
+    assert!(!has_finalizer(&refused), "{:?}", refused.metadata.finalizers);
+    assert_eq!(execute::describe(&client(), "loop-fin-refused").await.unwrap(), None);
+    eventually("the refused one counted not Ready", || async { (ready_false() == 1).then_some(()) }).await;
+    lbs.delete("refused", &DeleteParams::default()).await.unwrap();
+    assert!(lbs.get_opt("refused").await.unwrap().is_none(), "deleted at once, without waiting for the operator");
+    eventually("the deleted one no longer counted", || async { (ready_false() == 0).then_some(()) }).await;
+
+    // Valid, but the finalizer cannot be added yet: its sync does not start.
+    eventually("a try to add the finalizer", || async { (standin.faults().hits(refuse) > 0).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(execute::describe(&client(), "loop-fin-valid").await.unwrap(), None, "an ELB created before the finalizer");
+    assert!(!has_finalizer(&lbs.get("valid").await.unwrap()));
+
+    // Once it can: the finalizer, then the ELB.
+    standin.faults().remove(refuse);
+    let valid = eventually("valid Ready", || async { lbs.get("valid").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    assert!(has_finalizer(&valid), "{:?}", valid.metadata.finalizers);
+    assert!(execute::describe(&client(), "loop-fin-valid").await.unwrap().is_some());
+
+    // And with it, deletion waits for the cleanup: the ELB goes first.
+    lbs.delete("valid", &DeleteParams::default()).await.unwrap();
+    eventually("valid gone", || async { lbs.get_opt("valid").await.unwrap().is_none().then_some(()) }).await;
+    assert_eq!(execute::describe(&client(), "loop-fin-valid").await.unwrap(), None);
     operator.stop().await;
 }

@@ -13,10 +13,12 @@ mod elb_side;
 mod fleet;
 mod kube_loop;
 mod reachability;
+mod tenancy;
 
 use std::sync::LazyLock;
 
-use elb_operator::elb::{Client, ClientConfig, RateLimitConfig};
+use elb_operator::aws::{ClientConfig, RateLimitConfig};
+use elb_operator::elb::Client;
 use elb_operator::telemetry::Metrics;
 use test_support::metrics::ElbCalls;
 use test_support::moto::Moto;

@@ -148,6 +148,11 @@ impl SharedCredentials {
         Arc::ptr_eq(&self.cache, &other.cache)
     }
 
+    /// Whether another clone (a client's) holds this cache besides this one.
+    pub(crate) fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.cache) > 1
+    }
+
     pub fn identity(&self) -> String {
         self.source.identity()
     }

@@ -8,7 +8,7 @@
 //! ([`crate::controller::schedule::Step::WriteReachability`]).
 //!
 //! When a check is due ([`due`]), sized for 10,000 LoadBalancers per region:
-//! - after a converged sync whose inputs ([`Inputs`]: the registered instances, the
+//! - after a converged sync whose inputs ([`CheckInputs`]: the registered instances, the
 //!   instance and health check ports, the ELB's security groups, source group and subnets)
 //!   differ from those of the last check;
 //! - while the last result is not True: `PortsClosed` or `EC2NotAllowed` again after the
@@ -30,9 +30,10 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use tokio::time::Instant;
 
+use crate::aws::redact::redact;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::status::Verdict;
-use crate::crd::condition::BACKENDS_REACHABLE;
+use crate::crd::condition::{Status, BACKENDS_REACHABLE};
 use crate::ec2::Ec2Api;
 use crate::elb::LoadBalancerDescription;
 use crate::reachability::{backend_ports, check_backends, CheckError, ElbSource, Reachability, PORTS_CLOSED};
@@ -45,42 +46,43 @@ pub const FAILED_RETRY: Duration = Duration::from_secs(60);
 pub const CHECKS_IN_FLIGHT: usize = 2;
 
 /// What a check looks at, as the last converged sync saw the ELB.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inputs {
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CheckInputs {
     /// The registered instances, sorted, once each.
     pub instances: Vec<String>,
     pub source: ElbSource,
     pub ports: BTreeSet<u16>,
 }
 
-impl Inputs {
-    pub fn of(description: &LoadBalancerDescription) -> Inputs {
+impl CheckInputs {
+    pub fn of(description: &LoadBalancerDescription) -> CheckInputs {
         let instances: BTreeSet<String> = description.instances.iter().cloned().collect();
-        Inputs { instances: instances.into_iter().collect(), source: ElbSource::of(description), ports: backend_ports(description) }
+        CheckInputs { instances: instances.into_iter().collect(), source: ElbSource::of(description), ports: backend_ports(description) }
     }
 
+    /// A hash of the inputs, to tell whether they changed since the last check.
     pub fn print(&self) -> u64 {
-        fingerprint(&format!("{self:?}"))
+        fingerprint(self)
     }
 }
 
 /// What a check concluded, as far as scheduling the next one is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum CheckOutcome {
     Reachable,
     PortsClosed,
     NotAllowed,
     Failed,
 }
 
-impl Outcome {
+impl CheckOutcome {
     /// The outcome a written condition stands for (after a restart).
-    fn of_condition(c: &Condition) -> Outcome {
-        match (c.status.as_str(), c.reason.as_str()) {
-            ("True", _) => Outcome::Reachable,
-            ("False", _) => Outcome::PortsClosed,
-            (_, "EC2NotAllowed") => Outcome::NotAllowed,
-            _ => Outcome::Failed,
+    fn of_condition(c: &Condition) -> CheckOutcome {
+        match (Status::of(&c.status), c.reason.as_str()) {
+            (Status::True, _) => CheckOutcome::Reachable,
+            (Status::False, _) => CheckOutcome::PortsClosed,
+            (_, "EC2NotAllowed") => CheckOutcome::NotAllowed,
+            _ => CheckOutcome::Failed,
         }
     }
 }
@@ -91,14 +93,14 @@ impl Outcome {
 pub struct Last {
     pub print: Option<u64>,
     pub at: Instant,
-    pub outcome: Outcome,
+    pub outcome: CheckOutcome,
 }
 
 /// Per-LoadBalancer memory of the check (part of the schedule's memo).
 #[derive(Debug, Clone, Default)]
 pub struct Memory {
     /// The inputs the last converged sync saw, and their fingerprint.
-    pub inputs: Option<(Arc<Inputs>, u64)>,
+    pub inputs: Option<(Arc<CheckInputs>, u64)>,
     pub last: Option<Last>,
     /// A check runs now.
     pub in_flight: bool,
@@ -113,12 +115,12 @@ impl Memory {
         let written = status.conditions.iter().find(|c| {
             c.type_ == BACKENDS_REACHABLE && c.observed_generation.is_some() && c.observed_generation == status.observed_generation
         });
-        Memory { last: written.map(|c| Last { print: None, at: now, outcome: Outcome::of_condition(c) }), ..Memory::default() }
+        Memory { last: written.map(|c| Last { print: None, at: now, outcome: CheckOutcome::of_condition(c) }), ..Memory::default() }
     }
 
     /// Records the inputs a converged sync saw; returns whether a result still waits to be
     /// written (the sync's own status write did not include it).
-    pub fn observed(&mut self, inputs: Inputs) -> bool {
+    pub fn observed(&mut self, inputs: CheckInputs) -> bool {
         let print = inputs.print();
         if let Some(last) = self.last.as_mut() {
             last.print.get_or_insert(print);
@@ -128,7 +130,7 @@ impl Memory {
     }
 
     /// Records a check of the inputs with fingerprint `print`.
-    pub fn checked(&mut self, print: u64, outcome: Outcome, verdict: Verdict, now: Instant) {
+    pub fn checked(&mut self, print: u64, outcome: CheckOutcome, verdict: Verdict, now: Instant) {
         self.in_flight = false;
         self.last = Some(Last { print: Some(print), at: now, outcome });
         self.unwritten = Some(verdict);
@@ -148,22 +150,22 @@ pub fn due(memory: &Memory, out_of_service: bool, now: Instant, resync_interval:
     }
     let age = now.saturating_duration_since(last.at);
     match last.outcome {
-        Outcome::Reachable => out_of_service && age >= OUT_OF_SERVICE_RECHECK.min(resync_interval),
-        Outcome::PortsClosed | Outcome::NotAllowed => age >= resync_interval,
-        Outcome::Failed => age >= FAILED_RETRY.min(resync_interval),
+        CheckOutcome::Reachable => out_of_service && age >= OUT_OF_SERVICE_RECHECK.min(resync_interval),
+        CheckOutcome::PortsClosed | CheckOutcome::NotAllowed => age >= resync_interval,
+        CheckOutcome::Failed => age >= FAILED_RETRY.min(resync_interval),
     }
 }
 
 /// The condition for a check's result.
-pub fn verdict(result: &Result<Reachability, CheckError>) -> (Outcome, Verdict) {
+pub fn verdict(result: &Result<Reachability, CheckError>) -> (CheckOutcome, Verdict) {
     match result {
         Ok(r) if r.checked == 0 && r.unchecked.is_empty() => {
-            (Outcome::Reachable, Verdict::new(BACKENDS_REACHABLE, true, "NoInstances", "no instance is registered"))
+            (CheckOutcome::Reachable, Verdict::new(BACKENDS_REACHABLE, true, "NoInstances", "no instance is registered"))
         }
-        Ok(r) if r.is_reachable() => (Outcome::Reachable, Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", r.message())),
-        Ok(r) => (Outcome::PortsClosed, Verdict::new(BACKENDS_REACHABLE, false, PORTS_CLOSED, r.message())),
-        Err(e @ CheckError::NotAllowed { .. }) => (Outcome::NotAllowed, not_allowed(e.to_string())),
-        Err(e) => (Outcome::Failed, Verdict::unknown(BACKENDS_REACHABLE, e.reason(), e.to_string())),
+        Ok(r) if r.is_reachable() => (CheckOutcome::Reachable, Verdict::new(BACKENDS_REACHABLE, true, "PortsOpen", r.message())),
+        Ok(r) => (CheckOutcome::PortsClosed, Verdict::new(BACKENDS_REACHABLE, false, PORTS_CLOSED, r.message())),
+        Err(e @ CheckError::NotAllowed { .. }) => (CheckOutcome::NotAllowed, not_allowed(redact(&e.to_string()))),
+        Err(e) => (CheckOutcome::Failed, Verdict::unknown(BACKENDS_REACHABLE, e.reason(), redact(&e.to_string()))),
     }
 }
 
@@ -186,14 +188,14 @@ pub struct Denied(Mutex<Option<(Instant, String)>>);
 impl Denied {
     /// Runs the check of `inputs` unless the scope is denied at `now`; a refusal denies it
     /// for `resync_interval`.
-    pub async fn check(&self, ec2: &dyn Ec2Api, inputs: &Inputs, now: Instant, resync_interval: Duration) -> (Outcome, Verdict) {
+    pub async fn check(&self, ec2: &dyn Ec2Api, inputs: &CheckInputs, now: Instant, resync_interval: Duration) -> (CheckOutcome, Verdict) {
         let denied = self.0.lock().expect("denied lock").clone().filter(|(until, _)| now < *until);
         if let Some((_, error)) = denied {
-            return (Outcome::NotAllowed, not_allowed(error));
+            return (CheckOutcome::NotAllowed, not_allowed(error));
         }
         let result = check_backends(ec2, &inputs.instances, &inputs.source, &inputs.ports).await;
         if let Err(e @ CheckError::NotAllowed { .. }) = &result {
-            let first = self.0.lock().expect("denied lock").replace((now + resync_interval, e.to_string())).is_none();
+            let first = self.0.lock().expect("denied lock").replace((now + resync_interval, redact(&e.to_string()))).is_none();
             if first {
                 tracing::warn!(error = %e, "EC2 reads not allowed: BackendsReachable is Unknown until they are (the check is optional)");
             }
@@ -209,11 +211,11 @@ mod tests {
     use super::*;
     use crate::aws;
 
-    fn inputs(instances: &[&str]) -> Inputs {
-        Inputs { instances: instances.iter().map(|s| s.to_string()).collect(), source: ElbSource::default(), ports: [80].into() }
+    fn inputs(instances: &[&str]) -> CheckInputs {
+        CheckInputs { instances: instances.iter().map(|s| s.to_string()).collect(), source: ElbSource::default(), ports: [80].into() }
     }
 
-    fn memory(inputs: &Inputs, last: Option<(Option<u64>, Outcome)>, now: Instant) -> Memory {
+    fn memory(inputs: &CheckInputs, last: Option<(Option<u64>, CheckOutcome)>, now: Instant) -> Memory {
         Memory {
             inputs: Some((Arc::new(inputs.clone()), inputs.print())),
             last: last.map(|(print, outcome)| Last { print, at: now, outcome }),
@@ -233,16 +235,16 @@ mod tests {
         let cases: Vec<(&str, Memory, bool, Duration, bool)> = vec![
             ("nothing synced yet", Memory::default(), true, resync, false),
             ("never checked", memory(&i, None, t0), false, Duration::ZERO, true),
-            ("inputs changed", memory(&i, Some((Some(other), Outcome::Reachable)), t0), false, Duration::ZERO, true),
-            ("reachable, stable, for ever", memory(&i, Some((Some(p), Outcome::Reachable)), t0), false, 100 * resync, false),
-            ("reachable, out of service, recently", memory(&i, Some((Some(p), Outcome::Reachable)), t0), true, 4 * min, false),
-            ("reachable, out of service, 5 min", memory(&i, Some((Some(p), Outcome::Reachable)), t0), true, 5 * min, true),
-            ("closed, before the resync interval", memory(&i, Some((Some(p), Outcome::PortsClosed)), t0), true, 9 * min, false),
-            ("closed, after it", memory(&i, Some((Some(p), Outcome::PortsClosed)), t0), false, resync, true),
-            ("not allowed, after it", memory(&i, Some((Some(p), Outcome::NotAllowed)), t0), false, resync, true),
-            ("failed, before a minute", memory(&i, Some((Some(p), Outcome::Failed)), t0), false, min / 2, false),
-            ("failed, after a minute", memory(&i, Some((Some(p), Outcome::Failed)), t0), false, min, true),
-            ("status vouched after a start", memory(&i, Some((None, Outcome::Reachable)), t0), false, Duration::ZERO, false),
+            ("inputs changed", memory(&i, Some((Some(other), CheckOutcome::Reachable)), t0), false, Duration::ZERO, true),
+            ("reachable, stable, for ever", memory(&i, Some((Some(p), CheckOutcome::Reachable)), t0), false, 100 * resync, false),
+            ("reachable, out of service, recently", memory(&i, Some((Some(p), CheckOutcome::Reachable)), t0), true, 4 * min, false),
+            ("reachable, out of service, 5 min", memory(&i, Some((Some(p), CheckOutcome::Reachable)), t0), true, 5 * min, true),
+            ("closed, before the resync interval", memory(&i, Some((Some(p), CheckOutcome::PortsClosed)), t0), true, 9 * min, false),
+            ("closed, after it", memory(&i, Some((Some(p), CheckOutcome::PortsClosed)), t0), false, resync, true),
+            ("not allowed, after it", memory(&i, Some((Some(p), CheckOutcome::NotAllowed)), t0), false, resync, true),
+            ("failed, before a minute", memory(&i, Some((Some(p), CheckOutcome::Failed)), t0), false, min / 2, false),
+            ("failed, after a minute", memory(&i, Some((Some(p), CheckOutcome::Failed)), t0), false, min, true),
+            ("status vouched after a start", memory(&i, Some((None, CheckOutcome::Reachable)), t0), false, Duration::ZERO, false),
             ("in flight", Memory { in_flight: true, ..memory(&i, None, t0) }, false, Duration::ZERO, false),
             (
                 "a result not written yet",
@@ -256,7 +258,7 @@ mod tests {
             assert_eq!(due(&m, out_of_service, t0 + age, resync), want, "case {case}");
         }
         // A short resync interval (tests, small fleets) shortens every wait.
-        let m = memory(&i, Some((Some(p), Outcome::Reachable)), t0);
+        let m = memory(&i, Some((Some(p), CheckOutcome::Reachable)), t0);
         assert!(due(&m, true, t0 + Duration::from_secs(2), Duration::from_secs(2)));
     }
 
@@ -274,18 +276,18 @@ mod tests {
             }),
             ..Default::default()
         };
-        let i = Inputs::of(&d);
+        let i = CheckInputs::of(&d);
         assert_eq!(i.instances, ["i-1", "i-2"], "sorted, once each: moto lists a re-registered instance twice");
         assert_eq!(i.ports, [9000].into());
         let print = i.print();
-        assert_eq!(Inputs::of(&d).print(), print, "stable");
+        assert_eq!(CheckInputs::of(&d).print(), print, "stable");
         d.instances.reverse();
-        assert_eq!(Inputs::of(&d).print(), print, "the order of registration does not matter");
+        assert_eq!(CheckInputs::of(&d).print(), print, "the order of registration does not matter");
         d.security_groups.push("sg-2".into());
-        let with_group = Inputs::of(&d).print();
+        let with_group = CheckInputs::of(&d).print();
         assert_ne!(with_group, print, "another ELB group");
         d.health_check = None;
-        assert_ne!(Inputs::of(&d).print(), with_group, "another port");
+        assert_ne!(CheckInputs::of(&d).print(), with_group, "another port");
     }
 
     #[test]
@@ -302,16 +304,16 @@ mod tests {
         let status =
             |c: Condition| crate::crd::LoadBalancerStatus { observed_generation: Some(2), conditions: vec![c], ..Default::default() };
         let mut m = Memory::from_status(&status(condition("True", "PortsOpen", 2)), t0);
-        assert_eq!(m.last.as_ref().map(|l| (l.print, l.outcome)), Some((None, Outcome::Reachable)));
+        assert_eq!(m.last.as_ref().map(|l| (l.print, l.outcome)), Some((None, CheckOutcome::Reachable)));
         assert!(!m.observed(inputs(&["i-1"])), "nothing to write");
         assert!(!due(&m, false, t0, Duration::from_secs(600)), "the status vouches for the first inputs");
         m.observed(inputs(&["i-2"]));
         assert!(due(&m, false, t0, Duration::from_secs(600)), "later inputs differ");
         assert!(Memory::from_status(&status(condition("True", "PortsOpen", 1)), t0).last.is_none(), "written for another generation");
         let outcome = |s, r| Memory::from_status(&status(condition(s, r, 2)), t0).last.map(|l| l.outcome);
-        assert_eq!(outcome("False", PORTS_CLOSED), Some(Outcome::PortsClosed));
-        assert_eq!(outcome("Unknown", "EC2NotAllowed"), Some(Outcome::NotAllowed));
-        assert_eq!(outcome("Unknown", "EC2CheckFailed"), Some(Outcome::Failed));
+        assert_eq!(outcome("False", PORTS_CLOSED), Some(CheckOutcome::PortsClosed));
+        assert_eq!(outcome("Unknown", "EC2NotAllowed"), Some(CheckOutcome::NotAllowed));
+        assert_eq!(outcome("Unknown", "EC2CheckFailed"), Some(CheckOutcome::Failed));
     }
 
     fn denied(action: &'static str) -> aws::Error {
@@ -322,13 +324,13 @@ mod tests {
     fn conditions_from_results() {
         let closed = Reachability { closed: vec![("i-1".into(), 8080)], checked: 1, unchecked: vec![], ports: [8080].into() };
         let (o, v) = verdict(&Ok(closed));
-        assert_eq!((o, v.status, v.unknown, v.reason.as_str()), (Outcome::PortsClosed, false, false, "PortsClosed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (CheckOutcome::PortsClosed, Status::False, "PortsClosed"));
         assert_eq!(v.message, "no security group rule admits the load balancer on i-1:8080");
         let open = Reachability { checked: 1, ports: [8080].into(), ..Default::default() };
         assert_eq!(verdict(&Ok(open)).1.reason, "PortsOpen");
         assert_eq!(verdict(&Ok(Reachability::default())).1.reason, "NoInstances");
         let (o, v) = verdict(&Err(CheckError::from(denied("DescribeInstances"))));
-        assert_eq!((o, v.unknown, v.reason.as_str()), (Outcome::NotAllowed, true, "EC2NotAllowed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (CheckOutcome::NotAllowed, Status::Unknown, "EC2NotAllowed"));
         assert!(v.message.contains("ec2:DescribeInstances") && v.message.contains("optional"), "{}", v.message);
         let throttled = aws::Error::Api {
             action: "DescribeInstances",
@@ -338,7 +340,7 @@ mod tests {
             status: 503,
         };
         let (o, v) = verdict(&Err(CheckError::from(throttled)));
-        assert_eq!((o, v.unknown, v.reason.as_str()), (Outcome::Failed, true, "EC2CheckFailed"));
+        assert_eq!((o, v.status, v.reason.as_str()), (CheckOutcome::Failed, Status::Unknown, "EC2CheckFailed"));
     }
 
     /// An EC2 API that refuses every read, counting them.
@@ -379,7 +381,7 @@ mod tests {
         let t0 = Instant::now();
         for n in 0..5 {
             let (o, v) = gate.check(&ec2, &inputs(&[&format!("i-{n}")]), t0 + Duration::from_secs(n), resync).await;
-            assert_eq!((o, v.reason.as_str()), (Outcome::NotAllowed, "EC2NotAllowed"));
+            assert_eq!((o, v.reason.as_str()), (CheckOutcome::NotAllowed, "EC2NotAllowed"));
             assert!(v.message.contains("ec2:DescribeInstances"), "{}", v.message);
         }
         assert_eq!(ec2.0.load(std::sync::atomic::Ordering::SeqCst), 1);

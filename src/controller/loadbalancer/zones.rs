@@ -73,6 +73,7 @@ fn spread(zones: &[ZoneStatus]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crd::condition::Status;
 
     fn health(list: &[(&str, &str)]) -> Vec<InstanceState> {
         list.iter()
@@ -129,7 +130,7 @@ mod tests {
         ];
         for (name, enabled, h, cross, ok, reason) in cases {
             let got = balance(&enabled, &h, &b, cross);
-            assert_eq!((got.verdict.status, got.verdict.reason.as_str()), (ok, reason), "{name}: {}", got.verdict.message);
+            assert_eq!((got.verdict.status, got.verdict.reason.as_str()), (Status::from(ok), reason), "{name}: {}", got.verdict.message);
         }
         let got = balance(&zones(&["a", "b"]), &health(&[("i-a1", "InService"), ("i-b1", "OutOfService")]), &b, None);
         assert_eq!(

@@ -5,8 +5,8 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{debug, info};
 
 use super::{cached_in, groups, orphans};
+use crate::aws;
 use crate::controller::context::Context;
-use crate::controller::loadbalancer::desired::elb_name;
 use crate::controller::schedule::Memo;
 use crate::controller::scope::Scope;
 use crate::crd::LoadBalancer;
@@ -23,14 +23,14 @@ pub(super) async fn inventory_pass(
     all_tags: bool,
     first_syncs: bool,
     orphans_seen: &mut std::collections::BTreeSet<String>,
-) -> Result<(), elb::Error> {
+) -> Result<(), aws::Error> {
     // With shards: only the objects of the shards held here.
     let members: Vec<(ObjectRef<LoadBalancer>, Memo)> = ctx
         .schedule
         .each(|memos| memos.iter().filter(|(k, m)| &m.scope == scope && ctx.holds_key(k)).map(|(k, m)| (k.clone(), m.clone())).collect());
     // Every LoadBalancer of the scope in the cache, not only those synced since the start:
     // the first pass after a start serves their first syncs.
-    let interest = cached_in(ctx, scope).iter().map(|lb| elb_name(lb)).collect();
+    let interest = cached_in(ctx, scope).iter().map(|lb| lb.load_balancer_name()).collect();
     let mut snapshot = inventory::take(elb, &interest, all_tags).await?;
     if first_syncs {
         snapshot.groups = groups::first_groups(ctx, scope).await;
@@ -59,8 +59,9 @@ pub(super) async fn inventory_pass(
             None => true,
             Some(mut observed) => {
                 observed.groups = target.groups.clone();
-                let foreign = !matches!(target.owner.ownership(&observed.tags), crate::sync::ownership::Ownership::Owned);
-                (foreign && !target.adopt) || !plan::plan(&target.desired, Some(&observed)).map(|a| a.is_empty()).unwrap_or(false)
+                use crate::sync::ownership::{Admission, Ownership};
+                let owned = Ownership::admits(&observed.tags, &target.owner, target.adopt.into()) == Admission::Owned;
+                !owned || !plan::plan(&target.desired, Some(&observed), None).map(|a| a.is_empty()).unwrap_or(false)
             }
         };
         if drift {

@@ -5,15 +5,16 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::aws::Class;
 use crate::controller::context::Context;
 use crate::controller::scope::Scope;
-use crate::elb::{Class, ElbApi};
+use crate::elb::ElbApi;
 
 /// Removes the budget gauges of `scope`.
 pub(super) fn forget(ctx: &Context, scope: &Scope) {
     let fleet = &ctx.metrics.fleet;
     for kind in ["describe", "mutate"] {
-        let labels = crate::telemetry::BudgetLabels { region: scope.to_string(), kind: kind.into() };
+        let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_ref(), kind);
         fleet.budget_rate.remove(&labels);
         fleet.budget_configured_rate.remove(&labels);
     }
@@ -53,7 +54,7 @@ pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {
     fleet.oldest_health_observation_seconds.set(oldest_health.as_secs_f64());
     if let Some(b) = elb.budget() {
         for (kind, bucket) in [("describe", &b.describe), ("mutate", &b.mutate)] {
-            let labels = crate::telemetry::BudgetLabels { region: scope.to_string(), kind: kind.into() };
+            let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_ref(), kind);
             fleet.budget_rate.get_or_create(&labels).set(bucket.current_rate());
             fleet.budget_configured_rate.get_or_create(&labels).set(bucket.configured_rate());
         }

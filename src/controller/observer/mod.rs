@@ -39,8 +39,8 @@ use tracing::{info_span, warn, Instrument};
 use super::context::Context;
 use super::loadbalancer::reachable::{self, Denied};
 use super::scope::Scope;
+use crate::aws::{with_class, Class};
 use crate::crd::LoadBalancer;
-use crate::elb::{with_class, Class};
 
 /// The longest the observer sleeps between looks at the budget and the schedule.
 const TICK: Duration = Duration::from_millis(500);
@@ -53,9 +53,14 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
     observe(ctx, scope).instrument(span).await
 }
 
-/// Removes the gauges of an evicted `scope` (its budget, its orphan count): a scope that is
-/// no longer observed exports nothing stale.
-pub fn forget(ctx: &Context, scope: &Scope) {
+/// Removes the gauges of an evicted `scope` (its budget, its orphan count), so that a
+/// scope no longer observed exports nothing stale; unless a `running` scope shares its
+/// labels (region and account: the roles of one account share them).
+pub fn forget(ctx: &Context, scope: &Scope, running: &[Scope]) {
+    let labels = |s: &Scope| crate::telemetry::RegionLabels::of(&s.region, s.role.as_ref());
+    if running.iter().any(|s| labels(s) == labels(scope)) {
+        return;
+    }
     gauges::forget(ctx, scope);
     orphans::forget(ctx, scope);
 }

@@ -9,10 +9,11 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::debug;
 
+use crate::aws::{with_class, Class};
 use crate::controller::context::Context;
 use crate::controller::scope::Scope;
 use crate::crd::LoadBalancer;
-use crate::elb::{with_class, Class, ElbApi};
+use crate::elb::ElbApi;
 use crate::sync::execute;
 
 /// Health polls in flight at once per scope.

@@ -8,19 +8,19 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, info_span, Instrument};
 
+use crate::aws::{with_class, Class};
 use crate::controller::context::Context;
 use crate::controller::loadbalancer::reachable::{self, Denied};
 use crate::controller::scope::Scope;
 use crate::crd::LoadBalancer;
 use crate::ec2::Ec2Api;
-use crate::elb::{with_class, Class};
 
 /// Starts the backend reachability checks that are due, while fewer than
 /// [`reachable::CHECKS_IN_FLIGHT`] run.
 pub(super) fn dispatch(ctx: &Arc<Context>, ec2: &Arc<dyn Ec2Api>, scope: &Scope, checks: &Arc<Semaphore>, denied: &Arc<Denied>) {
     let now = Instant::now();
     let resync = ctx.schedule.settings.resync_interval;
-    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::Inputs>, u64)> = ctx.schedule.each(|memos| {
+    let due: Vec<(ObjectRef<LoadBalancer>, Arc<reachable::CheckInputs>, u64)> = ctx.schedule.each(|memos| {
         memos
             .iter()
             .filter(|(_, m)| &m.scope == scope && reachable::due(&m.reach, m.transition, now, resync))

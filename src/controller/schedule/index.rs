@@ -13,12 +13,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::reflector::ObjectRef;
 use tokio::time::Instant;
 
+use crate::aws::Class;
 use crate::controller::fingerprint::fingerprint;
-use crate::controller::loadbalancer::reachable::{self, Inputs, Outcome};
+use crate::controller::loadbalancer::reachable::{self, CheckInputs, CheckOutcome};
 use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
-use crate::elb::{Class, HealthState, InstanceState, LoadBalancerAttributes};
+use crate::elb::{HealthState, InstanceState, LoadBalancerAttributes};
 use crate::sync::ownership::Owner;
 use crate::sync::plan::{group_instances, Desired, Groups};
 
@@ -279,7 +280,7 @@ impl Index {
 
     /// Records the reachability inputs a converged sync saw. A check result that waits to be
     /// written goes back to the reconcile.
-    pub fn reach_observed(&mut self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) -> Route {
+    pub fn reach_observed(&mut self, key: &ObjectRef<LoadBalancer>, inputs: CheckInputs) -> Route {
         match self.memos.get_mut(key).map(|m| m.reach.observed(inputs)) {
             Some(true) => Route::Reconcile,
             _ => Route::Stay,
@@ -288,7 +289,14 @@ impl Index {
 
     /// Records a reachability check of the inputs with fingerprint `print`; its verdict is
     /// the reconcile's to write.
-    pub fn reach_checked(&mut self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict, now: Instant) -> Route {
+    pub fn reach_checked(
+        &mut self,
+        key: &ObjectRef<LoadBalancer>,
+        print: u64,
+        outcome: CheckOutcome,
+        verdict: Verdict,
+        now: Instant,
+    ) -> Route {
         match self.memos.get_mut(key) {
             Some(m) => {
                 m.reach.checked(print, outcome, verdict, now);
@@ -486,7 +494,7 @@ pub(super) mod tests {
     fn reachability_results_are_written_once_after_pending_syncs() {
         use crate::crd::condition::BACKENDS_REACHABLE;
         let (mut ix, key, now) = (Index::default(), key(), Instant::now());
-        let inputs = Inputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
+        let inputs = CheckInputs { instances: vec!["i-1".into()], source: Default::default(), ports: [80].into() };
         let resync = Duration::from_secs(600);
         ix.step(&key, &scope(), 1, None, now);
         assert_eq!(ix.reach_observed(&key, inputs.clone()), Route::Stay, "nothing to write yet");
@@ -495,7 +503,7 @@ pub(super) mod tests {
 
         let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "i-1:80");
         assert_eq!(
-            ix.reach_checked(&key, inputs.print(), Outcome::PortsClosed, closed.clone(), now),
+            ix.reach_checked(&key, inputs.print(), CheckOutcome::PortsClosed, closed.clone(), now),
             Route::Reconcile,
             "the result triggers its write"
         );

@@ -1,7 +1,7 @@
 //! Who gets ELB calls next. One schedule serves every LoadBalancer; each scope gets an
 //! observer task ([`super::observer`]) that spends what the budget leaves over.
 //!
-//! Work comes in three classes ([`Class`](crate::elb::Class)), and the ELB budget serves
+//! Work comes in three classes ([`Class`](crate::aws::Class)), and the ELB budget serves
 //! them in this order:
 //! - **change**: the inputs of a LoadBalancer changed (spec, generation, resolved backends,
 //!   the referenced HealthCheck) or it is being deleted. Its reconcile syncs at once.

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::index::{status_print, Index, Memo, Route, Step, Target};
 use super::scopes::Scopes;
-use crate::controller::loadbalancer::reachable::{Inputs, Outcome};
+use crate::controller::loadbalancer::reachable::{CheckInputs, CheckOutcome};
 use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
@@ -135,13 +135,13 @@ impl Schedule {
     /// object again.
     ///
     /// [`synced`]: Self::synced
-    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: Inputs) {
+    pub fn reach_observed(&self, key: &ObjectRef<LoadBalancer>, inputs: CheckInputs) {
         let route = self.index().reach_observed(key, inputs);
         self.route(key, route);
     }
 
     /// Records a reachability check and triggers the object to write its verdict.
-    pub fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: Outcome, verdict: Verdict) {
+    pub fn reach_checked(&self, key: &ObjectRef<LoadBalancer>, print: u64, outcome: CheckOutcome, verdict: Verdict) {
         let route = self.index().reach_checked(key, print, outcome, verdict, Instant::now());
         self.route(key, route);
     }
@@ -232,7 +232,7 @@ mod tests {
         let mut writes = s.health_writes().expect("the health queue");
         assert!(s.health_writes().is_none(), "taken once, by the health writer");
         let key = ObjectRef::new("lb").within("ns");
-        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::elb::Class::Change, first: true });
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::aws::Class::Change, first: true });
         s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
 
         s.drifted(&key);

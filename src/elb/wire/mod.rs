@@ -4,11 +4,19 @@
 
 use std::collections::BTreeMap;
 
-use super::client::SERVICE;
 use super::model::*;
-use crate::aws::query::Params;
+use crate::aws::query::{Params, Service, Shape};
 use crate::aws::xml::Element;
 use crate::aws::DecodeError;
+
+/// Classic ELB over the Query protocol: `<Action>Result` answers.
+pub static SERVICE: Service = Service {
+    name: "elasticloadbalancing",
+    version: "2012-06-01",
+    endpoint_env: "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
+    label: "ELB",
+    shape: Shape::Wrapped,
+};
 
 /// The parameters of a request of `action`.
 pub fn params(action: &str) -> Params {

@@ -60,7 +60,7 @@ impl ElbCalls {
         self.0.get(&(action.to_string(), outcome.to_string())).copied().unwrap_or(0)
     }
 
-    /// Attempts of every action for which `select` holds (e.g. `elb::is_mutating`).
+    /// Attempts of every action for which `select` holds (e.g. `aws::is_mutating`).
     pub fn matching(&self, select: impl Fn(&str) -> bool) -> u64 {
         self.0.iter().filter(|((a, _), _)| select(a)).map(|(_, n)| n).sum()
     }

@@ -1,5 +1,6 @@
-//! The status of a LoadBalancer: one pure function, [`next`], from the previous status and
-//! what a reconcile observed to the new status, plus the verdicts it is made of.
+//! The next status of a LoadBalancer: one pure function, [`next`], from the previous status
+//! and what a reconcile observed to the new status, plus the verdicts it is made of. Written
+//! by [`super::report`] only.
 //!
 //! Conditions of a LoadBalancer (all always present):
 //! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
@@ -27,9 +28,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
-use crate::crd::condition::{BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
-use crate::crd::{InstanceSource, InstanceStatus, LoadBalancerStatus};
-use crate::elb::{self, HealthState, InstanceState};
+use crate::crd::condition::{Status, BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
+use crate::crd::{self, InstanceSource, InstanceStatus, LoadBalancerStatus};
+use crate::elb::{HealthState, InstanceState};
 use crate::sync::execute::Converged;
 use crate::sync::plan;
 
@@ -93,6 +94,7 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 zones: balance.zones,
                 instances_observed_time: observed_time,
                 adopted: previous.adopted,
+                managed_tag_keys: previous.managed_tag_keys.clone(),
                 observed_generation: generation,
                 conditions: with_reachability(conditions(&previous.conditions, &verdicts, generation), previous),
             }
@@ -127,14 +129,14 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
         Observation::Failed { synced, conflict, resolved, transient } => {
             let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
             let ready = match last_ready {
-                Some(c) => Verdict::new(READY, c.status == "True", c.reason.clone(), c.message.clone()),
+                Some(c) => Verdict::of_condition(READY, c),
                 None => ready_verdict(false, conflict.is_some(), false, &[]),
             };
             let mut verdicts = vec![ready, synced.clone(), conflict_verdict(*conflict)];
             if let Some(resolved) = resolved {
                 verdicts.push(backends_verdict(resolved));
             } else if let Some(c) = previous.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED) {
-                verdicts.push(Verdict::new(BACKENDS_RESOLVED, c.status == "True", c.reason.clone(), c.message.clone()));
+                verdicts.push(Verdict::of_condition(BACKENDS_RESOLVED, c));
             }
             LoadBalancerStatus {
                 observed_generation: generation,
@@ -169,9 +171,13 @@ fn with_reachability(mut conds: Vec<Condition>, previous: &LoadBalancerStatus) -
 /// The condition `type_` of `next` when it turned False (or False for another reason)
 /// since `previous`: worth one Warning event, not one per sync.
 pub fn newly_false<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus, type_: &str) -> Option<&'a Condition> {
-    let now = next.conditions.iter().find(|c| c.type_ == type_ && c.status == "False")?;
-    let already = previous.conditions.iter().any(|c| c.type_ == type_ && c.status == "False" && c.reason == now.reason);
+    let now = next.conditions.iter().find(|c| c.type_ == type_ && is_false(c))?;
+    let already = previous.conditions.iter().any(|c| c.type_ == type_ && is_false(c) && c.reason == now.reason);
     (!already).then_some(now)
+}
+
+fn is_false(c: &Condition) -> bool {
+    Status::of(&c.status) == Status::False
 }
 
 /// [`newly_false`] of `ZonesBalanced`.
@@ -203,7 +209,7 @@ pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
         .iter()
         .map(|i| InstanceState {
             instance_id: i.instance_id.clone(),
-            state: i.state.as_str().into(),
+            state: health_state(&i.state),
             reason_code: i.reason_code.clone(),
             description: i.description.clone(),
         })
@@ -213,9 +219,29 @@ pub fn recorded_health(status: &LoadBalancerStatus) -> Vec<InstanceState> {
 /// The `BackendsResolved` condition of `next` when it is False and was not already False
 /// with the same message in `previous`: worth a Warning event, once.
 pub fn newly_unresolved<'a>(previous: &LoadBalancerStatus, next: &'a LoadBalancerStatus) -> Option<&'a Condition> {
-    let now = next.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED && c.status == "False")?;
-    let already = previous.conditions.iter().any(|c| c.type_ == BACKENDS_RESOLVED && c.status == "False" && c.message == now.message);
+    let now = next.conditions.iter().find(|c| c.type_ == BACKENDS_RESOLVED && is_false(c))?;
+    let already = previous.conditions.iter().any(|c| c.type_ == BACKENDS_RESOLVED && is_false(c) && c.message == now.message);
     (!already).then_some(now)
+}
+
+/// An instance's health as status spells it.
+fn instance_state(h: &HealthState) -> crd::InstanceState {
+    match h {
+        HealthState::InService => crd::InstanceState::InService,
+        HealthState::OutOfService => crd::InstanceState::OutOfService,
+        HealthState::Unknown => crd::InstanceState::Unknown,
+        HealthState::Other(s) => crd::InstanceState::Other(s.clone()),
+    }
+}
+
+/// An instance's health as status recorded it, in the ELB's terms.
+fn health_state(s: &crd::InstanceState) -> HealthState {
+    match s {
+        crd::InstanceState::InService => HealthState::InService,
+        crd::InstanceState::OutOfService => HealthState::OutOfService,
+        crd::InstanceState::Unknown => HealthState::Unknown,
+        crd::InstanceState::Other(s) => HealthState::Other(s.clone()),
+    }
 }
 
 /// The instances of the attached groups, with the zones AWS reported for them.
@@ -255,7 +281,7 @@ pub fn instances(
                 instance_id: h.instance_id.clone(),
                 availability_zone: backend.and_then(|b| b.zone.clone()).or_else(|| group.and_then(|g| g.zone.clone())),
                 node: backend.and_then(|b| b.node.clone()),
-                state: h.state.to_string(),
+                state: instance_state(&h.state),
                 reason_code: h.reason_code.as_deref().filter(|r| !r.is_empty() && *r != "N/A").map(|r| truncate(r, MAX_REASON)),
                 description: h.description.as_deref().filter(|d| !d.is_empty() && *d != "N/A").map(|d| truncate(d, MAX_DESCRIPTION)),
                 source: match (backend, group) {
@@ -332,6 +358,9 @@ pub fn backends_verdict(resolved: &Resolved) -> Verdict {
             format!("selected pods run on nodes that are not known: {}", list(&resolved.unknown_nodes)),
         );
     }
+    if let Some((_, message)) = &resolved.not_allowed {
+        return Verdict::new(BACKENDS_RESOLVED, false, crate::tenancy::INSTANCE_NOT_ALLOWED, message.clone());
+    }
     Verdict::new(BACKENDS_RESOLVED, true, "Resolved", "every selected backend resolved to an EC2 instance")
 }
 
@@ -342,33 +371,10 @@ pub fn conflict_verdict(conflict: Option<&str>) -> Verdict {
     }
 }
 
-/// A condition reason from an ELB error: its code, else a name for its kind.
-pub fn error_reason(e: &elb::Error) -> String {
-    if let elb::Error::AssumeRoleFailed { .. } = e {
-        return "AssumeRoleFailed".into();
-    }
-    let reason: String = match e.code() {
-        Some(code) => code.chars().filter(|c| c.is_ascii_alphanumeric()).collect(),
-        None => String::new(),
-    };
-    if !reason.is_empty() {
-        return reason;
-    }
-    match e.kind() {
-        elb::ErrorKind::NotFound => "LoadBalancerNotFound",
-        elb::ErrorKind::Duplicate => "Duplicate",
-        elb::ErrorKind::Throttled => "Throttling",
-        elb::ErrorKind::Retryable => "ServiceUnavailable",
-        elb::ErrorKind::Auth => "AuthFailure",
-        elb::ErrorKind::Terminal => "ELBError",
-    }
-    .to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use crate::elb;
 
     #[test]
     fn instance_table_and_summary() {
@@ -424,7 +430,7 @@ mod tests {
         ];
         for (name, synced, conflict, selects, health, want, reason) in cases {
             let v = ready_verdict(synced, conflict, selects, &health);
-            assert_eq!((v.status, v.reason.as_str()), (want, reason), "case {name}");
+            assert_eq!((v.status, v.reason.as_str()), (Status::from(want), reason), "case {name}");
         }
         assert_eq!(ready_verdict(true, false, true, &h(&["InService", "OutOfService"])).message, "1/2 instances InService");
     }
@@ -432,27 +438,12 @@ mod tests {
     #[test]
     fn backends_verdict_names_nodes() {
         let mut r = resolved(&[]);
-        assert!(backends_verdict(&r).status);
+        assert_eq!(backends_verdict(&r).status, Status::True);
         r.nodes_without_instance.insert("n3".into());
         let v = backends_verdict(&r);
-        assert!(!v.status);
+        assert_eq!(v.status, Status::False);
         assert_eq!(v.reason, "NodeWithoutProviderID");
         assert!(v.message.contains("n3"));
-    }
-
-    #[test]
-    fn error_reasons() {
-        let api = |code: &str, status| elb::Error::Api {
-            action: "CreateLoadBalancer",
-            code: code.into(),
-            message: "m".into(),
-            request_id: None,
-            status,
-        };
-        assert_eq!(error_reason(&api("ValidationError", 400)), "ValidationError");
-        assert_eq!(error_reason(&api("Throttling", 400)), "Throttling");
-        let timeout = elb::Error::Timeout { action: "DescribeLoadBalancers", timeout: Duration::from_secs(1) };
-        assert_eq!(error_reason(&timeout), "ServiceUnavailable");
     }
 
     fn health(states: &[(&str, &str)]) -> Vec<InstanceState> {

@@ -1,51 +1,171 @@
-//! The desired ELB state of a LoadBalancer: dereference what the spec names (the
-//! HealthCheck, the backends, from the caches) and build the [`Desired`] the sync engine
-//! converges to. Building is pure and unit-tested from YAML.
+//! Step 2, validate: judge what [`super::resolve`] read against the spec rules and the
+//! operator's policy, and yield a [`ValidatedSpec`], which only this module can construct:
+//! [`super::build`] and the AWS writes after it can only run on a spec that passed.
+//!
+//! Every check the CRD schema also makes is repeated here, so that a bad object that
+//! reached the API anyway (one that predates a rule) is refused rather than sent to AWS. A
+//! refusal ([`Refusal`]) names the condition reason and a message; the object is then
+//! reported `Synced=False` and nothing is written to AWS.
+//!
+//! The tenancy rules come first ([`crate::tenancy::admit`]): the LoadBalancerClass that
+//! applies, its namespaceSelector, roles, regions, schemes, adoption and tags, and the
+//! operator's `--allowed-role-arns` and `--require-class` ([`Policy`]); the classes and the
+//! namespace's labels are what [`super::resolve`] read. Their refusals (`ClassNotAllowed`,
+//! `RoleNotAllowed`, `RegionNotAllowed`, ...) come before the spec checks.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::runtime::reflector::ObjectRef;
 use kube::ResourceExt;
 
-use crate::controller::backends::{self, Resolved};
-use crate::controller::context::{Context, Scope};
+use super::resolve::{named, Referenced};
+use crate::controller::backends::Resolved;
+use crate::controller::config::Config;
 use crate::controller::healthcheck;
-use crate::crd::{self, checks, LoadBalancer, LoadBalancerSpec, Protocol};
+use crate::controller::scope::Scope;
+use crate::crd::{self, checks, LoadBalancer, LoadBalancerClass, LoadBalancerSpec, Protocol};
 use crate::elb::{self, AccessLog, ConnectionDraining, Listener, LoadBalancerAttributes};
-use crate::naming;
 use crate::sync::ownership::Owner;
-use crate::sync::plan::{Desired, Placement, Stickiness};
+use crate::sync::plan::{Placement, Stickiness};
+use crate::tenancy;
 
-/// The ELB name of a LoadBalancer: `spec.loadBalancerName`, else derived from namespace/name.
-pub fn elb_name(lb: &LoadBalancer) -> String {
-    lb.spec.load_balancer_name.clone().unwrap_or_else(|| naming::elb_name(&lb.namespace().unwrap_or_default(), &lb.name_any()))
-}
-
-/// A reason the spec cannot be turned into a desired state (for conditions and events).
+/// Why a LoadBalancer is refused: the `Synced` condition's reason and a message naming
+/// what was refused (for the condition and a Warning event).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpecProblem {
+pub struct Refusal {
     pub reason: &'static str,
     pub message: String,
 }
 
-impl SpecProblem {
+impl Refusal {
     fn invalid(message: impl Into<String>) -> Self {
-        SpecProblem { reason: "InvalidSpec", message: message.into() }
+        Refusal { reason: "InvalidSpec", message: message.into() }
     }
 }
 
-/// The desired ELB state from the spec, the validated health check, and resolved backends.
-/// Pure; every check the CRD schema also makes is repeated here so that a bad object that
-/// reached the API anyway is reported rather than sent to AWS.
-pub fn desired_state(
+/// What the operator allows, beyond the spec's own rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// Written into the ownership tags.
+    pub cluster_name: &'a str,
+    /// The region of a LoadBalancer without `spec.region`.
+    pub default_region: &'a str,
+    /// Patterns of the roles `spec.roleArn` may name (an upper bound over every class).
+    pub allowed_role_arns: &'a [String],
+    /// `--require-class`: refuse LoadBalancers no class applies to.
+    pub require_class: bool,
+    /// The cluster's identity in the ownership tags (`elb.operator.dev/cluster-uid`).
+    pub cluster_uid: Option<&'a str>,
+}
+
+impl<'a> Policy<'a> {
+    /// The tenancy rules' view of this policy, over the cluster's `classes`.
+    pub fn tenancy<'c>(&self, classes: &'c [LoadBalancerClass]) -> tenancy::Policy<'c>
+    where
+        'a: 'c,
+    {
+        tenancy::Policy {
+            classes,
+            allowed_role_arns: self.allowed_role_arns,
+            require_class: self.require_class,
+            operator_region: self.default_region,
+        }
+    }
+
+    pub fn of(config: &'a Config) -> Self {
+        Policy {
+            cluster_name: &config.cluster_name,
+            default_region: &config.default_region,
+            allowed_role_arns: &config.allowed_role_arns,
+            require_class: config.require_class,
+            cluster_uid: config.cluster_uid.as_deref(),
+        }
+    }
+}
+
+/// A spec that passed [`validate`], in the ELB's terms; the input of [`super::build`].
+/// Only this module constructs one (the private `_sealed` field).
+#[derive(Debug, Clone)]
+pub struct ValidatedSpec {
+    /// The region, and the role the ELB is managed as.
+    pub(super) scope: Scope,
+    /// The ELB's name.
+    pub(super) name: String,
+    pub(super) owner: Owner,
+    pub(super) health_check: Option<elb::HealthCheck>,
+    pub(super) backends: Resolved,
+    pub(super) scheme: Option<elb::Scheme>,
+    pub(super) listeners: Vec<Listener>,
+    pub(super) stickiness: BTreeMap<u16, Stickiness>,
+    pub(super) proxy_protocol_ports: BTreeSet<u16>,
+    pub(super) ssl_policies: BTreeMap<u16, String>,
+    /// `None`: neither zones nor subnets are named; the ELB follows its backends' zones.
+    pub(super) placement: Option<Placement>,
+    pub(super) security_groups: Option<BTreeSet<String>>,
+    pub(super) attributes: LoadBalancerAttributes,
+    /// `spec.tags` (the ownership tags are added by build).
+    pub(super) tags: BTreeMap<String, String>,
+    pub(super) auto_scaling_groups: BTreeSet<String>,
+    /// Private: no other module can construct one.
+    _sealed: (),
+}
+
+/// Validates `lb` and what it refers to against `policy`: the role allow-list first, then
+/// the HealthCheck, the backend selectors and the spec's own rules (in that order: the
+/// first refusal is reported). Pure.
+pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
+    let ns = lb.namespace().unwrap_or_default();
+    let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))
+        .map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+    let mut owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
+    if let Some(uid) = policy.cluster_uid {
+        owner = owner.with_cluster_uid(uid);
+    }
+    let scope = Scope::of(lb, policy.default_region);
+    let health_check = match referenced.health_check {
+        None => None,
+        Some((name, None)) => {
+            return Err(Refusal { reason: "HealthCheckNotFound", message: format!("HealthCheck {ns}/{name} does not exist") });
+        }
+        Some((name, Some(hc))) => Some(
+            healthcheck::validate(&hc.spec)
+                .map_err(|m| Refusal { reason: "HealthCheckInvalid", message: format!("HealthCheck {ns}/{name}: {m}") })?,
+        ),
+    };
+    let mut backends = referenced.backends.map_err(|e| Refusal::invalid(e.to_string()))?;
+    // Not read (`None`): the health writer's path, which writes nothing to AWS.
+    if let (false, Some(tags)) = (grant.required_resource_tags.is_empty(), referenced.resource_tags) {
+        let tags = tags.map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        // What the spec names must carry the tags, else nothing is written; instances from
+        // pods and nodes that lack them are left out, the rest applied.
+        let named = named(lb);
+        tags.check_named(&grant, &named).map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        let selected: Vec<String> = backends.instances.keys().filter(|id| !named.instances.contains(*id)).cloned().collect();
+        let left_out = tags.instances_not_allowed(&grant, selected.iter().map(String::as_str));
+        if !left_out.is_empty() {
+            for id in &left_out {
+                backends.instances.remove(id);
+            }
+            let message = grant.instances_not_allowed_message(&left_out);
+            backends.not_allowed = Some((left_out.into_iter().collect(), message));
+        }
+    }
+    let mut validated = validate_spec(&lb.spec, scope, &lb.load_balancer_name(), owner, health_check, backends)?;
+    validated.tags = grant.elb_tags(&lb.spec.tags);
+    Ok(validated)
+}
+
+/// The spec's own rules (those the CRD schema also makes), on a spec whose references are
+/// already checked: `health_check` validated, `backends` resolved. Pure.
+pub fn validate_spec(
     spec: &LoadBalancerSpec,
+    scope: Scope,
     name: &str,
+    owner: Owner,
     health_check: Option<elb::HealthCheck>,
-    resolved: &Resolved,
-    owner: &Owner,
-) -> Result<Desired, SpecProblem> {
+    backends: Resolved,
+) -> Result<ValidatedSpec, Refusal> {
     if spec.listeners.is_empty() {
-        return Err(SpecProblem::invalid("spec.listeners must name at least one listener"));
+        return Err(Refusal::invalid("spec.listeners must name at least one listener"));
     }
     let mut listeners = Vec::new();
     let mut ports = BTreeSet::new();
@@ -57,15 +177,15 @@ pub fn desired_state(
             u16::try_from(v)
                 .ok()
                 .filter(|p| *p > 0)
-                .ok_or_else(|| SpecProblem::invalid(format!("spec.listeners[{i}].{field} must be 1-65535, got {v}")))
+                .ok_or_else(|| Refusal::invalid(format!("spec.listeners[{i}].{field} must be 1-65535, got {v}")))
         };
         let load_balancer_port = port(l.port, "port")?;
         if !ports.insert(load_balancer_port) {
-            return Err(SpecProblem::invalid(format!("spec.listeners: port {load_balancer_port} is listed twice")));
+            return Err(Refusal::invalid(format!("spec.listeners: port {load_balancer_port} is listed twice")));
         }
         let instance_protocol = l.instance_protocol.unwrap_or(if l.protocol.is_http_family() { Protocol::HTTP } else { Protocol::TCP });
         if instance_protocol.is_http_family() != l.protocol.is_http_family() {
-            return Err(SpecProblem::invalid(format!(
+            return Err(Refusal::invalid(format!(
                 "spec.listeners[{i}]: {} cannot forward to {} (HTTP/HTTPS pair with HTTP/HTTPS, TCP/SSL with TCP/SSL)",
                 l.protocol.as_str(),
                 instance_protocol.as_str()
@@ -73,22 +193,22 @@ pub fn desired_state(
         }
         match (&l.ssl_certificate_id, matches!(l.protocol, Protocol::HTTPS | Protocol::SSL)) {
             (None, true) => {
-                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: {} needs sslCertificateId", l.protocol.as_str())));
+                return Err(Refusal::invalid(format!("spec.listeners[{i}]: {} needs sslCertificateId", l.protocol.as_str())));
             }
             (Some(_), false) => {
-                return Err(SpecProblem::invalid(format!(
+                return Err(Refusal::invalid(format!(
                     "spec.listeners[{i}]: sslCertificateId only applies to HTTPS and SSL listeners, not {}",
                     l.protocol.as_str()
                 )));
             }
             (Some(cert), true) if !checks::is_certificate_arn(cert) => {
-                return Err(SpecProblem::invalid(format!(
+                return Err(Refusal::invalid(format!(
                     "spec.listeners[{i}].sslCertificateId {cert:?} is not the ARN of an ACM certificate or an IAM server certificate"
                 )));
             }
             (Some(cert), true) => {
                 if let Some(region) = spec.region.as_deref().filter(|r| checks::is_acm_certificate_outside(cert, r)) {
-                    return Err(SpecProblem::invalid(format!(
+                    return Err(Refusal::invalid(format!(
                         "spec.listeners[{i}].sslCertificateId: the ACM certificate is not in the load balancer's region {region}"
                     )));
                 }
@@ -98,10 +218,10 @@ pub fn desired_state(
         let instance_port = port(l.instance_port, "instancePort")?;
         if let Some(s) = &l.stickiness {
             if !l.protocol.is_http_family() {
-                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: stickiness needs an HTTP or HTTPS listener")));
+                return Err(Refusal::invalid(format!("spec.listeners[{i}]: stickiness needs an HTTP or HTTPS listener")));
             }
             if let Some(name) = s.cookie_name.as_deref().filter(|n| !checks::is_cookie_name(n)) {
-                return Err(SpecProblem::invalid(format!(
+                return Err(Refusal::invalid(format!(
                     "spec.listeners[{i}].stickiness.cookieName {name:?} is not a cookie name (letters, digits and !#$%&'*+-.^_`|~)"
                 )));
             }
@@ -115,21 +235,21 @@ pub fn desired_state(
         }
         if l.proxy_protocol {
             if instance_protocol.is_http_family() {
-                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: proxyProtocol needs a TCP or SSL instance protocol")));
+                return Err(Refusal::invalid(format!("spec.listeners[{i}]: proxyProtocol needs a TCP or SSL instance protocol")));
             }
             proxy_protocol_ports.insert(instance_port);
         }
         if let Some(policy) = &l.ssl_policy {
             if !matches!(l.protocol, Protocol::HTTPS | Protocol::SSL) {
-                return Err(SpecProblem::invalid(format!("spec.listeners[{i}]: sslPolicy needs an HTTPS or SSL listener")));
+                return Err(Refusal::invalid(format!("spec.listeners[{i}]: sslPolicy needs an HTTPS or SSL listener")));
             }
             ssl_policies.insert(load_balancer_port, policy.clone());
         }
         listeners.push(Listener {
             load_balancer_port,
-            protocol: l.protocol.into(),
+            protocol: elb_protocol(l.protocol),
             instance_port,
-            instance_protocol: instance_protocol.into(),
+            instance_protocol: elb_protocol(instance_protocol),
             ssl_certificate_id: l.ssl_certificate_id.clone(),
         });
     }
@@ -138,7 +258,7 @@ pub fn desired_state(
     let secure = |l: &crd::ListenerSpec| matches!(l.instance_protocol, Some(Protocol::HTTPS | Protocol::SSL));
     for (i, l) in spec.listeners.iter().enumerate() {
         if let Some(j) = spec.listeners[..i].iter().position(|m| m.instance_port == l.instance_port && secure(m) != secure(l)) {
-            return Err(SpecProblem::invalid(format!(
+            return Err(Refusal::invalid(format!(
                 "spec.listeners[{j}] and spec.listeners[{i}] share instancePort {} but only one forwards with HTTPS or SSL",
                 l.instance_port
             )));
@@ -147,50 +267,67 @@ pub fn desired_state(
     if let Some(zones) = &spec.availability_zones {
         for zone in zones {
             if !checks::is_zone_name(zone) {
-                return Err(SpecProblem::invalid(format!("spec.availabilityZones: {zone:?} is not a zone name such as us-east-1a")));
+                return Err(Refusal::invalid(format!("spec.availabilityZones: {zone:?} is not a zone name such as us-east-1a")));
             }
             if let Some(region) = spec.region.as_deref().filter(|r| !checks::is_zone_of(zone, r)) {
-                return Err(SpecProblem::invalid(format!("spec.availabilityZones: {zone} is not a zone of spec.region {region}")));
+                return Err(Refusal::invalid(format!("spec.availabilityZones: {zone} is not a zone of spec.region {region}")));
             }
         }
     }
     if let Some(problem) = spec.tags.iter().find_map(|(k, v)| checks::tag_problem(k, v)) {
-        return Err(SpecProblem::invalid(format!("spec.tags: {problem}")));
+        return Err(Refusal::invalid(format!("spec.tags: {problem}")));
     }
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
     let placement = match (&spec.availability_zones, &spec.subnets) {
         (Some(z), Some(s)) if !z.is_empty() && !s.is_empty() => {
-            return Err(SpecProblem::invalid("spec.availabilityZones and spec.subnets are exclusive"));
+            return Err(Refusal::invalid("spec.availabilityZones and spec.subnets are exclusive"));
         }
-        (_, Some(s)) if !s.is_empty() => Placement::Subnets(set(s)),
-        (Some(z), _) if !z.is_empty() => Placement::Zones(set(z)),
+        (_, Some(s)) if !s.is_empty() => Some(Placement::Subnets(set(s))),
+        (Some(z), _) if !z.is_empty() => Some(Placement::Zones(set(z))),
         // Neither: follow the zones of the current backends.
-        _ => Placement::Zones(resolved.zones()),
+        _ => None,
     };
     let groups = spec.backends.as_ref().map(|b| b.auto_scaling_groups.as_slice()).unwrap_or_default();
     if let Some(g) = groups.iter().find(|g| !checks::is_auto_scaling_group_name(g)) {
-        return Err(SpecProblem::invalid(format!(
+        return Err(Refusal::invalid(format!(
             "spec.backends.autoScalingGroups: {g:?} is not an Auto Scaling group name (1-255 printable ASCII characters, no spaces and no ':')"
         )));
     }
-    let attributes = spec.attributes.as_ref().map(convert_attributes).unwrap_or_default();
-    let mut tags: BTreeMap<String, String> = spec.tags.clone();
-    tags.extend(owner.tags());
-    Ok(Desired {
+    Ok(ValidatedSpec {
+        scope,
         name: name.to_string(),
-        scheme: spec.scheme.map(Into::into),
-        listeners,
-        placement,
-        security_groups: (!spec.security_groups.is_empty()).then(|| set(&spec.security_groups)),
+        owner,
         health_check,
-        attributes,
-        tags,
-        instances: resolved.instance_ids(),
-        auto_scaling_groups: set(groups),
+        backends,
+        scheme: spec.scheme.map(elb_scheme),
+        listeners,
         stickiness,
         proxy_protocol_ports,
         ssl_policies,
+        placement,
+        security_groups: (!spec.security_groups.is_empty()).then(|| set(&spec.security_groups)),
+        attributes: spec.attributes.as_ref().map(convert_attributes).unwrap_or_default(),
+        tags: spec.tags.clone(),
+        auto_scaling_groups: set(groups),
+        _sealed: (),
     })
+}
+
+/// The API's protocol in the ELB model (which also carries protocols AWS may report).
+fn elb_protocol(p: Protocol) -> elb::Protocol {
+    match p {
+        Protocol::HTTP => elb::Protocol::HTTP,
+        Protocol::HTTPS => elb::Protocol::HTTPS,
+        Protocol::TCP => elb::Protocol::TCP,
+        Protocol::SSL => elb::Protocol::SSL,
+    }
+}
+
+fn elb_scheme(s: crd::Scheme) -> elb::Scheme {
+    match s {
+        crd::Scheme::InternetFacing => elb::Scheme::InternetFacing,
+        crd::Scheme::Internal => elb::Scheme::Internal,
+    }
 }
 
 fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
@@ -205,71 +342,6 @@ fn convert_attributes(a: &crd::Attributes) -> LoadBalancerAttributes {
             emit_interval: l.emit_interval_minutes,
         }),
     }
-}
-
-/// Whether `arn` matches one of `patterns`, where `*` stands for any run of characters.
-pub fn role_allowed(arn: &str, patterns: &[String]) -> bool {
-    patterns.iter().any(|p| glob(p.as_bytes(), arn.as_bytes()))
-}
-
-fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match pattern.split_first() {
-        None => text.is_empty(),
-        Some((b'*', rest)) => (0..=text.len()).any(|i| glob(rest, &text[i..])),
-        Some((c, rest)) => text.split_first().is_some_and(|(t, tail)| t == c && glob(rest, tail)),
-    }
-}
-
-/// Everything a sync needs, resolved from the caches.
-pub struct Inputs {
-    /// The region, and the role the ELB is managed as.
-    pub scope: Scope,
-    pub region: String,
-    pub name: String,
-    pub owner: Owner,
-    pub resolved: Resolved,
-    pub desired: Desired,
-}
-
-/// Dereferences the spec against the caches and builds the desired state.
-pub fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Inputs, SpecProblem> {
-    let ns = lb.namespace().unwrap_or_default();
-    let owner = Owner::new(&ctx.config.cluster_name, &ns, &lb.name_any());
-    let scope = Scope::of(lb, &ctx.config.default_region);
-    if let Some(role) = &scope.role {
-        if !role_allowed(&role.arn, &ctx.config.allowed_role_arns) {
-            return Err(SpecProblem {
-                reason: "RoleNotAllowed",
-                message: format!(
-                    "role {} is not allowed by the operator's --allowed-role-arns ({}); ask its administrator to allow it",
-                    role.arn,
-                    if ctx.config.allowed_role_arns.is_empty() {
-                        "empty: no role is allowed".to_string()
-                    } else {
-                        ctx.config.allowed_role_arns.join(", ")
-                    }
-                ),
-            });
-        }
-    }
-    let health_check = match &lb.spec.health_check_ref {
-        None => None,
-        Some(r) => {
-            let hc = ctx.stores.healthchecks.get(&ObjectRef::new(&r.name).within(&ns)).ok_or_else(|| SpecProblem {
-                reason: "HealthCheckNotFound",
-                message: format!("HealthCheck {ns}/{} does not exist", r.name),
-            })?;
-            Some(
-                healthcheck::validate(&hc.spec)
-                    .map_err(|m| SpecProblem { reason: "HealthCheckInvalid", message: format!("HealthCheck {ns}/{}: {m}", r.name) })?,
-            )
-        }
-    };
-    let resolved = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state())
-        .map_err(|e| SpecProblem::invalid(e.to_string()))?;
-    let name = elb_name(lb);
-    let desired = desired_state(&lb.spec, &name, health_check, &resolved, &owner)?;
-    Ok(Inputs { region: scope.region.clone(), scope, name, owner, resolved, desired })
 }
 
 #[cfg(test)]
@@ -300,60 +372,86 @@ tags: {team: web}
         Resolved::of_instances(ids)
     }
 
+    /// The spec's own rules, on a spec with no HealthCheck.
+    fn validated(
+        spec: &LoadBalancerSpec,
+        name: &str,
+        health_check: Option<elb::HealthCheck>,
+        resolved: &Resolved,
+        owner: &Owner,
+    ) -> Result<ValidatedSpec, Refusal> {
+        let scope = Scope { region: "us-east-1".into(), role: None };
+        validate_spec(spec, scope, name, owner.clone(), health_check, resolved.clone())
+    }
+
+    fn lb(namespace: &str, yaml: &str) -> LoadBalancer {
+        let mut lb = LoadBalancer::new("my-lb", spec(yaml));
+        lb.metadata.namespace = Some(namespace.into());
+        lb
+    }
+
+    fn referenced(health_check: Option<(&str, bool)>) -> Referenced {
+        let hc = |name: &str| {
+            let spec = serde_json::from_value(serde_json::json!({"target": "TCP:80"})).unwrap();
+            std::sync::Arc::new(crd::HealthCheck::new(name, spec))
+        };
+        Referenced {
+            health_check: health_check.map(|(name, exists)| (name.to_string(), exists.then(|| hc(name)))),
+            backends: Ok(resolved(&[("i-1", Some("us-east-1a"))])),
+            classes: vec![],
+            namespace_labels: BTreeMap::new(),
+            resource_tags: None,
+        }
+    }
+
+    /// The role rule, then the HealthCheck, then the spec: the first refusal is the one
+    /// reported, with its reason; a valid object carries its scope, name and backends.
     #[test]
-    fn tutorial_spec_to_desired() {
-        let r = resolved(&[("i-1", None), ("i-2", None)]);
-        let d = desired_state(&spec(TUTORIAL), "my-lb", None, &r, &owner()).unwrap();
-        assert_eq!(d.listeners.len(), 2);
-        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::HTTP, &elb::Protocol::HTTP));
-        assert_eq!((&d.listeners[1].protocol, &d.listeners[1].instance_protocol), (&elb::Protocol::TCP, &elb::Protocol::TCP));
-        assert_eq!(d.scheme, None, "AWS's default");
-        assert_eq!(d.placement, Placement::Zones(["us-east-1a".to_string(), "us-east-1b".to_string()].into()));
-        assert_eq!(d.instances, ["i-1".to_string(), "i-2".to_string()].into());
-        assert_eq!(d.security_groups, None);
-        assert_eq!(d.attributes.connection_draining, Some(ConnectionDraining { enabled: true, timeout: Some(300) }));
-        assert_eq!(d.attributes.access_log, None);
-        assert_eq!(d.tags.len(), 3, "team + exactly two ownership tags: {:?}", d.tags);
-        assert_eq!(d.tags["elb.operator.dev/resource"], "default/my-lb");
+    fn validate_refuses_in_order_and_keeps_what_build_needs() {
+        let allowed = vec!["arn:aws:iam::111111111111:role/elb-*".to_string()];
+        let policy = Policy {
+            cluster_name: "prod",
+            default_region: "eu-west-1",
+            allowed_role_arns: &allowed,
+            require_class: false,
+            cluster_uid: None,
+        };
+        const ROLE: &str = "roleArn: arn:aws:iam::222222222222:role/other";
+        const BAD_LISTENERS: &str = "listeners: []";
+        let both = lb("team-a", &format!("{{{ROLE}, {BAD_LISTENERS}, healthCheckRef: {{name: hc}}}}"));
+        let refused = validate(&both, referenced(Some(("hc", false))), &policy).unwrap_err();
+        assert_eq!(refused.reason, "RoleNotAllowed");
+        assert!(refused.message.contains("role/other"), "{}", refused.message);
+
+        let no_hc = lb("team-a", &format!("{{{BAD_LISTENERS}, healthCheckRef: {{name: hc}}}}"));
+        let refused = validate(&no_hc, referenced(Some(("hc", false))), &policy).unwrap_err();
+        assert_eq!((refused.reason, refused.message.as_str()), ("HealthCheckNotFound", "HealthCheck team-a/hc does not exist"));
+        assert_eq!(validate(&no_hc, referenced(Some(("hc", true))), &policy).unwrap_err().reason, "InvalidSpec");
+
+        let mut bad_selector = referenced(None);
+        bad_selector.backends = Err(crate::controller::backends::SelectorError { field: "spec.backends.podSelector", message: "x".into() });
+        let ok = lb("team-a", "listeners: [{port: 80, instancePort: 80, protocol: TCP}]");
+        assert_eq!(validate(&ok, bad_selector, &policy).unwrap_err().reason, "InvalidSpec");
+
+        let v = validate(&ok, referenced(None), &policy).unwrap();
+        assert_eq!(v.scope, Scope { region: "eu-west-1".into(), role: None });
+        assert_eq!(v.name, ok.load_balancer_name());
+        assert_eq!(v.owner, Owner::new("prod", "team-a", "my-lb"));
+        assert_eq!(v.backends.instance_ids(), ["i-1".to_string()].into());
+        assert!(v.health_check.is_none());
     }
 
     #[test]
     fn auto_scaling_groups_are_wanted_as_named_and_bad_names_refused() {
         let mut s = spec(TUTORIAL);
         s.backends.as_mut().unwrap().auto_scaling_groups = vec!["web-asg".into(), "batch.v2".into()];
-        let d = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap();
+        let d = validated(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap();
         assert_eq!(d.auto_scaling_groups, ["batch.v2".to_string(), "web-asg".to_string()].into());
         for bad in ["", "has:colon", "has space", &"x".repeat(256)] {
             s.backends.as_mut().unwrap().auto_scaling_groups = vec![bad.to_string()];
-            let e = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap_err();
+            let e = validated(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap_err();
             assert!(e.message.contains("autoScalingGroups"), "{bad:?}: {e:?}");
         }
-    }
-
-    #[test]
-    fn scheme_and_protocols_become_the_elb_model() {
-        let s = spec("{scheme: internal, listeners: [{port: 443, instancePort: 80, protocol: SSL, sslCertificateId: 'arn:aws:iam::123456789012:server-certificate/x'}]}");
-        let d = desired_state(&s, "x", None, &resolved(&[]), &owner()).unwrap();
-        assert_eq!(d.scheme, Some(elb::Scheme::Internal));
-        assert_eq!((&d.listeners[0].protocol, &d.listeners[0].instance_protocol), (&elb::Protocol::SSL, &elb::Protocol::TCP));
-    }
-
-    #[test]
-    fn ownership_tags_win_over_user_tags() {
-        let mut s = spec(TUTORIAL);
-        s.tags.insert("elb.operator.dev/cluster".into(), "spoofed".into());
-        let d = desired_state(&s, "my-lb", None, &resolved(&[]), &owner()).unwrap();
-        assert_eq!(d.tags["elb.operator.dev/cluster"], "prod");
-    }
-
-    #[test]
-    fn zones_follow_backends_when_unset() {
-        let s = spec("listeners: [{port: 80, instancePort: 80, protocol: TCP}]");
-        let r = resolved(&[("i-1", Some("us-east-1c")), ("i-2", Some("us-east-1a")), ("i-3", None)]);
-        let d = desired_state(&s, "x", None, &r, &owner()).unwrap();
-        assert_eq!(d.placement, Placement::Zones(["us-east-1a".to_string(), "us-east-1c".to_string()].into()));
-        let s = spec("{listeners: [{port: 80, instancePort: 80, protocol: TCP}], subnets: [subnet-1]}");
-        assert_eq!(desired_state(&s, "x", None, &r, &owner()).unwrap().placement, Placement::Subnets(["subnet-1".to_string()].into()));
     }
 
     #[test]
@@ -368,21 +466,21 @@ tags: {team: web}
             "{listeners: [{port: 80, instancePort: 80, protocol: TCP}], availabilityZones: [a], subnets: [s]}",
         ];
         for c in cases {
-            let err = desired_state(&spec(c), "x", None, &resolved(&[]), &owner()).unwrap_err();
+            let err = validated(&spec(c), "x", None, &resolved(&[]), &owner()).unwrap_err();
             assert_eq!(err.reason, "InvalidSpec", "{c}");
         }
         let ok = "listeners: [{port: 443, instancePort: 80, protocol: HTTPS, sslCertificateId: 'arn:aws:acm:us-east-1:123456789012:certificate/abc'}]";
-        assert!(desired_state(&spec(ok), "x", None, &resolved(&[]), &owner()).is_ok());
+        assert!(validated(&spec(ok), "x", None, &resolved(&[]), &owner()).is_ok());
     }
 
     #[test]
     fn role_allow_list_patterns() {
         let allowed = vec!["arn:aws:iam::111111111111:role/elb-*".to_string(), "arn:aws:iam::222222222222:role/exact".to_string()];
-        assert!(role_allowed("arn:aws:iam::111111111111:role/elb-operator", &allowed));
-        assert!(role_allowed("arn:aws:iam::222222222222:role/exact", &allowed));
-        assert!(!role_allowed("arn:aws:iam::222222222222:role/exactly", &allowed));
-        assert!(!role_allowed("arn:aws:iam::333333333333:role/elb-operator", &allowed));
-        assert!(!role_allowed("arn:aws:iam::111111111111:role/elb-operator", &[]), "empty allows nothing");
+        assert!(tenancy::glob::matches_any(&allowed, "arn:aws:iam::111111111111:role/elb-operator"));
+        assert!(tenancy::glob::matches_any(&allowed, "arn:aws:iam::222222222222:role/exact"));
+        assert!(!tenancy::glob::matches_any(&allowed, "arn:aws:iam::222222222222:role/exactly"));
+        assert!(!tenancy::glob::matches_any(&allowed, "arn:aws:iam::333333333333:role/elb-operator"));
+        assert!(!tenancy::glob::matches_any(&[], "arn:aws:iam::111111111111:role/elb-operator"), "empty allows nothing");
     }
 
     /// The rules the CRD gained for what AWS refuses later are repeated here, each with a
@@ -408,7 +506,7 @@ tags: {team: web}
             ("{tags: {team: 'a;b'}, listeners: [{port: 80, instancePort: 80, protocol: TCP}]}".into(), "may only contain"),
         ];
         for (yaml, says) in &cases {
-            let err = desired_state(&spec(yaml), "x", None, &resolved(&[]), &owner()).unwrap_err();
+            let err = validated(&spec(yaml), "x", None, &resolved(&[]), &owner()).unwrap_err();
             assert_eq!(err.reason, "InvalidSpec", "{yaml}");
             assert!(err.message.contains(says), "{yaml}: {}", err.message);
         }
@@ -420,7 +518,7 @@ tags: {team: web}
             "{tags: {'cost center': 'a:b/c=d+e-f@g_h.i é'}, listeners: [{port: 80, instancePort: 80, protocol: TCP}]}".into(),
         ];
         for yaml in &valid {
-            let got = desired_state(&spec(yaml), "x", None, &resolved(&[]), &owner());
+            let got = validated(&spec(yaml), "x", None, &resolved(&[]), &owner());
             assert!(got.is_ok(), "{yaml}: {:?}", got.err());
         }
     }
@@ -501,7 +599,7 @@ tags: {team: web}
             fn the_controller_refuses_what_the_crd_refuses(spec_json in lb_spec()) {
                 let spec: LoadBalancerSpec = serde_json::from_value(spec_json.clone()).unwrap();
                 let cel = LoadBalancer::new("x", spec.clone()).validate_cel();
-                let controller = desired_state(&spec, "x", None, &resolved(&[]), &owner());
+                let controller = validated(&spec, "x", None, &resolved(&[]), &owner());
                 prop_assert_eq!(
                     cel.is_ok(),
                     controller.is_ok(),

@@ -1,0 +1,86 @@
+//! Step 1, resolve: read what a LoadBalancer refers to, from the caches: its HealthCheck,
+//! and the pods and nodes its backends select (as EC2 instances). Reads only; nothing is
+//! judged here: a missing HealthCheck or a bad selector is [`super::validate`]'s to refuse.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use kube::runtime::reflector::ObjectRef;
+use kube::ResourceExt;
+
+use super::resource_tags::{self, ReadError, ResourceTags, Wanted};
+use crate::aws;
+use crate::controller::backends::{self, Resolved, SelectorError};
+use crate::controller::context::Context;
+use crate::controller::scope::Scope;
+use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
+use crate::tenancy::{self, Refusal, RefusalReason};
+
+/// The objects a LoadBalancer refers to, as the caches hold them.
+#[derive(Debug, Clone)]
+pub struct Referenced {
+    /// `spec.healthCheckRef`: its name, and the HealthCheck when the cache has it.
+    pub health_check: Option<(String, Option<Arc<HealthCheck>>)>,
+    /// The instances the backends select, or why the selectors cannot be read.
+    pub backends: Result<Resolved, SelectorError>,
+    /// Every LoadBalancerClass in the cluster, and the labels of the LoadBalancer's
+    /// namespace: what the tenancy rules decide from.
+    pub classes: Vec<LoadBalancerClass>,
+    pub namespace_labels: BTreeMap<String, String>,
+    /// The tags of the AWS resources the LoadBalancer names or resolves, read only when its
+    /// class requires resource tags; a missing client is the refusal this carries.
+    pub resource_tags: Option<Result<ResourceTags, Refusal>>,
+}
+
+/// Reads the HealthCheck and the backends `lb` refers to from the caches of `ctx`, the
+/// classes and the namespace's labels, and, when the class that applies requires resource
+/// tags, the tags of the instances, groups, security groups and subnets the LoadBalancer
+/// names or resolves (batched reads, on the region's EC2 and Auto Scaling budgets). An AWS
+/// read that failed is returned, to be retried.
+pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws::Error> {
+    let mut referenced = from_caches(lb, ctx);
+    let class = tenancy::choose_class(lb.spec.class_name.as_deref(), &referenced.classes, ctx.config.require_class).ok().flatten();
+    referenced.resource_tags = match (class.filter(|c| !c.spec.required_resource_tags.is_empty()), &referenced.backends) {
+        (Some(_), Ok(resolved)) => {
+            let mut wanted = named(lb);
+            wanted.instances.extend(resolved.instance_ids());
+            let scope = Scope::of(lb, &ctx.config.default_region);
+            let ec2 = ctx.elb.ec2_for_scope(&scope).transpose()?;
+            let autoscaling = ctx.elb.autoscaling_for_scope(&scope)?;
+            match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
+                Ok(tags) => Some(Ok(tags)),
+                Err(ReadError::Aws(e)) => return Err(e),
+                // No client to read with: refused rather than admitted unchecked.
+                Err(missing) => Some(Err(Refusal::new(RefusalReason::ResourceNotAllowed, missing.to_string()))),
+            }
+        }
+        _ => None,
+    };
+    Ok(referenced)
+}
+
+/// What [`resolve`] reads from the caches alone, without the AWS tag reads (the health
+/// writer's view: it writes no AWS resource).
+pub fn from_caches(lb: &LoadBalancer, ctx: &Context) -> Referenced {
+    let ns = lb.namespace().unwrap_or_default();
+    let health_check = lb.spec.health_check_ref.as_ref().map(|r| {
+        let hc = ctx.stores.healthchecks.get(&ObjectRef::new(&r.name).within(&ns));
+        (r.name.clone(), hc)
+    });
+    let backends = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state());
+    let classes = ctx.stores.classes();
+    let namespace_labels = ctx.stores.namespace_labels(&ns);
+    Referenced { health_check, backends, classes, namespace_labels, resource_tags: None }
+}
+
+/// The AWS resources the spec names itself (not those its selectors resolve).
+pub fn named(lb: &LoadBalancer) -> Wanted {
+    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+    let backends = lb.spec.backends.as_ref();
+    Wanted {
+        instances: backends.map(|b| set(&b.instance_ids)).unwrap_or_default(),
+        groups: backends.map(|b| set(&b.auto_scaling_groups)).unwrap_or_default(),
+        security_groups: set(&lb.spec.security_groups),
+        subnets: lb.spec.subnets.as_deref().map(set).unwrap_or_default(),
+    }
+}
