@@ -234,3 +234,75 @@ fn the_chart_defaults_of_the_elb_client_flags_are_the_binary_defaults() {
         }
     }
 }
+
+/// The layers of `src/`, bottom first: a module may import only from layers below its own
+/// (`crate::Error`/`crate::Result`, the crate root's, are allowed everywhere). The same
+/// order as docs/architecture.md.
+const LAYERS: &[&[&str]] = &[
+    &["aws", "naming", "rbac"],
+    &["elb", "ec2", "autoscaling", "telemetry", "crd"],
+    &["tenancy", "reachability", "sync", "leader", "cli"],
+    &["http", "orphans"],
+    &["controller"],
+    &["operator"],
+];
+
+/// The top-level modules each `src/` module refers to through `crate::` paths, in its
+/// production code (what comes before its first `#[cfg(test)]`; comments left out).
+fn module_imports() -> std::collections::BTreeMap<String, BTreeSet<String>> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    walk(&src, &mut files);
+    let mut imports = std::collections::BTreeMap::<String, BTreeSet<String>>::new();
+    for file in files {
+        let rel = file.strip_prefix(&src).unwrap();
+        let module = rel.components().next().unwrap().as_os_str().to_string_lossy().trim_end_matches(".rs").to_string();
+        if module == "lib" || module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let production = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = production.lines().map(|l| l.split("//").next().unwrap_or_default()).collect::<Vec<_>>().join("\n");
+        let mut names = BTreeSet::new();
+        for (i, _) in code.match_indices("crate::") {
+            let rest = &code[i + "crate::".len()..];
+            if let Some(group) = rest.strip_prefix('{') {
+                let body = group.split('}').next().unwrap_or_default();
+                names.extend(body.split(',').map(|item| item.trim().split("::").next().unwrap_or_default().to_string()));
+            } else {
+                names.insert(rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or_default().to_string());
+            }
+        }
+        names.retain(|n| !n.is_empty() && *n != module && n != "Error" && n != "Result");
+        imports.entry(module).or_default().extend(names);
+    }
+    imports
+}
+
+#[test]
+fn imports_only_go_down() {
+    let layer = |module: &str| LAYERS.iter().position(|l| l.contains(&module));
+    let imports = module_imports();
+    assert!(imports.contains_key("controller") && imports["controller"].contains("sync"), "the scan sees the imports: {imports:?}");
+    let mut upward = Vec::new();
+    for (module, used) in &imports {
+        let Some(own) = layer(module) else { panic!("module {module} is in no layer of LAYERS: add it") };
+        for target in used {
+            let Some(theirs) = layer(target) else { panic!("{module} imports {target}, which is in no layer of LAYERS") };
+            if theirs >= own {
+                upward.push(format!("{module} (layer {own}) -> {target} (layer {theirs})"));
+            }
+        }
+    }
+    assert!(upward.is_empty(), "imports that do not go down:\n{}", upward.join("\n"));
+}
