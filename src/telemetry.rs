@@ -122,7 +122,8 @@ pub struct FleetMetrics {
     pub budget_configured_rate: Family<BudgetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// ELBs tagged for this cluster that no LoadBalancer resource claims, after each inventory.
     pub orphaned_load_balancers: Family<RegionLabels, Gauge>,
-    /// Scopes (region, role) with a running observer.
+    /// Scopes (region, or role and namespace) with an observer running; a scope no
+    /// LoadBalancer maps to any more is evicted within one resync interval.
     pub scopes: Gauge,
 }
 
@@ -199,7 +200,7 @@ impl Metrics {
             "ELBs tagged for this cluster that no LoadBalancer resource claims",
             fleet.orphaned_load_balancers.clone(),
         );
-        registry.register("scopes", "Scopes (region and role) with a running observer", fleet.scopes.clone());
+        registry.register("scopes", "Scopes (region, or role and namespace) with an observer running", fleet.scopes.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this process leads (or runs without leader election)", leader.clone());
         let shards_held = Gauge::default();

@@ -1,5 +1,5 @@
-//! The AWS Query protocol, as the ELB and EC2 APIs speak it, and the one call path of both
-//! clients: budget → fence → signed exchange → decode → retries → metrics, in
+//! The AWS Query protocol, as the ELB, EC2, Auto Scaling and STS APIs speak it, and the one
+//! call path of their clients: budget → fence → signed exchange → decode → retries → metrics, in
 //! [`QueryClient::call_reading`].
 //!
 //! The services differ only in what a [`Service`] says: the SigV4 name, the API version, the

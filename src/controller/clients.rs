@@ -29,18 +29,28 @@ pub trait ClientsByScope: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Drops what is kept for `scope` (its clients and credentials): no LoadBalancer uses
-    /// it any more ([`super::eviction`]). The next `*_for_scope` builds them again.
+    /// Drops the clients of `scope`, and the assumed credentials no client holds any more:
+    /// no LoadBalancer maps to the scope now (the observer ended). A later call for the
+    /// scope builds them again (a cleanup does).
     fn evict(&self, _scope: &Scope) {}
+}
+
+/// The clients of `scope` in a [`aws::Regional`]: a role scope's sessions name its tenant.
+fn get<C: aws::FromConfig>(regional: &aws::Regional<C>, scope: &Scope) -> Result<Arc<C>, aws::Error> {
+    regional.get_for(&scope.region, scope.role.as_deref(), scope.tenant())
+}
+
+fn evict<C: aws::FromConfig>(regional: &aws::Regional<C>, scope: &Scope) -> bool {
+    regional.evict(&scope.region, scope.role.as_deref(), scope.tenant())
 }
 
 impl ClientsByScope for elb::Clients {
     fn for_scope(&self, scope: &Scope) -> Result<Arc<dyn ElbApi>, aws::Error> {
-        Ok(self.get_as(&scope.region, scope.role.as_ref())?)
+        Ok(get(self, scope)?)
     }
 
     fn evict(&self, scope: &Scope) {
-        aws::Regional::evict(self, &scope.region, scope.role.as_ref(), None);
+        evict(self, scope);
     }
 }
 
@@ -60,21 +70,20 @@ impl ClientsByScope for AwsClients {
 
     fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<Arc<dyn Ec2Api>, aws::Error>> {
         let ec2 = self.ec2.as_ref()?;
-        Some(ec2.get_as(&scope.region, scope.role.as_ref()).map(|c| c as Arc<dyn Ec2Api>))
+        Some(get(ec2, scope).map(|c| c as Arc<dyn Ec2Api>))
     }
 
     fn autoscaling_for_scope(&self, scope: &Scope) -> Result<Option<Arc<dyn AutoScalingApi>>, aws::Error> {
-        Ok(Some(self.autoscaling.get_as(&scope.region, scope.role.as_ref())?))
+        Ok(Some(get(&self.autoscaling, scope)?))
     }
 
     /// From every service: they share the assumed credentials, which go with the last
     /// client that holds them.
     fn evict(&self, scope: &Scope) {
-        let (region, role) = (&scope.region, scope.role.as_ref());
-        aws::Regional::evict(&self.elb, region, role, None);
-        aws::Regional::evict(&self.autoscaling, region, role, None);
+        evict(&self.elb, scope);
+        evict(&self.autoscaling, scope);
         if let Some(ec2) = &self.ec2 {
-            aws::Regional::evict(ec2, region, role, None);
+            evict(ec2, scope);
         }
     }
 }
@@ -92,18 +101,43 @@ impl ClientsByScope for Arc<dyn ElbApi> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::scope::TenantRole;
 
-    /// Eviction through the trait drops the scope's client from the cache, and only it.
+    fn scope(region: &str, namespace: Option<&str>) -> Scope {
+        let role = |ns: &str| TenantRole {
+            role: aws::Role { arn: "arn:aws:iam::123456789012:role/lb".into(), external_id: None },
+            tenant: aws::Tenant::new("prod", ns),
+        };
+        Scope { region: region.into(), role: namespace.map(role) }
+    }
+
+    /// A role scope's clients act for its namespace: one assumed session per namespace,
+    /// whatever the region; eviction drops a scope's clients from every service, and the
+    /// session with the last of them.
     #[test]
-    fn evicting_a_scope_drops_its_client() {
-        let clients = elb::Clients::new(aws::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:9", "a", "b"));
-        let (home, away) = (Scope { region: "us-east-1".into(), role: None }, Scope { region: "eu-west-1".into(), role: None });
-        clients.for_scope(&home).unwrap();
-        clients.for_scope(&away).unwrap();
-        assert_eq!(clients.cached().0, 2);
-        ClientsByScope::evict(&clients, &away);
-        assert_eq!(clients.cached().0, 1);
-        ClientsByScope::evict(&clients, &away);
-        assert_eq!(clients.cached().0, 1, "the other scope's stays");
+    fn role_scopes_assume_per_namespace_and_evict_from_every_service() {
+        let base = aws::ClientConfig::for_endpoint("us-east-1", "http://127.0.0.1:1", "AK", "SK");
+        let elb = elb::Clients::new(base.clone());
+        let clients = AwsClients { autoscaling: elb.beside(base.clone()), ec2: Some(elb.beside(base)), elb };
+        let (a_east, a_west, b_east, plain) = (
+            scope("us-east-1", Some("team-a")),
+            scope("us-west-2", Some("team-a")),
+            scope("us-east-1", Some("team-b")),
+            scope("us-east-1", None),
+        );
+        for s in [&a_east, &a_west, &b_east, &plain] {
+            clients.for_scope(s).unwrap();
+            clients.autoscaling_for_scope(s).unwrap().unwrap();
+            clients.ec2_for_scope(s).unwrap().unwrap();
+        }
+        assert_eq!(clients.elb.cached(), (4, 2), "team-a's two regions share one session; team-b has its own");
+        clients.evict(&a_east);
+        assert_eq!((clients.elb.cached(), clients.autoscaling.cached().0, clients.ec2.as_ref().unwrap().cached().0), ((3, 2), 3, 3));
+        clients.evict(&a_west);
+        assert_eq!(clients.elb.cached(), (2, 1), "team-a's last scope gone: its session too");
+        clients.evict(&plain);
+        assert_eq!(clients.elb.cached(), (1, 1), "team-b's session stays");
+        clients.evict(&b_east);
+        assert_eq!((clients.elb.cached(), clients.autoscaling.cached(), clients.ec2.as_ref().unwrap().cached()), ((0, 0), (0, 0), (0, 0)));
     }
 }

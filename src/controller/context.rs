@@ -26,7 +26,7 @@ pub struct Context {
     pub client: kube::Client,
     pub config: Config,
     /// The ELB, EC2 and Auto Scaling clients of each scope.
-    pub elb: Arc<dyn ClientsByScope>,
+    pub aws: Arc<dyn ClientsByScope>,
     pub metrics: Metrics,
     pub recorder: Recorder,
     pub stores: Stores,
@@ -41,7 +41,7 @@ impl Context {
     pub fn new(
         client: kube::Client,
         config: Config,
-        elb: Arc<dyn ClientsByScope>,
+        aws: Arc<dyn ClientsByScope>,
         metrics: Metrics,
         recorder: Recorder,
         stores: Stores,
@@ -56,7 +56,7 @@ impl Context {
         let schedule = Schedule::new(settings, triggers);
         let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);
         let ready = StateTally::new(metrics.load_balancers_ready.clone(), READY_STATES);
-        Context { client, config, elb, metrics, recorder, stores, schedule, instances, ready }
+        Context { client, config, aws, metrics, recorder, stores, schedule, instances, ready }
     }
 
     /// Forgets a deleted LoadBalancer.

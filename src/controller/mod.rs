@@ -7,7 +7,8 @@
 //! references (its spec or existence, not its status);
 //! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
 //! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness). Plus the objects the [`schedule`] routes
+//! changes of labels, providerID and readiness); a LoadBalancerClass it names, or any class
+//! when it names none (the default may move); a label change of its Namespace. Plus the objects the [`schedule`] routes
 //! back: a resync after drift, a poll or check result to write (poll results mostly go to
 //! the health writer beside the reconcile queue); and a retry after a failure
 //! ([`loadbalancer::error_policy`]). No timer requeues an object that converged.
@@ -19,7 +20,6 @@ pub mod clients;
 pub mod config;
 pub mod context;
 pub mod events;
-pub mod eviction;
 pub mod fingerprint;
 pub mod gates;
 pub mod groups;
@@ -62,7 +62,7 @@ use crate::telemetry::Metrics;
 pub async fn run(
     config: Config,
     client: kube::Client,
-    elb: impl ClientsByScope,
+    aws: impl ClientsByScope,
     metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), crate::Error> {
@@ -135,7 +135,7 @@ pub async fn run(
     // A gained shard triggers its HealthChecks through this one.
     let (hc_triggers, hc_triggered) = futures::channel::mpsc::unbounded();
     let shards = config.shards.clone();
-    let ctx = Arc::new(Context::new(client, config, Arc::new(elb), metrics, recorder, stores.clone(), triggers.clone()));
+    let ctx = Arc::new(Context::new(client, config, Arc::new(aws), metrics, recorder, stores.clone(), triggers.clone()));
 
     // Every task spawned here ends with this function, on every path out: also when the
     // caller drops it because the grace period after losing the lease ran out.
@@ -144,7 +144,6 @@ pub async fn run(
     if let Some(shards) = shards.clone() {
         tasks.0.push(tokio::spawn(handover::follow(shards, ctx.clone(), lb_store.clone(), hc_store.clone(), triggers, hc_triggers)));
     }
-    tasks.0.push(tokio::spawn(eviction::run(ctx.clone())));
     tasks.0.push(tokio::spawn({
         let readiness = readiness.clone();
         let stores = stores.clone();
@@ -292,6 +291,5 @@ impl Drop for Tasks {
             t.abort();
         }
         self.1.schedule.scopes.stop();
-        self.1.metrics.fleet.scopes.set(0);
     }
 }

@@ -1,4 +1,5 @@
-//! Retry delays of failed reconciles.
+//! Jitter for retry delays (the delays themselves are `loadbalancer::error_policy`'s and
+//! `loadbalancer::apply`'s).
 
 use std::time::Duration;
 

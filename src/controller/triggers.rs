@@ -1,5 +1,5 @@
 //! Which LoadBalancers a change of another object reaches. The controllers' watches map
-//! HealthCheck, Pod and Node events through these functions; they read only the caches.
+//! HealthCheck, Pod, Node, LoadBalancerClass and Namespace events through these functions; they read only the caches.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -867,86 +867,6 @@ async fn auto_scaling_groups_are_attached_reported_and_detached() {
     operator.stop().await;
 }
 
-/// The tenancy inputs trigger the LoadBalancers they concern: a LoadBalancerClass that
-/// could be its default (it names no class) and a label change of its namespace each run its
-/// reconcile again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn classes_and_namespace_labels_trigger_their_load_balancers() {
-    let (_standin, kube) = kube_client().await;
-    let ns = "loop-tenancy";
-    namespace(&kube, ns).await;
-    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
-    create(
-        &lbs,
-        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "tenant"},
-               "spec": {"loadBalancerName": "loop-tenancy", "availabilityZones": ["us-east-1a"],
-                        "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}}),
-    )
-    .await;
-    let operator = Operator::start(&kube, ns).await;
-    eventually("Ready", || async { lbs.get("tenant").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
-    // Settled: no reconcile for a second.
-    let mut settled = operator.reconciles("loadbalancer");
-    let mut quiet = false;
-    for _ in 0..30 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let now = operator.reconciles("loadbalancer");
-        if std::mem::replace(&mut settled, now) == now {
-            quiet = true;
-            break;
-        }
-    }
-    assert!(quiet, "the LoadBalancer never stopped reconciling");
-
-    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
-    create(
-        &classes,
-        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass", "metadata": {"name": "gold"}, "spec": {}}),
-    )
-    .await;
-    eventually("a reconcile after the class", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
-
-    let settled = operator.reconciles("loadbalancer");
-    let namespaces: Api<Namespace> = Api::all(kube.clone());
-    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"tenant": "a"}}}))).await.unwrap();
-    eventually("a reconcile after the label", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
-
-    lbs.delete("tenant", &DeleteParams::default()).await.unwrap();
-    eventually("resource gone", || async { lbs.get_opt("tenant").await.unwrap().is_none().then_some(()) }).await;
-    operator.stop().await;
-}
-
-/// A scope whose last LoadBalancer is deleted has its observer stopped within one resync
-/// interval (the `elb_operator_scopes` gauge falls to 0), and a new LoadBalancer starts it
-/// again.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_scope_without_load_balancers_is_evicted_within_a_resync_interval() {
-    let (_standin, kube) = kube_client().await;
-    let ns = "loop-evict";
-    namespace(&kube, ns).await;
-    let resync = Duration::from_secs(2);
-    let metrics = Metrics::new();
-    let config = Config { resync_interval: resync, ..Operator::config(ns) };
-    let operator = Operator::start_with(&kube, config, Clients::new(crate::config()), metrics.clone()).await;
-    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
-    let lb = json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "evicted"},
-                    "spec": {"loadBalancerName": "loop-evict", "availabilityZones": ["us-east-1a"],
-                             "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}});
-    let scopes = || metrics.fleet.scopes.get();
-    for round in 0..2 {
-        create(&lbs, lb.clone()).await;
-        eventually("Ready", || async { lbs.get("evicted").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
-        assert_eq!(scopes(), 1, "round {round}: the scope's observer runs");
-        lbs.delete("evicted", &DeleteParams::default()).await.unwrap();
-        eventually("resource gone", || async { lbs.get_opt("evicted").await.unwrap().is_none().then_some(()) }).await;
-        let gone = std::time::Instant::now();
-        eventually("scope evicted", || async { (scopes() == 0).then_some(()) }).await;
-        // Within one resync interval, plus the cache's delay in seeing the deletion.
-        assert!(gone.elapsed() < resync + Duration::from_secs(1), "round {round}: evicted after {:?}", gone.elapsed());
-    }
-    operator.stop().await;
-}
-
 /// The finalizer comes with the first AWS write: a refused LoadBalancer never gets it and
 /// is deleted at once (and leaves the Ready gauge); a valid one gets it before its ELB
 /// exists: while the finalizer cannot be added, no ELB is created.
@@ -1002,5 +922,165 @@ async fn the_finalizer_comes_with_the_first_aws_write() {
     lbs.delete("valid", &DeleteParams::default()).await.unwrap();
     eventually("valid gone", || async { lbs.get_opt("valid").await.unwrap().is_none().then_some(()) }).await;
     assert_eq!(execute::describe(&client(), "loop-fin-valid").await.unwrap(), None);
+    operator.stop().await;
+}
+
+/// [`AwsClients`] shared with the test, which reads what they cache.
+struct SharedClients(std::sync::Arc<AwsClients>);
+
+impl ClientsByScope for SharedClients {
+    fn for_scope(&self, scope: &Scope) -> Result<std::sync::Arc<dyn ElbApi>, aws::Error> {
+        self.0.for_scope(scope)
+    }
+    fn ec2_for_scope(&self, scope: &Scope) -> Option<Result<std::sync::Arc<dyn elb_operator::ec2::Ec2Api>, aws::Error>> {
+        self.0.ec2_for_scope(scope)
+    }
+    fn autoscaling_for_scope(
+        &self,
+        scope: &Scope,
+    ) -> Result<Option<std::sync::Arc<dyn elb_operator::autoscaling::AutoScalingApi>>, aws::Error> {
+        self.0.autoscaling_for_scope(scope)
+    }
+    fn evict(&self, scope: &Scope) {
+        self.0.evict(scope)
+    }
+}
+
+/// A scope with no LoadBalancer left is stopped and evicted within one resync interval.
+/// Two namespaces' LoadBalancers managed as one role (a scope, and a session, per
+/// namespace) and one with the operator's credentials (the region's scope); once namespace
+/// a's is deleted, its observer ends and its clients and session are dropped, while the
+/// others go on; then the others too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scope_without_load_balancers_is_stopped_and_evicted() {
+    let (_standin, kube) = kube_client().await;
+    let (ns, ns_b) = ("loop-evict", "loop-evict-b");
+    namespace(&kube, ns).await;
+    namespace(&kube, ns_b).await;
+    let role = "arn:aws:iam::123456789012:role/loop-evict";
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let lbs_b: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns_b);
+    let listeners = json!([{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]);
+    let lb = |name: &str, spec: serde_json::Value| json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": name}, "spec": spec});
+    create(
+        &lbs,
+        lb(
+            "as-role",
+            json!({"loadBalancerName": "loop-evict-role", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role}),
+        ),
+    )
+    .await;
+    create(
+        &lbs_b,
+        lb(
+            "as-role",
+            json!({"loadBalancerName": "loop-evict-role-b", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role}),
+        ),
+    )
+    .await;
+    create(&lbs, lb("plain", json!({"loadBalancerName": "loop-evict-plain", "availabilityZones": ["us-east-1a"], "listeners": listeners})))
+        .await;
+
+    let elb = Clients::new(crate::config());
+    let autoscaling = elb.beside(elb_operator::autoscaling::client_config(&crate::config(), Some(&MOTO.endpoint), &|_| None).unwrap());
+    let clients = std::sync::Arc::new(AwsClients { elb, autoscaling, ec2: None });
+    let resync = Duration::from_secs(1);
+    let config = Config { resync_interval: resync, allowed_role_arns: vec![role.into()], namespace: None, ..Operator::config(ns) };
+    let operator = Operator::start_with(&kube, config, SharedClients(clients.clone()), Metrics::new()).await;
+    let scopes = || operator.metrics.fleet.scopes.get();
+
+    for (api, name) in [(&lbs, "as-role"), (&lbs, "plain"), (&lbs_b, "as-role")] {
+        eventually("Ready", || async { api.get(name).await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    }
+    assert_eq!(scopes(), 3, "the region's scope and the role's for each namespace");
+    assert_eq!(clients.elb.cached(), (3, 2), "an ELB client per scope; the role assumed once per namespace");
+    assert_eq!(clients.autoscaling.cached(), (3, 2), "and an Auto Scaling client, with the same credentials");
+
+    // The role's scope goes within a resync interval of its last LoadBalancer (a margin for
+    // the cleanup and the pass under way).
+    lbs.delete("as-role", &DeleteParams::default()).await.unwrap();
+    eventually("as-role gone", || async { lbs.get_opt("as-role").await.unwrap().is_none().then_some(()) }).await;
+    let gone = tokio::time::Instant::now();
+    let evicted = test_support::poll(resync * 5, || async { (scopes() == 2 && clients.elb.cached() == (2, 1)).then_some(()) }).await;
+    assert!(
+        evicted.is_some(),
+        "scopes {} and cached {:?} {:?} after the role's last LoadBalancer left",
+        scopes(),
+        clients.elb.cached(),
+        gone.elapsed()
+    );
+    assert_eq!(clients.autoscaling.cached(), (2, 1), "namespace a's Auto Scaling client went with its scope; b's session stays");
+    assert!(execute::describe(&client(), "loop-evict-plain").await.unwrap().is_some());
+
+    // A new LoadBalancer of the role starts its scope again.
+    create(
+        &lbs,
+        lb(
+            "again",
+            json!({"loadBalancerName": "loop-evict-again", "availabilityZones": ["us-east-1a"], "listeners": listeners, "roleArn": role}),
+        ),
+    )
+    .await;
+    eventually("again Ready", || async { lbs.get("again").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    assert_eq!((scopes(), clients.elb.cached()), (3, (3, 2)));
+
+    for (api, name) in [(&lbs, "again"), (&lbs, "plain"), (&lbs_b, "as-role")] {
+        api.delete(name, &DeleteParams::default()).await.unwrap();
+    }
+    for api in [&lbs, &lbs_b] {
+        eventually("resources gone", || async { api.list(&ListParams::default()).await.unwrap().items.is_empty().then_some(()) }).await;
+    }
+    let evicted = test_support::poll(resync * 5, || async { (scopes() == 0 && clients.elb.cached() == (0, 0)).then_some(()) }).await;
+    assert!(evicted.is_some(), "scopes {} and cached {:?} with no LoadBalancer left", scopes(), clients.elb.cached());
+    assert_eq!(clients.autoscaling.cached(), (0, 0));
+    operator.stop().await;
+}
+
+/// The tenancy inputs trigger the LoadBalancers they concern: a LoadBalancerClass that
+/// could be its default (it names no class) and a label change of its namespace each run its
+/// reconcile again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classes_and_namespace_labels_trigger_their_load_balancers() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-tenancy";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "tenant"},
+               "spec": {"loadBalancerName": "loop-tenancy", "availabilityZones": ["us-east-1a"],
+                        "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+    eventually("Ready", || async { lbs.get("tenant").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    // Settled: no reconcile for a second.
+    let mut settled = operator.reconciles("loadbalancer");
+    let mut quiet = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = operator.reconciles("loadbalancer");
+        if std::mem::replace(&mut settled, now) == now {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(quiet, "the LoadBalancer never stopped reconciling");
+
+    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
+    create(
+        &classes,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass", "metadata": {"name": "gold"}, "spec": {}}),
+    )
+    .await;
+    eventually("a reconcile after the class", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
+
+    let settled = operator.reconciles("loadbalancer");
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"tenant": "a"}}}))).await.unwrap();
+    eventually("a reconcile after the label", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
+
+    lbs.delete("tenant", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("tenant").await.unwrap().is_none().then_some(()) }).await;
     operator.stop().await;
 }

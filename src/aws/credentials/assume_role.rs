@@ -1,5 +1,5 @@
 //! STS `AssumeRole` for `spec.roleArn`: the operator's own credentials (the default chain)
-//! sign the request; the role's temporary credentials come back, cached per role by
+//! sign the request; the role's temporary credentials come back, cached per (role, external id, tenant) by
 //! [`super::SharedCredentials`] and refreshed before they expire.
 
 use std::time::{Duration, SystemTime};

@@ -41,7 +41,7 @@ const FIRST_INVENTORY_WAIT: Duration = Duration::from_secs(30);
 /// Does what the schedule decides for `lb`, whose validated and built state is `inputs`.
 pub async fn apply(lb: &LoadBalancer, ctx: &Arc<Context>, inputs: &SyncInputs) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
-    let elb = match ctx.elb.for_scope(&inputs.scope) {
+    let elb = match ctx.aws.for_scope(&inputs.scope) {
         Ok(c) => c,
         Err(e) => return Err(report::aws_failed(lb, ctx, inputs, e, StatusWrite::default()).await),
     };
@@ -150,7 +150,7 @@ async fn full_sync(
     known: Known<'_>,
 ) -> Result<Action> {
     let key = ObjectRef::from_obj(lb);
-    let autoscaling = match ctx.elb.autoscaling_for_scope(&inputs.scope) {
+    let autoscaling = match ctx.aws.autoscaling_for_scope(&inputs.scope) {
         Ok(c) => c,
         Err(e) => return Err(report::aws_failed(lb, ctx, inputs, e, StatusWrite::default()).await),
     };

@@ -1,6 +1,9 @@
-//! Step 6, cleanup (the finalizer's): `Delete` removes the ELB this resource owns (already
-//! gone is success); `Retain` leaves it, tagged for the orphan report; a foreign ELB is
-//! never deleted and never blocks deletion.
+//! Step 6, cleanup (the finalizer's), under the class's rules (no role or region it does not
+//! grant is used): `Delete` (the spec's, else the class's default) removes the ELB this
+//! resource owns (already gone is success); `Retain` leaves it, tagged for the orphan report;
+//! an ELB tagged adopted is kept unless the spec itself says `Delete`; a foreign ELB is
+//! never deleted and never blocks deletion. A deletion that cannot succeed gives up and
+//! leaves the ELB rather than hold the finalizer forever.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +17,9 @@ use tracing::{debug, warn};
 use super::report::{action_of, error_reason};
 use super::validate::Policy;
 use crate::aws;
-use crate::controller::context::{Context, Scope};
+use crate::controller::context::Context;
 use crate::controller::groups::groups_named;
+use crate::controller::scope::Scope;
 use crate::crd::{DeletionPolicy, LoadBalancer};
 use crate::sync::execute::{self, Deleted};
 use crate::sync::ownership::Owner;
@@ -38,7 +42,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let key = ObjectRef::from_obj(&*lb);
     ctx.forget(&key);
     let name = lb.load_balancer_name();
-    let scope = Scope::of(&lb, &ctx.config.default_region);
+    let scope = Scope::of(&lb, &ctx.config.default_region, &ctx.config.cluster_name);
     let region = scope.region.clone();
     // The class's rules bind cleanup too: a role or region the class (no longer) grants is
     // never used; the ELB is left in place, the orphan report lists it.
@@ -62,7 +66,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
         // Marked for the orphan report; best effort, deletion never waits on it.
         let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
-        let marked = match ctx.elb.for_scope(&scope) {
+        let marked = match ctx.aws.for_scope(&scope) {
             Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
             Err(e) => Err(e),
         };
@@ -73,7 +77,7 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     }
     let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
     let explicit_delete = lb.spec.deletion_policy == Some(DeletionPolicy::Delete);
-    let result = match (ctx.elb.for_scope(&scope), ctx.elb.autoscaling_for_scope(&scope)) {
+    let result = match (ctx.aws.for_scope(&scope), ctx.aws.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {
             let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };
             match execute::detach_groups(apis, &name, &owner, &groups_named(&lb), explicit_delete).await {

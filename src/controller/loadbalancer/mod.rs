@@ -1,7 +1,8 @@
 //! The LoadBalancer controller, as a pipeline of steps, each in its own file:
 //!
 //! 1. [`resolve`]: read the objects the spec refers to (its HealthCheck; the pods and nodes
-//!    its backends select), from the caches;
+//!    its backends select; the classes and the namespace's labels), from the caches, and
+//!    the AWS resource tags its class requires;
 //! 2. [`validate`]: judge them and the spec against the rules and the operator's policy,
 //!    into a [`validate::ValidatedSpec`], or a refusal (reported, no AWS write);
 //! 3. [`build`]: the desired ELB state (pure);

@@ -1,6 +1,8 @@
-//! Step 1, resolve: read what a LoadBalancer refers to, from the caches: its HealthCheck,
-//! and the pods and nodes its backends select (as EC2 instances). Reads only; nothing is
-//! judged here: a missing HealthCheck or a bad selector is [`super::validate`]'s to refuse.
+//! Step 1, resolve: read what a LoadBalancer refers to: from the caches, its HealthCheck,
+//! the pods and nodes its backends select (as EC2 instances), the LoadBalancerClasses and
+//! its namespace's labels; from AWS, only when its class requires resource tags, the tags of
+//! the resources it names or resolves. Reads only; nothing is judged here: a missing
+//! HealthCheck, a bad selector or a class's refusal is [`super::validate`]'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -44,9 +46,9 @@ pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws
         (Some(_), Ok(resolved)) => {
             let mut wanted = named(lb);
             wanted.instances.extend(resolved.instance_ids());
-            let scope = Scope::of(lb, &ctx.config.default_region);
-            let ec2 = ctx.elb.ec2_for_scope(&scope).transpose()?;
-            let autoscaling = ctx.elb.autoscaling_for_scope(&scope)?;
+            let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
+            let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
+            let autoscaling = ctx.aws.autoscaling_for_scope(&scope)?;
             match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
                 Ok(tags) => Some(Ok(tags)),
                 Err(ReadError::Aws(e)) => return Err(e),

@@ -102,16 +102,17 @@ pub struct ValidatedSpec {
     pub(super) placement: Option<Placement>,
     pub(super) security_groups: Option<BTreeSet<String>>,
     pub(super) attributes: LoadBalancerAttributes,
-    /// `spec.tags` (the ownership tags are added by build).
+    /// `spec.tags` and the class's tags (the ownership tags are added by build).
     pub(super) tags: BTreeMap<String, String>,
     pub(super) auto_scaling_groups: BTreeSet<String>,
     /// Private: no other module can construct one.
     _sealed: (),
 }
 
-/// Validates `lb` and what it refers to against `policy`: the role allow-list first, then
-/// the HealthCheck, the backend selectors and the spec's own rules (in that order: the
-/// first refusal is reported). Pure.
+/// Validates `lb` and what it refers to against `policy`: the tenancy rules first (class,
+/// namespace, role, region, scheme, adoption, tags), then the HealthCheck, the backend
+/// selectors, the resource tags the class requires and the spec's own rules (in that order:
+/// the first refusal is reported). Pure.
 pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
     let ns = lb.namespace().unwrap_or_default();
     let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))
@@ -120,7 +121,7 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
     if let Some(uid) = policy.cluster_uid {
         owner = owner.with_cluster_uid(uid);
     }
-    let scope = Scope::of(lb, policy.default_region);
+    let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
     let health_check = match referenced.health_check {
         None => None,
         Some((name, None)) => {

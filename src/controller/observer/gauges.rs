@@ -10,11 +10,10 @@ use crate::controller::context::Context;
 use crate::controller::scope::Scope;
 use crate::elb::ElbApi;
 
-/// Removes the budget gauges of `scope`.
-pub(super) fn forget(ctx: &Context, scope: &Scope) {
-    let fleet = &ctx.metrics.fleet;
+/// Removes the budget gauges of `scope`'s labels.
+pub(super) fn forget(fleet: &crate::telemetry::FleetMetrics, scope: &Scope) {
     for kind in ["describe", "mutate"] {
-        let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_ref(), kind);
+        let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_deref(), kind);
         fleet.budget_rate.remove(&labels);
         fleet.budget_configured_rate.remove(&labels);
     }
@@ -54,7 +53,7 @@ pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {
     fleet.oldest_health_observation_seconds.set(oldest_health.as_secs_f64());
     if let Some(b) = elb.budget() {
         for (kind, bucket) in [("describe", &b.describe), ("mutate", &b.mutate)] {
-            let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_ref(), kind);
+            let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_deref(), kind);
             fleet.budget_rate.get_or_create(&labels).set(bucket.current_rate());
             fleet.budget_configured_rate.get_or_create(&labels).set(bucket.configured_rate());
         }

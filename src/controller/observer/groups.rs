@@ -17,7 +17,7 @@ pub(super) async fn first_groups(ctx: &Context, scope: &Scope) -> inventory::Gro
     if names.is_empty() {
         return Default::default();
     }
-    let read = match ctx.elb.autoscaling_for_scope(scope) {
+    let read = match ctx.aws.autoscaling_for_scope(scope) {
         Ok(Some(autoscaling)) => inventory::GroupsSeen::read(&*autoscaling, names).await,
         Ok(None) => return Default::default(),
         Err(e) => Err(e),

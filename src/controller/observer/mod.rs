@@ -21,6 +21,11 @@
 //!   resync on the EC2 client's own budget; the result is handed to the reconcile to write,
 //!   like a poll's.
 //! - **Gauges** of the pending work and the budget, every tick (`gauges.rs`).
+//! - **Eviction**: when an inventory pass is due and no LoadBalancer in the cache maps to
+//!   the scope any more (one being deleted still does: its cleanup needs the scope), the
+//!   observer retires the scope and ends, and its clients and assumed credentials are
+//!   dropped (`ClientsByScope::evict`): within one resync interval of the last LoadBalancer
+//!   leaving. A LoadBalancer that maps to it later starts it again.
 
 mod drift;
 mod gauges;
@@ -34,7 +39,7 @@ use std::time::Duration;
 
 use kube::ResourceExt;
 use tokio::time::Instant;
-use tracing::{info_span, warn, Instrument};
+use tracing::{info, info_span, warn, Instrument};
 
 use super::context::Context;
 use super::loadbalancer::reachable::{self, Denied};
@@ -44,50 +49,72 @@ use crate::crd::LoadBalancer;
 
 /// The longest the observer sleeps between looks at the budget and the schedule.
 const TICK: Duration = Duration::from_millis(500);
+/// How long a retired observer waits for its polls and checks in flight.
+const IN_FLIGHT_WAIT: Duration = Duration::from_secs(30);
 /// A failed inventory pass is retried after this long.
 const INVENTORY_RETRY: Duration = Duration::from_secs(30);
 
-/// Runs the observer of `scope` until aborted.
+/// Runs the observer of `scope` until aborted, or until no LoadBalancer maps to the scope.
 pub async fn run(ctx: Arc<Context>, scope: Scope) {
+    ctx.schedule.scopes.count_into(ctx.metrics.fleet.scopes.clone());
     let span = info_span!("observer", scope = %scope);
-    observe(ctx, scope).instrument(span).await
+    observe(ctx.clone(), scope.clone()).instrument(span).await;
+    // The observer's clients are dropped: the scope's clients, and the credentials only they
+    // held, can go (a health poll still in flight keeps them until the next eviction).
+    ctx.aws.evict(&scope);
+    // Its gauges would otherwise keep their last values (an orphan count, a budget) for as
+    // long as the process runs; unless another observed scope publishes the same series.
+    if !shares_labels(&scope, &ctx.schedule.scopes.observed()) {
+        gauges::forget(&ctx.metrics.fleet, &scope);
+        orphans::forget(&ctx.metrics.fleet, &scope);
+    }
 }
 
-/// Removes the gauges of an evicted `scope` (its budget, its orphan count), so that a
-/// scope no longer observed exports nothing stale; unless a `running` scope shares its
-/// labels (region and account: the roles of one account share them).
-pub fn forget(ctx: &Context, scope: &Scope, running: &[Scope]) {
-    let labels = |s: &Scope| crate::telemetry::RegionLabels::of(&s.region, s.role.as_ref());
-    if running.iter().any(|s| labels(s) == labels(scope)) {
-        return;
-    }
-    gauges::forget(ctx, scope);
-    orphans::forget(ctx, scope);
+/// Whether one of `others` publishes its gauges under the labels of `scope` (region and
+/// account: the roles of one account, and the namespaces of one role, share them). Pure.
+fn shares_labels(scope: &Scope, others: &[Scope]) -> bool {
+    let labels = |s: &Scope| crate::telemetry::RegionLabels::of(&s.region, s.role.as_deref());
+    others.iter().any(|o| labels(o) == labels(scope))
 }
 
 /// The LoadBalancers of `scope` in the cache whose shards this process holds, synced since
 /// the start or not.
 fn cached_in(ctx: &Context, scope: &Scope) -> Vec<Arc<LoadBalancer>> {
-    let default_region = &ctx.config.default_region;
+    let (default_region, cluster) = (&ctx.config.default_region, &ctx.config.cluster_name);
     ctx.stores
         .loadbalancers
         .state()
         .into_iter()
-        .filter(|lb| &Scope::of(lb, default_region) == scope && ctx.holds(lb.namespace().as_deref(), &lb.name_any()))
+        .filter(|lb| &Scope::of(lb, default_region, cluster) == scope && ctx.holds(lb.namespace().as_deref(), &lb.name_any()))
         .collect()
 }
 
+/// Whether any of `lbs` maps to `scope`: whatever its shard, and also while it is being
+/// deleted (its cleanup calls AWS in the scope). Pure.
+fn in_use<'a>(scope: &Scope, lbs: impl IntoIterator<Item = &'a LoadBalancer>, default_region: &str, cluster: &str) -> bool {
+    lbs.into_iter().any(|lb| &Scope::of(lb, default_region, cluster) == scope)
+}
+
+/// Retires `scope` ([`Scopes::retire`](super::schedule::scopes::Scopes::retire)) if no
+/// LoadBalancer in the cache maps to it; returns whether it did.
+fn retire_if_unused(ctx: &Context, scope: &Scope) -> bool {
+    ctx.schedule.scopes.retire(scope, || {
+        let lbs = ctx.stores.loadbalancers.state();
+        in_use(scope, lbs.iter().map(|lb| &**lb), &ctx.config.default_region, &ctx.config.cluster_name)
+    })
+}
+
 async fn observe(ctx: Arc<Context>, scope: Scope) {
-    // Registered before it was started: counted here, and by the sweep that evicts it.
-    ctx.metrics.fleet.scopes.set(ctx.schedule.scopes.len() as i64);
-    let elb = match ctx.elb.for_scope(&scope) {
+    let elb = match ctx.aws.for_scope(&scope) {
         Ok(elb) => elb,
         Err(e) => {
             warn!(error = %e, "no ELB client for the scope; no inventory or health polls");
+            // Its next sync starts the observer again.
+            ctx.schedule.scopes.retire(&scope, || false);
             return;
         }
     };
-    let ec2 = match ctx.elb.ec2_for_scope(&scope) {
+    let ec2 = match ctx.aws.ec2_for_scope(&scope) {
         Some(Ok(ec2)) => Some(ec2),
         Some(Err(e)) => {
             warn!(error = %e, "no EC2 client for the scope; no backend reachability checks");
@@ -109,6 +136,19 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
     // Bounded: one iteration per tick at least, for as long as the controllers run (the
     // task is aborted when they stop); u32::MAX ticks is decades.
     for _ in 0..u32::MAX {
+        // Checked at the inventory's pace: within one resync interval of the last
+        // LoadBalancer leaving the cache.
+        if Instant::now() >= next_inventory && retire_if_unused(&ctx, &scope) {
+            info!("no LoadBalancer maps to the scope any more; its observer ends and its clients are dropped");
+            // The polls and checks in flight hold the scope's clients: with every slot back,
+            // none does (bounded by the clients' timeouts).
+            let slots = async {
+                let _ = polls.acquire_many(polls::IN_FLIGHT as u32).await;
+                let _ = checks.acquire_many(reachable::CHECKS_IN_FLIGHT as u32).await;
+            };
+            let _ = tokio::time::timeout(IN_FLIGHT_WAIT, slots).await;
+            return;
+        }
         // A shard was gained: its objects' first syncs wait for a fresh pass.
         if scopes.refreshes() != refreshes {
             refreshes = scopes.refreshes();
@@ -150,5 +190,70 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
             _ = tokio::time::sleep_until(until) => {}
             _ = wake => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lb(ns: &str, region: Option<&str>, role: Option<&str>, deleting: bool) -> LoadBalancer {
+        let mut lb: LoadBalancer = serde_json::from_value(serde_json::json!({
+            "apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer",
+            "metadata": {"name": "web", "namespace": ns},
+            "spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}], "region": region, "roleArn": role},
+        }))
+        .expect("a LoadBalancer");
+        if deleting {
+            lb.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now()));
+        }
+        lb
+    }
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/lb";
+
+    /// A scope is in use while any LoadBalancer maps to it, also one being deleted; a role
+    /// scope only by LoadBalancers of its own namespace.
+    #[test]
+    fn a_scope_is_unused_once_no_load_balancer_maps_to_it() {
+        let used = |scope: &Scope, lbs: &[LoadBalancer]| in_use(scope, lbs, "us-east-1", "prod");
+        let region = Scope::of(&lb("a", None, None, false), "us-east-1", "prod");
+        let team_a = Scope::of(&lb("a", None, Some(ROLE), false), "us-east-1", "prod");
+        assert!(used(&region, &[lb("b", Some("us-east-1"), None, false)]), "any namespace's, in the default region");
+        assert!(!used(&region, &[lb("b", Some("eu-west-1"), None, false)]), "another region");
+        assert!(!used(&region, &[lb("a", None, Some(ROLE), false)]), "the region as a role is another scope");
+        assert!(!used(&region, &[]));
+        assert!(used(&team_a, &[lb("b", None, None, false), lb("a", None, Some(ROLE), true)]), "deleting: its cleanup needs it");
+        assert!(!used(&team_a, &[lb("b", None, Some(ROLE), false)]), "another namespace's session");
+        assert!(!used(&team_a, &[lb("a", None, Some("arn:aws:iam::123456789012:role/other"), false)]));
+    }
+
+    /// An ended scope's gauges go unless another observed scope publishes the same series:
+    /// another namespace of its role, or another role of its account, in its region.
+    #[test]
+    fn an_ended_scopes_gauges_go_unless_another_scope_shares_their_labels() {
+        let scope = |ns: &str, region: Option<&str>, role: Option<&str>| Scope::of(&lb(ns, region, role, false), "us-east-1", "prod");
+        let team_a = scope("a", None, Some(ROLE));
+        assert!(shares_labels(&team_a, &[scope("b", None, Some(ROLE))]), "the role's session of another namespace");
+        assert!(shares_labels(&team_a, &[scope("a", None, Some("arn:aws:iam::123456789012:role/other"))]), "same account");
+        assert!(!shares_labels(&team_a, &[scope("a", Some("eu-west-1"), Some(ROLE)), scope("a", None, None)]));
+        assert!(!shares_labels(&team_a, &[]));
+
+        let fleet = crate::telemetry::FleetMetrics::default();
+        let (west, east) = (scope("a", Some("eu-west-1"), None), scope("a", None, None));
+        for s in [&west, &east] {
+            fleet.orphaned_load_balancers.get_or_create(&crate::telemetry::RegionLabels::of(&s.region, None)).set(3);
+            fleet.budget_rate.get_or_create(&crate::telemetry::BudgetLabels::of(&s.region, None, "describe")).set(1.0);
+        }
+        gauges::forget(&fleet, &west);
+        orphans::forget(&fleet, &west);
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("orphaned", "", fleet.orphaned_load_balancers.clone());
+        registry.register("budget", "", fleet.budget_rate.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(!text.contains("eu-west-1"), "{text}");
+        assert_eq!(text.matches("us-east-1").count(), 2, "{text}");
     }
 }

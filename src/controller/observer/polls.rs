@@ -58,6 +58,9 @@ pub(super) async fn dispatch(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, scope: &
                     ctx.schedule.poll_failed(&key, RETRY);
                 }
             }
+            // The client goes before the slot: a retired observer that has every slot back
+            // holds the scope's last clients (`super::run` then evicts them).
+            drop(elb);
             // The slot is free: look for the next due poll now, not at the next tick (which
             // capped polls at IN_FLIGHT per TICK, 8/s, whatever the budget).
             drop(permit);

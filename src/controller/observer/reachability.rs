@@ -37,6 +37,8 @@ pub(super) fn dispatch(ctx: &Arc<Context>, ec2: &Arc<dyn Ec2Api>, scope: &Scope,
                 let (outcome, verdict) = with_class(Class::Resync, denied.check(&*ec2, &inputs, Instant::now(), resync)).await;
                 debug!(reason = %verdict.reason, "backend reachability checked");
                 ctx.schedule.reach_checked(&key, print, outcome, verdict);
+                // The client before the slot, as for polls.
+                drop(ec2);
                 drop(permit);
                 ctx.schedule.scopes.wake.notify_waiters();
             }

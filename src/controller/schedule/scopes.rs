@@ -1,12 +1,13 @@
 //! The per-scope half of the schedule's runtime: each scope's observer task and the latest
-//! inventory it took, which first syncs wait for; and the eviction of the scopes no
-//! LoadBalancer uses any more ([`Scopes::sweep`]).
+//! inventory it took, which first syncs wait for. A scope that no LoadBalancer maps to any
+//! more is retired ([`Scopes::retire`]): its observer ends and its entry goes.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
@@ -17,33 +18,6 @@ use crate::sync::inventory::Snapshot;
 struct Observed {
     snapshot: watch::Sender<Option<Arc<Snapshot>>>,
     observer: Option<JoinHandle<()>>,
-    /// No LoadBalancer mapped to the scope at the last sweep.
-    idle: bool,
-}
-
-/// What a sweep does with a running scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sweep {
-    /// A LoadBalancer maps to it.
-    Keep,
-    /// None does, for the first sweep in a row: it is evicted at the next sweep unless a
-    /// LoadBalancer maps to it by then, or a reconcile asks for its observer.
-    MarkIdle,
-    /// None did at the last sweep either.
-    Evict,
-}
-
-impl Sweep {
-    /// The decision for a scope that was `idle` at the last sweep and is `live` now. Two
-    /// sweeps in a row, so that a LoadBalancer that arrives between the read of the cache
-    /// and the sweep does not lose the observer its reconcile just started.
-    pub fn of(idle: bool, live: bool) -> Sweep {
-        match (live, idle) {
-            (true, _) => Sweep::Keep,
-            (false, false) => Sweep::MarkIdle,
-            (false, true) => Sweep::Evict,
-        }
-    }
 }
 
 /// The observer task and latest inventory of every scope, and the signal that wakes the
@@ -54,6 +28,8 @@ pub struct Scopes {
     /// Wakes the observers (new object, new transition, a finished poll or check).
     pub wake: Notify,
     refreshes: AtomicU64,
+    /// Set to [`Scopes::running`] on every change, once given ([`Scopes::count_into`]).
+    gauge: OnceLock<Gauge>,
 }
 
 impl Scopes {
@@ -92,54 +68,60 @@ impl Scopes {
     /// Starts the observer of `scope` with `start` unless it runs already.
     pub fn ensure_observer(&self, scope: &Scope, start: impl FnOnce() -> JoinHandle<()>) {
         let mut scopes = self.scopes.lock().expect("scopes lock");
-        if let Some(o) = scopes.get_mut(scope) {
-            o.idle = false;
-        } else {
+        if !scopes.contains_key(scope) {
             let (snapshot, _) = watch::channel(None);
-            scopes.insert(scope.clone(), Observed { snapshot, observer: None, idle: false });
+            scopes.insert(scope.clone(), Observed { snapshot, observer: None });
             let handle = start();
             scopes.get_mut(scope).expect("inserted").observer = Some(handle);
+            self.count(&scopes);
         }
     }
 
-    /// How many scopes have an observer.
-    pub fn len(&self) -> usize {
-        self.scopes.lock().expect("scopes lock").len()
+    /// Forgets `scope` (its inventory, and the handle of its observer, which is the caller
+    /// and ends) unless `in_use` says a LoadBalancer still maps to it; returns whether it
+    /// did. `in_use` runs under the lock that [`Scopes::ensure_observer`] takes: a
+    /// LoadBalancer that enters the cache before `in_use` looks keeps the scope, and one
+    /// that enters after finds no observer and starts a new one.
+    pub fn retire(&self, scope: &Scope, in_use: impl FnOnce() -> bool) -> bool {
+        let mut scopes = self.scopes.lock().expect("scopes lock");
+        if in_use() {
+            return false;
+        }
+        // Dropping the handle detaches the task: the observer returns by itself.
+        let retired = scopes.remove(scope).is_some();
+        self.count(&scopes);
+        retired
     }
 
-    /// Whether no scope has an observer.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The scopes whose observer runs.
-    pub fn running(&self) -> Vec<Scope> {
+    /// The scopes with an entry: an observer running, or about to start.
+    pub fn observed(&self) -> Vec<Scope> {
         self.scopes.lock().expect("scopes lock").keys().cloned().collect()
     }
 
-    /// One sweep over the running scopes, given the `live` ones (those a cached
-    /// LoadBalancer maps to): each is kept, marked idle or evicted ([`Sweep::of`]). An
-    /// evicted scope's observer is stopped and its inventory dropped; the evicted scopes
-    /// are returned, for the caller to drop their clients.
-    pub fn sweep(&self, live: &HashSet<Scope>) -> Vec<Scope> {
-        let mut scopes = self.scopes.lock().expect("scopes lock");
-        let mut evicted = Vec::new();
-        for (scope, o) in scopes.iter_mut() {
-            match Sweep::of(o.idle, live.contains(scope)) {
-                Sweep::Keep => o.idle = false,
-                Sweep::MarkIdle => o.idle = true,
-                Sweep::Evict => evicted.push(scope.clone()),
-            }
-        }
-        for scope in &evicted {
-            if let Some(h) = scopes.remove(scope).and_then(|o| o.observer) {
-                h.abort();
-            }
-        }
-        evicted
+    /// How many scopes have an observer running (or about to end after being retired).
+    pub fn running(&self) -> usize {
+        Self::running_in(&self.scopes.lock().expect("scopes lock"))
     }
 
-    /// Stops every observer (leadership lost, shutdown).
+    fn running_in(scopes: &HashMap<Scope, Observed>) -> usize {
+        scopes.values().filter(|o| o.observer.as_ref().is_some_and(|h| !h.is_finished())).count()
+    }
+
+    /// Keeps `gauge` (`elb_operator_scopes`) at [`Scopes::running`] from now on; the first
+    /// gauge given is kept.
+    pub fn count_into(&self, gauge: Gauge) {
+        let _ = self.gauge.set(gauge);
+        self.count(&self.scopes.lock().expect("scopes lock"));
+    }
+
+    fn count(&self, scopes: &HashMap<Scope, Observed>) {
+        if let Some(g) = self.gauge.get() {
+            g.set(Self::running_in(scopes) as i64);
+        }
+    }
+
+    /// Stops every observer (leadership lost, shutdown). Their entries stay, so that no
+    /// reconcile still running starts them again.
     pub fn stop(&self) {
         if let Ok(mut scopes) = self.scopes.lock() {
             for o in scopes.values_mut() {
@@ -147,6 +129,7 @@ impl Scopes {
                     h.abort();
                 }
             }
+            self.count(&scopes);
         }
     }
 }
@@ -165,50 +148,40 @@ mod tests {
         Scope { region: region.into(), role: None }
     }
 
-    #[test]
-    fn a_scope_is_evicted_at_the_second_sweep_in_a_row_without_a_load_balancer() {
-        assert_eq!(Sweep::of(false, true), Sweep::Keep);
-        assert_eq!(Sweep::of(true, true), Sweep::Keep, "a LoadBalancer came back");
-        assert_eq!(Sweep::of(false, false), Sweep::MarkIdle);
-        assert_eq!(Sweep::of(true, false), Sweep::Evict);
+    fn forever() -> JoinHandle<()> {
+        tokio::spawn(std::future::pending())
     }
 
-    /// The sweep stops the observers of the scopes without a LoadBalancer, at the second
-    /// sweep, and keeps the others; a reconcile asking for an observer in between keeps it.
+    /// A retired scope loses its entry (its inventory is gone) and is no longer counted; one
+    /// still in use stays; the next `ensure_observer` starts a new observer.
     #[tokio::test]
-    async fn sweeps_stop_and_drop_the_observers_of_unused_scopes() {
+    async fn a_scope_is_retired_only_when_unused_and_starts_again_on_demand() {
         let scopes = Scopes::default();
-        let (used, unused, revived) = (scope("used"), scope("unused"), scope("revived"));
-        let mut stopped = HashMap::new();
-        for s in [&used, &unused, &revived] {
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            stopped.insert(s.clone(), rx);
-            // The observer holds `tx` until it is aborted, which drops it.
-            scopes.ensure_observer(s, || {
-                tokio::spawn(async move {
-                    let _tx = tx;
-                    std::future::pending::<()>().await
-                })
-            });
-        }
-        let live = HashSet::from([used.clone()]);
-        assert!(scopes.sweep(&live).is_empty(), "first sweep: only marked");
-        scopes.ensure_observer(&revived, || unreachable!("runs already"));
-        assert_eq!(scopes.sweep(&live), std::slice::from_ref(&unused));
-        let mut running = scopes.running();
-        running.sort();
-        assert_eq!(running, [revived.clone(), used.clone()]);
-        let rx = stopped.remove(&unused).unwrap();
-        assert!(tokio::time::timeout(Duration::from_secs(5), rx).await.expect("stopped").is_err(), "aborted, not finished");
-        assert!(scopes.snapshot(&unused, Duration::ZERO).await.is_none(), "its inventory is dropped");
-        assert_eq!(scopes.sweep(&live), std::slice::from_ref(&revived), "idle for two sweeps after the reconcile");
-        assert_eq!(scopes.running(), [used]);
-        // A scope started again after its eviction gets a new observer.
-        let restarted = std::sync::atomic::AtomicBool::new(false);
-        scopes.ensure_observer(&unused, || {
-            restarted.store(true, Ordering::Relaxed);
-            tokio::spawn(async {})
+        let gauge = Gauge::default();
+        scopes.count_into(gauge.clone());
+        let (a, b) = (scope("a"), scope("b"));
+        scopes.ensure_observer(&a, forever);
+        scopes.ensure_observer(&b, forever);
+        scopes.ensure_observer(&a, || unreachable!("runs already"));
+        assert_eq!((scopes.running(), gauge.get()), (2, 2));
+        scopes.publish_snapshot(&a, Snapshot::from_seen([]));
+        assert!(scopes.snapshot(&a, Duration::ZERO).await.is_some());
+
+        assert!(!scopes.retire(&a, || true), "a LoadBalancer still maps to it");
+        assert_eq!(scopes.running(), 2);
+        assert!(scopes.retire(&a, || false));
+        assert_eq!((scopes.running(), gauge.get()), (1, 1));
+        assert!(scopes.snapshot(&a, Duration::ZERO).await.is_none(), "its inventory went with it");
+        assert!(!scopes.retire(&a, || false), "already retired");
+
+        let mut started = false;
+        scopes.ensure_observer(&a, || {
+            started = true;
+            forever()
         });
-        assert!(restarted.load(Ordering::Relaxed));
+        assert!(started, "needed again: a new observer");
+        assert_eq!(gauge.get(), 2);
+        scopes.stop();
+        assert_eq!((scopes.running(), gauge.get()), (0, 0));
     }
 }
