@@ -1035,3 +1035,52 @@ async fn a_scope_without_load_balancers_is_stopped_and_evicted() {
     assert_eq!(clients.autoscaling.cached(), (0, 0));
     operator.stop().await;
 }
+
+/// The tenancy inputs trigger the LoadBalancers they concern: a LoadBalancerClass that
+/// could be its default (it names no class) and a label change of its namespace each run its
+/// reconcile again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classes_and_namespace_labels_trigger_their_load_balancers() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-tenancy";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "tenant"},
+               "spec": {"loadBalancerName": "loop-tenancy", "availabilityZones": ["us-east-1a"],
+                        "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}}),
+    )
+    .await;
+    let operator = Operator::start(&kube, ns).await;
+    eventually("Ready", || async { lbs.get("tenant").await.ok().filter(|lb| is_true(lb, "Ready")) }).await;
+    // Settled: no reconcile for a second.
+    let mut settled = operator.reconciles("loadbalancer");
+    let mut quiet = false;
+    for _ in 0..30 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = operator.reconciles("loadbalancer");
+        if std::mem::replace(&mut settled, now) == now {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(quiet, "the LoadBalancer never stopped reconciling");
+
+    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
+    create(
+        &classes,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass", "metadata": {"name": "gold"}, "spec": {}}),
+    )
+    .await;
+    eventually("a reconcile after the class", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
+
+    let settled = operator.reconciles("loadbalancer");
+    let namespaces: Api<Namespace> = Api::all(kube.clone());
+    namespaces.patch(ns, &PatchParams::default(), &Patch::Merge(&json!({"metadata": {"labels": {"tenant": "a"}}}))).await.unwrap();
+    eventually("a reconcile after the label", || async { (operator.reconciles("loadbalancer") > settled).then_some(()) }).await;
+
+    lbs.delete("tenant", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("tenant").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}

@@ -10,6 +10,15 @@ use crate::controller::context::Context;
 use crate::controller::scope::Scope;
 use crate::elb::ElbApi;
 
+/// Removes the budget gauges of `scope`'s labels.
+pub(super) fn forget(fleet: &crate::telemetry::FleetMetrics, scope: &Scope) {
+    for kind in ["describe", "mutate"] {
+        let labels = crate::telemetry::BudgetLabels::of(&scope.region, scope.role.as_deref(), kind);
+        fleet.budget_rate.remove(&labels);
+        fleet.budget_configured_rate.remove(&labels);
+    }
+}
+
 /// Publishes the fleet gauges, and the budget gauges of `scope`.
 pub(super) fn publish(ctx: &Context, elb: &dyn ElbApi, scope: &Scope) {
     let now = Instant::now();

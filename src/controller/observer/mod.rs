@@ -62,6 +62,19 @@ pub async fn run(ctx: Arc<Context>, scope: Scope) {
     // The observer's clients are dropped: the scope's clients, and the credentials only they
     // held, can go (a health poll still in flight keeps them until the next eviction).
     ctx.aws.evict(&scope);
+    // Its gauges would otherwise keep their last values (an orphan count, a budget) for as
+    // long as the process runs; unless another observed scope publishes the same series.
+    if !shares_labels(&scope, &ctx.schedule.scopes.observed()) {
+        gauges::forget(&ctx.metrics.fleet, &scope);
+        orphans::forget(&ctx.metrics.fleet, &scope);
+    }
+}
+
+/// Whether one of `others` publishes its gauges under the labels of `scope` (region and
+/// account: the roles of one account, and the namespaces of one role, share them). Pure.
+fn shares_labels(scope: &Scope, others: &[Scope]) -> bool {
+    let labels = |s: &Scope| crate::telemetry::RegionLabels::of(&s.region, s.role.as_deref());
+    others.iter().any(|o| labels(o) == labels(scope))
 }
 
 /// The LoadBalancers of `scope` in the cache whose shards this process holds, synced since
@@ -214,5 +227,33 @@ mod tests {
         assert!(used(&team_a, &[lb("b", None, None, false), lb("a", None, Some(ROLE), true)]), "deleting: its cleanup needs it");
         assert!(!used(&team_a, &[lb("b", None, Some(ROLE), false)]), "another namespace's session");
         assert!(!used(&team_a, &[lb("a", None, Some("arn:aws:iam::123456789012:role/other"), false)]));
+    }
+
+    /// An ended scope's gauges go unless another observed scope publishes the same series:
+    /// another namespace of its role, or another role of its account, in its region.
+    #[test]
+    fn an_ended_scopes_gauges_go_unless_another_scope_shares_their_labels() {
+        let scope = |ns: &str, region: Option<&str>, role: Option<&str>| Scope::of(&lb(ns, region, role, false), "us-east-1", "prod");
+        let team_a = scope("a", None, Some(ROLE));
+        assert!(shares_labels(&team_a, &[scope("b", None, Some(ROLE))]), "the role's session of another namespace");
+        assert!(shares_labels(&team_a, &[scope("a", None, Some("arn:aws:iam::123456789012:role/other"))]), "same account");
+        assert!(!shares_labels(&team_a, &[scope("a", Some("eu-west-1"), Some(ROLE)), scope("a", None, None)]));
+        assert!(!shares_labels(&team_a, &[]));
+
+        let fleet = crate::telemetry::FleetMetrics::default();
+        let (west, east) = (scope("a", Some("eu-west-1"), None), scope("a", None, None));
+        for s in [&west, &east] {
+            fleet.orphaned_load_balancers.get_or_create(&crate::telemetry::RegionLabels::of(&s.region, None)).set(3);
+            fleet.budget_rate.get_or_create(&crate::telemetry::BudgetLabels::of(&s.region, None, "describe")).set(1.0);
+        }
+        gauges::forget(&fleet, &west);
+        orphans::forget(&fleet, &west);
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("orphaned", "", fleet.orphaned_load_balancers.clone());
+        registry.register("budget", "", fleet.budget_rate.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(!text.contains("eu-west-1"), "{text}");
+        assert_eq!(text.matches("us-east-1").count(), 2, "{text}");
     }
 }

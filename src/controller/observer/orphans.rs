@@ -8,6 +8,11 @@ use crate::controller::context::Context;
 use crate::controller::scope::Scope;
 use crate::sync::inventory;
 
+/// Removes the orphan gauge of `scope`'s labels.
+pub(super) fn forget(fleet: &crate::telemetry::FleetMetrics, scope: &Scope) {
+    fleet.orphaned_load_balancers.remove(&crate::telemetry::RegionLabels::of(&scope.region, scope.role.as_deref()));
+}
+
 /// Sets the orphan gauge of `scope` from `snapshot`, and logs each orphan not `seen` before.
 pub(super) fn report(ctx: &Context, scope: &Scope, snapshot: &inventory::Snapshot, seen: &mut std::collections::BTreeSet<String>) {
     let live =

@@ -93,6 +93,11 @@ impl Scopes {
         retired
     }
 
+    /// The scopes with an entry: an observer running, or about to start.
+    pub fn observed(&self) -> Vec<Scope> {
+        self.scopes.lock().expect("scopes lock").keys().cloned().collect()
+    }
+
     /// How many scopes have an observer running (or about to end after being retired).
     pub fn running(&self) -> usize {
         Self::running_in(&self.scopes.lock().expect("scopes lock"))
