@@ -4,13 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 use test_support::moto::Moto;
 
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG};
+use elb_operator::sync::ownership::CLUSTER_UID_TAG;
 use elb_operator::elb::{Client, ElbApi, LoadBalancerDescription};
 
 use crate::harness::{panics, Services, REGION};
@@ -91,6 +92,8 @@ pub async fn invariants(s: &Services, elb: &Client, e: &Expect) -> (Vec<String>,
         Err(err) => return (vec![format!("list HealthChecks: {err}")], seen),
     };
     let pods = Api::<Pod>::namespaced(s.kube.clone(), ns).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
+    // The cluster's identity, which the ownership tags carry beside its name.
+    let cluster_uid = Api::<Namespace>::all(s.kube.clone()).get("kube-system").await.ok().and_then(|n| n.metadata.uid);
     let nodes = Api::<Node>::all(s.kube.clone()).list(&ListParams::default()).await.map(|l| l.items).unwrap_or_default();
     let all = match elb.describe_load_balancers(&[]).await {
         Ok(v) => v,
@@ -194,6 +197,9 @@ pub async fn invariants(s: &Services, elb: &Client, e: &Expect) -> (Vec<String>,
         let mut want_tags = want.tags.clone();
         want_tags.insert(CLUSTER_TAG.into(), e.cluster.clone());
         want_tags.insert(RESOURCE_TAG.into(), resource.clone());
+        if let Some(uid) = &cluster_uid {
+            want_tags.insert(CLUSTER_UID_TAG.into(), uid.clone());
+        }
         if tags.get(&elb_name) != Some(&want_tags) {
             problems.push(format!("{resource}: tags {:?}, want {want_tags:?}", tags.get(&elb_name)));
         }
