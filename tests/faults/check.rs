@@ -11,8 +11,8 @@ use serde_json::Value;
 use test_support::moto::Moto;
 
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG};
-use elb_operator::sync::ownership::CLUSTER_UID_TAG;
 use elb_operator::elb::{Client, ElbApi, LoadBalancerDescription};
+use elb_operator::sync::ownership::CLUSTER_UID_TAG;
 
 use crate::harness::{panics, Services, REGION};
 

@@ -4,7 +4,7 @@
 //! the resources it names or resolves. Reads only; nothing is judged here: a missing
 //! HealthCheck, a bad selector or a class's refusal is [`super::validate`]'s.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::runtime::reflector::ObjectRef;
@@ -44,7 +44,7 @@ pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws
     let class = tenancy::choose_class(lb.spec.class_name.as_deref(), &referenced.classes, ctx.config.require_class).ok().flatten();
     referenced.resource_tags = match (class.filter(|c| !c.spec.required_resource_tags.is_empty()), &referenced.backends) {
         (Some(_), Ok(resolved)) => {
-            let mut wanted = named(lb);
+            let mut wanted = Wanted::named_by(lb);
             wanted.instances.extend(resolved.instance_ids());
             let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
             let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
@@ -73,16 +73,4 @@ pub fn from_caches(lb: &LoadBalancer, ctx: &Context) -> Referenced {
     let classes = ctx.stores.classes();
     let namespace_labels = ctx.stores.namespace_labels(&ns);
     Referenced { health_check, backends, classes, namespace_labels, resource_tags: None }
-}
-
-/// The AWS resources the spec names itself (not those its selectors resolve).
-pub fn named(lb: &LoadBalancer) -> Wanted {
-    let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
-    let backends = lb.spec.backends.as_ref();
-    Wanted {
-        instances: backends.map(|b| set(&b.instance_ids)).unwrap_or_default(),
-        groups: backends.map(|b| set(&b.auto_scaling_groups)).unwrap_or_default(),
-        security_groups: set(&lb.spec.security_groups),
-        subnets: lb.spec.subnets.as_deref().map(set).unwrap_or_default(),
-    }
 }

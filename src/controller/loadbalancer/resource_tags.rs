@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::autoscaling::AutoScalingApi;
 use crate::aws;
+use crate::crd::LoadBalancer;
 use crate::ec2::Ec2Api;
 use crate::tenancy::{Grant, Refusal, ResourceKind};
 
@@ -26,6 +27,18 @@ pub struct Wanted {
 }
 
 impl Wanted {
+    /// The AWS resources `lb`'s spec names itself (not those its selectors resolve).
+    pub fn named_by(lb: &LoadBalancer) -> Wanted {
+        let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<String>>();
+        let backends = lb.spec.backends.as_ref();
+        Wanted {
+            instances: backends.map(|b| set(&b.instance_ids)).unwrap_or_default(),
+            groups: backends.map(|b| set(&b.auto_scaling_groups)).unwrap_or_default(),
+            security_groups: set(&lb.spec.security_groups),
+            subnets: lb.spec.subnets.as_deref().map(set).unwrap_or_default(),
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.instances.is_empty() && self.groups.is_empty() && self.security_groups.is_empty() && self.subnets.is_empty()
     }

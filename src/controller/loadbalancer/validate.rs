@@ -17,7 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
 
-use super::resolve::{named, Referenced};
+use super::resolve::Referenced;
+use super::resource_tags::Wanted;
 use crate::controller::backends::Resolved;
 use crate::controller::config::Config;
 use crate::controller::healthcheck;
@@ -138,7 +139,7 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
         let tags = tags.map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
         // What the spec names must carry the tags, else nothing is written; instances from
         // pods and nodes that lack them are left out, the rest applied.
-        let named = named(lb);
+        let named = Wanted::named_by(lb);
         tags.check_named(&grant, &named).map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
         let selected: Vec<String> = backends.instances.keys().filter(|id| !named.instances.contains(*id)).cloned().collect();
         let left_out = tags.instances_not_allowed(&grant, selected.iter().map(String::as_str));
