@@ -2,6 +2,7 @@
 //! event recorder, the schedule and the state tallies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::ObjectRef;
@@ -9,6 +10,7 @@ use kube::runtime::reflector::ObjectRef;
 use super::cache::Stores;
 use super::clients::ClientsByScope;
 use super::config::Config;
+use super::loadbalancer::resource_tags::RecentReads;
 use super::schedule::{Schedule, Settings};
 use super::sharding::holds_object;
 use crate::crd::LoadBalancer;
@@ -35,6 +37,8 @@ pub struct Context {
     pub instances: StateTally<ObjectRef<LoadBalancer>>,
     /// The Ready status of each LoadBalancer.
     pub ready: StateTally<ObjectRef<LoadBalancer>>,
+    /// AWS resource tags read lately for the classes' `requiredResourceTags`.
+    pub recent_tags: RecentReads,
 }
 
 impl Context {
@@ -56,7 +60,9 @@ impl Context {
         let schedule = Schedule::new(settings, triggers);
         let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);
         let ready = StateTally::new(metrics.load_balancers_ready.clone(), READY_STATES);
-        Context { client, config, aws, metrics, recorder, stores, schedule, instances, ready }
+        // A minute: a storm of reconciles reads once, and a tag changed in AWS counts soon.
+        let recent_tags = RecentReads::new(Duration::from_secs(60));
+        Context { client, config, aws, metrics, recorder, stores, schedule, instances, ready, recent_tags }
     }
 
     /// Forgets a deleted LoadBalancer.

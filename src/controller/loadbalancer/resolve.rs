@@ -14,6 +14,7 @@ use super::resource_tags::{self, ReadError, ResourceTags, Wanted};
 use crate::aws;
 use crate::controller::backends::{self, Resolved, SelectorError};
 use crate::controller::context::Context;
+use crate::controller::fingerprint::fingerprint;
 use crate::controller::scope::Scope;
 use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 use crate::tenancy::{self, Refusal, RefusalReason};
@@ -49,8 +50,17 @@ pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws
             let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
             let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
             let autoscaling = ctx.aws.autoscaling_for_scope(&scope)?;
+            let key = fingerprint(&(&scope, &wanted));
+            let now = std::time::Instant::now();
+            if let Some(tags) = ctx.recent_tags.get(key, now) {
+                referenced.resource_tags = Some(Ok(tags));
+                return Ok(referenced);
+            }
             match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
-                Ok(tags) => Some(Ok(tags)),
+                Ok(tags) => {
+                    ctx.recent_tags.put(key, tags.clone(), now);
+                    Some(Ok(tags))
+                }
                 Err(ReadError::Aws(e)) => return Err(e),
                 // No client to read with: refused rather than admitted unchecked.
                 Err(missing) => Some(Err(Refusal::new(RefusalReason::ResourceNotAllowed, missing.to_string()))),

@@ -9,6 +9,8 @@
 //! written, so a LoadBalancer refused on what is read here has had no AWS write.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::autoscaling::AutoScalingApi;
 use crate::aws;
@@ -18,7 +20,7 @@ use crate::tenancy::{Grant, Refusal, ResourceKind};
 
 /// The resources whose tags a LoadBalancer's class checks: those the spec names, and the
 /// instances found through pods and nodes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Wanted {
     pub instances: BTreeSet<String>,
     pub groups: BTreeSet<String>,
@@ -167,10 +169,45 @@ pub async fn read(ec2: Option<&dyn Ec2Api>, autoscaling: Option<&dyn AutoScaling
     Ok(out)
 }
 
+/// Tag reads of the last `ttl`, by (scope, wanted set): a burst of reconciles of one
+/// LoadBalancer (pod churn, node events) reads AWS once per `ttl`, not once per reconcile,
+/// while a tag added or removed in AWS still counts within `ttl`. Bounded: at most
+/// [`RECENT_READS_MAX`] entries; expired ones are dropped when a new one comes.
+#[derive(Debug)]
+pub struct RecentReads {
+    ttl: Duration,
+    entries: Mutex<HashMap<u64, (Instant, ResourceTags)>>,
+}
+
+/// The most tag reads [`RecentReads`] keeps.
+pub const RECENT_READS_MAX: usize = 10_000;
+
+impl RecentReads {
+    pub fn new(ttl: Duration) -> Self {
+        RecentReads { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    /// The tags read for `key` less than `ttl` before `now`.
+    pub fn get(&self, key: u64, now: Instant) -> Option<ResourceTags> {
+        let entries = self.entries.lock().expect("recent reads lock");
+        entries.get(&key).filter(|(at, _)| now.duration_since(*at) < self.ttl).map(|(_, tags)| tags.clone())
+    }
+
+    /// Keeps `tags`, read for `key` at `now`.
+    pub fn put(&self, key: u64, tags: ResourceTags, now: Instant) {
+        let mut entries = self.entries.lock().expect("recent reads lock");
+        if entries.len() >= RECENT_READS_MAX {
+            entries.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+            if entries.len() >= RECENT_READS_MAX {
+                entries.clear();
+            }
+        }
+        entries.insert(key, (now, tags));
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
-
     use super::*;
     use crate::autoscaling::AutoScalingGroup;
     use crate::aws::Error;
@@ -351,5 +388,23 @@ mod tests {
         let err = read(Some(&fake), Some(&fake), &Wanted { instances: set(&["i-1"]), ..Wanted::default() }).await.unwrap_err();
         assert!(matches!(&err, ReadError::Aws(Error::Api { code, .. }) if code == "Throttling"), "{err:?}");
         assert_eq!(err.refusal(), None);
+    }
+
+    /// A read serves the same (scope, wanted) key for `ttl`, then is read again; the map
+    /// stays bounded.
+    #[test]
+    fn recent_reads_serve_for_their_ttl_and_stay_bounded() {
+        let recent = RecentReads::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let read = ResourceTags::from_known([(ResourceKind::Instance, "i-1".to_string(), Some(tags(&[("team", "a")])))]);
+        assert_eq!(recent.get(7, t0), None);
+        recent.put(7, read.clone(), t0);
+        assert_eq!(recent.get(7, t0 + Duration::from_secs(59)), Some(read.clone()));
+        assert_eq!(recent.get(8, t0), None, "another key");
+        assert_eq!(recent.get(7, t0 + Duration::from_secs(60)), None, "expired");
+        for key in 0..(RECENT_READS_MAX as u64 + 5) {
+            recent.put(key, read.clone(), t0);
+        }
+        assert!(recent.entries.lock().unwrap().len() <= RECENT_READS_MAX);
     }
 }
