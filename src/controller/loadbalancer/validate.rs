@@ -43,6 +43,13 @@ impl Refusal {
     }
 }
 
+/// A tenancy refusal, with its reason as the condition's.
+impl From<tenancy::Refusal> for Refusal {
+    fn from(r: tenancy::Refusal) -> Self {
+        Refusal { reason: r.reason.as_str(), message: r.message }
+    }
+}
+
 /// What the operator allows, beyond the spec's own rules.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy<'a> {
@@ -116,8 +123,7 @@ pub struct ValidatedSpec {
 /// the first refusal is reported). Pure.
 pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
     let ns = lb.namespace().unwrap_or_default();
-    let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))
-        .map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+    let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))?;
     let mut owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
     if let Some(uid) = policy.cluster_uid {
         owner = owner.with_cluster_uid(uid);
@@ -136,11 +142,11 @@ pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> R
     let mut backends = referenced.backends.map_err(|e| Refusal::invalid(e.to_string()))?;
     // Not read (`None`): the health writer's path, which writes nothing to AWS.
     if let (false, Some(tags)) = (grant.required_resource_tags.is_empty(), referenced.resource_tags) {
-        let tags = tags.map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        let tags = tags?;
         // What the spec names must carry the tags, else nothing is written; instances from
         // pods and nodes that lack them are left out, the rest applied.
         let named = Wanted::named_by(lb);
-        tags.check_named(&grant, &named).map_err(|r| Refusal { reason: r.reason.as_str(), message: r.message })?;
+        tags.check_named(&grant, &named)?;
         let selected: Vec<String> = backends.instances.keys().filter(|id| !named.instances.contains(*id)).cloned().collect();
         let left_out = tags.instances_not_allowed(&grant, selected.iter().map(String::as_str));
         if !left_out.is_empty() {
