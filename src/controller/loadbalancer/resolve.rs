@@ -17,7 +17,7 @@ use crate::controller::context::Context;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::scope::Scope;
 use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
-use crate::tenancy::{self, Refusal, RefusalReason};
+use crate::tenancy::{self, Refusal};
 
 /// The objects a LoadBalancer refers to, as the caches hold them.
 #[derive(Debug, Clone)]
@@ -43,32 +43,34 @@ pub struct Referenced {
 pub async fn resolve(lb: &LoadBalancer, ctx: &Context) -> Result<Referenced, aws::Error> {
     let mut referenced = from_caches(lb, ctx);
     let class = tenancy::choose_class(lb.spec.class_name.as_deref(), &referenced.classes, ctx.config.require_class).ok().flatten();
-    referenced.resource_tags = match (class.filter(|c| !c.spec.required_resource_tags.is_empty()), &referenced.backends) {
-        (Some(_), Ok(resolved)) => {
-            let mut wanted = Wanted::named_by(lb);
-            wanted.instances.extend(resolved.instance_ids());
-            let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
-            let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
-            let autoscaling = ctx.aws.autoscaling_for_scope(&scope)?;
-            let key = fingerprint(&(&scope, &wanted));
-            let now = std::time::Instant::now();
-            if let Some(tags) = ctx.recent_tags.get(key, now) {
-                referenced.resource_tags = Some(Ok(tags));
-                return Ok(referenced);
-            }
-            match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
-                Ok(tags) => {
-                    ctx.recent_tags.put(key, tags.clone(), now);
-                    Some(Ok(tags))
-                }
-                Err(ReadError::Aws(e)) => return Err(e),
-                // No client to read with: refused rather than admitted unchecked.
-                Err(missing) => Some(Err(Refusal::new(RefusalReason::ResourceNotAllowed, missing.to_string()))),
-            }
-        }
-        _ => None,
-    };
+    if let (Some(_), Ok(resolved)) = (class.filter(|c| !c.spec.required_resource_tags.is_empty()), &referenced.backends) {
+        referenced.resource_tags = Some(tags_of(lb, resolved, ctx).await?);
+    }
     Ok(referenced)
+}
+
+/// The tags of what `lb` names and of the instances it `resolved`: read lately
+/// ([`Context::recent_tags`]), else read now. No client to read with is a refusal, rather
+/// than an admission unchecked.
+async fn tags_of(lb: &LoadBalancer, resolved: &Resolved, ctx: &Context) -> Result<Result<ResourceTags, Refusal>, aws::Error> {
+    let mut wanted = Wanted::named_by(lb);
+    wanted.instances.extend(resolved.instance_ids());
+    let scope = Scope::of(lb, &ctx.config.default_region, &ctx.config.cluster_name);
+    let key = fingerprint(&(&scope, &wanted));
+    let now = std::time::Instant::now();
+    if let Some(tags) = ctx.recent_tags.get(key, now) {
+        return Ok(Ok(tags));
+    }
+    let ec2 = ctx.aws.ec2_for_scope(&scope).transpose()?;
+    let autoscaling = ctx.aws.autoscaling_for_scope(&scope)?;
+    match resource_tags::read(ec2.as_deref(), autoscaling.as_deref(), &wanted).await {
+        Ok(tags) => {
+            ctx.recent_tags.put(key, tags.clone(), now);
+            Ok(Ok(tags))
+        }
+        Err(ReadError::Aws(e)) => Err(e),
+        Err(missing) => Ok(Err(missing.refusal().expect("every read error but an AWS one is a refusal"))),
+    }
 }
 
 /// What [`resolve`] reads from the caches alone, without the AWS tag reads (the health
