@@ -12,6 +12,20 @@ mod sync_files;
 
 use std::time::Duration;
 
+/// A stand-in of the test's own (stopped on drop) with the operator's CRDs installed, and a
+/// client of it.
+pub async fn standin_with_crds() -> (kube_standin::StandIn, kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, PostParams};
+    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
+    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in elb_operator::crd::crds() {
+        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
+    }
+    (standin, client)
+}
+
 /// A plain HTTP/1.1 GET on loopback: (status code, body).
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

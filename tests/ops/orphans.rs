@@ -10,7 +10,6 @@ use elb_operator::aws;
 use elb_operator::crd::tags::{CLUSTER_TAG, RESOURCE_TAG, RETAINED_TAG};
 use elb_operator::crd::LoadBalancer;
 use elb_operator::elb::{self, CreateLoadBalancerInput, ElbApi, Tag};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use tokio::process::Command;
 
@@ -89,12 +88,7 @@ fn tag(key: &str, value: &str) -> Tag {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_finds_what_a_stripped_finalizer_left_and_deletes_only_that() {
     let moto = test_support::moto::Moto::start();
-    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
-    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in elb_operator::crd::crds() {
-        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
-    }
+    let (standin, client) = crate::standin_with_crds().await;
     let instance = moto.run_instances(1, "us-east-1a").remove(0);
     for doc in serde_yaml::Deserializer::from_str(&manifests(&instance)) {
         let obj: kube::api::DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
@@ -216,12 +210,7 @@ async fn delete_refuses_when_a_candidate_belongs_to_another_cluster_uid() {
     use k8s_openapi::api::core::v1::Namespace;
 
     let moto = test_support::moto::Moto::start();
-    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
-    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in elb_operator::crd::crds() {
-        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
-    }
+    let (standin, client) = crate::standin_with_crds().await;
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let uid = namespaces.get("kube-system").await.unwrap().metadata.uid.expect("kube-system has a uid");
 

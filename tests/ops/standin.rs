@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, PostParams};
 use tokio::process::{Child, Command};
 
@@ -114,12 +113,7 @@ async fn event_writers(events: &Api<Event>) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_processes_only_the_leader_writes_a_killed_leader_is_replaced_and_sigterm_releases_the_lease() {
     let moto = test_support::moto::Moto::start();
-    let standin = kube_standin::StandIn::start().await.expect("stand-in starts");
-    let client = kube::Client::try_from(kube::Config::new(standin.url().parse().unwrap())).unwrap();
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in elb_operator::crd::crds() {
-        crds.create(&PostParams::default(), &crd).await.expect("create CRD");
-    }
+    let (standin, client) = crate::standin_with_crds().await;
     for doc in serde_yaml::Deserializer::from_str(MANIFESTS) {
         let obj: kube::api::DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
         let gvk = kube::api::GroupVersionKind::try_from(obj.types.as_ref().unwrap()).unwrap();
