@@ -333,3 +333,41 @@ async fn required_resource_tags_bound_what_a_namespace_reaches() {
     }
     operator.stop().await;
 }
+
+/// Another cluster of the same `--cluster-name` (its own kube-system uid on the ELB): this
+/// one's LoadBalancer of the same namespace and name never changes it, and its deletion
+/// leaves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_twin_clusters_elb_is_neither_changed_nor_deleted() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "ten-twin";
+    namespace(&kube, ns).await;
+    let c = client();
+    let mut input = CreateLoadBalancerInput::http("ten-twin-web", "us-east-1a", 8080);
+    input.tags = vec![
+        Tag { key: "elb.operator.dev/cluster".into(), value: Some("loop-test".into()) },
+        Tag { key: "elb.operator.dev/resource".into(), value: Some(format!("{ns}/web")) },
+        Tag { key: "elb.operator.dev/cluster-uid".into(), value: Some("uid-of-the-twin".into()) },
+    ];
+    c.create_load_balancer(&input).await.unwrap();
+    let before = client_tags("ten-twin-web").await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    create(
+        &lbs,
+        lb(
+            "web",
+            json!({"loadBalancerName": "ten-twin-web", "availabilityZones": ["us-east-1a"], "deletionPolicy": "Delete",
+                          "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}),
+        ),
+    )
+    .await;
+    let config = Config { cluster_uid: Some("uid-of-this-cluster".into()), ..Operator::config(ns) };
+    let operator = Operator::start_with(&kube, config, Clients::new(crate::config()), Metrics::new()).await;
+    refused(&lbs, "web", "ForeignOwner").await;
+    lbs.delete("web", &DeleteParams::default()).await.unwrap();
+    eventually("resource gone", || async { lbs.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    assert!(exists("ten-twin-web").await, "the twin cluster's ELB was deleted");
+    assert_eq!(client_tags("ten-twin-web").await, before, "the twin cluster's ELB was changed");
+    operator.stop().await;
+    c.delete_load_balancer("ten-twin-web").await.unwrap();
+}

@@ -22,7 +22,6 @@ use crate::controller::groups::groups_named;
 use crate::controller::scope::Scope;
 use crate::crd::{DeletionPolicy, LoadBalancer};
 use crate::sync::execute::{self, Deleted};
-use crate::sync::ownership::Owner;
 use crate::tenancy;
 use crate::{Error, Result};
 
@@ -48,7 +47,9 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     // never used; the ELB is left in place, the orphan report lists it.
     let ns = lb.namespace().unwrap_or_default();
     let classes = ctx.stores.classes();
-    let class = match tenancy::admit_scope(&lb.spec, &ns, &ctx.stores.namespace_labels(&ns), &Policy::of(&ctx.config).tenancy(&classes)) {
+    let policy = Policy::of(&ctx.config);
+    let owner = policy.owner_of(&lb);
+    let class = match tenancy::admit_scope(&lb.spec, &ns, &ctx.stores.namespace_labels(&ns), &policy.tenancy(&classes)) {
         Ok(class) => class,
         Err(refusal) => {
             let note = format!("{}: load balancer {name} in {region} is left in place", refusal.message);
@@ -56,8 +57,8 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
             return Ok(Action::await_change());
         }
     };
-    let policy = lb.spec.deletion_policy.or(class.and_then(|c| c.spec.deletion_policy)).unwrap_or(DeletionPolicy::Delete);
-    if policy == DeletionPolicy::Retain {
+    let deletion = lb.spec.deletion_policy.or(class.and_then(|c| c.spec.deletion_policy)).unwrap_or(DeletionPolicy::Delete);
+    if deletion == DeletionPolicy::Retain {
         let why = match lb.spec.deletion_policy {
             Some(_) => "deletionPolicy is Retain".to_string(),
             None => format!("LoadBalancerClass {}'s deletionPolicy is Retain", class.map(|c| c.name_any()).unwrap_or_default()),
@@ -65,7 +66,6 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         let note = format!("{why}: load balancer {name} in {region} is left in place");
         ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
         // Marked for the orphan report; best effort, deletion never waits on it.
-        let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
         let marked = match ctx.aws.for_scope(&scope) {
             Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
             Err(e) => Err(e),
@@ -75,7 +75,6 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
         }
         return Ok(Action::await_change());
     }
-    let owner = Owner::new(&ctx.config.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
     let explicit_delete = lb.spec.deletion_policy == Some(DeletionPolicy::Delete);
     let result = match (ctx.aws.for_scope(&scope), ctx.aws.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {

@@ -66,6 +66,16 @@ pub struct Policy<'a> {
 }
 
 impl<'a> Policy<'a> {
+    /// Whose `lb`'s ELB is: this cluster (by name and, when known, uid) and the resource.
+    /// The one owner both the sync and cleanup check against.
+    pub fn owner_of(&self, lb: &LoadBalancer) -> Owner {
+        let owner = Owner::new(self.cluster_name, &lb.namespace().unwrap_or_default(), &lb.name_any());
+        match self.cluster_uid {
+            Some(uid) => owner.with_cluster_uid(uid),
+            None => owner,
+        }
+    }
+
     /// The tenancy rules' view of this policy, over the cluster's `classes`.
     pub fn tenancy<'c>(&self, classes: &'c [LoadBalancerClass]) -> tenancy::Policy<'c>
     where
@@ -124,10 +134,7 @@ pub struct ValidatedSpec {
 pub fn validate(lb: &LoadBalancer, referenced: Referenced, policy: &Policy) -> Result<ValidatedSpec, Refusal> {
     let ns = lb.namespace().unwrap_or_default();
     let grant = tenancy::admit(&lb.spec, &ns, &referenced.namespace_labels, &policy.tenancy(&referenced.classes))?;
-    let mut owner = Owner::new(policy.cluster_name, &ns, &lb.name_any());
-    if let Some(uid) = policy.cluster_uid {
-        owner = owner.with_cluster_uid(uid);
-    }
+    let owner = policy.owner_of(lb);
     let scope = Scope::of(lb, policy.default_region, policy.cluster_name);
     let health_check = match referenced.health_check {
         None => None,
