@@ -263,8 +263,8 @@ pub async fn run(
 /// The UID of the `kube-system` Namespace: this cluster's identity in the ownership tags.
 /// `None` (logged) when it cannot be read; ELBs then carry no `cluster-uid` tag.
 async fn cluster_uid(client: &kube::Client) -> Option<String> {
-    match Api::<Namespace>::all(client.clone()).get("kube-system").await {
-        Ok(ns) => ns.metadata.uid,
+    match crate::crd::tags::cluster_uid(client).await {
+        Ok(uid) => uid,
         Err(e) => {
             warn!(error = %e, "could not read the kube-system namespace; ELBs get no cluster-uid tag");
             None

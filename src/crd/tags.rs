@@ -7,6 +7,14 @@ pub const RESERVED_TAG_PREFIX: &str = "elb.operator.dev/";
 /// Ownership tag: the cluster name (`--cluster-name`) of the operator that owns the ELB.
 pub const CLUSTER_TAG: &str = "elb.operator.dev/cluster";
 
+/// The cluster's identity in the ownership tags (`elb.operator.dev/cluster-uid`): the UID of
+/// its `kube-system` Namespace, which `--cluster-name` alone cannot tell apart from another
+/// cluster's. `None` when the namespace has none.
+pub async fn cluster_uid(client: &kube::Client) -> Result<Option<String>, kube::Error> {
+    let ns = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone()).get("kube-system").await?;
+    Ok(ns.metadata.uid.filter(|u| !u.is_empty()))
+}
+
 /// Ownership tag: `<namespace>/<name>` of the LoadBalancer resource that owns the ELB.
 pub const RESOURCE_TAG: &str = "elb.operator.dev/resource";
 

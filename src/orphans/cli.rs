@@ -4,7 +4,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, ListParams};
 
 use super::classify::{classify, cluster_mismatches, reason_to_keep, Orphan, Orphans};
@@ -100,9 +99,8 @@ async fn delete(elb: &dyn ElbApi, client: &kube::Client, cluster: &str, cluster_
 /// The UID of the current kube context's `kube-system` namespace: the cluster's identity,
 /// as the operator tags its ELBs with it.
 async fn cluster_uid(client: &kube::Client) -> Result<String, Error> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns = namespaces.get("kube-system").await.map_err(|e| Error::ClusterUid(e.to_string()))?;
-    ns.metadata.uid.filter(|u| !u.is_empty()).ok_or_else(|| Error::ClusterUid("the kube-system namespace has no uid".into()))
+    let uid = crate::crd::tags::cluster_uid(client).await.map_err(|e| Error::ClusterUid(e.to_string()))?;
+    uid.ok_or_else(|| Error::ClusterUid("the kube-system namespace has no uid".into()))
 }
 
 /// `elb-operator orphans`: the report of every region asked for, and the deletions.
