@@ -67,6 +67,12 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_HEALTH_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub health_poll_interval: Duration,
 
+    /// How often an unchanged health observation is written to status
+    /// (`instancesObservedTime`); `0` never writes one. A change is written at once, and
+    /// staleness stays visible in the `elb_operator_oldest_health_observation_seconds` metric.
+    #[arg(long, env = "ELB_OPERATOR_STATUS_REFRESH", default_value = "10m", value_parser = parse_refresh)]
+    pub status_refresh: Duration,
+
     /// How often every LoadBalancer is fully re-read from ELB to correct drift.
     #[arg(long, env = "ELB_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
     pub resync_interval: Duration,
@@ -210,6 +216,14 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err("duration must be greater than zero".into());
     }
     Ok(d)
+}
+
+/// A duration, or `0` for never.
+fn parse_refresh(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 fn parse_lease_duration(s: &str) -> Result<Duration, String> {

@@ -190,6 +190,7 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
         allowed_role_arns: args.allowed_role_arns.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
         require_class: args.require_class,
         health_poll_interval: args.health_poll_interval,
+        status_refresh: args.status_refresh,
         resync_interval: args.resync_interval,
         concurrency: args.concurrency,
         // Events name the process that wrote them (the pod name in a cluster).
