@@ -231,7 +231,7 @@ async fn converge_into(
                 None => observed.map(|o| o.attributes).unwrap_or_default(),
             };
             let description = match created {
-                Some(dns_name) if provisional => made(desired, &applied, dns_name, zone),
+                Some(dns_name) if provisional => made(desired, &applied, &groups, dns_name, zone),
                 // Read back what the changes produced (DNS name, effective zones, ...).
                 _ => describe(elb, name).await?.ok_or_else(|| not_found(name))?,
             };
@@ -249,14 +249,16 @@ async fn converge_into(
 }
 
 /// The description of an ELB just created by `applied` (CreateLoadBalancer first), from the
-/// desired state, the DNS name CreateLoadBalancer answered and the region's hosted zone.
-fn made(desired: &Desired, applied: &[Action], dns_name: String, zone: Option<&str>) -> LoadBalancerDescription {
+/// desired state, the DNS name CreateLoadBalancer answered and the region's hosted zone. Its
+/// instances are those registered, and those of the groups attached (AWS registers them).
+fn made(desired: &Desired, applied: &[Action], groups: &Groups, dns_name: String, zone: Option<&str>) -> LoadBalancerDescription {
     let (availability_zones, subnets) = match &desired.placement {
         plan::Placement::Zones(z) => (z.iter().cloned().collect(), Vec::new()),
         plan::Placement::Subnets(s) => (Vec::new(), s.iter().cloned().collect()),
     };
-    let instances: BTreeSet<&String> =
-        applied.iter().filter_map(|a| if let Action::RegisterInstances(ids) = a { Some(ids) } else { None }).flatten().collect();
+    let mut instances: BTreeSet<String> =
+        applied.iter().filter_map(|a| if let Action::RegisterInstances(ids) = a { Some(ids) } else { None }).flatten().cloned().collect();
+    instances.extend(plan::group_instances(&desired.auto_scaling_groups, groups));
     LoadBalancerDescription {
         name: desired.name.clone(),
         dns_name,
@@ -267,7 +269,7 @@ fn made(desired: &Desired, applied: &[Action], dns_name: String, zone: Option<&s
         subnets,
         security_groups: desired.security_groups.iter().flatten().cloned().collect(),
         health_check: desired.health_check.clone(),
-        instances: instances.into_iter().cloned().collect(),
+        instances: instances.into_iter().collect(),
         ..LoadBalancerDescription::default()
     }
 }
