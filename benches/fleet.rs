@@ -4,7 +4,7 @@
 //!
 //! One run is one budget (`--limits shipped` or `--limits lifted`) over a fresh moto:
 //! 1. **bare**: the minimal call sequence of a new load balancer (CreateLoadBalancer with
-//!    tags, ConfigureHealthCheck, RegisterInstances, one DescribeLoadBalancers, one
+//!    tags, whose answer holds the DNS name; ConfigureHealthCheck; RegisterInstances; one
 //!    DescribeInstanceHealth), issued straight at moto for N ELBs, with as many in flight as
 //!    the operator's `--concurrency`; then moto is reset.
 //! 2. **create**: 20 EC2 instances in moto, 20 Nodes naming them in `providerID`, Ready Pods
@@ -467,7 +467,6 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
                 for action in plan::plan(&d, None, None).expect("plan") {
                     execute::apply(&client, &d.name, &action).await.expect("bare call");
                 }
-                client.describe_load_balancers(std::slice::from_ref(&d.name)).await.expect("describe");
                 client.describe_instance_health(&d.name, &[]).await.expect("health");
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }

@@ -625,17 +625,37 @@ pub(super) mod tests {
             "same health, just written: no trigger"
         );
         assert_eq!(ix.step(&key(), &scope(), 1, None, t0), Step::Idle);
-        let t1 = t0 + STATUS_REFRESH;
+        let t1 = t0 + REFRESH;
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t1 - Duration::from_secs(1), at()),
+            Route::Stay,
+            "not before the refresh"
+        );
         assert_eq!(
             ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t1, at()),
             Route::HealthWriter,
-            "refreshed once a minute"
+            "refreshed once the refresh has passed"
         );
         assert!(matches!(ix.step(&key(), &scope(), 1, None, t1), Step::WriteHealth { .. }));
         assert_eq!(
             ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, t1, at()),
             Route::HealthWriter,
             "a change is written at once"
+        );
+    }
+
+    /// With `--status-refresh 0`, an unchanged result is never written, however old the
+    /// last write; a change still is.
+    #[test]
+    fn a_zero_refresh_writes_only_changes() {
+        let t0 = Instant::now();
+        let mut ix = synced_once(t0, "InService");
+        let later = t0 + Duration::from_secs(86_400);
+        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "InService")]), Duration::ZERO, later, at()), Route::Stay);
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), Duration::ZERO, later, at()),
+            Route::HealthWriter,
+            "news is written"
         );
     }
 
