@@ -231,7 +231,7 @@ async fn converge_into(
                 None => observed.map(|o| o.attributes).unwrap_or_default(),
             };
             let description = match created {
-                Some(dns_name) if provisional => made(desired, &applied, &groups, dns_name, zone),
+                Some(dns_name) if provisional => made(desired, applied, &groups, dns_name, zone),
                 // Read back what the changes produced (DNS name, effective zones, ...).
                 _ => describe(elb, name).await?.ok_or_else(|| not_found(name))?,
             };
