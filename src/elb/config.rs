@@ -6,38 +6,61 @@ use super::wire::SERVICE;
 use crate::aws::config::normalize_endpoint;
 use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
 
-/// Command-line flags for the client's endpoint and knobs; all but `--elb-endpoint` are also
-/// read from an `ELB_*` environment variable. The operator's `run` command flattens this into
+/// Command-line flags for the client's endpoint and knobs; each is also read from an
+/// `ELB_OPERATOR_ELB_*` environment variable. The operator's `run` command flattens this into
 /// its arguments, and [`ElbArgs::client_config`] turns it into a [`ClientConfig`].
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct ElbArgs {
     /// Override the ELB endpoint URL (e.g. a local moto server). Without it the endpoint comes
     /// from AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING, then AWS_ENDPOINT_URL, then the region.
-    // No `env`: those variables are read with the rest of the AWS environment, in
-    // `ClientConfig::from_vars`.
-    #[arg(long = "elb-endpoint")]
+    // The AWS variables are read with the rest of the AWS environment, in
+    // `ClientConfig::from_vars`; this one, like the flag, wins over them.
+    #[arg(long = "elb-endpoint", env = "ELB_OPERATOR_ELB_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Timeout of one ELB HTTP attempt, in seconds.
-    #[arg(long = "elb-timeout-seconds", env = "ELB_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    #[arg(long = "elb-timeout-seconds", env = "ELB_OPERATOR_ELB_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub timeout_seconds: f64,
     /// Attempts per ELB call, the first included. Default: AWS_MAX_ATTEMPTS, else 3 (AWS
     /// standard retry mode).
     // An `Option` with no clap default: a `3` given on purpose must beat AWS_MAX_ATTEMPTS,
     // which a default value cannot tell apart from the flag left out.
-    #[arg(long = "elb-max-attempts", env = "ELB_MAX_ATTEMPTS")]
+    #[arg(long = "elb-max-attempts", env = "ELB_OPERATOR_ELB_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
     /// Sustained Describe* calls per second, per credentials and region.
-    #[arg(long = "elb-describe-rate", env = "ELB_DESCRIBE_RATE", default_value_t = 10.0)]
+    #[arg(long = "elb-describe-rate", env = "ELB_OPERATOR_ELB_DESCRIBE_RATE", default_value_t = 10.0)]
     pub describe_rate: f64,
     /// Describe* calls allowed in a burst.
-    #[arg(long = "elb-describe-burst", env = "ELB_DESCRIBE_BURST", default_value_t = 20)]
+    #[arg(long = "elb-describe-burst", env = "ELB_OPERATOR_ELB_DESCRIBE_BURST", default_value_t = 20)]
     pub describe_burst: u32,
     /// Sustained mutating calls per second, per credentials and region.
-    #[arg(long = "elb-mutate-rate", env = "ELB_MUTATE_RATE", default_value_t = 4.0)]
+    #[arg(long = "elb-mutate-rate", env = "ELB_OPERATOR_ELB_MUTATE_RATE", default_value_t = 4.0)]
     pub mutate_rate: f64,
     /// Mutating calls allowed in a burst.
-    #[arg(long = "elb-mutate-burst", env = "ELB_MUTATE_BURST", default_value_t = 8)]
+    #[arg(long = "elb-mutate-burst", env = "ELB_OPERATOR_ELB_MUTATE_BURST", default_value_t = 8)]
     pub mutate_burst: u32,
+}
+
+/// The variables of the ELB client's flags before every flag's variable was named
+/// `ELB_OPERATOR_*`, and their new names.
+pub const RENAMED_VARIABLES: [(&str, &str); 6] = [
+    ("ELB_TIMEOUT_SECONDS", "ELB_OPERATOR_ELB_TIMEOUT_SECONDS"),
+    ("ELB_MAX_ATTEMPTS", "ELB_OPERATOR_ELB_MAX_ATTEMPTS"),
+    ("ELB_DESCRIBE_RATE", "ELB_OPERATOR_ELB_DESCRIBE_RATE"),
+    ("ELB_DESCRIBE_BURST", "ELB_OPERATOR_ELB_DESCRIBE_BURST"),
+    ("ELB_MUTATE_RATE", "ELB_OPERATOR_ELB_MUTATE_RATE"),
+    ("ELB_MUTATE_BURST", "ELB_OPERATOR_ELB_MUTATE_BURST"),
+];
+
+/// A variable under its old name is refused rather than ignored: silently dropping a rate
+/// limit or a timeout someone set on purpose would surface only under load. (clap's `env`
+/// reads one name, so the old names cannot simply stay aliases.)
+fn refuse_renamed_variables(env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let renamed: Vec<String> =
+        RENAMED_VARIABLES.iter().filter(|(old, _)| env(old).is_some()).map(|(old, new)| format!("{old} is now {new}")).collect();
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!("renamed environment variables (docs/upgrade.md): {}", renamed.join(", "))))
 }
 
 impl ElbArgs {
@@ -47,6 +70,7 @@ impl ElbArgs {
     /// else `AWS_ENDPOINT_URL`, else the region's; the attempts are `--elb-max-attempts` (or
     /// `ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
     pub fn client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        refuse_renamed_variables(env)?;
         self.apply(ClientConfig::from_vars(&SERVICE, region, env)?)
     }
 
@@ -158,6 +182,17 @@ mod tests {
     fn an_explicit_max_attempts_equal_to_the_default_still_beats_aws_max_attempts() {
         // The flag bug: `3` given on purpose used to count as "left at the default".
         assert_eq!(config(&["--elb-max-attempts=3"], &[("AWS_MAX_ATTEMPTS", "5")]).unwrap().retry.max_attempts, 3);
+    }
+
+    #[test]
+    fn the_old_variable_names_are_refused_with_their_new_names() {
+        for (old, new) in RENAMED_VARIABLES {
+            match config(&[], &[(old, "5")]) {
+                Err(Error::Config(message)) => assert!(message.contains(&format!("{old} is now {new}")), "{message}"),
+                other => panic!("{old}: {other:?}"),
+            }
+        }
+        assert!(config(&[], &[("ELB_OPERATOR_ELB_MUTATE_RATE", "5")]).is_ok());
     }
 
     #[test]
