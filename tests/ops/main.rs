@@ -8,6 +8,7 @@ mod http;
 mod leader;
 mod orphans;
 mod standin;
+mod troubleshooting;
 mod sync_files;
 
 use std::time::Duration;
