@@ -80,6 +80,20 @@ impl ElbArgs {
         self.client_config(region, &crate::aws::config::process_env)
     }
 
+    /// [`client_config_from_env`](Self::client_config_from_env) for the command-line commands:
+    /// credentials resolved as the AWS CLI resolves a profile (`source_profile` roles,
+    /// `credential_process`; [`crate::aws::credentials::cli_chain`]).
+    pub fn cli_client_config_from_env(&self, region: &str) -> Result<ClientConfig, Error> {
+        self.cli_client_config(region, &crate::aws::config::process_env)
+    }
+
+    /// [`cli_client_config_from_env`](Self::cli_client_config_from_env) with the variables
+    /// `env` looks up.
+    pub fn cli_client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        refuse_renamed_variables(env)?;
+        self.apply(ClientConfig::from_vars_for_cli(&SERVICE, region, env)?)
+    }
+
     /// Applies the flags to a configuration; a flag left out keeps what `config` holds.
     fn apply(&self, mut config: ClientConfig) -> Result<ClientConfig, Error> {
         if !(self.timeout_seconds > 0.0 && self.timeout_seconds.is_finite()) {

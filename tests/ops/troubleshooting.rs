@@ -82,7 +82,8 @@ fn reasons_in_code() -> BTreeMap<String, String> {
     let literals: Vec<Regex> = positions.iter().map(|p| Regex::new(&format!("{p}{literal}")).unwrap()).collect();
     let constants: Vec<Regex> = positions.iter().map(|p| Regex::new(&format!("{p}{constant}")).unwrap()).collect();
     // Functions and matches that map an error, a plan failure or a refusal to a reason.
-    let mappers = Regex::new(r"fn \w*reason\w*\(|impl[^{\n]*\w+Reason\b[^{\n]*\{|let reason = match|fn as_str\(self\) -> &'static str").unwrap();
+    let mappers =
+        Regex::new(r"fn \w*reason\w*\(|impl[^{\n]*\w+Reason\b[^{\n]*\{|let reason = match|fn as_str\(self\) -> &'static str").unwrap();
     let any_literal = Regex::new(literal).unwrap();
     let mut found = BTreeMap::new();
     for (file, text) in &sources {
@@ -131,7 +132,9 @@ fn the_troubleshooting_page_lists_every_reason_the_code_writes_and_no_other() {
     let (page, passed_through) = reasons_in_page();
     // The extraction sees the reasons of each kind of source: a verdict, a refusal enum, an
     // event, a constant, the error mapper.
-    for sure in ["InstancesInService", "RegionNotAllowed", "Retained", "PortsClosed", "ServiceUnavailable", "AssumeRoleFailed", "NoInstance"] {
+    for sure in
+        ["InstancesInService", "RegionNotAllowed", "Retained", "PortsClosed", "ServiceUnavailable", "AssumeRoleFailed", "NoInstance"]
+    {
         assert!(code.contains_key(sure), "{sure} was not found in the code: is the extraction broken? found {:?}", code.keys());
     }
     assert!(code.len() >= 45, "only {} reasons found", code.len());
