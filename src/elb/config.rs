@@ -68,7 +68,7 @@ impl ElbArgs {
     /// the AWS environment as `env` looks it up ([`ClientConfig::from_vars`]), then the flags
     /// over it. The endpoint is `--elb-endpoint`, else `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING`,
     /// else `AWS_ENDPOINT_URL`, else the region's; the attempts are `--elb-max-attempts` (or
-    /// `ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
+    /// `ELB_OPERATOR_ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
     pub fn client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
         refuse_renamed_variables(env)?;
         self.apply(ClientConfig::from_vars(&SERVICE, region, env)?)
