@@ -161,7 +161,7 @@ pub enum OutputFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct OrphansArgs {
     /// A region to look in; repeat the flag (or separate with commas) for several. Default:
-    /// AWS_REGION, then AWS_DEFAULT_REGION.
+    /// AWS_REGION, then AWS_DEFAULT_REGION, then the AWS profile's region.
     #[arg(long = "region", value_name = "REGION", env = "ELB_OPERATOR_REGION", value_delimiter = ',')]
     pub regions: Vec<String>,
 

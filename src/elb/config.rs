@@ -89,8 +89,17 @@ impl ElbArgs {
 
     /// [`cli_client_config_from_env`](Self::cli_client_config_from_env) with the variables
     /// `env` looks up.
+    /// Without a region (flag, `AWS_REGION`, `AWS_DEFAULT_REGION`), the profile's `region`
+    /// applies, as in the AWS CLI.
     pub fn cli_client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
         refuse_renamed_variables(env)?;
+        let from_profile;
+        let region = if region.is_empty() && env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+            from_profile = crate::aws::credentials::profile::load(env).1.remove("region").unwrap_or_default();
+            from_profile.as_str()
+        } else {
+            region
+        };
         self.apply(ClientConfig::from_vars_for_cli(&SERVICE, region, env)?)
     }
 
@@ -207,6 +216,26 @@ mod tests {
             }
         }
         assert!(config(&[], &[("ELB_OPERATOR_ELB_MUTATE_RATE", "5")]).is_ok());
+    }
+
+    #[test]
+    fn the_cli_takes_its_region_from_the_profile_last() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            "[profile ops]\nregion = eu-central-1\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+        )
+        .unwrap();
+        let file = dir.path().join("config").display().to_string();
+        let base = [("AWS_CONFIG_FILE", file.as_str()), ("AWS_PROFILE", "ops"), ("HOME", "/nonexistent-home")];
+        let region = |region: &str, more: &[(&str, &str)]| {
+            let all: Vec<(&str, &str)> = base.iter().chain(more).copied().collect();
+            flags(&[]).cli_client_config(region, &vars(&all)).map(|c| c.region)
+        };
+        assert_eq!(region("", &[]).unwrap(), "eu-central-1");
+        assert_eq!(region("", &[("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap(), "ap-south-1");
+        assert_eq!(region("", &[("AWS_REGION", "us-west-2"), ("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap(), "us-west-2");
+        assert_eq!(region("sa-east-1", &[]).unwrap(), "sa-east-1");
     }
 
     #[test]
