@@ -106,8 +106,8 @@ impl ClientConfig {
     }
 
     /// [`from_vars`](Self::from_vars) with the command-line commands' chain
-    /// ([`credentials::cli_chain`]: AWS CLI profiles with `source_profile` roles and
-    /// `credential_process`).
+    /// ([`credentials::cli_chain`]: AWS CLI profiles with `source_profile` roles,
+    /// `credential_process` and SSO).
     pub fn from_vars_for_cli(service: &Service, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
         Self::from_vars_with_chain(service, region, env, credentials::cli_chain)
     }

@@ -82,7 +82,7 @@ impl ElbArgs {
 
     /// [`client_config_from_env`](Self::client_config_from_env) for the command-line commands:
     /// credentials resolved as the AWS CLI resolves a profile (`source_profile` roles,
-    /// `credential_process`; [`crate::aws::credentials::cli_chain`]).
+    /// `credential_process`, SSO; [`crate::aws::credentials::cli_chain`]).
     pub fn cli_client_config_from_env(&self, region: &str) -> Result<ClientConfig, Error> {
         self.cli_client_config(region, &crate::aws::config::process_env)
     }

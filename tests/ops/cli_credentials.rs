@@ -1,6 +1,7 @@
 //! The command-line commands' credentials, as the AWS CLI resolves a profile: a role chain
 //! through `source_profile` (STS AssumeRole, served by moto) whose root is a
-//! `credential_process` (a fake login helper that records each run).
+//! `credential_process` (a fake login helper that records each run), and an IAM Identity
+//! Center profile whose cached token a loopback stand-in of the SSO portal accepts.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -112,4 +113,108 @@ async fn orphans_runs_with_a_role_profile_and_reports_a_failing_login_helper() {
     let (code, _, stderr) = orphans("broken").await;
     assert_ne!(code, Some(0));
     assert!(stderr.contains("credential_process of profile broken") && stderr.contains("exit status: 7"), "{stderr}");
+}
+
+/// A stand-in for the IAM Identity Center portal on loopback: `GetRoleCredentials` answers
+/// role credentials for the bearer token `good-token` and account/role 123456789012/Admin, and
+/// 403 otherwise. Returns its URL and the number of requests it served.
+async fn fake_sso_portal() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let request = String::from_utf8_lossy(&request).to_lowercase();
+            let good = request.starts_with("get /federation/credentials?account_id=123456789012&role_name=admin ")
+                && request.contains("\r\nx-amz-sso_bearer_token: good-token\r\n");
+            let (status, body) = if good {
+                (
+                    "200 OK",
+                    r#"{"roleCredentials":{"accessKeyId":"ASIASSOPORTAL","secretAccessKey":"sso-secret","sessionToken":"sso-token","expiration":4102444800000}}"#,
+                )
+            } else {
+                ("403 Forbidden", r#"{"message":"Session token not found or invalid"}"#)
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, served)
+}
+
+/// What `aws sso login` leaves in `~/.aws/sso/cache` for the session `corp`.
+fn cache_token(home: &Path, token: &str, expires_at: &str) {
+    let file = elb_operator::aws::credentials::sso::cache_file(home, "corp");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let cached = serde_json::json!({"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1", "accessToken": token, "expiresAt": expires_at});
+    std::fs::write(file, cached.to_string()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sso_profile_uses_the_cached_token_and_a_role_can_chain_from_it() {
+    use std::sync::atomic::Ordering;
+    let moto = test_support::moto::Moto::start();
+    let (portal, served) = fake_sso_portal().await;
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile dev]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\n\n\
+         [sso-session corp]\nsso_region = eu-west-1\nsso_start_url = https://corp.awsapps.com/start\n\n\
+         [profile ops]\nrole_arn = arn:aws:iam::123456789012:role/ops\nsource_profile = dev\n",
+    )
+    .unwrap();
+    let Command::Orphans(args) = Cli::try_parse_from(["elb-operator", "orphans", "--cluster-name", "c"]).unwrap().command else {
+        panic!("orphans")
+    };
+    let credentials_of = |profile: &str| {
+        let vars = [
+            ("AWS_CONFIG_FILE", config.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none").display().to_string()),
+            ("AWS_PROFILE", profile.to_string()),
+            ("AWS_ENDPOINT_URL", moto.endpoint.clone()),
+            ("AWS_ENDPOINT_URL_SSO", portal.clone()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("HOME", home.path().display().to_string()),
+        ];
+        let env = move |k: &str| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        args.elb.cli_client_config("us-east-1", &env).unwrap()
+    };
+
+    // No `aws sso login` yet: nothing cached, the portal is not asked.
+    let err = credentials_of("dev").credentials.get().await.unwrap_err().to_string();
+    assert!(err.contains("run `aws sso login --profile dev`"), "{err}");
+    // Logged in: the cached token buys the role's credentials, which sign ELB calls.
+    cache_token(home.path(), "good-token", "2099-01-01T00:00:00Z");
+    let config_dev = credentials_of("dev");
+    assert_eq!(config_dev.credentials.get().await.unwrap().access_key_id, "ASIASSOPORTAL");
+    assert_eq!(served.load(Ordering::SeqCst), 1);
+    elb::Client::new(config_dev).unwrap().describe_load_balancers(&[]).await.expect("an ELB call with the SSO role's keys");
+    // A role whose source is the SSO profile: assumed through moto's STS with those keys.
+    let assumed = credentials_of("ops").credentials.get().await.unwrap();
+    assert_ne!(assumed.access_key_id, "ASIASSOPORTAL");
+    assert_eq!(served.load(Ordering::SeqCst), 2, "the SSO profile's keys signed the AssumeRole");
+    // An expired session is not sent; a token the portal refuses says to log in again.
+    cache_token(home.path(), "good-token", "2020-01-01T00:00:00Z");
+    let err = credentials_of("dev").credentials.get().await.unwrap_err().to_string();
+    assert!(err.contains("expired") && err.contains("aws sso login --profile dev"), "{err}");
+    assert_eq!(served.load(Ordering::SeqCst), 2);
+    cache_token(home.path(), "stale-token", "2099-01-01T00:00:00Z");
+    let err = credentials_of("dev").credentials.get().await.unwrap_err().to_string();
+    assert!(err.contains("refused the token (HTTP 403)"), "{err}");
 }

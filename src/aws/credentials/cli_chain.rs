@@ -4,12 +4,12 @@
 //!
 //! - `role_arn` + `source_profile`: STS `AssumeRole` ([`super::assume_role`]) signed with the
 //!   source profile's credentials, itself resolved the same way (a chain of roles);
-//! - `credential_process`: a command that prints credentials ([`super::process`]).
+//! - `credential_process`: a command that prints credentials ([`super::process`]);
+//! - IAM Identity Center (`sso_session` or legacy `sso_start_url`): the token `aws sso login`
+//!   cached, exchanged at the SSO portal ([`super::sso`]).
 //!
-//! SSO profiles (`sso_session`, `sso_start_url`) and `mfa_serial` are refused with a way
-//! around them: reading the SSO token cache means the SSO OIDC and portal APIs and their
-//! token refresh, which is more than this command needs when `aws configure
-//! export-credentials` already turns any profile into environment variables.
+//! `mfa_serial` (an interactive prompt) and `credential_source` are refused with a way around
+//! them: `aws configure export-credentials` turns any profile into environment variables.
 //!
 //! The operator itself keeps the default chain: in a cluster credentials come from IRSA, Pod
 //! Identity or the instance, never from an interactive profile.
@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use super::assume_role::AssumeRole;
 use super::process::ProcessCredentials;
 use super::profile::{self, Section};
+use super::sso::{SsoCredentials, SsoProfile};
 use super::web_identity::WebIdentity;
 use super::{default_chain, SharedCredentials, StaticCredentials};
 use crate::aws::Error;
@@ -34,7 +35,10 @@ pub fn cli_chain(env: &dyn Fn(&str) -> Option<String>, region: &str, sts_endpoin
     }
     let (name, profiles) = profile::load_all(env);
     if profiles.contains_key(&name) {
-        let resolver = Resolver { profiles: &profiles, region, sts_endpoint };
+        let sessions = profile::sso_sessions(env);
+        let home = env("HOME").map(std::path::PathBuf::from).or_else(dirs::home_dir).unwrap_or_default();
+        let sso_endpoint = env("AWS_ENDPOINT_URL_SSO").or_else(|| env("AWS_ENDPOINT_URL"));
+        let resolver = Resolver { profiles: &profiles, sessions: &sessions, home, sso_endpoint, region, sts_endpoint };
         if let Some(credentials) = resolver.resolve(&name, &mut Vec::new())? {
             return Ok(credentials);
         }
@@ -51,13 +55,18 @@ fn refused(profile: &str, why: &str) -> Error {
 
 struct Resolver<'a> {
     profiles: &'a HashMap<String, Section>,
+    /// `[sso-session NAME]` sections, by name.
+    sessions: &'a HashMap<String, Section>,
+    /// Where `~/.aws/sso/cache` is.
+    home: std::path::PathBuf,
+    sso_endpoint: Option<String>,
     region: &'a str,
     sts_endpoint: &'a str,
 }
 
 impl Resolver<'_> {
-    /// The credentials of profile `name`, in the AWS CLI's order: a role (`role_arn`), SSO
-    /// (refused), static keys, `credential_process`. `None`: the profile has none of them.
+    /// The credentials of profile `name`, in the AWS CLI's order: a role (`role_arn`), SSO,
+    /// static keys, `credential_process`. `None`: the profile has none of them.
     fn resolve(&self, name: &str, visited: &mut Vec<String>) -> Result<Option<SharedCredentials>, Error> {
         if visited.iter().any(|v| v == name) || visited.len() >= MAX_CHAIN {
             visited.push(name.to_string());
@@ -95,8 +104,8 @@ impl Resolver<'_> {
             }
             return Err(Error::Credentials(format!("profile {name}: role_arn without source_profile or web_identity_token_file")));
         }
-        if section.contains_key("sso_session") || section.contains_key("sso_start_url") {
-            return Err(refused(name, "it is an IAM Identity Center (SSO) profile"));
+        if let Some(sso) = SsoProfile::of(name, section, &|s| self.sessions.get(s).cloned())? {
+            return Ok(Some(SharedCredentials::new(SsoCredentials::new(sso, &self.home, self.sso_endpoint.clone())?)));
         }
         if let Some(keys) = profile::static_keys(section) {
             return Ok(Some(SharedCredentials::new(StaticCredentials(keys))));
@@ -150,10 +159,20 @@ source_profile = loop-a
 [profile sso]
 sso_session = corp
 sso_account_id = 123456789012
+sso_role_name = Admin
+[sso-session corp]
+sso_region = eu-west-1
+sso_start_url = https://corp.awsapps.com/start
+[profile ops-via-sso]
+role_arn = arn:aws:iam::123456789012:role/ops
+source_profile = sso
 [profile mfa]
 role_arn = arn:aws:iam::123456789012:role/mfa
 source_profile = keys
 mfa_serial = arn:aws:iam::123456789012:mfa/me
+[profile instance-role]
+role_arn = arn:aws:iam::123456789012:role/x
+credential_source = Ec2InstanceMetadata
 [profile dangling]
 role_arn = arn:aws:iam::123456789012:role/x
 source_profile = missing
@@ -170,6 +189,8 @@ source_profile = missing
         assert_eq!(identity("ops").unwrap(), "assume-role:arn:aws:iam::123456789012:role/ops");
         assert_eq!(identity("admin").unwrap(), "assume-role:arn:aws:iam::123456789012:role/admin");
         assert_eq!(identity("self").unwrap(), "assume-role:arn:aws:iam::123456789012:role/self");
+        assert_eq!(identity("sso").unwrap(), "sso:123456789012/Admin");
+        assert_eq!(identity("ops-via-sso").unwrap(), "assume-role:arn:aws:iam::123456789012:role/ops");
         // Keys in the environment win, and a profile with nothing of the above falls through
         // to the default chain.
         let env_keys = chain(CONFIG, &[("AWS_PROFILE", "ops"), ("AWS_ACCESS_KEY_ID", "AKIAENV"), ("AWS_SECRET_ACCESS_KEY", "s")]);
@@ -182,7 +203,7 @@ source_profile = missing
     fn what_it_cannot_do_is_refused_with_a_way_around() {
         let err = identity("loop-a").unwrap_err();
         assert!(err.contains("loops: loop-a -> loop-b -> loop-a"), "{err}");
-        for (profile, says) in [("sso", "(SSO) profile"), ("mfa", "mfa_serial")] {
+        for (profile, says) in [("mfa", "mfa_serial"), ("instance-role", "credential_source")] {
             let err = identity(profile).unwrap_err();
             assert!(err.contains(says) && err.contains("aws configure export-credentials --profile"), "{err}");
         }

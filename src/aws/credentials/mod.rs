@@ -16,6 +16,7 @@ pub mod container;
 pub mod imds;
 pub mod process;
 pub mod profile;
+pub mod sso;
 pub mod web_identity;
 
 pub use chain::default_chain;

@@ -87,6 +87,13 @@ pub fn load_all(env: &dyn Fn(&str) -> Option<String>) -> (String, HashMap<String
     (name, profiles)
 }
 
+/// The `[sso-session NAME]` sections of the config file, by name.
+pub fn sso_sessions(env: &dyn Fn(&str) -> Option<String>) -> HashMap<String, Section> {
+    let (_, config_path) = paths(env);
+    let raw = read(&config_path).map(|t| parse(&t, false)).unwrap_or_default();
+    raw.into_iter().filter_map(|(name, section)| Some((name.strip_prefix("sso-session ")?.trim().to_string(), section))).collect()
+}
+
 /// Static keys of a profile section, when it has them.
 pub fn static_keys(section: &Section) -> Option<Credentials> {
     let ak = section.get("aws_access_key_id")?;
