@@ -198,7 +198,12 @@ async fn converge_into(
             Action::Create(input) => {
                 let sent = tokio::time::Instant::now();
                 match elb.create_load_balancer(input).await {
-                    Ok(dns_name) => created = Some(dns_name),
+                    Ok(dns_name) => {
+                        if let Some(names) = known.names {
+                            names.created(name, sent);
+                        }
+                        created = Some(dns_name)
+                    }
                     Err(e) => {
                         // Applied or not: the next sync finds out from a listing taken
                         // after this create, rather than sending it again.

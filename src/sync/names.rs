@@ -14,7 +14,7 @@
 //! (the client does not resend it either: `aws::retry::may_resend`).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -37,11 +37,16 @@ struct Listing {
 /// The name checks of one scope (account and region).
 #[derive(Debug, Default)]
 pub struct NameCheck {
-    /// The last listing. The lock is held while a listing runs, so that the checks that
-    /// arrive meanwhile share it instead of starting their own.
-    latest: tokio::sync::Mutex<Option<Listing>>,
+    /// The last listing.
+    latest: Mutex<Option<Arc<Listing>>>,
+    /// Held while a listing runs, so that the checks that need a new one share it instead
+    /// of starting their own.
+    refreshing: tokio::sync::Mutex<()>,
     /// Names whose create may have been applied, and when that create was sent.
     uncertain: Mutex<HashMap<String, Instant>>,
+    /// Names this process created, and when: a listing that started before then does not
+    /// show them (a sync that failed after its create checks again, and must find it).
+    created: Mutex<HashMap<String, Instant>>,
     /// Listings taken (a figure for tests and benchmarks).
     listings: std::sync::atomic::AtomicU64,
 }
@@ -49,24 +54,64 @@ pub struct NameCheck {
 impl NameCheck {
     /// Whether an ELB named `name` exists, from a listing that started at most [`MAX_AGE`]
     /// ago, and after any uncertain create of the name; taking one if there is none.
+    ///
+    /// A wave of creates does not stall on the listings it needs: once the last listing is
+    /// half its usable age, the first check to see it takes the next one while the others
+    /// still answer from the last.
     pub async fn exists(&self, elb: &dyn ElbApi, name: &str) -> Result<bool, aws::Error> {
         let key = name.to_ascii_lowercase();
+        if self.created.lock().unwrap().contains_key(&key) {
+            return Ok(true);
+        }
         let asked = Instant::now();
         let not_before = self.uncertain.lock().unwrap().get(&key).copied();
-        let mut latest = self.latest.lock().await;
-        let usable = |l: &Listing| asked.saturating_duration_since(l.started) <= MAX_AGE && not_before.is_none_or(|sent| l.started >= sent);
-        if !latest.as_ref().is_some_and(usable) {
-            let started = Instant::now();
-            let all = elb.describe_load_balancers(&[]).await?;
-            self.listings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            *latest = Some(Listing { started, names: all.into_iter().map(|d| d.name.to_ascii_lowercase()).collect() });
-        }
-        let found = latest.as_ref().is_some_and(|l| l.names.contains(&key));
-        drop(latest);
+        let age = |l: &Listing| asked.saturating_duration_since(l.started);
+        let usable = |l: &Listing| age(l) <= MAX_AGE && not_before.is_none_or(|sent| l.started >= sent);
+        let last = self.latest.lock().unwrap().clone();
+        let listing = match last {
+            Some(l) if usable(&l) && age(&l) <= MAX_AGE / 2 => l,
+            Some(l) if usable(&l) => match self.refreshing.try_lock() {
+                Ok(_refreshing) => self.list(elb).await?,
+                // Another check is taking the next one.
+                Err(_) => l,
+            },
+            _ => {
+                let _refreshing = self.refreshing.lock().await;
+                // Taken while this check waited?
+                let taken = self.latest.lock().unwrap().clone().filter(|l| usable(l));
+                match taken {
+                    Some(l) => l,
+                    None => self.list(elb).await?,
+                }
+            }
+        };
+        let found = listing.names.contains(&key);
         if not_before.is_some() {
             self.uncertain.lock().unwrap().remove(&key);
         }
         Ok(found)
+    }
+
+    /// Takes a listing (the caller holds `refreshing`) and keeps it.
+    async fn list(&self, elb: &dyn ElbApi) -> Result<Arc<Listing>, aws::Error> {
+        let started = Instant::now();
+        let all = elb.describe_load_balancers(&[]).await?;
+        self.listings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let listing = Arc::new(Listing { started, names: all.into_iter().map(|d| d.name.to_ascii_lowercase()).collect() });
+        self.keep(listing.clone());
+        Ok(listing)
+    }
+
+    /// Keeps `listing` unless a newer one is kept; creates before it are in it (or were
+    /// deleted since).
+    fn keep(&self, listing: Arc<Listing>) {
+        let started = listing.started;
+        let mut latest = self.latest.lock().unwrap();
+        if latest.as_ref().is_none_or(|l| l.started < started) {
+            *latest = Some(listing);
+        }
+        drop(latest);
+        self.created.lock().unwrap().retain(|_, at| *at >= started);
     }
 
     /// Records a create of `name`, sent at `sent`, that failed after it may have been
@@ -75,14 +120,17 @@ impl NameCheck {
         self.uncertain.lock().unwrap().insert(name.to_ascii_lowercase(), sent);
     }
 
+    /// Records a create of `name` that succeeded, sent at `sent`.
+    pub fn created(&self, name: &str, sent: Instant) {
+        let key = name.to_ascii_lowercase();
+        self.uncertain.lock().unwrap().remove(&key);
+        self.created.lock().unwrap().insert(key, sent);
+    }
+
     /// Records a listing taken elsewhere (an inventory pass), started at `started`, unless
-    /// a newer one is kept or one is being taken.
+    /// a newer one is kept.
     pub fn saw<'a>(&self, started: Instant, names: impl IntoIterator<Item = &'a str>) {
-        let Ok(mut latest) = self.latest.try_lock() else { return };
-        if latest.as_ref().is_some_and(|l| l.started >= started) {
-            return;
-        }
-        *latest = Some(Listing { started, names: names.into_iter().map(str::to_ascii_lowercase).collect() });
+        self.keep(Arc::new(Listing { started, names: names.into_iter().map(str::to_ascii_lowercase).collect() }));
     }
 
     /// Listings this check took.
