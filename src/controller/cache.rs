@@ -4,22 +4,26 @@
 //! reconcilers read the stores, never the API.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::Api;
 use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
 use kube::Resource;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::warn;
 
-use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
+use super::backends::{self, Resolved, SelectorError};
+use super::index::Indexes;
+use crate::crd::{Backends, HealthCheck, LoadBalancer, LoadBalancerClass};
 
 /// The reflector caches the reconcilers read from.
 #[derive(Clone)]
@@ -35,6 +39,9 @@ pub struct Stores {
     pub namespaces: Store<Namespace>,
     /// One flag per cache, set when its first full list is in.
     pub synced: Vec<watch::Receiver<bool>>,
+    /// Pods, nodes and LoadBalancers' podSelectors by namespace and label, written by the
+    /// same watches as the stores ([`reflect_with`]).
+    pub indexes: Arc<Indexes>,
 }
 
 impl Stores {
@@ -49,6 +56,54 @@ impl Stores {
             .get(&kube::runtime::reflector::ObjectRef::new(namespace))
             .and_then(|n| n.metadata.labels.clone())
             .unwrap_or_default()
+    }
+
+    /// [`backends::resolve`] over the pods and nodes the index says the selectors could
+    /// select, rather than over every cached one: the same answer, at a cost that does not
+    /// grow with unrelated pods.
+    pub fn resolve_backends(&self, spec: Option<&Backends>, namespace: &str) -> Result<Resolved, SelectorError> {
+        let pods = spec.and_then(|b| b.pod_selector.as_ref()).map(|s| self.selectable_pods(namespace, s)).unwrap_or_default();
+        let nodes = spec.and_then(|b| b.node_selector.as_ref()).map(|s| self.selectable_nodes(s)).unwrap_or_default();
+        backends::resolve_among(spec, namespace, &pods, |name| self.nodes.get(&ObjectRef::new(name)), &nodes)
+    }
+
+    /// The cached pods of `namespace` a podSelector could select (its `matchLabels` narrow
+    /// them); the selector itself is not run.
+    pub fn selectable_pods(&self, namespace: &str, selector: &LabelSelector) -> Vec<Arc<Pod>> {
+        let names = Indexes::read(&self.indexes.pods, |i| i.candidates(namespace, selector.match_labels.as_ref()));
+        names.iter().filter_map(|name| self.pods.get(&ObjectRef::new(name).within(namespace))).collect()
+    }
+
+    /// The cached nodes a nodeSelector could select; every node for one without
+    /// `matchLabels`.
+    pub fn selectable_nodes(&self, selector: &LabelSelector) -> Vec<Arc<Node>> {
+        match selector.match_labels.as_ref().filter(|m| !m.is_empty()) {
+            Some(match_labels) => {
+                let names = Indexes::read(&self.indexes.nodes, |i| i.candidates("", Some(match_labels)));
+                names.iter().filter_map(|name| self.nodes.get(&ObjectRef::new(name))).collect()
+            }
+            None => self.nodes.state(),
+        }
+    }
+
+    /// The cached pods that run on `node`.
+    pub fn pods_on_node(&self, node: &str) -> Vec<Arc<Pod>> {
+        let keys = Indexes::read(&self.indexes.pods, |i| i.on_node(node));
+        keys.iter().filter_map(|(ns, name)| self.pods.get(&ObjectRef::new(name).within(ns))).collect()
+    }
+
+    /// The cached LoadBalancers whose podSelector matches `pod` ([`backends::selects_pod`]),
+    /// looking only at those of its namespace that the index says could.
+    pub fn loadbalancers_selecting(&self, pod: &Pod) -> Vec<Arc<LoadBalancer>> {
+        let Some(namespace) = pod.metadata.namespace.as_deref() else { return Vec::new() };
+        let no_labels = std::collections::BTreeMap::new();
+        let labels = pod.metadata.labels.as_ref().unwrap_or(&no_labels);
+        let names = Indexes::read(&self.indexes.loadbalancers, |i| i.candidates(namespace, labels));
+        names
+            .iter()
+            .filter_map(|name| self.loadbalancers.get(&ObjectRef::new(name).within(namespace)))
+            .filter(|lb| backends::selects_pod(lb.spec.backends.as_ref(), namespace, pod))
+            .collect()
     }
 
     /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty
@@ -91,6 +146,23 @@ pub fn reflect<K>(
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
+    reflect_with(api, wc, outputs, trim, on_invalid, |_| {})
+}
+
+/// [`reflect`], with `observe` given every event the store has applied (trimmed, decoded),
+/// before its object goes to the outputs: an index kept there is in step with the store
+/// when the triggers read it.
+pub fn reflect_with<K>(
+    api: Api<DeserializeGuard<K>>,
+    wc: watcher::Config,
+    outputs: usize,
+    trim: fn(&mut K),
+    on_invalid: impl Fn(InvalidObject) + Send + 'static,
+    observe: impl Fn(&watcher::Event<K>) + Send + 'static,
+) -> (Store<K>, watch::Receiver<bool>, BoxFuture<'static, ()>, Vec<mpsc::UnboundedReceiver<K>>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
     let (reader, writer) = reflector::store();
     let (senders, receivers): (Vec<_>, Vec<_>) = (0..outputs).map(|_| mpsc::unbounded()).unzip();
     // One object that does not decode must not stop the watch of its whole kind: it is
@@ -108,6 +180,9 @@ where
         let mut stream = std::pin::pin!(stream);
         while let Some(item) = stream.next().await {
             // The reflector has applied the event to the store before yielding it.
+            if let Ok(event) = &item {
+                observe(event);
+            }
             match item {
                 Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
                     for tx in &senders {

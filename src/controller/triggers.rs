@@ -1,7 +1,7 @@
 //! Which LoadBalancers a change of another object reaches. The controllers' watches map
 //! HealthCheck, Pod, Node, LoadBalancerClass and Namespace events through these functions; they read only the caches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
 use super::backends;
+use super::cache::Stores;
 use super::fingerprint::fingerprint;
 use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
@@ -74,7 +75,36 @@ impl HealthCheckUsers {
     }
 }
 
-/// The LoadBalancers whose podSelector matches a pod.
+/// The LoadBalancers whose podSelector matches a pod: [`pod_to_loadbalancers`] through the
+/// index, looking only at the LoadBalancers of its namespace that could select it.
+pub fn pod_to_loadbalancers_indexed(stores: &Stores, pod: &Pod) -> Vec<ObjectRef<LoadBalancer>> {
+    stores.loadbalancers_selecting(pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect()
+}
+
+/// [`node_to_loadbalancers`] with the pods on the node from the index, and their
+/// LoadBalancers through [`pod_to_loadbalancers_indexed`]. The nodeSelectors and the
+/// registered instances are still read from every LoadBalancer: one look each per node
+/// event, not one per pod.
+pub fn node_to_loadbalancers_indexed(stores: &Stores, node: &Node) -> Vec<ObjectRef<LoadBalancer>> {
+    let node_name = node.name_any();
+    let mut out: HashSet<ObjectRef<LoadBalancer>> = stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| {
+            backends::selects_node(lb.spec.backends.as_ref(), node)
+                || lb.status.as_ref().is_some_and(|s| s.instances.iter().any(|i| i.node.as_deref() == Some(node_name.as_str())))
+        })
+        .map(|lb| ObjectRef::from_obj(&**lb))
+        .collect();
+    for pod in stores.pods_on_node(&node_name) {
+        out.extend(pod_to_loadbalancers_indexed(stores, &pod));
+    }
+    out.into_iter().collect()
+}
+
+/// The LoadBalancers whose podSelector matches a pod, by looking at every one: the
+/// reference [`pod_to_loadbalancers_indexed`] is tested and measured against.
 pub fn pod_to_loadbalancers(lbs: &Store<LoadBalancer>, pod: &Pod) -> Vec<ObjectRef<LoadBalancer>> {
     lbs.state()
         .iter()
@@ -84,7 +114,8 @@ pub fn pod_to_loadbalancers(lbs: &Store<LoadBalancer>, pod: &Pod) -> Vec<ObjectR
 }
 
 /// The LoadBalancers a node change can affect: those whose nodeSelector matches it, that
-/// registered its instance, or that select a pod running on it.
+/// registered its instance, or that select a pod running on it (by looking at every pod and
+/// LoadBalancer: the reference of [`node_to_loadbalancers_indexed`]).
 pub fn node_to_loadbalancers(lbs: &Store<LoadBalancer>, pods: &Store<Pod>, node: &Node) -> Vec<ObjectRef<LoadBalancer>> {
     let node_name = node.name_any();
     let pods_on_node: Vec<Arc<Pod>> =
