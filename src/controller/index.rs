@@ -454,7 +454,7 @@ mod tests {
         let mut synced = Synced::<ObjectIndex>::default();
         synced.observe(&watcher::Event::Apply(pod("a", "old", &[("app", "web")], Some("n1"))));
         synced.observe(&watcher::Event::Apply(pod("a", "kept", &[("app", "web")], Some("n1"))));
-        synced.observe(&watcher::Event::Init);
+        synced.observe(&watcher::Event::<Pod>::Init);
         synced.observe(&watcher::Event::InitApply(pod("a", "kept", &[("app", "api")], Some("n1"))));
         assert_eq!(sorted(synced.live().candidates("a", None)), ["kept", "old"], "still the old set");
         synced.observe(&watcher::Event::InitApply(pod("a", "new", &[("app", "web")], None)));

@@ -172,7 +172,42 @@ pub fn namespace_fingerprint(namespace: &Namespace) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::cache::tests::{histories, pod_strategy, world};
     use crate::crd::LoadBalancerSpec;
+    use proptest::prelude::*;
+
+    fn sorted(refs: Vec<ObjectRef<LoadBalancer>>) -> Vec<String> {
+        let mut names: Vec<String> = refs.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect();
+        names.sort();
+        names
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// A pod event (of a cached pod, or of one the cache no longer or never held) and a
+        /// node event reach through the indexes exactly the LoadBalancers the scans reach.
+        #[test]
+        fn indexed_event_mapping_equals_the_scan((pods, nodes, lbs) in histories(), events in prop::collection::vec(pod_strategy(), 0..6)) {
+            let stores = world(&pods, &nodes, &lbs);
+            for pod in stores.pods.state().iter().map(|p| (**p).clone()).chain(events) {
+                prop_assert_eq!(
+                    sorted(pod_to_loadbalancers_indexed(&stores, &pod)),
+                    sorted(pod_to_loadbalancers(&stores.loadbalancers, &pod)),
+                    "{:?}", pod.metadata
+                );
+            }
+            // n4 is never cached: a node event of a node the cache does not hold.
+            let unknown = Node { metadata: kube::api::ObjectMeta { name: Some("n4".into()), ..Default::default() }, ..Default::default() };
+            for node in stores.nodes.state().iter().map(|n| (**n).clone()).chain([unknown]) {
+                prop_assert_eq!(
+                    sorted(node_to_loadbalancers_indexed(&stores, &node)),
+                    sorted(node_to_loadbalancers(&stores.loadbalancers, &stores.pods, &node)),
+                    "{}", node.name_any()
+                );
+            }
+        }
+    }
 
     fn lb(ns: &str, name: &str, hc: Option<&str>) -> Arc<LoadBalancer> {
         let spec: LoadBalancerSpec = serde_json::from_value(serde_json::json!({
