@@ -259,7 +259,7 @@ pub(crate) mod tests {
                     name: Some(format!("p{i}")),
                     namespace: Some(NAMESPACES[ns].into()),
                     labels: Some(labels(&pairs)),
-                    deletion_timestamp: terminating.then(|| Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
+                    deletion_timestamp: terminating.then_some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)),
                     ..Default::default()
                 },
                 spec: Some(PodSpec { node_name: node.map(|n| format!("n{n}")), ..Default::default() }),
@@ -386,8 +386,10 @@ pub(crate) mod tests {
         }
     }
 
-    pub(crate) fn histories(
-    ) -> impl Strategy<Value = (Vec<watcher::Event<Pod>>, Vec<watcher::Event<Node>>, Vec<watcher::Event<LoadBalancer>>)> {
+    /// The watch histories of the pods, the nodes and the LoadBalancers.
+    pub(crate) type Histories = (Vec<watcher::Event<Pod>>, Vec<watcher::Event<Node>>, Vec<watcher::Event<LoadBalancer>>);
+
+    pub(crate) fn histories() -> impl Strategy<Value = Histories> {
         (history(pod_strategy()), history(node_strategy()), history(lb_strategy()))
     }
 

@@ -89,8 +89,11 @@ fn shared<V>(map: &HashMap<Arc<str>, V>, s: &str) -> Arc<str> {
     map.get_key_value(s).map_or_else(|| Arc::from(s), |(k, _)| k.clone())
 }
 
+/// A label pair, its strings shared with the keys of the maps that index it.
+type Pair = (Arc<str>, Arc<str>);
+
 /// Labels as an entry remembers them, to find its sets again when it moves or goes.
-type Labels = Box<[(Arc<str>, Arc<str>)]>;
+type Labels = Box<[Pair]>;
 
 fn same_labels(stored: &Labels, labels: &BTreeMap<String, String>) -> bool {
     stored.len() == labels.len() && stored.iter().zip(labels).all(|((k, v), (k2, v2))| **k == **k2 && **v == **v2)
@@ -182,7 +185,8 @@ impl ObjectIndex {
     pub fn candidates(&self, namespace: &str, match_labels: Option<&BTreeMap<String, String>>) -> Vec<Name> {
         let Some(space) = self.namespaces.get(namespace) else { return Vec::new() };
         let pairs = match_labels.into_iter().flatten();
-        let sets: Option<Vec<&HashSet<Name>>> = pairs.map(|(k, v)| space.by_label.get(k.as_str()).and_then(|vs| vs.get(v.as_str()))).collect();
+        let sets: Option<Vec<&HashSet<Name>>> =
+            pairs.map(|(k, v)| space.by_label.get(k.as_str()).and_then(|vs| vs.get(v.as_str()))).collect();
         match sets {
             None => Vec::new(),
             Some(sets) => match sets.into_iter().min_by_key(|s| s.len()) {
@@ -232,7 +236,7 @@ pub struct SelectorIndex {
 #[derive(Debug, Default)]
 struct Selectors {
     /// Name → the pair it is indexed under (`None`: without `matchLabels`, in `wide`).
-    anchors: HashMap<Name, Option<(Arc<str>, Arc<str>)>>,
+    anchors: HashMap<Name, Option<Pair>>,
     /// Those without `matchLabels`: candidates for every object of the namespace.
     wide: HashSet<Name>,
     /// Label key → value → the names anchored at that pair.

@@ -225,9 +225,7 @@ pub async fn run(
         .watches_stream(hc_events, move |hc: HealthCheck| {
             triggers::health_check_to_loadbalancers(&lbs, &hc.namespace().unwrap_or_default(), &hc.name_any())
         })
-        .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| {
-            triggers::pod_to_loadbalancers_indexed(&stores_for_pods, &pod)
-        })
+        .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers_indexed(&stores_for_pods, &pod))
         .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
             triggers::node_to_loadbalancers_indexed(&stores_for_nodes, &node)
         })
