@@ -16,7 +16,7 @@ use kube::api::Api;
 use kube::core::error_boundary::{DeserializeGuard, InvalidObject};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{watcher, WatchStreamExt};
-use kube::Resource;
+use kube::{Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::warn;
@@ -104,6 +104,13 @@ impl Stores {
             .filter_map(|name| self.loadbalancers.get(&ObjectRef::new(name).within(namespace)))
             .filter(|lb| backends::selects_pod(lb.spec.backends.as_ref(), namespace, pod))
             .collect()
+    }
+
+    /// The labels `pod` had before the relabels its latest events brought (taken: each
+    /// relabel is answered once, by the mapping of its own event).
+    pub fn take_relabelled(&self, pod: &Pod) -> Vec<std::collections::BTreeMap<String, String>> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        Indexes::write(&self.indexes.pods, |i| i.take_relabelled(namespace, &pod.name_any()))
     }
 
     /// Waits (bounded) until every cache holds a full list: a reconcile that read an empty

@@ -33,6 +33,9 @@ pub trait Indexed {
     fn entry(&self) -> Option<Entry<'_>>;
     /// Its namespace (`""` for a cluster-scoped object) and name.
     fn key(&self) -> (String, String);
+    /// Whether a relabel is remembered for [`ObjectIndex::take_relabelled`]: only for the
+    /// kinds whose events are mapped to take it (pods), or it would never be forgotten.
+    const RELABELS: bool = false;
 }
 
 /// An object as an index sees it.
@@ -48,6 +51,7 @@ pub struct Entry<'a> {
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 impl Indexed for Pod {
+    const RELABELS: bool = true;
     fn entry(&self) -> Option<Entry<'_>> {
         let node = self.spec.as_ref().and_then(|s| s.node_name.as_deref()).filter(|n| !n.is_empty());
         Some(Entry { labels: self.metadata.labels.as_ref().unwrap_or(&NO_LABELS), node, match_labels: None })
@@ -118,15 +122,28 @@ pub struct ObjectIndex {
     namespaces: HashMap<Arc<str>, Space>,
     /// Node name → (namespace, name) of the objects on it.
     by_node: HashMap<Name, HashSet<(Arc<str>, Name)>>,
+    /// The labels objects had before a relabel, until the relabel's event is mapped
+    /// ([`ObjectIndex::take_relabelled`]): a pod relabelled out of a selector must still reach
+    /// the LoadBalancer that selected it, and its event carries only the new labels.
+    relabelled: HashMap<(Arc<str>, Name), Vec<BTreeMap<String, String>>>,
 }
 
 impl ObjectIndex {
-    /// Indexes the object `namespace/name`, replacing what was indexed under that key.
+    /// Indexes the object `namespace/name`, replacing what was indexed under that key, and
+    /// remembers the labels it had before when they change.
     pub fn insert(&mut self, namespace: &str, name: &str, labels: &BTreeMap<String, String>, node: Option<&str>) {
+        self.insert_as(namespace, name, labels, node, true);
+    }
+
+    fn insert_as(&mut self, namespace: &str, name: &str, labels: &BTreeMap<String, String>, node: Option<&str>, relabels: bool) {
         if let Some(stored) = self.namespaces.get(namespace).and_then(|s| s.objects.get(name)) {
             // Status updates, the most frequent pod events, move nothing.
             if same_labels(&stored.labels, labels) && stored.node.as_deref() == node {
                 return;
+            }
+            if relabels && !same_labels(&stored.labels, labels) {
+                let before = stored.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+                self.relabelled.entry((Arc::from(namespace), Arc::from(name))).or_default().push(before);
             }
             self.delete(namespace, name);
         }
@@ -196,6 +213,12 @@ impl ObjectIndex {
         }
     }
 
+    /// The labels `namespace/name` had before the relabels indexed since the last call (none
+    /// when it was not relabelled), forgotten once taken.
+    pub fn take_relabelled(&mut self, namespace: &str, name: &str) -> Vec<BTreeMap<String, String>> {
+        self.relabelled.remove(&(Arc::from(namespace), Arc::from(name))).unwrap_or_default()
+    }
+
     /// The (namespace, name) of the objects indexed on `node`.
     pub fn on_node(&self, node: &str) -> Vec<(Name, Name)> {
         self.by_node.get(node).map(|s| s.iter().cloned().collect()).unwrap_or_default()
@@ -215,7 +238,7 @@ impl<K: Indexed> Index<K> for ObjectIndex {
     fn upsert(&mut self, obj: &K) {
         let (ns, name) = obj.key();
         match obj.entry() {
-            Some(e) => self.insert(&ns, &name, e.labels, e.node),
+            Some(e) => self.insert_as(&ns, &name, e.labels, e.node, K::RELABELS),
             None => self.delete(&ns, &name),
         }
     }
@@ -363,6 +386,10 @@ impl<I> Synced<I> {
     pub fn live(&self) -> &I {
         &self.live
     }
+
+    pub fn live_mut(&mut self) -> &mut I {
+        &mut self.live
+    }
 }
 
 /// The indexes of the caches, shared between the watches that write them and the
@@ -379,6 +406,11 @@ impl Indexes {
     /// begun), so a poisoned lock is read through.
     pub fn read<I, T>(lock: &RwLock<Synced<I>>, f: impl FnOnce(&I) -> T) -> T {
         f(lock.read().unwrap_or_else(|e| e.into_inner()).live())
+    }
+
+    /// Changes one index outside of the watch's events.
+    pub fn write<I, T>(lock: &RwLock<Synced<I>>, f: impl FnOnce(&mut I) -> T) -> T {
+        f(lock.write().unwrap_or_else(|e| e.into_inner()).live_mut())
     }
 
     /// Applies a watch event to one index.
@@ -440,7 +472,10 @@ mod tests {
         index.insert("a", "p", &labels(&[("app", "api")]), Some("n1"));
         assert!(index.candidates("a", Some(&labels(&[("app", "web")]))).is_empty());
         assert_eq!(sorted(index.candidates("a", Some(&labels(&[("app", "api")])))), ["p"]);
+        assert_eq!(index.take_relabelled("a", "p"), [labels(&[("app", "web")])]);
+        assert!(index.take_relabelled("a", "p").is_empty(), "taken once");
         index.insert("a", "p", &labels(&[("app", "api")]), Some("n2"));
+        assert!(index.take_relabelled("a", "p").is_empty(), "moved to another node, not relabelled");
         assert!(index.on_node("n1").is_empty());
         assert_eq!(index.on_node("n2").len(), 1);
         assert_eq!(index.len(), 1);

@@ -75,10 +75,18 @@ impl HealthCheckUsers {
     }
 }
 
-/// The LoadBalancers whose podSelector matches a pod: [`pod_to_loadbalancers`] through the
-/// index, looking only at the LoadBalancers of its namespace that could select it.
+/// The LoadBalancers a pod event reaches: those whose podSelector matches the pod
+/// ([`pod_to_loadbalancers`], through the index: only the LoadBalancers of its namespace
+/// that could select it), and those that matched it before a relabel this event brought,
+/// so that a pod relabelled out of a selector is deregistered now, not at the next resync.
 pub fn pod_to_loadbalancers_indexed(stores: &Stores, pod: &Pod) -> Vec<ObjectRef<LoadBalancer>> {
-    stores.loadbalancers_selecting(pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect()
+    let mut out: HashSet<ObjectRef<LoadBalancer>> =
+        stores.loadbalancers_selecting(pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect();
+    for labels in stores.take_relabelled(pod) {
+        let before = Pod { metadata: kube::api::ObjectMeta { labels: Some(labels), ..pod.metadata.clone() }, ..Default::default() };
+        out.extend(stores.loadbalancers_selecting(&before).iter().map(|lb| ObjectRef::from_obj(&**lb)));
+    }
+    out.into_iter().collect()
 }
 
 /// [`node_to_loadbalancers`] with the pods on the node from the index, and their
@@ -97,8 +105,9 @@ pub fn node_to_loadbalancers_indexed(stores: &Stores, node: &Node) -> Vec<Object
         })
         .map(|lb| ObjectRef::from_obj(&**lb))
         .collect();
+    // Not through pod_to_loadbalancers_indexed: a relabel is its pod event's to answer.
     for pod in stores.pods_on_node(&node_name) {
-        out.extend(pod_to_loadbalancers_indexed(stores, &pod));
+        out.extend(stores.loadbalancers_selecting(&pod).iter().map(|lb| ObjectRef::from_obj(&**lb)));
     }
     out.into_iter().collect()
 }
@@ -191,11 +200,12 @@ mod tests {
         fn indexed_event_mapping_equals_the_scan((pods, nodes, lbs) in histories(), events in prop::collection::vec(pod_strategy(), 0..6)) {
             let stores = world(&pods, &nodes, &lbs);
             for pod in stores.pods.state().iter().map(|p| (**p).clone()).chain(events) {
-                prop_assert_eq!(
-                    sorted(pod_to_loadbalancers_indexed(&stores, &pod)),
-                    sorted(pod_to_loadbalancers(&stores.loadbalancers, &pod)),
-                    "{:?}", pod.metadata
-                );
+                let selecting = stores.loadbalancers_selecting(&pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect();
+                let scanned = sorted(pod_to_loadbalancers(&stores.loadbalancers, &pod));
+                prop_assert_eq!(sorted(selecting), scanned.clone(), "{:?}", pod.metadata);
+                // The event reaches those, and those that selected the pod before a relabel.
+                let reached = sorted(pod_to_loadbalancers_indexed(&stores, &pod));
+                prop_assert!(scanned.iter().all(|lb| reached.contains(lb)), "{:?} not all in {:?}", scanned, reached);
             }
             // n4 is never cached: a node event of a node the cache does not hold.
             let unknown = Node { metadata: kube::api::ObjectMeta { name: Some("n4".into()), ..Default::default() }, ..Default::default() };
@@ -218,6 +228,28 @@ mod tests {
         let mut lb = LoadBalancer::new(name, spec);
         lb.metadata.namespace = Some(ns.into());
         Arc::new(lb)
+    }
+
+    /// A pod relabelled out of a LoadBalancer's selector still reaches it, once: the event
+    /// that carries the new labels must deregister it (the scan, reading only those, does not).
+    #[test]
+    fn a_pod_relabelled_out_of_a_selector_reaches_the_load_balancer_that_selected_it() {
+        let mut web = (*lb("a", "web", None)).clone();
+        web.spec.backends = Some(crate::crd::Backends {
+            pod_selector: Some(serde_json::from_value(serde_json::json!({"matchLabels": {"app": "web"}})).unwrap()),
+            ..Default::default()
+        });
+        let pod = |app: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "a", "labels": {"app": app}}})).unwrap()
+        };
+        let node: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}})).unwrap();
+        let events = [kube::runtime::watcher::Event::Apply(pod("web")), kube::runtime::watcher::Event::Apply(pod("other"))];
+        let stores = world(&events, &[], &[kube::runtime::watcher::Event::Apply(web)]);
+        assert!(pod_to_loadbalancers(&stores.loadbalancers, &pod("other")).is_empty());
+        // A node event does not take the relabel from the pod's own event.
+        assert!(node_to_loadbalancers_indexed(&stores, &node).is_empty());
+        assert_eq!(sorted(pod_to_loadbalancers_indexed(&stores, &pod("other"))), ["a/web"]);
+        assert!(pod_to_loadbalancers_indexed(&stores, &pod("other")).is_empty(), "answered once");
     }
 
     /// A class change reaches the LoadBalancers naming it and those naming none (the default
