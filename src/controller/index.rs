@@ -27,6 +27,9 @@ use crate::crd::LoadBalancer;
 /// A name, shared between the maps that hold it.
 pub type Name = Arc<str>;
 
+/// Labels as objects carry them.
+pub type LabelMap = BTreeMap<String, String>;
+
 /// What an index needs of an object: where it goes and what it is found by.
 pub trait Indexed {
     /// The index's entry for this object, `None` when it is not indexed at all.
@@ -125,7 +128,7 @@ pub struct ObjectIndex {
     /// The labels objects had before a relabel, until the relabel's event is mapped
     /// ([`ObjectIndex::take_relabelled`]): a pod relabelled out of a selector must still reach
     /// the LoadBalancer that selected it, and its event carries only the new labels.
-    relabelled: HashMap<(Arc<str>, Name), Vec<BTreeMap<String, String>>>,
+    relabelled: HashMap<(Arc<str>, Name), Vec<LabelMap>>,
 }
 
 impl ObjectIndex {
