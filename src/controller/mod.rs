@@ -5,9 +5,9 @@
 //! Triggers of a LoadBalancer reconcile: the LoadBalancer itself (not its status: the
 //! operator's own writes come back as events and are filtered out); a HealthCheck it
 //! references (its spec or existence, not its status);
-//! a Pod its podSelector matches (in its namespace), or matched before the pod's relabel; a Node its nodeSelector matches, that
-//! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness); a LoadBalancerClass it names, or any class
+//! a Pod its podSelector matches (in its namespace), or matched before the pod's relabel;
+//! a Node its nodeSelector matches, that backs a registered instance, or that runs a pod it
+//! selects (node events are filtered to changes of labels, providerID and readiness); a LoadBalancerClass it names, or any class
 //! when it names none (the default may move); a label change of its Namespace. Plus the objects the [`schedule`] routes
 //! back: a resync after drift, a poll or check result to write (poll results mostly go to
 //! the health writer beside the reconcile queue); and a retry after a failure
