@@ -165,9 +165,23 @@ pub fn node_selector(sel: &LabelSelector) -> Result<Option<Selector>, SelectorEr
 
 /// Resolves `backends` for a LoadBalancer in `namespace` against the cached pods and nodes.
 pub fn resolve(backends: Option<&Backends>, namespace: &str, pods: &[Arc<Pod>], nodes: &[Arc<Node>]) -> Result<Resolved, SelectorError> {
+    let nodes_by_name: BTreeMap<String, &Arc<Node>> = nodes.iter().map(|n| (n.name_any(), n)).collect();
+    resolve_among(backends, namespace, pods, |name| nodes_by_name.get(name).map(|n| Arc::clone(n)), nodes)
+}
+
+/// [`resolve`] over candidates: `pods` and `nodes` need only include every pod and node the
+/// selectors could select (others are checked and left out, as in [`resolve`]); `node`
+/// finds a pod's node by name. The caches' indexes give both
+/// ([`crate::controller::cache::Stores::resolve_backends`]).
+pub fn resolve_among(
+    backends: Option<&Backends>,
+    namespace: &str,
+    pods: &[Arc<Pod>],
+    node: impl Fn(&str) -> Option<Arc<Node>>,
+    nodes: &[Arc<Node>],
+) -> Result<Resolved, SelectorError> {
     let mut out = Resolved::default();
     let Some(backends) = backends else { return Ok(out) };
-    let nodes_by_name: BTreeMap<String, &Node> = nodes.iter().map(|n| (n.name_any(), n.as_ref())).collect();
 
     let add_node = |out: &mut Resolved, node: &Node| {
         let name = node.name_any();
@@ -189,8 +203,8 @@ pub fn resolve(backends: Option<&Backends>, namespace: &str, pods: &[Arc<Pod>], 
                 continue;
             }
             let node_name = pod.spec.as_ref().and_then(|s| s.node_name.clone()).unwrap_or_default();
-            match nodes_by_name.get(&node_name) {
-                Some(node) => add_node(&mut out, node),
+            match node(&node_name) {
+                Some(node) => add_node(&mut out, &node),
                 None => {
                     out.unknown_nodes.insert(node_name);
                 }

@@ -70,14 +70,17 @@ pub fn gate(instance: Option<&str>, selecting: &[(String, Option<&LoadBalancerSt
 pub async fn update(ctx: &Context, lb: &LoadBalancer, status: Option<&LoadBalancerStatus>) {
     let ns = lb.namespace().unwrap_or_default();
     let key = ObjectRef::from_obj(lb);
-    let lbs = ctx.stores.loadbalancers.state();
-    for pod in ctx.stores.pods.state() {
+    let Some(selector) = lb.spec.backends.as_ref().and_then(|b| b.pod_selector.as_ref()) else { return };
+    // Through the indexes: the pods this selector could match, and for each the
+    // LoadBalancers that select it, rather than every pod and every LoadBalancer.
+    for pod in ctx.stores.selectable_pods(&ns, selector) {
         if !has_gate(&pod) || !selects_pod(lb.spec.backends.as_ref(), &ns, &pod) {
             continue;
         }
-        let mut selecting: Vec<(String, Option<&LoadBalancerStatus>)> = lbs
+        let others = ctx.stores.loadbalancers_selecting(&pod);
+        let mut selecting: Vec<(String, Option<&LoadBalancerStatus>)> = others
             .iter()
-            .filter(|other| ObjectRef::from_obj(&***other) != key && selects_pod(other.spec.backends.as_ref(), &ns, &pod))
+            .filter(|other| ObjectRef::from_obj(&***other) != key)
             .map(|other| (format!("{ns}/{}", other.name_any()), other.status.as_ref()))
             .collect();
         selecting.push((format!("{ns}/{}", lb.name_any()), status));

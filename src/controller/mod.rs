@@ -5,9 +5,9 @@
 //! Triggers of a LoadBalancer reconcile: the LoadBalancer itself (not its status: the
 //! operator's own writes come back as events and are filtered out); a HealthCheck it
 //! references (its spec or existence, not its status);
-//! a Pod its podSelector matches (in its namespace); a Node its nodeSelector matches, that
-//! backs a registered instance, or that runs a pod it selects (node events are filtered to
-//! changes of labels, providerID and readiness); a LoadBalancerClass it names, or any class
+//! a Pod its podSelector matches (in its namespace), or matched before the pod's relabel;
+//! a Node its nodeSelector matches, that backs a registered instance, or that runs a pod it
+//! selects (node events are filtered to changes of labels, providerID and readiness); a LoadBalancerClass it names, or any class
 //! when it names none (the default may move); a label change of its Namespace. Plus the objects the [`schedule`] routes
 //! back: a resync after drift, a poll or check result to write (poll results mostly go to
 //! the health writer beside the reconcile queue); and a retry after a failure
@@ -25,6 +25,7 @@ pub mod gates;
 pub mod groups;
 pub mod handover;
 pub mod healthcheck;
+pub mod index;
 pub mod loadbalancer;
 pub mod observer;
 pub mod reconciler;
@@ -85,20 +86,53 @@ pub async fn run(
         (watched::<LoadBalancer>(&client, ns), watched::<HealthCheck>(&client, ns), watched::<Pod>(&client, ns));
     let node_api: Api<DeserializeGuard<Node>> = Api::all(client.clone());
     let recorder = Recorder::new(client.clone(), Reporter { controller: config.reporter.clone(), instance: config.instance.clone() });
-    let (lb_store, lb_synced, lb_driver, mut lb_rx) =
-        cache::reflect(lb_api, wc.clone(), 2, |_| {}, events::report_invalid::<LoadBalancer>(recorder.clone(), config.shards.clone()));
+    // Pods, nodes and podSelectors by namespace and label, updated by the watches that fill
+    // the stores: a reconcile or a pod event then costs what it selects, not the cluster.
+    let indexes = Arc::new(index::Indexes::default());
+    let observe_lbs = {
+        let indexes = indexes.clone();
+        move |e: &watcher::Event<LoadBalancer>| index::Indexes::observe(&indexes.loadbalancers, e)
+    };
+    let (lb_store, lb_synced, lb_driver, mut lb_rx) = cache::reflect_with(
+        lb_api,
+        wc.clone(),
+        2,
+        |_| {},
+        events::report_invalid::<LoadBalancer>(recorder.clone(), config.shards.clone()),
+        observe_lbs,
+    );
     let (hc_store, hc_synced, hc_driver, mut hc_rx) =
         cache::reflect(hc_api, wc.clone(), 2, |_| {}, events::report_invalid::<HealthCheck>(recorder.clone(), config.shards.clone()));
-    let (pod_store, pod_synced, pod_driver, mut pod_rx) =
-        cache::reflect(pod_api, wc.clone(), 1, backends::trim_pod, events::report_invalid::<Pod>(recorder.clone(), config.shards.clone()));
+    let observe_pods = {
+        let indexes = indexes.clone();
+        move |e: &watcher::Event<Pod>| index::Indexes::observe(&indexes.pods, e)
+    };
+    let (pod_store, pod_synced, pod_driver, mut pod_rx) = cache::reflect_with(
+        pod_api,
+        wc.clone(),
+        1,
+        backends::trim_pod,
+        events::report_invalid::<Pod>(recorder.clone(), config.shards.clone()),
+        observe_pods,
+    );
     let trim_node = |n: &mut Node| {
         // The controllers never read node images; they are most of a node's size.
         if let Some(s) = n.status.as_mut() {
             s.images = None;
         }
     };
-    let (node_store, node_synced, node_driver, mut node_rx) =
-        cache::reflect(node_api, wc.clone(), 1, trim_node, events::report_invalid::<Node>(recorder.clone(), config.shards.clone()));
+    let observe_nodes = {
+        let indexes = indexes.clone();
+        move |e: &watcher::Event<Node>| index::Indexes::observe(&indexes.nodes, e)
+    };
+    let (node_store, node_synced, node_driver, mut node_rx) = cache::reflect_with(
+        node_api,
+        wc.clone(),
+        1,
+        trim_node,
+        events::report_invalid::<Node>(recorder.clone(), config.shards.clone()),
+        observe_nodes,
+    );
     let class_api: Api<DeserializeGuard<LoadBalancerClass>> = Api::all(client.clone());
     let (class_store, class_synced, class_driver, mut class_rx) = cache::reflect(
         class_api,
@@ -124,6 +158,7 @@ pub async fn run(
         classes: class_store.clone(),
         namespaces: ns_store.clone(),
         synced: vec![lb_synced, hc_synced, pod_synced, node_synced, class_synced, ns_synced],
+        indexes,
     };
     let mut config = config;
     if config.cluster_uid.is_none() {
@@ -169,9 +204,8 @@ pub async fn run(
     }));
 
     let lbs = lb_store.clone();
-    let lbs_for_pods = lb_store.clone();
-    let lbs_for_nodes = lb_store.clone();
-    let pods_for_nodes = pod_store.clone();
+    let stores_for_pods = stores.clone();
+    let stores_for_nodes = stores.clone();
     let lbs_for_classes = lb_store.clone();
     let lbs_for_namespaces = lb_store.clone();
     let hcs_present = hc_store.clone();
@@ -191,9 +225,9 @@ pub async fn run(
         .watches_stream(hc_events, move |hc: HealthCheck| {
             triggers::health_check_to_loadbalancers(&lbs, &hc.namespace().unwrap_or_default(), &hc.name_any())
         })
-        .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers(&lbs_for_pods, &pod))
+        .watches_stream(pod_rx.remove(0).map(Ok), move |pod: Pod| triggers::pod_to_loadbalancers_indexed(&stores_for_pods, &pod))
         .watches_stream(node_rx.remove(0).map(Ok).predicate_filter(triggers::node_fingerprint, Default::default()), move |node: Node| {
-            triggers::node_to_loadbalancers(&lbs_for_nodes, &pods_for_nodes, &node)
+            triggers::node_to_loadbalancers_indexed(&stores_for_nodes, &node)
         })
         // A class change re-evaluates the LoadBalancers it may apply to; a namespace's label
         // change, that namespace's.

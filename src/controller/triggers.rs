@@ -1,7 +1,7 @@
 //! Which LoadBalancers a change of another object reaches. The controllers' watches map
 //! HealthCheck, Pod, Node, LoadBalancerClass and Namespace events through these functions; they read only the caches.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
@@ -9,6 +9,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use kube::ResourceExt;
 
 use super::backends;
+use super::cache::Stores;
 use super::fingerprint::fingerprint;
 use crate::crd::{HealthCheck, LoadBalancer, LoadBalancerClass};
 
@@ -74,7 +75,45 @@ impl HealthCheckUsers {
     }
 }
 
-/// The LoadBalancers whose podSelector matches a pod.
+/// The LoadBalancers a pod event reaches: those whose podSelector matches the pod
+/// ([`pod_to_loadbalancers`], through the index: only the LoadBalancers of its namespace
+/// that could select it), and those that matched it before a relabel this event brought,
+/// so that a pod relabelled out of a selector is deregistered now, not at the next resync.
+pub fn pod_to_loadbalancers_indexed(stores: &Stores, pod: &Pod) -> Vec<ObjectRef<LoadBalancer>> {
+    let mut out: HashSet<ObjectRef<LoadBalancer>> =
+        stores.loadbalancers_selecting(pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect();
+    for labels in stores.take_relabelled(pod) {
+        let before = Pod { metadata: kube::api::ObjectMeta { labels: Some(labels), ..pod.metadata.clone() }, ..Default::default() };
+        out.extend(stores.loadbalancers_selecting(&before).iter().map(|lb| ObjectRef::from_obj(&**lb)));
+    }
+    out.into_iter().collect()
+}
+
+/// [`node_to_loadbalancers`] with the pods on the node from the index, and their
+/// LoadBalancers through [`pod_to_loadbalancers_indexed`]. The nodeSelectors and the
+/// registered instances are still read from every LoadBalancer: one look each per node
+/// event, not one per pod.
+pub fn node_to_loadbalancers_indexed(stores: &Stores, node: &Node) -> Vec<ObjectRef<LoadBalancer>> {
+    let node_name = node.name_any();
+    let mut out: HashSet<ObjectRef<LoadBalancer>> = stores
+        .loadbalancers
+        .state()
+        .iter()
+        .filter(|lb| {
+            backends::selects_node(lb.spec.backends.as_ref(), node)
+                || lb.status.as_ref().is_some_and(|s| s.instances.iter().any(|i| i.node.as_deref() == Some(node_name.as_str())))
+        })
+        .map(|lb| ObjectRef::from_obj(&**lb))
+        .collect();
+    // Not through pod_to_loadbalancers_indexed: a relabel is its pod event's to answer.
+    for pod in stores.pods_on_node(&node_name) {
+        out.extend(stores.loadbalancers_selecting(&pod).iter().map(|lb| ObjectRef::from_obj(&**lb)));
+    }
+    out.into_iter().collect()
+}
+
+/// The LoadBalancers whose podSelector matches a pod, by looking at every one: the
+/// reference [`pod_to_loadbalancers_indexed`] is tested and measured against.
 pub fn pod_to_loadbalancers(lbs: &Store<LoadBalancer>, pod: &Pod) -> Vec<ObjectRef<LoadBalancer>> {
     lbs.state()
         .iter()
@@ -84,7 +123,8 @@ pub fn pod_to_loadbalancers(lbs: &Store<LoadBalancer>, pod: &Pod) -> Vec<ObjectR
 }
 
 /// The LoadBalancers a node change can affect: those whose nodeSelector matches it, that
-/// registered its instance, or that select a pod running on it.
+/// registered its instance, or that select a pod running on it (by looking at every pod and
+/// LoadBalancer: the reference of [`node_to_loadbalancers_indexed`]).
 pub fn node_to_loadbalancers(lbs: &Store<LoadBalancer>, pods: &Store<Pod>, node: &Node) -> Vec<ObjectRef<LoadBalancer>> {
     let node_name = node.name_any();
     let pods_on_node: Vec<Arc<Pod>> =
@@ -141,7 +181,43 @@ pub fn namespace_fingerprint(namespace: &Namespace) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::cache::tests::{histories, pod_strategy, world};
     use crate::crd::LoadBalancerSpec;
+    use proptest::prelude::*;
+
+    fn sorted(refs: Vec<ObjectRef<LoadBalancer>>) -> Vec<String> {
+        let mut names: Vec<String> = refs.into_iter().map(|r| format!("{}/{}", r.namespace.unwrap_or_default(), r.name)).collect();
+        names.sort();
+        names
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        /// A pod event (of a cached pod, or of one the cache no longer or never held) and a
+        /// node event reach through the indexes exactly the LoadBalancers the scans reach.
+        #[test]
+        fn indexed_event_mapping_equals_the_scan((pods, nodes, lbs) in histories(), events in prop::collection::vec(pod_strategy(), 0..6)) {
+            let stores = world(&pods, &nodes, &lbs);
+            for pod in stores.pods.state().iter().map(|p| (**p).clone()).chain(events) {
+                let selecting = stores.loadbalancers_selecting(&pod).iter().map(|lb| ObjectRef::from_obj(&**lb)).collect();
+                let scanned = sorted(pod_to_loadbalancers(&stores.loadbalancers, &pod));
+                prop_assert_eq!(sorted(selecting), scanned.clone(), "{:?}", pod.metadata);
+                // The event reaches those, and those that selected the pod before a relabel.
+                let reached = sorted(pod_to_loadbalancers_indexed(&stores, &pod));
+                prop_assert!(scanned.iter().all(|lb| reached.contains(lb)), "{:?} not all in {:?}", scanned, reached);
+            }
+            // n4 is never cached: a node event of a node the cache does not hold.
+            let unknown = Node { metadata: kube::api::ObjectMeta { name: Some("n4".into()), ..Default::default() }, ..Default::default() };
+            for node in stores.nodes.state().iter().map(|n| (**n).clone()).chain([unknown]) {
+                prop_assert_eq!(
+                    sorted(node_to_loadbalancers_indexed(&stores, &node)),
+                    sorted(node_to_loadbalancers(&stores.loadbalancers, &stores.pods, &node)),
+                    "{}", node.name_any()
+                );
+            }
+        }
+    }
 
     fn lb(ns: &str, name: &str, hc: Option<&str>) -> Arc<LoadBalancer> {
         let spec: LoadBalancerSpec = serde_json::from_value(serde_json::json!({
@@ -152,6 +228,28 @@ mod tests {
         let mut lb = LoadBalancer::new(name, spec);
         lb.metadata.namespace = Some(ns.into());
         Arc::new(lb)
+    }
+
+    /// A pod relabelled out of a LoadBalancer's selector still reaches it, once: the event
+    /// that carries the new labels must deregister it (the scan, reading only those, does not).
+    #[test]
+    fn a_pod_relabelled_out_of_a_selector_reaches_the_load_balancer_that_selected_it() {
+        let mut web = (*lb("a", "web", None)).clone();
+        web.spec.backends = Some(crate::crd::Backends {
+            pod_selector: Some(serde_json::from_value(serde_json::json!({"matchLabels": {"app": "web"}})).unwrap()),
+            ..Default::default()
+        });
+        let pod = |app: &str| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p", "namespace": "a", "labels": {"app": app}}})).unwrap()
+        };
+        let node: Node = serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}})).unwrap();
+        let events = [kube::runtime::watcher::Event::Apply(pod("web")), kube::runtime::watcher::Event::Apply(pod("other"))];
+        let stores = world(&events, &[], &[kube::runtime::watcher::Event::Apply(web)]);
+        assert!(pod_to_loadbalancers(&stores.loadbalancers, &pod("other")).is_empty());
+        // A node event does not take the relabel from the pod's own event.
+        assert!(node_to_loadbalancers_indexed(&stores, &node).is_empty());
+        assert_eq!(sorted(pod_to_loadbalancers_indexed(&stores, &pod("other"))), ["a/web"]);
+        assert!(pod_to_loadbalancers_indexed(&stores, &pod("other")).is_empty(), "answered once");
     }
 
     /// A class change reaches the LoadBalancers naming it and those naming none (the default

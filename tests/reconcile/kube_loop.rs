@@ -275,6 +275,21 @@ async fn pods_behind_a_load_balancer_from_apply_to_delete() {
     let seen = events(&kube, ns).await;
     assert!(seen.iter().any(|(t, r, _)| t == "Warning" && r == "NodeWithoutProviderID"), "{seen:?}");
 
+    // A pod relabelled out of the selector goes (the backend index moves it with the watch
+    // event); relabelled back, it returns.
+    let pods: Api<Pod> = Api::namespaced(kube.clone(), ns);
+    let relabel = |app: &'static str| {
+        let pods = pods.clone();
+        async move {
+            let labels = json!({"metadata": {"labels": {"app": app}}});
+            pods.patch("web-3", &PatchParams::default(), &Patch::Merge(&labels)).await.expect("relabel");
+        }
+    };
+    relabel("other").await;
+    eventually("relabelled pod deregistered", || async { (registered(&elb_name).await == [ids[0].clone()]).then_some(()) }).await;
+    relabel("web").await;
+    eventually("relabelled pod registered again", || async { (registered(&elb_name).await == want_ids).then_some(()) }).await;
+
     // The HealthCheck changes: the ELB follows.
     hcs.patch("instance-health", &PatchParams::default(), &Patch::Merge(json!({"spec": {"intervalSeconds": 30}}))).await.unwrap();
     eventually("health check interval 30", || async {

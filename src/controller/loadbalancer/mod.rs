@@ -170,6 +170,7 @@ mod tests {
             classes: reflector::store().0,
             namespaces: reflector::store().0,
             synced: vec![],
+            indexes: Default::default(),
         };
         let recorder = Recorder::new(client.clone(), Reporter { controller: "test".into(), instance: None });
         let elb: Arc<dyn crate::elb::ElbApi> =

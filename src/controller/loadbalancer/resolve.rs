@@ -12,7 +12,7 @@ use kube::ResourceExt;
 
 use super::resource_tags::{self, ReadError, ResourceTags, Wanted};
 use crate::aws;
-use crate::controller::backends::{self, Resolved, SelectorError};
+use crate::controller::backends::{Resolved, SelectorError};
 use crate::controller::context::Context;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::scope::Scope;
@@ -81,7 +81,7 @@ pub fn from_caches(lb: &LoadBalancer, ctx: &Context) -> Referenced {
         let hc = ctx.stores.healthchecks.get(&ObjectRef::new(&r.name).within(&ns));
         (r.name.clone(), hc)
     });
-    let backends = backends::resolve(lb.spec.backends.as_ref(), &ns, &ctx.stores.pods.state(), &ctx.stores.nodes.state());
+    let backends = ctx.stores.resolve_backends(lb.spec.backends.as_ref(), &ns);
     let classes = ctx.stores.classes();
     let namespace_labels = ctx.stores.namespace_labels(&ns);
     Referenced { health_check, backends, classes, namespace_labels, resource_tags: None }
