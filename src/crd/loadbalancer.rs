@@ -454,6 +454,11 @@ impl LoadBalancer {
             .unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
     }
 
+    /// Whether the break-glass annotation ([`super::PAUSED_ANNOTATION`]) is `"true"`.
+    pub fn paused(&self) -> bool {
+        self.metadata.annotations.as_ref().and_then(|a| a.get(super::PAUSED_ANNOTATION)).is_some_and(|v| v == "true")
+    }
+
     /// The deletion policy in force (see `spec.deletionPolicy`).
     pub fn deletion_policy(&self) -> DeletionPolicy {
         let adopted = self.status.as_ref().is_some_and(|s| s.adopted);

@@ -26,6 +26,7 @@ pub mod build;
 pub mod cleanup;
 pub mod health;
 pub mod next_status;
+pub mod paused;
 pub mod reachable;
 pub mod report;
 pub mod resolve;
@@ -61,6 +62,12 @@ pub const RESOURCE: &str = "loadbalancer";
 pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     let reconcile = async {
+        // Break glass: no AWS write and no finalizer action while paused. Deleted without the
+        // finalizer, it never reached AWS and is forgotten below as any other.
+        if lb.paused() && (has_finalizer(&lb) || lb.metadata.deletion_timestamp.is_none()) {
+            return paused::hold(&lb, &ctx).await;
+        }
+        paused::resume(&lb, &ctx);
         match (has_finalizer(&lb), lb.metadata.deletion_timestamp.is_some()) {
             // Nothing written to AWS yet: no finalizer until the first write (see apply).
             (false, false) => steps(&lb, &ctx).await,
