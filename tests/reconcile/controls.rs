@@ -1,9 +1,13 @@
-//! The operator's day-two controls on the stand-in and moto: the pause annotation.
+//! The operator's day-two controls on the stand-in and moto: the pause annotation, and
+//! `elb-operator plan` against what the controller then does.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use elb_operator::crd::{LoadBalancer, FINALIZER, PAUSED_ANNOTATION};
-use elb_operator::elb::Clients;
+use elb_operator::elb::{Clients, CreateLoadBalancerInput, ElbApi};
+use elb_operator::preview::{self, Plan, Report, Selection};
 use elb_operator::sync::execute;
 use elb_operator::telemetry::Metrics;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
@@ -108,4 +112,122 @@ async fn a_paused_load_balancer_gets_no_aws_write_until_resumed() {
 
 fn operator_reconciles(metrics: &Metrics) -> u64 {
     metrics.reconcile.runs.get_or_create(&elb_operator::telemetry::ResourceLabels { resource: "loadbalancer".into() }).get()
+}
+
+/// The plan of `namespace`, made with a client counted in `metrics`.
+async fn plan(kube: &kube::Client, ns: &str, metrics: &Metrics) -> Report {
+    let clients = Clients::new(crate::config().with_metrics(metrics.elb.clone()));
+    let selection = Selection { namespace: Some(ns.into()), name: None };
+    preview::plan(kube.clone(), Operator::config(ns), Arc::new(clients), &selection).await.expect("plan")
+}
+
+/// The AWS writes per action, planned in `report`.
+fn planned(report: &Report) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for call in report.load_balancers.iter().flat_map(|e| e.calls()) {
+        *out.entry(call.action.to_string()).or_default() += 1;
+    }
+    out
+}
+
+/// The AWS writes per action counted in `metrics`.
+fn made(metrics: &Metrics) -> BTreeMap<String, u64> {
+    calls(metrics).per_action().into_iter().filter(|(a, _)| is_mutating(a)).collect()
+}
+
+/// `plan` over LoadBalancers to change, create, adopt, delete, a conflict, a refusal and a
+/// paused one, made while the operator is stopped: it makes no AWS write, says what each
+/// would get, and its calls are, action for action and count for count, the writes the
+/// controller then makes. Once the controller is done, a second plan has nothing to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_lists_the_writes_the_controller_then_makes() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-plan";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let c = client();
+
+    // Two LoadBalancers synced, then the operator stops.
+    let operator = Operator::start(&kube, ns).await;
+    create(&lbs, load_balancer("changed", "loop-plan-changed", &[80])).await;
+    create(&lbs, load_balancer("deleted", "loop-plan-deleted", &[80])).await;
+    for name in ["changed", "deleted"] {
+        eventually("Synced", || async { lbs.get(name).await.ok().filter(|lb| is_true(lb, "Synced")) }).await;
+    }
+    operator.stop().await;
+
+    // Meanwhile: a change, a new one, a deletion, a conflict, an adoption, a refusal, a pause.
+    let patch = json!({"spec": {"listeners": [{"port": 80, "instancePort": 8080, "protocol": "TCP"}, {"port": 81, "instancePort": 8080, "protocol": "TCP"}]}});
+    lbs.patch("changed", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    create(&lbs, load_balancer("created", "loop-plan-created", &[80, 443])).await;
+    lbs.delete("deleted", &DeleteParams::default()).await.unwrap();
+    c.create_load_balancer(&CreateLoadBalancerInput::http("loop-plan-foreign", "us-east-1a", 8080)).await.unwrap();
+    create(&lbs, load_balancer("conflict", "loop-plan-foreign", &[80])).await;
+    c.create_load_balancer(&CreateLoadBalancerInput::http("loop-plan-adoptee", "us-east-1a", 8080)).await.unwrap();
+    let classes: Api<elb_operator::crd::LoadBalancerClass> = Api::all(kube.clone());
+    create(
+        &classes,
+        json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancerClass",
+                            "metadata": {"name": "plan-adopters"}, "spec": {"adoption": "Allowed"}}),
+    )
+    .await;
+    create(&lbs, json!({"apiVersion": "elb.operator.dev/v1alpha1", "kind": "LoadBalancer", "metadata": {"name": "adopted"},
+                        "spec": {"className": "plan-adopters", "loadBalancerName": "loop-plan-adoptee", "adopt": true,
+                                 "availabilityZones": ["us-east-1a"], "listeners": [{"port": 80, "instancePort": 8080, "protocol": "HTTP"}]}}))
+    .await;
+    let mut refused = load_balancer("refused", "loop-plan-refused", &[80]);
+    refused["spec"]["healthCheckRef"] = json!({"name": "missing"});
+    create(&lbs, refused).await;
+    let mut paused = load_balancer("paused", "loop-plan-paused", &[80]);
+    paused["metadata"]["annotations"] = json!({PAUSED_ANNOTATION: "true"});
+    create(&lbs, paused).await;
+
+    // The plan: reads only.
+    let plan_metrics = Metrics::new();
+    let report = plan(&kube, ns, &plan_metrics).await;
+    assert!(calls(&plan_metrics).total() > 0, "the plan read nothing");
+    assert_eq!(mutations(&plan_metrics), 0, "the plan wrote to AWS: {:?}", calls(&plan_metrics).per_action());
+    let by_name: BTreeMap<&str, &Plan> = report.load_balancers.iter().map(|e| (e.name.as_str(), &e.plan)).collect();
+    assert_eq!(by_name.len(), 7, "{report:#?}");
+    assert!(
+        matches!(by_name["changed"], Plan::Change { calls } if calls.len() == 1 && calls[0].action == "CreateLoadBalancerListeners"),
+        "{report:#?}"
+    );
+    assert!(matches!(by_name["created"], Plan::Create { calls } if calls[0].action == "CreateLoadBalancer"), "{report:#?}");
+    assert!(
+        matches!(by_name["deleted"], Plan::Delete { calls, .. } if calls.len() == 1 && calls[0].action == "DeleteLoadBalancer"),
+        "{report:#?}"
+    );
+    assert!(matches!(by_name["conflict"], Plan::Conflict { reason, .. } if reason == "Conflict"), "{report:#?}");
+    assert!(matches!(by_name["adopted"], Plan::Adopt { calls } if calls[0].action == "AddTags"), "{report:#?}");
+    assert!(matches!(by_name["refused"], Plan::Refused { reason, .. } if reason == "HealthCheckNotFound"), "{report:#?}");
+    assert_eq!(by_name["paused"], &Plan::Paused { deleting: false });
+    let created = report.load_balancers.iter().find(|e| e.name == "created").unwrap();
+    assert_eq!(created.calls()[0].arguments["Listeners"].as_array().map(Vec::len), Some(2), "{:?}", created.calls()[0]);
+    assert!(report.changes() && !report.failed());
+
+    // The controller makes exactly those writes.
+    let metrics = Metrics::new();
+    let clients = Clients::new(crate::config().with_metrics(metrics.elb.clone()));
+    let operator = Operator::start_with(&kube, Operator::config(ns), clients, metrics.clone()).await;
+    for name in ["changed", "created", "adopted"] {
+        eventually("Synced", || async { lbs.get(name).await.ok().filter(|lb| is_true(lb, "Synced")) }).await;
+    }
+    eventually("deleted", || async { lbs.get_opt("deleted").await.unwrap().is_none().then_some(()) }).await;
+    eventually("the conflict reported", || async { lbs.get("conflict").await.ok().filter(|lb| is_true(lb, "Conflict")) }).await;
+    for (name, reason) in [("refused", "HealthCheckNotFound"), ("paused", "Paused")] {
+        eventually(reason, || async { lbs.get(name).await.ok().filter(|lb| condition(lb, "Synced").is_some_and(|c| c.reason == reason)) })
+            .await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(made(&metrics), planned(&report), "planned (right) and made (left) writes differ");
+    assert_eq!(ports("loop-plan-changed").await, vec![80, 81]);
+
+    // Nothing left to change.
+    let again = plan(&kube, ns, &Metrics::new()).await;
+    assert!(!again.changes(), "{again:#?}");
+    operator.stop().await;
+    for elb in ["loop-plan-changed", "loop-plan-created", "loop-plan-foreign", "loop-plan-adoptee"] {
+        c.delete_load_balancer(elb).await.unwrap();
+    }
 }
