@@ -228,6 +228,11 @@ pub struct LoadBalancerSpec {
     /// modified or deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt: bool,
+
+    /// DNS names for the ELB, published through ExternalDNS: a CNAME record per hostname to
+    /// status.dnsName, kept in a DNSEndpoint owned by this resource (condition DNSPublished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<super::dns::Dns>,
 }
 
 /// Whether the ELB gets a public DNS name.

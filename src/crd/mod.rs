@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod backends;
 pub mod checks;
+pub mod dns;
 pub mod healthcheck;
 pub mod listener;
 pub mod loadbalancer;
@@ -14,6 +15,7 @@ pub mod tags;
 
 pub use attributes::*;
 pub use backends::*;
+pub use dns::Dns;
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 pub use listener::*;
 pub use loadbalancer::*;
