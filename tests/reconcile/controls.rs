@@ -231,3 +231,103 @@ async fn plan_lists_the_writes_the_controller_then_makes() {
         c.delete_load_balancer(elb).await.unwrap();
     }
 }
+
+/// Installs ExternalDNS's DNSEndpoint CRD (vendored from its repository).
+async fn install_dnsendpoint_crd(kube: &kube::Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let path = test_support::repo_root().join("tests/fixtures/dnsendpoints.externaldns.k8s.io.yaml");
+    let crd: CustomResourceDefinition = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    Api::<CustomResourceDefinition>::all(kube.clone()).create(&Default::default(), &crd).await.expect("install the DNSEndpoint CRD");
+}
+
+fn dns_endpoints(kube: &kube::Client, ns: &str) -> Api<kube::api::DynamicObject> {
+    Api::namespaced_with(kube.clone(), ns, &elb_operator::controller::loadbalancer::dns::api_resource())
+}
+
+fn with_dns(mut lb: serde_json::Value, dns: serde_json::Value) -> serde_json::Value {
+    lb["spec"]["dns"] = dns;
+    lb
+}
+
+fn dns_published(lb: &LoadBalancer) -> Option<(String, String)> {
+    condition(lb, "DNSPublished").map(|c| (c.status.clone(), c.reason.clone()))
+}
+
+/// With ExternalDNS's CRD: a DNSEndpoint owned by the LoadBalancer with a CNAME per
+/// hostname to its DNS name and the TTL; updated with the hostnames; deleted with spec.dns,
+/// and the condition with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spec_dns_keeps_a_dns_endpoint_for_external_dns() {
+    let (_standin, kube) = kube_client().await;
+    install_dnsendpoint_crd(&kube).await;
+    let ns = "loop-dns";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let endpoints = dns_endpoints(&kube, ns);
+    let operator = Operator::start(&kube, ns).await;
+    let dns = json!({"hostnames": ["www.example.com", "shop.example.com"], "ttl": 60});
+    create(&lbs, with_dns(load_balancer("web", "loop-dns-web", &[80]), dns)).await;
+    let lb = eventually("DNSPublished", || async {
+        lbs.get("web").await.ok().filter(|lb| dns_published(lb) == Some(("True".into(), "Published".into())))
+    })
+    .await;
+    let target = lb.status.as_ref().and_then(|s| s.dns_name.clone()).expect("a DNS name");
+    let endpoint = endpoints.get("web").await.expect("the DNSEndpoint");
+    let owner = &endpoint.metadata.owner_references.as_ref().expect("owned")[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+        ("LoadBalancer", lb.metadata.uid.as_deref().unwrap(), Some(true))
+    );
+    assert_eq!(
+        endpoint.data["spec"]["endpoints"],
+        json!([{"dnsName": "www.example.com", "recordType": "CNAME", "targets": [target], "recordTTL": 60},
+               {"dnsName": "shop.example.com", "recordType": "CNAME", "targets": [target], "recordTTL": 60}])
+    );
+
+    // One hostname less, another TTL: the DNSEndpoint follows.
+    let patch = json!({"spec": {"dns": {"hostnames": ["www.example.com"], "ttl": 300}}});
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(&patch)).await.unwrap();
+    eventually("the DNSEndpoint updated", || async {
+        let e = endpoints.get("web").await.ok()?;
+        (e.data["spec"]["endpoints"]
+            == json!([{"dnsName": "www.example.com", "recordType": "CNAME", "targets": [target], "recordTTL": 300}]))
+        .then_some(())
+    })
+    .await;
+
+    // spec.dns removed: the DNSEndpoint and the condition go.
+    lbs.patch("web", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"dns": null}}))).await.unwrap();
+    eventually("the DNSEndpoint deleted", || async { endpoints.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    eventually("the condition removed", || async { lbs.get("web").await.ok().filter(|lb| dns_published(lb).is_none()) }).await;
+    lbs.delete("web", &DeleteParams::default()).await.unwrap();
+    eventually("web gone", || async { lbs.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}
+
+/// Without ExternalDNS's CRD: DNSPublished=False ExternalDNSNotInstalled, the ELB synced all
+/// the same; once the CRD is installed, the next resync publishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_external_dns_dns_published_says_so_and_rechecks() {
+    let (_standin, kube) = kube_client().await;
+    let ns = "loop-nodns";
+    namespace(&kube, ns).await;
+    let lbs: Api<LoadBalancer> = Api::namespaced(kube.clone(), ns);
+    let config = elb_operator::controller::Config { resync_interval: Duration::from_secs(2), ..Operator::config(ns) };
+    let operator = Operator::start_with(&kube, config, Clients::new(crate::config()), Metrics::new()).await;
+    create(&lbs, with_dns(load_balancer("web", "loop-nodns-web", &[80]), json!({"hostnames": ["www.example.com"]}))).await;
+    let lb = eventually("ExternalDNSNotInstalled", || async {
+        lbs.get("web").await.ok().filter(|lb| dns_published(lb) == Some(("False".into(), "ExternalDNSNotInstalled".into())))
+    })
+    .await;
+    assert!(is_true(&lb, "Synced"), "{:?}", lb.status);
+    install_dnsendpoint_crd(&kube).await;
+    eventually("published after the CRD came", || async {
+        lbs.get("web").await.ok().filter(|lb| dns_published(lb) == Some(("True".into(), "Published".into())))
+    })
+    .await;
+    let endpoint = dns_endpoints(&kube, ns).get("web").await.expect("the DNSEndpoint");
+    assert!(endpoint.data["spec"]["endpoints"][0].get("recordTTL").is_none(), "no TTL asked for: {:?}", endpoint.data);
+    lbs.delete("web", &DeleteParams::default()).await.unwrap();
+    eventually("web gone", || async { lbs.get_opt("web").await.unwrap().is_none().then_some(()) }).await;
+    operator.stop().await;
+}

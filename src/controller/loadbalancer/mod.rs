@@ -24,6 +24,7 @@
 pub mod apply;
 pub mod build;
 pub mod cleanup;
+pub mod dns;
 pub mod health;
 pub mod next_status;
 pub mod paused;
@@ -129,7 +130,12 @@ async fn steps(lb: &LoadBalancer, ctx: &Arc<Context>) -> Result<Action> {
         Err(refusal) => return Err(report::refused(lb, ctx, &refusal).await),
     };
     let inputs = build::build(validated);
-    apply::apply(lb, ctx, &inputs).await
+    let action = apply::apply(lb, ctx, &inputs).await?;
+    // spec.dns: Kubernetes writes only, once the ELB is synced (its DNS name known).
+    match dns::publish(lb, ctx).await? {
+        Some(dns) if action == Action::await_change() => Ok(dns),
+        _ => Ok(action),
+    }
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and
