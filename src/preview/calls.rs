@@ -106,13 +106,16 @@ impl Call {
 }
 
 fn listener(l: &Listener) -> Value {
-    json!({
+    let mut v = json!({
         "LoadBalancerPort": l.load_balancer_port,
         "Protocol": l.protocol.as_str(),
         "InstancePort": l.instance_port,
         "InstanceProtocol": l.instance_protocol.as_str(),
-        "SSLCertificateId": l.ssl_certificate_id,
-    })
+    });
+    if let Some(id) = &l.ssl_certificate_id {
+        v["SSLCertificateId"] = json!(id);
+    }
+    v
 }
 
 fn tags(tags: &[Tag]) -> Vec<Value> {

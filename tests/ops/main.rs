@@ -7,6 +7,7 @@ mod cli;
 mod http;
 mod leader;
 mod orphans;
+mod plan;
 mod standin;
 mod sync_files;
 
