@@ -101,7 +101,14 @@ pub struct Entry {
 impl Entry {
     /// The AWS calls the plan makes (none for a plan that changes nothing).
     pub fn calls(&self) -> &[Call] {
-        match &self.plan {
+        self.plan.calls()
+    }
+}
+
+impl Plan {
+    /// The AWS calls of the next sync (none while paused, or for a plan that changes nothing).
+    pub fn calls(&self) -> &[Call] {
+        match self {
             Plan::Create { calls } | Plan::Adopt { calls } | Plan::Change { calls } | Plan::Delete { calls, .. } => calls,
             _ => &[],
         }
@@ -131,6 +138,7 @@ pub enum Plan {
         calls: Vec<Call>,
     },
     /// An ELB with the name belongs to someone else: nothing is changed.
+    #[serde(rename_all = "camelCase")]
     Conflict {
         reason: String,
         claimed_by: Option<String>,
@@ -140,9 +148,12 @@ pub enum Plan {
         reason: String,
         message: String,
     },
-    /// The pause annotation is set: no AWS write (a deletion waits).
+    /// The pause annotation is set: no AWS write (a deletion waits). `onResume`: the calls
+    /// the sync (or the deletion) would make once the annotation is removed.
+    #[serde(rename_all = "camelCase")]
     Paused {
         deleting: bool,
+        on_resume: Vec<Call>,
     },
     /// The plan could not be made (an AWS read failed).
     Error {
@@ -264,14 +275,18 @@ async fn plan_one(lb: &LoadBalancer, ctx: &Context) -> Option<Entry> {
         region: scope.region.clone(),
         plan,
     };
-    if lb.paused() {
-        return Some(entry(Plan::Paused { deleting }));
-    }
     let plan = match deleting {
         true => plan_deletion(lb, ctx, &scope).await,
         false => plan_sync(lb, ctx).await,
     };
-    Some(entry(plan.unwrap_or_else(|e| Plan::Error { message: e.to_string() })))
+    let plan = plan.unwrap_or_else(|e| Plan::Error { message: e.to_string() });
+    // Paused: nothing is written now; what resuming would do is shown beside it.
+    let plan = match plan {
+        Plan::Error { .. } => plan,
+        plan if lb.paused() => Plan::Paused { deleting, on_resume: plan.calls().to_vec() },
+        plan => plan,
+    };
+    Some(entry(plan))
 }
 
 /// The controller's steps up to the plan (resolve → validate → build → observe and plan).

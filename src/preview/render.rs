@@ -24,6 +24,11 @@ pub fn table(report: &Report) -> String {
         for call in entry.calls() {
             let _ = writeln!(out, "    {} {}", call.action, call.arguments_line());
         }
+        if let Plan::Paused { on_resume, .. } = &entry.plan {
+            for call in on_resume {
+                let _ = writeln!(out, "    (on resume) {} {}", call.action, call.arguments_line());
+            }
+        }
     }
     let calls: usize = report.load_balancers.iter().map(|e| e.calls().len()).sum();
     let changing = report.load_balancers.iter().filter(|e| !e.calls().is_empty()).count();
@@ -49,8 +54,13 @@ fn summary(plan: &Plan) -> String {
             None => format!("conflict ({reason})"),
         },
         Plan::Refused { reason, message } => format!("refused ({reason}): {message}"),
-        Plan::Paused { deleting: false } => "paused: no AWS write".into(),
-        Plan::Paused { deleting: true } => "paused: the deletion waits".into(),
+        Plan::Paused { deleting, on_resume } => {
+            let what = if *deleting { "paused: the deletion waits" } else { "paused: no AWS write" };
+            match on_resume.len() {
+                0 => what.to_string(),
+                _ => format!("{what} (on resume: {})", n(on_resume)),
+            }
+        }
         Plan::Error { message } => format!("error: {message}"),
     }
 }
@@ -60,6 +70,7 @@ mod tests {
     use super::super::{Call, Entry};
     use super::*;
     use crate::sync::plan::Action;
+    use crate::sync::removal::RemovalCall;
 
     fn entry(name: &str, plan: Plan) -> Entry {
         Entry { namespace: "demo".into(), name: name.into(), elb: format!("elb-{name}"), region: "us-east-1".into(), plan }
@@ -72,7 +83,10 @@ mod tests {
             load_balancers: vec![
                 entry("web", Plan::Change { calls: vec![register] }),
                 entry("api", Plan::InSync),
-                entry("old", Plan::Paused { deleting: true }),
+                entry(
+                    "old",
+                    Plan::Paused { deleting: true, on_resume: vec![Call::of_removal(&RemovalCall::DeleteLoadBalancer, "elb-old")] },
+                ),
             ],
         };
         let text = table(&report);
@@ -80,12 +94,14 @@ mod tests {
         assert!(lines[0].starts_with("LOADBALANCER") && lines[0].ends_with("PLAN"), "{text}");
         assert!(lines[1].starts_with("demo/web") && lines[1].ends_with("change (1 call)"), "{text}");
         assert_eq!(lines[2], r#"    RegisterInstancesWithLoadBalancer Instances=[{"InstanceId":"i-1"}] LoadBalancerName="elb-web""#);
-        assert!(lines[3].ends_with("in sync") && lines[4].ends_with("paused: the deletion waits"), "{text}");
-        assert_eq!(lines[5], "1 of 3 LoadBalancer(s) would change, with 1 AWS call(s).");
+        assert!(lines[3].ends_with("in sync") && lines[4].ends_with("paused: the deletion waits (on resume: 1 call)"), "{text}");
+        assert_eq!(lines[5], r#"    (on resume) DeleteLoadBalancer LoadBalancerName="elb-old""#);
+        assert_eq!(lines[6], "1 of 3 LoadBalancer(s) would change, with 1 AWS call(s).");
         assert!(report.changes() && !report.failed());
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["loadBalancers"][0]["action"], "change");
         assert_eq!(json["loadBalancers"][0]["calls"][0]["action"], "RegisterInstancesWithLoadBalancer");
         assert_eq!(json["loadBalancers"][1]["action"], "inSync");
+        assert_eq!(json["loadBalancers"][2]["onResume"][0]["action"], "DeleteLoadBalancer");
     }
 }
