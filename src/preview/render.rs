@@ -34,9 +34,23 @@ pub fn table(report: &Report) -> String {
     let changing = report.load_balancers.iter().filter(|e| !e.calls().is_empty()).count();
     let _ = match (report.load_balancers.len(), changing) {
         (0, _) => writeln!(out, "No LoadBalancers."),
-        (_, 0) => writeln!(out, "No changes: {} LoadBalancer(s) checked.", report.load_balancers.len()),
-        (n, c) => writeln!(out, "{c} of {n} LoadBalancer(s) would change, with {calls} AWS call(s)."),
+        (_, 0) => write!(out, "No changes: {} LoadBalancer(s) checked", report.load_balancers.len()),
+        (n, c) => write!(out, "{c} of {n} LoadBalancer(s) would change, with {calls} AWS call(s)"),
     };
+    if !report.load_balancers.is_empty() {
+        let pending: Vec<usize> = report
+            .load_balancers
+            .iter()
+            .filter_map(|e| match &e.plan {
+                Plan::Paused { on_resume, .. } if !on_resume.is_empty() => Some(on_resume.len()),
+                _ => None,
+            })
+            .collect();
+        let _ = match pending.len() {
+            0 => writeln!(out, "."),
+            n => writeln!(out, "; {n} paused, with {} call(s) on resume.", pending.iter().sum::<usize>()),
+        };
+    }
     out
 }
 
@@ -96,7 +110,7 @@ mod tests {
         assert_eq!(lines[2], r#"    RegisterInstancesWithLoadBalancer Instances=[{"InstanceId":"i-1"}] LoadBalancerName="elb-web""#);
         assert!(lines[3].ends_with("in sync") && lines[4].ends_with("paused: the deletion waits (on resume: 1 call)"), "{text}");
         assert_eq!(lines[5], r#"    (on resume) DeleteLoadBalancer LoadBalancerName="elb-old""#);
-        assert_eq!(lines[6], "1 of 3 LoadBalancer(s) would change, with 1 AWS call(s).");
+        assert_eq!(lines[6], "1 of 3 LoadBalancer(s) would change, with 1 AWS call(s); 1 paused, with 1 call(s) on resume.");
         assert!(report.changes() && !report.failed());
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["loadBalancers"][0]["action"], "change");
