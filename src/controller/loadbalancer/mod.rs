@@ -11,6 +11,10 @@
 //! 5. [`report`]: the one status writer, with the events and the readiness gates;
 //! 6. [`cleanup`]: on deletion, the ELB this resource owns is deleted (the finalizer).
 //!
+//! After apply, [`dns`] keeps the ExternalDNS DNSEndpoint of `spec.dns` (Kubernetes writes
+//! only). Before any step, [`paused`]: a LoadBalancer annotated `elb.operator.dev/paused:
+//! "true"` gets none of them, only its status.
+//!
 //! The finalizer is added by [`apply`] just before the sync engine runs, the first step that
 //! may write to AWS: a LoadBalancer that was refused, or never got that far, has none and
 //! is deleted at once.
