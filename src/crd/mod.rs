@@ -54,8 +54,6 @@ pub mod condition {
     pub const REASON_PAUSED: &str = "Paused";
     /// `DNSPublished=True`: the DNSEndpoint holds one CNAME per hostname.
     pub const REASON_DNS_PUBLISHED: &str = "Published";
-    /// `DNSPublished=False`: the ELB has no DNS name yet.
-    pub const REASON_DNS_NAME_PENDING: &str = "DNSNamePending";
     /// `DNSPublished=False`: the DNSEndpoint CRD (ExternalDNS) is not installed.
     pub const REASON_EXTERNAL_DNS_NOT_INSTALLED: &str = "ExternalDNSNotInstalled";
     /// `DNSPublished=False`: the DNSEndpoint could not be written (the Kubernetes error).

@@ -136,7 +136,28 @@ async fn status(lb: &LoadBalancer, ctx: &Context, verdict: Option<&Verdict>) -> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::next_status::next;
     use super::*;
+    use crate::crd::condition::SYNCED;
+    use crate::crd::LoadBalancerStatus;
+
+    /// The other status writers keep the condition; only the DNS step changes or removes it.
+    #[test]
+    fn dns_published_survives_other_status_writes_until_removed() {
+        let published = Verdict::new(DNS_PUBLISHED, true, REASON_DNS_PUBLISHED, "m");
+        let status = next(&LoadBalancerStatus::default(), Some(1), &Observation::Dns(Some(&published)));
+        let failed = Observation::Failed {
+            synced: Verdict::new(SYNCED, false, "Throttling", "slow down"),
+            conflict: None,
+            resolved: None,
+            transient: true,
+        };
+        let after = next(&status, Some(2), &failed);
+        let kept = after.conditions.iter().find(|c| c.type_ == DNS_PUBLISHED).expect("kept by a failed sync's status");
+        assert_eq!((kept.status.as_str(), kept.reason.as_str()), ("True", REASON_DNS_PUBLISHED));
+        let removed = next(&after, Some(3), &Observation::Dns(None));
+        assert!(removed.conditions.iter().all(|c| c.type_ != DNS_PUBLISHED) && removed.conditions.len() == after.conditions.len() - 1);
+    }
 
     #[test]
     fn one_cname_per_hostname_owned_by_the_load_balancer() {

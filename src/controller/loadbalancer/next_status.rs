@@ -6,7 +6,7 @@
 //! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
 //!   error; False otherwise, with the ELB error code as reason (`ValidationError`,
 //!   `Throttling`, ...) or one of `Conflict`, `InvalidSpec`, `HealthCheckNotFound`,
-//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`.
+//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`, `Paused` ([`super::paused`]).
 //! - `Ready` is True when `Synced` is True (so the ELB exists, is ours and matches the spec)
 //!   and either at least one registered instance is `InService` (reason `InstancesInService`)
 //!   or the spec selects no backends at all (no selector that can match, no instance ids;
@@ -21,6 +21,7 @@
 //!   instance or health check port; Unknown when the EC2 reads are not allowed
 //!   (`EC2NotAllowed`) or failed (`EC2CheckFailed`). Like `ZonesBalanced`, it never changes
 //!   `Ready`, and only a check changes it.
+//! - `DNSPublished` (present with `spec.dns`; see [`super::dns`]): only the DNS step changes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
