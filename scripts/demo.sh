@@ -148,6 +148,21 @@ if [ "$once" = 1 ]; then
     "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='$reachable' | grep -q reason" \
     || fail "no BackendsReachable condition"
   k get loadbalancer my-lb -o jsonpath='{range .status.conditions[?(@.type=="BackendsReachable")]}  {.status} {.reason}: {.message}{"\n"}{end}'
+  # The demo's security group admits the ELB on 8080 and 8443: the happy path is all True.
+  k get loadbalancer my-lb -o jsonpath="$reachable" | grep -q '"status":"True"' || fail "BackendsReachable is not True on the happy path"
+
+  # Moving a listener to a port the group does not open closes it: False, PortsClosed.
+  step kubectl patch loadbalancer my-lb --type=json -p '[{"op":"replace","path":"/spec/listeners/1/instancePort","value":9443}]'
+  k patch loadbalancer my-lb --type=json -p '[{"op":"replace","path":"/spec/listeners/1/instancePort","value":9443}]'
+  wait_for 30 "BackendsReachable False" bash -c \
+    "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='$reachable' | grep -q PortsClosed" \
+    || fail "closing port 9443 did not turn BackendsReachable False"
+  k get loadbalancer my-lb -o jsonpath='{range .status.conditions[?(@.type=="BackendsReachable")]}  {.status} {.reason}: {.message}{"\n"}{end}'
+  grep -q ':9443' <<<"$(k get loadbalancer my-lb -o jsonpath="$reachable")" || fail "the message does not name port 9443"
+  k patch loadbalancer my-lb --type=json -p '[{"op":"replace","path":"/spec/listeners/1/instancePort","value":8443}]' >/dev/null
+  wait_for 30 "BackendsReachable True again" bash -c \
+    "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='$reachable' | grep -q PortsOpen" \
+    || fail "moving the listener back to 8443 did not turn BackendsReachable True"
 
   step kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
   k patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
@@ -202,6 +217,10 @@ Everything keeps running. In another shell, try the tour:
       every field of a listener, from the CRD's schema (the stand-in serves OpenAPI v3)
   kubectl describe loadbalancer my-lb
       conditions (Synced, Ready, BackendsResolved, BackendsReachable), the DNS name, instances and events
+  kubectl patch loadbalancer my-lb --type=json -p '[{"op":"replace","path":"/spec/listeners/1/instancePort","value":9443}]'
+  kubectl get loadbalancer my-lb -o jsonpath='{.status.conditions[?(@.type=="BackendsReachable")]}'
+      the demo's security group opens 8080 and 8443 only: BackendsReachable turns False
+      (PortsClosed, naming each instance:9443); patch the port back to 8443 and it is True again
   kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b","us-east-1c"]}}'
   scripts/demo-aws elbs
       the ELB gains the zone (EnableAvailabilityZonesForLoadBalancer); ZONES in -o wide too

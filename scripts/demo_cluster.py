@@ -2,6 +2,10 @@
 """Creates the demo's "cluster": EC2 instances in moto (one per zone) and the Kubernetes
 Nodes and Pods that stand for them, printed as YAML documents for `kubectl apply -f -`.
 
+The instances are in a security group that admits the VPC's range on the tutorial's
+instance ports (8080, 8443), so the ELB (whose nodes take addresses in the VPC's subnets)
+reaches them and BackendsReachable is True, as on a cluster set up for it.
+
 Pods get their Ready status in a second step (`--pod-status`), because the API server
 ignores the status of a Pod on create, as a real one does.
 """
@@ -10,6 +14,24 @@ import json
 import sys
 
 import boto3
+
+
+# The tutorial's instance ports: its listeners forward to 8080 and 8443, its health check
+# probes 8080.
+WEB_PORTS = (8080, 8443)
+
+
+def web_security_group(ec2):
+    """A group admitting the default VPC's range on WEB_PORTS, as a cluster's node group
+    admits its load balancers."""
+    vpc = next(v for v in ec2.describe_vpcs()["Vpcs"] if v.get("IsDefault"))
+    group = ec2.create_security_group(GroupName="demo-web", Description="demo web nodes: the ELB on 8080 and 8443",
+                                      VpcId=vpc["VpcId"])["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": vpc["CidrBlock"]}]}
+        for port in WEB_PORTS
+    ])
+    return group
 
 
 def ec2_instances(endpoint, region, zones):
@@ -21,11 +43,12 @@ def ec2_instances(endpoint, region, zones):
         aws_secret_access_key="demo",
     )
     image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    group = web_security_group(ec2)
     ids = []
     for zone in zones:
         r = ec2.run_instances(
             ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro",
-            Placement={"AvailabilityZone": zone},
+            Placement={"AvailabilityZone": zone}, SecurityGroupIds=[group],
         )
         ids.append((zone, r["Instances"][0]["InstanceId"]))
     return ids

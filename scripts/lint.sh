@@ -9,6 +9,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 .venv/bin/hadolint Dockerfile
 .venv/bin/actionlint -no-color .github/workflows/*.yml
+# The chart README's values table is generated from values.schema.json.
+.venv/bin/python scripts/chart-readme.py --check
 
 # parliament reads identity policies only: a trust policy has a Principal and no Resource,
 # which it reports as MALFORMED (duo-labs/parliament#229). Its statements are linted as the
@@ -26,4 +28,4 @@ json.dump(policy, open(sys.argv[2], "w"), indent=2)
 PY
 .venv/bin/parliament --include-community-auditors --config scripts/parliament.yaml --minimum_severity MEDIUM \
     --files "docs/iam-policy.json,$policies/iam-trust-policy-as-identity.json"
-echo "lint: rustfmt, clippy, Dockerfile, workflows and IAM policies are clean"
+echo "lint: rustfmt, clippy, Dockerfile, workflows, the chart README and IAM policies are clean"

@@ -1,8 +1,10 @@
 //! The command line: `elb-operator run`, `elb-operator crdgen`, `elb-operator orphans` and
 //! the hidden `elb-operator rbac-requirements`.
 //!
-//! Every flag of `run` can also be set through the environment variable named in its help,
-//! so a Deployment can configure the operator with `args` or `env` alike.
+//! Every flag that configures the operator can also be set through the `ELB_OPERATOR_*`
+//! environment variable named in its help, so a Deployment can configure the operator with
+//! `args` or `env` alike. Only the flags of one command line's action (`orphans --delete`,
+//! `--yes`, `-n`, `-o`) have none.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -41,8 +43,11 @@ pub use crate::telemetry::LogFormat;
 /// Flags of `elb-operator run`; every flag can also be set through its environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
-    /// Default AWS region for LoadBalancers without spec.region.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    /// Default AWS region for LoadBalancers without spec.region. Default: AWS_REGION, then
+    /// AWS_DEFAULT_REGION, then us-east-1.
+    // The default is read when the command line is parsed, so that `AWS_DEFAULT_REGION` alone
+    // is honoured as the AWS CLI and SDKs honour it; `--help` shows the region it resolved.
+    #[arg(long, env = "ELB_OPERATOR_REGION", default_value_t = default_region(&crate::aws::config::process_env))]
     pub region: String,
 
     /// Watch only this namespace. Without it (or with an empty value) every namespace is
@@ -70,6 +75,12 @@ pub struct RunArgs {
     /// How often registered instances' health is polled (DescribeInstanceHealth).
     #[arg(long, env = "ELB_OPERATOR_HEALTH_POLL_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub health_poll_interval: Duration,
+
+    /// How often an unchanged health observation is written to status
+    /// (`instancesObservedTime`); `0` never writes one. A change is written at once, and
+    /// staleness stays visible in the `elb_operator_oldest_health_observation_seconds` metric.
+    #[arg(long, env = "ELB_OPERATOR_STATUS_REFRESH", default_value = "10m", value_parser = parse_refresh)]
+    pub status_refresh: Duration,
 
     /// How often every LoadBalancer is fully re-read from ELB to correct drift.
     #[arg(long, env = "ELB_OPERATOR_RESYNC_INTERVAL", default_value = "10m", value_parser = parse_duration)]
@@ -119,9 +130,9 @@ pub struct RunArgs {
     #[arg(long, env = "ELB_OPERATOR_SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub shards: u32,
 
-    /// Identity written into the Lease. Default: the pod name (POD_NAME) or the host name,
-    /// plus a random suffix.
-    #[arg(long, env = "POD_NAME")]
+    /// Identity written into the Lease and events. Default: the pod name (POD_NAME, as the
+    /// chart sets it) or the host name, plus a random suffix.
+    #[arg(long, env = "ELB_OPERATOR_LEADER_IDENTITY")]
     pub leader_identity: Option<String>,
 
     /// Upper bound on graceful shutdown (finishing in-flight reconciles, releasing the lease).
@@ -139,7 +150,7 @@ pub struct RunArgs {
     /// Override the EC2 endpoint URL of the reachability check (e.g. a local moto server).
     /// Without it the endpoint comes from AWS_ENDPOINT_URL_EC2, then AWS_ENDPOINT_URL, then
     /// the region.
-    #[arg(long = "ec2-endpoint")]
+    #[arg(long = "ec2-endpoint", env = "ELB_OPERATOR_EC2_ENDPOINT")]
     pub ec2_endpoint: Option<String>,
 
     /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
@@ -159,9 +170,9 @@ pub enum OutputFormat {
 /// Flags of `elb-operator orphans`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct OrphansArgs {
-    /// A region to look in; repeat the flag for several. Default: AWS_REGION, then
-    /// AWS_DEFAULT_REGION.
-    #[arg(long = "region", value_name = "REGION")]
+    /// A region to look in; repeat the flag (or separate with commas) for several. Default:
+    /// AWS_REGION, then AWS_DEFAULT_REGION, then the AWS profile's region.
+    #[arg(long = "region", value_name = "REGION", env = "ELB_OPERATOR_REGION", value_delimiter = ',')]
     pub regions: Vec<String>,
 
     /// The cluster name the operator runs with: its ELBs carry it in their ownership tag.
@@ -235,25 +246,73 @@ impl RunArgs {
     pub fn watch_namespace(&self) -> Option<String> {
         self.watch_namespace.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
     }
+
+    /// The name of this process in Leases and events: `--leader-identity`, else the pod name
+    /// (`POD_NAME`, which the chart sets from the downward API).
+    pub fn identity(&self) -> Option<String> {
+        self.leader_identity.clone().filter(|s| !s.is_empty()).or_else(|| crate::aws::config::process_env("POD_NAME"))
+    }
 }
 
-/// Parses `500ms`, `30s`, `10m`, `1h`, or a bare number of seconds.
+/// The default of `run --region`: `AWS_REGION`, then `AWS_DEFAULT_REGION` (the AWS CLI's
+/// order), then `us-east-1`.
+pub fn default_region(env: &dyn Fn(&str) -> Option<String>) -> String {
+    env("AWS_REGION").or_else(|| env("AWS_DEFAULT_REGION")).unwrap_or_else(|| "us-east-1".to_string())
+}
+
+/// Parses a duration as Go's `time.ParseDuration` (and so kubectl and most operators) writes
+/// it: one or more decimal numbers, each with a unit (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`),
+/// such as `500ms`, `30s`, `1m30s`, `2h45m` or `1.5h`; or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number.parse().map_err(|_| format!("invalid duration {s:?}: expected e.g. 30s, 10m, 1h, 500ms"))?;
-    let d = match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("invalid duration unit in {s:?}: use ms, s, m or h")),
-    };
+    let invalid = || format!("invalid duration {s:?}: expected e.g. 30s, 1m30s, 2h45m, 500ms");
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut nanos: f64 = 0.0;
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        nanos = s.parse::<f64>().map_err(|_| invalid())? * 1e9;
+    } else {
+        let mut rest = s;
+        while !rest.is_empty() {
+            let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+            let (number, tail) = rest.split_at(number_end);
+            if number.is_empty() || number == "." {
+                return Err(invalid());
+            }
+            let value: f64 = number.parse().map_err(|_| invalid())?;
+            let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+            let (unit, tail) = tail.split_at(unit_end);
+            let scale = match unit {
+                "ns" => 1.0,
+                "us" | "µs" => 1e3,
+                "ms" => 1e6,
+                "s" => 1e9,
+                "m" => 60e9,
+                "h" => 3600e9,
+                _ => return Err(format!("invalid duration unit {unit:?} in {s:?}: use ns, us, ms, s, m or h")),
+            };
+            nanos += value * scale;
+            rest = tail;
+        }
+    }
+    // Ten years: far beyond any interval the operator has, and well inside u64 nanoseconds.
+    if !nanos.is_finite() || nanos > 10.0 * 365.0 * 86400e9 {
+        return Err(format!("duration {s:?} is too long"));
+    }
+    let d = Duration::from_nanos(nanos.round() as u64);
     if d.is_zero() {
         return Err("duration must be greater than zero".into());
     }
     Ok(d)
+}
+
+/// A duration, or `0` for never.
+fn parse_refresh(s: &str) -> Result<Duration, String> {
+    match s.trim() {
+        "0" => Ok(Duration::ZERO),
+        other => parse_duration(other),
+    }
 }
 
 fn parse_lease_duration(s: &str) -> Result<Duration, String> {
@@ -288,6 +347,39 @@ mod tests {
         assert!(parse_duration("3d").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_lease_duration("500ms").is_err());
+    }
+
+    #[test]
+    fn go_compound_durations() {
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h45m"), Ok(Duration::from_secs(2 * 3600 + 45 * 60)));
+        assert_eq!(parse_duration("1h0m0s"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("1s500ms"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("250us"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("250µs"), Ok(Duration::from_micros(250)));
+        assert_eq!(parse_duration("10ns"), Ok(Duration::from_nanos(10)));
+        assert_eq!(parse_duration(" 45m "), Ok(Duration::from_secs(2700)));
+        for bad in ["", "m", "1m30", "1.2.3s", ".s", "1m-30s", "1 m", "1M", "-1s", "0m0s", "100000000h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert_eq!(parse_lease_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert!(parse_lease_duration("5m1s").is_err());
+        // Every duration flag goes through the parser.
+        let a = run_args(&["--resync-interval=1m30s", "--health-poll-interval=1m", "--shutdown-timeout=1m5s", "--lease-duration=1m"]);
+        assert_eq!(
+            (a.resync_interval, a.health_poll_interval, a.shutdown_timeout, a.lease_duration),
+            (Duration::from_secs(90), Duration::from_secs(60), Duration::from_secs(65), Duration::from_secs(60))
+        );
+    }
+
+    #[test]
+    fn the_default_region_is_aws_region_then_aws_default_region() {
+        let vars =
+            |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        assert_eq!(default_region(&vars(&[])), "us-east-1");
+        assert_eq!(default_region(&vars(&[("AWS_DEFAULT_REGION", "eu-west-1")])), "eu-west-1");
+        assert_eq!(default_region(&vars(&[("AWS_DEFAULT_REGION", "eu-west-1"), ("AWS_REGION", "ap-south-1")])), "ap-south-1");
     }
 
     #[test]

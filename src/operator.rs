@@ -94,7 +94,7 @@ pub async fn run(args: RunArgs) -> Result<(), Error> {
     }
     // One identity for every lease of this process; the API server's audit log (and the
     // test stand-in's request log) tells the replicas apart by the user agent naming it.
-    let identity = crate::leader::default_identity(args.leader_identity.clone());
+    let identity = crate::leader::default_identity(args.identity());
     let mut kube_config = kube::Config::infer().await.map_err(|e| Error::Kube(kube::Error::InferConfig(e)))?;
     let agent = format!("elb-operator/{} ({identity})", env!("CARGO_PKG_VERSION"));
     if let Ok(agent) = http::HeaderValue::from_str(&agent) {
@@ -190,10 +190,11 @@ fn controller_config(args: &RunArgs, health: &Health) -> crate::controller::Conf
         allowed_role_arns: args.allowed_role_arns.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect(),
         require_class: args.require_class,
         health_poll_interval: args.health_poll_interval,
+        status_refresh: args.status_refresh,
         resync_interval: args.resync_interval,
         concurrency: args.concurrency,
         // Events name the process that wrote them (the pod name in a cluster).
-        instance: args.leader_identity.clone(),
+        instance: args.identity(),
         readiness: health.caches(),
         ..crate::controller::Config::default()
     }

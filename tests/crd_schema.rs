@@ -571,3 +571,40 @@ fn resolves(schema: &Value, path: &str) -> bool {
     }
     true
 }
+
+/// `kubectl explain` prints descriptions as they are: a line break inside a paragraph (the doc
+/// comment's wrapping) would cut a sentence mid-line. Breaks are allowed only between
+/// paragraphs (a blank line) and before a list item.
+#[test]
+fn descriptions_have_no_line_breaks_inside_a_paragraph() {
+    fn walk(node: &Value, path: &str, seen: &mut usize, broken: &mut Vec<String>) {
+        let Some(map) = node.as_object() else { return };
+        if let Some(Value::String(text)) = map.get("description") {
+            *seen += 1;
+            let lines: Vec<&str> = text.split('\n').collect();
+            for pair in lines.windows(2) {
+                let (before, line) = (pair[0], pair[1]);
+                let paragraph_break = before.trim().is_empty() || line.trim().is_empty();
+                if !paragraph_break && !crd::description::starts_list_item(line) {
+                    broken.push(format!("{path}: {before:?} / {line:?}"));
+                }
+            }
+        }
+        for (key, child) in map {
+            match key.as_str() {
+                "properties" => child.as_object().unwrap().iter().for_each(|(name, p)| walk(p, &format!("{path}.{name}"), seen, broken)),
+                "items" | "additionalProperties" => walk(child, &format!("{path}[]"), seen, broken),
+                _ => {}
+            }
+        }
+    }
+    let (mut seen, mut broken) = (0, Vec::new());
+    for crd in crd::crds() {
+        walk(&schema_of(&crd), &crd.spec.names.kind, &mut seen, &mut broken);
+    }
+    assert!(seen >= 50, "only {seen} descriptions found: is the walk broken?");
+    assert!(broken.is_empty(), "descriptions with a line break inside a paragraph:\n{}", broken.join("\n"));
+    // The derived schema does wrap (the doc comments do), so the check above is not vacuous.
+    let raw = serde_json::to_value(LoadBalancer::crd_for_test()).unwrap().to_string();
+    assert!(raw.contains("one per\\nfront-end port"), "the raw schema no longer wraps: update this check");
+}

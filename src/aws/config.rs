@@ -10,6 +10,10 @@ use super::retry::RetryConfig;
 use super::service::Service;
 use super::Error;
 
+/// A credential chain: `(env, region, sts_endpoint)` → the credentials source it picks
+/// ([`credentials::default_chain`] or [`credentials::cli_chain`]).
+type CredentialChain = fn(&dyn Fn(&str) -> Option<String>, &str, &str) -> Result<SharedCredentials, Error>;
+
 /// Environment variable overriding every AWS endpoint (after the service's own variable).
 pub const ENV_ENDPOINT_ALL: &str = "AWS_ENDPOINT_URL";
 /// Environment variable overriding the STS endpoint (web identity).
@@ -98,6 +102,22 @@ impl ClientConfig {
     /// process environment in `ElbArgs::client_config_from_env`). An empty `region` falls back
     /// to `AWS_REGION`, then `AWS_DEFAULT_REGION`.
     pub fn from_vars(service: &Service, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        Self::from_vars_with_chain(service, region, env, credentials::default_chain)
+    }
+
+    /// [`from_vars`](Self::from_vars) with the command-line commands' chain
+    /// ([`credentials::cli_chain`]: AWS CLI profiles with `source_profile` roles,
+    /// `credential_process` and SSO).
+    pub fn from_vars_for_cli(service: &Service, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        Self::from_vars_with_chain(service, region, env, credentials::cli_chain)
+    }
+
+    fn from_vars_with_chain(
+        service: &Service,
+        region: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+        chain: CredentialChain,
+    ) -> Result<ClientConfig, Error> {
         let region = if region.is_empty() {
             env("AWS_REGION")
                 .or_else(|| env("AWS_DEFAULT_REGION"))
@@ -107,7 +127,7 @@ impl ClientConfig {
         };
         let endpoint = endpoint_from_vars(service, env)?;
         let sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL)).unwrap_or_else(|| default_endpoint("sts", &region));
-        let credentials = credentials::default_chain(env, &region, &sts_endpoint)?;
+        let credentials = chain(env, &region, &sts_endpoint)?;
         let mut c = Self::with_credentials(&region, endpoint, credentials);
         c.sts_endpoint = env(ENV_ENDPOINT_STS).or_else(|| env(ENV_ENDPOINT_ALL));
         if let Some(n) = env("AWS_MAX_ATTEMPTS") {

@@ -127,6 +127,13 @@ impl Error {
         }
     }
 
+    /// Whether the call may have been applied although it failed: it timed out, its
+    /// connection dropped, or the server failed (5xx) after the request reached it.
+    /// Throttles and every API error document say AWS did not apply it.
+    pub fn maybe_applied(&self) -> bool {
+        self.kind() == ErrorKind::Retryable
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }

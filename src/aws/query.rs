@@ -286,7 +286,7 @@ impl QueryClient {
                         // Rotated or revoked early: fetch fresh credentials next time.
                         cfg.credentials.invalidate().await;
                     }
-                    if !retry::is_retryable(&e) || attempt >= cfg.retry.max_attempts {
+                    if !retry::may_resend(action, &e) || attempt >= cfg.retry.max_attempts {
                         tracing::debug!(attempt, error = %e, "{label} call failed");
                         return Err(e);
                     }

@@ -25,6 +25,8 @@ pub struct Config {
     pub cluster_uid: Option<String>,
     /// How often the health of a stable LoadBalancer is polled at most (DescribeInstanceHealth).
     pub health_poll_interval: Duration,
+    /// How often an unchanged health observation is written to status; zero: never.
+    pub status_refresh: Duration,
     /// How often an inventory pass re-reads the region's ELBs and corrects drift.
     pub resync_interval: Duration,
     /// LoadBalancers reconciled at the same time (0 = unbounded).
@@ -54,6 +56,7 @@ impl Default for Config {
             require_class: false,
             cluster_uid: None,
             health_poll_interval: Duration::from_secs(30),
+            status_refresh: crate::controller::schedule::STATUS_REFRESH,
             resync_interval: Duration::from_secs(600),
             concurrency: 16,
             reporter: "elb-operator".into(),

@@ -56,6 +56,7 @@ impl Context {
             resync_interval: config.resync_interval,
             attributes_every: ATTRIBUTES_EVERY,
             resync_slots: usize::from(config.concurrency / 2).max(1),
+            status_refresh: config.status_refresh,
         };
         let schedule = Schedule::new(settings, triggers);
         let instances = StateTally::new(metrics.instances.clone(), INSTANCE_STATES);

@@ -5,6 +5,7 @@
 pub mod attributes;
 pub mod backends;
 pub mod checks;
+pub mod description;
 pub mod dns;
 pub mod healthcheck;
 pub mod listener;
@@ -110,9 +111,12 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 /// The CRDs, as `crds/` holds them: HealthCheck first (LoadBalancers reference it), then
-/// LoadBalancer and LoadBalancerClass.
+/// LoadBalancer and LoadBalancerClass, with each description paragraph on one line (the
+/// `kubectl explain` text, [`description::unwrap`]).
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![HealthCheck::crd(), LoadBalancer::crd(), LoadBalancerClass::crd()]
+    let mut crds = vec![HealthCheck::crd(), LoadBalancer::crd(), LoadBalancerClass::crd()];
+    crds.iter_mut().for_each(description::unwrap_crd);
+    crds
 }
 
 /// The YAML of one CRD, exactly as checked in under `crds/<name>.yaml`.

@@ -6,38 +6,61 @@ use super::wire::SERVICE;
 use crate::aws::config::normalize_endpoint;
 use crate::aws::{Bucket, ClientConfig, Error, RateLimitConfig};
 
-/// Command-line flags for the client's endpoint and knobs; all but `--elb-endpoint` are also
-/// read from an `ELB_*` environment variable. The operator's `run` command flattens this into
+/// Command-line flags for the client's endpoint and knobs; each is also read from an
+/// `ELB_OPERATOR_ELB_*` environment variable. The operator's `run` command flattens this into
 /// its arguments, and [`ElbArgs::client_config`] turns it into a [`ClientConfig`].
 #[derive(Debug, Clone, PartialEq, clap::Args)]
 pub struct ElbArgs {
     /// Override the ELB endpoint URL (e.g. a local moto server). Without it the endpoint comes
     /// from AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING, then AWS_ENDPOINT_URL, then the region.
-    // No `env`: those variables are read with the rest of the AWS environment, in
-    // `ClientConfig::from_vars`.
-    #[arg(long = "elb-endpoint")]
+    // The AWS variables are read with the rest of the AWS environment, in
+    // `ClientConfig::from_vars`; this one, like the flag, wins over them.
+    #[arg(long = "elb-endpoint", env = "ELB_OPERATOR_ELB_ENDPOINT")]
     pub endpoint: Option<String>,
     /// Timeout of one ELB HTTP attempt, in seconds.
-    #[arg(long = "elb-timeout-seconds", env = "ELB_TIMEOUT_SECONDS", default_value_t = 10.0)]
+    #[arg(long = "elb-timeout-seconds", env = "ELB_OPERATOR_ELB_TIMEOUT_SECONDS", default_value_t = 10.0)]
     pub timeout_seconds: f64,
     /// Attempts per ELB call, the first included. Default: AWS_MAX_ATTEMPTS, else 3 (AWS
     /// standard retry mode).
     // An `Option` with no clap default: a `3` given on purpose must beat AWS_MAX_ATTEMPTS,
     // which a default value cannot tell apart from the flag left out.
-    #[arg(long = "elb-max-attempts", env = "ELB_MAX_ATTEMPTS")]
+    #[arg(long = "elb-max-attempts", env = "ELB_OPERATOR_ELB_MAX_ATTEMPTS")]
     pub max_attempts: Option<u32>,
     /// Sustained Describe* calls per second, per credentials and region.
-    #[arg(long = "elb-describe-rate", env = "ELB_DESCRIBE_RATE", default_value_t = 10.0)]
+    #[arg(long = "elb-describe-rate", env = "ELB_OPERATOR_ELB_DESCRIBE_RATE", default_value_t = 10.0)]
     pub describe_rate: f64,
     /// Describe* calls allowed in a burst.
-    #[arg(long = "elb-describe-burst", env = "ELB_DESCRIBE_BURST", default_value_t = 20)]
+    #[arg(long = "elb-describe-burst", env = "ELB_OPERATOR_ELB_DESCRIBE_BURST", default_value_t = 20)]
     pub describe_burst: u32,
     /// Sustained mutating calls per second, per credentials and region.
-    #[arg(long = "elb-mutate-rate", env = "ELB_MUTATE_RATE", default_value_t = 4.0)]
+    #[arg(long = "elb-mutate-rate", env = "ELB_OPERATOR_ELB_MUTATE_RATE", default_value_t = 4.0)]
     pub mutate_rate: f64,
     /// Mutating calls allowed in a burst.
-    #[arg(long = "elb-mutate-burst", env = "ELB_MUTATE_BURST", default_value_t = 8)]
+    #[arg(long = "elb-mutate-burst", env = "ELB_OPERATOR_ELB_MUTATE_BURST", default_value_t = 8)]
     pub mutate_burst: u32,
+}
+
+/// The variables of the ELB client's flags before every flag's variable was named
+/// `ELB_OPERATOR_*`, and their new names.
+pub const RENAMED_VARIABLES: [(&str, &str); 6] = [
+    ("ELB_TIMEOUT_SECONDS", "ELB_OPERATOR_ELB_TIMEOUT_SECONDS"),
+    ("ELB_MAX_ATTEMPTS", "ELB_OPERATOR_ELB_MAX_ATTEMPTS"),
+    ("ELB_DESCRIBE_RATE", "ELB_OPERATOR_ELB_DESCRIBE_RATE"),
+    ("ELB_DESCRIBE_BURST", "ELB_OPERATOR_ELB_DESCRIBE_BURST"),
+    ("ELB_MUTATE_RATE", "ELB_OPERATOR_ELB_MUTATE_RATE"),
+    ("ELB_MUTATE_BURST", "ELB_OPERATOR_ELB_MUTATE_BURST"),
+];
+
+/// A variable under its old name is refused rather than ignored: silently dropping a rate
+/// limit or a timeout someone set on purpose would surface only under load. (clap's `env`
+/// reads one name, so the old names cannot simply stay aliases.)
+fn refuse_renamed_variables(env: &dyn Fn(&str) -> Option<String>) -> Result<(), Error> {
+    let renamed: Vec<String> =
+        RENAMED_VARIABLES.iter().filter(|(old, _)| env(old).is_some()).map(|(old, new)| format!("{old} is now {new}")).collect();
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Config(format!("renamed environment variables (docs/upgrade.md): {}", renamed.join(", "))))
 }
 
 impl ElbArgs {
@@ -45,8 +68,9 @@ impl ElbArgs {
     /// the AWS environment as `env` looks it up ([`ClientConfig::from_vars`]), then the flags
     /// over it. The endpoint is `--elb-endpoint`, else `AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING`,
     /// else `AWS_ENDPOINT_URL`, else the region's; the attempts are `--elb-max-attempts` (or
-    /// `ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
+    /// `ELB_OPERATOR_ELB_MAX_ATTEMPTS`), else `AWS_MAX_ATTEMPTS`, else 3. The caller attaches metrics.
     pub fn client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        refuse_renamed_variables(env)?;
         self.apply(ClientConfig::from_vars(&SERVICE, region, env)?)
     }
 
@@ -54,6 +78,29 @@ impl ElbArgs {
     /// variable counts as unset (as in the AWS SDKs).
     pub fn client_config_from_env(&self, region: &str) -> Result<ClientConfig, Error> {
         self.client_config(region, &crate::aws::config::process_env)
+    }
+
+    /// [`client_config_from_env`](Self::client_config_from_env) for the command-line commands:
+    /// credentials resolved as the AWS CLI resolves a profile (`source_profile` roles,
+    /// `credential_process`, SSO; [`crate::aws::credentials::cli_chain`]).
+    pub fn cli_client_config_from_env(&self, region: &str) -> Result<ClientConfig, Error> {
+        self.cli_client_config(region, &crate::aws::config::process_env)
+    }
+
+    /// [`cli_client_config_from_env`](Self::cli_client_config_from_env) with the variables
+    /// `env` looks up.
+    /// Without a region (flag, `AWS_REGION`, `AWS_DEFAULT_REGION`), the profile's `region`
+    /// applies, as in the AWS CLI.
+    pub fn cli_client_config(&self, region: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<ClientConfig, Error> {
+        refuse_renamed_variables(env)?;
+        let from_profile;
+        let region = if region.is_empty() && env("AWS_REGION").is_none() && env("AWS_DEFAULT_REGION").is_none() {
+            from_profile = crate::aws::credentials::profile::load(env).1.remove("region").unwrap_or_default();
+            from_profile.as_str()
+        } else {
+            region
+        };
+        self.apply(ClientConfig::from_vars_for_cli(&SERVICE, region, env)?)
     }
 
     /// Applies the flags to a configuration; a flag left out keeps what `config` holds.
@@ -158,6 +205,37 @@ mod tests {
     fn an_explicit_max_attempts_equal_to_the_default_still_beats_aws_max_attempts() {
         // The flag bug: `3` given on purpose used to count as "left at the default".
         assert_eq!(config(&["--elb-max-attempts=3"], &[("AWS_MAX_ATTEMPTS", "5")]).unwrap().retry.max_attempts, 3);
+    }
+
+    #[test]
+    fn the_old_variable_names_are_refused_with_their_new_names() {
+        for (old, new) in RENAMED_VARIABLES {
+            match config(&[], &[(old, "5")]) {
+                Err(Error::Config(message)) => assert!(message.contains(&format!("{old} is now {new}")), "{message}"),
+                other => panic!("{old}: {other:?}"),
+            }
+        }
+        assert!(config(&[], &[("ELB_OPERATOR_ELB_MUTATE_RATE", "5")]).is_ok());
+    }
+
+    #[test]
+    fn the_cli_takes_its_region_from_the_profile_last() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("config"),
+            "[profile ops]\nregion = eu-central-1\naws_access_key_id = AK\naws_secret_access_key = SK\n",
+        )
+        .unwrap();
+        let file = dir.path().join("config").display().to_string();
+        let base = [("AWS_CONFIG_FILE", file.as_str()), ("AWS_PROFILE", "ops"), ("HOME", "/nonexistent-home")];
+        let region = |region: &str, more: &[(&str, &str)]| {
+            let all: Vec<(&str, &str)> = base.iter().chain(more).copied().collect();
+            flags(&[]).cli_client_config(region, &vars(&all)).map(|c| c.region)
+        };
+        assert_eq!(region("", &[]).unwrap(), "eu-central-1");
+        assert_eq!(region("", &[("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap(), "ap-south-1");
+        assert_eq!(region("", &[("AWS_REGION", "us-west-2"), ("AWS_DEFAULT_REGION", "ap-south-1")]).unwrap(), "us-west-2");
+        assert_eq!(region("sa-east-1", &[]).unwrap(), "sa-east-1");
     }
 
     #[test]

@@ -16,11 +16,13 @@ pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health_target;
+pub mod hosted_zone;
 pub mod model;
 mod wire;
 
 pub use client::{Client, Clients, ACTIONS, DESCRIBE_TAGS_BATCH};
 pub use config::ElbArgs;
 pub use health_target::{HealthTarget, TargetError, TargetProtocol};
+pub use hosted_zone::hosted_zone_id;
 pub use model::*;
 pub use wire::SERVICE;

@@ -120,7 +120,8 @@ pub async fn run(args: &OrphansArgs) -> Result<Report, Error> {
     let wanted = if wanted.is_empty() { BTreeSet::from([""]) } else { wanted };
     let mut clients = Vec::new();
     for region in wanted {
-        let config = args.elb.client_config_from_env(region).map_err(Error::ElbConfig)?;
+        // Credentials as the AWS CLI resolves them: this runs on a laptop, with its profiles.
+        let config = args.elb.cli_client_config_from_env(region).map_err(Error::ElbConfig)?;
         clients.push(elb::Client::new(config).map_err(Error::ElbConfig)?);
     }
 

@@ -10,11 +10,12 @@ use tracing::{debug, info};
 pub use super::calls::{apply, describe, poll_health, Apis};
 use super::calls::{apply_to, groups_of, observe_groups, tags_of};
 use super::inventory::{GroupsSeen, Seen};
+use super::names::NameCheck;
 use super::ownership::{self, Admission, ConflictReason, Owner, Ownership};
 use super::plan::{self, Action, Desired, Groups, Observed, PlanError};
 pub use super::removal::{delete, delete_unless, detach_groups, mark_retained, DeleteOutcome, Deleted};
 use crate::aws;
-use crate::elb::{ElbApi, InstanceState, LoadBalancerAttributes, LoadBalancerDescription};
+use crate::elb::{self, ElbApi, InstanceState, ListenerDescription, LoadBalancerAttributes, LoadBalancerDescription};
 
 /// The ELB after a successful convergence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,11 @@ pub struct Converged {
     pub attributes: LoadBalancerAttributes,
     /// The Auto Scaling groups looked at, as the applied attaches and detaches left them.
     pub groups: Groups,
+    /// The ELB was created by this convergence, and `description` made from the desired
+    /// state and CreateLoadBalancer's answer instead of read back ([`Known::names`]): what
+    /// AWS derives (the VPC, a default security group, the zones of subnets, the source
+    /// security group) is missing until a describe completes it.
+    pub provisional: bool,
 }
 
 impl Converged {
@@ -56,11 +62,15 @@ pub struct Known<'a> {
     /// when there is no record (lost, or never kept): no spec tag is removed then, so a tag
     /// the operator never wrote is never stripped.
     pub written_tags: Option<&'a BTreeSet<String>>,
+    /// The scope's name checks, for an ELB the caller never saw created: whether it exists
+    /// comes from the listing the scope's creates share instead of a describe by name, and
+    /// after a create the DNS name comes from its answer instead of a read-back describe.
+    pub names: Option<&'a NameCheck>,
 }
 
 impl Default for Known<'_> {
     fn default() -> Self {
-        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None, written_tags: None }
+        Known { seen: None, attributes: None, read_health: true, recorded_groups: &[], groups_seen: None, written_tags: None, names: None }
     }
 }
 
@@ -163,8 +173,25 @@ async fn converge_into(
     };
     let elb = apis.elb;
     let name = desired.name.as_str();
+    let mut created = None;
     for action in actions {
-        apply_to(apis, &groups, name, &action).await?;
+        match &action {
+            Action::Create(input) => {
+                let sent = tokio::time::Instant::now();
+                match elb.create_load_balancer(input).await {
+                    Ok(dns_name) => created = Some(dns_name),
+                    Err(e) => {
+                        // Applied or not: the next sync finds out from a listing taken
+                        // after this create, rather than sending it again.
+                        if let (true, Some(names)) = (e.maybe_applied(), known.names) {
+                            names.create_uncertain(name, sent);
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+            _ => apply_to(apis, &groups, name, &action).await?,
+        }
         match &action {
             Action::AttachGroup(g) => groups.entry(g.clone()).or_default().attached = true,
             Action::DetachGroup(g) => groups.entry(g.clone()).or_default().attached = false,
@@ -173,15 +200,23 @@ async fn converge_into(
         applied.push(action);
     }
     let unchanged = applied.is_empty();
+    // A new ELB's read-back is spared where its answer and the hosted-zone table tell what
+    // status needs; a region missing from the table is described.
+    let zone = elb::hosted_zone_id(elb.region());
+    let provisional = known.names.is_some() && created.is_some() && zone.is_some();
     let (description, attributes) = match (unchanged, observed) {
         (true, Some(observed)) => (observed.description, observed.attributes),
-        // Read back what the changes produced (DNS name, effective zones, ...).
         (_, observed) => {
             let attributes = match applied.iter().rev().find_map(|a| if let Action::ModifyAttributes(a) = a { Some(a) } else { None }) {
                 Some(modified) => merge_attributes(observed.map(|o| o.attributes).unwrap_or_default(), modified),
                 None => observed.map(|o| o.attributes).unwrap_or_default(),
             };
-            (describe(elb, name).await?.ok_or_else(|| not_found(name))?, attributes)
+            let description = match created {
+                Some(dns_name) if provisional => made(desired, applied, &groups, dns_name, zone),
+                // Read back what the changes produced (DNS name, effective zones, ...).
+                _ => describe(elb, name).await?.ok_or_else(|| not_found(name))?,
+            };
+            (description, attributes)
         }
     };
     let health = if description.instances.is_empty() {
@@ -191,7 +226,33 @@ async fn converge_into(
     } else {
         Some(elb.describe_instance_health(name, &[]).await?)
     };
-    Ok(Outcome::Converged(Box::new(Converged { description, health, attributes, groups })))
+    Ok(Outcome::Converged(Box::new(Converged { description, health, attributes, groups, provisional })))
+}
+
+/// The description of an ELB just created by `applied` (CreateLoadBalancer first), from the
+/// desired state, the DNS name CreateLoadBalancer answered and the region's hosted zone. Its
+/// instances are those registered, and those of the groups attached (AWS registers them).
+fn made(desired: &Desired, applied: &[Action], groups: &Groups, dns_name: String, zone: Option<&str>) -> LoadBalancerDescription {
+    let (availability_zones, subnets) = match &desired.placement {
+        plan::Placement::Zones(z) => (z.iter().cloned().collect(), Vec::new()),
+        plan::Placement::Subnets(s) => (Vec::new(), s.iter().cloned().collect()),
+    };
+    let mut instances: BTreeSet<String> =
+        applied.iter().filter_map(|a| if let Action::RegisterInstances(ids) = a { Some(ids) } else { None }).flatten().cloned().collect();
+    instances.extend(plan::group_instances(&desired.auto_scaling_groups, groups));
+    LoadBalancerDescription {
+        name: desired.name.clone(),
+        dns_name,
+        canonical_hosted_zone_name_id: zone.map(str::to_string),
+        scheme: desired.scheme.clone().unwrap_or_default(),
+        listeners: desired.listeners.iter().map(|l| ListenerDescription { listener: l.clone(), policy_names: Vec::new() }).collect(),
+        availability_zones,
+        subnets,
+        security_groups: desired.security_groups.iter().flatten().cloned().collect(),
+        health_check: desired.health_check.clone(),
+        instances: instances.into_iter().collect(),
+        ..LoadBalancerDescription::default()
+    }
 }
 
 /// Observes the ELB (unless `known` has it), checks ownership (a conflict is the `Err`:
@@ -207,8 +268,13 @@ async fn observe_and_plan(
 ) -> Result<Result<Planned, (Option<String>, ConflictReason)>, Failure> {
     let elb = apis.elb;
     let name = desired.name.as_str();
+    let listed = match (known.seen, known.names) {
+        (None, Some(names)) => names.exists(elb, name).await?,
+        _ => true,
+    };
     let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
         Some(seen) => Some(seen),
+        None if !listed => None,
         None => match describe(elb, name).await? {
             None => None,
             Some(description) => Some((description, tags_of(elb, name).await?)),

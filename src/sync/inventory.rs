@@ -36,6 +36,8 @@ impl Seen {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub taken: Instant,
+    /// When its listing started: an ELB created before then is in it.
+    pub started: Instant,
     /// By lower-case name (ELB names are case-insensitive).
     by_name: HashMap<String, Seen>,
     /// The Auto Scaling groups the region's LoadBalancers name, when the pass read them.
@@ -71,7 +73,8 @@ impl Snapshot {
     /// A snapshot of these ELBs, taken now (what [`take`] builds; tests build their own).
     pub fn from_seen(seen: impl IntoIterator<Item = Seen>) -> Snapshot {
         let by_name = seen.into_iter().map(|s| (s.description.name.to_ascii_lowercase(), s)).collect();
-        Snapshot { taken: Instant::now(), by_name, groups: GroupsSeen::default() }
+        let now = Instant::now();
+        Snapshot { taken: now, started: now, by_name, groups: GroupsSeen::default() }
     }
 
     pub fn get(&self, name: &str) -> Option<&Seen> {
@@ -94,6 +97,7 @@ impl Snapshot {
 /// Takes a snapshot: all ELBs, and the tags of those named in `interest` (case-insensitive)
 /// plus, with `all_tags`, of every ELB (the orphan report needs them).
 pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool) -> Result<Snapshot, aws::Error> {
+    let started = Instant::now();
     let descriptions = elb.describe_load_balancers(&[]).await?;
     let taken = Instant::now();
     let interest: HashSet<String> = interest.iter().map(|n| n.to_ascii_lowercase()).collect();
@@ -132,5 +136,5 @@ pub async fn take(elb: &dyn ElbApi, interest: &BTreeSet<String>, all_tags: bool)
         let t = tags.remove(&key).or_else(|| asked.contains(&key).then(BTreeMap::new));
         Seen { description: d, tags: t }
     });
-    Ok(Snapshot { taken, ..Snapshot::from_seen(seen) })
+    Ok(Snapshot { taken, started, ..Snapshot::from_seen(seen) })
 }

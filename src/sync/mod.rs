@@ -9,6 +9,7 @@
 pub mod calls;
 pub mod execute;
 pub mod inventory;
+pub mod names;
 pub mod ownership;
 pub mod plan;
 pub mod removal;

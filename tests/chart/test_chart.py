@@ -6,6 +6,10 @@ Run with `.venv/bin/pytest -q tests/chart` (part of `make test`).
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -59,6 +63,11 @@ NON_DEFAULT = {
     "priorityClassName": "system-cluster-critical",
     "serviceMonitor": {"enabled": True, "interval": "15s", "scrapeTimeout": "5s", "labels": {"release": "prom"}},
     "podDisruptionBudget": {"enabled": True, "minAvailable": 1},
+    "revisionHistoryLimit": 3,
+    "extraVolumes": [{"name": "ca-bundle", "configMap": {"name": "corporate-ca"}}],
+    "extraVolumeMounts": [{"name": "ca-bundle", "mountPath": "/etc/ssl/corporate", "readOnly": True}],
+    "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone",
+                                   "whenUnsatisfiable": "ScheduleAnyway"}],
 }
 
 
@@ -129,6 +138,15 @@ def test_lint_is_strict_clean(values):
         {"elbClient": {"mutateBurst": 0}},
         {"elbClient": {"retries": 3}},
         {"requireClass": "yes"},
+        {"image": {"repository": "r", "digest": "latest"}},
+        {"image": {"repository": "r", "digest": "sha256:abc"}},
+        {"revisionHistoryLimit": -1},
+        {"extraVolumes": [{"configMap": {"name": "ca"}}]},
+        {"extraVolumeMounts": [{"name": "ca"}]},
+        {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "zone"}]},
+        {"resyncInterval": "1m30"},
+        {"leaderElection": {"leaseDuration": "1d"}},
+        {"globals": {}},
     ],
 )
 def test_schema_refuses_invalid_values(bad):
@@ -250,6 +268,12 @@ VALUE_EFFECTS = {
     "serviceMonitor": lambda d: one(d, "ServiceMonitor")["spec"]["endpoints"][0]["interval"] == "15s"
     and one(d, "ServiceMonitor")["metadata"]["labels"]["release"] == "prom",
     "podDisruptionBudget": lambda d: one(d, "PodDisruptionBudget")["spec"]["minAvailable"] == 1,
+    "revisionHistoryLimit": lambda d: _dep(d)["spec"]["revisionHistoryLimit"] == 3,
+    "extraVolumes": lambda d: {"name": "ca-bundle", "configMap": {"name": "corporate-ca"}} in _dep(d)["spec"]["template"]["spec"]["volumes"],
+    "extraVolumeMounts": lambda d: {"name": "ca-bundle", "mountPath": "/etc/ssl/corporate", "readOnly": True}
+    in container(d)["volumeMounts"],
+    "topologySpreadConstraints": lambda d: _dep(d)["spec"]["template"]["spec"]["topologySpreadConstraints"][0]["topologyKey"]
+    == "topology.kubernetes.io/zone",
 }
 # Keys checked by other tests, with the test that checks them.
 COVERED_ELSEWHERE = {
@@ -563,3 +587,92 @@ def test_manifests_are_well_formed(values):
         if d["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
             assert d["metadata"]["namespace"] in (NAMESPACE, "shop"), d["metadata"]
         assert d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
+
+
+# --- day-two values ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("duration", ["90", "1m30s", "2h45m", "500ms", "1.5h"])
+def test_go_style_durations_pass_the_schema(duration):
+    # The binary parses Go durations (cli::parse_duration); the schema must not refuse them.
+    values = {"resyncInterval": duration, "healthPollInterval": duration, "shutdownTimeout": duration,
+              "leaderElection": {"leaseDuration": duration}}
+    with helm.Chart.load(CHART) as chart:
+        chart.validate_schema(chart.merge_values(values))
+    assert f"--resync-interval={duration}" in args(render(values))
+
+
+def test_image_digest_replaces_the_tag():
+    digest = "sha256:" + "0123456789abcdef" * 4
+    with helm.Chart.load(CHART) as chart:
+        app_version = chart.metadata["appVersion"]
+    assert container(render())["image"] == f"ghcr.io/elb-operator/elb-operator:{app_version}"
+    image = container(render({"image": {"repository": "registry.example.com/elb", "tag": "9.9.9", "digest": digest}}))["image"]
+    assert image == f"registry.example.com/elb@{digest}"
+
+
+def test_topology_spread_selects_the_operator_pods_unless_told_otherwise():
+    zone = {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule"}
+    own = {"matchLabels": {"team": "x"}}
+    docs = render({"topologySpreadConstraints": [zone, {**zone, "topologyKey": "kubernetes.io/hostname", "labelSelector": own}]})
+    dep = _dep(docs)
+    constraints = dep["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert constraints[0] == {**zone, "labelSelector": {"matchLabels": dep["spec"]["selector"]["matchLabels"]}}
+    assert constraints[1]["labelSelector"] == own
+    assert "topologySpreadConstraints" not in _dep(render())["spec"]["template"]["spec"]
+
+
+def test_extra_volumes_keep_the_writable_tmp():
+    docs = render({k: NON_DEFAULT[k] for k in ("extraVolumes", "extraVolumeMounts")})
+    assert [v["name"] for v in _dep(docs)["spec"]["template"]["spec"]["volumes"]] == ["tmp", "ca-bundle"]
+    assert [m["mountPath"] for m in container(docs)["volumeMounts"]] == ["/tmp", "/etc/ssl/corporate"]
+
+
+def test_the_chart_works_as_a_subchart_with_global_values(tmp_path):
+    # An umbrella chart passes `global` to every subchart, and Helm validates each subchart's
+    # values, globals included, against its schema (helm/helm#10392).
+    parent = tmp_path / "platform"
+    (parent / "charts").mkdir(parents=True)
+    shutil.copytree(CHART, parent / "charts" / "elb-operator")
+    (parent / "Chart.yaml").write_text("apiVersion: v2\nname: platform\nversion: 1.0.0\n")
+    values = {"global": {"imageRegistry": "registry.example.com", "team": "platform"},
+              "elb-operator": {"clusterName": "prod-eu-1", "region": "eu-west-1"}}
+    with helm.Chart.load(parent) as chart:
+        out = chart.render(values=values, name=RELEASE, namespace=NAMESPACE)
+    docs = [d for path, text in out.items() if not path.endswith("NOTES.txt") for d in yaml.safe_load_all(text) if d]
+    assert {"--cluster-name=prod-eu-1", "--region=eu-west-1"} <= set(args(docs))
+    # The schema still refuses what it should, through the parent too.
+    with helm.Chart.load(parent) as chart, pytest.raises(helm.HelmError):
+        chart.render(values={**values, "elb-operator": {"clusterName": "prod", "clusterNmae": "typo"}}, name=RELEASE,
+                     namespace=NAMESPACE)
+
+
+def test_kube_version_covers_what_the_crds_use():
+    # `reason` and `fieldPath` of x-kubernetes-validations are known to API servers from 1.28
+    # (kubernetes/kubernetes#118041); an older server would drop or refuse them.
+    def rules(node):
+        if isinstance(node, dict):
+            yield from node.get("x-kubernetes-validations", [])
+            for child in node.values():
+                yield from rules(child)
+        elif isinstance(node, list):
+            for child in node:
+                yield from rules(child)
+
+    crds = [yaml.safe_load(p.read_text()) for p in sorted((CHART / "crds").glob("*.yaml"))]
+    uses_reason_or_field_path = any("reason" in r or "fieldPath" in r for crd in crds for r in rules(crd))
+    with helm.Chart.load(CHART) as chart:
+        constraint = chart.metadata["kubeVersion"]
+    match = re.fullmatch(r">=\s*1\.(\d+)\.\d+(-0)?", constraint)
+    assert match, f"kubeVersion {constraint!r}: expected a single lower bound such as >=1.28.0-0"
+    assert uses_reason_or_field_path and int(match.group(1)) >= 28, constraint
+
+
+def test_chart_readme_values_table_is_current():
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "chart-readme.py"), "--check"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    readme = (CHART / "README.md").read_text()
+    with helm.Chart.load(CHART) as chart:
+        schema = chart.schema
+    for key in schema["properties"]:
+        assert f"| `{key}" in readme, f"{key} is missing from the chart README"

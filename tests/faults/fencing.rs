@@ -122,9 +122,17 @@ impl Pair {
             .unwrap_or_else(|| panic!("proc-a leads\n{}", a.log_tail(40)));
         b.start();
 
-        // The leader's writes are slow (held before they reach moto, well within its
-        // attempt timeout); then work arrives.
-        s.proxy.hold(Hold { mutating_only: true, access_key: Some(KEY_A.into()), delay: Duration::from_millis(700), ..Hold::default() });
+        // The leader's writes after each create are slow (held before they reach moto, well
+        // within its attempt timeout); then work arrives. Not the creates: a create that
+        // times out is not sent again (it may have been applied), so a frozen create would
+        // leave the old leader no write for its fence to refuse.
+        let held = Hold {
+            action: Some("ConfigureHealthCheck".into()),
+            access_key: Some(KEY_A.into()),
+            delay: Duration::from_millis(700),
+            ..Hold::default()
+        };
+        s.proxy.hold(held);
         for i in 0..LOAD_BALANCERS {
             let spec = json!({
                 "availabilityZones": ["us-east-1a"],

@@ -122,3 +122,51 @@ async fn a_hold_delays_only_the_calls_it_names() {
     let drained = test_support::poll(Duration::from_secs(5), || async { (proxy.in_flight() == 0).then_some(()) }).await;
     assert!(drained.is_some(), "nothing stays in flight");
 }
+
+/// A create that timed out after AWS applied it is not sent again, neither by the client's
+/// retries nor by the next sync: that sync waits for a listing taken after the create was
+/// sent, finds the ELB, and goes on from there (issue 18: 525 creates were sent twice at
+/// 10,000 load balancers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_create_is_not_sent_again() {
+    use elb_operator::controller::backends;
+    use elb_operator::controller::loadbalancer::build::desired_state;
+    use elb_operator::sync::execute::{self, Known, Outcome};
+    use elb_operator::sync::names::NameCheck;
+    use elb_operator::sync::ownership::Owner;
+
+    let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
+    warm_up(&moto).await;
+    let proxy = FaultProxy::start(&moto.endpoint, ProxyConfig::default()).unwrap();
+    // Three attempts a call, as shipped: only the create is held past the timeout.
+    let cfg = ClientConfig::for_endpoint(REGION, &proxy.url(), "AKIDCREATE", "proxy-secret")
+        .with_rate_limit(RateLimitConfig::unlimited())
+        .with_timeout(Duration::from_millis(800));
+    let via = Client::new(cfg).unwrap();
+    proxy.hold(Hold { action: Some("CreateLoadBalancer".into()), delay: Duration::from_millis(1500), times: Some(1), ..Hold::default() });
+
+    let spec =
+        serde_yaml::from_str("availabilityZones: [us-east-1a]\nlisteners:\n- {port: 80, instancePort: 8080, protocol: HTTP}\n").unwrap();
+    let owner = Owner::new("proxy", "default", "timed-out");
+    let resolved = backends::resolve(None, "default", &[], &[]).unwrap();
+    let desired = desired_state(&spec, "px-timed-out", None, &resolved, &owner).unwrap();
+    let names = NameCheck::default();
+    let known = Known { names: Some(&names), ..Known::default() };
+    let apis = execute::Apis { elb: &via, autoscaling: None };
+
+    let first = execute::converge_from(apis, &desired, &owner, false, known).await;
+    let err = first.result.expect_err("the create timed out");
+    assert!(err.to_string().contains("timed out"), "{err}");
+    // The held create reaches moto after the client gave up.
+    let until = Instant::now() + Duration::from_secs(10);
+    while proxy.in_flight() > 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let listings = names.listings();
+    let second = execute::converge_from(apis, &desired, &owner, false, known).await;
+    assert!(matches!(second.result, Ok(Outcome::Converged(_))), "{:?}", second.result);
+    assert!(second.applied.is_empty(), "the ELB found, nothing to create: {:?}", second.applied);
+    assert_eq!(names.listings(), listings + 1, "a listing taken after the create was sent");
+    let creates = proxy.records().iter().filter(|r| r.action == "CreateLoadBalancer").count();
+    assert_eq!(creates, 1, "one create sent in all");
+}

@@ -130,28 +130,119 @@ fn the_elb_client_flags_reach_the_elb_client() {
     assert_eq!((config.rate_limit.mutate.per_second, config.rate_limit.mutate.burst), (0.5, 3));
 }
 
+/// The flags of one command line's action: what to do now, not how the operator is
+/// configured, so they have no environment variable (an `--yes` in the environment would
+/// confirm every deletion).
+const ACTION_FLAGS: &[&str] = &["--help", "--version", "--namespace", "--output", "--delete", "--yes"];
+
+/// `(flag, its [env: ...] variable)` of every option in a `--help` text.
+fn flags_and_variables(help: &str) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        // Option lines are indented by 2 (`-n, --namespace`) or 6 (`--region`); descriptions by 10.
+        if indent <= 6 && (trimmed.starts_with("--") || (trimmed.starts_with('-') && trimmed.get(2..4) == Some(", "))) {
+            let flag = trimmed.split([' ', ',', '=']).find(|w| w.starts_with("--")).unwrap_or(trimmed).to_string();
+            out.push((flag, None));
+        } else if let (Some(last), Some(at)) = (out.last_mut(), trimmed.find("[env: ")) {
+            let var = &trimmed[at + 6..];
+            last.1 = Some(var[..var.find(['=', ']']).unwrap_or(var.len())].to_string());
+        }
+    }
+    out
+}
+
+/// Every flag of every command that configures the operator has an `ELB_OPERATOR_*`
+/// variable, and `--help` names it (docs/configuration.md promises it).
+#[test]
+fn every_configuring_flag_of_every_command_has_an_elb_operator_variable() {
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(BIN).args(args).env_clear().output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.iter().any(|c| c == "run") && commands.iter().any(|c| c == "orphans"), "{commands:?}");
+    let (mut checked, mut missing) = (0, Vec::new());
+    for command in &commands {
+        for (flag, var) in flags_and_variables(&help(&[command, "--help"])) {
+            if ACTION_FLAGS.contains(&flag.as_str()) {
+                continue;
+            }
+            checked += 1;
+            if !var.as_deref().is_some_and(|v| v.starts_with("ELB_OPERATOR_")) {
+                missing.push(format!("{command} {flag}: {var:?}"));
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} flags found: is the --help parsing broken?");
+    assert!(missing.is_empty(), "flags without an ELB_OPERATOR_* variable:\n{}", missing.join("\n"));
+    // The parser sees a flag without a variable.
+    let parsed =
+        flags_and_variables("Options:\n      --a <A>\n          x\n\n          [env: ELB_OPERATOR_A=]\n  -b, --bee\n          y\n");
+    assert_eq!(parsed, [("--a".to_string(), Some("ELB_OPERATOR_A".to_string())), ("--bee".to_string(), None)]);
+}
+
 #[test]
 fn run_help_lists_the_elb_client_flags_and_their_variables() {
     let out = std::process::Command::new(BIN).args(["run", "--help"]).output().unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for (flag, env) in [
-        ("--elb-timeout-seconds", "ELB_TIMEOUT_SECONDS"),
-        ("--elb-max-attempts", "ELB_MAX_ATTEMPTS"),
-        ("--elb-describe-rate", "ELB_DESCRIBE_RATE"),
-        ("--elb-describe-burst", "ELB_DESCRIBE_BURST"),
-        ("--elb-mutate-rate", "ELB_MUTATE_RATE"),
-        ("--elb-mutate-burst", "ELB_MUTATE_BURST"),
+        ("--elb-endpoint", "ELB_OPERATOR_ELB_ENDPOINT"),
+        ("--elb-timeout-seconds", "ELB_OPERATOR_ELB_TIMEOUT_SECONDS"),
+        ("--elb-max-attempts", "ELB_OPERATOR_ELB_MAX_ATTEMPTS"),
+        ("--elb-describe-rate", "ELB_OPERATOR_ELB_DESCRIBE_RATE"),
+        ("--elb-describe-burst", "ELB_OPERATOR_ELB_DESCRIBE_BURST"),
+        ("--elb-mutate-rate", "ELB_OPERATOR_ELB_MUTATE_RATE"),
+        ("--elb-mutate-burst", "ELB_OPERATOR_ELB_MUTATE_BURST"),
+        ("--ec2-endpoint", "ELB_OPERATOR_EC2_ENDPOINT"),
+        ("--region", "ELB_OPERATOR_REGION"),
     ] {
         assert!(help.contains(flag) && help.contains(&format!("env: {env}")), "{flag} / {env} missing from:\n{help}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_an_old_variable_name_and_names_the_new_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = operator(&dir.path().join("missing"), &["run"]).env("ELB_MUTATE_RATE", "2").spawn().unwrap();
+    let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
+    assert!(!status.success());
+    assert!(stderr.contains("ELB_MUTATE_RATE is now ELB_OPERATOR_ELB_MUTATE_RATE"), "{stderr}");
+}
+
+/// `run --region` defaults to AWS_REGION, then AWS_DEFAULT_REGION (as the AWS CLI reads
+/// them), then us-east-1; `--help` prints the default it resolved from the environment.
+#[test]
+fn run_takes_its_default_region_from_aws_region_then_aws_default_region() {
+    let default_region = |vars: &[(&str, &str)]| {
+        let out = std::process::Command::new(BIN).args(["run", "--help"]).env_clear().envs(vars.iter().copied()).output().unwrap();
+        let help = String::from_utf8(out.stdout).unwrap();
+        let region = help.split("--region <REGION>").nth(1).expect("--region in the help");
+        let default = region.split("[default: ").nth(1).expect("a default");
+        default[..default.find(']').unwrap()].to_string()
+    };
+    assert_eq!(default_region(&[]), "us-east-1");
+    assert_eq!(default_region(&[("AWS_DEFAULT_REGION", "eu-west-1")]), "eu-west-1");
+    assert_eq!(default_region(&[("AWS_DEFAULT_REGION", "eu-west-1"), ("AWS_REGION", "ap-south-1")]), "ap-south-1");
+    assert_eq!(default_region(&[("AWS_DEFAULT_REGION", "eu-west-1"), ("AWS_REGION", "")]), "eu-west-1", "empty counts as unset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_rejects_an_invalid_elb_flag_from_the_environment_before_contacting_kubernetes() {
     let dir = tempfile::tempdir().unwrap();
     // No kubeconfig: the process must stop on the ELB setting before it needs one.
-    let mut child = operator(&dir.path().join("missing"), &["run"]).env("ELB_MUTATE_RATE", "0").spawn().unwrap();
+    let mut child = operator(&dir.path().join("missing"), &["run"]).env("ELB_OPERATOR_ELB_MUTATE_RATE", "0").spawn().unwrap();
     let (status, stderr) = wait_exit(&mut child, Duration::from_secs(30)).await;
     assert!(!status.success());
     assert!(stderr.contains("--elb-mutate-rate must be positive"), "{stderr}");

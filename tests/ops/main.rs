@@ -4,12 +4,14 @@
 //! Kubernetes API is the stand-in (`kube_standin`); waits are `test_support::poll`.
 
 mod cli;
+mod cli_credentials;
 mod http;
 mod leader;
 mod orphans;
 mod plan;
 mod standin;
 mod sync_files;
+mod troubleshooting;
 
 use std::time::Duration;
 

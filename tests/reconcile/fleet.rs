@@ -130,6 +130,43 @@ async fn a_restart_over_converged_elbs_reads_the_region_in_bulk() {
     assert_eq!(calls.attempts("DescribeLoadBalancerAttributes"), 0, "no attributes managed, none read: {calls:?}");
 }
 
+/// A wave of new LoadBalancers costs the minimal sequence per ELB: CreateLoadBalancer
+/// once, RegisterInstances, one DescribeInstanceHealth (no health check configured here); their names are checked by listings the wave shares, not one
+/// describe each, and no ELB is read back after its create. A listing later completes
+/// what AWS derived (here the subnets), without a describe by name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wave_of_creates_costs_the_minimal_sequence() {
+    const N: usize = 30;
+    let instances = MOTO.run_instances(1, "us-east-1a");
+    let (_standin, client) = kube_client().await;
+    namespace(&client, "fleet-wave").await;
+    let api: Api<LoadBalancer> = Api::namespaced(client.clone(), "fleet-wave");
+    let run = start(&client, "fleet-wave", Duration::from_secs(300), RateLimitConfig::unlimited()).await;
+    for i in 0..N {
+        create(&api, load_balancer(&format!("wave-{i}"), &instances)).await;
+    }
+    all_synced(&api, N).await;
+    // Created in zones: the subnets are AWS's to choose (the default VPC's).
+    eventually("the subnets AWS chose, in status", || async {
+        let list = api.list(&Default::default()).await.ok()?;
+        list.items.iter().all(|lb| lb.status.as_ref().is_some_and(|s| !s.subnets.is_empty())).then_some(())
+    })
+    .await;
+    let calls = run.calls();
+    run.stop().await;
+    let n = N as u64;
+    assert_eq!(calls.attempts("CreateLoadBalancer"), n, "one create per ELB: {calls:?}");
+    assert_eq!(calls.attempts("RegisterInstancesWithLoadBalancer"), n, "{calls:?}");
+    assert_eq!(calls.attempts("DescribeInstanceHealth"), n, "health read once, after registration: {calls:?}");
+    // The name checks and the completions share listings (one page here): a few for the
+    // wave, where a describe per name and a read-back would be 2 per ELB.
+    let listings = calls.attempts("DescribeLoadBalancers");
+    assert!(listings <= 12, "{listings} DescribeLoadBalancers for {N} creates: {calls:?}");
+    // Completion reads the new ELBs' tags 20 at a time.
+    assert!(calls.attempts("DescribeTags") <= n.div_ceil(20) * 3, "{calls:?}");
+    assert!(calls.total() as f64 / N as f64 <= 4.3, "{} calls per new ELB: {calls:?}", calls.total() as f64 / N as f64);
+}
+
 /// A restart over converged ELBs attached to Auto Scaling groups reads the groups in bulk
 /// with the first inventory: one DescribeAutoScalingGroups for the groups every
 /// LoadBalancer names (up to 50), not one per LoadBalancer; nothing attached or detached

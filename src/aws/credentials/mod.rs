@@ -11,12 +11,16 @@ use super::Error;
 
 pub mod assume_role;
 pub mod chain;
+pub mod cli_chain;
 pub mod container;
 pub mod imds;
+pub mod process;
 pub mod profile;
+pub mod sso;
 pub mod web_identity;
 
 pub use chain::default_chain;
+pub use cli_chain::cli_chain;
 
 /// A secret string: never printed by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]

@@ -74,6 +74,26 @@ pub fn load(env: &dyn Fn(&str) -> Option<String>) -> (String, Section) {
     (name, section)
 }
 
+/// The name of the profile in use (from `AWS_PROFILE`, else `default`) and every profile of
+/// both files, merged per name (the credentials file wins): a role's `source_profile` may name
+/// any of them.
+pub fn load_all(env: &dyn Fn(&str) -> Option<String>) -> (String, HashMap<String, Section>) {
+    let name = env("AWS_PROFILE").or_else(|| env("AWS_DEFAULT_PROFILE")).unwrap_or_else(|| "default".to_string());
+    let (creds_path, config_path) = paths(env);
+    let mut profiles: HashMap<String, Section> = read(&config_path).map(|t| parse(&t, true)).unwrap_or_default();
+    for (profile, section) in read(&creds_path).map(|t| parse(&t, false)).unwrap_or_default() {
+        profiles.entry(profile).or_default().extend(section);
+    }
+    (name, profiles)
+}
+
+/// The `[sso-session NAME]` sections of the config file, by name.
+pub fn sso_sessions(env: &dyn Fn(&str) -> Option<String>) -> HashMap<String, Section> {
+    let (_, config_path) = paths(env);
+    let raw = read(&config_path).map(|t| parse(&t, false)).unwrap_or_default();
+    raw.into_iter().filter_map(|(name, section)| Some((name.strip_prefix("sso-session ")?.trim().to_string(), section))).collect()
+}
+
 /// Static keys of a profile section, when it has them.
 pub fn static_keys(section: &Section) -> Option<Credentials> {
     let ak = section.get("aws_access_key_id")?;

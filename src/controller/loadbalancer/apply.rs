@@ -24,7 +24,7 @@ use crate::aws::{with_class, Class};
 use crate::controller::context::Context;
 use crate::controller::fingerprint::fingerprint;
 use crate::controller::observer;
-use crate::controller::schedule::{jittered, Step, Target};
+use crate::controller::schedule::{jittered, Step, Synced, Target};
 use crate::crd::condition::{Status, SYNCED};
 use crate::crd::{self, LoadBalancer};
 use crate::elb;
@@ -70,13 +70,19 @@ pub async fn apply(lb: &LoadBalancer, ctx: &Arc<Context>, inputs: &SyncInputs) -
                 }
             }
         }
-        Step::Sync { class, first } => {
+        Step::Sync { class, first, seen } => {
             // Resyncs never hold every reconcile slot: a change always finds one.
             let _slot = match class {
                 Class::Change => None,
                 _ => match ctx.schedule.resync_slot() {
                     Some(slot) => Some(slot),
-                    None => return Ok(Action::requeue(jittered(Duration::from_secs(1)))),
+                    None => {
+                        // What a completion listing saw stays for the sync that gets a slot.
+                        if seen.is_some() {
+                            ctx.schedule.with(&key, |m| m.completion = m.completion.take().or(seen));
+                        }
+                        return Ok(Action::requeue(jittered(Duration::from_secs(1))));
+                    }
                 },
             };
             // The first sync after a start of an object whose status says it converged
@@ -86,19 +92,26 @@ pub async fn apply(lb: &LoadBalancer, ctx: &Arc<Context>, inputs: &SyncInputs) -
                 true => ctx.schedule.snapshot(&inputs.scope, FIRST_INVENTORY_WAIT).await,
                 false => None,
             };
+            // An ELB never seen created: whether its name is taken comes from the listing
+            // the scope's creates share.
+            let never_created = lb.status.as_ref().and_then(|s| s.load_balancer_name.as_ref()).is_none();
+            let names = never_created.then(|| ctx.schedule.scopes.names(&inputs.scope)).flatten();
             // Attributes are not in the inventory: the status vouches for them until the
-            // observer's slower attribute pass checks them.
-            let known = match &snapshot {
-                Some(s) => Known {
+            // observer's slower attribute pass checks them (after a creation listing: the
+            // create just set them).
+            let known = match (&snapshot, &seen) {
+                (Some(s), _) => Known {
                     seen: s.get(&inputs.name),
                     attributes: Some(&inputs.desired.attributes),
                     read_health: false,
-                    recorded_groups: &[],
                     // The groups the region's LoadBalancers name, read in bulk with the pass.
                     groups_seen: Some(&s.groups),
-                    written_tags: None,
+                    ..Known::default()
                 },
-                None => Known::default(),
+                (None, Some(seen)) => {
+                    Known { seen: Some(seen), attributes: Some(&inputs.desired.attributes), read_health: false, ..Known::default() }
+                }
+                (None, None) => Known { names: names.as_deref(), ..Known::default() },
             };
             with_class(class, full_sync(lb, ctx, inputs, &*elb, print, known)).await
         }
@@ -176,10 +189,21 @@ async fn full_sync(
             }
             let groups = converged.groups.clone();
             let target = Target { desired: inputs.desired.clone(), owner: inputs.owner.clone(), adopt: lb.spec.adopt, groups };
-            let registered = converged.description.instances.len();
-            let changed = !sync_report.applied.is_empty();
-            ctx.schedule.reach_observed(&key, reachable::CheckInputs::of(&converged.description));
-            ctx.schedule.synced(&key, print, target, converged.attributes.clone(), registered, converged.health.as_deref(), changed);
+            // A description made without a read-back lacks what reachability looks at (the
+            // security groups AWS chose): checked once a listing completes it.
+            if !converged.provisional {
+                ctx.schedule.reach_observed(&key, reachable::CheckInputs::of(&converged.description));
+            }
+            let synced = Synced {
+                inputs: print,
+                target,
+                attributes: converged.attributes.clone(),
+                registered: converged.description.instances.len(),
+                health: converged.health.clone(),
+                changed: !sync_report.applied.is_empty(),
+                provisional: converged.provisional,
+            };
+            ctx.schedule.synced(&key, synced);
             Ok(Action::await_change())
         }
         Ok(Outcome::Conflict { claimed_by, reason }) => Err(report::conflict(lb, ctx, inputs, claimed_by, reason).await),

@@ -88,7 +88,12 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
                 load_balancer_name: Some(d.name.clone()),
                 region: Some(region.to_string()),
                 dns_name: Some(d.dns_name.clone()).filter(|s| !s.is_empty()),
-                canonical_hosted_zone_name_id: d.canonical_hosted_zone_name_id.clone(),
+                // The region's zone when the describe leaves it out (moto does; AWS does not),
+                // as for an ELB just created: one value whichever wrote it.
+                canonical_hosted_zone_name_id: d
+                    .canonical_hosted_zone_name_id
+                    .clone()
+                    .or_else(|| crate::elb::hosted_zone_id(region).map(str::to_string)),
                 availability_zones: zones,
                 subnets,
                 instances,
@@ -487,6 +492,7 @@ mod tests {
             attributes: Default::default(),
             // "old" was just detached: AWS is deregistering i-9.
             groups: [("web".to_string(), group(true, &["i-7"])), ("old".to_string(), group(false, &["i-9"]))].into(),
+            provisional: false,
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let synced = next(
@@ -552,6 +558,7 @@ mod tests {
             health: Some(health(&[("i-2", "OutOfService"), ("i-1", "InService")])),
             attributes: Default::default(),
             groups: Default::default(),
+            provisional: false,
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let synced = next(
@@ -670,6 +677,7 @@ mod tests {
             health: Some(health(&[("i-1", "OutOfService")])),
             attributes: Default::default(),
             groups: Default::default(),
+            provisional: false,
         };
         let at = Time(k8s_openapi::jiff::Timestamp::now());
         let sync = |prev: &LoadBalancerStatus| {

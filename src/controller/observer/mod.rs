@@ -20,6 +20,8 @@
 //! - **Backend reachability checks** when due (`reachability.rs`), a few at a time, as class
 //!   resync on the EC2 client's own budget; the result is handed to the reconcile to write,
 //!   like a poll's.
+//! - **Completions** of the ELBs created without a read-back: one listing for the creates
+//!   of the last few seconds (`completions.rs`).
 //! - **Gauges** of the pending work and the budget, every tick (`gauges.rs`).
 //! - **Eviction**: when an inventory pass is due and no LoadBalancer in the cache maps to
 //!   the scope any more (one being deleted still does: its cleanup needs the scope), the
@@ -27,6 +29,7 @@
 //!   dropped (`ClientsByScope::evict`): within one resync interval of the last LoadBalancer
 //!   leaving. A LoadBalancer that maps to it later starts it again.
 
+mod completions;
 mod drift;
 mod gauges;
 mod groups;
@@ -133,6 +136,7 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
     let mut refreshes = scopes.refreshes();
     // The next pass serves first syncs (after the start, or a gained shard).
     let mut first_syncs = true;
+    let mut completions = completions::Completions::new();
     // Bounded: one iteration per tick at least, for as long as the controllers run (the
     // task is aborted when they stop); u32::MAX ticks is decades.
     for _ in 0..u32::MAX {
@@ -180,6 +184,7 @@ async fn observe(ctx: Arc<Context>, scope: Scope) {
             }
         }
         polls::dispatch(&ctx, &elb, &scope, &polls).await;
+        completions.dispatch(&ctx, &elb, &scope);
         if let Some(ec2) = &ec2 {
             reachability::dispatch(&ctx, ec2, &scope, &checks, &denied);
         }

@@ -1,5 +1,6 @@
 //! The health polls of a scope: started when due, most urgent first, while the describe
-//! budget has a token that no change or resync waits for.
+//! budget has a token that no change or resync waits for. While changes are in progress,
+//! stable LoadBalancers' polls wait (up to [`DEFER_UP_TO`] intervals).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,10 @@ use crate::sync::execute;
 pub(super) const IN_FLIGHT: usize = 4;
 /// A failed poll is retried after this long.
 const RETRY: Duration = Duration::from_secs(10);
+/// While changes of the scope are in progress (a wave of creates), the poll of a stable
+/// LoadBalancer waits, until its last observation is this many poll intervals old: the
+/// calls go to the changes, and no observation grows older than this bound.
+const DEFER_UP_TO: u32 = 4;
 
 /// Starts the health polls that are due, most urgent first, while the budget has spare
 /// tokens and fewer than [`IN_FLIGHT`] run.
@@ -27,13 +32,15 @@ pub(super) async fn dispatch(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, scope: &
     let now = Instant::now();
     let interval = ctx.schedule.settings.health_poll_interval;
     let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
-        memos
-            .iter()
-            .filter(|(k, m)| &m.scope == scope && ctx.holds_key(k))
+        let in_scope = || memos.iter().filter(|(k, m)| &m.scope == scope && ctx.holds_key(k));
+        let changing = in_scope().any(|(_, m)| matches!(m.pending, Some((Class::Change, _))));
+        let deferred_until = |at: Instant| at + interval * (DEFER_UP_TO - 1);
+        in_scope()
             .filter_map(|(k, m)| {
                 let at = m.poll_due(interval)?;
                 let name = m.target.as_ref()?.desired.name.clone();
-                (at <= now).then(|| (!m.transition, at, k.clone(), name))
+                let defer = changing && !m.transition && deferred_until(at) > now;
+                (at <= now && !defer).then(|| (!m.transition, at, k.clone(), name))
             })
             .collect()
     });

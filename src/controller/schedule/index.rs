@@ -20,12 +20,15 @@ use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
 use crate::elb::{HealthState, InstanceState, LoadBalancerAttributes};
+use crate::sync::inventory::Seen;
 use crate::sync::ownership::Owner;
 use crate::sync::plan::{group_instances, Desired, Groups};
 
 /// An unchanged health observation is written to status (`instancesObservedTime`) at most
-/// this often; a change is written at once.
-pub const STATUS_REFRESH: Duration = Duration::from_secs(60);
+/// this often by default (`--status-refresh`); a change is written at once. A write that
+/// carries no news costs the API server a write and every watcher an event: at 10,000
+/// LoadBalancers, once a minute was 10,000 writes a minute.
+pub const STATUS_REFRESH: Duration = Duration::from_secs(600);
 
 /// How often a LoadBalancer in transition is polled at most: ELB itself checks instances
 /// every 5 s at the fastest, so polling faster shows nothing new.
@@ -54,7 +57,9 @@ pub fn status_print(status: Option<&LoadBalancerStatus>) -> u64 {
 pub enum Step {
     /// Sync the ELB, spending from the budget as `class`. `first` is the first sync since
     /// this process started: the scope's inventory may stand in for per-name describes.
-    Sync { class: Class, first: bool },
+    /// `seen` is the ELB as a completion listing saw it ([`Index::completed`]): it stands in
+    /// for the describe.
+    Sync { class: Class, first: bool, seen: Option<Box<Seen>> },
     /// Write the instance health a poll read at `at`.
     WriteHealth { health: Vec<InstanceState>, at: Time },
     /// Write the `BackendsReachable` condition a check yielded.
@@ -94,6 +99,23 @@ impl Target {
     }
 }
 
+/// What a successful sync tells the schedule.
+#[derive(Debug, Clone)]
+pub struct Synced {
+    /// Fingerprint of its inputs.
+    pub inputs: u64,
+    pub target: Target,
+    pub attributes: LoadBalancerAttributes,
+    /// Instances registered after it.
+    pub registered: usize,
+    /// The instance health it read, if it read any.
+    pub health: Option<Vec<InstanceState>>,
+    /// It changed the ELB.
+    pub changed: bool,
+    /// It created the ELB without reading it back.
+    pub provisional: bool,
+}
+
 /// Per-LoadBalancer memory.
 #[derive(Debug, Clone)]
 pub struct Memo {
@@ -129,6 +151,11 @@ pub struct Memo {
     pub status_print: Option<u64>,
     /// The backend reachability check.
     pub reach: reachable::Memory,
+    /// The last sync created the ELB and did not read it back (`Converged::provisional`):
+    /// since then, its description waits for a completion listing.
+    pub provisional: Option<Instant>,
+    /// The ELB as a completion listing saw it, for the next sync.
+    pub completion: Option<Box<Seen>>,
 }
 
 impl Memo {
@@ -158,6 +185,8 @@ impl Memo {
             health_queued: false,
             status_print: None,
             reach: reachable::Memory::from_status(&status, now),
+            provisional: None,
+            completion: None,
         }
     }
 
@@ -214,7 +243,7 @@ impl Index {
         }
         if memo.inputs.is_none() && memo.target.is_none() {
             memo.pending.get_or_insert((Class::Change, now));
-            return Step::Sync { class: Class::Change, first: true };
+            return Step::Sync { class: Class::Change, first: true, seen: None };
         }
         if memo.inputs != Some(inputs) {
             // Keep the first time it was seen: the age of a pending change is what counts.
@@ -222,10 +251,10 @@ impl Index {
                 Some((Class::Change, _)) => {}
                 _ => memo.pending = Some((Class::Change, now)),
             }
-            return Step::Sync { class: Class::Change, first: false };
+            return Step::Sync { class: Class::Change, first: false, seen: memo.completion.take() };
         }
         if let Some((class, _)) = memo.pending {
-            return Step::Sync { class, first: false };
+            return Step::Sync { class, first: false, seen: memo.completion.take() };
         }
         match memo.health.take() {
             Some((health, at)) => {
@@ -316,20 +345,13 @@ impl Index {
 
     /// Records a successful sync (of any class). `health` is set when it read instance
     /// health.
-    #[allow(clippy::too_many_arguments)]
-    pub fn synced(
-        &mut self,
-        key: &ObjectRef<LoadBalancer>,
-        inputs: u64,
-        target: Target,
-        attributes: LoadBalancerAttributes,
-        registered: usize,
-        health: Option<&[InstanceState]>,
-        changed: bool,
-        now: Instant,
-    ) {
+    pub fn synced(&mut self, key: &ObjectRef<LoadBalancer>, sync: Synced, now: Instant) {
+        let Synced { inputs, target, attributes, registered, health, changed, provisional } = sync;
+        let health = health.as_deref();
         let manages_attributes = target.desired.attributes != LoadBalancerAttributes::default();
         let Some(m) = self.memos.get_mut(key) else { return };
+        m.provisional = provisional.then_some(now);
+        m.completion = None;
         m.inputs = Some(inputs);
         m.target = Some(Arc::new(target));
         m.attributes = manages_attributes.then_some(attributes);
@@ -353,10 +375,32 @@ impl Index {
         }
     }
 
+    /// Records what a completion listing saw of an ELB created without a read-back: the
+    /// next sync is served from it (no describe), and writes what AWS derived.
+    pub fn completed(&mut self, key: &ObjectRef<LoadBalancer>, seen: Seen, now: Instant) -> Route {
+        match self.memos.get_mut(key) {
+            Some(m) if m.provisional.is_some() => {
+                m.provisional = None;
+                m.completion = Some(Box::new(seen));
+                m.pending.get_or_insert((Class::Resync, now));
+                Route::Reconcile
+            }
+            _ => Route::Stay,
+        }
+    }
+
     /// Records a health poll read at `at`: a result worth writing goes to the health
     /// writer (once); drift of the registered instances or a vanished ELB (`None`) asks for
-    /// a resync.
-    pub fn polled(&mut self, key: &ObjectRef<LoadBalancer>, health: Option<Vec<InstanceState>>, now: Instant, at: Time) -> Route {
+    /// a resync. An unchanged result is worth writing only when the last write is older
+    /// than `refresh` (never with a zero `refresh`).
+    pub fn polled(
+        &mut self,
+        key: &ObjectRef<LoadBalancer>,
+        health: Option<Vec<InstanceState>>,
+        refresh: Duration,
+        now: Instant,
+        at: Time,
+    ) -> Route {
         let Some(m) = self.memos.get_mut(key) else { return Route::Stay };
         m.poll_backoff_until = None;
         m.health_observed = Some(now);
@@ -369,7 +413,10 @@ impl Index {
                 }
                 m.transition = h.iter().any(|i| i.state != HealthState::InService);
                 m.registered = registered.len();
-                let fresh = m.written.as_ref().is_some_and(|(w, at)| same_health(w, &h) && now.duration_since(*at) < STATUS_REFRESH);
+                let fresh = m
+                    .written
+                    .as_ref()
+                    .is_some_and(|(w, at)| same_health(w, &h) && (refresh.is_zero() || now.duration_since(*at) < refresh));
                 if fresh && m.pending.is_none() {
                     return Route::Stay;
                 }
@@ -437,6 +484,22 @@ pub(super) mod tests {
         }
     }
 
+    /// The refresh of unchanged health the tests decide with.
+    pub(in crate::controller::schedule) const REFRESH: Duration = Duration::from_secs(60);
+
+    /// A sync of inputs `inputs` that registered one instance.
+    pub(in crate::controller::schedule) fn synced(inputs: u64, health: Option<&[InstanceState]>, changed: bool) -> Synced {
+        Synced {
+            inputs,
+            target: target(),
+            attributes: Default::default(),
+            registered: 1,
+            health: health.map(<[_]>::to_vec),
+            changed,
+            provisional: false,
+        }
+    }
+
     pub(in crate::controller::schedule) fn state(id: &str, s: &str) -> InstanceState {
         InstanceState { instance_id: id.into(), state: s.into(), reason_code: None, description: None }
     }
@@ -453,38 +516,38 @@ pub(super) mod tests {
     fn synced_once(now: Instant, health: &str) -> Index {
         let mut ix = Index::default();
         ix.step(&key(), &scope(), 1, None, now);
-        ix.synced(&key(), 1, target(), Default::default(), 1, Some(&[state("i-1", health)]), true, now);
+        ix.synced(&key(), synced(1, Some(&[state("i-1", health)]), true), now);
         ix
     }
 
     #[test]
     fn steps_follow_changes_drift_and_polls() {
         let (mut ix, key, now) = (Index::default(), key(), Instant::now());
-        assert_eq!(ix.step(&key, &scope(), 1, None, now), Step::Sync { class: Class::Change, first: true });
-        ix.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true, now);
+        assert_eq!(ix.step(&key, &scope(), 1, None, now), Step::Sync { class: Class::Change, first: true, seen: None });
+        ix.synced(&key, synced(1, Some(&[state("i-1", "InService")]), true), now);
         assert_eq!(ix.step(&key, &scope(), 1, None, now), Step::Idle, "nothing pending: no timer decides anything");
-        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Change, first: false }, "inputs changed");
-        ix.synced(&key, 2, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), false, now);
+        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Change, first: false, seen: None }, "inputs changed");
+        ix.synced(&key, synced(2, Some(&[state("i-1", "InService")]), false), now);
 
         assert_eq!(ix.drifted(&key, now), Route::Reconcile, "drift triggers the object");
-        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Resync, first: false });
-        ix.synced(&key, 2, target(), Default::default(), 1, None, false, now);
+        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Resync, first: false, seen: None });
+        ix.synced(&key, synced(2, None, false), now);
 
-        let route = ix.polled(&key, Some(vec![state("i-1", "OutOfService")]), now, at());
+        let route = ix.polled(&key, Some(vec![state("i-1", "OutOfService")]), REFRESH, now, at());
         assert_eq!(route, Route::HealthWriter, "a poll result goes to the health writer, not to the reconcile queue");
         let Step::WriteHealth { health, .. } = ix.step(&key, &scope(), 2, None, now) else { panic!("a poll result to write") };
         assert_eq!(health[0].state, HealthState::OutOfService);
         assert!(ix.get_mut(&key).unwrap().transition, "an instance out of service: poll promptly");
 
-        assert_eq!(ix.polled(&key, Some(vec![state("i-2", "InService")]), now, at()), Route::Reconcile);
+        assert_eq!(ix.polled(&key, Some(vec![state("i-2", "InService")]), REFRESH, now, at()), Route::Reconcile);
         assert_eq!(
             ix.step(&key, &scope(), 2, None, now),
-            Step::Sync { class: Class::Resync, first: false },
+            Step::Sync { class: Class::Resync, first: false, seen: None },
             "registered instances drifted"
         );
-        ix.synced(&key, 2, target(), Default::default(), 1, None, false, now);
-        assert_eq!(ix.polled(&key, None, now, at()), Route::Reconcile);
-        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Resync, first: false }, "the ELB is gone");
+        ix.synced(&key, synced(2, None, false), now);
+        assert_eq!(ix.polled(&key, None, REFRESH, now, at()), Route::Reconcile);
+        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Resync, first: false, seen: None }, "the ELB is gone");
         assert_eq!(ix.drifted(&ObjectRef::new("other").within("ns"), now), Route::Stay, "an object never seen is not triggered");
     }
 
@@ -498,7 +561,7 @@ pub(super) mod tests {
         let resync = Duration::from_secs(600);
         ix.step(&key, &scope(), 1, None, now);
         assert_eq!(ix.reach_observed(&key, inputs.clone()), Route::Stay, "nothing to write yet");
-        ix.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true, now);
+        ix.synced(&key, synced(1, Some(&[state("i-1", "InService")]), true), now);
         assert!(reachable::due(&ix.get_mut(&key).unwrap().reach, false, now, resync), "never checked");
 
         let closed = Verdict::new(BACKENDS_REACHABLE, false, "PortsClosed", "i-1:80");
@@ -508,9 +571,13 @@ pub(super) mod tests {
             "the result triggers its write"
         );
         assert!(!reachable::due(&ix.get_mut(&key).unwrap().reach, false, now, resync));
-        assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Sync { class: Class::Change, first: false }, "a change goes first");
+        assert_eq!(
+            ix.step(&key, &scope(), 2, None, now),
+            Step::Sync { class: Class::Change, first: false, seen: None },
+            "a change goes first"
+        );
         assert_eq!(ix.reach_observed(&key, inputs.clone()), Route::Reconcile, "the sync hands the unwritten result back");
-        ix.synced(&key, 2, target(), Default::default(), 1, None, false, now);
+        ix.synced(&key, synced(2, None, false), now);
         assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::WriteReachability(closed.clone()));
         assert_eq!(ix.step(&key, &scope(), 2, None, now), Step::Idle, "written once");
         ix.reach_unwritten(&key, closed.clone());
@@ -524,7 +591,7 @@ pub(super) mod tests {
         let interval = Duration::from_secs(30);
         // An instance not InService puts it in transition: polled every 5 s.
         assert_eq!(ix.get_mut(&key()).unwrap().poll_due(interval), Some(t0 + TRANSITION_POLL));
-        ix.polled(&key(), Some(vec![state("i-1", "InService")]), t0, at());
+        ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t0, at());
         assert_eq!(ix.get_mut(&key()).unwrap().poll_due(interval), None, "a result to write first");
         ix.step(&key(), &scope(), 1, None, t0); // writes the result
         assert_eq!(ix.get_mut(&key()).unwrap().poll_due(interval), Some(t0 + interval), "stable");
@@ -553,18 +620,42 @@ pub(super) mod tests {
         let t0 = Instant::now();
         let mut ix = synced_once(t0, "InService");
         assert_eq!(
-            ix.polled(&key(), Some(vec![state("i-1", "InService")]), t0, at()),
+            ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t0, at()),
             Route::Stay,
             "same health, just written: no trigger"
         );
         assert_eq!(ix.step(&key(), &scope(), 1, None, t0), Step::Idle);
-        let t1 = t0 + STATUS_REFRESH;
-        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "InService")]), t1, at()), Route::HealthWriter, "refreshed once a minute");
+        let t1 = t0 + REFRESH;
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t1 - Duration::from_secs(1), at()),
+            Route::Stay,
+            "not before the refresh"
+        );
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "InService")]), REFRESH, t1, at()),
+            Route::HealthWriter,
+            "refreshed once the refresh has passed"
+        );
         assert!(matches!(ix.step(&key(), &scope(), 1, None, t1), Step::WriteHealth { .. }));
         assert_eq!(
-            ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), t1, at()),
+            ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, t1, at()),
             Route::HealthWriter,
             "a change is written at once"
+        );
+    }
+
+    /// With `--status-refresh 0`, an unchanged result is never written, however old the
+    /// last write; a change still is.
+    #[test]
+    fn a_zero_refresh_writes_only_changes() {
+        let t0 = Instant::now();
+        let mut ix = synced_once(t0, "InService");
+        let later = t0 + Duration::from_secs(86_400);
+        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "InService")]), Duration::ZERO, later, at()), Route::Stay);
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), Duration::ZERO, later, at()),
+            Route::HealthWriter,
+            "news is written"
         );
     }
 
@@ -578,19 +669,23 @@ pub(super) mod tests {
         let written = LoadBalancerStatus { healthy: Some("1/1".into()), ..Default::default() };
         ix.status_written(&key(), status_print(Some(&written)));
 
-        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), now, at()), Route::HealthWriter);
-        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "Unknown")]), now, at()), Route::Stay, "queued once");
+        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, now, at()), Route::HealthWriter);
+        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "Unknown")]), REFRESH, now, at()), Route::Stay, "queued once");
         // The cache still holds an older status: the reconcile writes it.
         assert_eq!(ix.take_health(&key(), status_print(None), now), (None, Route::Reconcile), "handed to the reconcile");
         // Over its own last write: the latest result.
-        assert_eq!(ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), now, at()), Route::HealthWriter, "queued again once taken");
+        assert_eq!(
+            ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, now, at()),
+            Route::HealthWriter,
+            "queued again once taken"
+        );
         let (Some((health, _)), Route::Stay) = ix.take_health(&key(), status_print(Some(&written)), now) else {
             panic!("a result to write")
         };
         assert_eq!(health[0].state, HealthState::OutOfService);
         assert_eq!(ix.take_health(&key(), status_print(Some(&written)), now), (None, Route::Stay), "written once");
         // A sync pending reads health itself: the reconcile's.
-        ix.polled(&key(), Some(vec![state("i-1", "Unknown")]), now, at());
+        ix.polled(&key(), Some(vec![state("i-1", "Unknown")]), REFRESH, now, at());
         ix.drifted(&key(), now);
         assert_eq!(ix.take_health(&key(), status_print(Some(&written)), now), (None, Route::Reconcile), "a sync pending");
     }
@@ -601,12 +696,12 @@ pub(super) mod tests {
     fn a_health_result_not_written_is_kept_for_the_next_try() {
         let now = Instant::now();
         let mut ix = synced_once(now, "InService");
-        ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), now, at());
+        ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, now, at());
         let Step::WriteHealth { health, at: when } = ix.step(&key(), &scope(), 1, None, now) else { panic!("a result to write") };
         ix.health_unwritten(&key(), health, when);
         assert!(matches!(ix.step(&key(), &scope(), 1, None, now), Step::WriteHealth { .. }), "the next reconcile writes it");
         ix.health_unwritten(&key(), vec![state("i-1", "OutOfService")], at());
-        let route = ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), now, at());
+        let route = ix.polled(&key(), Some(vec![state("i-1", "OutOfService")]), REFRESH, now, at());
         assert_eq!(route, Route::HealthWriter, "the same result again is queued: the last one was not written");
     }
 }

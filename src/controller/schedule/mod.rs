@@ -22,7 +22,7 @@ pub mod index;
 pub mod runtime;
 pub mod scopes;
 
-pub use index::{status_print, Memo, Route, Step, Target, STATUS_REFRESH, TRANSITION_POLL};
+pub use index::{status_print, Memo, Route, Step, Synced, Target, STATUS_REFRESH, TRANSITION_POLL};
 pub use runtime::{Schedule, Settings};
 
 // The LoadBalancer steps import these from here.

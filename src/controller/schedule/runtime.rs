@@ -13,14 +13,14 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use super::index::{status_print, Index, Memo, Route, Step, Target};
+use super::index::{status_print, Index, Memo, Route, Step, Synced};
 use super::scopes::Scopes;
 use crate::controller::loadbalancer::reachable::{CheckInputs, CheckOutcome};
 use crate::controller::scope::Scope;
 use crate::controller::status::Verdict;
 use crate::crd::{LoadBalancer, LoadBalancerStatus};
-use crate::elb::{InstanceState, LoadBalancerAttributes};
-use crate::sync::inventory::Snapshot;
+use crate::elb::InstanceState;
+use crate::sync::inventory::{Seen, Snapshot};
 
 /// The settings of the schedule.
 #[derive(Debug, Clone)]
@@ -33,6 +33,8 @@ pub struct Settings {
     pub attributes_every: u32,
     /// Resync syncs running at once, so that they never hold every reconcile slot.
     pub resync_slots: usize,
+    /// An unchanged health result is written at most this often; zero: never.
+    pub status_refresh: Duration,
 }
 
 /// The schedule of every LoadBalancer.
@@ -153,24 +155,15 @@ impl Schedule {
 
     /// Records a successful sync ([`Index::synced`]) and wakes the observers.
     #[allow(clippy::too_many_arguments)]
-    pub fn synced(
-        &self,
-        key: &ObjectRef<LoadBalancer>,
-        inputs: u64,
-        target: Target,
-        attributes: LoadBalancerAttributes,
-        registered: usize,
-        health: Option<&[InstanceState]>,
-        changed: bool,
-    ) {
-        self.index().synced(key, inputs, target, attributes, registered, health, changed, Instant::now());
+    pub fn synced(&self, key: &ObjectRef<LoadBalancer>, sync: Synced) {
+        self.index().synced(key, sync, Instant::now());
         self.scopes.wake.notify_waiters();
     }
 
     /// Records a health poll ([`Index::polled`]) and queues the object where it goes.
     pub fn polled(&self, key: &ObjectRef<LoadBalancer>, health: Option<Vec<InstanceState>>) {
         let at = Time(k8s_openapi::jiff::Timestamp::now());
-        let route = self.index().polled(key, health, Instant::now(), at);
+        let route = self.index().polled(key, health, self.settings.status_refresh, Instant::now(), at);
         self.route(key, route);
     }
 
@@ -178,6 +171,13 @@ impl Schedule {
     /// sync.
     pub fn poll_failed(&self, key: &ObjectRef<LoadBalancer>, retry_in: Duration) {
         self.index().poll_failed(key, Instant::now() + retry_in);
+    }
+
+    /// Hands what a completion listing saw of an ELB created without a read-back to its
+    /// next sync, and triggers the object.
+    pub fn completed(&self, key: &ObjectRef<LoadBalancer>, seen: Seen) {
+        let route = self.index().completed(key, seen, Instant::now());
+        self.route(key, route);
     }
 
     /// Marks drift found by the inventory and triggers the object.
@@ -211,7 +211,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::schedule::index::tests::{scope, state, target};
+    use crate::controller::schedule::index::tests::{scope, state, synced};
     use futures::StreamExt;
 
     fn settings() -> Settings {
@@ -220,6 +220,7 @@ mod tests {
             resync_interval: Duration::from_secs(600),
             attributes_every: 6,
             resync_slots: 2,
+            status_refresh: Duration::from_secs(60),
         }
     }
 
@@ -232,12 +233,12 @@ mod tests {
         let mut writes = s.health_writes().expect("the health queue");
         assert!(s.health_writes().is_none(), "taken once, by the health writer");
         let key = ObjectRef::new("lb").within("ns");
-        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::aws::Class::Change, first: true });
-        s.synced(&key, 1, target(), Default::default(), 1, Some(&[state("i-1", "InService")]), true);
+        assert_eq!(s.step(&key, &scope(), 1, None), Step::Sync { class: crate::aws::Class::Change, first: true, seen: None });
+        s.synced(&key, synced(1, Some(&[state("i-1", "InService")]), true));
 
         s.drifted(&key);
         assert_eq!(reconciles.next().await, Some(key.clone()), "drift triggers the object");
-        s.synced(&key, 1, target(), Default::default(), 1, None, false);
+        s.synced(&key, synced(1, None, false));
 
         s.polled(&key, Some(vec![state("i-1", "OutOfService")]));
         assert_eq!(writes.try_recv().ok(), Some(key.clone()), "a poll result goes to the health writer");

@@ -13,10 +13,13 @@ use tokio::task::JoinHandle;
 
 use crate::controller::scope::Scope;
 use crate::sync::inventory::Snapshot;
+use crate::sync::names::NameCheck;
 
 /// One scope's observer and inventory.
 struct Observed {
     snapshot: watch::Sender<Option<Arc<Snapshot>>>,
+    /// The name checks the scope's creates share.
+    names: Arc<NameCheck>,
     observer: Option<JoinHandle<()>>,
 }
 
@@ -43,11 +46,18 @@ impl Scopes {
         got
     }
 
-    /// Publishes the inventory an observer took of `scope`.
+    /// Publishes the inventory an observer took of `scope`; its listing also answers the
+    /// name checks of the scope's creates.
     pub fn publish_snapshot(&self, scope: &Scope, snapshot: Snapshot) {
         if let Some(o) = self.scopes.lock().expect("scopes lock").get(scope) {
+            o.names.saw(snapshot.started, snapshot.iter().map(|s| s.description.name.as_str()));
             o.snapshot.send_replace(Some(Arc::new(snapshot)));
         }
+    }
+
+    /// The name checks of `scope`'s creates (`None` before its observer starts).
+    pub fn names(&self, scope: &Scope) -> Option<Arc<NameCheck>> {
+        self.scopes.lock().expect("scopes lock").get(scope).map(|o| o.names.clone())
     }
 
     /// Drops every scope's inventory and asks each observer for a new pass at once (a shard
@@ -70,7 +80,7 @@ impl Scopes {
         let mut scopes = self.scopes.lock().expect("scopes lock");
         if !scopes.contains_key(scope) {
             let (snapshot, _) = watch::channel(None);
-            scopes.insert(scope.clone(), Observed { snapshot, observer: None });
+            scopes.insert(scope.clone(), Observed { snapshot, names: Arc::default(), observer: None });
             let handle = start();
             scopes.get_mut(scope).expect("inserted").observer = Some(handle);
             self.count(&scopes);
