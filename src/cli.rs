@@ -215,8 +215,9 @@ pub struct PlanArgs {
     #[arg(long, env = "ELB_OPERATOR_CLUSTER_NAME")]
     pub cluster_name: String,
 
-    /// Default AWS region for LoadBalancers without spec.region, as for `run`.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    /// Default AWS region for LoadBalancers without spec.region, as for `run`: AWS_REGION,
+    /// then AWS_DEFAULT_REGION, else us-east-1.
+    #[arg(long, env = "ELB_OPERATOR_REGION", default_value_t = default_region(&crate::aws::config::process_env))]
     pub region: String,
 
     /// As for `run`: the roles LoadBalancers may name in spec.roleArn.
@@ -229,7 +230,7 @@ pub struct PlanArgs {
 
     /// Override the EC2 endpoint URL (the resource tag reads of classes with
     /// requiredResourceTags).
-    #[arg(long = "ec2-endpoint")]
+    #[arg(long = "ec2-endpoint", env = "ELB_OPERATOR_EC2_ENDPOINT")]
     pub ec2_endpoint: Option<String>,
 
     /// Output format.
