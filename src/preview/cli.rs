@@ -18,7 +18,8 @@ pub async fn run(args: &PlanArgs) -> Result<Report, Error> {
     if cluster.is_empty() {
         return Err(Error::Usage("--cluster-name (or ELB_OPERATOR_CLUSTER_NAME) must name the cluster the operator runs for".into()));
     }
-    let elb_config = args.elb.client_config_from_env(&args.region).map_err(Error::ElbConfig)?;
+    // Credentials as the AWS CLI resolves them: this runs on a laptop, with its profiles.
+    let elb_config = args.elb.cli_client_config_from_env(&args.region).map_err(Error::ElbConfig)?;
     let ec2_config = crate::ec2::client_config_from_env(&elb_config, args.ec2_endpoint.as_deref()).map_err(Error::ElbConfig)?;
     let autoscaling_config = crate::autoscaling::client_config_from_env(&elb_config, None).map_err(Error::ElbConfig)?;
     let session = aws::credentials::assume_role::session_name(&[cluster]);
