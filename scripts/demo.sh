@@ -177,6 +177,28 @@ if [ "$once" = 1 ]; then
   k get loadbalancer my-lb -o jsonpath='{range .status.instances[*]}  {.instanceId}  {.state}  {.reasonCode}{"\n"}{end}'
   k get loadbalancer my-lb
 
+  # Break glass: paused, a change waits; `plan` shows it pending, then nothing once resumed.
+  step kubectl annotate loadbalancer my-lb elb.operator.dev/paused=true
+  k annotate loadbalancer my-lb elb.operator.dev/paused=true
+  wait_for 30 "Synced=False Paused" bash -c \
+    "kubectl --cache-dir '$work/kube-cache' get loadbalancer my-lb -o jsonpath='{.status.conditions[?(@.type==\"Synced\")].reason}' | grep -qx Paused" \
+    || fail "the pause annotation did not show as Synced=False Paused"
+  k get loadbalancer my-lb -o jsonpath='{range .status.conditions[?(@.type=="Synced")]}  Synced {.status} {.reason}: {.message}{"\n"}{end}'
+  step kubectl patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b"]}}'
+  k patch loadbalancer my-lb --type=merge -p '{"spec":{"availabilityZones":["us-east-1a","us-east-1b"]}}'
+  step elb-operator plan --cluster-name demo
+  code=0; "$bin/elb-operator" plan --cluster-name demo > "$work/plan.txt" || code=$?
+  cat "$work/plan.txt"
+  [ "$code" = 0 ] && grep -q '(on resume) DisableAvailabilityZonesForLoadBalancer' "$work/plan.txt" \
+    || fail "plan did not show the paused change pending (exit $code)"
+  scripts/demo-aws elbs | grep -q 'zones=.*us-east-1c' || fail "a paused LoadBalancer's change reached the ELB"
+  step kubectl annotate loadbalancer my-lb elb.operator.dev/paused-
+  k annotate loadbalancer my-lb elb.operator.dev/paused-
+  wait_for 30 "the change applied on resume" bash -c "! scripts/demo-aws elbs | grep -q 'zones=.*us-east-1c'" \
+    || fail "resuming did not apply the change"
+  step elb-operator plan --cluster-name demo
+  "$bin/elb-operator" plan --cluster-name demo || fail "plan still finds changes after the resume (exit $?)"
+
   step kubectl delete loadbalancer my-lb
   k delete loadbalancer my-lb --timeout=60s
   scripts/demo-aws elbs | tee "$work/elbs-after-delete.txt"
@@ -210,6 +232,13 @@ Everything keeps running. In another shell, try the tour:
       what the operator did, as Kubernetes events
   curl -s http://127.0.0.1:$http_port/metrics | grep '^elb_operator_elb_calls_total'
       the ELB calls it made, by action and outcome
+  kubectl annotate loadbalancer my-lb elb.operator.dev/paused=true
+      break glass: Synced=False Paused, no AWS write for it until the annotation is removed
+  $bin/elb-operator plan --cluster-name demo
+      what the operator's next sync of each LoadBalancer would do, call by call (read-only;
+      exit 2 when something would change); paused ones show what resuming would do
+  kubectl annotate loadbalancer my-lb elb.operator.dev/paused-
+      resumes with one sync
   kubectl delete loadbalancer my-lb
   scripts/demo-aws elbs
       the finalizer deletes the ELB first (deletionPolicy: Delete), then the resource goes

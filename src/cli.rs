@@ -27,6 +27,10 @@ pub enum Command {
     /// List the ELBs tagged for this cluster that no LoadBalancer resource claims (and, with
     /// --delete --yes, delete them). Runs with your kubeconfig and AWS credentials.
     Orphans(Box<OrphansArgs>),
+    /// Print what the operator's next sync of each LoadBalancer would do (create, adopt,
+    /// change with each call, delete, conflict, refusal), with read-only AWS calls. Exit code
+    /// 0: nothing would change; 2: something would; 1: an error.
+    Plan(Box<PlanArgs>),
     /// Print, as JSON, every Kubernetes API call the operator makes (what the Helm chart's
     /// RBAC rules must allow). Used by the chart tests.
     #[command(hide = true)]
@@ -187,6 +191,47 @@ pub struct OrphansArgs {
     /// Confirm --delete.
     #[arg(long)]
     pub yes: bool,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
+    #[command(flatten, next_help_heading = "ELB client")]
+    pub elb: crate::elb::ElbArgs,
+}
+
+/// Flags of `elb-operator plan`: the policy flags of `run` that change what a sync does.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PlanArgs {
+    /// Only this LoadBalancer (in --namespace, else the kube context's namespace).
+    pub name: Option<String>,
+
+    /// Only the LoadBalancers of this namespace. Default: every namespace.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+
+    /// The cluster name the operator runs with (its ownership tags).
+    #[arg(long, env = "ELB_OPERATOR_CLUSTER_NAME")]
+    pub cluster_name: String,
+
+    /// Default AWS region for LoadBalancers without spec.region, as for `run`: AWS_REGION,
+    /// then AWS_DEFAULT_REGION, else us-east-1.
+    #[arg(long, env = "ELB_OPERATOR_REGION", default_value_t = default_region(&crate::aws::config::process_env))]
+    pub region: String,
+
+    /// As for `run`: the roles LoadBalancers may name in spec.roleArn.
+    #[arg(long, env = "ELB_OPERATOR_ALLOWED_ROLE_ARNS", value_delimiter = ',')]
+    pub allowed_role_arns: Vec<String>,
+
+    /// As for `run`: refuse LoadBalancers that no LoadBalancerClass applies to.
+    #[arg(long, env = "ELB_OPERATOR_REQUIRE_CLASS", default_value_t = false, num_args = 0..=1, default_missing_value = "true", action = ArgAction::Set)]
+    pub require_class: bool,
+
+    /// Override the EC2 endpoint URL (the resource tag reads of classes with
+    /// requiredResourceTags).
+    #[arg(long = "ec2-endpoint", env = "ELB_OPERATOR_EC2_ENDPOINT")]
+    pub ec2_endpoint: Option<String>,
 
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]

@@ -38,6 +38,7 @@ pub mod leader;
 pub mod naming;
 pub mod operator;
 pub mod orphans;
+pub mod preview;
 pub mod rbac;
 pub mod reachability;
 pub mod sync;

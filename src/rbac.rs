@@ -43,6 +43,9 @@ pub const CONTROLLER_API_CALLS: &[(&str, &str, &[&str])] = &[
     ("", "namespaces", &["get", "list", "watch"]),
     // kube's event Recorder creates events and patches repeats into a series.
     ("events.k8s.io", "events", &["create", "patch"]),
+    // spec.dns: the DNSEndpoint of ExternalDNS, written with server-side apply (a patch that
+    // may create) and deleted when spec.dns goes.
+    ("externaldns.k8s.io", "dnsendpoints", &["create", "patch", "delete"]),
 ];
 
 /// `update` on the `finalizers` subresource of both resources. No request goes there; the

@@ -217,6 +217,18 @@ mod tests {
     }
 
     #[test]
+    fn hostnames_rule_takes_dns_names_only() {
+        for ok in ["www.example.com", "*.example.com", "a-b.c9.io", "x.y.z.example.org"] {
+            assert!(list_rule(super::super::dns::HOSTNAMES_RULE, ok), "{ok}");
+        }
+        for bad in
+            ["example", "WWW.example.com", "www.example.com.", "-a.example.com", "a..example.com", "a.*.example.com", "a_b.example.com"]
+        {
+            assert!(!list_rule(super::super::dns::HOSTNAMES_RULE, bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn auto_scaling_group_twin_agrees_with_its_rule() {
         let long = "g".repeat(255);
         let too_long = "g".repeat(256);

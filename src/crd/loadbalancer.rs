@@ -228,6 +228,11 @@ pub struct LoadBalancerSpec {
     /// modified or deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adopt: bool,
+
+    /// DNS names for the ELB, published through ExternalDNS: a CNAME record per hostname to
+    /// status.dnsName, kept in a DNSEndpoint owned by this resource (condition DNSPublished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<super::dns::Dns>,
 }
 
 /// Whether the ELB gets a public DNS name.
@@ -452,6 +457,11 @@ impl LoadBalancer {
             .load_balancer_name
             .clone()
             .unwrap_or_else(|| crate::naming::elb_name(&self.namespace().unwrap_or_default(), &self.name_any()))
+    }
+
+    /// Whether the break-glass annotation ([`super::PAUSED_ANNOTATION`]) is `"true"`.
+    pub fn paused(&self) -> bool {
+        self.metadata.annotations.as_ref().and_then(|a| a.get(super::PAUSED_ANNOTATION)).is_some_and(|v| v == "true")
     }
 
     /// The deletion policy in force (see `spec.deletionPolicy`).

@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod backends;
 pub mod checks;
 pub mod description;
+pub mod dns;
 pub mod healthcheck;
 pub mod listener;
 pub mod loadbalancer;
@@ -15,6 +16,7 @@ pub mod tags;
 
 pub use attributes::*;
 pub use backends::*;
+pub use dns::Dns;
 pub use healthcheck::{HealthCheck, HealthCheckSpec, HealthCheckStatus};
 pub use listener::*;
 pub use loadbalancer::*;
@@ -26,6 +28,9 @@ pub const GROUP: &str = "elb.operator.dev";
 pub const VERSION: &str = "v1alpha1";
 /// The finalizer the LoadBalancer controller puts on the objects whose ELB it manages.
 pub const FINALIZER: &str = "elb.operator.dev/cleanup";
+/// The break-glass annotation: `"true"` on a LoadBalancer stops every AWS write and every
+/// finalizer action for it (a deletion waits) until it is removed; status is still observed.
+pub const PAUSED_ANNOTATION: &str = "elb.operator.dev/paused";
 
 /// Condition types written by the controllers.
 pub mod condition {
@@ -42,6 +47,18 @@ pub mod condition {
     /// The registered instances' security groups admit the ELB on every instance port and
     /// the health check port (the optional EC2 check). Informational: it does not change `Ready`.
     pub const BACKENDS_REACHABLE: &str = "BackendsReachable";
+    /// The DNSEndpoint for `spec.dns.hostnames` is written (ExternalDNS publishes it).
+    pub const DNS_PUBLISHED: &str = "DNSPublished";
+
+    /// `Synced=False`: the LoadBalancer carries the pause annotation; nothing is written to
+    /// AWS for it (also a Normal event reason).
+    pub const REASON_PAUSED: &str = "Paused";
+    /// `DNSPublished=True`: the DNSEndpoint holds one CNAME per hostname.
+    pub const REASON_DNS_PUBLISHED: &str = "Published";
+    /// `DNSPublished=False`: the DNSEndpoint CRD (ExternalDNS) is not installed.
+    pub const REASON_EXTERNAL_DNS_NOT_INSTALLED: &str = "ExternalDNSNotInstalled";
+    /// `DNSPublished=False`: the DNSEndpoint could not be written (the Kubernetes error).
+    pub const REASON_DNS_ENDPOINT_FAILED: &str = "DNSEndpointWriteFailed";
 
     /// The status of a condition (of a LoadBalancer, a HealthCheck, a pod or a node), as
     /// Kubernetes spells it: `True`, `False` or `Unknown`.

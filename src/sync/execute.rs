@@ -130,6 +130,34 @@ pub async fn converge_from(apis: Apis<'_>, desired: &Desired, owner: &Owner, ado
     Report { applied, adopted, result, managed_tags }
 }
 
+/// What a sync would do, observed and planned but not applied ([`preview`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preview {
+    /// The calls a sync would make, in order; `exists` tells whether the ELB exists, and
+    /// `adopt` whether the sync would adopt it.
+    Planned { actions: Vec<Action>, exists: bool, adopt: bool },
+    /// An ELB with the wanted name is not ours: a sync would change nothing.
+    Conflict { claimed_by: Option<String>, reason: ConflictReason },
+}
+
+/// What [`converge_from`] would do with the same arguments, with read calls only: the same
+/// observation, ownership check and plan, without applying any action. `elb-operator plan`
+/// prints it.
+pub async fn preview(apis: Apis<'_>, desired: &Desired, owner: &Owner, adopt: bool, known: Known<'_>) -> Result<Preview, Failure> {
+    let mut adopted = false;
+    Ok(match observe_and_plan(apis, desired, owner, adopt, known, &mut adopted).await? {
+        Err((claimed_by, reason)) => Preview::Conflict { claimed_by, reason },
+        Ok(planned) => Preview::Planned { actions: planned.actions, exists: planned.observed.is_some(), adopt: adopted },
+    })
+}
+
+/// The ELB observed and the plan from it: what a convergence applies.
+struct Planned {
+    observed: Option<Observed>,
+    groups: Groups,
+    actions: Vec<Action>,
+}
+
 async fn converge_into(
     apis: Apis<'_>,
     desired: &Desired,
@@ -139,59 +167,12 @@ async fn converge_into(
     applied: &mut Vec<Action>,
     adopted: &mut bool,
 ) -> Result<Outcome, Failure> {
+    let Planned { observed, mut groups, actions } = match observe_and_plan(apis, desired, owner, adopt, known, adopted).await? {
+        Ok(planned) => planned,
+        Err((claimed_by, reason)) => return Ok(Outcome::Conflict { claimed_by, reason }),
+    };
     let elb = apis.elb;
     let name = desired.name.as_str();
-    let listed = match (known.seen, known.names) {
-        (None, Some(names)) => names.exists(elb, name).await?,
-        _ => true,
-    };
-    let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
-        Some(seen) => Some(seen),
-        None if !listed => None,
-        None => match describe(elb, name).await? {
-            None => None,
-            Some(description) => Some((description, tags_of(elb, name).await?)),
-        },
-    };
-    let observed = match seen {
-        None => None,
-        Some((description, tags)) => {
-            match Ownership::admits(&tags, owner, adopt.into()) {
-                Admission::Owned => {}
-                Admission::Adopt => {
-                    info!(elb = name, "adopting load balancer");
-                    *adopted = true;
-                }
-                Admission::Refused { claimed_by, reason } => return Ok(Outcome::Conflict { claimed_by, reason }),
-            }
-            // Only managed attributes are compared: none managed, nothing to read.
-            let attributes = match known.attributes {
-                _ if desired.attributes == LoadBalancerAttributes::default() => LoadBalancerAttributes::default(),
-                Some(a) => a.clone(),
-                None => elb.describe_load_balancer_attributes(name).await?,
-            };
-            Some(Observed { description, tags, attributes, groups: Groups::new() })
-        }
-    };
-    // Only after the ownership check: a foreign ELB's groups are not looked at.
-    let names: BTreeSet<String> = desired.auto_scaling_groups.iter().chain(known.recorded_groups).cloned().collect();
-    let mut groups = match known.groups_seen.and_then(|s| s.covering(&names)) {
-        Some(found) => groups_of(name, found),
-        None => observe_groups(apis.autoscaling, name, names).await?,
-    };
-    let observed = observed.map(|o| Observed { groups: groups.clone(), ..o });
-    // The AddTags that writes the ownership tags on an adopted ELB also marks it adopted.
-    let adopting;
-    let desired = if *adopted {
-        let mut d = desired.clone();
-        d.tags.insert(ownership::ADOPTED_TAG.to_string(), "true".to_string());
-        adopting = d;
-        &adopting
-    } else {
-        desired
-    };
-    let actions = plan::plan(desired, observed.as_ref(), known.written_tags)?;
-    debug!(elb = name, actions = actions.len(), "planned");
     let mut created = None;
     for action in actions {
         match &action {
@@ -277,6 +258,73 @@ fn made(desired: &Desired, applied: &[Action], groups: &Groups, dns_name: String
         instances: instances.into_iter().collect(),
         ..LoadBalancerDescription::default()
     }
+}
+
+/// Observes the ELB (unless `known` has it), checks ownership (a conflict is the `Err`:
+/// who claims the ELB, and why) and plans. `adopted` is set as soon as adoption is decided, so that a later
+/// failure still reports it.
+async fn observe_and_plan(
+    apis: Apis<'_>,
+    desired: &Desired,
+    owner: &Owner,
+    adopt: bool,
+    known: Known<'_>,
+    adopted: &mut bool,
+) -> Result<Result<Planned, (Option<String>, ConflictReason)>, Failure> {
+    let elb = apis.elb;
+    let name = desired.name.as_str();
+    let listed = match (known.seen, known.names) {
+        (None, Some(names)) => names.exists(elb, name).await?,
+        _ => true,
+    };
+    let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
+        Some(seen) => Some(seen),
+        None if !listed => None,
+        None => match describe(elb, name).await? {
+            None => None,
+            Some(description) => Some((description, tags_of(elb, name).await?)),
+        },
+    };
+    let observed = match seen {
+        None => None,
+        Some((description, tags)) => {
+            match Ownership::admits(&tags, owner, adopt.into()) {
+                Admission::Owned => {}
+                Admission::Adopt => {
+                    info!(elb = name, "adopting load balancer");
+                    *adopted = true;
+                }
+                Admission::Refused { claimed_by, reason } => return Ok(Err((claimed_by, reason))),
+            }
+            // Only managed attributes are compared: none managed, nothing to read.
+            let attributes = match known.attributes {
+                _ if desired.attributes == LoadBalancerAttributes::default() => LoadBalancerAttributes::default(),
+                Some(a) => a.clone(),
+                None => elb.describe_load_balancer_attributes(name).await?,
+            };
+            Some(Observed { description, tags, attributes, groups: Groups::new() })
+        }
+    };
+    // Only after the ownership check: a foreign ELB's groups are not looked at.
+    let names: BTreeSet<String> = desired.auto_scaling_groups.iter().chain(known.recorded_groups).cloned().collect();
+    let groups = match known.groups_seen.and_then(|s| s.covering(&names)) {
+        Some(found) => groups_of(name, found),
+        None => observe_groups(apis.autoscaling, name, names).await?,
+    };
+    let observed = observed.map(|o| Observed { groups: groups.clone(), ..o });
+    // The AddTags that writes the ownership tags on an adopted ELB also marks it adopted.
+    let adopting;
+    let desired = if *adopted {
+        let mut d = desired.clone();
+        d.tags.insert(ownership::ADOPTED_TAG.to_string(), "true".to_string());
+        adopting = d;
+        &adopting
+    } else {
+        desired
+    };
+    let actions = plan::plan(desired, observed.as_ref(), known.written_tags)?;
+    debug!(elb = name, actions = actions.len(), "planned");
+    Ok(Ok(Planned { observed, groups, actions }))
 }
 
 /// The attributes after a ModifyLoadBalancerAttributes of `modified` over `observed`.

@@ -109,10 +109,68 @@ pub async fn delete_unless<K>(
     }
 }
 
-/// Why [`delete`] kept an ELB.
+/// Why [`delete`] keeps an ELB.
 enum Keep {
     Foreign(Option<String>),
     Adopted,
+}
+
+/// Whether [`delete`] keeps an ELB with `tags`: the one rule of both it and [`preview`].
+fn keep(tags: &BTreeMap<String, String>, owner: &Owner, explicit_delete: bool) -> Option<Keep> {
+    match owner.ownership(tags) {
+        Ownership::Foreign { claimed_by } => Some(Keep::Foreign(claimed_by)),
+        Ownership::Owned if ownership::is_adopted(tags) && !explicit_delete => Some(Keep::Adopted),
+        Ownership::Owned => None,
+    }
+}
+
+/// One call a removal makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RemovalCall {
+    /// AutoScaling DetachLoadBalancers of the ELB from this group.
+    DetachGroup(String),
+    DeleteLoadBalancer,
+    /// AddTags of the retained marker ([`crate::crd::tags::RETAINED_TAG`]).
+    MarkRetained,
+}
+
+/// What removing an ELB would do, found with reads only: the outcome and the calls of
+/// [`detach_groups`] then [`delete`] (or, with `retain`, of [`mark_retained`]), in order.
+/// Same rules as those; `Deleted::Deleted` with `retain` never occurs.
+pub async fn preview(
+    apis: Apis<'_>,
+    name: &str,
+    owner: &Owner,
+    groups: &[String],
+    retain: bool,
+    explicit_delete: bool,
+) -> Result<(Deleted, Vec<RemovalCall>), aws::Error> {
+    if describe(apis.elb, name).await?.is_none() {
+        return Ok((Deleted::AlreadyGone, Vec::new()));
+    }
+    let tags = tags_of(apis.elb, name).await?;
+    if retain {
+        let owned = !tags.is_empty() && owner.ownership(&tags) == Ownership::Owned;
+        let marked = tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true");
+        let calls = if owned && !marked { vec![RemovalCall::MarkRetained] } else { Vec::new() };
+        return Ok((Deleted::KeptAdopted, calls));
+    }
+    match keep(&tags, owner, explicit_delete) {
+        Some(Keep::Foreign(claimed_by)) => Ok((Deleted::Foreign { claimed_by }, Vec::new())),
+        Some(Keep::Adopted) => {
+            let marked = tags.get(crate::crd::tags::RETAINED_TAG).is_some_and(|v| v == "true");
+            Ok((Deleted::KeptAdopted, if marked { Vec::new() } else { vec![RemovalCall::MarkRetained] }))
+        }
+        None => {
+            let mut calls = Vec::new();
+            if !groups.is_empty() {
+                let observed = observe_groups(apis.autoscaling, name, groups.iter().cloned().collect()).await?;
+                calls.extend(observed.iter().filter(|(_, g)| g.attached).map(|(n, _)| RemovalCall::DetachGroup(n.clone())));
+            }
+            calls.push(RemovalCall::DeleteLoadBalancer);
+            Ok((Deleted::Deleted, calls))
+        }
+    }
 }
 
 /// Deletes the ELB if, and only if, this resource owns it, and, when the ELB carries
@@ -120,12 +178,7 @@ enum Keep {
 /// `deletionPolicy: Delete`): the tag decides, not a status that may be lost. Already gone
 /// is success. An adopted ELB kept is marked retained for the orphan report (best effort).
 pub async fn delete(elb: &dyn ElbApi, name: &str, owner: &Owner, explicit_delete: bool) -> Result<Deleted, aws::Error> {
-    let keep = |tags: &BTreeMap<String, String>| match owner.ownership(tags) {
-        Ownership::Foreign { claimed_by } => Some(Keep::Foreign(claimed_by)),
-        Ownership::Owned if ownership::is_adopted(tags) && !explicit_delete => Some(Keep::Adopted),
-        Ownership::Owned => None,
-    };
-    Ok(match delete_unless(elb, name, keep).await? {
+    Ok(match delete_unless(elb, name, |tags| keep(tags, owner, explicit_delete)).await? {
         DeleteOutcome::Deleted => Deleted::Deleted,
         DeleteOutcome::AlreadyGone => Deleted::AlreadyGone,
         DeleteOutcome::Kept(Keep::Foreign(claimed_by)) => Deleted::Foreign { claimed_by },

@@ -385,3 +385,39 @@ async fn auto_scaling_group_is_attached_and_detached() {
     assert!(explained.contains("Auto Scaling groups") && explained.contains("detached"), "{explained}");
     w.kubectl_ok(&["delete", "loadbalancer/asg", "--timeout=60s"]);
 }
+
+/// Break glass: while `elb.operator.dev/paused: "true"`, neither drift (a listener deleted
+/// in AWS, seen by the 3 s resync) nor a deletion reaches the ELB; the finalizer holds the
+/// resource. Removing the annotation resumes: the deletion policy (Delete) applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_load_balancer_is_left_alone_until_resumed() {
+    let mut w = World::start().await;
+    w.start_operator();
+    let name = format!("paused-{}", w.id);
+    let out = w.apply_yaml(&lb_yaml("paused", &format!("  loadBalancerName: {name}\n")));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    w.kubectl_ok(&["wait", "--for=condition=Synced", "loadbalancer/paused", "--timeout=90s"]);
+
+    w.kubectl_ok(&["annotate", "loadbalancer/paused", "elb.operator.dev/paused=true"]);
+    w.kubectl_ok(&[
+        "wait",
+        "--for=jsonpath={.status.conditions[?(@.type==\"Synced\")].reason}=Paused",
+        "loadbalancer/paused",
+        "--timeout=60s",
+    ]);
+    w.elb().delete_load_balancer_listeners(&name, &[80]).await.unwrap();
+    w.kubectl_ok(&["delete", "loadbalancer/paused", "--wait=false"]);
+    // Two resync intervals and more: nothing restores the listener or deletes the ELB.
+    tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    let d = w.describe(&name).await.expect("a paused LoadBalancer's ELB is not deleted");
+    assert!(d.listeners.is_empty(), "a paused LoadBalancer's drift was corrected: {:?}", d.listeners);
+    let lb = w.get_json("loadbalancer/paused");
+    assert!(lb["metadata"]["finalizers"].as_array().is_some_and(|f| f.iter().any(|f| f == "elb.operator.dev/cleanup")), "{lb}");
+    let (status, reason, message) = yaml_status_condition(&lb, "Synced").expect("Synced");
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "Paused"));
+    assert!(message.contains("deletion waits"), "{message}");
+
+    w.kubectl_ok(&["annotate", "loadbalancer/paused", "elb.operator.dev/paused-"]);
+    w.kubectl_ok(&["wait", "--for=delete", "loadbalancer/paused", "--timeout=60s"]);
+    assert!(w.describe(&name).await.is_none(), "resumed, the deletion policy (Delete) applies");
+}

@@ -8,6 +8,7 @@ mod cli_credentials;
 mod http;
 mod leader;
 mod orphans;
+mod plan;
 mod standin;
 mod sync_files;
 mod troubleshooting;

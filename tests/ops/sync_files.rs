@@ -244,7 +244,7 @@ const LAYERS: &[&[&str]] = &[
     &["tenancy", "reachability", "sync", "leader", "cli"],
     &["http", "orphans"],
     &["controller"],
-    &["operator"],
+    &["operator", "preview"],
 ];
 
 /// The top-level modules each `src/` module refers to through `crate::` paths, in its

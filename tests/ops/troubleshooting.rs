@@ -17,7 +17,7 @@ fn repo() -> PathBuf {
 /// Reasons the page documents before the code that writes them is merged (the pause switch
 /// and ExternalDNS of issue 19, built on another branch). Once the code writes one, the test
 /// fails until it is taken off this list, so the list cannot go stale.
-const DOCUMENTED_AHEAD_OF_CODE: &[&str] = &["Paused", "ExternalDNSNotInstalled"];
+const DOCUMENTED_AHEAD_OF_CODE: &[&str] = &[];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -59,7 +59,9 @@ fn reasons_in_code() -> BTreeMap<String, String> {
         .iter()
         .map(|f| {
             let text = std::fs::read_to_string(f).unwrap();
-            // Unit tests come last in each file; their made-up reasons are not the code's.
+            // Unit tests come last in each file; their made-up reasons are not the code's. (A
+            // `mod tests;` declared at the top, as in sync/plan, cuts nothing.)
+            let text = text.replace("#[cfg(test)]\nmod tests;", "");
             let text = text.split("#[cfg(test)]").next().unwrap().to_string();
             (f.strip_prefix(repo()).unwrap().display().to_string(), text)
         })

@@ -9,6 +9,7 @@
 //! One moto serves the binary; tests use distinct load balancer names (and, for the loop,
 //! distinct namespaces), so they run in parallel without interfering.
 
+mod controls;
 mod elb_side;
 mod fleet;
 mod kube_loop;

@@ -35,6 +35,40 @@ fn deleted_for(lb: &LoadBalancer) -> Duration {
     since.and_then(|d| Duration::try_from(d).ok()).unwrap_or_default()
 }
 
+/// What the deletion of a LoadBalancer does, decided before any AWS call: by the cleanup
+/// and by `elb-operator plan` alike.
+#[derive(Debug)]
+pub enum Intent {
+    /// The class does not (or no longer) grant the role or region: none is used, the ELB is
+    /// left in place, and the orphan report lists it.
+    LeaveOutOfScope(tenancy::Refusal),
+    /// `Retain` (the spec's, else the class's): left in place, tagged for the orphan report;
+    /// `why` names whose policy it is.
+    Retain { why: String },
+    /// `Delete`; `explicit` when the spec itself says so (only then is an adopted ELB deleted).
+    Delete { explicit: bool },
+}
+
+/// The [`Intent`] of deleting `lb`, under the class's rules.
+pub fn intent(lb: &LoadBalancer, ctx: &Context) -> Intent {
+    let ns = lb.namespace().unwrap_or_default();
+    let classes = ctx.stores.classes();
+    let policy = Policy::of(&ctx.config);
+    let class = match tenancy::admit_scope(&lb.spec, &ns, &ctx.stores.namespace_labels(&ns), &policy.tenancy(&classes)) {
+        Ok(class) => class,
+        Err(refusal) => return Intent::LeaveOutOfScope(refusal),
+    };
+    match lb.spec.deletion_policy.or(class.and_then(|c| c.spec.deletion_policy)).unwrap_or(DeletionPolicy::Delete) {
+        DeletionPolicy::Retain => Intent::Retain {
+            why: match lb.spec.deletion_policy {
+                Some(_) => "deletionPolicy is Retain".to_string(),
+                None => format!("LoadBalancerClass {}'s deletionPolicy is Retain", class.map(|c| c.name_any()).unwrap_or_default()),
+            },
+        },
+        DeletionPolicy::Delete => Intent::Delete { explicit: lb.spec.deletion_policy == Some(DeletionPolicy::Delete) },
+    }
+}
+
 /// Deletion: `Delete` removes the ELB this resource owns (already gone is success);
 /// `Retain` leaves it; a foreign ELB is never deleted and never blocks deletion.
 pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
@@ -43,39 +77,28 @@ pub async fn cleanup(lb: Arc<LoadBalancer>, ctx: &Context) -> Result<Action> {
     let name = lb.load_balancer_name();
     let scope = Scope::of(&lb, &ctx.config.default_region, &ctx.config.cluster_name);
     let region = scope.region.clone();
-    // The class's rules bind cleanup too: a role or region the class (no longer) grants is
-    // never used; the ELB is left in place, the orphan report lists it.
-    let ns = lb.namespace().unwrap_or_default();
-    let classes = ctx.stores.classes();
-    let policy = Policy::of(&ctx.config);
-    let owner = policy.owner_of(&lb);
-    let class = match tenancy::admit_scope(&lb.spec, &ns, &ctx.stores.namespace_labels(&ns), &policy.tenancy(&classes)) {
-        Ok(class) => class,
-        Err(refusal) => {
+    let owner = Policy::of(&ctx.config).owner_of(&lb);
+    let explicit_delete = match intent(&lb, ctx) {
+        Intent::LeaveOutOfScope(refusal) => {
             let note = format!("{}: load balancer {name} in {region} is left in place", refusal.message);
             ctx.publish(&*lb, EventType::Warning, refusal.reason.as_str(), "Delete", note).await;
             return Ok(Action::await_change());
         }
-    };
-    let deletion = lb.spec.deletion_policy.or(class.and_then(|c| c.spec.deletion_policy)).unwrap_or(DeletionPolicy::Delete);
-    if deletion == DeletionPolicy::Retain {
-        let why = match lb.spec.deletion_policy {
-            Some(_) => "deletionPolicy is Retain".to_string(),
-            None => format!("LoadBalancerClass {}'s deletionPolicy is Retain", class.map(|c| c.name_any()).unwrap_or_default()),
-        };
-        let note = format!("{why}: load balancer {name} in {region} is left in place");
-        ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
-        // Marked for the orphan report; best effort, deletion never waits on it.
-        let marked = match ctx.aws.for_scope(&scope) {
-            Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = marked {
-            warn!(elb = %name, error = %e, "could not tag the retained load balancer");
+        Intent::Delete { explicit } => explicit,
+        Intent::Retain { why } => {
+            let note = format!("{why}: load balancer {name} in {region} is left in place");
+            ctx.publish(&*lb, EventType::Normal, "Retained", "Delete", note).await;
+            // Marked for the orphan report; best effort, deletion never waits on it.
+            let marked = match ctx.aws.for_scope(&scope) {
+                Ok(elb) => execute::mark_retained(&*elb, &name, &owner).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = marked {
+                warn!(elb = %name, error = %e, "could not tag the retained load balancer");
+            }
+            return Ok(Action::await_change());
         }
-        return Ok(Action::await_change());
-    }
-    let explicit_delete = lb.spec.deletion_policy == Some(DeletionPolicy::Delete);
+    };
     let result = match (ctx.aws.for_scope(&scope), ctx.aws.autoscaling_for_scope(&scope)) {
         (Ok(elb), Ok(autoscaling)) => {
             let apis = execute::Apis { elb: &*elb, autoscaling: autoscaling.as_deref() };

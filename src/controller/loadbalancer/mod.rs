@@ -11,6 +11,10 @@
 //! 5. [`report`]: the one status writer, with the events and the readiness gates;
 //! 6. [`cleanup`]: on deletion, the ELB this resource owns is deleted (the finalizer).
 //!
+//! After apply, [`dns`] keeps the ExternalDNS DNSEndpoint of `spec.dns` (Kubernetes writes
+//! only). Before any step, [`paused`]: a LoadBalancer annotated `elb.operator.dev/paused:
+//! "true"` gets none of them, only its status.
+//!
 //! The finalizer is added by [`apply`] just before the sync engine runs, the first step that
 //! may write to AWS: a LoadBalancer that was refused, or never got that far, has none and
 //! is deleted at once.
@@ -24,8 +28,10 @@
 pub mod apply;
 pub mod build;
 pub mod cleanup;
+pub mod dns;
 pub mod health;
 pub mod next_status;
+pub mod paused;
 pub mod reachable;
 pub mod report;
 pub mod resolve;
@@ -61,6 +67,12 @@ pub const RESOURCE: &str = "loadbalancer";
 pub async fn reconcile(lb: Arc<LoadBalancer>, ctx: Arc<Context>) -> Result<Action> {
     let api: Api<LoadBalancer> = Api::namespaced(ctx.client.clone(), &lb.namespace().unwrap_or_default());
     let reconcile = async {
+        // Break glass: no AWS write and no finalizer action while paused. Deleted without the
+        // finalizer, it never reached AWS and is forgotten below as any other.
+        if lb.paused() && (has_finalizer(&lb) || lb.metadata.deletion_timestamp.is_none()) {
+            return paused::hold(&lb, &ctx).await;
+        }
+        paused::resume(&lb, &ctx);
         match (has_finalizer(&lb), lb.metadata.deletion_timestamp.is_some()) {
             // Nothing written to AWS yet: no finalizer until the first write (see apply).
             (false, false) => steps(&lb, &ctx).await,
@@ -122,7 +134,12 @@ async fn steps(lb: &LoadBalancer, ctx: &Arc<Context>) -> Result<Action> {
         Err(refusal) => return Err(report::refused(lb, ctx, &refusal).await),
     };
     let inputs = build::build(validated);
-    apply::apply(lb, ctx, &inputs).await
+    let action = apply::apply(lb, ctx, &inputs).await?;
+    // spec.dns: Kubernetes writes only, once the ELB is synced (its DNS name known).
+    match dns::publish(lb, ctx).await? {
+        Some(dns) if action == Action::await_change() => Ok(dns),
+        _ => Ok(action),
+    }
 }
 
 /// Requeue policy. Pacing under throttling is the budget's job (shared per credentials and

@@ -6,7 +6,7 @@
 //! - `Synced` is True when the last reconcile applied the whole spec to the ELB without an
 //!   error; False otherwise, with the ELB error code as reason (`ValidationError`,
 //!   `Throttling`, ...) or one of `Conflict`, `InvalidSpec`, `HealthCheckNotFound`,
-//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`.
+//!   `HealthCheckInvalid`, `NoPlacement`, `SchemeMismatch`, `Paused` ([`super::paused`]).
 //! - `Ready` is True when `Synced` is True (so the ELB exists, is ours and matches the spec)
 //!   and either at least one registered instance is `InService` (reason `InstancesInService`)
 //!   or the spec selects no backends at all (no selector that can match, no instance ids;
@@ -21,6 +21,7 @@
 //!   instance or health check port; Unknown when the EC2 reads are not allowed
 //!   (`EC2NotAllowed`) or failed (`EC2CheckFailed`). Like `ZonesBalanced`, it never changes
 //!   `Ready`, and only a check changes it.
+//! - `DNSPublished` (present with `spec.dns`; see [`super::dns`]): only the DNS step changes it.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +29,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::backends::{Backend, Resolved};
 use crate::controller::status::{conditions, truncate, Verdict};
-use crate::crd::condition::{Status, BACKENDS_REACHABLE, CONFLICT, READY, SYNCED, ZONES_BALANCED};
+use crate::crd::condition::{Status, BACKENDS_REACHABLE, CONFLICT, DNS_PUBLISHED, READY, SYNCED, ZONES_BALANCED};
 use crate::crd::{self, InstanceSource, InstanceStatus, LoadBalancerStatus};
 use crate::elb::{HealthState, InstanceState};
 use crate::sync::execute::Converged;
@@ -53,6 +54,8 @@ pub enum Observation<'a> {
     Failed { synced: Verdict, conflict: Option<&'a str>, resolved: Option<&'a Resolved>, transient: bool },
     /// A backend reachability check yielded `BackendsReachable`; nothing else was looked at.
     Reachability(&'a Verdict),
+    /// The DNSEndpoint of `spec.dns` was written (`DNSPublished`), or removed (`None`).
+    Dns(Option<&'a Verdict>),
 }
 
 /// The new status from the previous one and an observation. Observed fields a failure says
@@ -131,6 +134,13 @@ pub fn next(previous: &LoadBalancerStatus, generation: Option<i64>, observation:
         Observation::Reachability(verdict) => {
             LoadBalancerStatus { conditions: replace_conditions(previous, std::slice::from_ref(*verdict), generation), ..previous.clone() }
         }
+        Observation::Dns(Some(verdict)) => {
+            LoadBalancerStatus { conditions: replace_conditions(previous, std::slice::from_ref(*verdict), generation), ..previous.clone() }
+        }
+        Observation::Dns(None) => {
+            let conditions = previous.conditions.iter().filter(|c| c.type_ != DNS_PUBLISHED).cloned().collect();
+            LoadBalancerStatus { conditions, ..previous.clone() }
+        }
         Observation::Failed { synced, conflict, resolved, transient } => {
             let last_ready = previous.conditions.iter().find(|c| c.type_ == READY).filter(|_| *transient);
             let ready = match last_ready {
@@ -166,10 +176,11 @@ fn replace_conditions(previous: &LoadBalancerStatus, verdicts: &[Verdict], gener
     conds
 }
 
-/// `conds` plus the `BackendsReachable` condition of `previous`, unchanged: only a check
-/// changes it.
+/// `conds` plus the `BackendsReachable` and `DNSPublished` conditions of `previous`,
+/// unchanged: only a check, or the DNS step, changes them.
 fn with_reachability(mut conds: Vec<Condition>, previous: &LoadBalancerStatus) -> Vec<Condition> {
     conds.extend(previous.conditions.iter().find(|c| c.type_ == BACKENDS_REACHABLE).cloned());
+    conds.extend(previous.conditions.iter().find(|c| c.type_ == DNS_PUBLISHED).cloned());
     conds
 }
 

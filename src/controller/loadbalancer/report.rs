@@ -136,10 +136,7 @@ pub async fn conflict(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, cla
 
 /// Reports a desired state the plan cannot reach on the ELB, and returns the error.
 pub async fn plan_failed(lb: &LoadBalancer, ctx: &Context, inputs: &SyncInputs, p: PlanError) -> Error {
-    let reason = match p {
-        PlanError::SchemeMismatch { .. } => "SchemeMismatch",
-        PlanError::NoPlacement => "NoPlacement",
-    };
+    let reason = p.reason();
     let synced = Verdict::new(SYNCED, false, reason, p.to_string());
     let observation = Observation::Failed { synced, conflict: None, resolved: Some(&inputs.resolved), transient: false };
     if let Err(e) = write_status(lb, ctx, observation, StatusWrite::default()).await {

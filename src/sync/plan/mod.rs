@@ -135,6 +135,16 @@ pub enum PlanError {
     NoPlacement,
 }
 
+impl PlanError {
+    /// The `Synced=False` condition and event reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            PlanError::SchemeMismatch { .. } => "SchemeMismatch",
+            PlanError::NoPlacement => "NoPlacement",
+        }
+    }
+}
+
 /// The actions that turn `observed` (or nothing, when the ELB does not exist) into `desired`.
 ///
 /// `written` is the record of the tag keys the operator wrote from the spec before (see
