@@ -33,6 +33,7 @@ pub use self::render::table;
 use crate::aws;
 use crate::controller::cache::Stores;
 use crate::controller::groups::groups_named;
+use crate::controller::index::{Index, Indexes, Synced};
 use crate::controller::loadbalancer::cleanup::{intent, Intent};
 use crate::controller::loadbalancer::validate::{validate, Policy};
 use crate::controller::loadbalancer::{build, has_finalizer, resolve};
@@ -183,6 +184,13 @@ where
 }
 
 /// A store holding `objects`, as a reflector's would after its first list.
+/// Feeds `objects` to one of the controller's indexes, as its watch would.
+fn index_all<I: Index<K>, K: Clone>(index: &std::sync::RwLock<Synced<I>>, objects: &[K]) {
+    for o in objects {
+        Indexes::observe(index, &watcher::Event::Apply(o.clone()));
+    }
+}
+
 fn store_of<K>(objects: Vec<K>) -> Store<K>
 where
     K: kube::Resource<DynamicType = ()> + Clone + 'static,
@@ -234,17 +242,25 @@ pub async fn plan(client: kube::Client, mut config: Config, aws: Arc<dyn Clients
         Some(one) => vec![Api::<Namespace>::all(client.clone()).get(one).await?],
         None => list_all(Api::<Namespace>::all(client.clone()), "Namespaces").await?,
     };
+    let pods = match namespaces.is_empty() {
+        true => Vec::new(),
+        false => list_all(api::<Pod>(&client, scoped), "Pods").await?,
+    };
+    let nodes = list_all(Api::<Node>::all(client.clone()), "Nodes").await?;
+    // The controller's backend indexes, over the same lists.
+    let indexes = Arc::new(Indexes::default());
+    index_all(&indexes.pods, &pods);
+    index_all(&indexes.nodes, &nodes);
+    index_all(&indexes.loadbalancers, &lbs);
     let stores = Stores {
         loadbalancers: store_of(lbs.clone()),
         healthchecks: store_of(list_all(api::<HealthCheck>(&client, scoped), "HealthChecks").await?),
-        pods: store_of(match namespaces.is_empty() {
-            true => Vec::new(),
-            false => list_all(api::<Pod>(&client, scoped), "Pods").await?,
-        }),
-        nodes: store_of(list_all(Api::<Node>::all(client.clone()), "Nodes").await?),
+        pods: store_of(pods),
+        nodes: store_of(nodes),
         classes: store_of(list_all(Api::<LoadBalancerClass>::all(client.clone()), "LoadBalancerClasses").await?),
         namespaces: store_of(namespace_objects),
         synced: Vec::new(),
+        indexes,
     };
     // The context resolve and the cleanup's intent read from; its recorder, schedule and
     // triggers are never used here.
