@@ -1,0 +1,756 @@
+//! The field-by-field mapping of a LoadBalancer (and its HealthCheck and class) onto the
+//! LBC's annotations and CRDs, with a verdict per field. Pure: the caller reads the cluster.
+//!
+//! A Classic field left unset means "as AWS created it"; the translation writes AWS's
+//! Classic default explicitly where ELBv2's differs (cross-zone off, no connection draining,
+//! 60 s idle timeout), so that the new load balancer behaves as the old one did, assuming
+//! nobody changed the default by hand.
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use super::manifests::{self, AlbIngress, AlbPlan, Binding, ClassPlan, NlbPlan, Plan, ServicePort, DEFAULT_INGRESS_CLASS};
+use super::target::{self, Target};
+use super::{tls, Mapping, Migration, Verdict, ALB_PREFIX, NLB_PREFIX};
+use crate::crd::{HealthCheckSpec, ListenerSpec, LoadBalancer, LoadBalancerClass, Protocol, Scheme};
+use crate::elb::{HealthTarget, TargetProtocol};
+
+/// What one LoadBalancer's translation reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub lb: &'a LoadBalancer,
+    /// The HealthCheck `spec.healthCheckRef` names, when it exists.
+    pub health_check: Option<&'a HealthCheckSpec>,
+    /// The LoadBalancerClass that applies to it, if any.
+    pub class: Option<&'a LoadBalancerClass>,
+    /// `--target`.
+    pub forced: Option<Target>,
+}
+
+/// The Classic ELB's health check when none is configured (AWS's default for a load balancer
+/// created through the API: TCP on the first listener's instance port, every 30 s, 5 s
+/// timeout, 10 healthy and 2 unhealthy).
+const CLASSIC_DEFAULT_CHECK: (i32, i32, i32, i32) = (30, 5, 10, 2);
+/// ELBv2's bound on stickiness durations (7 days).
+const MAX_STICKINESS_SECONDS: i64 = 604_800;
+/// The duration an ALB cookie gets when the Classic one lasted the browser session: the
+/// ALB's default (1 day); an ALB cookie always expires.
+const ALB_DEFAULT_COOKIE_SECONDS: i64 = 86_400;
+/// NLB TCP listener idle timeout bounds.
+const NLB_IDLE_RANGE: (i32, i32) = (60, 6000);
+
+struct Rows(Vec<Mapping>);
+
+impl Rows {
+    fn push(&mut self, field: impl Into<String>, target: impl Into<String>, verdict: Verdict) {
+        self.0.push(Mapping { field: field.into(), target: target.into(), verdict });
+    }
+}
+
+fn alb(key: &str) -> String {
+    format!("{ALB_PREFIX}{key}")
+}
+
+fn nlb(key: &str) -> String {
+    format!("{NLB_PREFIX}aws-load-balancer-{key}")
+}
+
+/// `k1=v1,k2=v2`, the LBC's stringMap.
+fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
+    pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+fn attrs(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+}
+
+/// Translates one LoadBalancer.
+pub fn migrate(input: Input<'_>) -> Migration {
+    let lb = input.lb;
+    let spec = &lb.spec;
+    let namespace = lb.namespace().unwrap_or_default();
+    let name = lb.name_any();
+    let split = target::choose(&spec.listeners, input.forced);
+    let mut rows = Rows(Vec::new());
+    let mut to_create = Vec::new();
+    let mut plan = Plan { namespace: namespace.clone(), name: name.clone(), ..Plan::default() };
+    let group = format!("{namespace}.{name}").chars().take(63).collect::<String>().trim_end_matches(['-', '.']).to_string();
+
+    // Annotations every Ingress of the ALB carries (ALB-wide settings must agree across the
+    // IngressGroup), and the NLB Service's.
+    let mut alb_common: BTreeMap<String, String> = BTreeMap::new();
+    let mut nlb_ann: BTreeMap<String, String> = BTreeMap::new();
+    let has_alb = !split.alb.is_empty();
+    let has_nlb = !split.nlb.is_empty();
+    if has_alb {
+        alb_common.insert(alb("group.name"), group.clone());
+        alb_common.insert(alb("target-type"), "ip".into());
+    }
+    if has_nlb {
+        nlb_ann.insert(nlb("type"), "external".into());
+        nlb_ann.insert(nlb("nlb-target-type"), "ip".into());
+    }
+    let sides = |alb_key: &str, nlb_key: &str| -> String {
+        match (has_alb, has_nlb) {
+            (true, true) => format!("Ingress {alb_key} / Service {nlb_key}"),
+            (true, false) => format!("Ingress {alb_key}"),
+            _ => format!("Service {nlb_key}"),
+        }
+    };
+
+    // Name.
+    match &spec.load_balancer_name {
+        Some(n) if has_alb && has_nlb => {
+            let short: String = n.chars().take(28).collect::<String>().trim_end_matches('-').to_string();
+            let (a, b) = (format!("{short}-alb"), format!("{short}-nlb"));
+            alb_common.insert(alb("load-balancer-name"), a.clone());
+            nlb_ann.insert(nlb("name"), b.clone());
+            rows.push(
+                "loadBalancerName",
+                sides("load-balancer-name", "aws-load-balancer-name"),
+                Verdict::Approximated(format!("two load balancers need two names: {a} and {b}")),
+            );
+        }
+        Some(n) => {
+            if has_alb {
+                alb_common.insert(alb("load-balancer-name"), n.clone());
+            } else {
+                nlb_ann.insert(nlb("name"), n.clone());
+            }
+            rows.push("loadBalancerName", sides("load-balancer-name", "aws-load-balancer-name"), Verdict::Exact);
+        }
+        None => rows.push("loadBalancerName", "derived by the LBC (k8s-<namespace>-<name>-<hash>)", Verdict::Exact),
+    }
+
+    // Region and account.
+    let region = spec.region.clone().unwrap_or_else(|| "the operator's --region".into());
+    rows.push("region", format!("the LBC's region (--aws-region): {region}"), Verdict::Exact);
+    if let Some(role) = &spec.role_arn {
+        rows.push(
+            "roleArn",
+            "-",
+            Verdict::NotCarried(format!(
+                "the LBC manages load balancers in its own account with its own IAM role: run an LBC with access to the account of {role}"
+            )),
+        );
+    }
+
+    // Scheme: the LBC defaults to internal, Classic to internet-facing, so it is always written.
+    let scheme = spec.scheme.unwrap_or(Scheme::InternetFacing).as_str();
+    if has_alb {
+        alb_common.insert(alb("scheme"), scheme.into());
+    }
+    if has_nlb {
+        nlb_ann.insert(nlb("scheme"), scheme.into());
+    }
+    rows.push("scheme", sides(&format!("scheme={scheme}"), &format!("aws-load-balancer-scheme={scheme}")), Verdict::Exact);
+
+    // Placement.
+    let subnet_tag = if scheme == "internal" { "kubernetes.io/role/internal-elb" } else { "kubernetes.io/role/elb" };
+    match (&spec.subnets, &spec.availability_zones) {
+        (Some(subnets), _) => {
+            let v = subnets.join(",");
+            if has_alb {
+                alb_common.insert(alb("subnets"), v.clone());
+            }
+            if has_nlb {
+                nlb_ann.insert(nlb("subnets"), v.clone());
+            }
+            rows.push("subnets", sides("subnets", "aws-load-balancer-subnets"), Verdict::Exact);
+        }
+        (None, Some(zones)) => rows.push(
+            "availabilityZones",
+            "subnet discovery",
+            Verdict::Approximated(format!(
+                "the LBC picks one subnet per zone tagged {subnet_tag}; zones {} are not pinned (set subnets to pin them)",
+                zones.join(", ")
+            )),
+        ),
+        (None, None) => rows.push(
+            "availabilityZones",
+            "subnet discovery",
+            Verdict::Approximated(format!(
+                "the Classic ELB followed its backends' zones; the LBC picks one subnet per zone tagged {subnet_tag}"
+            )),
+        ),
+    }
+    if spec.security_groups.is_empty() {
+        rows.push(
+            "securityGroups",
+            "a security group the LBC creates",
+            Verdict::Approximated(
+                "the LBC creates a security group open on the listener ports; the Classic ELB had the VPC's default group".into(),
+            ),
+        );
+    } else {
+        let v = spec.security_groups.join(",");
+        if has_alb {
+            alb_common.insert(alb("security-groups"), v.clone());
+        }
+        if has_nlb {
+            nlb_ann.insert(nlb("security-groups"), v);
+        }
+        rows.push("securityGroups", sides("security-groups", "aws-load-balancer-security-groups"), Verdict::Exact);
+    }
+
+    // Attributes.
+    let attributes = spec.attributes.clone().unwrap_or_default();
+    let mut alb_lb_attrs: Vec<(String, String)> = Vec::new();
+    let mut alb_tg_attrs: Vec<(String, String)> = Vec::new();
+    let mut nlb_lb_attrs: Vec<(String, String)> = Vec::new();
+    let mut nlb_tg_attrs: Vec<(String, String)> = Vec::new();
+    let cross_zone = attributes.cross_zone.unwrap_or(false);
+    let unset = |set: bool| if set { "" } else { " (unset: the Classic default)" };
+    if has_alb {
+        // An ALB balances across zones; a target group attribute turns it off.
+        alb_tg_attrs.push(("load_balancing.cross_zone.enabled".into(), cross_zone.to_string()));
+    }
+    if has_nlb {
+        nlb_lb_attrs.push(("load_balancing.cross_zone.enabled".into(), cross_zone.to_string()));
+    }
+    rows.push(
+        format!("attributes.crossZone{}", unset(attributes.cross_zone.is_some())),
+        sides(
+            &format!("target-group-attributes load_balancing.cross_zone.enabled={cross_zone}"),
+            &format!("aws-load-balancer-attributes load_balancing.cross_zone.enabled={cross_zone}"),
+        ),
+        Verdict::Exact,
+    );
+
+    let draining = attributes.connection_draining.clone();
+    let delay = match &draining {
+        Some(d) if d.enabled => d.timeout_seconds.unwrap_or(300),
+        _ => 0,
+    };
+    if has_alb {
+        alb_tg_attrs.push(("deregistration_delay.timeout_seconds".into(), delay.to_string()));
+    }
+    if has_nlb {
+        nlb_tg_attrs.push(("deregistration_delay.timeout_seconds".into(), delay.to_string()));
+    }
+    rows.push(
+        format!("attributes.connectionDraining{}", unset(draining.is_some())),
+        format!("target group deregistration_delay.timeout_seconds={delay}"),
+        Verdict::Exact,
+    );
+
+    let idle = attributes.idle_timeout_seconds.unwrap_or(60);
+    let idle_field = format!("attributes.idleTimeoutSeconds{}", unset(attributes.idle_timeout_seconds.is_some()));
+    if has_alb {
+        alb_lb_attrs.push(("idle_timeout.timeout_seconds".into(), idle.to_string()));
+        rows.push(idle_field.clone(), format!("Ingress load-balancer-attributes idle_timeout.timeout_seconds={idle}"), Verdict::Exact);
+    }
+
+    // Access logs.
+    if let Some(log) = attributes.access_log.as_ref().filter(|l| l.enabled) {
+        let bucket = log.s3_bucket_name.clone().unwrap_or_default();
+        let mut pairs = vec![("access_logs.s3.enabled".to_string(), "true".to_string()), ("access_logs.s3.bucket".into(), bucket)];
+        if let Some(prefix) = &log.s3_bucket_prefix {
+            pairs.push(("access_logs.s3.prefix".into(), prefix.clone()));
+        }
+        let interval = match log.emit_interval_minutes {
+            Some(60) => Verdict::Approximated("ELBv2 writes a log file every 5 minutes; the Classic ELB wrote one every 60".into()),
+            _ => Verdict::Exact,
+        };
+        if has_alb {
+            alb_lb_attrs.extend(pairs.iter().cloned());
+            rows.push("attributes.accessLog", "Ingress load-balancer-attributes access_logs.s3.*", Verdict::Exact);
+            rows.push("attributes.accessLog.emitIntervalMinutes", "ALB log interval (5 minutes, fixed)", interval.clone());
+        }
+        if has_nlb {
+            nlb_lb_attrs.extend(pairs);
+            let tls_listeners =
+                split.nlb.iter().filter(|&&i| target::elbv2_protocol(spec.listeners[i].protocol, Target::Nlb) == Some("TLS")).count();
+            let verdict = if tls_listeners == 0 {
+                Verdict::NotCarried("an NLB logs the connections of TLS listeners only, and this one has none".into())
+            } else if tls_listeners < split.nlb.len() {
+                Verdict::Approximated("an NLB logs the connections of TLS listeners only: its TCP listeners are not logged".into())
+            } else {
+                Verdict::Exact
+            };
+            rows.push("attributes.accessLog", "Service aws-load-balancer-attributes access_logs.s3.*", verdict);
+            rows.push("attributes.accessLog.emitIntervalMinutes", "NLB log interval (5 minutes, fixed)", interval);
+        }
+    }
+
+    // Tags: the user's, the class's, and the ownership markers.
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    let mut bad_tags = Vec::new();
+    for (k, v) in &spec.tags {
+        // The LBC's stringMap is split on ',' and '=': such a key or value cannot pass.
+        if k.contains([',', '=']) || v.contains(',') {
+            bad_tags.push(k.clone());
+        } else {
+            tags.insert(k.clone(), v.clone());
+        }
+    }
+    if !spec.tags.is_empty() {
+        let verdict = if bad_tags.is_empty() {
+            Verdict::Exact
+        } else {
+            Verdict::NotCarried(format!("tags {} hold ',' or '=' which the LBC's k=v,k=v annotation cannot carry", bad_tags.join(", ")))
+        };
+        rows.push("tags", sides("tags", "aws-load-balancer-additional-resource-tags"), verdict);
+    }
+    let class_tags: BTreeMap<String, String> = input.class.map(|c| c.spec.tags.clone()).unwrap_or_default();
+    if let Some(class) = input.class {
+        let class_name = class.name_any();
+        let mut how =
+            vec!["the class's grants (roles, regions, schemes, adoption, required resource tags) have no LBC counterpart".to_string()];
+        if !class_tags.is_empty() {
+            how.push(if has_alb {
+                format!("its tags go to IngressClassParams {class_name} (IngressClass {class_name}-alb)")
+            } else {
+                "its tags go to the Service's additional-resource-tags".into()
+            });
+        }
+        rows.push(format!("className ({class_name})"), "IngressClass / tags", Verdict::Approximated(how.join("; ")));
+        if has_alb && !class_tags.is_empty() {
+            plan.class =
+                Some(ClassPlan { params: class_name.clone(), ingress_class: format!("{class_name}-alb"), tags: class_tags.clone() });
+        }
+    }
+    if has_alb && !tags.is_empty() {
+        alb_common.insert(alb("tags"), string_map(&tags));
+    }
+    if has_nlb {
+        let mut all = class_tags.clone();
+        all.extend(tags.clone());
+        if !all.is_empty() {
+            nlb_ann.insert(nlb("additional-resource-tags"), string_map(&all));
+        }
+    }
+    rows.push(
+        "ownership tags (elb.operator.dev/cluster, resource, cluster-uid)",
+        sides("the LBC's elbv2.k8s.aws/cluster, ingress.k8s.aws/stack", "the LBC's elbv2.k8s.aws/cluster, service.k8s.aws/stack"),
+        Verdict::Exact,
+    );
+
+    // Health check.
+    health_check(&input, &split, &mut rows, &mut alb_common, &mut nlb_ann);
+
+    // Backends.
+    let backends = spec.backends.clone().unwrap_or_default();
+    if let Some(selector) = &backends.pod_selector {
+        let labels = selector.match_labels.clone().unwrap_or_default();
+        let exprs = selector.match_expressions.as_ref().is_some_and(|e| !e.is_empty());
+        let service_names = sides(&manifests::alb_service(&name), &manifests::nlb_service(&name));
+        let verdict = if labels.is_empty() {
+            Verdict::NotCarried(
+                "a Service selects by labels only, and this selector has matchExpressions only: select the pods by label".into(),
+            )
+        } else if exprs {
+            Verdict::Approximated("a Service selects by labels only: matchExpressions dropped, so it may select more pods".into())
+        } else {
+            Verdict::Approximated(
+                "targets are the pods' IPs on the instance port (target-type ip) instead of their nodes: the pods must listen on that port"
+                    .into(),
+            )
+        };
+        if !labels.is_empty() {
+            plan.selector = Some(labels);
+        }
+        rows.push("backends.podSelector", format!("{service_names} selector"), verdict);
+    }
+    if backends.node_selector.is_some() {
+        rows.push(
+            "backends.nodeSelector",
+            "-",
+            Verdict::NotCarried(
+                "the LBC registers nodes only as the NodePort of a Service's pods; run the nodes' workload as pods, or register the nodes in a target group by hand"
+                    .into(),
+            ),
+        );
+    }
+    let static_sources: Vec<String> = backends
+        .instance_ids
+        .iter()
+        .map(|i| format!("instance {i}"))
+        .chain(backends.auto_scaling_groups.iter().map(|g| format!("Auto Scaling group {g}")))
+        .collect();
+
+    // Listeners.
+    let mut ingresses = Vec::new();
+    let mut nlb_ports = Vec::new();
+    let mut tls_ports = Vec::new();
+    let mut certs: Vec<String> = Vec::new();
+    let mut nlb_policies: Vec<(&'static str, Verdict)> = Vec::new();
+    let mut proxy_ports = Vec::new();
+    let mut backend_tls = Vec::new();
+    let ingress_class = plan.class.as_ref().map(|c| c.ingress_class.clone()).unwrap_or_else(|| DEFAULT_INGRESS_CLASS.into());
+    for &i in &split.alb {
+        let l = &spec.listeners[i];
+        let field = format!("listeners[{}]", l.port);
+        let Some(proto) = target::elbv2_protocol(l.protocol, Target::Alb) else {
+            rows.push(
+                field,
+                "-",
+                Verdict::NotCarried(format!("an ALB has no {} listener: leave --target unset to put it on an NLB", l.protocol.as_str())),
+            );
+            continue;
+        };
+        let ing_name = manifests::object_name(&name, &format!("alb-{}", l.port));
+        let mut ann = alb_common.clone();
+        ann.insert(alb("listen-ports"), format!("[{{\"{proto}\": {}}}]", l.port));
+        let backend = if l.instance_protocol.unwrap_or(Protocol::HTTP) == Protocol::HTTPS { "HTTPS" } else { "HTTP" };
+        ann.insert(alb("backend-protocol"), backend.into());
+        rows.push(
+            field.clone(),
+            format!("Ingress {ing_name}: listen-ports {proto}:{}, backend-protocol {backend}, port {}", l.port, l.instance_port),
+            Verdict::Exact,
+        );
+        if let Some(cert) = &l.ssl_certificate_id {
+            ann.insert(alb("certificate-arn"), cert.clone());
+            rows.push(format!("{field}.sslCertificateId"), format!("Ingress {ing_name} certificate-arn"), Verdict::Exact);
+        }
+        if l.protocol == Protocol::HTTPS {
+            let (policy, verdict) = tls::elbv2_policy(l.ssl_policy.as_deref());
+            ann.insert(alb("ssl-policy"), policy.into());
+            rows.push(format!("{field}.sslPolicy"), format!("Ingress {ing_name} ssl-policy={policy}"), verdict);
+        }
+        let mut tg = alb_tg_attrs.clone();
+        if let Some(s) = &l.stickiness {
+            let (pairs, verdict) = alb_stickiness(s);
+            rows.push(format!("{field}.stickiness"), format!("Ingress {ing_name} target-group-attributes {}", attrs(&pairs)), verdict);
+            tg.extend(pairs);
+        }
+        ann.insert(alb("target-group-attributes"), attrs(&tg));
+        let mut lb_attrs = alb_lb_attrs.clone();
+        lb_attrs.sort();
+        ann.insert(alb("load-balancer-attributes"), attrs(&lb_attrs));
+        ingresses.push(AlbIngress { name: ing_name, annotations: ann, backend_port: l.instance_port });
+        if !static_sources.is_empty() {
+            binding(&mut plan, &mut to_create, &manifests::alb_service(&name), l, spec_elb_name(lb), &static_sources);
+        }
+    }
+    for &i in &split.nlb {
+        let l = &spec.listeners[i];
+        let field = format!("listeners[{}]", l.port);
+        let proto = target::elbv2_protocol(l.protocol, Target::Nlb).expect("every Classic protocol has an NLB listener");
+        let port_name = format!("{}-{}", proto.to_lowercase(), l.port);
+        nlb_ports.push(ServicePort { name: port_name, port: l.port, target_port: l.instance_port });
+        let svc = manifests::nlb_service(&name);
+        let verdict = match l.protocol {
+            Protocol::HTTP | Protocol::HTTPS => Verdict::Approximated(format!(
+                "{} becomes {proto} on an NLB: no HTTP parsing, no X-Forwarded-For headers",
+                l.protocol.as_str()
+            )),
+            _ => Verdict::Exact,
+        };
+        rows.push(field.clone(), format!("Service {svc} port {} ({proto}) -> {}", l.port, l.instance_port), verdict);
+        let instance_tls = matches!(l.instance_protocol, Some(Protocol::SSL | Protocol::HTTPS));
+        if proto == "TLS" {
+            tls_ports.push(l.port.to_string());
+            if let Some(cert) = &l.ssl_certificate_id {
+                if !certs.contains(cert) {
+                    certs.push(cert.clone());
+                }
+            }
+            let (policy, verdict) = tls::elbv2_policy(l.ssl_policy.as_deref());
+            rows.push(format!("{field}.sslPolicy"), format!("Service aws-load-balancer-ssl-negotiation-policy={policy}"), verdict.clone());
+            nlb_policies.push((policy, verdict));
+            backend_tls.push(instance_tls);
+        } else if instance_tls {
+            rows.push(
+                format!("{field}.instanceProtocol"),
+                "-",
+                Verdict::NotCarried(
+                    "an NLB TCP listener cannot encrypt to its targets: make the listener SSL, or the instance protocol TCP".into(),
+                ),
+            );
+        }
+        if l.proxy_protocol {
+            proxy_ports.push(l.port.to_string());
+        }
+        if l.stickiness.is_some() {
+            nlb_tg_attrs.retain(|(k, _)| !k.starts_with("stickiness"));
+            nlb_tg_attrs.push(("stickiness.enabled".into(), "true".into()));
+            nlb_tg_attrs.push(("stickiness.type".into(), "source_ip".into()));
+            rows.push(
+                format!("{field}.stickiness"),
+                "Service target-group-attributes stickiness.type=source_ip",
+                Verdict::Approximated("an NLB sticks by client IP address, not by cookie".into()),
+            );
+        }
+        if proto == "TCP" {
+            let secs = idle.clamp(NLB_IDLE_RANGE.0, NLB_IDLE_RANGE.1);
+            nlb_ann.insert(format!("{}.TCP-{}", nlb("listener-attributes"), l.port), format!("tcp.idle_timeout.seconds={secs}"));
+            let verdict = if secs == idle {
+                Verdict::Exact
+            } else {
+                Verdict::Approximated(format!(
+                    "an NLB TCP idle timeout is {}-{} s: {idle} s became {secs} s",
+                    NLB_IDLE_RANGE.0, NLB_IDLE_RANGE.1
+                ))
+            };
+            rows.push(format!("{idle_field} ({})", l.port), format!("Service listener-attributes.TCP-{}", l.port), verdict);
+        } else {
+            rows.push(
+                format!("{idle_field} ({})", l.port),
+                "-",
+                Verdict::Approximated(format!("an NLB TLS listener's idle timeout is fixed at 350 s (was {idle} s)")),
+            );
+        }
+        if !static_sources.is_empty() {
+            binding(&mut plan, &mut to_create, &svc, l, spec_elb_name(lb), &static_sources);
+        }
+    }
+    if has_nlb {
+        if !tls_ports.is_empty() {
+            nlb_ann.insert(nlb("ssl-ports"), tls_ports.join(","));
+            nlb_ann.insert(nlb("ssl-cert"), certs.join(","));
+            if certs.len() > 1 {
+                rows.push(
+                    "listeners[].sslCertificateId",
+                    "Service aws-load-balancer-ssl-cert",
+                    Verdict::Approximated(
+                        "an NLB's TLS listeners share one certificate list: the first is the default, SNI picks the others".into(),
+                    ),
+                );
+            } else {
+                rows.push("listeners[].sslCertificateId", "Service aws-load-balancer-ssl-cert", Verdict::Exact);
+            }
+            let first = nlb_policies[0].0;
+            nlb_ann.insert(nlb("ssl-negotiation-policy"), first.into());
+            if nlb_policies.iter().any(|(p, _)| *p != first) {
+                rows.push(
+                    "listeners[].sslPolicy",
+                    format!("Service aws-load-balancer-ssl-negotiation-policy={first}"),
+                    Verdict::Approximated(format!("an NLB's TLS listeners share one policy: {first} for all")),
+                );
+            }
+            if backend_tls.iter().any(|b| *b) {
+                nlb_ann.insert(nlb("backend-protocol"), "ssl".into());
+                let verdict = if backend_tls.iter().all(|b| *b) {
+                    Verdict::Exact
+                } else {
+                    Verdict::Approximated("an NLB encrypts to the targets of all its TLS listeners or none: all do now".into())
+                };
+                rows.push("listeners[].instanceProtocol SSL", "Service aws-load-balancer-backend-protocol=ssl", verdict);
+            }
+        }
+        if !proxy_ports.is_empty() {
+            let how =
+                "an NLB sends PROXY protocol version 2 (binary), the Classic ELB version 1 (text): the backend must read v2".to_string();
+            if proxy_ports.len() == split.nlb.len() {
+                nlb_ann.insert(nlb("proxy-protocol"), "*".into());
+            } else {
+                nlb_ann.insert(nlb("proxy-protocol-per-target-group"), proxy_ports.join(","));
+            }
+            rows.push("listeners[].proxyProtocol", "Service aws-load-balancer-proxy-protocol", Verdict::Approximated(how));
+        }
+        nlb_lb_attrs.sort();
+        nlb_ann.insert(nlb("attributes"), attrs(&nlb_lb_attrs));
+        nlb_ann.insert(nlb("target-group-attributes"), attrs(&nlb_tg_attrs));
+        plan.nlb = Some(NlbPlan { annotations: nlb_ann, ports: nlb_ports });
+    }
+    if !ingresses.is_empty() {
+        plan.alb = Some(AlbPlan { ingress_class, ingresses });
+    } else if plan.class.is_some() {
+        plan.class = None;
+    }
+    if !static_sources.is_empty() {
+        rows.push(
+            "backends.instanceIds / autoScalingGroups",
+            "TargetGroupBinding per listener",
+            Verdict::NotCarried(format!(
+                "the LBC registers only the cluster's endpoints: create the target groups listed below, register {} in them, and forward the listeners to them",
+                static_sources.join(", ")
+            )),
+        );
+    }
+
+    Migration {
+        namespace,
+        name,
+        elb_name: spec_elb_name(lb).to_string(),
+        targets: split.targets(),
+        target_reason: split.reason.clone(),
+        fields: rows.0,
+        to_create,
+        manifests: manifests::render(&plan),
+    }
+}
+
+fn spec_elb_name(lb: &LoadBalancer) -> &str {
+    // The status records the name in AWS; the spec's or the derived name otherwise.
+    lb.status.as_ref().and_then(|s| s.load_balancer_name.as_deref()).or(lb.spec.load_balancer_name.as_deref()).unwrap_or("")
+}
+
+/// A TargetGroupBinding for the listener's port, and what the user must create for it.
+fn binding(plan: &mut Plan, to_create: &mut Vec<String>, service: &str, l: &ListenerSpec, elb: &str, sources: &[String]) {
+    let base = if elb.is_empty() { plan.name.as_str() } else { elb };
+    // Target group names: at most 32 characters.
+    let suffix = format!("-{}", l.instance_port);
+    let tg: String = base.chars().take(32 - suffix.len()).collect::<String>().trim_end_matches('-').to_string() + &suffix;
+    if plan.bindings.iter().any(|b| b.target_group_name == tg) {
+        return;
+    }
+    let protocol = match l.instance_protocol.unwrap_or(if l.protocol.is_http_family() { Protocol::HTTP } else { Protocol::TCP }) {
+        Protocol::SSL => "TLS",
+        p => p.as_str(),
+    };
+    to_create.push(format!(
+        "target group {tg} (target type instance, {protocol} port {}) with {}, forwarded to from listener {}",
+        l.instance_port,
+        sources.join(", "),
+        l.port
+    ));
+    plan.bindings.push(Binding {
+        name: manifests::object_name(&plan.name, &format!("static-{}", l.instance_port)),
+        target_group_name: tg,
+        service: service.to_string(),
+        port: l.instance_port,
+    });
+}
+
+/// Classic cookie stickiness as ALB target group attributes.
+fn alb_stickiness(s: &crate::crd::Stickiness) -> (Vec<(String, String)>, Verdict) {
+    let mut pairs = vec![("stickiness.enabled".to_string(), "true".to_string())];
+    match (&s.cookie_name, s.expiration_seconds) {
+        (Some(cookie), _) => {
+            pairs.push(("stickiness.type".into(), "app_cookie".into()));
+            pairs.push(("stickiness.app_cookie.cookie_name".into(), cookie.clone()));
+            pairs.push(("stickiness.app_cookie.duration_seconds".into(), ALB_DEFAULT_COOKIE_SECONDS.to_string()));
+            // ALB reserves these prefixes for its own cookies.
+            if ["AWSALB", "AWSALBAPP", "AWSALBTG"].iter().any(|p| cookie.starts_with(p)) {
+                return (pairs, Verdict::NotCarried(format!("an ALB refuses an application cookie named {cookie} (AWSALB* is reserved)")));
+            }
+            (
+                pairs,
+                Verdict::Approximated(format!(
+                    "the ALB follows {cookie} through its own AWSALBAPP cookie, which lasts {ALB_DEFAULT_COOKIE_SECONDS} s; the Classic ELB followed the application cookie's own lifetime"
+                )),
+            )
+        }
+        (None, Some(secs)) => {
+            pairs.push(("stickiness.type".into(), "lb_cookie".into()));
+            let d = secs.min(MAX_STICKINESS_SECONDS);
+            pairs.push(("stickiness.lb_cookie.duration_seconds".into(), d.to_string()));
+            let verdict = if d == secs {
+                Verdict::Exact
+            } else {
+                Verdict::Approximated(format!("an ALB cookie lasts at most {MAX_STICKINESS_SECONDS} s (7 days): {secs} s became {d} s"))
+            };
+            (pairs, verdict)
+        }
+        (None, None) => {
+            pairs.push(("stickiness.type".into(), "lb_cookie".into()));
+            pairs.push(("stickiness.lb_cookie.duration_seconds".into(), ALB_DEFAULT_COOKIE_SECONDS.to_string()));
+            (
+                pairs,
+                Verdict::Approximated(format!(
+                    "the Classic cookie lasted the browser session; an ALB cookie always expires: {ALB_DEFAULT_COOKIE_SECONDS} s"
+                )),
+            )
+        }
+    }
+}
+
+/// The health check on both sides.
+fn health_check(
+    input: &Input<'_>,
+    split: &target::Split,
+    rows: &mut Rows,
+    alb_common: &mut BTreeMap<String, String>,
+    nlb_ann: &mut BTreeMap<String, String>,
+) {
+    let spec = &input.lb.spec;
+    let (target, interval, timeout, healthy, unhealthy, source) = match (&spec.health_check_ref, input.health_check) {
+        (Some(r), None) => {
+            rows.push(
+                "healthCheckRef",
+                "-",
+                Verdict::NotCarried(format!("HealthCheck {} does not exist: the LBC's default health check applies", r.name)),
+            );
+            return;
+        }
+        (Some(_), Some(hc)) => match HealthTarget::parse(&hc.target) {
+            Ok(t) => (t, hc.interval_seconds, hc.timeout_seconds, hc.healthy_threshold, hc.unhealthy_threshold, None),
+            Err(e) => {
+                rows.push("healthCheck.target", "-", Verdict::NotCarried(e.to_string()));
+                return;
+            }
+        },
+        (None, _) => {
+            let port = spec.listeners.first().map(|l| l.instance_port).unwrap_or(80) as u16;
+            let (i, t, h, u) = CLASSIC_DEFAULT_CHECK;
+            let t0 = HealthTarget { protocol: TargetProtocol::Tcp, port, path: None };
+            (t0, i, t, h, u, Some(format!("no HealthCheck: carried as AWS's Classic default (TCP:{port}, {i} s, {t} s, {h}/{u}), which the operator does not read back")))
+        }
+    };
+    let field = "healthCheck";
+    let note = |v: Verdict| match (&source, v) {
+        (Some(s), Verdict::Exact) => Verdict::Approximated(s.clone()),
+        (Some(s), Verdict::Approximated(h)) => Verdict::Approximated(format!("{s}; {h}")),
+        (_, v) => v,
+    };
+    if !split.alb.is_empty() {
+        let (proto, path, codes, verdict) = match target.protocol {
+            TargetProtocol::Http => ("HTTP", target.path.clone().unwrap_or("/".into()), "200", Verdict::Exact),
+            TargetProtocol::Https => ("HTTPS", target.path.clone().unwrap_or("/".into()), "200", Verdict::Exact),
+            p => (
+                "HTTP",
+                "/".to_string(),
+                "200-499",
+                Verdict::Approximated(format!(
+                    "an ALB checks HTTP or HTTPS only: {} becomes GET / with any answer below 500 counting as healthy",
+                    p.as_str()
+                )),
+            ),
+        };
+        alb_common.insert(alb("healthcheck-protocol"), proto.into());
+        alb_common.insert(alb("healthcheck-port"), target.port.to_string());
+        alb_common.insert(alb("healthcheck-path"), path.clone());
+        alb_common.insert(alb("success-codes"), codes.into());
+        alb_common.insert(alb("healthcheck-interval-seconds"), interval.to_string());
+        alb_common.insert(alb("healthcheck-timeout-seconds"), timeout.to_string());
+        alb_common.insert(alb("healthy-threshold-count"), healthy.to_string());
+        alb_common.insert(alb("unhealthy-threshold-count"), unhealthy.to_string());
+        rows.push(
+            format!("{field}.target"),
+            format!("Ingress healthcheck-protocol/port/path {proto}:{}{path}, success-codes {codes}", target.port),
+            note(verdict),
+        );
+        rows.push(
+            format!("{field}.interval/timeout/thresholds"),
+            format!("Ingress healthcheck-interval-seconds={interval}, -timeout-seconds={timeout}, healthy/unhealthy-threshold-count={healthy}/{unhealthy}"),
+            note(Verdict::Exact),
+        );
+    }
+    if !split.nlb.is_empty() {
+        let (proto, verdict) = match target.protocol {
+            TargetProtocol::Http => ("HTTP", Verdict::Exact),
+            TargetProtocol::Https => ("HTTPS", Verdict::Exact),
+            TargetProtocol::Tcp => ("TCP", Verdict::Exact),
+            TargetProtocol::Ssl => {
+                ("TCP", Verdict::Approximated("an NLB has no SSL health check: a TCP connect, without the TLS handshake".into()))
+            }
+        };
+        nlb_ann.insert(nlb("healthcheck-protocol"), proto.into());
+        nlb_ann.insert(nlb("healthcheck-port"), target.port.to_string());
+        if let Some(path) = &target.path {
+            nlb_ann.insert(nlb("healthcheck-path"), path.clone());
+            nlb_ann.insert(nlb("healthcheck-success-codes"), "200".into());
+        }
+        nlb_ann.insert(nlb("healthcheck-interval"), interval.to_string());
+        nlb_ann.insert(nlb("healthcheck-timeout"), timeout.to_string());
+        nlb_ann.insert(nlb("healthcheck-healthy-threshold"), healthy.to_string());
+        nlb_ann.insert(nlb("healthcheck-unhealthy-threshold"), unhealthy.to_string());
+        rows.push(
+            format!("{field}.target"),
+            format!(
+                "Service aws-load-balancer-healthcheck-protocol/port/path {proto}:{}{}",
+                target.port,
+                target.path.clone().unwrap_or_default()
+            ),
+            note(verdict),
+        );
+        rows.push(
+            format!("{field}.interval/timeout/thresholds"),
+            format!("Service aws-load-balancer-healthcheck-interval={interval}, -timeout={timeout}, -healthy/unhealthy-threshold={healthy}/{unhealthy}"),
+            note(Verdict::Exact),
+        );
+    }
+}
