@@ -754,3 +754,140 @@ fn health_check(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lb(yaml: &str) -> LoadBalancer {
+        serde_yaml::from_str(yaml).expect("a LoadBalancer")
+    }
+
+    fn run(lb: &LoadBalancer, hc: Option<&HealthCheckSpec>, forced: Option<Target>) -> Migration {
+        migrate(Input { lb, health_check: hc, class: None, forced })
+    }
+
+    fn row<'a>(m: &'a Migration, field: &str) -> &'a Mapping {
+        m.fields.iter().find(|f| f.field.starts_with(field)).unwrap_or_else(|| panic!("no row {field}: {:#?}", m.fields))
+    }
+
+    fn objects<'a>(m: &'a Migration, kind: &str) -> Vec<&'a serde_json::Value> {
+        m.manifests.iter().filter(|o| o["kind"] == kind).collect()
+    }
+
+    const HTTPS: &str = r#"
+apiVersion: elb.operator.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: api, namespace: web}
+spec:
+  scheme: internal
+  subnets: [subnet-0abc1234]
+  listeners:
+  - {port: 443, protocol: HTTPS, instancePort: 8443, instanceProtocol: HTTPS, sslCertificateId: "arn:aws:acm:us-east-1:123456789012:certificate/x", sslPolicy: ELBSecurityPolicy-TLS-1-2-2017-01, stickiness: {expirationSeconds: 600}}
+  - {port: 80, protocol: HTTP, instancePort: 8080, stickiness: {cookieName: SESSION}}
+  healthCheckRef: {name: ready}
+  backends: {podSelector: {matchLabels: {app: api}}}
+  attributes: {crossZone: true, idleTimeoutSeconds: 30, connectionDraining: {enabled: true}}
+"#;
+
+    #[test]
+    fn https_listeners_become_one_ingress_each_with_their_certificate_policy_and_stickiness() {
+        let hc = HealthCheckSpec { target: "HTTPS:8443/ready".into(), interval_seconds: 10, timeout_seconds: 4, healthy_threshold: 2, unhealthy_threshold: 3 };
+        let m = run(&lb(HTTPS), Some(&hc), None);
+        assert_eq!(m.targets, [Target::Alb]);
+        let ings = objects(&m, "Ingress");
+        assert_eq!(ings.len(), 2);
+        let a = &ings[0]["metadata"]["annotations"];
+        assert_eq!(a["alb.ingress.kubernetes.io/listen-ports"], r#"[{"HTTPS": 443}]"#);
+        assert_eq!(a["alb.ingress.kubernetes.io/ssl-policy"], "ELBSecurityPolicy-TLS-1-2-2017-01");
+        assert_eq!(a["alb.ingress.kubernetes.io/backend-protocol"], "HTTPS");
+        assert_eq!(a["alb.ingress.kubernetes.io/scheme"], "internal");
+        assert_eq!(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready");
+        let tg = a["alb.ingress.kubernetes.io/target-group-attributes"].as_str().unwrap();
+        assert!(tg.contains("stickiness.lb_cookie.duration_seconds=600") && tg.contains("deregistration_delay.timeout_seconds=300"), "{tg}");
+        assert!(a["alb.ingress.kubernetes.io/load-balancer-attributes"].as_str().unwrap().contains("idle_timeout.timeout_seconds=30"));
+        assert_eq!(row(&m, "listeners[443].stickiness").verdict, Verdict::Exact);
+        assert_eq!(row(&m, "listeners[443].sslPolicy").verdict, Verdict::Exact);
+        assert_eq!(row(&m, "listeners[80].stickiness").verdict.word(), "approximated", "app cookie: the ALB adds its own");
+        let b = &ings[1]["metadata"]["annotations"];
+        assert!(b["alb.ingress.kubernetes.io/target-group-attributes"].as_str().unwrap().contains("stickiness.app_cookie.cookie_name=SESSION"));
+        assert!(b.get("alb.ingress.kubernetes.io/certificate-arn").is_none());
+        let svc = objects(&m, "Service");
+        assert_eq!(svc[0]["spec"]["ports"].as_array().unwrap().len(), 2, "one port per instance port");
+        assert_eq!(m.outcome(), "approximated");
+    }
+
+    #[test]
+    fn tcp_and_ssl_listeners_become_an_nlb_with_proxy_protocol_v2_and_static_instances_need_target_groups() {
+        let m = run(
+            &lb(r#"
+apiVersion: elb.operator.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: edge, namespace: web}
+spec:
+  loadBalancerName: edge-passthrough
+  listeners:
+  - {port: 443, protocol: SSL, instancePort: 8443, sslCertificateId: "arn:aws:iam::123456789012:server-certificate/e", sslPolicy: ELBSecurityPolicy-2014-01}
+  - {port: 22, protocol: TCP, instancePort: 2222, proxyProtocol: true}
+  backends: {instanceIds: [i-4f8cf126], nodeSelector: {matchLabels: {role: edge}}}
+  attributes: {idleTimeoutSeconds: 30}
+"#),
+            None,
+            None,
+        );
+        assert_eq!(m.targets, [Target::Nlb]);
+        let svc = objects(&m, "Service");
+        let a = &svc[0]["metadata"]["annotations"];
+        assert_eq!(a["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"], "443");
+        assert_eq!(a["service.beta.kubernetes.io/aws-load-balancer-proxy-protocol-per-target-group"], "22");
+        assert_eq!(a["service.beta.kubernetes.io/aws-load-balancer-ssl-negotiation-policy"], "ELBSecurityPolicy-2016-08");
+        assert_eq!(a["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-22"], "tcp.idle_timeout.seconds=60");
+        assert_eq!(a["service.beta.kubernetes.io/aws-load-balancer-name"], "edge-passthrough");
+        assert!(svc[0]["spec"].get("selector").is_none(), "no pods: no selector");
+        assert!(row(&m, "listeners[].proxyProtocol").verdict.how().contains("version 2"));
+        assert!(row(&m, "listeners[443].sslPolicy").verdict.how().contains("SSLv3"));
+        assert_eq!(row(&m, "backends.nodeSelector").verdict.word(), "not carried");
+        assert_eq!(row(&m, "healthCheck.target").verdict.word(), "approximated", "the AWS default, not read back");
+        let tgbs = objects(&m, "TargetGroupBinding");
+        assert_eq!(tgbs.len(), 2);
+        assert_eq!(tgbs[0]["spec"]["targetGroupName"], "edge-passthrough-8443");
+        assert_eq!(m.to_create.len(), 2);
+        assert!(m.to_create[0].contains("instance i-4f8cf126"), "{:?}", m.to_create);
+    }
+
+    #[test]
+    fn a_mixed_load_balancer_is_split_and_forcing_an_alb_drops_tcp() {
+        let mixed = lb(r#"
+apiVersion: elb.operator.dev/v1alpha1
+kind: LoadBalancer
+metadata: {name: my-lb, namespace: default}
+spec:
+  loadBalancerName: my-lb
+  listeners:
+  - {port: 80, instancePort: 8080, protocol: HTTP}
+  - {port: 443, instancePort: 8443, protocol: TCP}
+  healthCheckRef: {name: missing}
+"#);
+        let m = run(&mixed, None, None);
+        assert_eq!(m.targets, [Target::Alb, Target::Nlb]);
+        assert!(m.target_reason.contains("mixed"));
+        assert_eq!(row(&m, "loadBalancerName").verdict.word(), "approximated");
+        assert_eq!(row(&m, "healthCheckRef").verdict.word(), "not carried");
+        let forced = run(&mixed, None, Some(Target::Alb));
+        assert_eq!(forced.targets, [Target::Alb]);
+        assert_eq!(row(&forced, "listeners[443]").verdict.word(), "not carried");
+        assert_eq!(objects(&forced, "Ingress").len(), 1);
+        let nlb = run(&mixed, None, Some(Target::Nlb));
+        assert_eq!(row(&nlb, "listeners[80]").verdict.word(), "approximated", "HTTP becomes TCP");
+    }
+
+    #[test]
+    fn a_session_cookie_and_a_reserved_cookie_name_are_not_exact() {
+        let (_, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: None, expiration_seconds: None });
+        assert_eq!(v.word(), "approximated");
+        let (_, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: Some("AWSALBAPP-0".into()), expiration_seconds: None });
+        assert_eq!(v.word(), "not carried");
+        let (pairs, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: None, expiration_seconds: Some(10_000_000) });
+        assert!(v.how().contains("604800") && pairs.iter().any(|(k, val)| k == "stickiness.lb_cookie.duration_seconds" && val == "604800"));
+    }
+}
