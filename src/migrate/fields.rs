@@ -792,7 +792,13 @@ spec:
 
     #[test]
     fn https_listeners_become_one_ingress_each_with_their_certificate_policy_and_stickiness() {
-        let hc = HealthCheckSpec { target: "HTTPS:8443/ready".into(), interval_seconds: 10, timeout_seconds: 4, healthy_threshold: 2, unhealthy_threshold: 3 };
+        let hc = HealthCheckSpec {
+            target: "HTTPS:8443/ready".into(),
+            interval_seconds: 10,
+            timeout_seconds: 4,
+            healthy_threshold: 2,
+            unhealthy_threshold: 3,
+        };
         let m = run(&lb(HTTPS), Some(&hc), None);
         assert_eq!(m.targets, [Target::Alb]);
         let ings = objects(&m, "Ingress");
@@ -804,13 +810,19 @@ spec:
         assert_eq!(a["alb.ingress.kubernetes.io/scheme"], "internal");
         assert_eq!(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready");
         let tg = a["alb.ingress.kubernetes.io/target-group-attributes"].as_str().unwrap();
-        assert!(tg.contains("stickiness.lb_cookie.duration_seconds=600") && tg.contains("deregistration_delay.timeout_seconds=300"), "{tg}");
+        assert!(
+            tg.contains("stickiness.lb_cookie.duration_seconds=600") && tg.contains("deregistration_delay.timeout_seconds=300"),
+            "{tg}"
+        );
         assert!(a["alb.ingress.kubernetes.io/load-balancer-attributes"].as_str().unwrap().contains("idle_timeout.timeout_seconds=30"));
         assert_eq!(row(&m, "listeners[443].stickiness").verdict, Verdict::Exact);
         assert_eq!(row(&m, "listeners[443].sslPolicy").verdict, Verdict::Exact);
         assert_eq!(row(&m, "listeners[80].stickiness").verdict.word(), "approximated", "app cookie: the ALB adds its own");
         let b = &ings[1]["metadata"]["annotations"];
-        assert!(b["alb.ingress.kubernetes.io/target-group-attributes"].as_str().unwrap().contains("stickiness.app_cookie.cookie_name=SESSION"));
+        assert!(b["alb.ingress.kubernetes.io/target-group-attributes"]
+            .as_str()
+            .unwrap()
+            .contains("stickiness.app_cookie.cookie_name=SESSION"));
         assert!(b.get("alb.ingress.kubernetes.io/certificate-arn").is_none());
         let svc = objects(&m, "Service");
         assert_eq!(svc[0]["spec"]["ports"].as_array().unwrap().len(), 2, "one port per instance port");

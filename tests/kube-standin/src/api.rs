@@ -257,6 +257,19 @@ fn validate_custom(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, req:
     validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
 }
 
+/// The field validation of a built-in kind (see `builtin::validate`): 422 Invalid.
+fn validate_builtin(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    if rt.custom {
+        return Ok(());
+    }
+    let causes = builtin::validate(&rt.group, &rt.plural, obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let name = meta_str(obj, "name").unwrap_or("").to_string();
+    Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes))
+}
+
 /// Everything outside metadata and status, for generation and no-op decisions.
 fn spec_part(o: &Value) -> Value {
     let mut o = o.clone();
@@ -498,6 +511,7 @@ fn create_object(
     }
     prepare_create(rt, &mut obj)?;
     let warnings = validate_custom(rt, &mut obj, None, req)?;
+    validate_builtin(rt, &obj)?;
     normalise(&mut obj);
     if req.dry_run() {
         return Ok(Answer { code: 201, body: present(rt, &req.version, &obj), warnings });
@@ -747,6 +761,7 @@ fn finish_write(
         }
     }
     let warnings = validate_custom(rt, &mut new, Some(current), req)?;
+    validate_builtin(rt, &new)?;
     normalise(&mut new);
     if rt.generation && spec_part(&new) != spec_part(current) {
         let g = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
