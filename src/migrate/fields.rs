@@ -12,9 +12,8 @@ use kube::ResourceExt;
 
 use super::manifests::{self, AlbIngress, AlbPlan, Binding, ClassPlan, NlbPlan, Plan, ServicePort, DEFAULT_INGRESS_CLASS};
 use super::target::{self, Target};
-use super::{tls, Mapping, Migration, Verdict, ALB_PREFIX, NLB_PREFIX};
+use super::{alb, nlb, tls, Migration, Rows, Verdict};
 use crate::crd::{HealthCheckSpec, ListenerSpec, LoadBalancer, LoadBalancerClass, Protocol, Scheme};
-use crate::elb::{HealthTarget, TargetProtocol};
 
 /// What one LoadBalancer's translation reads.
 #[derive(Debug, Clone, Copy)]
@@ -28,33 +27,8 @@ pub struct Input<'a> {
     pub forced: Option<Target>,
 }
 
-/// The Classic ELB's health check when none is configured (AWS's default for a load balancer
-/// created through the API: TCP on the first listener's instance port, every 30 s, 5 s
-/// timeout, 10 healthy and 2 unhealthy).
-const CLASSIC_DEFAULT_CHECK: (i32, i32, i32, i32) = (30, 5, 10, 2);
-/// ELBv2's bound on stickiness durations (7 days).
-const MAX_STICKINESS_SECONDS: i64 = 604_800;
-/// The duration an ALB cookie gets when the Classic one lasted the browser session: the
-/// ALB's default (1 day); an ALB cookie always expires.
-const ALB_DEFAULT_COOKIE_SECONDS: i64 = 86_400;
 /// NLB TCP listener idle timeout bounds.
 const NLB_IDLE_RANGE: (i32, i32) = (60, 6000);
-
-struct Rows(Vec<Mapping>);
-
-impl Rows {
-    fn push(&mut self, field: impl Into<String>, target: impl Into<String>, verdict: Verdict) {
-        self.0.push(Mapping { field: field.into(), target: target.into(), verdict });
-    }
-}
-
-fn alb(key: &str) -> String {
-    format!("{ALB_PREFIX}{key}")
-}
-
-fn nlb(key: &str) -> String {
-    format!("{NLB_PREFIX}aws-load-balancer-{key}")
-}
 
 /// `k1=v1,k2=v2`, the LBC's stringMap.
 fn string_map<'a>(pairs: impl IntoIterator<Item = (&'a String, &'a String)>) -> String {
@@ -125,7 +99,8 @@ pub fn migrate(input: Input<'_>) -> Migration {
 
     // Region and account.
     let region = spec.region.clone().unwrap_or_else(|| "the operator's --region".into());
-    rows.push("region", format!("the LBC's region (--aws-region): {region}"), Verdict::Exact);
+    // The LBC runs in one region: the region is a requirement on it, not an annotation.
+    rows.push("region", format!("the LBC's --aws-region: {region}"), Verdict::Exact);
     if let Some(role) = &spec.role_arn {
         rows.push(
             "roleArn",
@@ -209,12 +184,14 @@ pub fn migrate(input: Input<'_>) -> Migration {
     if has_nlb {
         nlb_lb_attrs.push(("load_balancing.cross_zone.enabled".into(), cross_zone.to_string()));
     }
+    let cz_where = match (has_alb, has_nlb) {
+        (true, true) => "ALB target groups, NLB",
+        (true, false) => "ALB target groups",
+        _ => "NLB",
+    };
     rows.push(
         format!("attributes.crossZone{}", unset(attributes.cross_zone.is_some())),
-        sides(
-            &format!("target-group-attributes load_balancing.cross_zone.enabled={cross_zone}"),
-            &format!("aws-load-balancer-attributes load_balancing.cross_zone.enabled={cross_zone}"),
-        ),
+        format!("load_balancing.cross_zone.enabled={cross_zone} ({cz_where})"),
         Verdict::Exact,
     );
 
@@ -236,7 +213,8 @@ pub fn migrate(input: Input<'_>) -> Migration {
     );
 
     let idle = attributes.idle_timeout_seconds.unwrap_or(60);
-    let idle_field = format!("attributes.idleTimeoutSeconds{}", unset(attributes.idle_timeout_seconds.is_some()));
+    let idle_set = attributes.idle_timeout_seconds.is_some();
+    let idle_field = format!("attributes.idleTimeoutSeconds{}", unset(idle_set));
     if has_alb {
         alb_lb_attrs.push(("idle_timeout.timeout_seconds".into(), idle.to_string()));
         rows.push(idle_field.clone(), format!("Ingress load-balancer-attributes idle_timeout.timeout_seconds={idle}"), Verdict::Exact);
@@ -323,19 +301,26 @@ pub fn migrate(input: Input<'_>) -> Migration {
     }
     rows.push(
         "ownership tags (elb.operator.dev/cluster, resource, cluster-uid)",
-        sides("the LBC's elbv2.k8s.aws/cluster, ingress.k8s.aws/stack", "the LBC's elbv2.k8s.aws/cluster, service.k8s.aws/stack"),
+        "the LBC's own tags (elbv2.k8s.aws/cluster, ingress.k8s.aws/stack or service.k8s.aws/stack)",
         Verdict::Exact,
     );
 
     // Health check.
-    health_check(&input, &split, &mut rows, &mut alb_common, &mut nlb_ann);
+    super::health::health_check(input.lb, input.health_check, &split, &mut rows, &mut alb_common, &mut nlb_ann);
 
     // Backends.
     let backends = spec.backends.clone().unwrap_or_default();
     if let Some(selector) = &backends.pod_selector {
         let labels = selector.match_labels.clone().unwrap_or_default();
         let exprs = selector.match_expressions.as_ref().is_some_and(|e| !e.is_empty());
-        let service_names = sides(&manifests::alb_service(&name), &manifests::nlb_service(&name));
+        let mut services = Vec::new();
+        if has_alb {
+            services.push(manifests::alb_service(&name));
+        }
+        if has_nlb {
+            services.push(manifests::nlb_service(&name));
+        }
+        let service_names = format!("Service {}", services.join(", "));
         let verdict = if labels.is_empty() {
             Verdict::NotCarried(
                 "a Service selects by labels only, and this selector has matchExpressions only: select the pods by label".into(),
@@ -411,7 +396,7 @@ pub fn migrate(input: Input<'_>) -> Migration {
         }
         let mut tg = alb_tg_attrs.clone();
         if let Some(s) = &l.stickiness {
-            let (pairs, verdict) = alb_stickiness(s);
+            let (pairs, verdict) = super::stickiness::alb_stickiness(s);
             rows.push(format!("{field}.stickiness"), format!("Ingress {ing_name} target-group-attributes {}", attrs(&pairs)), verdict);
             tg.extend(pairs);
         }
@@ -421,7 +406,7 @@ pub fn migrate(input: Input<'_>) -> Migration {
         ann.insert(alb("load-balancer-attributes"), attrs(&lb_attrs));
         ingresses.push(AlbIngress { name: ing_name, annotations: ann, backend_port: l.instance_port });
         if !static_sources.is_empty() {
-            binding(&mut plan, &mut to_create, &manifests::alb_service(&name), l, spec_elb_name(lb), &static_sources);
+            binding(&mut plan, &mut to_create, (&manifests::alb_service(&name), l.instance_port), l, spec_elb_name(lb), &static_sources);
         }
     }
     for &i in &split.nlb {
@@ -484,16 +469,20 @@ pub fn migrate(input: Input<'_>) -> Migration {
                     NLB_IDLE_RANGE.0, NLB_IDLE_RANGE.1
                 ))
             };
-            rows.push(format!("{idle_field} ({})", l.port), format!("Service listener-attributes.TCP-{}", l.port), verdict);
+            rows.push(
+                format!("attributes.idleTimeoutSeconds[{}]{}", l.port, unset(idle_set)),
+                format!("Service listener-attributes.TCP-{}", l.port),
+                verdict,
+            );
         } else {
             rows.push(
-                format!("{idle_field} ({})", l.port),
+                format!("attributes.idleTimeoutSeconds[{}]{}", l.port, unset(idle_set)),
                 "-",
                 Verdict::Approximated(format!("an NLB TLS listener's idle timeout is fixed at 350 s (was {idle} s)")),
             );
         }
         if !static_sources.is_empty() {
-            binding(&mut plan, &mut to_create, &svc, l, spec_elb_name(lb), &static_sources);
+            binding(&mut plan, &mut to_create, (&svc, l.port), l, spec_elb_name(lb), &static_sources);
         }
     }
     if has_nlb {
@@ -555,7 +544,7 @@ pub fn migrate(input: Input<'_>) -> Migration {
             "backends.instanceIds / autoScalingGroups",
             "TargetGroupBinding per listener",
             Verdict::NotCarried(format!(
-                "the LBC registers only the cluster's endpoints: create the target groups listed below, register {} in them, and forward the listeners to them",
+                "the LBC registers only the cluster's endpoints: create the target groups listed below, register {} in them, and forward the listeners to them; the TargetGroupBinding (multiClusterTargetGroup) leaves those targets alone",
                 static_sources.join(", ")
             )),
         );
@@ -578,8 +567,10 @@ fn spec_elb_name(lb: &LoadBalancer) -> &str {
     lb.status.as_ref().and_then(|s| s.load_balancer_name.as_deref()).or(lb.spec.load_balancer_name.as_deref()).unwrap_or("")
 }
 
-/// A TargetGroupBinding for the listener's port, and what the user must create for it.
-fn binding(plan: &mut Plan, to_create: &mut Vec<String>, service: &str, l: &ListenerSpec, elb: &str, sources: &[String]) {
+/// A TargetGroupBinding for the listener's port (`service`: the Service and its port that
+/// stands for the listener's targets), and what the user must create for it.
+fn binding(plan: &mut Plan, to_create: &mut Vec<String>, service: (&str, i32), l: &ListenerSpec, elb: &str, sources: &[String]) {
+    let (service, service_port) = service;
     let base = if elb.is_empty() { plan.name.as_str() } else { elb };
     // Target group names: at most 32 characters.
     let suffix = format!("-{}", l.instance_port);
@@ -601,163 +592,14 @@ fn binding(plan: &mut Plan, to_create: &mut Vec<String>, service: &str, l: &List
         name: manifests::object_name(&plan.name, &format!("static-{}", l.instance_port)),
         target_group_name: tg,
         service: service.to_string(),
-        port: l.instance_port,
+        port: service_port,
     });
-}
-
-/// Classic cookie stickiness as ALB target group attributes.
-fn alb_stickiness(s: &crate::crd::Stickiness) -> (Vec<(String, String)>, Verdict) {
-    let mut pairs = vec![("stickiness.enabled".to_string(), "true".to_string())];
-    match (&s.cookie_name, s.expiration_seconds) {
-        (Some(cookie), _) => {
-            pairs.push(("stickiness.type".into(), "app_cookie".into()));
-            pairs.push(("stickiness.app_cookie.cookie_name".into(), cookie.clone()));
-            pairs.push(("stickiness.app_cookie.duration_seconds".into(), ALB_DEFAULT_COOKIE_SECONDS.to_string()));
-            // ALB reserves these prefixes for its own cookies.
-            if ["AWSALB", "AWSALBAPP", "AWSALBTG"].iter().any(|p| cookie.starts_with(p)) {
-                return (pairs, Verdict::NotCarried(format!("an ALB refuses an application cookie named {cookie} (AWSALB* is reserved)")));
-            }
-            (
-                pairs,
-                Verdict::Approximated(format!(
-                    "the ALB follows {cookie} through its own AWSALBAPP cookie, which lasts {ALB_DEFAULT_COOKIE_SECONDS} s; the Classic ELB followed the application cookie's own lifetime"
-                )),
-            )
-        }
-        (None, Some(secs)) => {
-            pairs.push(("stickiness.type".into(), "lb_cookie".into()));
-            let d = secs.min(MAX_STICKINESS_SECONDS);
-            pairs.push(("stickiness.lb_cookie.duration_seconds".into(), d.to_string()));
-            let verdict = if d == secs {
-                Verdict::Exact
-            } else {
-                Verdict::Approximated(format!("an ALB cookie lasts at most {MAX_STICKINESS_SECONDS} s (7 days): {secs} s became {d} s"))
-            };
-            (pairs, verdict)
-        }
-        (None, None) => {
-            pairs.push(("stickiness.type".into(), "lb_cookie".into()));
-            pairs.push(("stickiness.lb_cookie.duration_seconds".into(), ALB_DEFAULT_COOKIE_SECONDS.to_string()));
-            (
-                pairs,
-                Verdict::Approximated(format!(
-                    "the Classic cookie lasted the browser session; an ALB cookie always expires: {ALB_DEFAULT_COOKIE_SECONDS} s"
-                )),
-            )
-        }
-    }
-}
-
-/// The health check on both sides.
-fn health_check(
-    input: &Input<'_>,
-    split: &target::Split,
-    rows: &mut Rows,
-    alb_common: &mut BTreeMap<String, String>,
-    nlb_ann: &mut BTreeMap<String, String>,
-) {
-    let spec = &input.lb.spec;
-    let (target, interval, timeout, healthy, unhealthy, source) = match (&spec.health_check_ref, input.health_check) {
-        (Some(r), None) => {
-            rows.push(
-                "healthCheckRef",
-                "-",
-                Verdict::NotCarried(format!("HealthCheck {} does not exist: the LBC's default health check applies", r.name)),
-            );
-            return;
-        }
-        (Some(_), Some(hc)) => match HealthTarget::parse(&hc.target) {
-            Ok(t) => (t, hc.interval_seconds, hc.timeout_seconds, hc.healthy_threshold, hc.unhealthy_threshold, None),
-            Err(e) => {
-                rows.push("healthCheck.target", "-", Verdict::NotCarried(e.to_string()));
-                return;
-            }
-        },
-        (None, _) => {
-            let port = spec.listeners.first().map(|l| l.instance_port).unwrap_or(80) as u16;
-            let (i, t, h, u) = CLASSIC_DEFAULT_CHECK;
-            let t0 = HealthTarget { protocol: TargetProtocol::Tcp, port, path: None };
-            (t0, i, t, h, u, Some(format!("no HealthCheck: carried as AWS's Classic default (TCP:{port}, {i} s, {t} s, {h}/{u}), which the operator does not read back")))
-        }
-    };
-    let field = "healthCheck";
-    let note = |v: Verdict| match (&source, v) {
-        (Some(s), Verdict::Exact) => Verdict::Approximated(s.clone()),
-        (Some(s), Verdict::Approximated(h)) => Verdict::Approximated(format!("{s}; {h}")),
-        (_, v) => v,
-    };
-    if !split.alb.is_empty() {
-        let (proto, path, codes, verdict) = match target.protocol {
-            TargetProtocol::Http => ("HTTP", target.path.clone().unwrap_or("/".into()), "200", Verdict::Exact),
-            TargetProtocol::Https => ("HTTPS", target.path.clone().unwrap_or("/".into()), "200", Verdict::Exact),
-            p => (
-                "HTTP",
-                "/".to_string(),
-                "200-499",
-                Verdict::Approximated(format!(
-                    "an ALB checks HTTP or HTTPS only: {} becomes GET / with any answer below 500 counting as healthy",
-                    p.as_str()
-                )),
-            ),
-        };
-        alb_common.insert(alb("healthcheck-protocol"), proto.into());
-        alb_common.insert(alb("healthcheck-port"), target.port.to_string());
-        alb_common.insert(alb("healthcheck-path"), path.clone());
-        alb_common.insert(alb("success-codes"), codes.into());
-        alb_common.insert(alb("healthcheck-interval-seconds"), interval.to_string());
-        alb_common.insert(alb("healthcheck-timeout-seconds"), timeout.to_string());
-        alb_common.insert(alb("healthy-threshold-count"), healthy.to_string());
-        alb_common.insert(alb("unhealthy-threshold-count"), unhealthy.to_string());
-        rows.push(
-            format!("{field}.target"),
-            format!("Ingress healthcheck-protocol/port/path {proto}:{}{path}, success-codes {codes}", target.port),
-            note(verdict),
-        );
-        rows.push(
-            format!("{field}.interval/timeout/thresholds"),
-            format!("Ingress healthcheck-interval-seconds={interval}, -timeout-seconds={timeout}, healthy/unhealthy-threshold-count={healthy}/{unhealthy}"),
-            note(Verdict::Exact),
-        );
-    }
-    if !split.nlb.is_empty() {
-        let (proto, verdict) = match target.protocol {
-            TargetProtocol::Http => ("HTTP", Verdict::Exact),
-            TargetProtocol::Https => ("HTTPS", Verdict::Exact),
-            TargetProtocol::Tcp => ("TCP", Verdict::Exact),
-            TargetProtocol::Ssl => {
-                ("TCP", Verdict::Approximated("an NLB has no SSL health check: a TCP connect, without the TLS handshake".into()))
-            }
-        };
-        nlb_ann.insert(nlb("healthcheck-protocol"), proto.into());
-        nlb_ann.insert(nlb("healthcheck-port"), target.port.to_string());
-        if let Some(path) = &target.path {
-            nlb_ann.insert(nlb("healthcheck-path"), path.clone());
-            nlb_ann.insert(nlb("healthcheck-success-codes"), "200".into());
-        }
-        nlb_ann.insert(nlb("healthcheck-interval"), interval.to_string());
-        nlb_ann.insert(nlb("healthcheck-timeout"), timeout.to_string());
-        nlb_ann.insert(nlb("healthcheck-healthy-threshold"), healthy.to_string());
-        nlb_ann.insert(nlb("healthcheck-unhealthy-threshold"), unhealthy.to_string());
-        rows.push(
-            format!("{field}.target"),
-            format!(
-                "Service aws-load-balancer-healthcheck-protocol/port/path {proto}:{}{}",
-                target.port,
-                target.path.clone().unwrap_or_default()
-            ),
-            note(verdict),
-        );
-        rows.push(
-            format!("{field}.interval/timeout/thresholds"),
-            format!("Service aws-load-balancer-healthcheck-interval={interval}, -timeout={timeout}, -healthy/unhealthy-threshold={healthy}/{unhealthy}"),
-            note(Verdict::Exact),
-        );
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::Mapping;
 
     fn lb(yaml: &str) -> LoadBalancer {
         serde_yaml::from_str(yaml).expect("a LoadBalancer")
@@ -863,6 +705,8 @@ spec:
         let tgbs = objects(&m, "TargetGroupBinding");
         assert_eq!(tgbs.len(), 2);
         assert_eq!(tgbs[0]["spec"]["targetGroupName"], "edge-passthrough-8443");
+        let service_ports: Vec<&serde_json::Value> = svc[0]["spec"]["ports"].as_array().unwrap().iter().map(|p| &p["port"]).collect();
+        assert!(tgbs.iter().all(|b| service_ports.contains(&&b["spec"]["serviceRef"]["port"])), "a binding names a port of its Service");
         assert_eq!(m.to_create.len(), 2);
         assert!(m.to_create[0].contains("instance i-4f8cf126"), "{:?}", m.to_create);
     }
@@ -891,15 +735,5 @@ spec:
         assert_eq!(objects(&forced, "Ingress").len(), 1);
         let nlb = run(&mixed, None, Some(Target::Nlb));
         assert_eq!(row(&nlb, "listeners[80]").verdict.word(), "approximated", "HTTP becomes TCP");
-    }
-
-    #[test]
-    fn a_session_cookie_and_a_reserved_cookie_name_are_not_exact() {
-        let (_, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: None, expiration_seconds: None });
-        assert_eq!(v.word(), "approximated");
-        let (_, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: Some("AWSALBAPP-0".into()), expiration_seconds: None });
-        assert_eq!(v.word(), "not carried");
-        let (pairs, v) = alb_stickiness(&crate::crd::Stickiness { cookie_name: None, expiration_seconds: Some(10_000_000) });
-        assert!(v.how().contains("604800") && pairs.iter().any(|(k, val)| k == "stickiness.lb_cookie.duration_seconds" && val == "604800"));
     }
 }

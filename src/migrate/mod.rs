@@ -8,13 +8,15 @@
 //!
 //! Files, one concept each: [`target`] (ALB, NLB or both, listener by listener), [`tls`]
 //! (the Classic → ELBv2 security policy table), [`fields`] (the field-by-field mapping,
-//! pure), [`manifests`] (the objects), [`report`] (table, JSON, exit code, cutover plan),
+//! pure), `health` (the health check), [`stickiness`] (cookies → target group attributes), [`manifests`] (the objects), [`report`] (table, JSON, exit code, cutover plan),
 //! `cli` (the command: reads the cluster, writes the files).
 
 mod cli;
 pub mod fields;
+mod health;
 pub mod manifests;
 pub mod report;
+pub mod stickiness;
 pub mod target;
 pub mod tls;
 
@@ -104,4 +106,23 @@ impl Migration {
             "exact"
         }
     }
+}
+
+/// The report rows of one LoadBalancer, as they are decided.
+pub(crate) struct Rows(pub(crate) Vec<Mapping>);
+
+impl Rows {
+    pub(crate) fn push(&mut self, field: impl Into<String>, target: impl Into<String>, verdict: Verdict) {
+        self.0.push(Mapping { field: field.into(), target: target.into(), verdict });
+    }
+}
+
+/// An Ingress annotation of the LBC.
+pub(crate) fn alb(key: &str) -> String {
+    format!("{ALB_PREFIX}{key}")
+}
+
+/// A Service annotation of the LBC (`aws-load-balancer-<key>`).
+pub(crate) fn nlb(key: &str) -> String {
+    format!("{NLB_PREFIX}aws-load-balancer-{key}")
 }
