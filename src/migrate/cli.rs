@@ -123,17 +123,20 @@ pub async fn main(args: MigrateArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if args.cutover_plan {
-        for m in &report.load_balancers {
+    let text = if args.cutover_plan {
+        let plans = report.load_balancers.iter().map(|m| {
             let file = Path::new(&args.out_dir).join(report::file_name(m));
             let dns = dns_names.get(&report::file_name(m)).cloned().flatten();
-            println!("{}", report::cutover_plan(m, &file.display().to_string(), dns.as_deref()));
-        }
+            report::cutover_plan(m, &file.display().to_string(), dns.as_deref())
+        });
+        plans.collect::<Vec<_>>().join("\n")
     } else {
         match args.output {
-            OutputFormat::Table => print!("{}", report::table(&report)),
-            OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("the report serializes")),
+            OutputFormat::Table => report::table(&report),
+            OutputFormat::Json => serde_json::to_string_pretty(&report).expect("the report serializes") + "\n",
         }
-    }
+    };
+    // A reader that stops early (`| head`) is not an error of the migration.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     ExitCode::from(report.exit_code())
 }
