@@ -27,6 +27,9 @@ pub struct Input<'a> {
     pub forced: Option<Target>,
 }
 
+/// The tag the new load balancer gets with the `namespace/name` of the LoadBalancer it
+/// replaces.
+pub const MIGRATED_FROM_TAG: &str = "elb.operator.dev/migrated-from";
 /// NLB TCP listener idle timeout bounds.
 const NLB_IDLE_RANGE: (i32, i32) = (60, 6000);
 
@@ -289,19 +292,23 @@ pub fn migrate(input: Input<'_>) -> Migration {
                 Some(ClassPlan { params: class_name.clone(), ingress_class: format!("{class_name}-alb"), tags: class_tags.clone() });
         }
     }
-    if has_alb && !tags.is_empty() {
+    // The ownership markers: the LBC tags what it owns itself; the resource the load
+    // balancer replaces is recorded beside them, for the cutover and for audits.
+    let mut tags = tags;
+    tags.insert(MIGRATED_FROM_TAG.into(), format!("{namespace}/{name}"));
+    if has_alb {
         alb_common.insert(alb("tags"), string_map(&tags));
     }
     if has_nlb {
         let mut all = class_tags.clone();
         all.extend(tags.clone());
-        if !all.is_empty() {
-            nlb_ann.insert(nlb("additional-resource-tags"), string_map(&all));
-        }
+        nlb_ann.insert(nlb("additional-resource-tags"), string_map(&all));
     }
     rows.push(
         "ownership tags (elb.operator.dev/cluster, resource, cluster-uid)",
-        "the LBC's own tags (elbv2.k8s.aws/cluster, ingress.k8s.aws/stack or service.k8s.aws/stack)",
+        format!(
+            "the LBC's own (elbv2.k8s.aws/cluster, ingress.k8s.aws/stack or service.k8s.aws/stack) and {MIGRATED_FROM_TAG}={namespace}/{name}"
+        ),
         Verdict::Exact,
     );
 
@@ -360,7 +367,8 @@ pub fn migrate(input: Input<'_>) -> Migration {
     let mut nlb_ports = Vec::new();
     let mut tls_ports = Vec::new();
     let mut certs: Vec<String> = Vec::new();
-    let mut nlb_policies: Vec<(&'static str, Verdict)> = Vec::new();
+    // Each TLS listener's policy and its report row: an NLB Service takes one policy for all.
+    let mut nlb_policies: Vec<(&'static str, usize)> = Vec::new();
     let mut proxy_ports = Vec::new();
     let mut backend_tls = Vec::new();
     let ingress_class = plan.class.as_ref().map(|c| c.ingress_class.clone()).unwrap_or_else(|| DEFAULT_INGRESS_CLASS.into());
@@ -433,8 +441,8 @@ pub fn migrate(input: Input<'_>) -> Migration {
                 }
             }
             let (policy, verdict) = tls::elbv2_policy(l.ssl_policy.as_deref());
-            rows.push(format!("{field}.sslPolicy"), format!("Service aws-load-balancer-ssl-negotiation-policy={policy}"), verdict.clone());
-            nlb_policies.push((policy, verdict));
+            rows.push(format!("{field}.sslPolicy"), format!("Service aws-load-balancer-ssl-negotiation-policy={policy}"), verdict);
+            nlb_policies.push((policy, rows.0.len() - 1));
             backend_tls.push(instance_tls);
         } else if instance_tls {
             rows.push(
@@ -502,12 +510,13 @@ pub fn migrate(input: Input<'_>) -> Migration {
             }
             let first = nlb_policies[0].0;
             nlb_ann.insert(nlb("ssl-negotiation-policy"), first.into());
-            if nlb_policies.iter().any(|(p, _)| *p != first) {
-                rows.push(
-                    "listeners[].sslPolicy",
-                    format!("Service aws-load-balancer-ssl-negotiation-policy={first}"),
-                    Verdict::Approximated(format!("an NLB's TLS listeners share one policy: {first} for all")),
-                );
+            for (policy, row) in &nlb_policies {
+                if *policy != first {
+                    rows.0[*row].target = format!("Service aws-load-balancer-ssl-negotiation-policy={first}");
+                    rows.0[*row].verdict = Verdict::Approximated(format!(
+                        "an NLB's TLS listeners share one policy: {first}, the first one's, instead of {policy}"
+                    ));
+                }
             }
             if backend_tls.iter().any(|b| *b) {
                 nlb_ann.insert(nlb("backend-protocol"), "ssl".into());
@@ -650,6 +659,7 @@ spec:
         assert_eq!(a["alb.ingress.kubernetes.io/ssl-policy"], "ELBSecurityPolicy-TLS-1-2-2017-01");
         assert_eq!(a["alb.ingress.kubernetes.io/backend-protocol"], "HTTPS");
         assert_eq!(a["alb.ingress.kubernetes.io/scheme"], "internal");
+        assert_eq!(a["alb.ingress.kubernetes.io/tags"], "elb.operator.dev/migrated-from=web/api", "the resource it replaces");
         assert_eq!(a["alb.ingress.kubernetes.io/healthcheck-path"], "/ready");
         let tg = a["alb.ingress.kubernetes.io/target-group-attributes"].as_str().unwrap();
         assert!(
