@@ -109,7 +109,15 @@ fn meta(name: &str, namespace: Option<&str>, annotations: &BTreeMap<String, Stri
 fn service(plan: &Plan, name: &str, annotations: &BTreeMap<String, String>, ports: &[ServicePort], nlb: bool) -> Value {
     let ports: Vec<Value> =
         ports.iter().map(|p| json!({"name": p.name, "port": p.port, "targetPort": p.target_port, "protocol": "TCP"})).collect();
-    let mut spec = json!({"type": if nlb { "LoadBalancer" } else { "ClusterIP" }, "ports": ports});
+    // The LBC binds instance targets through a node port: a Service a TargetGroupBinding
+    // names must have them.
+    let bound = plan.bindings.iter().any(|b| b.service == name);
+    let kind = match (nlb, bound) {
+        (true, _) => "LoadBalancer",
+        (false, true) => "NodePort",
+        (false, false) => "ClusterIP",
+    };
+    let mut spec = json!({"type": kind, "ports": ports});
     if let Some(selector) = &plan.selector {
         spec["selector"] = json!(selector);
     }
@@ -208,6 +216,7 @@ mod tests {
         assert_eq!(kinds, ["Service", "Ingress", "Ingress", "TargetGroupBinding"]);
         assert_eq!(objects[0]["spec"]["ports"].as_array().unwrap().len(), 1, "one port per distinct instance port");
         assert_eq!(objects[0]["spec"]["selector"]["app"], "shop");
+        assert_eq!(objects[0]["spec"]["type"], "NodePort", "a binding's instance targets need node ports");
         assert_eq!(objects[1]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"]["number"], 8080);
         assert!(to_yaml(&objects).matches("---\n").count() == 3);
     }

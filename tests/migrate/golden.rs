@@ -129,6 +129,9 @@ fn every_reference_between_the_objects_resolves() {
                 "TargetGroupBinding" => {
                     let r = &o["spec"]["serviceRef"];
                     assert!(service_port(r["name"].as_str().unwrap(), &r["port"]), "{}: {o}", m.name);
+                    // Instance targets are bound through node ports (the LBC refuses a ClusterIP Service).
+                    let svc = m.manifests.iter().find(|s| s["kind"] == "Service" && s["metadata"]["name"] == r["name"]).unwrap();
+                    assert!(["NodePort", "LoadBalancer"].contains(&svc["spec"]["type"].as_str().unwrap()), "{}: {svc}", m.name);
                 }
                 "IngressClass" => {
                     let p = &o["spec"]["parameters"]["name"];
