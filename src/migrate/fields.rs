@@ -179,7 +179,7 @@ pub fn migrate(input: Input<'_>) -> Migration {
     let mut nlb_lb_attrs: Vec<(String, String)> = Vec::new();
     let mut nlb_tg_attrs: Vec<(String, String)> = Vec::new();
     let cross_zone = attributes.cross_zone.unwrap_or(false);
-    let unset = |set: bool| if set { "" } else { " (unset: the Classic default)" };
+    let unset = |set: bool| if set { "" } else { " (unset: Classic default)" };
     if has_alb {
         // An ALB balances across zones; a target group attribute turns it off.
         alb_tg_attrs.push(("load_balancing.cross_zone.enabled".into(), cross_zone.to_string()));
@@ -294,7 +294,6 @@ pub fn migrate(input: Input<'_>) -> Migration {
     }
     // The ownership markers: the LBC tags what it owns itself; the resource the load
     // balancer replaces is recorded beside them, for the cutover and for audits.
-    let mut tags = tags;
     tags.insert(MIGRATED_FROM_TAG.into(), format!("{namespace}/{name}"));
     if has_alb {
         alb_common.insert(alb("tags"), string_map(&tags));
@@ -305,7 +304,7 @@ pub fn migrate(input: Input<'_>) -> Migration {
         nlb_ann.insert(nlb("additional-resource-tags"), string_map(&all));
     }
     rows.push(
-        "ownership tags (elb.operator.dev/cluster, resource, cluster-uid)",
+        "ownership tags (elb.operator.dev/*)",
         format!(
             "the LBC's own (elbv2.k8s.aws/cluster, ingress.k8s.aws/stack or service.k8s.aws/stack) and {MIGRATED_FROM_TAG}={namespace}/{name}"
         ),

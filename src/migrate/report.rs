@@ -56,12 +56,7 @@ pub fn table(report: &Report) -> String {
             targets(m),
             m.target_reason
         ));
-        let rows: Vec<[String; 4]> = m
-            .fields
-            .iter()
-            .map(|f| [f.field.clone(), f.target.clone(), f.verdict.word().to_string(), f.verdict.how().to_string()])
-            .collect();
-        out.push_str(&columns(&["FIELD", "TARGET", "VERDICT", "HOW"], &rows));
+        out.push_str(&fields_table(m));
         if !m.to_create.is_empty() {
             out.push_str("Create in AWS before applying:\n");
             for c in &m.to_create {
@@ -85,21 +80,19 @@ pub fn table(report: &Report) -> String {
     out
 }
 
-/// Left-aligned columns, three spaces apart, as `kubectl get` prints them.
-fn columns<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+/// FIELD, VERDICT and TARGET in columns, three spaces apart as `kubectl get` prints them; the
+/// how or why of a field that is not exact on the line below it, under TARGET.
+fn fields_table(m: &Migration) -> String {
+    let width = |head: &str, cell: &dyn Fn(&super::Mapping) -> usize| m.fields.iter().map(cell).max().unwrap_or(0).max(head.len());
+    let field_w = width("FIELD", &|f| f.field.chars().count());
+    let verdict_w = width("VERDICT", &|f| f.verdict.word().len());
+    let line = |a: &str, b: &str, c: &str| format!("{}\n", format!("{a:<field_w$}   {b:<verdict_w$}   {c}").trim_end());
+    let mut out = line("FIELD", "VERDICT", "TARGET");
+    for f in &m.fields {
+        out.push_str(&line(&f.field, f.verdict.word(), &f.target));
+        if !f.verdict.how().is_empty() {
+            out.push_str(&line("", "", &format!("^ {}", f.verdict.how())));
         }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        format!("{}\n", padded.join("   ").trim_end())
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
 }
