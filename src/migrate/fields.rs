@@ -18,6 +18,7 @@ use crate::crd::{HealthCheckSpec, ListenerSpec, LoadBalancer, LoadBalancerClass,
 /// What one LoadBalancer's translation reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
+    /// The LoadBalancer to translate.
     pub lb: &'a LoadBalancer,
     /// The HealthCheck `spec.healthCheckRef` names, when it exists.
     pub health_check: Option<&'a HealthCheckSpec>,

@@ -17,29 +17,38 @@ pub const LBC_GROUP: &str = "elbv2.k8s.aws";
 /// Every object of one LoadBalancer's migration, before rendering.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Plan {
+    /// The LoadBalancer's namespace: the namespaced objects go there.
     pub namespace: String,
     /// The LoadBalancer's name: the objects are named after it.
     pub name: String,
     /// The pods' labels (`spec.backends.podSelector.matchLabels`); `None`: a Service without
     /// selector (no pods).
     pub selector: Option<BTreeMap<String, String>>,
+    /// The ALB side, when some listener goes to an ALB.
     pub alb: Option<AlbPlan>,
+    /// The NLB side, when some listener goes to an NLB.
     pub nlb: Option<NlbPlan>,
+    /// The class's tags, when an ALB needs an IngressClass of its own for them.
     pub class: Option<ClassPlan>,
+    /// Bindings of instance target groups the user creates.
     pub bindings: Vec<Binding>,
 }
 
 /// The ALB: one Ingress per listener, all in one IngressGroup (one ALB).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlbPlan {
+    /// The Ingresses' `ingressClassName`.
     pub ingress_class: String,
+    /// One per ALB listener.
     pub ingresses: Vec<AlbIngress>,
 }
 
 /// One ALB listener as an Ingress.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AlbIngress {
+    /// The Ingress's name.
     pub name: String,
+    /// Its LBC annotations.
     pub annotations: BTreeMap<String, String>,
     /// The port of the backend Service (the Classic instance port).
     pub backend_port: i32,
@@ -48,31 +57,42 @@ pub struct AlbIngress {
 /// The NLB: one Service of type LoadBalancer.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct NlbPlan {
+    /// The Service's LBC annotations.
     pub annotations: BTreeMap<String, String>,
+    /// One per NLB listener.
     pub ports: Vec<ServicePort>,
 }
 
 /// A Service port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServicePort {
+    /// The port's name (required with several ports).
     pub name: String,
+    /// The Service port (the NLB listener's port).
     pub port: i32,
+    /// The pods' port (the Classic instance port).
     pub target_port: i32,
 }
 
 /// A LoadBalancerClass's tags as an IngressClassParams (and the IngressClass naming it).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClassPlan {
+    /// The IngressClassParams's name (the LoadBalancerClass's).
     pub params: String,
+    /// The IngressClass naming it.
     pub ingress_class: String,
+    /// The class's tags.
     pub tags: BTreeMap<String, String>,
 }
 
 /// A TargetGroupBinding for instances the user registers in a target group of their own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Binding {
+    /// The TargetGroupBinding's name.
     pub name: String,
+    /// The target group the user creates.
     pub target_group_name: String,
+    /// The Service (and its port) that stands for the listener's targets.
     pub service: String,
     pub port: i32,
 }

@@ -70,6 +70,7 @@ pub struct Mapping {
     pub field: String,
     /// Where it went: an annotation, attribute or object, such as `Ingress my-lb-443`.
     pub target: String,
+    /// How well.
     #[serde(flatten)]
     pub verdict: Verdict,
 }
@@ -78,7 +79,9 @@ pub struct Mapping {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Migration {
+    /// The LoadBalancer's namespace.
     pub namespace: String,
+    /// The LoadBalancer's name.
     pub name: String,
     /// The Classic ELB's name.
     pub elb_name: String,
@@ -86,6 +89,7 @@ pub struct Migration {
     pub targets: Vec<Target>,
     /// Why these targets (the split of a mixed LoadBalancer is said here).
     pub target_reason: String,
+    /// One row per field, in the order they were decided.
     pub fields: Vec<Mapping>,
     /// What the user must create in AWS before the manifests work (target groups).
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -15,6 +15,7 @@ pub const EXIT_INEXACT: u8 = 3;
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// One translation per LoadBalancer, by namespace and name.
     pub load_balancers: Vec<Migration>,
     /// Where the manifests were written (one file per LoadBalancer).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -16,6 +16,7 @@ pub enum Target {
 }
 
 impl Target {
+    /// `alb` or `nlb`.
     pub fn as_str(self) -> &'static str {
         match self {
             Target::Alb => "alb",
