@@ -68,6 +68,24 @@ impl Req {
         self.q("dryRun").is_some()
     }
 
+    /// The apiserver accepts `dryRun=All` only (`ValidateDryRun`): any other value makes the
+    /// write's options invalid (`CreateOptions`, `UpdateOptions`, `PatchOptions`), 422.
+    fn check_dry_run(&self, options_kind: &str) -> ApiResult<()> {
+        match self.q("dryRun") {
+            None | Some("All") => Ok(()),
+            Some(other) => Err(ApiError::invalid(
+                "meta.k8s.io",
+                options_kind,
+                "",
+                &[(
+                    "FieldValueNotSupported".into(),
+                    "dryRun".into(),
+                    format!("Unsupported value: [\"{other}\"]: supported values: \"All\""),
+                )],
+            )),
+        }
+    }
+
     /// How to render answers, from the Accept header.
     pub fn render(&self) -> Render {
         if self.accept.contains("as=Table") {
@@ -417,6 +435,7 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
 
 /// POST.
 pub fn create(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("CreateOptions")?;
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let manager = manager_of(req, "unknown");
@@ -622,6 +641,7 @@ fn establish_crd(state: &mut State, crd: &Value) {
 
 /// PUT.
 pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("UpdateOptions")?;
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let name = req.name.clone().unwrap_or_default();
@@ -814,6 +834,7 @@ fn after_remove(state: &mut State, rt: &ResourceType, obj: &Value) {
 
 /// PATCH (merge, JSON, strategic, apply).
 pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("PatchOptions")?;
     let name = req.name.clone().unwrap_or_default();
     let sub = req.sub.clone().unwrap_or_default();
     let store = store_key(rt);

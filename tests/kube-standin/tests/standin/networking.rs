@@ -7,7 +7,7 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-use crate::common::{code, gadget, setup, Gadget};
+use crate::common::{code, gadget, raw, setup, Gadget};
 
 fn ingress(name: &str, path: serde_json::Value) -> Ingress {
     serde_json::from_value(json!({
@@ -68,6 +68,18 @@ async fn dry_run_creates_validate_answer_and_store_nothing() {
     .unwrap();
     svcs.create(&dry, &named).await.expect("named ports");
     assert_eq!(code(svcs.get("s").await), 404);
+
+    // dryRun takes `All` only, as the apiserver's ValidateDryRun.
+    let body = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "t"}, "spec": {"ports": [{"port": 80}]}});
+    let (status, answer) =
+        raw(&c, "POST", "/api/v1/namespaces/default/services?dryRun=Some", "application/json", "application/json", Some(body.clone()))
+            .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["message"].as_str().unwrap().contains("supported values: \"All\""), "{answer}");
+    let (status, _) =
+        raw(&c, "POST", "/api/v1/namespaces/default/services?dryRun=All", "application/json", "application/json", Some(body)).await;
+    assert_eq!(status, 200, "raw answers a success as 200");
+    assert_eq!(code(svcs.get("t").await), 404);
 
     // Custom resources: the CRD's schema is checked on a dry run too.
     let gadgets: Api<Gadget> = Api::namespaced(c, "default");
