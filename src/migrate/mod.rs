@@ -8,12 +8,13 @@
 //!
 //! Files, one concept each: [`target`] (ALB, NLB or both, listener by listener), [`tls`]
 //! (the Classic → ELBv2 security policy table), [`fields`] (the field-by-field mapping,
-//! pure), `health` (the health check), [`stickiness`] (cookies → target group attributes), [`manifests`] (the objects), [`report`] (table, JSON, exit code, cutover plan),
+//! pure), `health` (the health check), `listeners` (ports, TLS, stickiness, bindings), [`stickiness`] (cookies → target group attributes), [`manifests`] (the objects), [`report`] (table, JSON, exit code, cutover plan),
 //! `cli` (the command: reads the cluster, writes the files).
 
 mod cli;
 pub mod fields;
 mod health;
+mod listeners;
 pub mod manifests;
 pub mod report;
 pub mod stickiness;
@@ -119,6 +120,11 @@ impl Rows {
     pub(crate) fn push(&mut self, field: impl Into<String>, target: impl Into<String>, verdict: Verdict) {
         self.0.push(Mapping { field: field.into(), target: target.into(), verdict });
     }
+}
+
+/// Attributes as the LBC's `k=v,k=v` annotation value.
+pub(crate) fn attrs(pairs: &[(String, String)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 /// An Ingress annotation of the LBC.
