@@ -62,9 +62,21 @@ pub fn examples() -> Vec<Case> {
     let mut files: Vec<_> =
         std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     files.sort();
+    let tutorial = std::fs::read_to_string(dir.join("tutorial.yaml")).unwrap();
     let cases: Vec<Case> = files
         .iter()
-        .map(|p| from_yaml(&format!("example-{}", p.file_stem().unwrap().to_string_lossy()), &std::fs::read_to_string(p).unwrap(), None))
+        .map(|p| {
+            let name = format!("example-{}", p.file_stem().unwrap().to_string_lossy());
+            let mut case = from_yaml(&name, &std::fs::read_to_string(p).unwrap(), None);
+            // An example of a class alone (the default class) is shown on the tutorial's
+            // LoadBalancer, which it applies to.
+            if case.lbs.is_empty() {
+                let t = from_yaml(&name, &tutorial, None);
+                case.lbs = t.lbs;
+                case.health_checks = t.health_checks;
+            }
+            case
+        })
         .collect();
     assert!(cases.len() >= 6, "the examples are read: {}", cases.len());
     cases
