@@ -128,6 +128,18 @@ echo
 
 instance_b=$(k get loadbalancer my-lb -o jsonpath='{.status.instances[?(@.availabilityZone=="us-east-1b")].instanceId}')
 
+# The way off Classic ELB: the tutorial's LoadBalancer as AWS Load Balancer Controller
+# manifests, and the field-by-field report. Exit code 3: something is approximated (the
+# pods become IP targets), so it is not a failure here.
+migrate_report() {
+  local code=0
+  "$bin/elb-operator" migrate my-lb --out-dir "$work/migrate" > "$work/migrate.txt" || code=$?
+  cat "$work/migrate.txt"
+  [ "$code" = 3 ] || fail "migrate exited $code, expected 3 (approximated)"
+  grep -q 'my-lb (ELB my-lb) -> alb + nlb' "$work/migrate.txt" || fail "migrate did not split the tutorial's listeners"
+  grep -q 'kind: Ingress' "$work/migrate/default_my-lb.yaml" || fail "migrate wrote no Ingress"
+}
+
 if [ "$once" = 1 ]; then
   # The tour, walked and checked.
   step() { echo; echo "tour: \$ $*"; }
@@ -198,6 +210,8 @@ if [ "$once" = 1 ]; then
     || fail "resuming did not apply the change"
   step elb-operator plan --cluster-name demo
   "$bin/elb-operator" plan --cluster-name demo || fail "plan still finds changes after the resume (exit $?)"
+  step elb-operator migrate my-lb
+  migrate_report
 
   step kubectl delete loadbalancer my-lb
   k delete loadbalancer my-lb --timeout=60s
@@ -207,6 +221,10 @@ if [ "$once" = 1 ]; then
   echo "demo: the tour checks passed"
   exit 0
 fi
+
+echo "The way off Classic ELB: elb-operator migrate my-lb (manifests in $work/migrate)"
+migrate_report
+echo
 
 cat <<MSG
 Everything keeps running. In another shell, try the tour:
@@ -239,6 +257,8 @@ Everything keeps running. In another shell, try the tour:
       exit 2 when something would change); paused ones show what resuming would do
   kubectl annotate loadbalancer my-lb elb.operator.dev/paused-
       resumes with one sync
+  $bin/elb-operator migrate my-lb --cutover-plan --out-dir $work/migrate
+      the steps from this Classic ELB to the AWS Load Balancer Controller's ALB and NLB
   kubectl delete loadbalancer my-lb
   scripts/demo-aws elbs
       the finalizer deletes the ELB first (deletionPolicy: Delete), then the resource goes

@@ -1,5 +1,5 @@
-//! The command line: `elb-operator run`, `elb-operator crdgen`, `elb-operator orphans` and
-//! the hidden `elb-operator rbac-requirements`.
+//! The command line: `elb-operator run`, `elb-operator crdgen`, `elb-operator orphans`,
+//! `elb-operator migrate` and the hidden `elb-operator rbac-requirements`.
 //!
 //! Every flag that configures the operator can also be set through the `ELB_OPERATOR_*`
 //! environment variable named in its help, so a Deployment can configure the operator with
@@ -31,6 +31,11 @@ pub enum Command {
     /// change with each call, delete, conflict, refusal), with read-only AWS calls. Exit code
     /// 0: nothing would change; 2: something would; 1: an error.
     Plan(Box<PlanArgs>),
+    /// Translate LoadBalancers (and their HealthChecks) into the manifests of the AWS Load
+    /// Balancer Controller (ALB Ingress, NLB Service, TargetGroupBinding), write them, and
+    /// report each field as exact, approximated or not carried. Exit code 0: all exact; 3:
+    /// something approximated or not carried; 1: an error. Runs with your kubeconfig.
+    Migrate(Box<MigrateArgs>),
     /// Print, as JSON, every Kubernetes API call the operator makes (what the Helm chart's
     /// RBAC rules must allow). Used by the chart tests.
     #[command(hide = true)]
@@ -240,6 +245,45 @@ pub struct PlanArgs {
     /// Endpoint, timeouts, retries and rate limits of the ELB client (the `--elb-*` flags).
     #[command(flatten, next_help_heading = "ELB client")]
     pub elb: crate::elb::ElbArgs,
+}
+
+/// The ELBv2 load balancer `elb-operator migrate --target` forces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MigrateTarget {
+    /// An Application Load Balancer (Ingress): TCP and SSL listeners are not carried.
+    Alb,
+    /// A Network Load Balancer (Service): HTTP becomes TCP, HTTPS becomes TLS.
+    Nlb,
+}
+
+/// Flags of `elb-operator migrate`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MigrateArgs {
+    /// One LoadBalancer's name (in --namespace, else the kube context's namespace). Without
+    /// it: every LoadBalancer of --namespace, or of all namespaces.
+    pub name: Option<String>,
+
+    /// Only LoadBalancers of this namespace.
+    #[arg(long, short = 'n')]
+    pub namespace: Option<String>,
+
+    /// Force the load balancer type instead of choosing by listener protocol (HTTP/HTTPS:
+    /// ALB, TCP/SSL: NLB, a mix: both).
+    #[arg(long, value_enum)]
+    pub target: Option<MigrateTarget>,
+
+    /// Output format of the report.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+
+    /// Directory the manifests are written to, one `<namespace>_<name>.yaml` per LoadBalancer.
+    #[arg(long, default_value = "elb-migrate")]
+    pub out_dir: std::path::PathBuf,
+
+    /// Print the cutover steps (apply, run side by side, move DNS, delete the LoadBalancer)
+    /// with the real names instead of the report.
+    #[arg(long)]
+    pub cutover_plan: bool,
 }
 
 impl RunArgs {
@@ -459,6 +503,22 @@ mod tests {
         assert_eq!((a.output, a.delete, a.yes, a.namespace.as_deref()), (OutputFormat::Json, true, true, Some("web")));
         assert_eq!(a.elb.endpoint.as_deref(), Some("http://127.0.0.1:1"));
         assert!(Cli::try_parse_from(["elb-operator", "orphans", "-o", "yaml", "--cluster-name", "c"]).is_err());
+    }
+
+    #[test]
+    fn migrate_flags() {
+        let parse = |args: &[&str]| match Cli::try_parse_from(["elb-operator", "migrate"].iter().chain(args)) {
+            Ok(Cli { command: Command::Migrate(a) }) => Ok(*a),
+            Ok(other) => panic!("expected migrate, got {other:?}"),
+            Err(e) => Err(e),
+        };
+        let a = parse(&[]).unwrap();
+        assert_eq!((a.name, a.namespace, a.target, a.output, a.cutover_plan), (None, None, None, OutputFormat::Table, false));
+        assert_eq!(a.out_dir, std::path::PathBuf::from("elb-migrate"));
+        let a = parse(&["my-lb", "-n", "web", "--target", "nlb", "-o", "json", "--out-dir", "/tmp/x", "--cutover-plan"]).unwrap();
+        assert_eq!((a.name.as_deref(), a.namespace.as_deref(), a.target), (Some("my-lb"), Some("web"), Some(MigrateTarget::Nlb)));
+        assert!(a.cutover_plan && a.output == OutputFormat::Json);
+        assert!(parse(&["--target", "clb"]).is_err());
     }
 
     #[test]

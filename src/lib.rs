@@ -14,6 +14,8 @@
 //!   decision, and the EC2 calls it needs).
 //! - [`orphans`]: ELBs tagged for this cluster that no LoadBalancer claims (pure
 //!   classification, and the `elb-operator orphans` report).
+//! - [`migrate`]: the way off Classic ELB: LoadBalancers → the AWS Load Balancer
+//!   Controller's manifests, with a field-by-field report (`elb-operator migrate`).
 //! - [`naming`]: the deterministic ELB name derived from namespace/name.
 //! - [`tenancy`]: what a LoadBalancer may reach in AWS, from its LoadBalancerClass (pure:
 //!   the class, the namespace, roles, regions, schemes, adoption, tags, required resource tags).
@@ -35,6 +37,7 @@ pub mod ec2;
 pub mod elb;
 pub mod http;
 pub mod leader;
+pub mod migrate;
 pub mod naming;
 pub mod operator;
 pub mod orphans;

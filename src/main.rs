@@ -9,6 +9,7 @@ async fn main() -> std::process::ExitCode {
         Command::Crdgen => print!("{}", elb_operator::crd::crdgen_yaml()),
         Command::Orphans(args) => return elb_operator::orphans::main(*args).await,
         Command::Plan(args) => return elb_operator::preview::main(*args).await,
+        Command::Migrate(args) => return elb_operator::migrate::main(*args).await,
         Command::RbacRequirements => {
             let calls = elb_operator::rbac::kube_api_calls();
             println!("{}", serde_json::to_string_pretty(&calls).expect("API calls serialize"));

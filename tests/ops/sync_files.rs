@@ -242,7 +242,7 @@ const LAYERS: &[&[&str]] = &[
     &["aws", "naming", "rbac"],
     &["elb", "ec2", "autoscaling", "telemetry", "crd"],
     &["tenancy", "reachability", "sync", "leader", "cli"],
-    &["http", "orphans"],
+    &["http", "orphans", "migrate"],
     &["controller"],
     &["operator", "preview"],
 ];

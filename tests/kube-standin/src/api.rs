@@ -68,6 +68,24 @@ impl Req {
         self.q("dryRun").is_some()
     }
 
+    /// The apiserver accepts `dryRun=All` only (`ValidateDryRun`): any other value makes the
+    /// write's options invalid (`CreateOptions`, `UpdateOptions`, `PatchOptions`), 422.
+    fn check_dry_run(&self, options_kind: &str) -> ApiResult<()> {
+        match self.q("dryRun") {
+            None | Some("All") => Ok(()),
+            Some(other) => Err(ApiError::invalid(
+                "meta.k8s.io",
+                options_kind,
+                "",
+                &[(
+                    "FieldValueNotSupported".into(),
+                    "dryRun".into(),
+                    format!("Unsupported value: [\"{other}\"]: supported values: \"All\""),
+                )],
+            )),
+        }
+    }
+
     /// How to render answers, from the Accept header.
     pub fn render(&self) -> Render {
         if self.accept.contains("as=Table") {
@@ -257,6 +275,19 @@ fn validate_custom(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, req:
     validation::validate(schema, obj, old, &opts).map_err(|c| invalid_from_causes(rt, &req.version, &name, c))
 }
 
+/// The field validation of a built-in kind (see `builtin::validate`): 422 Invalid.
+fn validate_builtin(rt: &ResourceType, obj: &Value) -> ApiResult<()> {
+    if rt.custom {
+        return Ok(());
+    }
+    let causes = builtin::validate(&rt.group, &rt.plural, obj);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    let name = meta_str(obj, "name").unwrap_or("").to_string();
+    Err(ApiError::invalid(&rt.group, &rt.kind, &name, &causes))
+}
+
 /// Everything outside metadata and status, for generation and no-op decisions.
 fn spec_part(o: &Value) -> Value {
     let mut o = o.clone();
@@ -404,6 +435,7 @@ pub fn list(state: &State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
 
 /// POST.
 pub fn create(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("CreateOptions")?;
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let manager = manager_of(req, "unknown");
@@ -498,6 +530,7 @@ fn create_object(
     }
     prepare_create(rt, &mut obj)?;
     let warnings = validate_custom(rt, &mut obj, None, req)?;
+    validate_builtin(rt, &obj)?;
     normalise(&mut obj);
     if req.dry_run() {
         return Ok(Answer { code: 201, body: present(rt, &req.version, &obj), warnings });
@@ -608,6 +641,7 @@ fn establish_crd(state: &mut State, crd: &Value) {
 
 /// PUT.
 pub fn update(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("UpdateOptions")?;
     let (body, warnings) = decode_builtin(rt, req, parse_object(&req.body)?)?;
     let body = ingest(rt, body);
     let name = req.name.clone().unwrap_or_default();
@@ -747,6 +781,7 @@ fn finish_write(
         }
     }
     let warnings = validate_custom(rt, &mut new, Some(current), req)?;
+    validate_builtin(rt, &new)?;
     normalise(&mut new);
     if rt.generation && spec_part(&new) != spec_part(current) {
         let g = current.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
@@ -799,6 +834,7 @@ fn after_remove(state: &mut State, rt: &ResourceType, obj: &Value) {
 
 /// PATCH (merge, JSON, strategic, apply).
 pub fn patch(state: &mut State, rt: &ResourceType, req: &Req) -> ApiResult<Answer> {
+    req.check_dry_run("PatchOptions")?;
     let name = req.name.clone().unwrap_or_default();
     let sub = req.sub.clone().unwrap_or_default();
     let store = store_key(rt);

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Namespace, Node, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event as EventsEvent;
+use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 
 fn roundtrip<T: DeserializeOwned + Serialize>(v: &Value) -> Result<Value, String> {
@@ -30,6 +31,8 @@ fn typed(group: &str, plural: &str, body: &Value) -> Option<Result<Value, String
         ("", "services") => roundtrip::<Service>(body),
         ("events.k8s.io", "events") => roundtrip::<EventsEvent>(body),
         ("coordination.k8s.io", "leases") => roundtrip::<Lease>(body),
+        ("networking.k8s.io", "ingresses") => roundtrip::<Ingress>(body),
+        ("networking.k8s.io", "ingressclasses") => roundtrip::<IngressClass>(body),
         ("apiextensions.k8s.io", "customresourcedefinitions") => roundtrip::<CustomResourceDefinition>(body),
         _ => return None,
     })
@@ -89,6 +92,130 @@ pub fn decode(group: &str, plural: &str, body: &Value) -> Decoded {
             let pruned = prune(body, &t, "", &mut unknown);
             Decoded::Ok(pruned, unknown)
         }
+    }
+}
+
+/// One field error: (reason, field path, message), as `ApiError::invalid` takes them.
+pub type Cause = (String, String, String);
+
+fn cause(reason: &str, field: String, message: String) -> Cause {
+    (reason.to_string(), field, message)
+}
+
+/// The apiserver's validation of the built-in kinds' fields that tests write and a typed
+/// decode does not catch (`pkg/apis/networking/validation`, `pkg/apis/core/validation`):
+/// Ingress paths and backends, IngressClass controller and parameters, Service port names.
+/// Empty: valid (or a kind not checked here).
+pub fn validate(group: &str, plural: &str, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    match (group, plural) {
+        ("networking.k8s.io", "ingresses") => {
+            let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
+            let has_rules = spec.get("rules").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+            if spec.get("defaultBackend").is_none() && !has_rules {
+                causes.push(cause(
+                    "FieldValueInvalid",
+                    "spec".into(),
+                    "Invalid value: \"\": either `defaultBackend` or `rules` must be specified".into(),
+                ));
+            }
+            if let Some(b) = spec.get("defaultBackend") {
+                backend(b, "spec.defaultBackend", &mut causes);
+            }
+            for (i, rule) in spec.get("rules").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let paths = rule.pointer("/http/paths").and_then(Value::as_array);
+                if rule.get("http").is_some() && paths.is_none_or(|p| p.is_empty()) {
+                    causes.push(cause("FieldValueRequired", format!("spec.rules[{i}].http.paths"), "Required value".into()));
+                }
+                for (j, p) in paths.into_iter().flatten().enumerate() {
+                    let at = format!("spec.rules[{i}].http.paths[{j}]");
+                    let path = p.get("path").and_then(Value::as_str).unwrap_or("");
+                    match p.get("pathType").and_then(Value::as_str) {
+                        None => causes.push(cause(
+                            "FieldValueRequired",
+                            format!("{at}.pathType"),
+                            "Required value: pathType must be specified".into(),
+                        )),
+                        Some("Exact" | "Prefix") if !path.starts_with('/') => causes.push(cause(
+                            "FieldValueInvalid",
+                            format!("{at}.path"),
+                            format!("Invalid value: \"{path}\": must be an absolute path"),
+                        )),
+                        Some("Exact" | "Prefix" | "ImplementationSpecific") => {}
+                        Some(other) => causes.push(cause(
+                            "FieldValueNotSupported",
+                            format!("{at}.pathType"),
+                            format!("Unsupported value: \"{other}\": supported values: \"Exact\", \"ImplementationSpecific\", \"Prefix\""),
+                        )),
+                    }
+                    match p.get("backend") {
+                        Some(b) => backend(b, &format!("{at}.backend"), &mut causes),
+                        None => causes.push(cause("FieldValueRequired", format!("{at}.backend"), "Required value".into())),
+                    }
+                }
+            }
+        }
+        ("networking.k8s.io", "ingressclasses") => {
+            if obj.pointer("/spec/controller").and_then(Value::as_str).is_none_or(str::is_empty) {
+                causes.push(cause("FieldValueRequired", "spec.controller".into(), "Required value".into()));
+            }
+            if let Some(p) = obj.pointer("/spec/parameters") {
+                for f in ["kind", "name"] {
+                    if p.get(f).and_then(Value::as_str).is_none_or(str::is_empty) {
+                        causes.push(cause(
+                            "FieldValueRequired",
+                            format!("spec.parameters.{f}"),
+                            format!("Required value: {f} is required"),
+                        ));
+                    }
+                }
+            }
+        }
+        ("", "services") => {
+            let ports = obj.pointer("/spec/ports").and_then(Value::as_array).cloned().unwrap_or_default();
+            let mut names = Vec::new();
+            for (i, p) in ports.iter().enumerate() {
+                let name = p.get("name").and_then(Value::as_str).unwrap_or("");
+                if ports.len() > 1 && name.is_empty() {
+                    causes.push(cause("FieldValueRequired", format!("spec.ports[{i}].name"), "Required value".into()));
+                } else if !name.is_empty() && names.contains(&name) {
+                    causes.push(cause("FieldValueDuplicate", format!("spec.ports[{i}].name"), format!("Duplicate value: \"{name}\"")));
+                }
+                names.push(name);
+            }
+        }
+        _ => {}
+    }
+    causes
+}
+
+/// An IngressBackend: a service (with a port name or number) or a resource, not both.
+fn backend(b: &Value, at: &str, causes: &mut Vec<Cause>) {
+    match (b.get("service"), b.get("resource")) {
+        (Some(_), Some(_)) => {
+            causes.push(cause("FieldValueInvalid", at.into(), "Invalid value: \"\": cannot set both resource and service backends".into()))
+        }
+        (None, None) => {
+            causes.push(cause("FieldValueInvalid", at.into(), "Invalid value: \"\": resource or service backend is required".into()))
+        }
+        (Some(s), None) => {
+            let port = s.get("port").cloned().unwrap_or(Value::Null);
+            let (name, number) = (port.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()), port.get("number"));
+            match (name, number) {
+                (Some(_), Some(_)) => causes.push(cause(
+                    "FieldValueInvalid",
+                    format!("{at}.service.port"),
+                    "Invalid value: \"\": cannot set both port name & port number".into(),
+                )),
+                (None, None) => causes.push(cause(
+                    "FieldValueInvalid",
+                    format!("{at}.service.port"),
+                    "Invalid value: \"\": port name or number is required".into(),
+                )),
+                _ => {}
+            }
+        }
+        (None, Some(_)) => {}
     }
 }
 

@@ -88,6 +88,7 @@ fn builtins() -> &'static Builtins {
         use k8s_openapi::api::coordination::v1::Lease;
         use k8s_openapi::api::core::v1::{ConfigMap, Event as CoreEvent, Namespace, Node, Pod, Secret, Service, ServiceAccount};
         use k8s_openapi::api::events::v1::Event as EventsEvent;
+        use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
         use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
         use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 
@@ -108,6 +109,8 @@ fn builtins() -> &'static Builtins {
         add(&mut gen, "", "services", Service::schema_name(), |g| drop(g.subschema_for::<Service>()));
         add(&mut gen, "events.k8s.io", "events", EventsEvent::schema_name(), |g| drop(g.subschema_for::<EventsEvent>()));
         add(&mut gen, "coordination.k8s.io", "leases", Lease::schema_name(), |g| drop(g.subschema_for::<Lease>()));
+        add(&mut gen, "networking.k8s.io", "ingresses", Ingress::schema_name(), |g| drop(g.subschema_for::<Ingress>()));
+        add(&mut gen, "networking.k8s.io", "ingressclasses", IngressClass::schema_name(), |g| drop(g.subschema_for::<IngressClass>()));
         add(&mut gen, "apiextensions.k8s.io", "customresourcedefinitions", CustomResourceDefinition::schema_name(), |g| {
             drop(g.subschema_for::<CustomResourceDefinition>())
         });

@@ -194,6 +194,8 @@ pub fn builtins() -> Vec<ResourceType> {
         builtin("", "services", "service", "Service", true, &["svc"], &["all"], true, true),
         builtin("events.k8s.io", "events", "event", "Event", true, &["ev"], &[], false, false),
         builtin("coordination.k8s.io", "leases", "lease", "Lease", true, &[], &[], false, false),
+        builtin("networking.k8s.io", "ingresses", "ingress", "Ingress", true, &["ing"], &[], true, true),
+        builtin("networking.k8s.io", "ingressclasses", "ingressclass", "IngressClass", false, &[], &[], false, true),
         builtin(
             "apiextensions.k8s.io",
             "customresourcedefinitions",

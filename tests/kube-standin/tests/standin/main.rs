@@ -7,6 +7,7 @@ mod client;
 mod common;
 mod faults;
 mod kubectl;
+mod networking;
 mod openapi;
 mod requests;
 mod runtime;
