@@ -132,8 +132,10 @@ fn the_elb_client_flags_reach_the_elb_client() {
 
 /// The flags of one command line's action: what to do now, not how the operator is
 /// configured, so they have no environment variable (an `--yes` in the environment would
-/// confirm every deletion).
-const ACTION_FLAGS: &[&str] = &["--help", "--version", "--namespace", "--output", "--delete", "--yes"];
+/// confirm every deletion). `migrate`'s choices (which target, where the manifests go, the
+/// cutover steps instead of the report) are of one translation, like `--output`.
+const ACTION_FLAGS: &[&str] =
+    &["--help", "--version", "--namespace", "--output", "--delete", "--yes", "--target", "--out-dir", "--cutover-plan"];
 
 /// `(flag, its [env: ...] variable)` of every option in a `--help` text.
 fn flags_and_variables(help: &str) -> Vec<(String, Option<String>)> {

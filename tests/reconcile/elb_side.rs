@@ -636,3 +636,30 @@ async fn the_cluster_uid_tag_is_written_on_create_and_added_on_the_next_sync() {
     assert!(matches!(execute::delete(&c, name, &twin, true).await.unwrap(), Deleted::Foreign { .. }));
     execute::delete(&c, name, &owner_uid, false).await.unwrap();
 }
+
+/// The name checks of a scope's creates share one listing; a name this process created
+/// after that listing counts as taken (a sync that failed after its create must not create
+/// it again); a create that may have been applied waits for a listing taken after it.
+#[tokio::test]
+async fn name_checks_share_one_listing() {
+    use elb_operator::sync::names::NameCheck;
+    use tokio::time::Instant;
+
+    let c = client();
+    let names = NameCheck::default();
+    c.create_load_balancer(&CreateLoadBalancerInput::http("nc-existing", "us-east-1a", 8080)).await.unwrap();
+    assert!(names.exists(&c, "nc-existing").await.unwrap());
+    assert!(!names.exists(&c, "nc-absent-1").await.unwrap());
+    assert!(names.exists(&c, "NC-EXISTING").await.unwrap(), "ELB names are case-insensitive");
+    assert_eq!(names.listings(), 1, "one listing answers every name");
+
+    let sent = Instant::now();
+    c.create_load_balancer(&CreateLoadBalancerInput::http("nc-new", "us-east-1a", 8080)).await.unwrap();
+    names.created("nc-new", sent);
+    assert!(names.exists(&c, "nc-new").await.unwrap(), "created after the listing, and known");
+    assert_eq!(names.listings(), 1);
+
+    names.create_uncertain("nc-maybe", Instant::now());
+    assert!(!names.exists(&c, "nc-maybe").await.unwrap(), "not applied after all");
+    assert_eq!(names.listings(), 2, "an uncertain create waits for a listing taken after it");
+}
