@@ -508,7 +508,20 @@ async fn bare_sequence(moto: &Moto, n: usize, concurrency: usize, deadline: Dead
             let (client, done) = (client.clone(), done.clone());
             async move {
                 for action in plan::plan(&d, None, None).expect("plan") {
-                    execute::apply(&client, &d.name, &action).await.expect("bare call");
+                    // moto sometimes fails a create with an HTML 500 under load; the client does
+                    // not resend a create that may have been applied, so neither does this: it
+                    // looks for the ELB first (counted, like every call).
+                    for attempt in 1..=3 {
+                        match execute::apply(&client, &d.name, &action).await {
+                            Ok(()) => break,
+                            Err(e) if e.maybe_applied() && attempt < 3 => {
+                                if execute::describe(&client, &d.name).await.ok().flatten().is_some() {
+                                    break;
+                                }
+                            }
+                            Err(e) => panic!("bare call: {e:?}"),
+                        }
+                    }
                 }
                 client.describe_instance_health(&d.name, &[]).await.expect("health");
                 done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
