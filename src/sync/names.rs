@@ -7,6 +7,9 @@
 //! a name about to be created. So the creates of a scope share one paginated listing of
 //! every ELB (400 a page): a listing that started at most [`MAX_AGE`] ago answers for any
 //! name, and a wave of creates costs ⌈ELBs/400⌉ calls every [`MAX_AGE`] whatever its size.
+//! In a region of many ELBs a listing takes long (25 pages at 10,000, seconds on a busy
+//! API): a listing stays usable for [`AGE_PER_LISTING_TIME`] times what it took, so that
+//! listings never take more than about a tenth of the scope's calls.
 //!
 //! A create that failed in a way that may have come after AWS applied it (a timeout, a
 //! dropped connection, a 5xx) is remembered: the next check of that name waits for a
@@ -27,11 +30,24 @@ use crate::elb::ElbApi;
 /// (`DuplicateLoadBalancerName`) unless its configuration is identical.
 pub const MAX_AGE: Duration = Duration::from_secs(10);
 
+/// A listing that took `t` is usable for up to this many times `t`, when that is longer
+/// than [`MAX_AGE`].
+pub const AGE_PER_LISTING_TIME: u32 = 10;
+
 /// One listing: the lower-case names of every ELB of the scope, from when it started.
 #[derive(Debug)]
 struct Listing {
     started: Instant,
+    /// How long it took.
+    took: Duration,
     names: HashSet<String>,
+}
+
+impl Listing {
+    /// How long it answers for.
+    fn usable_for(&self) -> Duration {
+        MAX_AGE.max(self.took * AGE_PER_LISTING_TIME)
+    }
 }
 
 /// The name checks of one scope (account and region).
@@ -66,10 +82,10 @@ impl NameCheck {
         let asked = Instant::now();
         let not_before = self.uncertain.lock().unwrap().get(&key).copied();
         let age = |l: &Listing| asked.saturating_duration_since(l.started);
-        let usable = |l: &Listing| age(l) <= MAX_AGE && not_before.is_none_or(|sent| l.started >= sent);
+        let usable = |l: &Listing| age(l) <= l.usable_for() && not_before.is_none_or(|sent| l.started >= sent);
         let last = self.latest.lock().unwrap().clone();
         let listing = match last {
-            Some(l) if usable(&l) && age(&l) <= MAX_AGE / 2 => l,
+            Some(l) if usable(&l) && age(&l) <= l.usable_for() / 2 => l,
             Some(l) if usable(&l) => match self.refreshing.try_lock() {
                 Ok(_refreshing) => self.list(elb).await?,
                 // Another check is taking the next one.
@@ -97,7 +113,8 @@ impl NameCheck {
         let started = Instant::now();
         let all = elb.describe_load_balancers(&[]).await?;
         self.listings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let listing = Arc::new(Listing { started, names: all.into_iter().map(|d| d.name.to_ascii_lowercase()).collect() });
+        let names = all.into_iter().map(|d| d.name.to_ascii_lowercase()).collect();
+        let listing = Arc::new(Listing { started, took: started.elapsed(), names });
         self.keep(listing.clone());
         Ok(listing)
     }
@@ -127,10 +144,10 @@ impl NameCheck {
         self.created.lock().unwrap().insert(key, sent);
     }
 
-    /// Records a listing taken elsewhere (an inventory pass), started at `started`, unless
-    /// a newer one is kept.
-    pub fn saw<'a>(&self, started: Instant, names: impl IntoIterator<Item = &'a str>) {
-        self.keep(Arc::new(Listing { started, names: names.into_iter().map(str::to_ascii_lowercase).collect() }));
+    /// Records a listing taken elsewhere (an inventory pass), started at `started` and
+    /// taking `took`, unless a newer one is kept.
+    pub fn saw<'a>(&self, started: Instant, took: Duration, names: impl IntoIterator<Item = &'a str>) {
+        self.keep(Arc::new(Listing { started, took, names: names.into_iter().map(str::to_ascii_lowercase).collect() }));
     }
 
     /// Listings this check took.

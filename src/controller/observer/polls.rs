@@ -1,6 +1,6 @@
 //! The health polls of a scope: started when due, most urgent first, while the describe
 //! budget has a token that no change or resync waits for. While changes are in progress,
-//! stable LoadBalancers' polls wait (up to [`DEFER_UP_TO`] intervals).
+//! stable LoadBalancers' polls wait (until their observation is [`DEFER_UP_TO`] old).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,9 +22,10 @@ pub(super) const IN_FLIGHT: usize = 4;
 /// A failed poll is retried after this long.
 const RETRY: Duration = Duration::from_secs(10);
 /// While changes of the scope are in progress (a wave of creates), the poll of a stable
-/// LoadBalancer waits, until its last observation is this many poll intervals old: the
-/// calls go to the changes, and no observation grows older than this bound.
-const DEFER_UP_TO: u32 = 4;
+/// LoadBalancer waits, until its last observation is this old: the calls go to the changes
+/// (with the budget lifted, nothing else keeps 10,000 stable polls from taking the API's
+/// time from creates), and no observation grows older than this bound.
+const DEFER_UP_TO: Duration = Duration::from_secs(600);
 
 /// Starts the health polls that are due, most urgent first, while the budget has spare
 /// tokens and fewer than [`IN_FLIGHT`] run.
@@ -34,7 +35,8 @@ pub(super) async fn dispatch(ctx: &Arc<Context>, elb: &Arc<dyn ElbApi>, scope: &
     let mut due: Vec<(bool, Instant, ObjectRef<LoadBalancer>, String)> = ctx.schedule.each(|memos| {
         let in_scope = || memos.iter().filter(|(k, m)| &m.scope == scope && ctx.holds_key(k));
         let changing = in_scope().any(|(_, m)| matches!(m.pending, Some((Class::Change, _))));
-        let deferred_until = |at: Instant| at + interval * (DEFER_UP_TO - 1);
+        // `at` is the last observation plus the interval.
+        let deferred_until = |at: Instant| (at + DEFER_UP_TO).checked_sub(interval).unwrap_or(at);
         in_scope()
             .filter_map(|(k, m)| {
                 let at = m.poll_due(interval)?;

@@ -50,7 +50,11 @@ impl Scopes {
     /// name checks of the scope's creates.
     pub fn publish_snapshot(&self, scope: &Scope, snapshot: Snapshot) {
         if let Some(o) = self.scopes.lock().expect("scopes lock").get(scope) {
-            o.names.saw(snapshot.started, snapshot.iter().map(|s| s.description.name.as_str()));
+            o.names.saw(
+                snapshot.started,
+                snapshot.taken.duration_since(snapshot.started),
+                snapshot.iter().map(|s| s.description.name.as_str()),
+            );
             o.snapshot.send_replace(Some(Arc::new(snapshot)));
         }
     }
