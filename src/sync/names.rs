@@ -12,9 +12,11 @@
 //! listings never take more than about a tenth of the scope's calls.
 //!
 //! A create that failed in a way that may have come after AWS applied it (a timeout, a
-//! dropped connection, a 5xx) is remembered: the next check of that name waits for a
-//! listing that started after the create was sent, so the create is not simply sent again
-//! (the client does not resend it either: `aws::retry::may_resend`).
+//! dropped connection, a 5xx) is remembered: the next check of that name needs a listing
+//! that started after the create was sent, or else describes that one name (one call,
+//! where a new listing of a big region is many pages: at 10,000 ELBs, moto's 500s made
+//! each such check wait for 25 pages). So the create is not simply sent again (the client
+//! does not resend it either: `aws::retry::may_resend`).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::calls::describe;
 use crate::aws;
 use crate::elb::ElbApi;
 
@@ -84,6 +87,11 @@ impl NameCheck {
         let age = |l: &Listing| asked.saturating_duration_since(l.started);
         let usable = |l: &Listing| age(l) <= l.usable_for() && not_before.is_none_or(|sent| l.started >= sent);
         let last = self.latest.lock().unwrap().clone();
+        if not_before.is_some() && !last.as_ref().is_some_and(|l| usable(l)) {
+            let found = describe(elb, name).await?.is_some();
+            self.uncertain.lock().unwrap().remove(&key);
+            return Ok(found);
+        }
         let listing = match last {
             Some(l) if usable(&l) && age(&l) <= l.usable_for() / 2 => l,
             Some(l) if usable(&l) => match self.refreshing.try_lock() {
