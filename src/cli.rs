@@ -368,6 +368,12 @@ fn parse_lease_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Writes a command's output to stdout. A reader that stops early (`| head`) is not an error
+/// of the command, and must not make it panic, as `print!` does on a closed pipe.
+pub fn print_out(text: &str) {
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use elb_operator::cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match Cli::parse().command {
-        Command::Crdgen => print!("{}", elb_operator::crd::crdgen_yaml()),
+        Command::Crdgen => elb_operator::cli::print_out(&elb_operator::crd::crdgen_yaml()),
         Command::Orphans(args) => return elb_operator::orphans::main(*args).await,
         Command::Plan(args) => return elb_operator::preview::main(*args).await,
         Command::Migrate(args) => return elb_operator::migrate::main(*args).await,

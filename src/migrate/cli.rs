@@ -136,7 +136,6 @@ pub async fn main(args: MigrateArgs) -> ExitCode {
             OutputFormat::Json => serde_json::to_string_pretty(&report).expect("the report serializes") + "\n",
         }
     };
-    // A reader that stops early (`| head`) is not an error of the migration.
-    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    crate::cli::print_out(&text);
     ExitCode::from(report.exit_code())
 }

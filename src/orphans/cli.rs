@@ -167,8 +167,8 @@ pub async fn main(args: OrphansArgs) -> ExitCode {
         }
     };
     match args.output {
-        OutputFormat::Table => print!("{}", render::table(&report, chrono::Utc::now())),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("the report serializes")),
+        OutputFormat::Table => crate::cli::print_out(&render::table(&report, chrono::Utc::now())),
+        OutputFormat::Json => crate::cli::print_out(&(serde_json::to_string_pretty(&report).expect("the report serializes") + "\n")),
     }
     if report.deleted.iter().flatten().any(Deletion::failed) {
         return ExitCode::FAILURE;

@@ -50,8 +50,8 @@ pub async fn main(args: PlanArgs) -> ExitCode {
         }
     };
     match args.output {
-        OutputFormat::Table => print!("{}", render::table(&report)),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("the report serializes")),
+        OutputFormat::Table => crate::cli::print_out(&render::table(&report)),
+        OutputFormat::Json => crate::cli::print_out(&(serde_json::to_string_pretty(&report).expect("the report serializes") + "\n")),
     }
     match (report.failed(), report.changes()) {
         (true, _) => ExitCode::FAILURE,

@@ -250,3 +250,21 @@ async fn run_rejects_an_invalid_elb_flag_from_the_environment_before_contacting_
     assert!(stderr.contains("--elb-mutate-rate must be positive"), "{stderr}");
     assert!(!stderr.contains("kubeconfig"), "stopped before the Kubernetes client: {stderr}");
 }
+
+/// A reader that stops early (`elb-operator crdgen | head`) does not make a command panic:
+/// its output goes to a closed pipe, and it exits 0.
+#[test]
+fn a_closed_stdout_is_not_a_panic() {
+    let mut child = std::process::Command::new(BIN)
+        .arg("crdgen")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the command writes (it is still starting).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
