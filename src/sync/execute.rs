@@ -10,7 +10,7 @@ use tracing::{debug, info};
 pub use super::calls::{apply, describe, poll_health, Apis};
 use super::calls::{apply_to, groups_of, observe_groups, tags_of};
 use super::inventory::{GroupsSeen, Seen};
-use super::names::NameCheck;
+use super::names::{Found, NameCheck};
 use super::ownership::{self, Admission, ConflictReason, Owner, Ownership};
 use super::plan::{self, Action, Desired, Groups, Observed, PlanError};
 pub use super::removal::{delete, delete_unless, detach_groups, mark_retained, DeleteOutcome, Deleted};
@@ -273,17 +273,23 @@ async fn observe_and_plan(
 ) -> Result<Result<Planned, (Option<String>, ConflictReason)>, Failure> {
     let elb = apis.elb;
     let name = desired.name.as_str();
-    let listed = match (known.seen, known.names) {
-        (None, Some(names)) => names.exists(elb, name).await?,
-        _ => true,
+    let found = match (known.seen, known.names) {
+        (None, Some(names)) => names.find(elb, name).await?,
+        _ => Found::Listed,
     };
     let seen = match known.seen.and_then(|s| Some((s.description.clone(), s.tags.clone()?))) {
         Some(seen) => Some(seen),
-        None if !listed => None,
-        None => match describe(elb, name).await? {
-            None => None,
-            Some(description) => Some((description, tags_of(elb, name).await?)),
-        },
+        None => {
+            let description = match found {
+                Found::Absent => None,
+                Found::Described(d) => Some(*d),
+                Found::Listed => describe(elb, name).await?,
+            };
+            match description {
+                None => None,
+                Some(description) => Some((description, tags_of(elb, name).await?)),
+            }
+        }
     };
     let observed = match seen {
         None => None,

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::calls::describe;
 use crate::aws;
-use crate::elb::ElbApi;
+use crate::elb::{ElbApi, LoadBalancerDescription};
 
 /// How old a listing may be to answer for a name about to be created. The window in which
 /// an ELB created by someone else could go unseen: a create over it then fails
@@ -70,17 +70,34 @@ pub struct NameCheck {
     listings: std::sync::atomic::AtomicU64,
 }
 
+/// What a name check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// No ELB holds the name.
+    Absent,
+    /// A listing (or this process's own create) shows the name taken.
+    Listed,
+    /// A describe of the name (after an uncertain create) found the ELB: its description,
+    /// so that the caller does not describe it again.
+    Described(Box<LoadBalancerDescription>),
+}
+
 impl NameCheck {
+    /// Whether an ELB named `name` exists ([`NameCheck::find`], without the description).
+    pub async fn exists(&self, elb: &dyn ElbApi, name: &str) -> Result<bool, aws::Error> {
+        Ok(self.find(elb, name).await? != Found::Absent)
+    }
+
     /// Whether an ELB named `name` exists, from a listing that started at most [`MAX_AGE`]
     /// ago, and after any uncertain create of the name; taking one if there is none.
     ///
     /// A wave of creates does not stall on the listings it needs: once the last listing is
     /// half its usable age, the first check to see it takes the next one while the others
     /// still answer from the last.
-    pub async fn exists(&self, elb: &dyn ElbApi, name: &str) -> Result<bool, aws::Error> {
+    pub async fn find(&self, elb: &dyn ElbApi, name: &str) -> Result<Found, aws::Error> {
         let key = name.to_ascii_lowercase();
         if self.created.lock().unwrap().contains_key(&key) {
-            return Ok(true);
+            return Ok(Found::Listed);
         }
         let asked = Instant::now();
         let not_before = self.uncertain.lock().unwrap().get(&key).copied();
@@ -88,9 +105,9 @@ impl NameCheck {
         let usable = |l: &Listing| age(l) <= l.usable_for() && not_before.is_none_or(|sent| l.started >= sent);
         let last = self.latest.lock().unwrap().clone();
         if not_before.is_some() && !last.as_ref().is_some_and(|l| usable(l)) {
-            let found = describe(elb, name).await?.is_some();
+            let found = describe(elb, name).await?;
             self.uncertain.lock().unwrap().remove(&key);
-            return Ok(found);
+            return Ok(found.map_or(Found::Absent, |d| Found::Described(Box::new(d))));
         }
         let listing = match last {
             Some(l) if usable(&l) && age(&l) <= l.usable_for() / 2 => l,
@@ -109,11 +126,10 @@ impl NameCheck {
                 }
             }
         };
-        let found = listing.names.contains(&key);
         if not_before.is_some() {
             self.uncertain.lock().unwrap().remove(&key);
         }
-        Ok(found)
+        Ok(if listing.names.contains(&key) { Found::Listed } else { Found::Absent })
     }
 
     /// Takes a listing (the caller holds `refreshing`) and keeps it.
